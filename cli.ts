@@ -1,0 +1,87 @@
+/**
+ * visioneval command-line entry: `deno run -A cli.ts <command> [options]`.
+ * Each command lives in `src/cli/<command>.ts` and exports `run(args)` and
+ * `HELP`. User errors print one line and exit 1 (usage errors exit 2);
+ * `--debug` prints the stack as well.
+ *
+ * @module
+ */
+import { UsageError, VisionEvalError } from "./src/errors.ts";
+
+/** What every command module exports. */
+export interface Command {
+  /** Usage text printed by `--help`. */
+  HELP: string;
+  /** Runs the command with the arguments after its name. */
+  run(args: string[]): Promise<void>;
+}
+
+/** The commands, loaded on demand so `info` does not pay for `eval`'s imports. */
+const COMMANDS: Record<string, { summary: string; load: () => Promise<Command> }> = {
+  info: { summary: "describe the GPU adapter", load: () => import("./src/cli/info.ts") },
+};
+
+function usage(): string {
+  const width = Math.max(...Object.keys(COMMANDS).map((c) => c.length));
+  return [
+    "visioneval: evaluate image classifiers on WebGPU",
+    "",
+    "usage: visioneval <command> [options]   (each command takes --help)",
+    "",
+    "commands:",
+    ...Object.entries(COMMANDS).map(([n, c]) => `  ${n.padEnd(width)}  ${c.summary}`),
+    "",
+    "global options: --debug (print stack traces)",
+  ].join("\n");
+}
+
+/** Runs the CLI with `argv` and returns the process exit code. */
+export async function main(argv: string[]): Promise<number> {
+  const debug = argv.includes("--debug");
+  const args = argv.filter((a) => a !== "--debug");
+  const name = args[0];
+  if (!name || name === "--help" || name === "-h" || name === "help") {
+    console.log(usage());
+    return name ? 0 : 2;
+  }
+  if (name === "--version" || name === "version") {
+    const { VERSION } = await import("./src/version.ts");
+    console.log(VERSION);
+    return 0;
+  }
+  const entry = COMMANDS[name];
+  if (!entry) {
+    console.error(`visioneval: unknown command "${name}"\n\n${usage()}`);
+    return 2;
+  }
+  const cmd = await entry.load();
+  if (args.includes("--help") || args.includes("-h")) {
+    console.log(cmd.HELP);
+    return 0;
+  }
+  try {
+    await cmd.run(args.slice(1));
+    return 0;
+  } catch (e) {
+    const err = e as Error;
+    const isUsage = err instanceof UsageError ||
+      (err as { code?: string }).code?.startsWith("ERR_PARSE_ARGS");
+    if (debug) console.error(err.stack ?? err);
+    if (isUsage) {
+      console.error(`visioneval ${name}: ${err.message}\n\n${cmd.HELP}`);
+      return 2;
+    }
+    if (err instanceof VisionEvalError) {
+      console.error(`visioneval ${name}: ${err.message}`);
+    } else if (!debug) {
+      console.error(
+        `visioneval ${name}: internal error: ${err.message} (run with --debug for the stack)`,
+      );
+    }
+    return 1;
+  }
+}
+
+if (import.meta.main) {
+  Deno.exit(await main(Deno.args));
+}

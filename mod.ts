@@ -1,0 +1,33 @@
+/**
+ * visioneval: evaluate image classifiers on WebGPU.
+ *
+ * ```ts
+ * import { Engine } from "@visioneval/visioneval";
+ * const engine = await Engine.create();
+ * ```
+ *
+ * @module
+ */
+export {
+  type Binding,
+  type BufferRange,
+  Engine,
+  type EngineOptions,
+  type KernelProfile,
+} from "./src/gpu/engine.ts";
+export { BufferPool } from "./src/gpu/buffer_pool.ts";
+export { type Kernel } from "./src/gpu/kernel.ts";
+export { type AdapterDescription, getGpu, type Gpu } from "./src/gpu/device.ts";
+export { type DType, Tensor } from "./src/tensor.ts";
+export {
+  DataError,
+  GpuDeviceLostError,
+  GpuLimitError,
+  GpuUnavailableError,
+  MetricsInputError,
+  ModelLayoutError,
+  SafetensorsError,
+  UsageError,
+  VisionEvalError,
+} from "./src/errors.ts";
+export { VERSION } from "./src/version.ts";

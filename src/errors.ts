@@ -1,0 +1,37 @@
+/**
+ * Typed errors a user can cause. The CLI prints their message (no stack) and
+ * exits 1; every message names the thing at fault and says what to do.
+ */
+
+/** Base class of every error visioneval raises on purpose. */
+export class VisionEvalError extends Error {
+  /** Creates an error with a user-facing message. */
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = new.target.name;
+  }
+}
+
+/** No WebGPU adapter could be obtained. */
+export class GpuUnavailableError extends VisionEvalError {}
+
+/** The GPU device was lost (driver reset, out of memory, crash). */
+export class GpuDeviceLostError extends VisionEvalError {}
+
+/** A tensor or dispatch exceeds what the adapter allows. */
+export class GpuLimitError extends VisionEvalError {}
+
+/** A malformed or unsupported `.safetensors` file. */
+export class SafetensorsError extends VisionEvalError {}
+
+/** A model folder whose layout is unknown, incomplete or inconsistent. */
+export class ModelLayoutError extends VisionEvalError {}
+
+/** A dataset, image or labels file that cannot be used. */
+export class DataError extends VisionEvalError {}
+
+/** Bad input to a metric computation (labels out of range, malformed rows, ...). */
+export class MetricsInputError extends VisionEvalError {}
+
+/** Bad command-line usage (exit code 2). */
+export class UsageError extends VisionEvalError {}

@@ -1,0 +1,99 @@
+/** Shared test helpers: fixture paths and numeric comparisons. */
+import assert from "node:assert/strict";
+import { fromFileUrl } from "./_path.ts";
+
+/** Absolute path of `../shared/fixtures` (or $VISIONEVAL_FIXTURES). */
+export const FIXTURES: string = Deno.env.get("VISIONEVAL_FIXTURES") ??
+  fromFileUrl(new URL("../../shared/fixtures", import.meta.url));
+
+/** True if the fixtures directory exists. */
+export const HAVE_FIXTURES: boolean = (() => {
+  try {
+    return Deno.statSync(FIXTURES).isDirectory;
+  } catch {
+    return false;
+  }
+})();
+
+/** Path inside the fixtures. */
+export function fixture(...parts: string[]): string {
+  return [FIXTURES, ...parts].join("/");
+}
+
+/** True when the opt-in full-size tests are requested (VISIONEVAL_FULL=1). */
+export const FULL: boolean = Deno.env.get("VISIONEVAL_FULL") === "1";
+
+/**
+ * `Deno.test` for tests that need `../shared/fixtures`: where the fixtures are
+ * absent the test is ignored and says so in its name.
+ */
+export function fixtureTest(name: string, fn: () => Promise<void> | void): void {
+  Deno.test({
+    name: HAVE_FIXTURES ? name : `${name} (skipped: ${FIXTURES} not found)`,
+    ignore: !HAVE_FIXTURES,
+    fn,
+  });
+}
+
+/** max |a - b| over two arrays of equal length. */
+export function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  assert.equal(a.length, b.length, `length ${a.length} != ${b.length}`);
+  let m = 0;
+  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i] - b[i]));
+  return m;
+}
+
+/** max |x| of an array. */
+export function maxAbs(a: ArrayLike<number>): number {
+  let m = 0;
+  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i]));
+  return m;
+}
+
+/** Asserts max|a - ref| <= rtol * max|ref| (the fixtures' tolerance rule). */
+export function assertRelClose(
+  a: ArrayLike<number>,
+  ref: ArrayLike<number>,
+  rtol: number,
+  what = "values",
+): number {
+  const d = maxAbsDiff(a, ref);
+  const scale = maxAbs(ref) || 1;
+  assert.ok(
+    d <= rtol * scale,
+    `${what}: max |diff| ${d.toExponential(3)} > ${rtol} * max|ref| ${scale.toExponential(3)}`,
+  );
+  return d / scale;
+}
+
+/** Asserts max|a - ref| <= atol. */
+export function assertAbsClose(
+  a: ArrayLike<number>,
+  ref: ArrayLike<number>,
+  atol: number,
+  what = "values",
+): number {
+  const d = maxAbsDiff(a, ref);
+  assert.ok(d <= atol, `${what}: max |diff| ${d.toExponential(3)} > ${atol}`);
+  return d;
+}
+
+/** A seeded PRNG (mulberry32) so tests are reproducible. */
+export function rng(seed: number): () => number {
+  let s = seed >>> 0;
+  return () => {
+    s = (s + 0x6d2b79f5) >>> 0;
+    let t = s;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** Float32Array of `n` values uniform in [lo, hi) from a seeded PRNG. */
+export function randomF32(n: number, seed: number, lo = -1, hi = 1): Float32Array {
+  const r = rng(seed);
+  const out = new Float32Array(n);
+  for (let i = 0; i < n; i++) out[i] = lo + (hi - lo) * r();
+  return out;
+}

@@ -1,0 +1,87 @@
+import assert from "node:assert/strict";
+import { Engine } from "../src/gpu/engine.ts";
+import { splitGrid } from "../src/gpu/kernel.ts";
+import { elementwise } from "../src/ops/elementwise.ts";
+import { GpuLimitError } from "../src/errors.ts";
+
+Deno.test("splitGrid keeps each dimension within the limit", () => {
+  assert.deepEqual(splitGrid(10, 65535), [10, 1]);
+  const [x, y] = splitGrid(200_000, 65535);
+  assert(x <= 65535 && y <= 65535 && x * y >= 200_000);
+  assert.throws(() => splitGrid(65536 * 65536, 65535), RangeError);
+});
+
+Deno.test("engine: elementwise ops, one readback of several tensors", async () => {
+  const engine = await Engine.create();
+  const n = 1000;
+  const a = Float32Array.from({ length: n }, (_, i) => i - 500);
+  const b = Float32Array.from({ length: n }, (_, i) => (i % 7) - 3);
+  const ta = engine.upload(a, [n]), tb = engine.upload(b, [n]);
+  const sum = elementwise(engine, "add", ta, tb);
+  const relu = elementwise(engine, "relu", ta);
+  const aff = elementwise(engine, "affine", ta, ta, 0.5, 2);
+  const [s, r, f] = await engine.read(sum, relu, aff);
+  for (let i = 0; i < n; i++) {
+    assert.deepEqual(s[i], a[i] + b[i]);
+    assert.deepEqual(r[i], Math.max(0, a[i]));
+    assert.deepEqual(f[i], a[i] * 0.5 + 2);
+  }
+});
+
+Deno.test("engine: a 1-D grid beyond maxComputeWorkgroupsPerDimension is split", async () => {
+  const engine = await Engine.create();
+  // 65535 * 256 + 1000 elements need more than 65535 workgroups of 256.
+  const n = 65535 * 256 + 1000;
+  const a = new Float32Array(n).fill(1.5);
+  const ta = engine.upload(a, [n]);
+  const out = elementwise(engine, "add", ta, ta);
+  const r = await engine.readF32(out);
+  assert.deepEqual(r[0], 3);
+  assert.deepEqual(r[n - 1], 3);
+  assert.deepEqual(r.every((v) => v === 3), true);
+});
+
+Deno.test("engine: pool reuses released buffers", async () => {
+  const engine = await Engine.create();
+  const t = engine.empty([1024]);
+  const buf = t.buffer;
+  t.release();
+  const u = engine.empty([1000]);
+  assert.deepEqual(u.buffer, buf);
+  await engine.sync();
+});
+
+Deno.test("engine: binding above the storage limit is an explicit error", async () => {
+  const engine = await Engine.create();
+  const limit = engine.gpu.limits.maxStorageBufferBindingSize;
+  const max = engine.gpu.limits.maxBufferSize;
+  if (limit + 4 > max) return; // adapter with equal limits: nothing to test
+  const n = limit / 4 + 16;
+  const big = engine.empty([n], "f32", "huge-activation");
+  assert.throws(() => elementwise(engine, "relu", big), (e: Error) => {
+    assert(e instanceof GpuLimitError);
+    assert(e.message.includes("huge-activation") && e.message.includes("--batch"));
+    return true;
+  });
+  big.release();
+  engine.pool.trim();
+});
+
+Deno.test("engine: use after release is caught", async () => {
+  const engine = await Engine.create();
+  const t = engine.upload(new Float32Array(4), [4]);
+  t.release();
+  assert.throws(() => elementwise(engine, "relu", t), /after release/);
+});
+
+Deno.test("engine: timestamp profiling records kernel times", async () => {
+  const engine = await Engine.create({ profile: true });
+  if (!engine.profiling) return; // adapter without timestamp-query
+  const t = engine.upload(new Float32Array(4096).fill(1), [4096]);
+  elementwise(engine, "add", t, t);
+  elementwise(engine, "relu", t);
+  await engine.sync();
+  const prof = await engine.profile();
+  const ew = prof.find((p) => p.name === "elementwise");
+  assert(ew && ew.calls === 2 && ew.ms >= 0);
+});
