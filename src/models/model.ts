@@ -1,0 +1,66 @@
+/**
+ * The interface every classifier (ResNet, ViT, DeiT, ...) implements, so the
+ * evaluation loop, the explainers and the CLI never need to know which
+ * architecture a checkpoint holds.
+ */
+import type { Engine } from "../gpu/engine.ts";
+import type { Tensor } from "../tensor.ts";
+
+/**
+ * How a model wants its images prepared. Placeholder until
+ * `src/data/preprocess.ts` lands; then this becomes that module's
+ * `PreprocessConfig`.
+ */
+export type ModelPreprocess = Record<string, unknown>;
+
+/** Which optional outputs ("taps") a forward pass should also return. */
+export interface ForwardOptions {
+  /** Pooled penultimate features [B, D] (ResNet: global-average-pooled; ViT: CLS token). */
+  features?: boolean;
+  /** Final-stage feature map [B, C, h, w] (ResNet), e.g. for Grad-CAM. */
+  featureMap?: boolean;
+  /** Head-mean attention probabilities per layer [B, L, T, T] (ViT). */
+  attention?: boolean;
+}
+
+/**
+ * Outputs of one forward pass. All tensors are on the GPU and owned by the
+ * caller (release them when done).
+ */
+export interface ForwardResult {
+  /** Class scores before softmax [B, C]. */
+  logits: Tensor;
+  /** Pooled features or CLS token [B, D], when requested. */
+  features?: Tensor;
+  /** Final-stage feature map [B, C, h, w], when requested (ResNet). */
+  featureMap?: Tensor;
+  /** Head-mean attention per layer [B, L, T, T], when requested (ViT). */
+  attention?: Tensor;
+}
+
+/** A classifier loaded from a checkpoint folder, ready to run on the GPU. */
+export interface ClassifierModel {
+  /** Architecture family, e.g. "resnet", "vit", "deit". */
+  readonly architecture: "resnet" | "vit" | "deit" | string;
+  /** Number of output classes. */
+  readonly numClasses: number;
+  /** Expected input size [H, W]. */
+  readonly inputSize: [number, number];
+  /** Class names by index, when the checkpoint provides them. */
+  readonly labels?: string[];
+  /** The raw configuration the model was built from (config.json and what was inferred). */
+  readonly config: Record<string, unknown>;
+  /** The folder or file the model was loaded from. */
+  readonly path: string;
+  /** Preprocessing the checkpoint asks for, when known. */
+  readonly preprocess?: ModelPreprocess;
+  /** Host copy of the classifier weight [C, D] row-major (for Grad-CAM / CAM). */
+  classifierWeight(): Float32Array;
+  /**
+   * Records the forward pass of a batch `pixels` [B, 3, H, W] (normalized f32)
+   * into the engine's current command encoder. Nothing is awaited.
+   */
+  forward(engine: Engine, pixels: Tensor, opts?: ForwardOptions): ForwardResult;
+  /** Frees the model's GPU weights. */
+  dispose(): void;
+}
