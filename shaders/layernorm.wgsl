@@ -1,0 +1,61 @@
+// LayerNorm over the last dimension: for every row x of length D,
+//   y = (x - mean(x)) / sqrt(var(x) + eps) * weight + bias
+// with the biased variance (divide by D), as PyTorch computes it.
+// One workgroup per row; the mean and the variance are two reductions
+// (two passes over the row keep the variance exact for rows with a large mean).
+// The grid may be split over x and y (src/gpu/kernel.ts splitGrid).
+
+struct Params {
+  rows: u32,
+  D: u32,
+  eps: f32,
+}
+
+override WG: u32 = 64u;
+
+@group(0) @binding(0) var<uniform> p: Params;
+@group(0) @binding(1) var<storage, read> x: array<f32>;
+@group(0) @binding(2) var<storage, read> weight: array<f32>;
+@group(0) @binding(3) var<storage, read> bias: array<f32>;
+@group(0) @binding(4) var<storage, read_write> y: array<f32>;
+
+var<workgroup> partial: array<f32, WG>;
+
+// Sum of `v` over the workgroup (every invocation gets the total).
+fn workgroupSum(v: f32, lid: u32) -> f32 {
+  partial[lid] = v;
+  workgroupBarrier();
+  for (var stride = WG / 2u; stride > 0u; stride = stride / 2u) {
+    if (lid < stride) {
+      partial[lid] = partial[lid] + partial[lid + stride];
+    }
+    workgroupBarrier();
+  }
+  let total = partial[0];
+  workgroupBarrier();
+  return total;
+}
+
+@compute @workgroup_size(WG)
+fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+        @builtin(local_invocation_index) lid: u32) {
+  let row = wid.x + wid.y * nwg.x;
+  if (row >= p.rows) { return; }
+  let base = row * p.D;
+  let n = f32(p.D);
+
+  var s = 0.0;
+  for (var i = lid; i < p.D; i = i + WG) { s = s + x[base + i]; }
+  let mean = workgroupSum(s, lid) / n;
+
+  var s2 = 0.0;
+  for (var i = lid; i < p.D; i = i + WG) {
+    let c = x[base + i] - mean;
+    s2 = s2 + c * c;
+  }
+  let rstd = inverseSqrt(workgroupSum(s2, lid) / n + p.eps);
+
+  for (var i = lid; i < p.D; i = i + WG) {
+    y[base + i] = (x[base + i] - mean) * rstd * weight[i] + bias[i];
+  }
+}

@@ -1,0 +1,107 @@
+/**
+ * Fused multi-head self-attention (shaders/attention.wgsl) and, on request,
+ * the head-mean attention probabilities of a layer for attention rollout
+ * (shaders/attention_probs.wgsl).
+ */
+import attentionTemplate from "../../shaders/attention.wgsl" with { type: "text" };
+import probsCode from "../../shaders/attention_probs.wgsl" with { type: "text" };
+import type { Engine } from "../gpu/engine.ts";
+import type { Kernel } from "../gpu/kernel.ts";
+import { packParams } from "../gpu/params.ts";
+import type { Tensor } from "../tensor.ts";
+
+/** Keys staged per tile: K and V tiles then take 2 * 1024 floats = 8 KiB of workgroup memory. */
+const TILE_FLOATS = 1024;
+
+/** Options of {@link attention}. */
+export interface AttentionOptions {
+  /** Number of heads H; the model width D = qkv.shape[-1] / 3 must be a multiple. */
+  heads: number;
+  /** Output tensor [B, T, D] (allocated when omitted). */
+  out?: Tensor;
+  /**
+   * Also write the head-mean attention probabilities (post-softmax, averaged
+   * over heads) into `into` [B, L, T, T] at `layer`. Costs one extra pass
+   * over Q K^T; without it the attention kernel does no extra work.
+   */
+  headMeanProbs?: { into: Tensor; layer: number };
+}
+
+const kernels = new Map<string, Kernel>();
+
+/** The attention kernel specialized for a head size (sizes its per-invocation arrays). */
+function attentionKernel(headDim: number, entry: "main" | "main_stats", wg: number): Kernel {
+  const keysPerTile = Math.max(4, Math.floor(TILE_FLOATS / headDim));
+  const name = `attention_d${headDim}`;
+  let k = kernels.get(name);
+  if (!k) {
+    const code = attentionTemplate
+      .replaceAll("__HEAD_DIM__", String(headDim))
+      .replaceAll("__KEYS_PER_TILE__", String(keysPerTile));
+    kernels.set(name, k = { name, code });
+  }
+  return { ...k, entry, constants: { WG: wg } };
+}
+
+/** Query rows per workgroup: 32 or 64, whichever pads T less (ties: 64). */
+function rowsPerWorkgroup(T: number): number {
+  const pad = (wg: number) => Math.ceil(T / wg) * wg - T;
+  return pad(32) < pad(64) ? 32 : 64;
+}
+
+/**
+ * softmax(Q K^T / sqrt(d)) V for every image and head, reading Q, K and V
+ * from the fused projection `qkv` [B, T, 3D] (q, k, v blocks of width D,
+ * heads contiguous inside each: the layout of timm's `attn.qkv` and of the
+ * concatenated Hugging Face query/key/value) and writing [B, T, D] with the
+ * heads merged. The T x T scores are never stored.
+ */
+export function attention(engine: Engine, qkv: Tensor, opts: AttentionOptions): Tensor {
+  if (qkv.shape.length !== 3 || qkv.shape[2] % 3 !== 0) {
+    throw new Error(`attention: qkv must be [B, T, 3D], got [${qkv.shape}]`);
+  }
+  const [B, T, D3] = qkv.shape;
+  const D = D3 / 3;
+  const H = opts.heads;
+  if (!Number.isInteger(H) || H < 1 || D % H !== 0) {
+    throw new Error(`attention: width ${D} is not divisible into ${H} heads`);
+  }
+  const headDim = D / H;
+  const scale = 1 / Math.sqrt(headDim);
+  const out = opts.out ?? engine.empty([B, T, D], "f32", "attention");
+  const wg = rowsPerWorkgroup(T);
+  const qTiles = Math.ceil(T / wg);
+  const blocks = B * H * qTiles;
+  const params = packParams([T, H, D, qTiles, blocks, { f32: scale }]);
+
+  if (!opts.headMeanProbs) {
+    engine.run(attentionKernel(headDim, "main", wg), [qkv, out], blocks, params);
+    return out;
+  }
+
+  const { into, layer } = opts.headMeanProbs;
+  const L = into.shape[1];
+  if (
+    into.shape.length !== 4 || into.shape[0] !== B || into.shape[2] !== T ||
+    into.shape[3] !== T || !(layer >= 0 && layer < L)
+  ) {
+    throw new Error(
+      `attention: headMeanProbs.into must be [${B}, L, ${T}, ${T}] with layer < L, got ` +
+        `[${into.shape}] layer ${layer}`,
+    );
+  }
+  const stats = engine.empty([B, H, T, 2], "f32", "attention-stats");
+  engine.run(attentionKernel(headDim, "main_stats", wg), [qkv, out, stats], blocks, params);
+  engine.run(
+    {
+      name: "attention_probs",
+      code: probsCode,
+      constants: { WG: 64, HEAD_DIM: headDim, MODEL_DIM: D },
+    },
+    [qkv, stats, into],
+    B * T,
+    packParams([T, H, D, L, layer, B * T, { f32: scale }]),
+  );
+  stats.release();
+  return out;
+}

@@ -1,0 +1,40 @@
+/** LayerNorm over the last dimension (shaders/layernorm.wgsl). */
+import code from "../../shaders/layernorm.wgsl" with { type: "text" };
+import type { Engine } from "../gpu/engine.ts";
+import { packParams } from "../gpu/params.ts";
+import type { Tensor } from "../tensor.ts";
+
+/** Threads per row; a power of two (the reduction halves it). */
+const WG = 64;
+
+/**
+ * y = (x - mean) / sqrt(var + eps) * weight + bias over the last dimension D
+ * of `x` [..., D] (biased variance, as PyTorch's `nn.LayerNorm`). `weight`
+ * and `bias` are [D]. Returns a new tensor of the shape of `x` unless `out`
+ * is given.
+ */
+export function layerNorm(
+  engine: Engine,
+  x: Tensor,
+  weight: Tensor,
+  bias: Tensor,
+  eps: number,
+  out: Tensor = engine.empty(x.shape, "f32", "layernorm"),
+): Tensor {
+  const D = x.shape[x.shape.length - 1];
+  if (weight.size !== D || bias.size !== D) {
+    throw new Error(
+      `layerNorm: weight [${weight.shape}] / bias [${bias.shape}] do not match last dim ${D} of ` +
+        `[${x.shape}]`,
+    );
+  }
+  if (out.size !== x.size) throw new Error(`layerNorm: out [${out.shape}] != x [${x.shape}]`);
+  const rows = x.size / D;
+  engine.run(
+    { name: "layernorm", code, constants: { WG } },
+    [x, weight, bias, out],
+    rows,
+    packParams([rows, D, { f32: eps }]),
+  );
+  return out;
+}

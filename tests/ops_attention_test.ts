@@ -1,0 +1,73 @@
+import { Engine } from "../src/gpu/engine.ts";
+import { attention } from "../src/ops/attention.ts";
+import { assertAbsClose, randomF32 } from "./_helpers.ts";
+
+/**
+ * float64 reference of multi-head attention on a fused qkv [B, T, 3D]:
+ * returns O [B, T, D] and the head-mean probabilities [B, T, T].
+ */
+function attentionRef(qkv: Float32Array, B: number, T: number, D: number, H: number) {
+  const d = D / H;
+  const out = new Float64Array(B * T * D);
+  const probs = new Float64Array(B * T * T);
+  const at = (b: number, t: number, part: number, h: number, c: number) =>
+    qkv[(b * T + t) * 3 * D + part * D + h * d + c];
+  const s = new Float64Array(T);
+  for (let b = 0; b < B; b++) {
+    for (let h = 0; h < H; h++) {
+      for (let i = 0; i < T; i++) {
+        let m = -Infinity;
+        for (let j = 0; j < T; j++) {
+          let dot = 0;
+          for (let c = 0; c < d; c++) dot += at(b, i, 0, h, c) * at(b, j, 1, h, c);
+          s[j] = dot / Math.sqrt(d);
+          m = Math.max(m, s[j]);
+        }
+        let sum = 0;
+        for (let j = 0; j < T; j++) sum += s[j] = Math.exp(s[j] - m);
+        for (let j = 0; j < T; j++) {
+          const p = s[j] / sum;
+          probs[(b * T + i) * T + j] += p / H;
+          for (let c = 0; c < d; c++) out[(b * T + i) * D + h * d + c] += p * at(b, j, 2, h, c);
+        }
+      }
+    }
+  }
+  return { out, probs };
+}
+
+Deno.test("attention matches a float64 reference (T 17/65/197, d 16/32/64, heads 1/3/4)", async () => {
+  const engine = await Engine.create();
+  // [B, T, H, d, value range]; range 4 gives peaked softmaxes whose maximum
+  // moves between key tiles, exercising the online rescaling.
+  const cases: [number, number, number, number, number][] = [
+    [1, 17, 3, 16, 1],
+    [2, 65, 3, 32, 4],
+    [1, 197, 3, 64, 1],
+    [1, 65, 4, 16, 4],
+    [3, 5, 1, 32, 2],
+    [1, 197, 1, 64, 4],
+  ];
+  let seed = 7;
+  for (const [B, T, H, d, range] of cases) {
+    const D = H * d;
+    const qkv = randomF32(B * T * 3 * D, seed++, -range, range);
+    const ref = attentionRef(qkv, B, T, D, H);
+    const x = engine.upload(qkv, [B, T, 3 * D]);
+    const L = 2, layer = 1;
+    const probs = engine.zeros([B, L, T, T]);
+    const plain = attention(engine, x, { heads: H });
+    const withProbs = attention(engine, x, { heads: H, headMeanProbs: { into: probs, layer } });
+    const [o1, o2, pr] = await engine.read(plain, withProbs, probs);
+    const what = `[B ${B}, T ${T}, H ${H}, d ${d}]`;
+    assertAbsClose(o1, ref.out, 2e-5 * range, `attention ${what}`);
+    assertAbsClose(o2, ref.out, 2e-5 * range, `attention (with probs) ${what}`);
+    const got = new Float32Array(B * T * T);
+    for (let b = 0; b < B; b++) {
+      got.set(pr.subarray((b * L + layer) * T * T, (b * L + layer + 1) * T * T), b * T * T);
+      const untouched = pr.subarray((b * L) * T * T, (b * L + 1) * T * T);
+      assertAbsClose(untouched, new Float32Array(T * T), 0, `other layer untouched ${what}`);
+    }
+    assertAbsClose(got, ref.probs, 1e-6 * range, `head-mean probabilities ${what}`);
+  }
+});
