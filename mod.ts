@@ -31,3 +31,13 @@ export {
   VisionEvalError,
 } from "./src/errors.ts";
 export { VERSION } from "./src/version.ts";
+export {
+  encodeSafetensors,
+  parseSafetensorsBytes,
+  type RawTypedArray,
+  type SafetensorsDType,
+  SafetensorsFile,
+  type SafetensorsTensorData,
+  type SafetensorsTensorInfo,
+  writeSafetensors,
+} from "./src/weights/safetensors.ts";
