@@ -1,0 +1,171 @@
+/**
+ * 2-D convolution (NCHW activations, PyTorch OIHW weights) with a fused
+ * epilogue (bias, residual, ReLU), and batch-norm folding at load time.
+ */
+import simpleCode from "../../shaders/conv2d_simple.wgsl" with { type: "text" };
+import type { Engine } from "../gpu/engine.ts";
+import { packParams } from "../gpu/params.ts";
+import { numel, type Tensor } from "../tensor.ts";
+import { dummyTensor } from "./gemm.ts";
+
+/** A size given for both spatial dimensions or as [height, width]. */
+export type Size2 = number | readonly [number, number];
+
+/** Options of {@link conv2d}. */
+export interface Conv2dOptions {
+  /** Stride (default 1). */
+  stride?: Size2;
+  /** Zero padding on each side (default 0). */
+  padding?: Size2;
+  /** Dilation (default 1). */
+  dilation?: Size2;
+  /** Groups (default 1); C and O must be multiples of it. */
+  groups?: number;
+  /** Bias [O]. */
+  bias?: Tensor;
+  /** Tensor [N, O, Ho, Wo] added before the ReLU. Must not be `out`. */
+  residual?: Tensor;
+  /** Apply ReLU last. */
+  relu?: boolean;
+  /** Output tensor (default: a new pooled tensor). */
+  out?: Tensor;
+}
+
+/** [h, w] of a {@link Size2}. */
+export function pair(s: Size2 | undefined, dflt: number): [number, number] {
+  if (s === undefined) return [dflt, dflt];
+  return typeof s === "number" ? [s, s] : [s[0], s[1]];
+}
+
+/** Output spatial size of a convolution or pooling window. */
+export function convOutSize(
+  inSize: number,
+  kernel: number,
+  stride: number,
+  padding: number,
+  dilation = 1,
+): number {
+  return Math.floor((inSize + 2 * padding - dilation * (kernel - 1) - 1) / stride) + 1;
+}
+
+/** The output shape [N, O, Ho, Wo] of {@link conv2d}. */
+export function conv2dShape(
+  xShape: readonly number[],
+  wShape: readonly number[],
+  opts: Conv2dOptions = {},
+): [number, number, number, number] {
+  const [sh, sw] = pair(opts.stride, 1), [ph, pw] = pair(opts.padding, 0);
+  const [dh, dw] = pair(opts.dilation, 1);
+  return [
+    xShape[0],
+    wShape[0],
+    convOutSize(xShape[2], wShape[2], sh, ph, dh),
+    convOutSize(xShape[3], wShape[3], sw, pw, dw),
+  ];
+}
+
+/**
+ * `y = relu?(conv2d(x, w) + bias + residual)` for x [N, C, H, W] and
+ * w [O, C / groups, kh, kw]; returns [N, O, Ho, Wo].
+ */
+export function conv2d(engine: Engine, x: Tensor, w: Tensor, opts: Conv2dOptions = {}): Tensor {
+  if (x.shape.length !== 4 || w.shape.length !== 4) {
+    throw new Error(
+      `conv2d: input ${x.label} [${x.shape}] and weight ${w.label} [${w.shape}] must be 4-D`,
+    );
+  }
+  const [n, c, h, wd] = x.shape;
+  const [o, cg, kh, kw] = w.shape;
+  const groups = opts.groups ?? 1;
+  if (c % groups || o % groups || cg * groups !== c) {
+    throw new Error(
+      `conv2d: weight ${w.label} [${w.shape}] with groups=${groups} does not fit input ` +
+        `${x.label} with ${c} channels`,
+    );
+  }
+  const [sh, sw] = pair(opts.stride, 1), [ph, pw] = pair(opts.padding, 0);
+  const [dh, dw] = pair(opts.dilation, 1);
+  const outShape = conv2dShape(x.shape, w.shape, opts);
+  const [, , ho, wo] = outShape;
+  if (ho <= 0 || wo <= 0) {
+    throw new Error(`conv2d: input ${x.label} [${x.shape}] is smaller than the kernel ${w.label}`);
+  }
+  if (opts.bias && opts.bias.size !== o) {
+    throw new Error(`conv2d: bias ${opts.bias.label} has ${opts.bias.size} values, expected ${o}`);
+  }
+  if (opts.residual && opts.residual.size !== numel(outShape)) {
+    throw new Error(
+      `conv2d: residual ${opts.residual.label} [${opts.residual.shape}] is not [${outShape}]`,
+    );
+  }
+  if (opts.out && opts.out.size !== numel(outShape)) {
+    throw new Error(`conv2d: out ${opts.out.label} [${opts.out.shape}] is not [${outShape}]`);
+  }
+  if (opts.out && opts.residual && opts.out.buffer === opts.residual.buffer) {
+    throw new Error("conv2d: out and residual must be different buffers");
+  }
+  const out = opts.out ? opts.out.reshape(outShape) : engine.empty(outShape, "f32", "conv2d");
+  const og = o / groups;
+  const ocBlocks = Math.ceil(og / 32);
+  engine.run(
+    {
+      name: "conv2d_simple",
+      code: simpleCode,
+      constants: {
+        HAS_BIAS: opts.bias ? 1 : 0,
+        HAS_RES: opts.residual ? 1 : 0,
+        RELU: opts.relu ? 1 : 0,
+      },
+    },
+    [x, w, opts.bias ?? dummyTensor(engine), opts.residual ?? dummyTensor(engine), out],
+    [Math.ceil((ho * wo) / 32), n * ocBlocks, groups],
+    packParams([c, h, wd, o, ho, wo, kh, kw, sh, sw, ph, pw, dh, dw, cg, og, ocBlocks]),
+  );
+  return out;
+}
+
+/** Batch-norm parameters (PyTorch `BatchNorm2d` in eval mode). */
+export interface BatchNormParams {
+  /** gamma [O]. */
+  weight: Float32Array;
+  /** beta [O]. */
+  bias: Float32Array;
+  /** Running mean [O]. */
+  runningMean: Float32Array;
+  /** Running variance [O]. */
+  runningVar: Float32Array;
+  /** Epsilon (PyTorch default 1e-5). */
+  eps: number;
+}
+
+/**
+ * Folds an eval-mode batch norm that follows a convolution into the
+ * convolution's weight and bias (on the CPU, in float64):
+ * `s = gamma / sqrt(var + eps)`, `w' = w * s[o]`, `b' = (b - mean) * s + beta`.
+ */
+export function foldBatchNorm(
+  w: Float32Array,
+  wShape: readonly number[],
+  bias: Float32Array | undefined,
+  bn: BatchNormParams,
+): { weight: Float32Array; bias: Float32Array } {
+  const o = wShape[0];
+  const per = numel(wShape) / o;
+  if (w.length !== o * per) throw new Error(`foldBatchNorm: weight does not fill [${wShape}]`);
+  for (const [name, v] of Object.entries(bn)) {
+    if (v instanceof Float32Array && v.length !== o) {
+      throw new Error(`foldBatchNorm: batch-norm ${name} has ${v.length} values, expected ${o}`);
+    }
+  }
+  if (bias && bias.length !== o) {
+    throw new Error(`foldBatchNorm: bias has ${bias.length} values, expected ${o}`);
+  }
+  const weight = new Float32Array(w.length);
+  const b = new Float32Array(o);
+  for (let k = 0; k < o; k++) {
+    const s = bn.weight[k] / Math.sqrt(bn.runningVar[k] + bn.eps);
+    for (let i = 0; i < per; i++) weight[k * per + i] = w[k * per + i] * s;
+    b[k] = ((bias?.[k] ?? 0) - bn.runningMean[k]) * s + bn.bias[k];
+  }
+  return { weight, bias: b };
+}

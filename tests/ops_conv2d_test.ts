@@ -1,0 +1,180 @@
+/**
+ * conv2d against a float64 CPU reference on awkward shapes (C=3 input, 1x1 and
+ * 7x7 kernels, stride 2, dilation 2, groups=2, depthwise, batch 1 and 3,
+ * fused bias + residual + ReLU). Tolerance: max |gpu - ref| <= 1e-5 * max |ref|.
+ */
+import assert from "node:assert/strict";
+import { Engine } from "../src/gpu/engine.ts";
+import { conv2d, type Conv2dOptions, conv2dShape, foldBatchNorm, pair } from "../src/ops/conv2d.ts";
+import { numel } from "../src/tensor.ts";
+import { assertRelClose, randomF32 } from "./_helpers.ts";
+
+const RTOL = 1e-5;
+
+/** Direct float64 convolution. */
+export function conv2dRef(
+  x: Float32Array,
+  xs: number[],
+  w: Float32Array,
+  ws: number[],
+  opts: Conv2dOptions & { biasData?: Float32Array; resData?: Float32Array },
+): Float64Array {
+  const [n, c, h, wd] = xs;
+  const [o, cg, kh, kw] = ws;
+  const groups = opts.groups ?? 1;
+  const [sh, sw] = pair(opts.stride, 1), [ph, pw] = pair(opts.padding, 0);
+  const [dh, dw] = pair(opts.dilation, 1);
+  const [, , ho, wo] = conv2dShape(xs, ws, opts);
+  const og = o / groups;
+  const y = new Float64Array(n * o * ho * wo);
+  for (let b = 0; b < n; b++) {
+    for (let oc = 0; oc < o; oc++) {
+      const g = Math.floor(oc / og);
+      for (let i = 0; i < ho; i++) {
+        for (let j = 0; j < wo; j++) {
+          let s = opts.biasData ? opts.biasData[oc] : 0;
+          for (let ci = 0; ci < cg; ci++) {
+            for (let u = 0; u < kh; u++) {
+              const iy = i * sh - ph + u * dh;
+              if (iy < 0 || iy >= h) continue;
+              for (let v = 0; v < kw; v++) {
+                const ix = j * sw - pw + v * dw;
+                if (ix < 0 || ix >= wd) continue;
+                s += w[((oc * cg + ci) * kh + u) * kw + v] *
+                  x[((b * c + g * cg + ci) * h + iy) * wd + ix];
+              }
+            }
+          }
+          const idx = ((b * o + oc) * ho + i) * wo + j;
+          if (opts.resData) s += opts.resData[idx];
+          y[idx] = opts.relu ? Math.max(s, 0) : s;
+        }
+      }
+    }
+  }
+  return y;
+}
+
+interface Case {
+  name: string;
+  x: number[];
+  w: number[];
+  opts: Conv2dOptions;
+  bias?: boolean;
+  res?: boolean;
+}
+
+const CASES: Case[] = [
+  {
+    name: "stem 7x7/2 pad 3, C=3, batch 1",
+    x: [1, 3, 37, 41],
+    w: [16, 3, 7, 7],
+    opts: { stride: 2, padding: 3 },
+    bias: true,
+  },
+  {
+    name: "3x3 pad 1, odd channels",
+    x: [2, 5, 9, 11],
+    w: [7, 5, 3, 3],
+    opts: { padding: 1 },
+    bias: true,
+    res: true,
+  },
+  { name: "1x1 projection stride 2", x: [3, 24, 15, 15], w: [40, 24, 1, 1], opts: { stride: 2 } },
+  {
+    name: "1x1 many channels + residual + relu",
+    x: [1, 67, 7, 7],
+    w: [129, 67, 1, 1],
+    opts: { relu: true },
+    bias: true,
+    res: true,
+  },
+  {
+    name: "3x3 dilation 2 pad 2",
+    x: [1, 4, 13, 10],
+    w: [6, 4, 3, 3],
+    opts: { padding: 2, dilation: 2 },
+    bias: true,
+  },
+  {
+    name: "groups=2, 3x3 stride 2",
+    x: [2, 8, 11, 9],
+    w: [6, 4, 3, 3],
+    opts: { groups: 2, stride: 2, padding: 1 },
+  },
+  {
+    name: "depthwise 3x3",
+    x: [2, 12, 10, 10],
+    w: [12, 1, 3, 3],
+    opts: { groups: 12, padding: 1, relu: true },
+    bias: true,
+  },
+  {
+    name: "depthwise 5x5 multiplier 2 stride 2",
+    x: [1, 5, 12, 13],
+    w: [10, 1, 5, 5],
+    opts: { groups: 5, padding: 2, stride: 2 },
+  },
+  {
+    name: "rectangular kernel/stride/padding",
+    x: [1, 3, 10, 12],
+    w: [5, 3, 3, 5],
+    opts: { stride: [1, 2], padding: [0, 2] },
+  },
+  {
+    name: "3x3/2 pad 1 with 64 -> 33 channels",
+    x: [1, 64, 14, 14],
+    w: [33, 64, 3, 3],
+    opts: { stride: 2, padding: 1, relu: true },
+    bias: true,
+    res: true,
+  },
+];
+
+for (const cs of CASES) {
+  Deno.test(`conv2d ${cs.name}: x [${cs.x}] w [${cs.w}]`, async () => {
+    const engine = await Engine.create();
+    const x = randomF32(numel(cs.x), numel(cs.x));
+    const w = randomF32(numel(cs.w), numel(cs.w) + 1);
+    const outShape = conv2dShape(cs.x, cs.w, cs.opts);
+    const biasData = cs.bias ? randomF32(cs.w[0], 9) : undefined;
+    const resData = cs.res ? randomF32(numel(outShape), 10) : undefined;
+    const y = conv2d(engine, engine.upload(x, cs.x), engine.upload(w, cs.w), {
+      ...cs.opts,
+      bias: biasData && engine.upload(biasData, [cs.w[0]]),
+      residual: resData && engine.upload(resData, outShape),
+    });
+    assert.deepEqual(y.shape, outShape);
+    const ref = conv2dRef(x, cs.x, w, cs.w, { ...cs.opts, biasData, resData });
+    assertRelClose(await engine.readF32(y), ref, RTOL, cs.name);
+  });
+}
+
+Deno.test("conv2d rejects a weight that does not fit the groups", async () => {
+  const engine = await Engine.create();
+  const x = engine.upload(new Float32Array(2 * 6 * 4 * 4), [2, 6, 4, 4]);
+  const w = engine.upload(new Float32Array(4 * 4 * 9), [4, 4, 3, 3]);
+  assert.throws(() => conv2d(engine, x, w, { groups: 2 }), /does not fit/);
+});
+
+Deno.test("foldBatchNorm equals conv followed by batch norm", () => {
+  const wShape = [3, 2, 1, 1];
+  const w = randomF32(6, 1);
+  const bias = randomF32(3, 2);
+  const bn = {
+    weight: randomF32(3, 3, 0.5, 2),
+    bias: randomF32(3, 4),
+    runningMean: randomF32(3, 5),
+    runningVar: randomF32(3, 6, 0.1, 3),
+    eps: 1e-5,
+  };
+  const folded = foldBatchNorm(w, wShape, bias, bn);
+  const xin = [0.3, -1.7];
+  for (let o = 0; o < 3; o++) {
+    const conv = w[o * 2] * xin[0] + w[o * 2 + 1] * xin[1] + bias[o];
+    const want = (conv - bn.runningMean[o]) / Math.sqrt(bn.runningVar[o] + bn.eps) * bn.weight[o] +
+      bn.bias[o];
+    const got = folded.weight[o * 2] * xin[0] + folded.weight[o * 2 + 1] * xin[1] + folded.bias[o];
+    assert.ok(Math.abs(got - want) < 1e-5, `channel ${o}: ${got} vs ${want}`);
+  }
+});
