@@ -1,0 +1,169 @@
+/**
+ * Model folders: where the weights and `config.json` are, what the config
+ * says, and the class names it carries. Hugging Face folders hold
+ * `config.json` (+ `preprocessor_config.json`) and `model.safetensors`; timm
+ * hub folders hold a `config.json` with `architecture`, `pretrained_cfg` and
+ * optionally `label_names` / `label_descriptions`.
+ */
+import { basename, dirname, join } from "node:path";
+import { ModelLayoutError } from "../errors.ts";
+
+/** A model checkpoint on disk. */
+export interface ModelFiles {
+  /** The folder holding the checkpoint. */
+  dir: string;
+  /** The `.safetensors` weights file. */
+  weights: string;
+  /** The parsed `config.json`, or `{}` when there is none. */
+  config: Record<string, unknown>;
+  /** True if a `config.json` was found. */
+  hasConfig: boolean;
+  /** The parsed `preprocessor_config.json` (Hugging Face), when present. */
+  preprocessorConfig?: Record<string, unknown>;
+}
+
+function statOrUndefined(path: string): Deno.FileInfo | undefined {
+  try {
+    return Deno.statSync(path);
+  } catch {
+    return undefined;
+  }
+}
+
+/** Reads a JSON object file; a clear error when it is not one. */
+export function readJsonObject(path: string): Record<string, unknown> {
+  let text: string;
+  try {
+    text = Deno.readTextFileSync(path);
+  } catch (e) {
+    throw new ModelLayoutError(`Cannot read ${path}: ${(e as Error).message}`);
+  }
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch (e) {
+    throw new ModelLayoutError(
+      `${path} is not valid JSON (${(e as Error).message}). Fix or remove the file.`,
+    );
+  }
+  if (typeof value !== "object" || value === null || Array.isArray(value)) {
+    throw new ModelLayoutError(`${path} must hold a JSON object.`);
+  }
+  return value as Record<string, unknown>;
+}
+
+/**
+ * Locates a checkpoint: `path` is either a folder (with `model.safetensors`,
+ * or exactly one `.safetensors` file) or a `.safetensors` file (its folder's
+ * `config.json`, if any, is used).
+ */
+export function findModelFiles(path: string): ModelFiles {
+  const st = statOrUndefined(path);
+  if (!st) {
+    throw new ModelLayoutError(
+      `Model path ${path} does not exist. Pass a checkpoint folder (config.json + ` +
+        `model.safetensors) or a .safetensors file.`,
+    );
+  }
+  let dir: string;
+  let weights: string;
+  if (st.isDirectory) {
+    dir = path;
+    const preferred = join(dir, "model.safetensors");
+    if (statOrUndefined(preferred)?.isFile) {
+      weights = preferred;
+    } else {
+      const found = [...Deno.readDirSync(dir)]
+        .filter((e) => e.isFile && e.name.endsWith(".safetensors"))
+        .map((e) => e.name)
+        .sort();
+      if (found.length !== 1) {
+        throw new ModelLayoutError(
+          found.length === 0
+            ? `No .safetensors weights in ${dir}. Expected model.safetensors (PyTorch .bin/.pth ` +
+              `checkpoints are not supported: convert them with safetensors' save_file).`
+            : `${dir} holds several .safetensors files (${found.join(", ")}) and no ` +
+              `model.safetensors; pass the one to use as the model path.`,
+        );
+      }
+      weights = join(dir, found[0]);
+    }
+  } else {
+    if (!basename(path).endsWith(".safetensors")) {
+      throw new ModelLayoutError(
+        `Model file ${path} is not a .safetensors file. Pass a checkpoint folder or a ` +
+          `.safetensors file.`,
+      );
+    }
+    dir = dirname(path);
+    weights = path;
+  }
+  const configPath = join(dir, "config.json");
+  const hasConfig = Boolean(statOrUndefined(configPath)?.isFile);
+  const config = hasConfig ? readJsonObject(configPath) : {};
+  const ppPath = join(dir, "preprocessor_config.json");
+  const preprocessorConfig = statOrUndefined(ppPath)?.isFile ? readJsonObject(ppPath) : undefined;
+  return { dir, weights, config, hasConfig, preprocessorConfig };
+}
+
+/**
+ * Class names from a config, when it has them: Hugging Face `id2label`
+ * (index -> name), timm `label_descriptions` (preferred, human-readable) or
+ * `label_names`, or a plain `labels` list. Returns undefined when there are
+ * none or their count does not match `numClasses`.
+ */
+export function labelsFromConfig(
+  config: Record<string, unknown>,
+  numClasses: number,
+): string[] | undefined {
+  const asList = (v: unknown): string[] | undefined =>
+    Array.isArray(v) && v.length === numClasses && v.every((s) => typeof s === "string")
+      ? v as string[]
+      : undefined;
+  for (const key of ["label_descriptions", "label_names", "labels"]) {
+    const l = asList(config[key]) ??
+      asList((config.pretrained_cfg as Record<string, unknown> | undefined)?.[key]);
+    if (l) return l;
+  }
+  const id2label = config.id2label;
+  if (id2label && typeof id2label === "object" && !Array.isArray(id2label)) {
+    const map = id2label as Record<string, unknown>;
+    const out: string[] = [];
+    for (let i = 0; i < numClasses; i++) {
+      const name = map[String(i)];
+      if (typeof name !== "string") return undefined;
+      out.push(name);
+    }
+    return out;
+  }
+  return undefined;
+}
+
+/**
+ * The input size [H, W] a config asks for: timm `pretrained_cfg.input_size`
+ * [3, H, W], HF `image_size`, or (under `preprocessor_config`) the HF image
+ * processor's `crop_size` / `size`; else `fallback`.
+ */
+export function inputSizeFromConfig(
+  config: Record<string, unknown>,
+  fallback: [number, number],
+): [number, number] {
+  const isNum = (x: unknown): x is number => typeof x === "number" && x > 0;
+  const pc = config.pretrained_cfg as Record<string, unknown> | undefined;
+  const timm = pc?.input_size;
+  if (Array.isArray(timm) && timm.length === 3 && timm.every(isNum)) return [timm[1], timm[2]];
+  const s = config.image_size;
+  if (isNum(s)) return [s, s];
+  if (Array.isArray(s) && s.length === 2 && s.every(isNum)) return [s[0], s[1]];
+  const pp = config.preprocessor_config as Record<string, unknown> | undefined;
+  for (const key of ["crop_size", "size"]) {
+    const v = pp?.[key];
+    if (isNum(v)) return [v, v];
+    if (v && typeof v === "object") {
+      const o = v as Record<string, unknown>;
+      if (isNum(o.height) && isNum(o.width)) return [o.height, o.width];
+      if (isNum(o.shortest_edge)) return [o.shortest_edge, o.shortest_edge];
+    }
+  }
+  return fallback;
+}

@@ -1,0 +1,74 @@
+/**
+ * `loadModel(path)`: finds the checkpoint, works out which architecture it
+ * holds and hands it to that architecture's loader. The architecture comes
+ * from config.json (Hugging Face `model_type` / `architectures`, timm
+ * `architecture`) and, failing that, from the tensor names.
+ */
+import { Engine } from "../gpu/engine.ts";
+import { ModelLayoutError } from "../errors.ts";
+import { SafetensorsFile } from "../weights/safetensors.ts";
+import { detectResNetLayout, summarizeNames } from "../weights/resnet_layouts.ts";
+import { findModelFiles, type ModelFiles } from "./config.ts";
+import type { ClassifierModel } from "./model.ts";
+import { loadResNet } from "./resnet.ts";
+
+/** Architecture families {@link loadModel} can dispatch to. */
+export type ArchitectureFamily = "resnet";
+
+/**
+ * Which architecture family a checkpoint holds, or undefined. `names` are
+ * the tensor names of its weights file.
+ */
+export function detectArchitecture(
+  config: Record<string, unknown>,
+  names: readonly string[],
+): ArchitectureFamily | undefined {
+  if (detectResNetLayout(names, config)) return "resnet";
+  return undefined;
+}
+
+/** Tensor names of a weights file (header only). */
+async function tensorNames(path: string): Promise<string[]> {
+  const file = await SafetensorsFile.open(path);
+  try {
+    return file.names();
+  } finally {
+    file.close();
+  }
+}
+
+/**
+ * Loads a classifier from a checkpoint folder (config.json +
+ * model.safetensors, Hugging Face or timm) or a `.safetensors` file, onto
+ * `engine` (default: a new engine on the process GPU).
+ */
+export async function loadModel(path: string, engine?: Engine): Promise<ClassifierModel> {
+  const files: ModelFiles = findModelFiles(path);
+  const names = await tensorNames(files.weights);
+  const family = detectArchitecture(files.config, names);
+  const eng = engine ?? await Engine.create();
+  switch (family) {
+    case "resnet":
+      return await loadResNet(files, { engine: eng });
+  }
+  const said = [
+    typeof files.config.model_type === "string" ? `model_type "${files.config.model_type}"` : "",
+    Array.isArray(files.config.architectures)
+      ? `architectures ${JSON.stringify(files.config.architectures)}`
+      : "",
+    typeof files.config.architecture === "string"
+      ? `architecture "${files.config.architecture}"`
+      : "",
+  ].filter(Boolean);
+  throw new ModelLayoutError(
+    `Cannot tell which architecture ${files.weights} holds` +
+      (said.length
+        ? ` (config.json: ${said.join(", ")})`
+        : files.hasConfig
+        ? ""
+        : " (no config.json)") +
+      `. Supported: ResNet (Hugging Face, torchvision/timm, CIFAR). Found ${
+        summarizeNames(names)
+      }.`,
+  );
+}
