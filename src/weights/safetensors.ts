@@ -59,11 +59,22 @@ function corrupt(source: string, problem: string): SafetensorsError {
   return new SafetensorsError(`${source}: ${problem}. ${CORRUPT_HINT}`);
 }
 
+/** JSON text of a header value for messages: short and printable whatever the file holds. */
+function show(value: unknown): string {
+  let text = JSON.stringify(value) ?? String(value);
+  if (text.length > 120) text = text.slice(0, 117) + "...";
+  // JSON already escapes C0 controls and lone surrogates; also escape DEL, C1 and bidi controls.
+  return text.replace(
+    /[\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g,
+    (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`,
+  );
+}
+
 function describe(value: unknown): string {
   if (value === null) return "null";
   if (Array.isArray(value)) return "an array";
   if (typeof value === "string") {
-    return `the string ${JSON.stringify(value.length > 40 ? value.slice(0, 40) + "…" : value)}`;
+    return `the string ${show(value)}`;
   }
   if (typeof value === "object") return "an object";
   return `${typeof value} ${String(value)}`;
@@ -118,7 +129,9 @@ function parseHeaderJson(bytes: Uint8Array, source: string): Record<string, unkn
   try {
     json = JSON.parse(text);
   } catch (e) {
-    throw corrupt(source, `header is not valid JSON (${(e as Error).message})`);
+    // V8's message quotes the offending text, which may hold control bytes: keep it printable.
+    const why = (e as Error).message.replace(/[^\x20-\x7e]/g, "?").slice(0, 160);
+    throw corrupt(source, `header is not valid JSON (${why})`);
   }
   if (json === null || typeof json !== "object" || Array.isArray(json)) {
     throw corrupt(source, `header must be a JSON object, found ${describe(json)}`);
@@ -135,7 +148,7 @@ function parseMetadata(value: unknown, source: string): Record<string, string> {
     if (typeof v !== "string") {
       throw corrupt(
         source,
-        `"__metadata__" entry ${JSON.stringify(k)} is ${describe(v)}, not a string`,
+        `"__metadata__" entry ${show(k)} is ${describe(v)}, not a string`,
       );
     }
     entries.push([k, v]);
@@ -155,7 +168,7 @@ function parseTensorEntry(
   dataSize: number,
   source: string,
 ): SafetensorsTensorInfo {
-  const where = `tensor ${JSON.stringify(name)}`;
+  const where = `tensor ${show(name)}`;
   if (entry === null || typeof entry !== "object" || Array.isArray(entry)) {
     throw corrupt(source, `${where}: header entry must be an object, found ${describe(entry)}`);
   }
@@ -164,7 +177,7 @@ function parseTensorEntry(
     const known = SAFETENSORS_DTYPES.join(", ");
     throw typeof dtype === "string"
       ? new SafetensorsError(
-        `${source}: ${where} has dtype ${JSON.stringify(dtype)}, which this reader does not ` +
+        `${source}: ${where} has dtype ${show(dtype)}, which this reader does not ` +
           `support (supported: ${known}). Convert the weights to F32, F16 or BF16 before ` +
           `saving them.`,
       )
@@ -177,7 +190,7 @@ function parseTensorEntry(
     throw corrupt(
       source,
       `${where}: "shape" must be an array of non-negative integers, found ${
-        Array.isArray(shape) ? JSON.stringify(shape) : describe(shape)
+        Array.isArray(shape) ? show(shape) : describe(shape)
       }`,
     );
   }
@@ -188,7 +201,7 @@ function parseTensorEntry(
     throw corrupt(
       source,
       `${where}: "data_offsets" must be [begin, end] with non-negative integers, found ${
-        Array.isArray(offsets) ? JSON.stringify(offsets) : describe(offsets)
+        Array.isArray(offsets) ? show(offsets) : describe(offsets)
       }`,
     );
   }
@@ -219,7 +232,7 @@ function parseTensorEntry(
   if (tooBig || numel * size !== span) {
     throw corrupt(
       source,
-      `${where}: shape [${shape.join(", ")}] of ${dtype} needs ` +
+      `${where}: shape ${show(shape)} of ${dtype} needs ` +
         `${tooBig ? `more than ${span}` : numel * size} bytes but data_offsets ` +
         `[${begin}, ${end}] hold ${span}`,
     );
@@ -256,8 +269,8 @@ function parseHeader(
       const [pn, p] = prev, [cn, c] = cur;
       throw corrupt(
         source,
-        `tensor ${JSON.stringify(cn)} (data_offsets [${c.offset}, ${c.offset + c.byteLength}]) ` +
-          `overlaps tensor ${JSON.stringify(pn)} ([${p.offset}, ${p.offset + p.byteLength}])`,
+        `tensor ${show(cn)} (data_offsets [${c.offset}, ${c.offset + c.byteLength}]) ` +
+          `overlaps tensor ${show(pn)} ([${p.offset}, ${p.offset + p.byteLength}])`,
       );
     }
     prev = cur;
@@ -448,7 +461,7 @@ export class SafetensorsFile {
     if (!info) throw this.#notFound(name);
     if (this.#closed) {
       throw new SafetensorsError(
-        `${this.path}: cannot read tensor ${JSON.stringify(name)}: the file was closed. Read ` +
+        `${this.path}: cannot read tensor ${show(name)}: the file was closed. Read ` +
           `all tensors before calling close().`,
       );
     }
@@ -492,10 +505,10 @@ export class SafetensorsFile {
     const leaf = name.slice(name.lastIndexOf(".") + 1);
     const similar = this.names().filter((n) => n.endsWith(`.${leaf}`) || n === leaf).slice(0, 5);
     const hint = similar.length > 0
-      ? ` Similar names: ${similar.map((s) => JSON.stringify(s)).join(", ")}.`
+      ? ` Similar names: ${similar.map((s) => show(s)).join(", ")}.`
       : "";
     return new SafetensorsError(
-      `${this.path}: no tensor named ${JSON.stringify(name)} (the file has ` +
+      `${this.path}: no tensor named ${show(name)} (the file has ` +
         `${this.#tensors.size} tensors).${hint} Check that the checkpoint matches the expected ` +
         `model layout.`,
     );
@@ -538,7 +551,7 @@ function layout(
   for (const name of names) {
     if (name === "__metadata__") throw fail(`"__metadata__" is reserved and cannot name a tensor`);
     const t = tensors[name];
-    const where = `tensor ${JSON.stringify(name)}`;
+    const where = `tensor ${show(name)}`;
     if (!isSafetensorsDType(t?.dtype)) {
       throw fail(`${where} has unsupported dtype ${describe(t?.dtype)}`);
     }
@@ -556,7 +569,7 @@ function layout(
   }
   if (metadata !== undefined) {
     for (const [k, v] of Object.entries(metadata)) {
-      if (typeof v !== "string") throw fail(`metadata ${JSON.stringify(k)} must be a string`);
+      if (typeof v !== "string") throw fail(`metadata ${show(k)} must be a string`);
     }
   }
   names.sort((a, b) =>
