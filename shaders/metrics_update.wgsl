@@ -1,0 +1,237 @@
+// Metric-state update for one batch of rows [rows, C] of logits (or
+// probabilities) and their labels. One workgroup per row (the grid may be
+// split over x and y). Everything lands in atomic counters that live on the
+// GPU across batches and are read back once at the end:
+//
+//   counters  scalars, per-class counts, calibration bins (layout below)
+//   confusion C x C counts (label row, predicted column), when kept
+//   classwise [C, B] x (count, Σp lo, Σp hi, positives) for class-wise ECE
+//   scoreHist [2, C, S]: all samples / positives by log-odds bin of p_k
+//   samples   per row: label, pred, confidence bits (adaptive ECE, bootstrap)
+//   probsOut  per row: the probabilities (exact ranking metrics), when kept
+//
+// Float sums are fixed point: every value v >= 0 is rounded to an integer
+// q = round(v * 2^24) and added to a 64-bit counter held as two u32 words
+// (low word atomicAdd, carry into the high word). Integer addition is exact
+// and order independent, so the sums cannot drift however many samples are
+// added: the only error is the per-value rounding, at most 2^-25.
+//
+// Ties: pred is the lowest index among equal maxima; the label's rank counts
+// the classes scored above it, plus tied classes with a lower index (lower
+// rule) or with a higher index (scikit-learn's rule).
+
+struct Params {
+  rows: u32,
+  C: u32,
+  calBins: u32,
+  scoreBins: u32,
+  invT: f32,
+  isLogits: u32,
+  keepConfusion: u32,
+  keepScores: u32,
+}
+
+override WG: u32 = 128u;
+const MAX_RANK: u32 = 10u;
+const FIXED_SCALE: f32 = 16777216.0; // 2^24
+const LOG_LOSS_EPS: f32 = 2.220446049250313e-16;
+const NLL_MAX: f32 = 36.04365338911715; // -ln(eps): sklearn's clipping
+const SCORE_RANGE: f32 = 20.0; // log-odds range [-20, 20] of the ranking histograms
+
+// counters layout (u32 words)
+const N_VALID: u32 = 0u;
+const N_INVALID: u32 = 1u;
+const RANK_LOWER: u32 = 2u;   // [10]
+const RANK_SKLEARN: u32 = 12u; // [10]
+const NLL_SUM: u32 = 22u;     // lo, hi
+const BRIER_SUM: u32 = 24u;   // lo, hi
+const PER_CLASS: u32 = 32u;   // labelCount[C], predCount[C], truePositive[C], then calibration bins
+
+@group(0) @binding(0) var<uniform> p: Params;
+@group(0) @binding(1) var<storage, read> x: array<f32>;
+@group(0) @binding(2) var<storage, read> labels: array<i32>;
+@group(0) @binding(3) var<storage, read_write> counters: array<atomic<u32>>;
+@group(0) @binding(4) var<storage, read_write> confusion: array<atomic<u32>>;
+@group(0) @binding(5) var<storage, read_write> classwise: array<atomic<u32>>;
+@group(0) @binding(6) var<storage, read_write> scoreHist: array<atomic<u32>>;
+@group(0) @binding(7) var<storage, read_write> samples: array<u32>;
+@group(0) @binding(8) var<storage, read_write> probsOut: array<f32>;
+
+var<workgroup> redF: array<f32, WG>;
+var<workgroup> redU: array<u32, WG>;
+var<workgroup> redV: array<u32, WG>;
+var<workgroup> redW: array<u32, WG>;
+var<workgroup> rowLabel: i32;
+
+fn toFixed(v: f32) -> u32 {
+  return u32(round(max(v, 0.0) * FIXED_SCALE));
+}
+
+fn addCounter64(i: u32, q: u32) {
+  let old = atomicAdd(&counters[i], q);
+  if (old + q < old) { atomicAdd(&counters[i + 1u], 1u); }
+}
+
+fn addClasswise64(i: u32, q: u32) {
+  let old = atomicAdd(&classwise[i], q);
+  if (old + q < old) { atomicAdd(&classwise[i + 1u], 1u); }
+}
+
+// Equal-width (lo, hi] bin of a value in [0, 1]: 0 -> bin 0, 1 -> last bin.
+fn calBin(c: f32) -> u32 {
+  return u32(clamp(i32(ceil(c * f32(p.calBins))) - 1, 0, i32(p.calBins) - 1));
+}
+
+// Equal-width bin of the log-odds ln(q / (1 - q)) over [-20, 20].
+fn scoreBin(q: f32) -> u32 {
+  if (q <= 0.0) { return 0u; }
+  if (q >= 1.0) { return p.scoreBins - 1u; }
+  // log(1 - q) loses everything for tiny q; -q - q^2/2 is exact to f32 there.
+  var log1m = log(1.0 - q);
+  if (q < 1e-3) { log1m = -q - 0.5 * q * q; }
+  let u = log(q) - log1m;
+  let f = floor((u + SCORE_RANGE) / (2.0 * SCORE_RANGE) * f32(p.scoreBins));
+  return u32(clamp(f, 0.0, f32(p.scoreBins - 1u)));
+}
+
+fn sumF(v: f32, lid: u32) -> f32 {
+  redF[lid] = v;
+  workgroupBarrier();
+  for (var s = WG / 2u; s > 0u; s = s / 2u) {
+    if (lid < s) { redF[lid] = redF[lid] + redF[lid + s]; }
+    workgroupBarrier();
+  }
+  let total = redF[0];
+  workgroupBarrier();
+  return total;
+}
+
+@compute @workgroup_size(WG)
+fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+        @builtin(local_invocation_index) lid: u32) {
+  let row = wid.x + wid.y * nwg.x;
+  if (row >= p.rows) { return; }
+  let C = p.C;
+  let base = row * C;
+
+  if (lid == 0u) { rowLabel = labels[row]; }
+  let label = workgroupUniformLoad(&rowLabel);
+  if (label < 0 || label >= i32(C)) {
+    if (lid == 0u) {
+      atomicAdd(&counters[N_INVALID], 1u);
+      samples[row * 3u] = 0xffffffffu;
+    }
+    return;
+  }
+  let y = u32(label);
+
+  // 1. Row maximum and argmax (lowest index among equal maxima).
+  var best = -3.4e38;
+  var bestIdx = 0xffffffffu;
+  for (var c = lid; c < C; c = c + WG) {
+    let v = x[base + c];
+    if (v > best || bestIdx == 0xffffffffu) { best = v; bestIdx = c; }
+  }
+  redF[lid] = best;
+  redU[lid] = bestIdx;
+  workgroupBarrier();
+  for (var s = WG / 2u; s > 0u; s = s / 2u) {
+    if (lid < s) {
+      let vo = redF[lid + s];
+      let io = redU[lid + s];
+      if (io != 0xffffffffu &&
+          (redU[lid] == 0xffffffffu || vo > redF[lid] || (vo == redF[lid] && io < redU[lid]))) {
+        redF[lid] = vo;
+        redU[lid] = io;
+      }
+    }
+    workgroupBarrier();
+  }
+  let m = redF[0];
+  let pred = redU[0];
+  workgroupBarrier();
+
+  // 2. Softmax denominator (logits) or the clipped row sum (probabilities,
+  //    for the log loss, which renormalizes after clipping like sklearn).
+  var part = 0.0;
+  for (var c = lid; c < C; c = c + WG) {
+    let v = x[base + c];
+    if (p.isLogits == 1u) {
+      part = part + exp((v - m) * p.invT);
+    } else {
+      part = part + clamp(v, LOG_LOSS_EPS, 1.0 - LOG_LOSS_EPS);
+    }
+  }
+  let denom = sumF(part, lid);
+
+  // 3. Per class: probability, rank of the label, Brier, the histograms.
+  let vy = x[base + y];
+  var greater = 0u;
+  var tieBelow = 0u;
+  var tieAbove = 0u;
+  var sq = 0.0;
+  var py = 0.0;
+  for (var c = lid; c < C; c = c + WG) {
+    let v = x[base + c];
+    var q = v;
+    if (p.isLogits == 1u) { q = exp((v - m) * p.invT) / denom; }
+    if (v > vy) { greater = greater + 1u; }
+    else if (v == vy && c < y) { tieBelow = tieBelow + 1u; }
+    else if (v == vy && c > y) { tieAbove = tieAbove + 1u; }
+    sq = sq + q * q;
+    if (c == y) { py = q; }
+    let cb = (c * p.calBins + calBin(q)) * 4u;
+    atomicAdd(&classwise[cb], 1u);
+    let fq = toFixed(q);
+    if (fq != 0u) { addClasswise64(cb + 1u, fq); }
+    atomicAdd(&scoreHist[c * p.scoreBins + scoreBin(q)], 1u);
+    if (p.keepScores == 1u) { probsOut[base + c] = q; }
+  }
+  redU[lid] = greater;
+  redV[lid] = tieBelow;
+  redW[lid] = tieAbove;
+  workgroupBarrier();
+  for (var s = WG / 2u; s > 0u; s = s / 2u) {
+    if (lid < s) {
+      redU[lid] = redU[lid] + redU[lid + s];
+      redV[lid] = redV[lid] + redV[lid + s];
+      redW[lid] = redW[lid] + redW[lid + s];
+    }
+    workgroupBarrier();
+  }
+  let above = redU[0];
+  let rankLower = above + redV[0];
+  let rankSklearn = above + redW[0];
+  let sumSq = sumF(sq, lid);
+  let probLabel = sumF(py, lid);
+
+  if (lid != 0u) { return; }
+  // 4. Row totals, by one thread.
+  var conf = m;
+  if (p.isLogits == 1u) { conf = 1.0 / denom; }
+  let correct = pred == y;
+  atomicAdd(&counters[N_VALID], 1u);
+  if (rankLower < MAX_RANK) { atomicAdd(&counters[RANK_LOWER + rankLower], 1u); }
+  if (rankSklearn < MAX_RANK) { atomicAdd(&counters[RANK_SKLEARN + rankSklearn], 1u); }
+  var nll: f32;
+  if (p.isLogits == 1u) {
+    nll = log(denom) - (vy - m) * p.invT;
+  } else {
+    nll = log(denom) - log(clamp(vy, LOG_LOSS_EPS, 1.0 - LOG_LOSS_EPS));
+  }
+  addCounter64(NLL_SUM, toFixed(clamp(nll, 0.0, NLL_MAX)));
+  addCounter64(BRIER_SUM, toFixed(sumSq - 2.0 * probLabel + 1.0));
+  atomicAdd(&counters[PER_CLASS + y], 1u);
+  atomicAdd(&counters[PER_CLASS + C + pred], 1u);
+  if (correct) { atomicAdd(&counters[PER_CLASS + 2u * C + y], 1u); }
+  if (p.keepConfusion == 1u) { atomicAdd(&confusion[y * C + pred], 1u); }
+  let bin = PER_CLASS + 3u * C + calBin(conf) * 4u;
+  atomicAdd(&counters[bin], 1u);
+  addCounter64(bin + 1u, toFixed(conf));
+  if (correct) { atomicAdd(&counters[bin + 3u], 1u); }
+  atomicAdd(&classwise[(y * p.calBins + calBin(probLabel)) * 4u + 3u], 1u);
+  atomicAdd(&scoreHist[C * p.scoreBins + y * p.scoreBins + scoreBin(probLabel)], 1u);
+  samples[row * 3u] = y;
+  samples[row * 3u + 1u] = pred;
+  samples[row * 3u + 2u] = bitcast<u32>(conf);
+}

@@ -1,0 +1,133 @@
+/**
+ * Poisson bootstrap confidence intervals for top-1 accuracy, macro-F1 and
+ * ECE. Replicate r gives sample i the weight w ~ Poisson(1) drawn from a
+ * hash of (seed, global sample index, r), so the weights do not depend on
+ * batch order or sharding: merged shards give the same intervals as one
+ * pass. Intervals are percentile intervals of the replicate values.
+ */
+import { calibrationBin, type SampleRecords } from "./snapshot.ts";
+import { safeDiv } from "./classification.ts";
+
+/** A confidence interval. */
+export interface Interval {
+  /** Lower percentile bound. */
+  lo: number;
+  /** Upper percentile bound. */
+  hi: number;
+}
+
+/** Bootstrap intervals of the headline metrics. */
+export interface BootstrapIntervals {
+  /** Number of replicates. */
+  replicates: number;
+  /** Seed of the weights. */
+  seed: number;
+  /** Coverage of the intervals, e.g. 0.95. */
+  level: number;
+  /** Interval of top-1 accuracy. */
+  top1: Interval;
+  /** Interval of macro-F1. */
+  macro_f1: Interval;
+  /** Interval of ECE. */
+  ece: Interval;
+}
+
+/** murmur3's 32-bit finalizer: a well-mixed hash of a 32-bit word. */
+function fmix32(h: number): number {
+  h ^= h >>> 16;
+  h = Math.imul(h, 0x85ebca6b);
+  h ^= h >>> 13;
+  h = Math.imul(h, 0xc2b2ae35);
+  h ^= h >>> 16;
+  return h >>> 0;
+}
+
+/** Poisson(1) weight of sample `index` in replicate `r` (inversion of a hashed uniform). */
+export function poissonWeight(seed: number, index: number, r: number): number {
+  const h = fmix32(
+    fmix32(fmix32(seed ^ 0x9e3779b9) ^ (index >>> 0)) ^ Math.imul(r + 1, 0x27d4eb2f) ^
+      Math.floor(index / 4294967296),
+  );
+  const u = (h + 0.5) / 4294967296;
+  let k = 0, p = Math.exp(-1), F = p;
+  while (u > F && k < 20) {
+    k++;
+    p /= k;
+    F += p;
+  }
+  return k;
+}
+
+function percentile(sorted: Float64Array, q: number): number {
+  // Linear interpolation between order statistics (numpy's default).
+  const pos = q * (sorted.length - 1);
+  const i = Math.floor(pos), f = pos - i;
+  return i + 1 < sorted.length ? sorted[i] * (1 - f) + sorted[i + 1] * f : sorted[i];
+}
+
+/** Bootstrap intervals from per-sample records. */
+export function bootstrapIntervals(
+  samples: SampleRecords,
+  numClasses: number,
+  bins: number,
+  { replicates = 200, seed = 0, level = 0.95 }: {
+    replicates?: number;
+    seed?: number;
+    level?: number;
+  } = {},
+): BootstrapIntervals {
+  const n = samples.label.length, C = numClasses;
+  const top1 = new Float64Array(replicates),
+    f1 = new Float64Array(replicates),
+    ece = new Float64Array(replicates);
+  const bin = new Int32Array(n);
+  for (let i = 0; i < n; i++) bin[i] = calibrationBin(samples.conf[i], bins);
+  const tp = new Float64Array(C), pred = new Float64Array(C), support = new Float64Array(C);
+  const count = new Float64Array(bins),
+    confSum = new Float64Array(bins),
+    correct = new Float64Array(bins);
+  for (let r = 0; r < replicates; r++) {
+    tp.fill(0);
+    pred.fill(0);
+    support.fill(0);
+    count.fill(0);
+    confSum.fill(0);
+    correct.fill(0);
+    let total = 0, hits = 0;
+    for (let i = 0; i < n; i++) {
+      const w = poissonWeight(seed, samples.index[i], r);
+      if (w === 0) continue;
+      const y = samples.label[i], p = samples.pred[i], ok = y === p ? w : 0;
+      total += w;
+      hits += ok;
+      tp[y] += ok;
+      pred[p] += w;
+      support[y] += w;
+      count[bin[i]] += w;
+      confSum[bin[i]] += w * samples.conf[i];
+      correct[bin[i]] += ok;
+    }
+    top1[r] = safeDiv(hits, total);
+    let f = 0;
+    for (let k = 0; k < C; k++) f += safeDiv(2 * tp[k], pred[k] + support[k]);
+    f1[r] = f / C;
+    let e = 0;
+    for (let b = 0; b < bins; b++) {
+      if (count[b] > 0) e += Math.abs(correct[b] - confSum[b]) / total;
+    }
+    ece[r] = e;
+  }
+  const tail = (1 - level) / 2;
+  const interval = (v: Float64Array): Interval => {
+    v.sort();
+    return { lo: percentile(v, tail), hi: percentile(v, 1 - tail) };
+  };
+  return {
+    replicates,
+    seed,
+    level,
+    top1: interval(top1),
+    macro_f1: interval(f1),
+    ece: interval(ece),
+  };
+}

@@ -1,0 +1,229 @@
+/**
+ * Calibration metrics. Confidence = the largest probability, correct =
+ * argmax equals the label. B equal-width bins `(lo, hi]` (see
+ * {@link calibrationBin}); ECE = Σ_b (n_b/n)|acc_b - conf_b| over non-empty
+ * bins, MCE = max_b |acc_b - conf_b|; adaptive ECE splits the samples sorted
+ * by confidence (stable) into B groups of equal size (numpy.array_split);
+ * class-wise ECE is the mean over all C classes of the binned calibration
+ * error of p_k against 1[label = k]. Temperature scaling minimises the
+ * mean NLL of softmax(z / T) by golden-section search over T in [0.05, 20].
+ */
+import { calibrationBin, type MetricSnapshot } from "./snapshot.ts";
+import { MetricsInputError } from "../errors.ts";
+
+/** One reliability-diagram bin. */
+export interface ReliabilityBin {
+  /** Lower edge (exclusive, except 0 for the first bin). */
+  lo: number;
+  /** Upper edge (inclusive). */
+  hi: number;
+  /** Samples in the bin. */
+  count: number;
+  /** Mean confidence, null for an empty bin. */
+  confidence: number | null;
+  /** Accuracy, null for an empty bin. */
+  accuracy: number | null;
+}
+
+/** ECE, MCE and the reliability table of binned (count, Σconf, Σcorrect). */
+export function binnedCalibration(
+  count: ArrayLike<number>,
+  confSum: ArrayLike<number>,
+  correct: ArrayLike<number>,
+): { ece: number; mce: number; reliability: ReliabilityBin[] } {
+  const B = count.length;
+  let n = 0;
+  for (let b = 0; b < B; b++) n += count[b];
+  let ece = 0, mce = 0;
+  const reliability: ReliabilityBin[] = [];
+  for (let b = 0; b < B; b++) {
+    const bin: ReliabilityBin = {
+      lo: b / B,
+      hi: (b + 1) / B,
+      count: count[b],
+      confidence: null,
+      accuracy: null,
+    };
+    if (count[b] > 0) {
+      bin.confidence = confSum[b] / count[b];
+      bin.accuracy = correct[b] / count[b];
+      const gap = Math.abs(bin.accuracy - bin.confidence);
+      ece += (count[b] / n) * gap;
+      mce = Math.max(mce, gap);
+    }
+    reliability.push(bin);
+  }
+  return { ece, mce, reliability };
+}
+
+/** ECE / MCE / reliability of a snapshot. */
+export function snapshotCalibration(s: MetricSnapshot): ReturnType<typeof binnedCalibration> {
+  return binnedCalibration(s.calibCount, s.calibConfSum, s.calibCorrect);
+}
+
+/** Class-wise ECE: the per-class errors and their mean over all C classes. */
+export function classwiseEce(s: MetricSnapshot): { mean: number; perClass: number[] } {
+  const C = s.numClasses, B = s.calibrationBins, n = s.numSamples;
+  const perClass: number[] = [];
+  for (let k = 0; k < C; k++) {
+    let e = 0;
+    for (let b = 0; b < B; b++) {
+      const i = k * B + b;
+      if (s.classwiseCount[i] > 0) {
+        // (n_b / n) |mean(y) - mean(p)| = |Σy - Σp| / n
+        e += Math.abs(s.classwisePositives[i] - s.classwiseProbSum[i]) / n;
+      }
+    }
+    perClass.push(n ? e : 0);
+  }
+  return { mean: perClass.reduce((a, b) => a + b, 0) / C, perClass };
+}
+
+/**
+ * Adaptive (equal-mass) ECE from per-sample confidence and correctness:
+ * stable sort by confidence, `groups` contiguous groups, the first
+ * `n mod groups` one sample larger.
+ */
+export function adaptiveEce(
+  conf: ArrayLike<number>,
+  correct: ArrayLike<number>,
+  groups: number,
+): number {
+  const n = conf.length;
+  if (n === 0) return 0;
+  const order = Array.from({ length: n }, (_, i) => i).sort((a, b) => conf[a] - conf[b] || a - b);
+  const base = Math.floor(n / groups), extra = n % groups;
+  let at = 0, ace = 0;
+  for (let g = 0; g < groups; g++) {
+    const size = base + (g < extra ? 1 : 0);
+    if (size === 0) continue;
+    let c = 0, a = 0;
+    for (let j = at; j < at + size; j++) {
+      c += conf[order[j]];
+      a += correct[order[j]];
+    }
+    ace += (size / n) * Math.abs(a / size - c / size);
+    at += size;
+  }
+  return ace;
+}
+
+/** Mean NLL of softmax(z / T) over rows of `logits` (n×C), in float64. */
+export function temperatureNll(
+  logits: ArrayLike<number>,
+  labels: ArrayLike<number>,
+  C: number,
+  T: number,
+): number {
+  const n = labels.length;
+  let total = 0;
+  for (let i = 0; i < n; i++) {
+    const row = i * C;
+    let m = -Infinity;
+    for (let c = 0; c < C; c++) m = Math.max(m, logits[row + c] / T);
+    let s = 0;
+    for (let c = 0; c < C; c++) s += Math.exp(logits[row + c] / T - m);
+    total += m + Math.log(s) - logits[row + labels[i]] / T;
+  }
+  return total / n;
+}
+
+/** Calibration of softmax(z / T) computed in float64 from logits. */
+export function calibrationFromLogits(
+  logits: ArrayLike<number>,
+  labels: ArrayLike<number>,
+  C: number,
+  T: number,
+  bins: number,
+): ReturnType<typeof binnedCalibration> {
+  const count = new Float64Array(bins),
+    confSum = new Float64Array(bins),
+    correct = new Float64Array(bins);
+  const n = labels.length;
+  for (let i = 0; i < n; i++) {
+    const row = i * C;
+    let pred = 0, m = logits[row];
+    for (let c = 1; c < C; c++) if (logits[row + c] > m) m = logits[row + (pred = c)];
+    let s = 0;
+    for (let c = 0; c < C; c++) s += Math.exp((logits[row + c] - m) / T);
+    const conf = 1 / s;
+    const b = calibrationBin(conf, bins);
+    count[b]++;
+    confSum[b] += conf;
+    correct[b] += pred === labels[i] ? 1 : 0;
+  }
+  return binnedCalibration(count, confSum, correct);
+}
+
+/** Result of {@link fitTemperature}. */
+export interface TemperatureScaling {
+  /** The fitted temperature T. */
+  temperature: number;
+  /** Mean NLL at T = 1. */
+  nll_before: number;
+  /** Mean NLL at the fitted T. */
+  nll_after: number;
+  /** ECE at T = 1. */
+  ece_before: number;
+  /** ECE at the fitted T. */
+  ece_after: number;
+  /** MCE at T = 1. */
+  mce_before: number;
+  /** MCE at the fitted T. */
+  mce_after: number;
+  /** Reliability table at T = 1. */
+  reliability_before: ReliabilityBin[];
+  /** Reliability table at the fitted T. */
+  reliability_after: ReliabilityBin[];
+}
+
+const GOLDEN = (Math.sqrt(5) - 1) / 2;
+
+/**
+ * Fits the temperature minimising the mean NLL of softmax(z / T) by
+ * golden-section search over T in [lo, hi] until the bracket is narrower
+ * than `tol` (NLL is unimodal in T), and reports NLL / ECE before and after.
+ */
+export function fitTemperature(
+  logits: ArrayLike<number>,
+  labels: ArrayLike<number>,
+  C: number,
+  bins = 15,
+  { lo = 0.05, hi = 20, tol = 1e-10 }: { lo?: number; hi?: number; tol?: number } = {},
+): TemperatureScaling {
+  if (labels.length === 0) {
+    throw new MetricsInputError("temperature scaling needs at least one sample");
+  }
+  let a = lo, b = hi;
+  let x1 = b - GOLDEN * (b - a), x2 = a + GOLDEN * (b - a);
+  let f1 = temperatureNll(logits, labels, C, x1), f2 = temperatureNll(logits, labels, C, x2);
+  while (b - a > tol) {
+    if (f1 <= f2) {
+      b = x2;
+      x2 = x1;
+      f2 = f1;
+      x1 = b - GOLDEN * (b - a);
+      f1 = temperatureNll(logits, labels, C, x1);
+    } else {
+      a = x1;
+      x1 = x2;
+      f1 = f2;
+      x2 = a + GOLDEN * (b - a);
+      f2 = temperatureNll(logits, labels, C, x2);
+    }
+  }
+  const T = (a + b) / 2;
+  const before = calibrationFromLogits(logits, labels, C, 1, bins);
+  const after = calibrationFromLogits(logits, labels, C, T, bins);
+  return {
+    temperature: T,
+    nll_before: temperatureNll(logits, labels, C, 1),
+    nll_after: temperatureNll(logits, labels, C, T),
+    ece_before: before.ece,
+    ece_after: after.ece,
+    mce_before: before.mce,
+    mce_after: after.mce,
+    reliability_before: before.reliability,
+    reliability_after: after.reliability,
+  };
+}
