@@ -1,0 +1,170 @@
+/**
+ * Image decoding to 8-bit RGB (HWC), the way PIL's
+ * `Image.open(path).convert("RGB")` sees the file.
+ *
+ * - JPEG (baseline and progressive): libjpeg-turbo's decoder as built into
+ *   mozjpeg (WebAssembly, `@jsquash/jpeg`), default settings = the islow
+ *   IDCT and fancy chroma upsampling PIL uses, so pixels are identical to
+ *   PIL's (bench/RESULTS.md compares decoders). A truncated JPEG is an error,
+ *   as in PIL ("image file is truncated"); libjpeg's other warnings (e.g.
+ *   extraneous bytes) are ignored, as PIL ignores them.
+ * - PNG (1-16 bit, gray, gray+alpha, RGB, RGBA, palette) and TIFF: imagescript.
+ *   16-bit samples keep their high byte (PIL does the same for RGB; for
+ *   16-bit grayscale PIL clips to 255 instead, which we do not copy).
+ * - Grayscale becomes RGB by repeating the channel; alpha is dropped without
+ *   compositing, like `convert("RGB")`.
+ * - EXIF orientation is NOT applied (neither PIL, torchvision, timm nor
+ *   Hugging Face apply it by default).
+ * - CMYK JPEGs are not supported (reported as a decode failure).
+ */
+import mozjpegFactory from "@jsquash/jpeg/codec/dec/mozjpeg_dec.js";
+import { Image } from "imagescript";
+import { DataError } from "../errors.ts";
+import type { RgbImage } from "./resize.ts";
+
+export type { RgbImage } from "./resize.ts";
+
+/** File formats we recognise by their first bytes. */
+export type ImageFormat = "jpeg" | "png" | "tiff" | "gif" | "bmp" | "webp" | "unknown";
+
+/** An image that could not be decoded: the file and why. */
+export class ImageDecodeError extends DataError {
+  /** Creates the error for `path` with a short `reason`. */
+  constructor(readonly path: string, readonly reason: string) {
+    super(`${path}: ${reason}`);
+  }
+}
+
+/** Recognises an image format from its magic bytes. */
+export function sniffFormat(bytes: Uint8Array): ImageFormat {
+  const b = bytes;
+  if (b.length >= 3 && b[0] === 0xff && b[1] === 0xd8 && b[2] === 0xff) return "jpeg";
+  if (b.length >= 8 && b[0] === 0x89 && b[1] === 0x50 && b[2] === 0x4e && b[3] === 0x47) {
+    return "png";
+  }
+  if (
+    b.length >= 4 &&
+    ((b[0] === 0x49 && b[1] === 0x49 && b[2] === 0x2a && b[3] === 0) ||
+      (b[0] === 0x4d && b[1] === 0x4d && b[2] === 0 && b[3] === 0x2a))
+  ) return "tiff";
+  if (b.length >= 4 && b[0] === 0x47 && b[1] === 0x49 && b[2] === 0x46 && b[3] === 0x38) {
+    return "gif";
+  }
+  if (b.length >= 2 && b[0] === 0x42 && b[1] === 0x4d) return "bmp";
+  if (
+    b.length >= 12 && b[0] === 0x52 && b[1] === 0x49 && b[2] === 0x46 && b[3] === 0x46 &&
+    b[8] === 0x57 && b[9] === 0x45 && b[10] === 0x42 && b[11] === 0x50
+  ) return "webp";
+  return "unknown";
+}
+
+interface MozJpegDecoder {
+  decode(data: Uint8Array, preserveOrientation: boolean): {
+    data: Uint8ClampedArray;
+    width: number;
+    height: number;
+  } | null;
+}
+
+/** libjpeg messages of the current decode (the module prints them). */
+let jpegMessages: string[] = [];
+let jpegDecoder: Promise<MozJpegDecoder> | undefined;
+
+function getJpegDecoder(): Promise<MozJpegDecoder> {
+  jpegDecoder ??= (mozjpegFactory as unknown as (opts: object) => Promise<MozJpegDecoder>)({
+    noInitialRun: true,
+    print: (m: string) => jpegMessages.push(m),
+    printErr: (m: string) => jpegMessages.push(m),
+  });
+  return jpegDecoder;
+}
+
+/** RGBA (4 bytes per pixel) -> RGB, alpha dropped. */
+function rgbaToRgb(rgba: Uint8Array | Uint8ClampedArray, pixels: number): Uint8Array {
+  const out = new Uint8Array(pixels * 3);
+  for (let i = 0, s = 0, d = 0; i < pixels; i++, s += 4, d += 3) {
+    out[d] = rgba[s];
+    out[d + 1] = rgba[s + 1];
+    out[d + 2] = rgba[s + 2];
+  }
+  return out;
+}
+
+async function decodeJpeg(bytes: Uint8Array, path: string): Promise<RgbImage> {
+  const dec = await getJpegDecoder();
+  jpegMessages = [];
+  let img;
+  try {
+    img = dec.decode(bytes, false);
+  } catch {
+    img = null;
+  }
+  const messages = jpegMessages;
+  jpegMessages = [];
+  if (!img) {
+    const why = messages.filter((m) => m.trim()).pop() ?? "libjpeg could not decode it";
+    throw new ImageDecodeError(path, `corrupt JPEG (${why})`);
+  }
+  if (messages.some((m) => /premature end/i.test(m))) {
+    throw new ImageDecodeError(path, "truncated JPEG (premature end of data)");
+  }
+  return {
+    width: img.width,
+    height: img.height,
+    data: rgbaToRgb(img.data, img.width * img.height),
+  };
+}
+
+async function decodeWithImagescript(
+  bytes: Uint8Array,
+  path: string,
+  format: string,
+): Promise<RgbImage> {
+  let img: Image;
+  try {
+    img = await Image.decode(bytes);
+  } catch (e) {
+    throw new ImageDecodeError(path, `corrupt ${format} (${(e as Error).message ?? e})`);
+  }
+  return {
+    width: img.width,
+    height: img.height,
+    data: rgbaToRgb(img.bitmap, img.width * img.height),
+  };
+}
+
+/**
+ * Decodes JPEG, PNG or TIFF bytes to RGB. Throws {@link ImageDecodeError}
+ * (a DataError naming `path` and the reason) for corrupt, truncated or
+ * unsupported files.
+ */
+export async function decodeImage(bytes: Uint8Array, path: string): Promise<RgbImage> {
+  if (bytes.length === 0) throw new ImageDecodeError(path, "empty file");
+  const format = sniffFormat(bytes);
+  switch (format) {
+    case "jpeg":
+      return await decodeJpeg(bytes, path);
+    case "png":
+      return await decodeWithImagescript(bytes, path, "PNG");
+    case "tiff":
+      return await decodeWithImagescript(bytes, path, "TIFF");
+    case "unknown":
+      throw new ImageDecodeError(path, "not an image (unrecognised file signature)");
+    default:
+      throw new ImageDecodeError(
+        path,
+        `unsupported image format ${format.toUpperCase()} (convert it to JPEG or PNG)`,
+      );
+  }
+}
+
+/** Reads and decodes an image file (see {@link decodeImage}). */
+export async function readImage(path: string): Promise<RgbImage> {
+  let bytes: Uint8Array;
+  try {
+    bytes = await Deno.readFile(path);
+  } catch (e) {
+    throw new ImageDecodeError(path, `cannot read file (${(e as Error).message})`);
+  }
+  return await decodeImage(bytes, path);
+}

@@ -1,0 +1,471 @@
+/**
+ * Preprocessing pipelines: what a model expects its pixels to look like, read
+ * from its folder (Hugging Face `preprocessor_config.json`, timm
+ * `pretrained_cfg`, or a plain `config.json` with mean/std), and the function
+ * that applies one to a decoded image.
+ *
+ * Every library we mirror resizes with Pillow (see resize.ts), crops, turns
+ * bytes into float32 and normalises in float32. The float steps depend only
+ * on the byte value and the channel, so they become a 256-entry table per
+ * channel computed with float32 rounding at each step (Math.fround), which
+ * is both exact and fast.
+ */
+import { join } from "node:path";
+import { DataError } from "../errors.ts";
+import { type Interpolation, resizeCrop, type RgbImage } from "./resize.ts";
+
+/** ImageNet channel means (torchvision, timm IMAGENET_DEFAULT_MEAN). */
+export const IMAGENET_MEAN: [number, number, number] = [0.485, 0.456, 0.406];
+/** ImageNet channel standard deviations. */
+export const IMAGENET_STD: [number, number, number] = [0.229, 0.224, 0.225];
+
+/**
+ * A resolved preprocessing pipeline:
+ * resize -> optional center crop -> rescale -> normalise, output CHW float32.
+ */
+export interface PreprocessConfig {
+  /**
+   * "shortest": shorter side to `size[0]`, longer side `int(size * long /
+   * short)` (torchvision Resize(int), truncating); "exact": to `size`
+   * [H, W] ignoring aspect ratio; "none": keep the decoded size.
+   */
+  resizeMode: "shortest" | "exact" | "none";
+  /** [H, W] for "exact"; [s, s] for "shortest"; ignored for "none". */
+  size: [number, number];
+  /** Center crop [H, W] after the resize, or null. */
+  crop: [number, number] | null;
+  /**
+   * Crop offset rounding: torchvision/timm `int(round((H - h) / 2))` with
+   * Python's half-to-even round; Hugging Face `(H - h) // 2` (floor).
+   */
+  cropRounding: "half-even" | "floor";
+  /** Pillow resampling filter. */
+  interpolation: Interpolation;
+  /**
+   * How bytes become floats: "divide" = float32(v) / float32(divisor)
+   * (torchvision ToTensor, divisor 255); "multiply" = float32(float64(v) *
+   * factor) (Hugging Face rescale, factor 1/255).
+   */
+  rescale: { op: "divide" | "multiply"; value: number };
+  /** Per-channel mean subtracted after rescaling (RGB). */
+  mean: [number, number, number];
+  /** Per-channel standard deviation divided by after subtracting the mean. */
+  std: [number, number, number];
+  /** Where the pipeline came from, for printing ("timm pretrained_cfg in config.json"). */
+  source: string;
+  /** Things the resolver had to assume; print them so the user can override. */
+  warnings: string[];
+}
+
+/** User overrides (e.g. CLI flags); any field replaces the resolved one. */
+export interface PreprocessOverrides {
+  /** Resize mode. */
+  resizeMode?: PreprocessConfig["resizeMode"];
+  /** Resize size: a number means "shortest" side, [H, W] means "exact". */
+  size?: number | [number, number];
+  /** Center crop size (number = square), or null/0 to disable cropping. */
+  crop?: number | [number, number] | null;
+  /**
+   * timm-style crop fraction: with a crop size c, resize the shorter side
+   * to floor(c / cropPct) first.
+   */
+  cropPct?: number;
+  /** Crop offset rounding. */
+  cropRounding?: PreprocessConfig["cropRounding"];
+  /** Resampling filter. */
+  interpolation?: Interpolation;
+  /** Channel means. */
+  mean?: [number, number, number];
+  /** Channel standard deviations. */
+  std?: [number, number, number];
+}
+
+/** Pillow resample codes used by Hugging Face processors. */
+const PIL_RESAMPLE: Record<number, Interpolation> = { 0: "nearest", 2: "bilinear", 3: "bicubic" };
+const PIL_RESAMPLE_NAMES: Record<number, string> = { 1: "LANCZOS", 4: "BOX", 5: "HAMMING" };
+
+function readJson(path: string): Record<string, unknown> | null {
+  let text: string;
+  try {
+    text = Deno.readTextFileSync(path);
+  } catch (e) {
+    if (e instanceof Deno.errors.NotFound) return null;
+    throw new DataError(`cannot read ${path}: ${(e as Error).message}`);
+  }
+  try {
+    return JSON.parse(text);
+  } catch (e) {
+    throw new DataError(`${path} is not valid JSON (${(e as Error).message}); fix or remove it`);
+  }
+}
+
+function triple(v: unknown, what: string, path: string): [number, number, number] | undefined {
+  if (v === undefined || v === null) return undefined;
+  const a = typeof v === "number" ? [v, v, v] : v;
+  if (!Array.isArray(a) || a.length !== 3 || !a.every((x) => typeof x === "number")) {
+    throw new DataError(`${path}: ${what} must be a number or 3 numbers, got ${JSON.stringify(v)}`);
+  }
+  return [a[0], a[1], a[2]];
+}
+
+function interpolationOf(v: unknown, path: string): Interpolation {
+  if (typeof v === "number") {
+    const f = PIL_RESAMPLE[v];
+    if (f) return f;
+    throw new DataError(
+      `${path}: resample ${v} (${PIL_RESAMPLE_NAMES[v] ?? "unknown"}) is not supported; ` +
+        `supported are 0 nearest, 2 bilinear, 3 bicubic (override with --interpolation)`,
+    );
+  }
+  if (v === "bilinear" || v === "bicubic" || v === "nearest") return v;
+  throw new DataError(
+    `${path}: interpolation ${JSON.stringify(v)} is not supported ` +
+      `(bilinear, bicubic, nearest; override with --interpolation)`,
+  );
+}
+
+/** From a Hugging Face `preprocessor_config.json`. */
+function fromHfProcessor(p: Record<string, unknown>, path: string): PreprocessConfig {
+  const type = String(p.image_processor_type ?? p.feature_extractor_type ?? "unknown");
+  const warnings: string[] = [];
+  const size = p.size as Record<string, number> | number | undefined;
+  const cropSize = p.crop_size as Record<string, number> | number | undefined;
+  const doResize = p.do_resize !== false;
+  const doCrop = p.do_center_crop === true;
+  const doRescale = p.do_rescale !== false;
+  const doNormalize = p.do_normalize !== false;
+  let cfg: PreprocessConfig = {
+    resizeMode: "none",
+    size: [0, 0],
+    crop: null,
+    cropRounding: "floor",
+    interpolation: interpolationOf(p.resample ?? 2, path),
+    rescale: { op: "multiply", value: doRescale ? Number(p.rescale_factor ?? 1 / 255) : 1 },
+    mean: doNormalize ? triple(p.image_mean, "image_mean", path) ?? [0.5, 0.5, 0.5] : [0, 0, 0],
+    std: doNormalize ? triple(p.image_std, "image_std", path) ?? [0.5, 0.5, 0.5] : [1, 1, 1],
+    source: `${type} in ${path}`,
+    warnings,
+  };
+  if (doResize && size !== undefined) {
+    if (typeof size === "number") {
+      cfg = { ...cfg, resizeMode: "exact", size: [size, size] };
+    } else if (size.height !== undefined && size.width !== undefined) {
+      cfg = { ...cfg, resizeMode: "exact", size: [size.height, size.width] };
+    } else if (size.shortest_edge !== undefined) {
+      const se = size.shortest_edge;
+      if (type.startsWith("ConvNext")) {
+        // ConvNextImageProcessor: below 384, resize the shorter side to
+        // int(se / crop_pct) and center-crop se x se; from 384 on, warp.
+        const cropPct = Number(p.crop_pct ?? 224 / 256);
+        if (se < 384) {
+          const s = Math.trunc(se / cropPct);
+          return { ...cfg, resizeMode: "shortest", size: [s, s], crop: [se, se] };
+        }
+        return { ...cfg, resizeMode: "exact", size: [se, se] };
+      }
+      cfg = { ...cfg, resizeMode: "shortest", size: [se, se] };
+      if (size.longest_edge !== undefined) {
+        warnings.push(`size.longest_edge ${size.longest_edge} ignored`);
+      }
+    } else {
+      throw new DataError(`${path}: unsupported size ${JSON.stringify(size)}`);
+    }
+  }
+  if (doCrop && cropSize !== undefined) {
+    const c: [number, number] = typeof cropSize === "number"
+      ? [cropSize, cropSize]
+      : [cropSize.height, cropSize.width];
+    cfg.crop = c;
+  }
+  return cfg;
+}
+
+/** From a timm `pretrained_cfg` (timm's transforms_imagenet_eval). */
+function fromTimm(pc: Record<string, unknown>, path: string): PreprocessConfig {
+  const warnings: string[] = [];
+  const inputSize = pc.input_size as number[] | undefined;
+  const [h, w] = inputSize ? [inputSize[1], inputSize[2]] : [224, 224];
+  if (!inputSize) warnings.push("pretrained_cfg has no input_size; assumed 224x224");
+  const cropPct = Number(pc.crop_pct ?? 0.875);
+  const mode = String(pc.crop_mode ?? "center");
+  const scaleH = Math.floor(h / cropPct);
+  const scaleW = Math.floor(w / cropPct);
+  const base: PreprocessConfig = {
+    resizeMode: "shortest",
+    size: [scaleH, scaleW],
+    crop: [h, w],
+    cropRounding: "half-even",
+    interpolation: interpolationOf(pc.interpolation ?? "bilinear", path),
+    rescale: { op: "divide", value: 255 },
+    mean: triple(pc.mean, "mean", path) ?? IMAGENET_MEAN,
+    std: triple(pc.std, "std", path) ?? IMAGENET_STD,
+    source: `timm pretrained_cfg in ${path}`,
+    warnings,
+  };
+  if (mode === "squash") return { ...base, resizeMode: "exact" };
+  if (mode !== "center") {
+    warnings.push(`crop_mode ${JSON.stringify(mode)} treated as "center"`);
+  }
+  if (scaleH !== scaleW) {
+    warnings.push(
+      `non-square scale size ${scaleH}x${scaleW}: shorter side resized to ${
+        Math.min(scaleH, scaleW)
+      } (timm would use ResizeKeepRatio)`,
+    );
+    const s = Math.min(scaleH, scaleW);
+    return { ...base, size: [s, s] };
+  }
+  return base;
+}
+
+/**
+ * Resolves the preprocessing pipeline of a model folder:
+ * 1. `preprocessor_config.json` (Hugging Face image processor);
+ * 2. `config.json` `pretrained_cfg` (timm hub layout);
+ * 3. `config.json` `mean`/`std`/`image_size` (e.g. CIFAR ResNets): exact
+ *    resize to image_size (a no-op on images already that size), x/255;
+ * 4. otherwise defaults by `model_type`, with a warning.
+ * `overrides` are merged on top (see {@link applyOverrides}).
+ */
+export function preprocessConfigFromModelDir(
+  dir: string,
+  overrides: PreprocessOverrides = {},
+): PreprocessConfig {
+  const procPath = join(dir, "preprocessor_config.json");
+  const cfgPath = join(dir, "config.json");
+  const proc = readJson(procPath);
+  const config = readJson(cfgPath);
+  let cfg: PreprocessConfig;
+  if (proc) {
+    cfg = fromHfProcessor(proc, procPath);
+  } else if (config && typeof config.pretrained_cfg === "object" && config.pretrained_cfg) {
+    cfg = fromTimm(config.pretrained_cfg as Record<string, unknown>, cfgPath);
+  } else {
+    cfg = fromPlainConfig(config, cfgPath, dir);
+  }
+  return applyOverrides(cfg, overrides);
+}
+
+/** A pipeline from a config.json without a processor description. */
+function fromPlainConfig(
+  config: Record<string, unknown> | null,
+  path: string,
+  dir: string,
+): PreprocessConfig {
+  const warnings: string[] = [];
+  const modelType = String(config?.model_type ?? config?.architecture ?? "");
+  const imageSize = config?.image_size;
+  let size: [number, number] = [224, 224];
+  if (typeof imageSize === "number") size = [imageSize, imageSize];
+  else if (Array.isArray(imageSize) && imageSize.length === 2) size = [imageSize[0], imageSize[1]];
+  else warnings.push(`no image_size in ${config ? path : dir}; assumed 224x224`);
+  let mean = triple(config?.mean ?? config?.image_mean, "mean", path);
+  let std = triple(config?.std ?? config?.image_std, "std", path);
+  // Hugging Face ViT/DeiT-style defaults when the processor file is missing.
+  const halfHalf = /^(vit|deit)/.test(modelType);
+  if (!mean || !std) {
+    const [m, s] = halfHalf ? [[0.5, 0.5, 0.5], [0.5, 0.5, 0.5]] : [IMAGENET_MEAN, IMAGENET_STD];
+    mean ??= m as [number, number, number];
+    std ??= s as [number, number, number];
+    warnings.push(
+      `no preprocessor_config.json or pretrained_cfg in ${dir}: assumed mean ${
+        JSON.stringify(mean)
+      } std ${JSON.stringify(std)}${halfHalf ? ` (${modelType} default)` : " (ImageNet)"}`,
+    );
+  }
+  return {
+    resizeMode: "exact",
+    size,
+    crop: null,
+    cropRounding: "half-even",
+    interpolation: "bilinear",
+    rescale: { op: "divide", value: 255 },
+    mean,
+    std,
+    source: config ? `config.json (${path})` : `defaults (nothing found in ${dir})`,
+    warnings,
+  };
+}
+
+/** Merges user overrides into a resolved pipeline. */
+export function applyOverrides(
+  cfg: PreprocessConfig,
+  o: PreprocessOverrides,
+): PreprocessConfig {
+  const out: PreprocessConfig = { ...cfg, warnings: [...cfg.warnings] };
+  const changed: string[] = [];
+  if (o.crop !== undefined) {
+    out.crop = o.crop === null || o.crop === 0
+      ? null
+      : typeof o.crop === "number"
+      ? [o.crop, o.crop]
+      : o.crop;
+    changed.push("crop");
+  }
+  if (o.size !== undefined) {
+    if (typeof o.size === "number") {
+      out.resizeMode = "shortest";
+      out.size = [o.size, o.size];
+    } else {
+      out.resizeMode = "exact";
+      out.size = o.size;
+    }
+    changed.push("size");
+  }
+  if (o.cropPct !== undefined) {
+    if (!(o.cropPct > 0 && o.cropPct <= 1)) {
+      throw new DataError(`crop_pct must be in (0, 1], got ${o.cropPct}`);
+    }
+    const c = out.crop ?? out.size;
+    const s = Math.floor(Math.min(c[0], c[1]) / o.cropPct);
+    out.crop = c;
+    out.resizeMode = "shortest";
+    out.size = [s, s];
+    changed.push("crop_pct");
+  }
+  if (o.resizeMode !== undefined) (out.resizeMode = o.resizeMode, changed.push("resize mode"));
+  if (o.cropRounding !== undefined) (out.cropRounding = o.cropRounding, changed.push("rounding"));
+  if (o.interpolation !== undefined) {
+    out.interpolation = o.interpolation;
+    changed.push("interpolation");
+  }
+  if (o.mean !== undefined) (out.mean = o.mean, changed.push("mean"));
+  if (o.std !== undefined) (out.std = o.std, changed.push("std"));
+  for (const s of out.std) {
+    if (!(s > 0)) throw new DataError(`std must be positive, got ${JSON.stringify(out.std)}`);
+  }
+  if (changed.length) out.source = `${cfg.source}, overridden: ${changed.join(", ")}`;
+  return out;
+}
+
+/**
+ * Output [H, W] of the pipeline when it is fixed (crop, or exact resize),
+ * or null when it depends on the image (then images cannot be batched).
+ */
+export function pipelineOutputSize(cfg: PreprocessConfig): [number, number] | null {
+  if (cfg.crop) return cfg.crop;
+  if (cfg.resizeMode === "exact") return cfg.size;
+  return null;
+}
+
+/** One line describing the pipeline, for logs and reports. */
+export function describePipeline(cfg: PreprocessConfig): string {
+  const fmt = (a: number[]) => `[${a.map((v) => +v.toFixed(4)).join(", ")}]`;
+  const steps: string[] = [];
+  if (cfg.resizeMode === "shortest") {
+    steps.push(`resize shorter side to ${cfg.size[0]} (${cfg.interpolation}, PIL antialias)`);
+  } else if (cfg.resizeMode === "exact") {
+    steps.push(`resize to ${cfg.size[1]}x${cfg.size[0]} (${cfg.interpolation}, PIL antialias)`);
+  } else steps.push("no resize");
+  if (cfg.crop) {
+    steps.push(
+      `center-crop ${cfg.crop[1]}x${cfg.crop[0]} (${
+        cfg.cropRounding === "half-even" ? "round half-even" : "floor"
+      } offsets)`,
+    );
+  }
+  steps.push(
+    cfg.rescale.op === "divide" ? `/${cfg.rescale.value}` : `*${+cfg.rescale.value.toPrecision(6)}`,
+  );
+  steps.push(`normalize mean ${fmt(cfg.mean)} std ${fmt(cfg.std)}`);
+  return `${steps.join(" -> ")} (from ${cfg.source})`;
+}
+
+/** Python's round() on a .5 fraction: to the even neighbour. */
+function roundHalfEven(x: number): number {
+  const f = Math.floor(x);
+  const d = x - f;
+  if (d > 0.5) return f + 1;
+  if (d < 0.5) return f;
+  return f % 2 === 0 ? f : f + 1;
+}
+
+/** Size after the resize step for an image of `width x height`: [W, H]. */
+export function resizedSize(
+  cfg: PreprocessConfig,
+  width: number,
+  height: number,
+): [number, number] {
+  if (cfg.resizeMode === "exact") return [cfg.size[1], cfg.size[0]];
+  if (cfg.resizeMode === "none") return [width, height];
+  // torchvision Resize(int): short side -> s, long side int(s * long / short);
+  // an image whose short side already is s is returned unchanged.
+  const s = cfg.size[0];
+  if (width <= height) {
+    return width === s ? [width, height] : [s, Math.trunc((s * height) / width)];
+  }
+  return height === s ? [width, height] : [Math.trunc((s * width) / height), s];
+}
+
+/** Where the crop window lies in the resized image (left, top), [W, H] sized. */
+export function cropOffsets(
+  cfg: PreprocessConfig,
+  resizedW: number,
+  resizedH: number,
+): { left: number; top: number } {
+  if (!cfg.crop) return { left: 0, top: 0 };
+  const [ch, cw] = cfg.crop;
+  if (cfg.cropRounding === "floor") {
+    return { left: Math.floor((resizedW - cw) / 2), top: Math.floor((resizedH - ch) / 2) };
+  }
+  return { left: roundHalfEven((resizedW - cw) / 2), top: roundHalfEven((resizedH - ch) / 2) };
+}
+
+/**
+ * Per-channel byte -> normalised float32 tables (3 x 256), computed with
+ * float32 rounding after every step like PyTorch / NumPy float32 code.
+ */
+export function normalizationTable(cfg: PreprocessConfig): Float32Array {
+  const f = Math.fround;
+  const table = new Float32Array(3 * 256);
+  for (let c = 0; c < 3; c++) {
+    const mean = f(cfg.mean[c]);
+    const std = f(cfg.std[c]);
+    for (let v = 0; v < 256; v++) {
+      const x = cfg.rescale.op === "divide"
+        ? f(v / f(cfg.rescale.value))
+        : f(v * cfg.rescale.value); // float64 product, then float32
+      table[c * 256 + v] = f(f(x - mean) / std);
+    }
+  }
+  return table;
+}
+
+/**
+ * The resized and cropped 8-bit image, before float conversion (useful to
+ * compare with other tools at the byte level).
+ */
+export function resizeAndCrop(rgb: RgbImage, cfg: PreprocessConfig): RgbImage {
+  const [rw, rh] = resizedSize(cfg, rgb.width, rgb.height);
+  if (!cfg.crop && rw === rgb.width && rh === rgb.height) return rgb;
+  const { left, top } = cropOffsets(cfg, rw, rh);
+  const [ch, cw] = cfg.crop ?? [rh, rw];
+  return resizeCrop(rgb, rw, rh, cfg.interpolation, { x0: left, y0: top, width: cw, height: ch });
+}
+
+/**
+ * Applies the pipeline to a decoded image. Writes CHW float32 into `out` at
+ * `offset` when given (a batch buffer), else returns a new array.
+ * `table` may be passed to reuse {@link normalizationTable}.
+ */
+export function preprocess(
+  rgb: RgbImage,
+  cfg: PreprocessConfig,
+  out?: Float32Array,
+  offset = 0,
+  table: Float32Array = normalizationTable(cfg),
+): Float32Array {
+  const img = resizeAndCrop(rgb, cfg);
+  const plane = img.width * img.height;
+  const dst = out ?? new Float32Array(3 * plane);
+  if (dst.length < offset + 3 * plane) {
+    throw new RangeError(`output buffer too small for a 3x${img.height}x${img.width} image`);
+  }
+  const d = img.data;
+  for (let i = 0, p = 0; i < plane; i++, p += 3) {
+    dst[offset + i] = table[d[p]];
+    dst[offset + plane + i] = table[256 + d[p + 1]];
+    dst[offset + 2 * plane + i] = table[512 + d[p + 2]];
+  }
+  return dst;
+}
