@@ -41,3 +41,11 @@ export {
   type SafetensorsTensorInfo,
   writeSafetensors,
 } from "./src/weights/safetensors.ts";
+export {
+  type NpyArray,
+  type NpyData,
+  type NpyDType,
+  npyToF64,
+  parseNpy,
+  readNpy,
+} from "./src/weights/npy.ts";
