@@ -11,9 +11,11 @@ import { detectResNetLayout, summarizeNames } from "../weights/resnet_layouts.ts
 import { findModelFiles, type ModelFiles } from "./config.ts";
 import type { ClassifierModel } from "./model.ts";
 import { loadResNet } from "./resnet.ts";
+import { detectViTLayout } from "../weights/vit_layouts.ts";
+import { loadViT } from "./vit.ts";
 
 /** Architecture families {@link loadModel} can dispatch to. */
-export type ArchitectureFamily = "resnet";
+export type ArchitectureFamily = "resnet" | "vit";
 
 /**
  * Which architecture family a checkpoint holds, or undefined. `names` are
@@ -24,6 +26,7 @@ export function detectArchitecture(
   names: readonly string[],
 ): ArchitectureFamily | undefined {
   if (detectResNetLayout(names, config)) return "resnet";
+  if (detectViTLayout(names, config)) return "vit";
   return undefined;
 }
 
@@ -50,6 +53,8 @@ export async function loadModel(path: string, engine?: Engine): Promise<Classifi
   switch (family) {
     case "resnet":
       return await loadResNet(files, { engine: eng });
+    case "vit":
+      return await loadViT(files, eng);
   }
   const said = [
     typeof files.config.model_type === "string" ? `model_type "${files.config.model_type}"` : "",
@@ -67,7 +72,7 @@ export async function loadModel(path: string, engine?: Engine): Promise<Classifi
         : files.hasConfig
         ? ""
         : " (no config.json)") +
-      `. Supported: ResNet (Hugging Face, torchvision/timm, CIFAR). Found ${
+      `. Supported: ResNet (Hugging Face, torchvision/timm, CIFAR), ViT/DeiT (Hugging Face, timm). Found ${
         summarizeNames(names)
       }.`,
   );

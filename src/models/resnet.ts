@@ -225,9 +225,18 @@ export class ResNet implements ClassifierModel {
     return largest * 4;
   }
 
-  /** How many images of `h` x `w` fit in one pass under the adapter's binding limit. */
+  /**
+   * Largest tensor, in bytes, one pass may produce. Defaults to the adapter's
+   * storage binding limit; lower it to cap memory per pass (or to test chunking).
+   */
+  maxTensorBytes?: number;
+
+  /** How many images of `h` x `w` fit in one pass under {@link maxTensorBytes}. */
   maxBatch(engine: Engine, h: number, w: number): number {
-    const limit = engine.gpu.limits.maxStorageBufferBindingSize;
+    const limit = Math.min(
+      this.maxTensorBytes ?? Infinity,
+      engine.gpu.limits.maxStorageBufferBindingSize,
+    );
     return Math.floor(limit / this.activationBytesPerImage(h, w));
   }
 
