@@ -15,7 +15,7 @@ import {
   f8e4m3ToF32,
   f8e5m2ToF32,
 } from "../src/weights/dtype.ts";
-import { fixture, fixtureTest, randomF32 } from "./_helpers.ts";
+import { fixture, fixtureTest, FULL, randomF32 } from "./_helpers.ts";
 
 /** float32 bit pattern of each element. */
 function bitsOf(a: Float32Array): number[] {
@@ -150,6 +150,41 @@ Deno.test("safetensors: written file read back lazily, concurrent reads, close",
   }
 });
 
+Deno.test("safetensors: a 350 MB file is opened and read lazily (sparse file)", async () => {
+  const dir = await Deno.makeTempDir();
+  const path = `${dir}/big.safetensors`;
+  try {
+    const bigBytes = 350_000_000;
+    const header = handmade({
+      __metadata__: { format: "pt" },
+      big: { dtype: "F32", shape: [bigBytes / 4], data_offsets: [0, bigBytes] },
+      tail: { dtype: "F32", shape: [2, 2], data_offsets: [bigBytes, bigBytes + 16] },
+    });
+    const tail = new Float32Array([1, -2, 3.5, 1e-30]);
+    // Header, then a hole (no disk blocks, reads as zeros), then the tail tensor.
+    await Deno.writeFile(path, header);
+    await Deno.truncate(path, header.length + bigBytes);
+    using f = await Deno.open(path, { append: true });
+    await f.write(new Uint8Array(tail.buffer));
+    const rss0 = Deno.memoryUsage().rss;
+    using st = await SafetensorsFile.open(path);
+    assert.deepEqual(await st.read("tail"), tail);
+    assert.equal(st.info("big").byteLength, bigBytes);
+    const grew = Deno.memoryUsage().rss - rss0;
+    assert.ok(grew < 50e6, `opening + reading a 16-byte tensor grew RSS by ${grew} bytes`);
+    if (FULL) {
+      // Reading the big tensor holds it once (no whole-file buffer, no second copy).
+      const big = await st.readF32("big");
+      const held = Deno.memoryUsage().rss - rss0;
+      assert.equal(big.length, bigBytes / 4);
+      assert.equal(big[big.length - 1], 0);
+      assert.ok(held < 1.4 * bigBytes, `reading 350 MB grew RSS by ${held} bytes`);
+    }
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
 Deno.test("safetensors: file-level errors name the file and say what to do", async () => {
   const dir = await Deno.makeTempDir();
   try {
@@ -241,6 +276,15 @@ Deno.test("safetensors: every malformed header is a SafetensorsError naming the 
     e2: { dtype: "F32", shape: [0], data_offsets: [3, 3] },
   }, 10));
   assert.deepEqual(gappy.names(), ["e1", "e2", "a"]);
+  // Names that are special to JS objects are ordinary tensor names.
+  const special = parseSafetensorsBytes(handmade(
+    '{"__proto__": {"dtype": "U8", "shape": [1], "data_offsets": [0, 1]},' +
+      ' "constructor": {"dtype": "U8", "shape": [], "data_offsets": [1, 2]}}',
+    2,
+  ));
+  assert.deepEqual(special.names(), ["__proto__", "constructor"]);
+  assert.deepEqual(special.info("constructor").shape, []);
+  assert.ok(!special.has("toString"));
   const proto = parseSafetensorsBytes(handmade('{"__metadata__": {"__proto__": "x"}}'));
   assert.equal(Object.getPrototypeOf(proto.metadata), Object.prototype);
   assert.equal(proto.metadata["__proto__"], "x");
