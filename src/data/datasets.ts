@@ -1,0 +1,577 @@
+/**
+ * Datasets: turn what the user points at into a list of items
+ * `{path, label?}` before any GPU work, so that every problem with the
+ * dataset itself (missing folder, empty dataset, labels file naming missing
+ * images, malformed CIFAR batch) is a clear DataError up front. Per-image
+ * problems (corrupt files) are found later by the loader and reported.
+ *
+ * Supported:
+ * - ImageFolder: one sub-folder per class, classes sorted by name, images
+ *   found recursively (torchvision's ImageFolder rules);
+ * - a labels CSV `path,label[,...]`, label as class index or class name,
+ *   paths relative to the CSV (extra columns allowed; a `name` column next to
+ *   numeric labels gives the classes names);
+ * - CIFAR-10 / CIFAR-100 binary batches (a folder or one `.bin` file);
+ * - a single image, a list of images, or glob patterns (unlabelled).
+ */
+import { basename, dirname, extname, isAbsolute, join, relative, resolve } from "node:path";
+import { DataError } from "../errors.ts";
+import type { RgbImage } from "./resize.ts";
+
+/** Extensions treated as images (torchvision's IMG_EXTENSIONS). */
+export const IMAGE_EXTENSIONS: readonly string[] = [
+  ".jpg",
+  ".jpeg",
+  ".png",
+  ".ppm",
+  ".bmp",
+  ".pgm",
+  ".tif",
+  ".tiff",
+  ".webp",
+];
+
+/** A raw CIFAR record inside a binary batch file. */
+export interface CifarRecord {
+  /** Batch file. */
+  file: string;
+  /** Byte offset of the 3072 pixel bytes (after the label bytes). */
+  offset: number;
+}
+
+/** One sample of a dataset. */
+export interface DatasetItem {
+  /** Image file, or `batch.bin#index` for a CIFAR record. */
+  path: string;
+  /**
+   * Label: an index into {@link Dataset.classes} when the dataset names its
+   * classes, else a bare class index (labelKind "index"); absent if unlabelled.
+   */
+  label?: number;
+  /** Where the pixels are when the item is a CIFAR record, not a file. */
+  record?: CifarRecord;
+}
+
+/** What a dataset's labels are. */
+export type LabelKind = "name" | "index" | "none";
+
+/** A dataset: items plus what their labels mean. */
+export interface Dataset {
+  /** Which reader produced it. */
+  kind: "imagefolder" | "csv" | "cifar10" | "cifar100" | "images";
+  /** The path the user gave (resolved). */
+  root: string;
+  /** Samples in a deterministic order. */
+  items: DatasetItem[];
+  /**
+   * "name": labels index `classes`; "index": labels are class indices (of the
+   * model, by default) and `classes` may name some of them; "none": unlabelled.
+   */
+  labelKind: LabelKind;
+  /** Class names by label (may contain "" where an index has no name). */
+  classes: string[];
+  /** One line saying what was found, for logs. */
+  description: string;
+  /** Non-fatal observations (empty class folders, ...). */
+  warnings: string[];
+}
+
+/** Options of {@link openDataset}. */
+export interface OpenDatasetOptions {
+  /** A labels CSV that lists the images (paths relative to the CSV); replaces the scan. */
+  labels?: string;
+  /** CIFAR-100: which label to use (default "fine"). */
+  cifarLabel?: "fine" | "coarse";
+  /** CIFAR: which batches of a folder (default "test"). */
+  cifarSplit?: "test" | "train" | "all";
+  /** Keep only the first `limit` items (after ordering). */
+  limit?: number;
+}
+
+/** CIFAR-10 class names (batches.meta.txt order). */
+export const CIFAR10_CLASSES: readonly string[] = [
+  "airplane",
+  "automobile",
+  "bird",
+  "cat",
+  "deer",
+  "dog",
+  "frog",
+  "horse",
+  "ship",
+  "truck",
+];
+
+/** CIFAR-100 fine class names (fine_label_names.txt order: alphabetical). */
+export const CIFAR100_FINE_CLASSES: readonly string[] = (
+  "apple aquarium_fish baby bear beaver bed bee beetle bicycle bottle bowl boy bridge bus " +
+  "butterfly camel can castle caterpillar cattle chair chimpanzee clock cloud cockroach couch " +
+  "crab crocodile cup dinosaur dolphin elephant flatfish forest fox girl hamster house kangaroo " +
+  "keyboard lamp lawn_mower leopard lion lizard lobster man maple_tree motorcycle mountain mouse " +
+  "mushroom oak_tree orange orchid otter palm_tree pear pickup_truck pine_tree plain plate poppy " +
+  "porcupine possum rabbit raccoon ray road rocket rose sea seal shark shrew skunk skyscraper " +
+  "snail snake spider squirrel streetcar sunflower sweet_pepper table tank telephone television " +
+  "tiger tractor train trout tulip turtle wardrobe whale willow_tree wolf woman worm"
+).split(" ");
+
+/** CIFAR-100 coarse (superclass) names. */
+export const CIFAR100_COARSE_CLASSES: readonly string[] = (
+  "aquatic_mammals fish flowers food_containers fruit_and_vegetables " +
+  "household_electrical_devices household_furniture insects large_carnivores " +
+  "large_man-made_outdoor_things large_natural_outdoor_scenes " +
+  "large_omnivores_and_herbivores medium_mammals non-insect_invertebrates people reptiles " +
+  "small_mammals trees vehicles_1 vehicles_2"
+).split(" ");
+
+const CIFAR_PIXELS = 32 * 32 * 3;
+
+function isImageFile(name: string): boolean {
+  return IMAGE_EXTENSIONS.includes(extname(name).toLowerCase());
+}
+
+function statOrNull(path: string): Deno.FileInfo | null {
+  try {
+    return Deno.statSync(path);
+  } catch (e) {
+    if (e instanceof Deno.errors.NotFound) return null;
+    throw new DataError(`cannot access ${path}: ${(e as Error).message}`);
+  }
+}
+
+function listDir(dir: string): Deno.DirEntry[] {
+  try {
+    return [...Deno.readDirSync(dir)].sort((
+      a,
+      b,
+    ) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  } catch (e) {
+    throw new DataError(
+      `cannot read folder ${dir}: ${(e as Error).message} (check that it exists and is readable)`,
+    );
+  }
+}
+
+/** Image files under `dir`, recursively, sorted by path; hidden entries skipped. */
+function imagesUnder(dir: string): string[] {
+  const out: string[] = [];
+  for (const e of listDir(dir)) {
+    if (e.name.startsWith(".")) continue;
+    const p = join(dir, e.name);
+    if (e.isDirectory) out.push(...imagesUnder(p));
+    else if ((e.isFile || e.isSymlink) && isImageFile(e.name)) out.push(p);
+  }
+  return out;
+}
+
+/**
+ * Opens a dataset from a folder, a labels CSV, a CIFAR batch, an image,
+ * or a list of images / glob patterns. Throws DataError when nothing usable
+ * is there.
+ */
+export function openDataset(
+  path: string | string[],
+  opts: OpenDatasetOptions = {},
+): Dataset {
+  let ds: Dataset;
+  if (Array.isArray(path)) {
+    ds = imageList(path);
+  } else if (/[*?[]/.test(path) && !statOrNull(path)) {
+    ds = imageList([path]);
+  } else {
+    const root = resolve(path);
+    const st = statOrNull(root);
+    if (!st) throw new DataError(`dataset ${path} does not exist`);
+    if (opts.labels) {
+      // The CSV lists the images (paths relative to the CSV itself).
+      ds = openCsv(resolve(opts.labels));
+    } else if (st.isFile) {
+      const ext = extname(root).toLowerCase();
+      if (ext === ".csv") ds = openCsv(root);
+      else if (ext === ".bin") ds = openCifarFiles([root], root, opts);
+      else if (isImageFile(root)) ds = imageList([root]);
+      else {
+        throw new DataError(
+          `${path}: not a folder, labels .csv, CIFAR .bin or image file (extension ${
+            ext || "none"
+          })`,
+        );
+      }
+    } else {
+      ds = openFolder(root, opts);
+    }
+  }
+  if (opts.limit !== undefined && opts.limit >= 0 && ds.items.length > opts.limit) {
+    ds.items = ds.items.slice(0, opts.limit);
+    ds.description += ` (first ${opts.limit} used)`;
+  }
+  if (ds.items.length === 0) {
+    throw new DataError(`dataset ${ds.root} contains no images (${ds.description})`);
+  }
+  return ds;
+}
+
+function openFolder(root: string, opts: OpenDatasetOptions): Dataset {
+  const entries = listDir(root);
+  const names = new Set(entries.map((e) => e.name));
+  // CIFAR binary distribution (possibly one level down, as extracted).
+  for (const sub of ["", "cifar-10-batches-bin", "cifar-100-binary"]) {
+    const dir = sub ? join(root, sub) : root;
+    if (sub && !names.has(sub)) continue;
+    const files = sub ? listDir(dir).map((e) => e.name) : [...names];
+    const c10 = files.filter((n) => /^(data_batch_\d+|test_batch)\.bin$/.test(n));
+    const c100 = files.filter((n) => /^(train|test)\.bin$/.test(n));
+    if (c10.length || c100.length) {
+      const split = opts.cifarSplit ?? "test";
+      const pick = (c10.length ? c10 : c100).filter((n) =>
+        split === "all" || (split === "test" ? n.startsWith("test") : !n.startsWith("test"))
+      ).sort((a, b) => naturalCompare(a, b));
+      if (!pick.length) {
+        throw new DataError(`${dir}: no CIFAR ${split} batches (found ${[...c10, ...c100]})`);
+      }
+      return openCifarFiles(pick.map((n) => join(dir, n)), root, opts);
+    }
+  }
+  const classDirs = entries.filter((e) => e.isDirectory && !e.name.startsWith("."));
+  const topImages = entries.filter((e) => !e.isDirectory && isImageFile(e.name));
+  if (classDirs.length && !topImages.length) return openImageFolder(root, classDirs);
+  if (names.has("labels.csv")) return openCsv(join(root, "labels.csv"));
+  if (topImages.length) {
+    const ds = imageList(topImages.map((e) => join(root, e.name)));
+    ds.root = root;
+    return ds;
+  }
+  if (classDirs.length) return openImageFolder(root, classDirs);
+  throw new DataError(
+    `${root} has no images, class sub-folders, labels.csv or CIFAR batches; ` +
+      `point at an ImageFolder, a labels CSV or image files`,
+  );
+}
+
+function openImageFolder(root: string, classDirs: Deno.DirEntry[]): Dataset {
+  const classes = classDirs.map((e) => e.name);
+  const items: DatasetItem[] = [];
+  const warnings: string[] = [];
+  classes.forEach((c, label) => {
+    const files = imagesUnder(join(root, c));
+    if (!files.length) warnings.push(`class folder ${join(root, c)} has no images`);
+    for (const path of files) items.push({ path, label });
+  });
+  return {
+    kind: "imagefolder",
+    root,
+    items,
+    labelKind: "name",
+    classes,
+    description: `ImageFolder ${root}: ${items.length} images in ${classes.length} classes`,
+    warnings,
+  };
+}
+
+/** Splits CSV text into rows of fields (RFC 4180 quoting). */
+export function parseCsv(text: string): string[][] {
+  const rows: string[][] = [];
+  let row: string[] = [];
+  let field = "";
+  let quoted = false;
+  let i = 0;
+  if (text.charCodeAt(0) === 0xfeff) i = 1; // BOM
+  for (; i < text.length; i++) {
+    const ch = text[i];
+    if (quoted) {
+      if (ch === '"') {
+        if (text[i + 1] === '"') (field += '"', i++);
+        else quoted = false;
+      } else field += ch;
+    } else if (ch === '"') quoted = true;
+    else if (ch === ",") (row.push(field), field = "");
+    else if (ch === "\n" || ch === "\r") {
+      if (ch === "\r" && text[i + 1] === "\n") i++;
+      row.push(field);
+      field = "";
+      if (row.length > 1 || row[0] !== "") rows.push(row);
+      row = [];
+    } else field += ch;
+  }
+  row.push(field);
+  if (row.length > 1 || row[0] !== "") rows.push(row);
+  return rows;
+}
+
+const PATH_COLUMNS = ["path", "file", "filename", "image", "image_path", "filepath"];
+const LABEL_COLUMNS = ["label", "class", "target", "y", "class_name", "category"];
+
+function openCsv(csvPath: string, baseDir = dirname(csvPath)): Dataset {
+  let text: string;
+  try {
+    text = Deno.readTextFileSync(csvPath);
+  } catch (e) {
+    throw new DataError(`cannot read labels file ${csvPath}: ${(e as Error).message}`);
+  }
+  const rows = parseCsv(text);
+  if (!rows.length) throw new DataError(`labels file ${csvPath} is empty`);
+  const header = rows[0].map((h) => h.trim().toLowerCase());
+  let pathCol = header.findIndex((h) => PATH_COLUMNS.includes(h));
+  let labelCol = header.findIndex((h) => LABEL_COLUMNS.includes(h));
+  let body = rows;
+  if (pathCol >= 0) {
+    body = rows.slice(1);
+  } else {
+    pathCol = 0;
+    labelCol = rows[0].length > 1 ? 1 : -1;
+  }
+  const nameCol = pathCol >= 0 && body !== rows ? header.indexOf("name") : -1;
+  const raw: { path: string; label?: string; name?: string; line: number }[] = [];
+  body.forEach((r, i) => {
+    const line = i + (body === rows ? 1 : 2);
+    const p = r[pathCol]?.trim();
+    if (!p) throw new DataError(`${csvPath} line ${line}: empty path`);
+    const label = labelCol >= 0 ? r[labelCol]?.trim() : undefined;
+    if (labelCol >= 0 && !label) {
+      throw new DataError(`${csvPath} line ${line}: no label for ${p}`);
+    }
+    raw.push({ path: isAbsolute(p) ? p : join(baseDir, p), label, name: r[nameCol]?.trim(), line });
+  });
+  // Every listed image must exist: this is the user's list, not a scan.
+  const missing = raw.filter((r) => !statOrNull(r.path)?.isFile);
+  if (missing.length) {
+    const shown = missing.slice(0, 5).map((m) => `${relative(baseDir, m.path)} (line ${m.line})`);
+    throw new DataError(
+      `labels file ${csvPath} names ${missing.length} image(s) that do not exist: ` +
+        `${shown.join(", ")}${missing.length > 5 ? ", ..." : ""} ` +
+        `(paths are relative to ${baseDir}; fix the file or the folder)`,
+    );
+  }
+  const desc = (kind: string) => `labels CSV ${csvPath}: ${raw.length} images, ${kind}`;
+  if (labelCol < 0) {
+    return {
+      kind: "csv",
+      root: csvPath,
+      items: raw.map((r) => ({ path: r.path })),
+      labelKind: "none",
+      classes: [],
+      description: desc("no labels"),
+      warnings: [],
+    };
+  }
+  const numeric = raw.every((r) => /^\d+$/.test(r.label!));
+  if (numeric) {
+    const classes: string[] = [];
+    for (const r of raw) {
+      const l = Number(r.label);
+      if (r.name) {
+        if (classes[l] && classes[l] !== r.name) {
+          throw new DataError(
+            `${csvPath} line ${r.line}: label ${l} named both "${classes[l]}" and "${r.name}"`,
+          );
+        }
+        classes[l] = r.name;
+      }
+    }
+    for (let i = 0; i < classes.length; i++) classes[i] ??= "";
+    return {
+      kind: "csv",
+      root: csvPath,
+      items: raw.map((r) => ({ path: r.path, label: Number(r.label) })),
+      labelKind: "index",
+      classes,
+      description: desc("labels are class indices"),
+      warnings: [],
+    };
+  }
+  const classes = [...new Set(raw.map((r) => r.label!))].sort();
+  const index = new Map(classes.map((c, i) => [c, i]));
+  return {
+    kind: "csv",
+    root: csvPath,
+    items: raw.map((r) => ({ path: r.path, label: index.get(r.label!)! })),
+    labelKind: "name",
+    classes,
+    description: desc(`${classes.length} named classes`),
+    warnings: [],
+  };
+}
+
+function naturalCompare(a: string, b: string): number {
+  return a.localeCompare(b, "en", { numeric: true });
+}
+
+function readNames(path: string): string[] | null {
+  try {
+    return Deno.readTextFileSync(path).split(/\r?\n/).map((s) => s.trim()).filter(Boolean);
+  } catch {
+    return null;
+  }
+}
+
+function openCifarFiles(files: string[], root: string, opts: OpenDatasetOptions): Dataset {
+  const sizes = files.map((f) => statOrNull(f)?.size ?? 0);
+  // CIFAR-10 rows: 1 label byte + 3072; CIFAR-100 rows: coarse, fine + 3072.
+  const isC100 = (f: string, size: number) =>
+    /^(train|test)\.bin$/.test(basename(f)) ||
+    (size % (CIFAR_PIXELS + 2) === 0 && size % (CIFAR_PIXELS + 1) !== 0);
+  const c100 = isC100(files[0], sizes[0]);
+  const rowBytes = CIFAR_PIXELS + (c100 ? 2 : 1);
+  const fine = (opts.cifarLabel ?? "fine") === "fine";
+  const dir = dirname(files[0]);
+  let classes: string[];
+  if (c100) {
+    classes = readNames(join(dir, fine ? "fine_label_names.txt" : "coarse_label_names.txt")) ??
+      [...(fine ? CIFAR100_FINE_CLASSES : CIFAR100_COARSE_CLASSES)];
+  } else {
+    classes = readNames(join(dir, "batches.meta.txt")) ?? [...CIFAR10_CLASSES];
+  }
+  const items: DatasetItem[] = [];
+  files.forEach((file, fi) => {
+    if (sizes[fi] === 0 || sizes[fi] % rowBytes !== 0) {
+      throw new DataError(
+        `${file}: ${sizes[fi]} bytes is not a whole number of ${rowBytes}-byte ` +
+          `CIFAR-${c100 ? 100 : 10} records; is it a CIFAR binary batch?`,
+      );
+    }
+    let bytes: Uint8Array;
+    try {
+      bytes = Deno.readFileSync(file);
+    } catch (e) {
+      throw new DataError(`cannot read ${file}: ${(e as Error).message}`);
+    }
+    const n = bytes.length / rowBytes;
+    for (let i = 0; i < n; i++) {
+      const at = i * rowBytes;
+      const label = c100 ? bytes[at + (fine ? 1 : 0)] : bytes[at];
+      if (label >= classes.length) {
+        throw new DataError(
+          `${file}: record ${i} has label ${label} but there are ${classes.length} classes; ` +
+            `is it a CIFAR-${c100 ? 100 : 10} batch?`,
+        );
+      }
+      items.push({
+        path: `${file}#${i}`,
+        label,
+        record: { file, offset: at + rowBytes - CIFAR_PIXELS },
+      });
+    }
+  });
+  return {
+    kind: c100 ? "cifar100" : "cifar10",
+    root,
+    items,
+    labelKind: "name",
+    classes,
+    description: `CIFAR-${c100 ? "100" : "10"} batches ${
+      files.map((f) => basename(f)).join(", ")
+    }: ${items.length} images${c100 ? ` (${fine ? "fine" : "coarse"} labels)` : ""}`,
+    warnings: [],
+  };
+}
+
+/** CIFAR planar bytes (R plane, G plane, B plane) -> HWC RGB image. */
+export function cifarToRgb(planar: Uint8Array): RgbImage {
+  const n = 32 * 32;
+  const data = new Uint8Array(n * 3);
+  for (let i = 0; i < n; i++) {
+    data[i * 3] = planar[i];
+    data[i * 3 + 1] = planar[n + i];
+    data[i * 3 + 2] = planar[2 * n + i];
+  }
+  return { width: 32, height: 32, data };
+}
+
+/** Reads one CIFAR record's pixels. */
+export async function readCifarRecord(record: CifarRecord): Promise<RgbImage> {
+  const f = await Deno.open(record.file, { read: true });
+  try {
+    await f.seek(record.offset, Deno.SeekMode.Start);
+    const buf = new Uint8Array(CIFAR_PIXELS);
+    let got = 0;
+    while (got < buf.length) {
+      const n = await f.read(buf.subarray(got));
+      if (n === null) {
+        throw new DataError(`${record.file}: record at ${record.offset} is cut short`);
+      }
+      got += n;
+    }
+    return cifarToRgb(buf);
+  } finally {
+    f.close();
+  }
+}
+
+/** Converts a glob pattern to a RegExp over '/'-separated paths. */
+export function globToRegExp(pattern: string): RegExp {
+  let re = "";
+  for (let i = 0; i < pattern.length; i++) {
+    const ch = pattern[i];
+    if (ch === "*") {
+      if (pattern[i + 1] === "*") {
+        // "**/" matches zero or more whole folders.
+        i++;
+        if (pattern[i + 1] === "/") (i++, re += "(?:.*/)?");
+        else re += ".*";
+      } else re += "[^/]*";
+    } else if (ch === "?") re += "[^/]";
+    else if (ch === "[") {
+      const end = pattern.indexOf("]", i + 1);
+      if (end < 0) re += "\\[";
+      else {
+        let body = pattern.slice(i + 1, end);
+        if (body.startsWith("!")) body = "^" + body.slice(1);
+        re += `[${body.replace(/\\/g, "\\\\")}]`;
+        i = end;
+      }
+    } else re += ch.replace(/[.+^${}()|\\]/g, "\\$&");
+  }
+  return new RegExp(`^${re}$`);
+}
+
+function expandGlob(pattern: string): string[] {
+  const abs = resolve(pattern);
+  const parts = abs.split("/");
+  const firstGlob = parts.findIndex((p) => /[*?[]/.test(p));
+  const base = parts.slice(0, firstGlob).join("/") || "/";
+  const re = globToRegExp(abs);
+  const out: string[] = [];
+  const walk = (dir: string) => {
+    let entries: Deno.DirEntry[];
+    try {
+      entries = listDir(dir);
+    } catch {
+      return;
+    }
+    for (const e of entries) {
+      const p = join(dir, e.name);
+      if (e.isDirectory) walk(p);
+      else if (re.test(p)) out.push(p);
+    }
+  };
+  walk(base);
+  return out;
+}
+
+function imageList(paths: string[]): Dataset {
+  const items: DatasetItem[] = [];
+  const missing: string[] = [];
+  for (const p of paths) {
+    if (/[*?[]/.test(p) && !statOrNull(p)) {
+      const found = expandGlob(p);
+      if (!found.length) missing.push(`${p} (pattern matches nothing)`);
+      for (const f of found) items.push({ path: f });
+    } else {
+      const st = statOrNull(p);
+      if (!st) missing.push(p);
+      else if (st.isDirectory) { for (const f of imagesUnder(resolve(p))) items.push({ path: f }); }
+      else items.push({ path: resolve(p) });
+    }
+  }
+  if (missing.length) {
+    throw new DataError(`image(s) not found: ${missing.slice(0, 5).join(", ")}`);
+  }
+  return {
+    kind: "images",
+    root: paths.length === 1 ? resolve(paths[0]) : dirname(resolve(paths[0] ?? ".")),
+    items,
+    labelKind: "none",
+    classes: [],
+    description: `${items.length} image file(s), unlabelled`,
+    warnings: [],
+  };
+}

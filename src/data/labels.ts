@@ -1,0 +1,328 @@
+/**
+ * Mapping dataset classes to model classes.
+ *
+ * A model knows its classes by index and, usually, by name (Hugging Face
+ * `id2label` like "tench, Tinca tinca"; timm `label_names` = WordNet ids and
+ * `label_descriptions`). A dataset knows its classes by folder or CSV names
+ * ("tench", "n01440764", "great_white_shark") or by bare indices. Names are
+ * matched tolerantly: case, spaces/underscores/hyphens, WordNet ids, the
+ * full label or the first of its comma-separated synonyms (then any
+ * synonym), always requiring a unique answer. An explicit mapping file
+ * overrides, and bare indices map to the same model index.
+ *
+ * Dataset classes the model lacks are an error, unless predictions are
+ * restricted to the dataset's classes: then their images are dropped (and
+ * listed) and the evaluator gets the model-class subset to mask logits with.
+ */
+import { extname } from "node:path";
+import { DataError } from "../errors.ts";
+import { type Dataset, type DatasetItem, parseCsv } from "./datasets.ts";
+
+/** A model's classes: how many, and the names each can be called by. */
+export interface ModelClasses {
+  /** Number of outputs. */
+  count: number;
+  /** Display name per class ("" when unknown). */
+  names: string[];
+  /** WordNet id (or other id) per class, when known. */
+  ids: (string | undefined)[];
+  /** True when the names are real (not HF placeholders LABEL_0, ...). */
+  named: boolean;
+}
+
+const PLACEHOLDER = /^LABEL_\d+$/;
+
+/**
+ * Reads the classes from a model config object: `id2label`,
+ * timm `label_names` + `label_descriptions` (list or wnid -> text map),
+ * or `labels`; `count` falls back to num_labels / num_classes.
+ */
+export function modelClassesFromConfig(
+  config: Record<string, unknown>,
+  count?: number,
+): ModelClasses {
+  const n = count ?? Number(config.num_labels ?? config.num_classes ?? 0);
+  let names: string[] = [];
+  let ids: (string | undefined)[] = [];
+  const labelNames = config.label_names;
+  const desc = config.label_descriptions;
+  if (Array.isArray(labelNames)) {
+    ids = labelNames.map(String);
+    if (Array.isArray(desc)) names = desc.map(String);
+    else if (desc && typeof desc === "object") {
+      const d = desc as Record<string, unknown>;
+      names = ids.map((id) => (id !== undefined && d[id] !== undefined ? String(d[id]) : id ?? ""));
+    } else names = ids.map((id) => id ?? "");
+  } else if (config.id2label && typeof config.id2label === "object") {
+    const m = config.id2label as Record<string, unknown>;
+    for (const [k, v] of Object.entries(m)) names[Number(k)] = String(v);
+  } else if (Array.isArray(config.labels)) {
+    names = config.labels.map(String);
+  }
+  const total = Math.max(n, names.length, ids.length);
+  for (let i = 0; i < total; i++) names[i] ??= "";
+  const named = names.some((s) => s && !PLACEHOLDER.test(s));
+  return { count: total, names, ids, named };
+}
+
+/** Reads `config.json` of a model folder (see {@link modelClassesFromConfig}). */
+export function readModelClasses(dir: string, count?: number): ModelClasses {
+  const path = `${dir}/config.json`;
+  let config: Record<string, unknown>;
+  try {
+    config = JSON.parse(Deno.readTextFileSync(path));
+  } catch (e) {
+    throw new DataError(`cannot read class names from ${path}: ${(e as Error).message}`);
+  }
+  return modelClassesFromConfig(config, count);
+}
+
+/** Model classes from a plain list of names (e.g. `ClassifierModel.labels`). */
+export function modelClassesFromNames(names: string[] | undefined, count: number): ModelClasses {
+  return modelClassesFromConfig({ labels: names ?? [] }, count);
+}
+
+/** Case, whitespace, underscore and hyphen insensitive form of a class name. */
+export function normalizeClassName(s: string): string {
+  return s.trim().toLowerCase().replace(/[\s_-]+/g, " ");
+}
+
+/** How dataset labels were turned into model class indices. */
+export interface LabelMapping {
+  /** "name", "index" or "file" (explicit mapping file, names for the rest). */
+  mode: "name" | "index" | "file";
+  /** Model class per dataset label (-1: not in the model, images dropped). */
+  datasetToModel: Int32Array;
+  /**
+   * Model classes predictions are restricted to (sorted), or null for all.
+   * The evaluator masks the other logits.
+   */
+  modelSubset: number[] | null;
+  /** Dataset classes the model lacks (only non-empty when restricting). */
+  missing: string[];
+  /** One line describing the mapping. */
+  description: string;
+  /** Things worth telling the user. */
+  warnings: string[];
+}
+
+/** Options of {@link mapLabels}. */
+export interface MapLabelsOptions {
+  /** "auto" (default): names when both sides have names, else indices. */
+  by?: "auto" | "name" | "index";
+  /** JSON `{dataset: model}` or CSV `dataset,model` (model = name or index). */
+  mappingFile?: string;
+  /** Restrict predictions to the dataset's classes (see module docs). */
+  restrict?: boolean;
+}
+
+/** Lookup tables from normalised names to model classes, by priority. */
+function buildIndex(model: ModelClasses): Map<string, Set<number>>[] {
+  const levels = [new Map<string, Set<number>>(), new Map(), new Map(), new Map()];
+  const add = (level: number, key: string | undefined, c: number) => {
+    if (!key) return;
+    const k = normalizeClassName(key);
+    if (!k) return;
+    const m = levels[level];
+    if (!m.has(k)) m.set(k, new Set());
+    m.get(k)!.add(c);
+  };
+  for (let c = 0; c < model.count; c++) {
+    const name = model.names[c];
+    add(0, model.ids[c], c);
+    if (!name || PLACEHOLDER.test(name)) continue;
+    add(1, name, c);
+    const synonyms = name.split(",").map((s) => s.trim()).filter(Boolean);
+    add(2, synonyms[0], c);
+    for (const s of synonyms) add(3, s, c);
+  }
+  return levels;
+}
+
+/**
+ * Finds the model class a name refers to; throws when it is ambiguous,
+ * returns -1 when absent.
+ */
+function lookup(
+  levels: Map<string, Set<number>>[],
+  name: string,
+  model: ModelClasses,
+): number {
+  const k = normalizeClassName(name);
+  if (/^\d+$/.test(k)) {
+    const i = Number(k);
+    if (i < model.count) return i;
+  }
+  for (const m of levels) {
+    const hits = m.get(k);
+    if (!hits) continue;
+    if (hits.size === 1) return [...hits][0];
+    const list = [...hits].map((c) => `${c} "${model.names[c]}"`).join(", ");
+    throw new DataError(
+      `class "${name}" matches several model classes (${list}); ` +
+        `name folders by WordNet id or give a mapping file (--label-map)`,
+    );
+  }
+  return -1;
+}
+
+function readMappingFile(path: string): Map<string, string> {
+  let text: string;
+  try {
+    text = Deno.readTextFileSync(path);
+  } catch (e) {
+    throw new DataError(`cannot read label mapping file ${path}: ${(e as Error).message}`);
+  }
+  const out = new Map<string, string>();
+  if (extname(path).toLowerCase() === ".json") {
+    let obj: unknown;
+    try {
+      obj = JSON.parse(text);
+    } catch (e) {
+      throw new DataError(`${path} is not valid JSON: ${(e as Error).message}`);
+    }
+    if (!obj || typeof obj !== "object" || Array.isArray(obj)) {
+      throw new DataError(`${path}: expected an object {"dataset class": "model class"}`);
+    }
+    for (const [k, v] of Object.entries(obj)) out.set(k, String(v));
+  } else {
+    const rows = parseCsv(text);
+    rows.forEach((r, i) => {
+      if (r.length < 2) throw new DataError(`${path} line ${i + 1}: expected "dataset,model"`);
+      if (i === 0 && /^(dataset|source|from)/i.test(r[0].trim())) return; // header
+      out.set(r[0].trim(), r[1].trim());
+    });
+  }
+  return out;
+}
+
+/**
+ * Maps a dataset's labels to model class indices. Throws DataError naming
+ * the classes the model lacks (unless `restrict`), ambiguous names, or
+ * labels beyond the model's classes.
+ */
+export function mapLabels(
+  dataset: Dataset,
+  model: ModelClasses,
+  opts: MapLabelsOptions = {},
+): LabelMapping {
+  if (dataset.labelKind === "none") {
+    return {
+      mode: "index",
+      datasetToModel: new Int32Array(0),
+      modelSubset: null,
+      missing: [],
+      description: "dataset is unlabelled",
+      warnings: [],
+    };
+  }
+  const warnings: string[] = [];
+  const maxLabel = dataset.items.reduce((m, it) => Math.max(m, it.label ?? -1), -1);
+  const nLabels = Math.max(dataset.classes.length, maxLabel + 1);
+  const map = new Int32Array(nLabels).fill(-1);
+  const fileMap = opts.mappingFile ? readMappingFile(opts.mappingFile) : null;
+  let mode: LabelMapping["mode"];
+  const by = opts.by ?? "auto";
+  const useNames = !fileMap && (by === "name" ||
+    (by === "auto" && dataset.labelKind === "name" && model.named));
+  if (fileMap || useNames) {
+    mode = fileMap ? "file" : "name";
+    if (!model.named && !fileMap) {
+      throw new DataError(
+        `the model has no class names (config.json id2label / label_names); ` +
+          `map by index (--label-by index) or give a mapping file`,
+      );
+    }
+    const levels = buildIndex(model);
+    for (let l = 0; l < nLabels; l++) {
+      const name = dataset.classes[l] || String(l);
+      const target = fileMap?.get(name) ?? fileMap?.get(String(l));
+      if (target !== undefined) {
+        const c = lookup(levels, target, model);
+        if (c < 0) {
+          throw new DataError(
+            `mapping file ${opts.mappingFile}: "${target}" (for "${name}") is not a model class`,
+          );
+        }
+        map[l] = c;
+      } else if (dataset.labelKind === "index" && !dataset.classes[l]) {
+        map[l] = l < model.count ? l : -1;
+      } else {
+        map[l] = lookup(levels, name, model);
+      }
+    }
+  } else {
+    mode = "index";
+    if (dataset.labelKind === "name") {
+      warnings.push(
+        `model has no class names: dataset classes mapped by position (${
+          dataset.classes.slice(0, 3).join(", ")
+        }, ... -> 0, 1, 2, ...)`,
+      );
+    }
+    for (let l = 0; l < nLabels; l++) map[l] = l < model.count ? l : -1;
+  }
+  // Dataset classes that actually occur but have no model class.
+  const used = new Set(dataset.items.map((it) => it.label!));
+  const missing = [...used].filter((l) => map[l] < 0).sort((a, b) => a - b)
+    .map((l) => dataset.classes[l] || String(l));
+  if (missing.length && !opts.restrict) {
+    throw new DataError(
+      `${missing.length} dataset class(es) are not among the model's ${model.count} classes: ` +
+        `${missing.slice(0, 8).join(", ")}${missing.length > 8 ? ", ..." : ""}. ` +
+        `Give a mapping file (--label-map), or restrict predictions to the classes ` +
+        `both share (--restrict-classes) to drop those images`,
+    );
+  }
+  const targets = [...used].map((l) => map[l]).filter((c) => c >= 0);
+  const seen = new Map<number, number>();
+  for (let l = 0; l < nLabels; l++) {
+    if (map[l] < 0 || !used.has(l)) continue;
+    if (seen.has(map[l])) {
+      warnings.push(
+        `dataset classes "${dataset.classes[seen.get(map[l])!]}" and "${
+          dataset.classes[l]
+        }" both map to model class ${map[l]}`,
+      );
+    } else seen.set(map[l], l);
+  }
+  const modelSubset = opts.restrict ? [...new Set(targets)].sort((a, b) => a - b) : null;
+  if (missing.length) {
+    warnings.push(`images of ${missing.length} class(es) the model lacks are left out`);
+  }
+  return {
+    mode,
+    datasetToModel: map,
+    modelSubset,
+    missing,
+    description: `${used.size} dataset classes -> model classes by ${mode}${
+      modelSubset ? `, predictions restricted to ${modelSubset.length} classes` : ""
+    }${missing.length ? `, ${missing.length} class(es) dropped` : ""}`,
+    warnings,
+  };
+}
+
+/**
+ * Rewrites item labels into model class indices. Items whose class the model
+ * lacks (only possible when restricting) are returned in `dropped`.
+ */
+export function applyLabelMapping(
+  items: DatasetItem[],
+  mapping: LabelMapping,
+  dataset: Dataset,
+): { items: DatasetItem[]; dropped: { path: string; reason: string }[] } {
+  if (dataset.labelKind === "none") return { items, dropped: [] };
+  const out: DatasetItem[] = [];
+  const dropped: { path: string; reason: string }[] = [];
+  for (const it of items) {
+    const c = mapping.datasetToModel[it.label!];
+    if (c >= 0) out.push({ ...it, label: c });
+    else {
+      dropped.push({
+        path: it.path,
+        reason: `class "${dataset.classes[it.label!] || it.label}" is not a model class`,
+      });
+    }
+  }
+  return { items: out, dropped };
+}
