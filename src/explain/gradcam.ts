@@ -41,31 +41,6 @@ export interface GradCamResult {
   release(): void;
 }
 
-/** Per-device cache of uploaded host classifier weights (keyed by the array). */
-const uploaded = new WeakMap<Engine, WeakMap<Float32Array, Tensor>>();
-
-/** The classifier weights as a GPU tensor, uploading a host array once per engine. */
-export function classifierTensor(
-  engine: Engine,
-  weight: Tensor | Float32Array,
-  channels: number,
-): Tensor {
-  if (!(weight instanceof Float32Array)) return weight;
-  let cache = uploaded.get(engine);
-  if (!cache) uploaded.set(engine, cache = new WeakMap());
-  let t = cache.get(weight);
-  if (!t) {
-    if (weight.length % channels !== 0) {
-      throw new Error(
-        `classifier weight of ${weight.length} values is not [C, ${channels}] for a ${channels}-channel feature map`,
-      );
-    }
-    t = engine.upload(weight, [weight.length / channels, channels], "classifier weight", true);
-    cache.set(weight, t);
-  }
-  return t;
-}
-
 /** class[b] = argmax_c logits[b, c] on the GPU (ties to the lower index), as u32 [B]. */
 export function argmaxRows(engine: Engine, logits: Tensor): Tensor {
   const [batch, classes] = logits.shape;
@@ -83,7 +58,8 @@ export function argmaxRows(engine: Engine, logits: Tensor): Tensor {
  * Grad-CAM (or Grad-CAM++) maps for a batch.
  *
  * @param featureMap final-stage activations [B, K, h, w] (after the last ReLU, before pooling)
- * @param classifierWeight the linear head's weight [C, K] (GPU tensor, or host array uploaded once)
+ * @param classifierWeight the linear head's weight [C, K]: a GPU tensor, or a host array
+ *   uploaded for this call (keep a tensor when calling once per batch)
  * @param classes target class per image: a u32/i32 GPU tensor [B] (e.g. from
  *   {@link argmaxRows} on the logits) or host numbers
  */
@@ -98,7 +74,19 @@ export function gradCam(
     throw new Error(`gradCam: feature map must be [B, K, h, w], got [${featureMap.shape}]`);
   }
   const [batch, channels, h, w] = featureMap.shape;
-  const weight = classifierTensor(engine, classifierWeight, channels);
+  const ownWeight = classifierWeight instanceof Float32Array;
+  if (ownWeight && classifierWeight.length % channels !== 0) {
+    throw new Error(
+      `gradCam: classifier weight of ${classifierWeight.length} values is not [C, ${channels}]`,
+    );
+  }
+  const weight = ownWeight
+    ? engine.upload(
+      classifierWeight,
+      [classifierWeight.length / channels, channels],
+      "gradcam classifier weight",
+    )
+    : classifierWeight;
   if (weight.shape.length !== 2 || weight.shape[1] !== channels) {
     throw new Error(
       `gradCam: classifier weight [${weight.shape}] does not match ${channels} feature channels`,
@@ -156,6 +144,7 @@ export function gradCam(
       maps.release();
       weights.release();
       if (ownTarget) target.release();
+      if (ownWeight) weight.release();
     },
   };
 }
