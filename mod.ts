@@ -49,3 +49,29 @@ export {
   parseNpy,
   readNpy,
 } from "./src/weights/npy.ts";
+export {
+  type ClassifierModel,
+  type ForwardOptions,
+  type ForwardResult,
+  type ModelPreprocess,
+} from "./src/models/model.ts";
+export { type ArchitectureFamily, detectArchitecture, loadModel } from "./src/models/load.ts";
+export {
+  findModelFiles,
+  inputSizeFromConfig,
+  labelsFromConfig,
+  type ModelFiles,
+} from "./src/models/config.ts";
+export { loadResNet, type LoadResNetOptions, ResNet } from "./src/models/resnet.ts";
+export {
+  type BatchNormNames,
+  type BlockSpec,
+  type ConvSpec,
+  detectResNetLayout,
+  type ResNetLayout,
+  type ResNetSpec,
+  resnetSpec,
+  type ShortcutSpec,
+  type TensorIndex,
+} from "./src/weights/resnet_layouts.ts";
+export { shortcutOptionA } from "./src/ops/shortcut_option_a.ts";
