@@ -19,6 +19,18 @@ export interface Command {
 /** The commands, loaded on demand so `info` does not pay for `eval`'s imports. */
 const COMMANDS: Record<string, { summary: string; load: () => Promise<Command> }> = {
   info: { summary: "describe the GPU adapter", load: () => import("./src/cli/info.ts") },
+  metrics: {
+    summary: "metrics of stored predictions (.safetensors, .npy, CSV, JSONL)",
+    load: () => import("./src/cli/metrics.ts"),
+  },
+  merge: {
+    summary: "merge shard metric states into one metrics.json",
+    load: () => import("./src/cli/merge.ts"),
+  },
+  calibrate: {
+    summary: "temperature scaling: T, NLL/ECE before and after",
+    load: () => import("./src/cli/calibrate.ts"),
+  },
 };
 
 function usage(): string {

@@ -50,6 +50,16 @@ export interface MetricStateOptions {
   sampleOffset?: number;
 }
 
+/** Options of {@link MetricState.update}. */
+export interface UpdateOptions {
+  /**
+   * Global indices of the batch's samples (default: consecutive from
+   * `sampleOffset`). They order the per-sample records of merged shards and
+   * seed the bootstrap weights, so shards of any split merge to one pass.
+   */
+  indices?: ArrayLike<number>;
+}
+
 /** Fixed-size metric counters on the GPU, updated batch by batch and read back once. */
 export class MetricState {
   readonly #engine: Engine;
@@ -59,8 +69,14 @@ export class MetricState {
   readonly #classwise: Tensor;
   readonly #scoreHist: Tensor;
   readonly #dummy: Tensor;
-  #batches: { samples: Tensor; scores?: Tensor; logits?: Tensor; labels?: Tensor; rows: number }[] =
-    [];
+  #batches: {
+    samples: Tensor;
+    scores?: Tensor;
+    logits?: Tensor;
+    labels?: Tensor;
+    rows: number;
+    indices?: ArrayLike<number>;
+  }[] = [];
   #rows = 0;
   #released = false;
 
@@ -111,7 +127,7 @@ export class MetricState {
    * Host labels are checked here (MetricsInputError naming the sample);
    * out-of-range labels in a tensor are counted and reported by `snapshot`.
    */
-  update(values: Tensor, labels: Int32Array | Tensor): void {
+  update(values: Tensor, labels: Int32Array | Tensor, options: UpdateOptions = {}): void {
     if (this.#released) throw new Error("MetricState used after release()");
     const C = this.#opts.numClasses;
     if (values.shape.length !== 2 || values.shape[1] !== C) {
@@ -139,6 +155,11 @@ export class MetricState {
       labelTensor = engine.upload(labels, [B], "metrics.labels");
     } else if (labels.size !== B) {
       throw new MetricsInputError(`${labels.size} labels for a batch of ${B} rows`);
+    }
+    if (options.indices && options.indices.length !== B) {
+      throw new MetricsInputError(
+        `${options.indices.length} sample indices for a batch of ${B} rows`,
+      );
     }
     if (B === 0) return;
     const samples = engine.empty([B * 3], "u32", "metrics.samples");
@@ -174,7 +195,14 @@ export class MetricState {
         scores ? 1 : 0,
       ]),
     );
-    this.#batches.push({ samples, scores, logits, labels: labelTensor, rows: B });
+    this.#batches.push({
+      samples,
+      scores,
+      logits,
+      labels: labelTensor,
+      rows: B,
+      indices: options.indices ? Array.from(options.indices) : undefined,
+    });
     this.#rows += B;
   }
 
@@ -263,7 +291,7 @@ export class MetricState {
         const rec = data[next++] as Uint32Array;
         const confBits = new Float32Array(rec.buffer, rec.byteOffset, rec.length);
         for (let i = 0; i < b.rows; i++) {
-          s.samples!.index[at + i] = o.sampleOffset + at + i;
+          s.samples!.index[at + i] = b.indices ? b.indices[i] : o.sampleOffset + at + i;
           s.samples!.label[at + i] = rec[3 * i];
           s.samples!.pred[at + i] = rec[3 * i + 1];
           s.samples!.conf[at + i] = confBits[3 * i + 2];
@@ -297,5 +325,44 @@ export class MetricState {
       b.labels?.release();
     }
     this.#batches = [];
+  }
+}
+
+/**
+ * Runs host predictions (n×C values, n labels) through a GPU
+ * {@link MetricState} in batches of at most `batchRows` rows (default: 64 MiB
+ * of float32 per upload) and returns the snapshot. Used by the `metrics`
+ * command and the benchmarks.
+ */
+export async function snapshotFromArrays(
+  engine: Engine,
+  values: ArrayLike<number> & { subarray(a: number, b: number): ArrayLike<number> },
+  labels: Int32Array,
+  options: MetricStateOptions & { batchRows?: number },
+): Promise<MetricSnapshot> {
+  const C = options.numClasses, n = labels.length;
+  const batch = Math.max(1, Math.min(n, options.batchRows ?? Math.floor(2 ** 24 / C)));
+  const state = MetricState.create(engine, options);
+  const uploads: Tensor[] = [];
+  try {
+    for (let i = 0; i < n; i += batch) {
+      const rows = Math.min(batch, n - i);
+      const chunk = values.subarray(i * C, (i + rows) * C);
+      const t = engine.upload(
+        chunk instanceof Float32Array ? chunk : Float32Array.from(chunk),
+        [rows, C],
+        "metrics.values",
+      );
+      state.update(t, labels.subarray(i, i + rows));
+      // Submit per batch so the next upload cannot overwrite a pooled buffer
+      // the recorded dispatch still has to read.
+      engine.submit();
+      uploads.push(t);
+      if (uploads.length > 2) uploads.shift()!.release();
+    }
+    return await state.snapshot();
+  } finally {
+    uploads.forEach((t) => t.release());
+    state.release();
   }
 }

@@ -1,0 +1,57 @@
+/** `visioneval merge`: combines shard metric states into one report. */
+import { parseArgs } from "node:util";
+import { join } from "node:path";
+import { UsageError } from "../errors.ts";
+import { mergeSnapshots } from "../metrics/snapshot.ts";
+import { loadSnapshot, saveSnapshot } from "../metrics/state_file.ts";
+import { computeMetrics } from "../metrics/report.ts";
+import { intOption, summaryTable } from "./metrics.ts";
+import { VERSION } from "../version.ts";
+
+/** Usage text. */
+export const HELP = `usage: visioneval merge STATE... [--out DIR]
+
+Merges the state.safetensors files of shards (eval --shard i/n, or metrics
+runs over parts of a dataset) and writes the metrics.json one pass over all
+the data would have produced, plus the merged state.safetensors.
+
+options:
+  --out DIR        output directory (default out/merged)
+  --topk K         k of the top-k entry, 1..10 (default 5)
+  --bootstrap R    bootstrap replicates (default 200; 0 = off)
+  --seed S         bootstrap seed (default 0)
+  --json           print metrics.json instead of the summary table`;
+
+/** Runs `merge`. */
+export async function run(args: string[]): Promise<void> {
+  const { values: v, positionals } = parseArgs({
+    args,
+    options: {
+      out: { type: "string", default: "out/merged" },
+      topk: { type: "string", default: "5" },
+      bootstrap: { type: "string", default: "200" },
+      seed: { type: "string", default: "0" },
+      json: { type: "boolean" },
+    },
+    allowPositionals: true,
+    strict: true,
+  });
+  if (positionals.length === 0) throw new UsageError("give at least one state file");
+  const parts = [];
+  for (const p of positionals) parts.push(await loadSnapshot(p));
+  const merged = mergeSnapshots(parts);
+  const report = computeMetrics(merged, {
+    topk: intOption(v.topk!, "--topk", 1, 10),
+    bootstrap: intOption(v.bootstrap!, "--bootstrap", 0, 100000),
+    seed: intOption(v.seed!, "--seed", 0, 2 ** 31),
+  });
+  await Deno.mkdir(v.out!, { recursive: true });
+  const out = { ...report, run: { command: "merge", states: positionals, version: VERSION } };
+  await Deno.writeTextFile(join(v.out!, "metrics.json"), JSON.stringify(out, null, 2) + "\n");
+  await saveSnapshot(join(v.out!, "state.safetensors"), merged);
+  if (v.json) console.log(JSON.stringify(out, null, 2));
+  else {
+    console.log(summaryTable(report));
+    console.log(`merged ${positionals.length} states into ${join(v.out!, "metrics.json")}`);
+  }
+}

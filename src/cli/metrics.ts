@@ -1,0 +1,142 @@
+/** `visioneval metrics`: evaluation metrics of predictions made by any framework. */
+import { parseArgs } from "node:util";
+import { join } from "node:path";
+import { UsageError } from "../errors.ts";
+import { Engine } from "../gpu/engine.ts";
+import { PROB_SUM_TOLERANCE, readPredictions } from "../metrics/io.ts";
+import { snapshotFromArrays } from "../metrics/state.ts";
+import { computeMetrics, type MetricsReport } from "../metrics/report.ts";
+import { saveSnapshot } from "../metrics/state_file.ts";
+import { VERSION } from "../version.ts";
+
+/** Usage text. */
+export const HELP = `usage: visioneval metrics --predictions FILE [--labels FILE] [options]
+
+Computes every classification metric (top-1/top-k, precision/recall/F1, MCC,
+kappa, log loss, Brier, AUROC/AUPRC, ECE/MCE/adaptive/class-wise ECE,
+reliability table, confusion matrix) of stored predictions on the GPU, and
+writes metrics.json and the mergeable state.safetensors to --out.
+
+Inputs:
+  .safetensors  tensor "logits" or "probs"/"probabilities" [n, C], "labels" [n]
+  .npy          [n, C]; labels via --labels, or labels.npy / NAME.labels.npy beside it
+  .csv          label,p_0,...,p_{C-1}  or  label,logit_0,...  (header optional)
+  .jsonl        {"label": 3, "probs": [...]}  or  {"label": 3, "logits": [...]}
+  --labels      .npy, .safetensors (labels), .json array, or one integer per line
+
+options:
+  --predictions FILE  predictions file (required)
+  --labels FILE       labels file when they are not in the predictions file
+  --logits | --probs  what the values are (default: from names, else detected;
+                      probability rows must sum to 1 within ${PROB_SUM_TOLERANCE})
+  --bins N            calibration bins (default 15)
+  --topk K            k of the top-k entry, 1..10 (default 5)
+  --bootstrap R       Poisson bootstrap replicates for CIs of top-1, macro-F1, ECE
+                      (default 200; 0 = off)
+  --seed S            bootstrap seed (default 0)
+  --exact | --binned  AUROC/AUPRC from per-sample scores or from histograms
+                      (default: exact when n*C <= 2^25)
+  --out DIR           output directory (default out/metrics)
+  --json              print metrics.json instead of the summary table`;
+
+/** Runs `metrics`. */
+export async function run(args: string[]): Promise<void> {
+  const { values: v } = parseArgs({
+    args,
+    options: {
+      predictions: { type: "string" },
+      labels: { type: "string" },
+      logits: { type: "boolean" },
+      probs: { type: "boolean" },
+      bins: { type: "string", default: "15" },
+      topk: { type: "string", default: "5" },
+      bootstrap: { type: "string", default: "200" },
+      seed: { type: "string", default: "0" },
+      exact: { type: "boolean" },
+      binned: { type: "boolean" },
+      out: { type: "string", default: "out/metrics" },
+      json: { type: "boolean" },
+    },
+    strict: true,
+  });
+  if (!v.predictions) throw new UsageError("--predictions FILE is required");
+  if (v.logits && v.probs) throw new UsageError("give at most one of --logits and --probs");
+  if (v.exact && v.binned) throw new UsageError("give at most one of --exact and --binned");
+  const bins = intOption(v.bins!, "--bins", 1, 1000);
+  const topk = intOption(v.topk!, "--topk", 1, 10);
+  const bootstrap = intOption(v.bootstrap!, "--bootstrap", 0, 100000);
+  const seed = intOption(v.seed!, "--seed", 0, 2 ** 31);
+
+  const t0 = performance.now();
+  const preds = await readPredictions(v.predictions, {
+    labels: v.labels,
+    kind: v.logits ? "logits" : v.probs ? "probs" : "auto",
+  });
+  const exact = v.exact ?? (!v.binned && preds.n * preds.numClasses <= 2 ** 25);
+  const engine = await Engine.create();
+  const t1 = performance.now();
+  const snapshot = await snapshotFromArrays(engine, preds.values, preds.labels, {
+    numClasses: preds.numClasses,
+    input: preds.kind,
+    calibrationBins: bins,
+    keepScores: exact,
+  });
+  const t2 = performance.now();
+  const report = computeMetrics(snapshot, { topk, bootstrap, seed });
+  const t3 = performance.now();
+  await Deno.mkdir(v.out!, { recursive: true });
+  const out = {
+    ...report,
+    run: {
+      command: "metrics",
+      predictions: preds.sources,
+      adapter: engine.gpu.info.description,
+      version: VERSION,
+      timings_ms: { read: t1 - t0, gpu: t2 - t1, finish: t3 - t2 },
+    },
+  };
+  await Deno.writeTextFile(join(v.out!, "metrics.json"), JSON.stringify(out, null, 2) + "\n");
+  await saveSnapshot(join(v.out!, "state.safetensors"), snapshot);
+  if (v.json) console.log(JSON.stringify(out, null, 2));
+  else {
+    console.log(summaryTable(report));
+    console.log(`wrote ${join(v.out!, "metrics.json")} and ${join(v.out!, "state.safetensors")}`);
+  }
+}
+
+/** Parses an integer option in [lo, hi] or throws a UsageError. */
+export function intOption(s: string, name: string, lo: number, hi: number): number {
+  const n = Number(s);
+  if (!Number.isInteger(n) || n < lo || n > hi) {
+    throw new UsageError(`${name} must be an integer in ${lo}..${hi}, got "${s}"`);
+  }
+  return n;
+}
+
+const fmt = (x: number | null | undefined, digits = 4) =>
+  x === null || x === undefined ? "-" : x.toFixed(digits);
+
+/** A short text table of the headline metrics. */
+export function summaryTable(r: MetricsReport): string {
+  const ci = (name: "top1" | "macro_f1" | "ece") =>
+    r.bootstrap ? `  [${fmt(r.bootstrap[name].lo)}, ${fmt(r.bootstrap[name].hi)}]` : "";
+  const rows: [string, string][] = [
+    ["samples", String(r.num_samples)],
+    ["classes", String(r.num_classes)],
+    ["top-1", fmt(r.top1) + ci("top1")],
+    [`top-${r.topk.k}`, fmt(r.topk.accuracy)],
+    ["balanced accuracy", fmt(r.balanced_accuracy)],
+    ["macro F1", fmt(r.f1.macro) + ci("macro_f1")],
+    ["MCC", fmt(r.mcc)],
+    ["log loss", fmt(r.log_loss)],
+    ["Brier", fmt(r.brier)],
+    [`AUROC macro (${r.auroc.method})`, fmt(r.auroc.macro)],
+    [`AUPRC macro (${r.auprc.method})`, fmt(r.auprc.macro)],
+    ["ECE", fmt(r.ece) + ci("ece")],
+    ["MCE", fmt(r.mce)],
+    ["adaptive ECE", fmt(r.ace)],
+    ["class-wise ECE", fmt(r.classwise_ece)],
+  ];
+  const w = Math.max(...rows.map(([k]) => k.length));
+  return rows.map(([k, val]) => `  ${k.padEnd(w)}  ${val}`).join("\n");
+}

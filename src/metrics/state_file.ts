@@ -1,0 +1,133 @@
+/**
+ * Metric state files (`state.safetensors`): a {@link MetricSnapshot} as
+ * safetensors tensors (counts and sums as F64, which hold integers exactly up
+ * to 2^53; per-sample records as I32 / F64; kept scores and logits as F32 or
+ * F64) with the scalar fields in `__metadata__.visioneval_metric_state`.
+ * Shard states written by `eval --shard` or `metrics` are combined by
+ * `merge` ({@link mergeSnapshots}).
+ */
+import {
+  parseSafetensorsBytes,
+  type SafetensorsTensorData,
+  writeSafetensors,
+} from "../weights/safetensors.ts";
+import { MetricsInputError } from "../errors.ts";
+import type { MetricSnapshot } from "./snapshot.ts";
+
+const META_KEY = "visioneval_metric_state";
+const ARRAY_FIELDS = [
+  "rankLower",
+  "rankSklearn",
+  "labelCount",
+  "predCount",
+  "truePositive",
+  "confusion",
+  "calibCount",
+  "calibConfSum",
+  "calibCorrect",
+  "classwiseCount",
+  "classwiseProbSum",
+  "classwisePositives",
+  "scoreAll",
+  "scorePositives",
+] as const;
+
+function tensor(data: Float64Array | Float32Array | Int32Array): SafetensorsTensorData {
+  const dtype = data instanceof Float64Array ? "F64" : data instanceof Float32Array ? "F32" : "I32";
+  return { dtype, shape: [data.length], data };
+}
+
+/** The tensors and metadata of a snapshot's file. */
+export function encodeSnapshot(s: MetricSnapshot): {
+  tensors: Record<string, SafetensorsTensorData>;
+  metadata: Record<string, string>;
+} {
+  const tensors: Record<string, SafetensorsTensorData> = {};
+  for (const f of ARRAY_FIELDS) {
+    const a = s[f];
+    if (a) tensors[f] = tensor(a);
+  }
+  if (s.samples) {
+    tensors["samples.index"] = tensor(s.samples.index);
+    tensors["samples.label"] = tensor(s.samples.label);
+    tensors["samples.pred"] = tensor(s.samples.pred);
+    tensors["samples.conf"] = tensor(s.samples.conf);
+  }
+  if (s.scores) tensors.scores = tensor(s.scores);
+  if (s.logits) tensors.logits = tensor(s.logits);
+  const meta = {
+    format: s.format,
+    version: s.version,
+    numClasses: s.numClasses,
+    calibrationBins: s.calibrationBins,
+    scoreBins: s.scoreBins,
+    input: s.input,
+    temperature: s.temperature,
+    numSamples: s.numSamples,
+    nllSum: s.nllSum,
+    brierSum: s.brierSum,
+  };
+  return { tensors, metadata: { [META_KEY]: JSON.stringify(meta) } };
+}
+
+/** Writes a snapshot to `path` (safetensors). */
+export async function saveSnapshot(path: string, s: MetricSnapshot): Promise<void> {
+  const { tensors, metadata } = encodeSnapshot(s);
+  await writeSafetensors(path, tensors, metadata);
+}
+
+/** Reads a snapshot written by {@link saveSnapshot}. */
+export async function loadSnapshot(path: string): Promise<MetricSnapshot> {
+  let bytes: Uint8Array;
+  try {
+    bytes = await Deno.readFile(path);
+  } catch (e) {
+    throw new MetricsInputError(
+      `${path}: cannot read the metric state (${
+        (e as Error).message
+      }). Pass the state.safetensors ` +
+        `files written by eval/metrics.`,
+    );
+  }
+  return decodeSnapshot(bytes, path);
+}
+
+/** Parses the bytes of a state file; `name` is used in messages. */
+export async function decodeSnapshot(bytes: Uint8Array, name: string): Promise<MetricSnapshot> {
+  const st = parseSafetensorsBytes(bytes, name);
+  const raw = st.metadata[META_KEY];
+  if (!raw) {
+    throw new MetricsInputError(
+      `${name}: not a visioneval metric state (no ${META_KEY} metadata). Pass the state.safetensors ` +
+        `files written by eval/metrics.`,
+    );
+  }
+  const meta = JSON.parse(raw);
+  if (meta.format !== "visioneval-metric-state" || meta.version !== 1) {
+    throw new MetricsInputError(
+      `${name}: unsupported metric state format ${meta.format} v${meta.version}`,
+    );
+  }
+  const read = async (n: string) => st.has(n) ? await st.read(n) : null;
+  const f64 = async (n: string) => {
+    const a = await read(n);
+    return a ? Float64Array.from(a as Float64Array) : null;
+  };
+  const s = { ...meta, samples: null, scores: null, logits: null } as MetricSnapshot;
+  for (const f of ARRAY_FIELDS) {
+    const a = await f64(f);
+    if (!a && f !== "confusion") throw new MetricsInputError(`${name}: tensor ${f} is missing`);
+    (s as unknown as Record<string, Float64Array | null>)[f] = a;
+  }
+  if (st.has("samples.label")) {
+    s.samples = {
+      index: (await f64("samples.index"))!,
+      label: (await read("samples.label")) as Int32Array,
+      pred: (await read("samples.pred")) as Int32Array,
+      conf: (await f64("samples.conf"))!,
+    };
+  }
+  s.scores = (await read("scores")) as Float32Array | Float64Array | null;
+  s.logits = (await read("logits")) as Float32Array | Float64Array | null;
+  return s;
+}

@@ -1,0 +1,198 @@
+/**
+ * Merge and drift: shards of a random split, written to state files and
+ * merged, give exactly the metrics of one pass (bootstrap included); float
+ * sums kept in 64-bit fixed point do not drift over a million samples
+ * (where a float32 running sum would); edge cases give numbers, not NaN.
+ */
+import assert from "node:assert/strict";
+import { FULL, rng } from "./_helpers.ts";
+import { Engine } from "../src/gpu/engine.ts";
+import { MetricState } from "../src/metrics/state.ts";
+import { computeMetrics, computeMetricsFromArrays } from "../src/metrics/report.ts";
+import { mergeSnapshots } from "../src/metrics/snapshot.ts";
+import { decodeSnapshot, encodeSnapshot } from "../src/metrics/state_file.ts";
+import { encodeSafetensors } from "../src/weights/safetensors.ts";
+
+const engine = await Engine.create();
+
+/** Random logits with a signal towards the label, some exact ties. */
+function synthetic(n: number, C: number, seed: number) {
+  const r = rng(seed);
+  const labels = new Int32Array(n);
+  const logits = new Float32Array(n * C);
+  for (let i = 0; i < n; i++) {
+    labels[i] = Math.floor(r() * C);
+    for (let c = 0; c < C; c++) logits[i * C + c] = Math.round((r() * 4 - 2) * 8) / 8;
+    logits[i * C + labels[i]] += Math.round(r() * 3 * 8) / 8;
+  }
+  return { labels, logits };
+}
+
+async function roundTrip(s: Awaited<ReturnType<MetricState["snapshot"]>>) {
+  const { tensors, metadata } = encodeSnapshot(s);
+  return await decodeSnapshot(encodeSafetensors(tensors, metadata), "shard");
+}
+
+Deno.test("metrics state: random split into shards, saved and merged == one pass", async () => {
+  const n = 1500, C = 7;
+  const { labels, logits } = synthetic(n, C, 11);
+  const opts = { numClasses: C, keepScores: true, keepLogits: true };
+  const whole = MetricState.create(engine, opts);
+  for (let i = 0; i < n; i += 200) {
+    const rows = Math.min(200, n - i);
+    whole.update(
+      engine.upload(logits.slice(i * C, (i + rows) * C), [rows, C]),
+      labels.slice(i, i + rows),
+    );
+  }
+  const ref = computeMetrics(await whole.snapshot(), {
+    bootstrap: 50,
+    seed: 3,
+    temperatureScaling: true,
+  });
+  whole.release();
+
+  // Random assignment of every sample to one of 3 shards (not contiguous).
+  const r = rng(5);
+  const shardOf = Array.from({ length: n }, () => Math.floor(r() * 3));
+  const parts = [];
+  for (let k = 0; k < 3; k++) {
+    const idx = shardOf.flatMap((s, i) => (s === k ? [i] : []));
+    const st = MetricState.create(engine, opts);
+    for (let j = 0; j < idx.length; j += 97) {
+      const sel = idx.slice(j, j + 97);
+      const v = new Float32Array(sel.length * C);
+      sel.forEach((i, t) => v.set(logits.subarray(i * C, i * C + C), t * C));
+      st.update(engine.upload(v, [sel.length, C]), Int32Array.from(sel, (i) => labels[i]), {
+        indices: sel,
+      });
+    }
+    parts.push(await roundTrip(await st.snapshot()));
+    st.release();
+  }
+  const merged = computeMetrics(mergeSnapshots(parts), {
+    bootstrap: 50,
+    seed: 3,
+    temperatureScaling: true,
+  });
+  assert.deepEqual(merged, ref);
+  assert.ok(ref.bootstrap!.top1.lo < ref.top1 && ref.top1 < ref.bootstrap!.top1.hi);
+});
+
+Deno.test("metrics state: fixed-point sums do not drift over 1M samples (CPU model of the kernel)", () => {
+  // The kernel adds round(v * 2^24) into a 64-bit integer; model it exactly
+  // and compare with the float64 sum and a naive float32 running sum.
+  const n = 1_000_000;
+  const r = rng(7);
+  let exact = 0, fixed = 0, naive = Math.fround(0);
+  for (let i = 0; i < n; i++) {
+    const v = Math.fround(r() ** 3);
+    exact += v;
+    fixed += Math.round(v * 2 ** 24);
+    naive = Math.fround(naive + v);
+  }
+  const fixedErr = Math.abs(fixed * 2 ** -24 - exact) / n;
+  const naiveErr = Math.abs(naive - exact) / n;
+  assert.ok(fixedErr <= 2 ** -25, `fixed-point mean error ${fixedErr}`);
+  assert.ok(
+    naiveErr > 1e-6,
+    `a float32 running sum drifts (${naiveErr}), the fixed point does not`,
+  );
+  console.log(
+    `  mean error per sample: fixed point ${fixedErr.toExponential(2)}, float32 running sum ${
+      naiveErr.toExponential(2)
+    }`,
+  );
+});
+
+async function gpuDrift(n: number, C: number, batch: number) {
+  const r = rng(9);
+  const state = MetricState.create(engine, { numClasses: C, keepSamples: false });
+  const labels = new Int32Array(batch);
+  const logits = new Float32Array(batch * C);
+  let confSum = 0, nllSum = 0;
+  const t = engine.upload(logits, [batch, C]);
+  for (let done = 0; done < n; done += batch) {
+    for (let i = 0; i < batch; i++) {
+      labels[i] = Math.floor(r() * C);
+      let m = -Infinity;
+      for (let c = 0; c < C; c++) m = Math.max(m, logits[i * C + c] = Math.fround(r() * 3));
+      let s = 0;
+      for (let c = 0; c < C; c++) s += Math.exp(logits[i * C + c] - m);
+      confSum += 1 / s;
+      nllSum += Math.log(s) - (logits[i * C + labels[i]] - m);
+    }
+    const tb = engine.upload(logits, [batch, C]);
+    state.update(tb, labels.slice());
+    engine.submit();
+    tb.release();
+  }
+  t.release();
+  const snap = await state.snapshot();
+  state.release();
+  let gpuConf = 0;
+  for (const v of snap.calibConfSum) gpuConf += v;
+  return { conf: Math.abs(gpuConf - confSum) / n, nll: Math.abs(snap.nllSum - nllSum) / n };
+}
+
+Deno.test("metrics state: GPU sums over 100k samples agree with float64 to 1e-7 per sample", async () => {
+  const d = await gpuDrift(100_000, 3, 10_000);
+  assert.ok(d.conf < 1e-7 && d.nll < 1e-7, JSON.stringify(d));
+  console.log(
+    `  mean |GPU - float64| per sample: confidence ${d.conf.toExponential(2)}, NLL ${
+      d.nll.toExponential(2)
+    }`,
+  );
+});
+
+Deno.test({
+  name: "metrics state: GPU sums over 1M samples (VISIONEVAL_FULL=1)",
+  ignore: !FULL,
+  fn: async () => {
+    const d = await gpuDrift(1_000_000, 3, 50_000);
+    assert.ok(d.conf < 1e-7 && d.nll < 1e-7, JSON.stringify(d));
+    console.log(`  1M: confidence ${d.conf.toExponential(2)}, NLL ${d.nll.toExponential(2)}`);
+  },
+});
+
+Deno.test("metrics edge cases: one class, perfect, confidence exactly 0 and 1, absent classes", () => {
+  // All labels one class, predictor always right with probability 1.
+  const n = 20, C = 4;
+  const probs = new Float64Array(n * C);
+  for (let i = 0; i < n; i++) probs[i * C + 2] = 1;
+  const r = computeMetricsFromArrays(new Int32Array(n).fill(2), probs, {
+    numClasses: C,
+    input: "probs",
+  });
+  const numbers = [
+    r.top1,
+    r.balanced_accuracy,
+    r.mcc,
+    r.cohen_kappa,
+    r.log_loss,
+    r.brier,
+    r.ece,
+    r.mce,
+    r.ace!,
+    r.classwise_ece,
+  ];
+  assert.ok(numbers.every(Number.isFinite), JSON.stringify(numbers));
+  assert.equal(r.top1, 1);
+  assert.equal(r.ece, 0);
+  assert.equal(r.log_loss < 1e-15, true);
+  assert.deepEqual(r.auroc.skipped_classes, [0, 1, 2, 3]);
+  assert.equal(r.auroc.macro, null);
+  assert.equal(r.precision.per_class[0], 0);
+  // Confidence exactly 0 is impossible for a max, but p_k = 0 enters the class-wise bins at bin 0.
+  assert.equal(r.reliability[14].count, n);
+  assert.equal(r.reliability[0].count, 0);
+});
+
+Deno.test("metrics: labels out of range are rejected with the sample index", async () => {
+  const st = MetricState.create(engine, { numClasses: 3 });
+  const t = engine.upload(new Float32Array(6), [2, 3]);
+  assert.throws(() => st.update(t, Int32Array.from([0, 3])), /label 3 of sample 1/);
+  st.release();
+  t.release();
+  await engine.sync();
+});
