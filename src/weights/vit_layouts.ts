@@ -277,9 +277,15 @@ function expectNorm(e: Expected, n: NormNames, d: number): void {
   e.set(n.bias, [d]);
 }
 
-function linearNames(prefix: string, names: Set<string>): LinearNames {
-  const bias = `${prefix}.bias`;
-  return { weight: `${prefix}.weight`, bias: names.has(bias) ? bias : undefined };
+/**
+ * A linear layer's names. `bias`: true / false when the layout says whether
+ * it has one (a missing bias is then reported as missing), or a name set to
+ * decide by presence.
+ */
+function linearNames(prefix: string, bias: boolean | Set<string>): LinearNames {
+  const b = `${prefix}.bias`;
+  const has = typeof bias === "boolean" ? bias : bias.has(b);
+  return { weight: `${prefix}.weight`, bias: has ? b : undefined };
 }
 
 function normNames(prefix: string): NormNames {
@@ -371,8 +377,8 @@ function hfSpec(
   let classifiers: ViTSpec["classifiers"];
   if (have.has("cls_classifier.weight") || have.has("distillation_classifier.weight")) {
     classifiers = [
-      { ...linearNames("cls_classifier", have), token: 0 },
-      { ...linearNames("distillation_classifier", have), token: 1 },
+      { ...linearNames("cls_classifier", true), token: 0 },
+      { ...linearNames("distillation_classifier", true), token: 1 },
     ];
     if (prefixTokens.length !== 2) {
       throw new ModelLayoutError(
@@ -380,20 +386,25 @@ function hfSpec(
       );
     }
   } else {
-    classifiers = [{ ...linearNames("classifier", have), token: 0 }];
+    classifiers = [{ ...linearNames("classifier", true), token: 0 }];
   }
   const numClasses = requireShape(index, have, classifiers[0].weight, where)[0];
 
+  const qkvBias = typeof config.qkv_bias === "boolean"
+    ? config.qkv_bias
+    : have.has(`${layerPrefix}0.attention.attention.query.bias`);
   const blocks: ViTBlockSpec[] = [];
   for (let i = 0; i < depth; i++) {
     const p = `${layerPrefix}${i}`;
     blocks.push({
       norm1: normNames(`${p}.layernorm_before`),
-      qkv: ["query", "key", "value"].map((n) => linearNames(`${p}.attention.attention.${n}`, have)),
-      proj: linearNames(`${p}.attention.output.dense`, have),
+      qkv: ["query", "key", "value"].map((n) =>
+        linearNames(`${p}.attention.attention.${n}`, qkvBias)
+      ),
+      proj: linearNames(`${p}.attention.output.dense`, true),
       norm2: normNames(`${p}.layernorm_after`),
-      fc1: linearNames(`${p}.intermediate.dense`, have),
-      fc2: linearNames(`${p}.output.dense`, have),
+      fc1: linearNames(`${p}.intermediate.dense`, true),
+      fc2: linearNames(`${p}.output.dense`, true),
     });
   }
   const spec: ViTSpec = {
@@ -473,20 +484,23 @@ function timmSpec(index: TensorIndex, config: Record<string, unknown>, where: st
     );
   }
 
-  const classifiers: ViTSpec["classifiers"] = [{ ...linearNames("head", have), token: 0 }];
-  if (prefixTokens.length === 2) classifiers.push({ ...linearNames("head_dist", have), token: 1 });
+  const classifiers: ViTSpec["classifiers"] = [{ ...linearNames("head", true), token: 0 }];
+  if (prefixTokens.length === 2) classifiers.push({ ...linearNames("head_dist", true), token: 1 });
   const numClasses = requireShape(index, have, "head.weight", where)[0];
 
+  const qkvBias = typeof args.qkv_bias === "boolean"
+    ? args.qkv_bias
+    : have.has("blocks.0.attn.qkv.bias");
   const blocks: ViTBlockSpec[] = [];
   for (let i = 0; i < depth; i++) {
     const p = `blocks.${i}`;
     blocks.push({
       norm1: normNames(`${p}.norm1`),
-      qkv: [linearNames(`${p}.attn.qkv`, have)],
-      proj: linearNames(`${p}.attn.proj`, have),
+      qkv: [linearNames(`${p}.attn.qkv`, qkvBias)],
+      proj: linearNames(`${p}.attn.proj`, true),
       norm2: normNames(`${p}.norm2`),
-      fc1: linearNames(`${p}.mlp.fc1`, have),
-      fc2: linearNames(`${p}.mlp.fc2`, have),
+      fc1: linearNames(`${p}.mlp.fc1`, true),
+      fc2: linearNames(`${p}.mlp.fc2`, true),
     });
   }
   const spec: ViTSpec = {
