@@ -123,6 +123,9 @@ fixtureTest(
       try {
         assert.deepEqual(model.inputSize, [32, 32]);
         assert.equal(model.labels?.[9], "truck");
+        // Preprocessing comes from the CIFAR config.json: 32x32, x/255, ImageNet mean/std.
+        assert.deepEqual(model.preprocess?.size, [32, 32]);
+        assert.deepEqual(model.preprocess?.mean, [0.485, 0.456, 0.406]);
         const inferred = model.config.resnet as Record<string, unknown>;
         assert.equal(inferred.shortcut, "A");
         assert.deepEqual(inferred.depths, Array(3).fill((depth - 2) / 6));

@@ -5,13 +5,10 @@
  */
 import type { Engine } from "../gpu/engine.ts";
 import type { Tensor } from "../tensor.ts";
+import type { PreprocessConfig } from "../data/preprocess.ts";
 
-/**
- * How a model wants its images prepared. Placeholder until
- * `src/data/preprocess.ts` lands; then this becomes that module's
- * `PreprocessConfig`.
- */
-export type ModelPreprocess = Record<string, unknown>;
+/** How a model wants its images prepared (resize, crop, normalisation). */
+export type ModelPreprocess = PreprocessConfig;
 
 /** Which optional outputs ("taps") a forward pass should also return. */
 export interface ForwardOptions {

@@ -15,6 +15,7 @@ import { linear } from "../ops/gemm.ts";
 import { globalAvgPool, maxPool2d } from "../ops/pool.ts";
 import { shortcutOptionA } from "../ops/shortcut_option_a.ts";
 import type { Tensor } from "../tensor.ts";
+import { preprocessConfigFromModelDir } from "../data/preprocess.ts";
 import { SafetensorsFile } from "../weights/safetensors.ts";
 import {
   type ConvSpec,
@@ -51,7 +52,7 @@ interface LoadedBlock {
 export interface LoadResNetOptions {
   /** Engine whose device receives the weights (default: a new one). */
   engine?: Engine;
-  /** Preprocessing to report on the model (e.g. from `src/data/preprocess.ts`). */
+  /** Preprocessing to report on the model (default: resolved from the model folder). */
   preprocess?: ModelPreprocess;
 }
 
@@ -418,7 +419,7 @@ export async function loadResNet(
         fallbackSize,
       ),
       labels: labelsFromConfig(files.config, spec.head.numClasses),
-      preprocess: options.preprocess,
+      preprocess: options.preprocess ?? preprocessConfigFromModelDir(files.dir),
     });
   } finally {
     file.close();
