@@ -3,6 +3,7 @@ import { Engine } from "../src/gpu/engine.ts";
 import { splitGrid } from "../src/gpu/kernel.ts";
 import { elementwise } from "../src/ops/elementwise.ts";
 import { GpuLimitError } from "../src/errors.ts";
+import { GpuError } from "../src/gpu/device.ts";
 
 Deno.test("splitGrid keeps each dimension within the limit", () => {
   assert.deepEqual(splitGrid(10, 65535), [10, 1]);
@@ -84,4 +85,22 @@ Deno.test("engine: timestamp profiling records kernel times", async () => {
   const prof = await engine.profile();
   const ew = prof.find((p) => p.name === "elementwise");
   assert(ew && ew.calls === 2 && ew.ms >= 0);
+});
+
+Deno.test("engine: an invalid shader fails the next read instead of returning garbage", async () => {
+  const engine = await Engine.create();
+  const t = engine.upload(new Float32Array(4), [4]);
+  engine.run(
+    { name: "broken-kernel", code: "@compute @workgroup_size(1) fn main() { let x: u32 = 1.5; }" },
+    [],
+    1,
+  );
+  await assert.rejects(() => engine.readF32(t), (e: Error) => {
+    assert.ok(e instanceof GpuError, String(e));
+    assert.match(e.message, /broken-kernel/);
+    return true;
+  });
+  // the error is reported once; the engine keeps working afterwards
+  const ok = elementwise(engine, "relu", t);
+  assert.deepEqual(Array.from(await engine.readF32(ok)), [0, 0, 0, 0]);
 });

@@ -4,7 +4,7 @@
  * (kernels size their work from `gpu.limits`), optional features are enabled
  * when present.
  */
-import { GpuDeviceLostError, GpuUnavailableError } from "../errors.ts";
+import { GpuDeviceLostError, GpuUnavailableError, VisionEvalError } from "../errors.ts";
 
 /** Description of the adapter a {@link Gpu} runs on. */
 export interface AdapterDescription {
@@ -40,7 +40,16 @@ export interface Gpu {
   currentOp: string;
   /** Set once the device is lost; every later GPU call rethrows it. */
   lost?: GpuDeviceLostError;
+  /**
+   * First uncaptured WebGPU error (shader validation, out of memory, ...)
+   * since the last check; `Engine.read`/`sync` throw it instead of returning
+   * garbage.
+   */
+  error?: GpuError;
 }
+
+/** A WebGPU validation / out-of-memory error, with the kernel that was being recorded. */
+export class GpuError extends VisionEvalError {}
 
 /** Limits the engine asks for, up to what the adapter supports. */
 const WANTED_LIMITS = [
@@ -125,7 +134,9 @@ async function createGpu(): Promise<Gpu> {
   });
   device.addEventListener("uncapturederror", (ev) => {
     const err = (ev as GPUUncapturedErrorEvent).error;
-    console.error(`visioneval: WebGPU error during "${gpu.currentOp}": ${err.message}`);
+    gpu.error ??= new GpuError(
+      `WebGPU error while recording "${gpu.currentOp}": ${err.message.trim()}`,
+    );
   });
   return gpu;
 }
@@ -133,6 +144,15 @@ async function createGpu(): Promise<Gpu> {
 /** Throws the device-lost error if the device is gone (call before waiting on the GPU). */
 export function assertAlive(gpu: Gpu): void {
   if (gpu.lost) throw gpu.lost;
+}
+
+/** Throws (and clears) the first uncaptured WebGPU error, if any. */
+export function throwPendingError(gpu: Gpu): void {
+  const err = gpu.error;
+  if (err) {
+    gpu.error = undefined;
+    throw err;
+  }
 }
 
 /**
@@ -146,5 +166,9 @@ export async function awaitGpu<T>(gpu: Gpu, promise: Promise<T>): Promise<T> {
       `The GPU device was lost while running "${gpu.currentOp}": ${lostInfo.message}`,
     );
   });
-  return await Promise.race([promise, lost]) as T;
+  const result = await Promise.race([promise, lost]) as T;
+  // Uncaptured errors are delivered as events; let them arrive before checking.
+  await new Promise((r) => setTimeout(r, 0));
+  throwPendingError(gpu);
+  return result;
 }

@@ -200,6 +200,7 @@ export class Engine {
     params?: ArrayBuffer | ArrayBufferView,
   ): void {
     const device = this.device;
+    this.gpu.currentOp = kernel.name;
     const pipeline = getPipeline(device, kernel);
     const maxBinding = this.gpu.limits.maxStorageBufferBindingSize;
     const entries: GPUBindGroupEntry[] = [];
@@ -278,7 +279,6 @@ export class Engine {
     pass.setBindGroup(0, bindGroup);
     pass.dispatchWorkgroups(grid[0], grid[1], grid[2]);
     if (this.#profiling) this.#endPass();
-    this.gpu.currentOp = kernel.name;
   }
 
   /** Records a buffer-to-buffer copy. */
