@@ -3,28 +3,7 @@ import { exactKnn } from "../src/explain/knn.ts";
 import { repulsion } from "../src/explain/quadtree.ts";
 import { jointProbabilities, tsne } from "../src/explain/tsne.ts";
 import { gaussian, mulberry32 } from "../src/explain/random.ts";
-
-/** `clusters` Gaussian blobs in `dims` dimensions, `per` points each; returns data and labels. */
-export function blobs(clusters: number, per: number, dims: number, seed: number, spread = 0.3) {
-  const g = gaussian(mulberry32(seed));
-  const x = new Float32Array(clusters * per * dims);
-  const labels: number[] = [];
-  for (let c = 0; c < clusters; c++) {
-    const centre = Array.from({ length: dims }, () => 3 * g());
-    for (let i = 0; i < per; i++) {
-      const r = c * per + i;
-      for (let t = 0; t < dims; t++) x[r * dims + t] = centre[t] + spread * g();
-      labels.push(c);
-    }
-  }
-  return { x, labels, rows: clusters * per };
-}
-
-/** Share of points whose nearest 2-D neighbour has the same label. */
-export function neighbourPurity(coords: ArrayLike<number>, labels: number[]): number {
-  const knn = exactKnn(coords, labels.length, 2, 1);
-  return knn.indices.filter((nb, i) => labels[nb[0]] === labels[i]).length / labels.length;
-}
+import { blobs, neighbourPurity } from "./_explain_data.ts";
 
 Deno.test("exactKnn equals a sort of all distances (ties to the lower index, self excluded)", () => {
   const x = [0, 0, 1, 0, 0, 1, 1, 1, 0.5, 0.5, 3, 3];
