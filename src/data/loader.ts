@@ -1,0 +1,202 @@
+/**
+ * The batch loader: decodes and preprocesses ahead of the GPU in Web Workers,
+ * with a bounded prefetch window so memory stays bounded whatever the
+ * dataset size (at most `prefetch` batches exist at once, ready or in
+ * flight). Batches come out in dataset order.
+ *
+ * ```ts
+ * for await (const batch of loadBatches(items, { preprocess: cfg, batchSize: 32 })) {
+ *   // batch.pixels: Float32Array [B, 3, H, W]; batch.items; batch.failed
+ * }
+ * ```
+ *
+ * A batch holds only the images that decoded; failed ones are listed in
+ * `failed` with their reasons. A batch whose images all failed is not
+ * yielded on its own: its failures travel with the next batch, and only the
+ * very last batch can have B = 0 (to report trailing failures).
+ */
+import { DataError, VisionEvalError } from "../errors.ts";
+import type { DatasetItem } from "./datasets.ts";
+import type { WorkerRequest } from "./loader_worker.ts";
+import { describePipeline, pipelineOutputSize, type PreprocessConfig } from "./preprocess.ts";
+import { type FailedItem, prepareBatch, type PreparedBatch } from "./prepare.ts";
+
+/** One batch of normalised images. */
+export interface Batch {
+  /** Sequence number (0, 1, ...) of the batch. */
+  index: number;
+  /** [B, 3, H, W] float32, normalised. */
+  pixels: Float32Array;
+  /** Shape of `pixels`. */
+  shape: [number, number, number, number];
+  /** The B items in `pixels` order. */
+  items: { path: string; label?: number }[];
+  /** Items that failed to load since the previous batch. */
+  failed: FailedItem[];
+}
+
+/** Progress counts reported after each batch. */
+export interface LoaderProgress {
+  /** Items processed so far (loaded or failed). */
+  done: number;
+  /** Items that failed so far. */
+  failed: number;
+  /** All items. */
+  total: number;
+}
+
+/** Options of {@link loadBatches}. */
+export interface LoaderOptions {
+  /** The pipeline; its output size must be fixed (crop or exact resize). */
+  preprocess: PreprocessConfig;
+  /** Images per batch. */
+  batchSize: number;
+  /** Worker count: default min(2, cores); 0 runs in this thread. */
+  workers?: number;
+  /** Batches ready or in flight at most (default workers + 1, at least 2). */
+  prefetch?: number;
+  /** Called after each batch is handed out. */
+  onProgress?: (p: LoaderProgress) => void;
+}
+
+/** Default worker count: min(2, cores). */
+export function defaultWorkerCount(): number {
+  return Math.max(1, Math.min(2, navigator.hardwareConcurrency || 1));
+}
+
+interface WorkerReply extends PreparedBatch {
+  id: number;
+  error?: string;
+}
+
+/** A pool of loader workers, each working on one batch at a time. */
+class WorkerPool {
+  readonly #workers: Worker[] = [];
+  readonly #idle: Worker[] = [];
+  readonly #pending = new Map<
+    number,
+    { resolve: (r: PreparedBatch) => void; reject: (e: Error) => void; worker: Worker }
+  >();
+
+  constructor(count: number) {
+    for (let i = 0; i < count; i++) {
+      const w = new Worker(new URL("./loader_worker.ts", import.meta.url), { type: "module" });
+      w.onmessage = (e: MessageEvent<WorkerReply>) => this.#settle(w, e.data);
+      w.onerror = (e) => {
+        e.preventDefault();
+        this.#fail(w, new VisionEvalError(`image loader worker crashed: ${e.message}`));
+      };
+      this.#workers.push(w);
+      this.#idle.push(w);
+    }
+  }
+
+  get hasIdle(): boolean {
+    return this.#idle.length > 0;
+  }
+
+  run(req: WorkerRequest): Promise<PreparedBatch> {
+    const w = this.#idle.pop()!;
+    return new Promise((resolve, reject) => {
+      this.#pending.set(req.id, { resolve, reject, worker: w });
+      w.postMessage(req);
+    });
+  }
+
+  #settle(w: Worker, reply: WorkerReply): void {
+    const p = this.#pending.get(reply.id);
+    if (!p) return;
+    this.#pending.delete(reply.id);
+    this.#idle.push(w);
+    if (reply.error) p.reject(new VisionEvalError(`image loader worker failed: ${reply.error}`));
+    else p.resolve({ pixels: reply.pixels, ok: reply.ok, failed: reply.failed });
+  }
+
+  #fail(w: Worker, err: Error): void {
+    for (const [id, p] of this.#pending) {
+      if (p.worker === w) {
+        this.#pending.delete(id);
+        p.reject(err);
+      }
+    }
+  }
+
+  close(): void {
+    for (const w of this.#workers) w.terminate();
+    for (const p of this.#pending.values()) p.reject(new VisionEvalError("loader closed"));
+    this.#pending.clear();
+  }
+}
+
+/**
+ * Yields batches of preprocessed images in dataset order, preparing up to
+ * `prefetch` batches ahead in workers. Breaking out of the loop stops the
+ * workers.
+ */
+export async function* loadBatches(
+  items: DatasetItem[],
+  opts: LoaderOptions,
+): AsyncGenerator<Batch, void, undefined> {
+  const outSize = pipelineOutputSize(opts.preprocess);
+  if (!outSize) {
+    throw new DataError(
+      `the pipeline "${describePipeline(opts.preprocess)}" has no fixed output size; ` +
+        `set a center crop or an exact resize so images can be batched`,
+    );
+  }
+  if (!(opts.batchSize >= 1)) throw new DataError(`batch size must be >= 1, got ${opts.batchSize}`);
+  const [h, w] = outSize;
+  const nWorkers = Math.max(0, Math.floor(opts.workers ?? defaultWorkerCount()));
+  const prefetch = Math.max(opts.prefetch ?? nWorkers + 1, nWorkers, 1);
+  const chunks: DatasetItem[][] = [];
+  for (let i = 0; i < items.length; i += opts.batchSize) {
+    // Plain objects only: workers receive them by structured clone.
+    chunks.push(items.slice(i, i + opts.batchSize).map((it) => ({ ...it })));
+  }
+  const pool = nWorkers > 0 ? new WorkerPool(nWorkers) : null;
+  const results = new Map<number, Promise<PreparedBatch>>();
+  let dispatched = 0;
+  const fill = (next: number) => {
+    while (dispatched < chunks.length && dispatched - next < prefetch && (!pool || pool.hasIdle)) {
+      const id = dispatched++;
+      const req: WorkerRequest = { id, items: chunks[id], cfg: opts.preprocess, outSize };
+      const p = pool ? pool.run(req) : prepareBatch(req.items, req.cfg, outSize);
+      p.catch(() => {}); // observed when awaited; avoid unhandled-rejection noise
+      results.set(id, p);
+      if (!pool) break; // in-process: prepare lazily, one at a time
+    }
+  };
+  let done = 0;
+  let failedTotal = 0;
+  let carried: FailedItem[] = [];
+  let index = 0;
+  try {
+    for (let next = 0; next < chunks.length; next++) {
+      fill(next);
+      const r = await results.get(next)!;
+      results.delete(next);
+      fill(next + 1); // keep workers busy while the consumer uses this batch
+      done += chunks[next].length;
+      failedTotal += r.failed.length;
+      carried = carried.concat(r.failed);
+      const isLast = next === chunks.length - 1;
+      if (r.ok.length === 0 && !isLast) continue;
+      if (r.ok.length === 0 && carried.length === 0) continue;
+      const batch: Batch = {
+        index: index++,
+        pixels: r.pixels,
+        shape: [r.ok.length, 3, h, w],
+        items: r.ok.map((i) => {
+          const it = chunks[next][i];
+          return it.label === undefined ? { path: it.path } : { path: it.path, label: it.label };
+        }),
+        failed: carried,
+      };
+      carried = [];
+      opts.onProgress?.({ done, failed: failedTotal, total: items.length });
+      yield batch;
+    }
+  } finally {
+    pool?.close();
+  }
+}
