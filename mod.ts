@@ -75,3 +75,54 @@ export {
   type TensorIndex,
 } from "./src/weights/resnet_layouts.ts";
 export { shortcutOptionA } from "./src/ops/shortcut_option_a.ts";
+export {
+  type AveragedScore,
+  type CalibrationInput,
+  type CalibrationSide,
+  type ClassCurves,
+  type ConfidenceHistograms,
+  type EmbeddingInput,
+  type EmbeddingPoint,
+  type ExplanationExample,
+  type FailedImage,
+  type MaybeNumber,
+  type MetricsLike,
+  type MistakeExample,
+  type PrPoint,
+  type RasterImage,
+  type ReliabilityBin as ReportReliabilityBin,
+  type ReportInput,
+  type RocPoint,
+  type TemperatureScalingLike,
+} from "./src/report/types.ts";
+export { renderHtmlReport, writeHtmlReport } from "./src/report/html.ts";
+export { formatJson, writeJson, writeMetricsJson } from "./src/report/json.ts";
+export {
+  embeddingCsv,
+  parseCsv,
+  type PredictionRow,
+  predictionsCsv,
+  writeEmbeddingCsv,
+  writePredictionsCsv,
+} from "./src/report/csv.ts";
+export { reliabilityDiagramSvg, type ReliabilityOptions } from "./src/report/reliability.ts";
+export {
+  type ConfusedPair,
+  confusedPairsSvg,
+  confusionHeatmapSvg,
+  type ConfusionMatrix,
+  type ConfusionOptions,
+  mostConfusedPairs,
+} from "./src/report/confusion.ts";
+export {
+  type CurvePlotOptions,
+  type CurvePoints,
+  curvesFromHistograms,
+  curvesFromScores,
+  prCurvesSvg,
+  rocCurvesSvg,
+} from "./src/report/curves.ts";
+export { confidenceDistributionSvg, type DistributionOptions } from "./src/report/distributions.ts";
+export { embeddingScatterSvg, type ScatterOptions } from "./src/report/scatter.ts";
+export { type Colormap, type Rgb, turbo, viridis } from "./src/report/colormap.ts";
+export { encodePng, imageDataUri } from "./src/report/png.ts";

@@ -152,40 +152,52 @@ function calibrationFromMetrics(m: MetricsLike): CalibrationInput | undefined {
 
 function calibrationSection(r: ReportInput): Section | undefined {
   const m = r.metrics;
-  const bins = m.reliability ?? [];
-  const parts: string[] = [];
   const c = r.calibration ?? calibrationFromMetrics(m);
-  if (c) {
-    parts.push(
-      `<p>Temperature scaling: <b>T = ${fmt(c.temperature)}</b>; NLL ${fmt(c.before.nll)} → ${
-        fmt(c.after.nll)
-      }, ECE ${fmt(c.before.ece)} → ${fmt(c.after.ece)}.</p>`,
-    );
-    parts.push(
-      `<div class="grid2"><div class="plot-box">${
-        reliabilityDiagramSvg(c.before.reliability ?? bins, {
-          title: "Before (T = 1)",
-          ece: c.before.ece,
-          mce: c.before.mce,
-        })
-      }</div><div class="plot-box">${
-        reliabilityDiagramSvg(c.after.reliability ?? [], {
-          title: `After (T = ${fmt(c.temperature, 3)})`,
-          ece: c.after.ece,
-          mce: c.after.mce,
-        })
-      }</div></div>`,
-    );
-  }
+  // The main diagram is the metrics' own; without it, the "before" side stands in.
+  const bins = m.reliability?.length ? m.reliability : c?.before.reliability ?? [];
+  const parts: string[] = [];
   const hist = r.confidenceHistograms ??
     (bins.length ? histogramsFromReliability(bins) : undefined);
   if (bins.length || hist) {
     parts.push(
       `<div class="grid2">${
         bins.length
-          ? `<div class="plot-box">${reliabilityDiagramSvg(bins, { ece: m.ece, mce: m.mce })}</div>`
+          ? `<div class="plot-box">${
+            reliabilityDiagramSvg(bins, {
+              ece: m.reliability?.length ? m.ece : c?.before.ece,
+              mce: m.reliability?.length ? m.mce : c?.before.mce,
+            })
+          }</div>`
           : ""
       }${hist ? `<div class="plot-box">${confidenceDistributionSvg(hist)}</div>` : ""}</div>`,
+    );
+  }
+  if (c) {
+    const row = (name: string, before: MaybeNumber, after: MaybeNumber) =>
+      `<tr><td>${name}</td><td class="num">${fmt(before)}</td><td class="num">${
+        fmt(after)
+      }</td></tr>`;
+    const table = `<table class="summary"><thead><tr><th>Temperature scaling</th>` +
+      `<th class="num">T = 1</th><th class="num">T = ${
+        fmt(c.temperature, 3)
+      }</th></tr></thead><tbody>` +
+      row("Negative log-likelihood", c.before.nll, c.after.nll) +
+      row("ECE", c.before.ece, c.after.ece) +
+      row("MCE", c.before.mce, c.after.mce) +
+      `</tbody></table><p class="muted">Dividing the logits by T = ${fmt(c.temperature, 3)} ` +
+      `(fitted by minimizing the NLL) changes no prediction, only the confidences.</p>`;
+    parts.push(
+      `<div class="grid2">${
+        c.after.reliability?.length
+          ? `<div class="plot-box">${
+            reliabilityDiagramSvg(c.after.reliability, {
+              title: `After temperature scaling (T = ${fmt(c.temperature, 3)})`,
+              ece: c.after.ece,
+              mce: c.after.mce,
+            })
+          }</div>`
+          : ""
+      }<div>${table}</div></div>`,
     );
   }
   if (!parts.length) return undefined;
@@ -212,7 +224,9 @@ function confusionSection(r: ReportInput): Section | undefined {
   }
   const pairs = mostConfusedPairs(cm, 25);
   const overview = C <= 1024
-    ? `<div class="overview"><p class="muted">Whole matrix, one pixel per cell (square-root color scale so small confusions stay visible).</p><img alt="confusion matrix overview" src="${
+    ? `<div class="overview"><p class="muted">Whole matrix, one pixel per cell (square-root color scale so small confusions stay visible).</p><img alt="confusion matrix overview" style="width:${
+      // Integer magnification keeps every cell visible (no resampling drops a row).
+      C * Math.max(1, Math.floor(480 / C))}px" src="${
       imageDataUri(confusionOverviewImage(cm))
     }"></div>`
     : "";
@@ -311,7 +325,7 @@ function explanationsSection(r: ReportInput): Section | undefined {
     "explanations",
     "Explanation maps",
     "Where the evidence for the class lies (warm colors = more). Left: the input, right: the map blended onto it.",
-    `<div class="gallery">${tiles}</div>`,
+    `<div class="gallery wide">${tiles}</div>`,
   );
 }
 

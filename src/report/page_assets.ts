@@ -26,10 +26,10 @@ section.card { background:var(--card); border:1px solid var(--line); border-radi
   padding:18px 20px 20px; margin:18px 0; box-shadow:0 1px 2px #0000000d; }
 section.card > h2 { margin:0 0 4px; font-size:17px; font-weight:650; }
 section.card > p.lead { margin:0 0 14px; color:var(--muted); font-size:13px; }
-.kpis { display:grid; grid-template-columns:repeat(auto-fill, minmax(150px, 1fr)); gap:10px; margin:4px 0 16px; }
+.kpis { display:grid; grid-template-columns:repeat(auto-fill, minmax(126px, 1fr)); gap:10px; margin:4px 0 16px; }
 .kpi { border:1px solid var(--line); border-radius:8px; padding:10px 12px; background:#fafafa; }
 .kpi .label { color:var(--muted); font-size:12px; }
-.kpi .value { font-size:22px; font-weight:650; font-variant-numeric: tabular-nums; }
+.kpi .value { font-size:21px; font-weight:650; font-variant-numeric: tabular-nums; }
 .kpi .hint { color:var(--muted); font-size:11px; }
 .kpi.warn { border-color:#fecaca; background:#fef2f2; }
 .grid2 { display:grid; grid-template-columns:repeat(auto-fit, minmax(440px, 1fr)); gap:16px; align-items:start; }
@@ -38,7 +38,7 @@ svg.plot { max-width:100%; height:auto; display:block; }
 table { border-collapse:collapse; width:100%; font-variant-numeric: tabular-nums; }
 th, td { padding:5px 10px; border-bottom:1px solid var(--line); text-align:left; vertical-align:top; }
 th { font-weight:600; font-size:12px; color:#374151; background:#f9fafb; white-space:nowrap; }
-td.num, th.num { text-align:right; }
+td.num, th.num { text-align:right; white-space:nowrap; }
 td.name { max-width:280px; overflow:hidden; text-overflow:ellipsis; white-space:nowrap; }
 table.summary td:first-child { width:34%; }
 table.summary td.desc { color:var(--muted); font-size:12px; }
@@ -58,6 +58,8 @@ input.filter { padding:6px 10px; border:1px solid #d1d5db; border-radius:6px; ma
 .tile .img { background:#f3f4f6; aspect-ratio:1/1; display:flex; align-items:center; justify-content:center;
   color:var(--muted); font-size:12px; }
 .tile .img img { width:100%; height:100%; object-fit:contain; image-rendering:auto; }
+.gallery.wide { grid-template-columns:repeat(auto-fill, minmax(300px, 1fr)); }
+.tile .img.pair { aspect-ratio:2/1; }
 .tile .img.pair img { width:50%; }
 .tile .meta { padding:7px 9px 9px; font-size:12px; line-height:1.35; }
 .tile .meta div { overflow:hidden; text-overflow:ellipsis; white-space:nowrap; }
@@ -65,7 +67,7 @@ input.filter { padding:6px 10px; border:1px solid #d1d5db; border-radius:6px; ma
 .tile .true { color:var(--good); }
 .tile .path { color:var(--muted); font-size:11px; }
 .conf { font-variant-numeric: tabular-nums; }
-.overview img { width:min(100%, 480px); image-rendering:pixelated; border:1px solid var(--line); }
+.overview img { max-width:100%; image-rendering:pixelated; border:1px solid var(--line); }
 pre.json { margin:0; white-space:pre-wrap; word-break:break-all; font-size:12px; max-height:200px; overflow:auto; }
 .muted { color:var(--muted); }
 .pill { display:inline-block; padding:1px 8px; border-radius:999px; background:#eef2ff; color:#3730a3;

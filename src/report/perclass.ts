@@ -157,7 +157,11 @@ export function perClassBarsSvg(
   let heading = opts.title ?? "Precision, recall and F1 per class";
   if (rows.length > maxClasses) {
     shown = [...rows]
-      .sort((a, b) => (isNum(a.f1) ? a.f1 : -1) - (isNum(b.f1) ? b.f1 : -1) || a.index - b.index)
+      // Lowest F1 first; among equal F1, the classes with more samples matter more.
+      .sort((a, b) =>
+        (isNum(a.f1) ? a.f1 : -1) - (isNum(b.f1) ? b.f1 : -1) || b.support - a.support ||
+        a.index - b.index
+      )
       .slice(0, maxClasses);
     heading = opts.title ??
       `Precision, recall and F1 of the ${maxClasses} classes with the lowest F1 (of ${rows.length})`;

@@ -66,7 +66,8 @@ export function reliabilityDiagramSvg(
   const xs = new LinearScale(0, 1, main.x, main.x + main.width);
   const ys = new LinearScale(0, 1, main.y + main.height, main.y);
   const maxCount = Math.max(...bins.map((b) => (isNum(b.count) ? b.count : 0)));
-  const hs = new LinearScale(0, maxCount, hist.y + hist.height, hist.y);
+  // 15% headroom for the count labels above the bars.
+  const hs = new LinearScale(0, maxCount * 1.15, hist.y + hist.height, hist.y);
   const ticks01 = [0, 0.2, 0.4, 0.6, 0.8, 1];
 
   const parts: string[] = [title(16, 26, heading)];
@@ -110,13 +111,16 @@ export function reliabilityDiagramSvg(
       }));
       if (isNum(conf)) {
         const yA = ys.map(acc), yC = ys.map(conf);
+        // Overconfident gap (confidence above accuracy) sits on top of the bar and is
+        // shaded red; an underconfident gap lies inside the bar and is lightened.
+        const over = conf >= acc;
         cell.push(el("rect", {
           x: x0,
           y: Math.min(yA, yC),
           width: w,
           height: Math.max(0.5, Math.abs(yA - yC)),
-          fill: GAP_COLOR,
-          "fill-opacity": 0.22,
+          fill: over ? GAP_COLOR : "#ffffff",
+          "fill-opacity": over ? 0.22 : 0.45,
           stroke: GAP_COLOR,
           "stroke-width": 1,
         }));
@@ -160,8 +164,9 @@ export function reliabilityDiagramSvg(
         { label: "Gap to confidence", color: GAP_COLOR, opacity: 0.35 },
         { label: "Perfect calibration", color: MUTED, shape: "dashed" },
       ],
-      main.x + main.width - 158,
-      main.y + main.height - 66,
+      // Top-left, under the stats line: a reasonable model has no tall bars there.
+      main.x + 8,
+      main.y + (stats.length ? 28 : 8),
       { maxChars: 22 },
     ).svg,
   );
@@ -170,7 +175,7 @@ export function reliabilityDiagramSvg(
     xLabel: "Confidence (max probability)",
     xTicks: ticks01,
     yTicks: hs.ticks(2),
-    format: compactCount,
+    yFormat: compactCount,
   }));
   parts.push(text(hist.x - 46, hist.y + hist.height / 2, "Samples", {
     "text-anchor": "middle",

@@ -119,7 +119,10 @@ export function niceTicks(lo: number, hi: number, count = 5): number[] {
   if (!(hi > lo) || !Number.isFinite(lo) || !Number.isFinite(hi)) return [lo];
   const raw = (hi - lo) / Math.max(1, count);
   const mag = 10 ** Math.floor(Math.log10(raw));
-  const step = [1, 2, 5, 10].map((m) => m * mag).find((s) => s >= raw * 0.999) ?? 10 * mag;
+  // The 1-2-5 step nearest to the raw step (geometric midpoints as thresholds).
+  const err = raw / mag;
+  const step = mag *
+    (err >= Math.sqrt(50) ? 10 : err >= Math.sqrt(10) ? 5 : err >= Math.SQRT2 ? 2 : 1);
   const out: number[] = [];
   const first = Math.ceil(lo / step - 1e-9);
   for (let i = first; i * step <= hi + step * 1e-9; i++) {
@@ -150,8 +153,12 @@ export interface AxesOptions {
   xTicks?: readonly number[];
   /** Tick values on y (default: nice ticks). */
   yTicks?: readonly number[];
-  /** Tick label formatter. */
+  /** Tick label formatter of both axes (default: `tickLabel`). */
   format?: (v: number) => string;
+  /** Tick label formatter of the x axis (overrides `format`). */
+  xFormat?: (v: number) => string;
+  /** Tick label formatter of the y axis (overrides `format`). */
+  yFormat?: (v: number) => string;
   /** Draw horizontal grid lines. */
   grid?: boolean;
   /** Hide x tick labels (for a panel stacked above another). */
@@ -160,7 +167,8 @@ export interface AxesOptions {
 
 /** Axis lines, ticks, tick labels, grid lines and axis titles for a frame. */
 export function axes(f: Frame, xs: LinearScale, ys: LinearScale, o: AxesOptions = {}): string {
-  const fmtTick = o.format ?? tickLabel;
+  const fmtX = o.xFormat ?? o.format ?? tickLabel;
+  const fmtY = o.yFormat ?? o.format ?? tickLabel;
   const parts: string[] = [];
   const xTicks = o.xTicks ?? xs.ticks(Math.max(2, Math.round(f.width / 80)));
   const yTicks = o.yTicks ?? ys.ticks(Math.max(2, Math.round(f.height / 50)));
@@ -175,13 +183,13 @@ export function axes(f: Frame, xs: LinearScale, ys: LinearScale, o: AxesOptions 
     const x = xs.map(t);
     parts.push(el("line", { x1: x, x2: x, y1: bottom, y2: bottom + 4, stroke: INK }));
     if (!o.hideXTickLabels) {
-      parts.push(text(x, bottom + 16, fmtTick(t), { "text-anchor": "middle", fill: MUTED }));
+      parts.push(text(x, bottom + 16, fmtX(t), { "text-anchor": "middle", fill: MUTED }));
     }
   }
   for (const t of yTicks) {
     const y = ys.map(t);
     parts.push(el("line", { x1: f.x - 4, x2: f.x, y1: y, y2: y, stroke: INK }));
-    parts.push(text(f.x - 7, y + 4, fmtTick(t), { "text-anchor": "end", fill: MUTED }));
+    parts.push(text(f.x - 7, y + 4, fmtY(t), { "text-anchor": "end", fill: MUTED }));
   }
   parts.push(el("line", { x1: f.x, x2: f.x + f.width, y1: bottom, y2: bottom, stroke: INK }));
   parts.push(el("line", { x1: f.x, x2: f.x, y1: f.y, y2: bottom, stroke: INK }));
