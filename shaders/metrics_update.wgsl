@@ -62,6 +62,9 @@ var<workgroup> redU: array<u32, WG>;
 var<workgroup> redV: array<u32, WG>;
 var<workgroup> redW: array<u32, WG>;
 var<workgroup> rowLabel: i32;
+var<workgroup> labelProb: f32;
+var<workgroup> labelCalBin: u32;
+var<workgroup> labelScoreBin: u32;
 
 fn toFixed(v: f32) -> u32 {
   return u32(round(max(v, 0.0) * FIXED_SCALE));
@@ -82,15 +85,15 @@ fn calBin(c: f32) -> u32 {
   return u32(clamp(i32(ceil(c * f32(p.calBins))) - 1, 0, i32(p.calBins) - 1));
 }
 
-// Equal-width bin of the log-odds ln(q / (1 - q)) over [-20, 20].
-fn scoreBin(q: f32) -> u32 {
+// Equal-width bin of the log-odds ln(q / (1 - q)) over [-20, 20], given
+// q and ln q (from the logits directly, so no logarithm per element).
+fn scoreBin(q: f32, logq: f32) -> u32 {
   if (q <= 0.0) { return 0u; }
   if (q >= 1.0) { return p.scoreBins - 1u; }
-  // log(1 - q) loses everything for tiny q; -q - q^2/2 is exact to f32 there.
-  var log1m = log(1.0 - q);
-  if (q < 1e-3) { log1m = -q - 0.5 * q * q; }
-  let u = log(q) - log1m;
-  let f = floor((u + SCORE_RANGE) / (2.0 * SCORE_RANGE) * f32(p.scoreBins));
+  // ln(1 - q) loses everything for tiny q; -q - q^2/2 is exact to f32 there.
+  var log1m = -q - 0.5 * q * q;
+  if (q >= 1e-3) { log1m = log(1.0 - q); }
+  let f = floor((logq - log1m + SCORE_RANGE) / (2.0 * SCORE_RANGE) * f32(p.scoreBins));
   return u32(clamp(f, 0.0, f32(p.scoreBins - 1u)));
 }
 
@@ -166,47 +169,63 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
 
   // 3. Per class: probability, rank of the label, Brier, the histograms.
   let vy = x[base + y];
+  let logDenom = log(denom);
   var greater = 0u;
   var tieBelow = 0u;
   var tieAbove = 0u;
   var sq = 0.0;
-  var py = 0.0;
   for (var c = lid; c < C; c = c + WG) {
     let v = x[base + c];
     var q = v;
-    if (p.isLogits == 1u) { q = exp((v - m) * p.invT) / denom; }
+    var logq: f32;
+    if (p.isLogits == 1u) {
+      let z = (v - m) * p.invT;
+      q = exp(z) / denom;
+      logq = z - logDenom;
+    } else {
+      logq = log(q);
+    }
     if (v > vy) { greater = greater + 1u; }
     else if (v == vy && c < y) { tieBelow = tieBelow + 1u; }
     else if (v == vy && c > y) { tieAbove = tieAbove + 1u; }
     sq = sq + q * q;
-    if (c == y) { py = q; }
-    let cb = (c * p.calBins + calBin(q)) * 4u;
+    let qb = calBin(q);
+    let sb = scoreBin(q, logq);
+    let cb = (c * p.calBins + qb) * 4u;
     atomicAdd(&classwise[cb], 1u);
     let fq = toFixed(q);
     if (fq != 0u) { addClasswise64(cb + 1u, fq); }
-    atomicAdd(&scoreHist[c * p.scoreBins + scoreBin(q)], 1u);
+    atomicAdd(&scoreHist[c * p.scoreBins + sb], 1u);
+    if (c == y) {
+      // The label's own bins, so positives always land where the sample was counted.
+      labelProb = q;
+      labelCalBin = qb;
+      labelScoreBin = sb;
+    }
     if (p.keepScores == 1u) { probsOut[base + c] = q; }
   }
   redU[lid] = greater;
   redV[lid] = tieBelow;
   redW[lid] = tieAbove;
+  redF[lid] = sq;
   workgroupBarrier();
   for (var s = WG / 2u; s > 0u; s = s / 2u) {
     if (lid < s) {
       redU[lid] = redU[lid] + redU[lid + s];
       redV[lid] = redV[lid] + redV[lid + s];
       redW[lid] = redW[lid] + redW[lid + s];
+      redF[lid] = redF[lid] + redF[lid + s];
     }
     workgroupBarrier();
   }
-  let above = redU[0];
-  let rankLower = above + redV[0];
-  let rankSklearn = above + redW[0];
-  let sumSq = sumF(sq, lid);
-  let probLabel = sumF(py, lid);
 
   if (lid != 0u) { return; }
   // 4. Row totals, by one thread.
+  let above = redU[0];
+  let rankLower = above + redV[0];
+  let rankSklearn = above + redW[0];
+  let sumSq = redF[0];
+  let probLabel = labelProb;
   var conf = m;
   if (p.isLogits == 1u) { conf = 1.0 / denom; }
   let correct = pred == y;
@@ -229,8 +248,8 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
   atomicAdd(&counters[bin], 1u);
   addCounter64(bin + 1u, toFixed(conf));
   if (correct) { atomicAdd(&counters[bin + 3u], 1u); }
-  atomicAdd(&classwise[(y * p.calBins + calBin(probLabel)) * 4u + 3u], 1u);
-  atomicAdd(&scoreHist[C * p.scoreBins + y * p.scoreBins + scoreBin(probLabel)], 1u);
+  atomicAdd(&classwise[(y * p.calBins + labelCalBin) * 4u + 3u], 1u);
+  atomicAdd(&scoreHist[C * p.scoreBins + y * p.scoreBins + labelScoreBin], 1u);
   samples[row * 3u] = y;
   samples[row * 3u + 1u] = pred;
   samples[row * 3u + 2u] = bitcast<u32>(conf);

@@ -36,6 +36,9 @@ options:
   --seed S            bootstrap seed (default 0)
   --exact | --binned  AUROC/AUPRC from per-sample scores or from histograms
                       (default: exact when n*C <= 2^25)
+  --sample-offset N   global index of the first row, when this file is one shard
+                      of a larger evaluation (orders merged samples, seeds the
+                      bootstrap; default 0)
   --out DIR           output directory (default out/metrics)
   --json              print metrics.json instead of the summary table`;
 
@@ -54,6 +57,7 @@ export async function run(args: string[]): Promise<void> {
       seed: { type: "string", default: "0" },
       exact: { type: "boolean" },
       binned: { type: "boolean" },
+      "sample-offset": { type: "string", default: "0" },
       out: { type: "string", default: "out/metrics" },
       json: { type: "boolean" },
     },
@@ -66,6 +70,7 @@ export async function run(args: string[]): Promise<void> {
   const topk = intOption(v.topk!, "--topk", 1, 10);
   const bootstrap = intOption(v.bootstrap!, "--bootstrap", 0, 100000);
   const seed = intOption(v.seed!, "--seed", 0, 2 ** 31);
+  const sampleOffset = intOption(v["sample-offset"]!, "--sample-offset", 0, 2 ** 52);
 
   const t0 = performance.now();
   const preds = await readPredictions(v.predictions, {
@@ -80,6 +85,7 @@ export async function run(args: string[]): Promise<void> {
     input: preds.kind,
     calibrationBins: bins,
     keepScores: exact,
+    sampleOffset,
   });
   const t2 = performance.now();
   const report = computeMetrics(snapshot, { topk, bootstrap, seed });

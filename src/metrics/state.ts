@@ -21,10 +21,18 @@ import {
   type MetricSnapshot,
 } from "./snapshot.ts";
 
-const WG = 128;
 const PER_CLASS = 32;
 const FIXED_UNIT = 2 ** -24;
 const TWO32 = 2 ** 32;
+
+/**
+ * Threads per row. Software adapters (lavapipe) pay per thread and per
+ * barrier, so rows get few threads there; GPUs get enough to cover C.
+ */
+function threadsPerRow(C: number, software: boolean): number {
+  if (software) return C <= 64 ? 16 : 64;
+  return C <= 128 ? 32 : C <= 2048 ? 128 : 256;
+}
 
 /** Options of {@link MetricState.create}. */
 export interface MetricStateOptions {
@@ -172,7 +180,11 @@ export class MetricState {
       engine.copy(values, logits);
     }
     engine.run(
-      { name: "metrics_update", code, constants: { WG } },
+      {
+        name: "metrics_update",
+        code,
+        constants: { WG: threadsPerRow(C, engine.gpu.info.isFallbackAdapter) },
+      },
       [
         values,
         labelTensor ?? labels as Tensor,
