@@ -18,6 +18,10 @@ export interface Command {
 
 /** The commands, loaded on demand so `info` does not pay for `eval`'s imports. */
 const COMMANDS: Record<string, { summary: string; load: () => Promise<Command> }> = {
+  eval: {
+    summary: "evaluate a model on a labelled image dataset (metrics, predictions, report)",
+    load: () => import("./src/cli/eval.ts"),
+  },
   info: { summary: "describe the GPU adapter", load: () => import("./src/cli/info.ts") },
   metrics: {
     summary: "metrics of stored predictions (.safetensors, .npy, CSV, JSONL)",
@@ -30,6 +34,14 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<Command> }
   calibrate: {
     summary: "temperature scaling: T, NLL/ECE before and after",
     load: () => import("./src/cli/calibrate.ts"),
+  },
+  explain: {
+    summary: "Grad-CAM / Grad-CAM++ / attention-rollout maps and overlays for images",
+    load: () => import("./src/cli/explain.ts"),
+  },
+  embed: {
+    summary: "PCA / UMAP / t-SNE projection of a dataset's penultimate features",
+    load: () => import("./src/cli/embed.ts"),
   },
 };
 

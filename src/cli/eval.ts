@@ -1,0 +1,126 @@
+/** `visioneval eval`: evaluate a model on a labelled image dataset. */
+import { parseArgs } from "node:util";
+import { UsageError } from "../errors.ts";
+import { evaluate } from "../evaluate.ts";
+import { summaryTable } from "./metrics.ts";
+import {
+  intArg,
+  PREPROCESS_HELP,
+  PREPROCESS_OPTIONS,
+  preprocessOverrides,
+  shardArg,
+} from "./options.ts";
+
+/** Usage text. */
+export const HELP = `usage: visioneval eval --model PATH --data PATH [options]
+
+Runs the model over a labelled dataset on the GPU and writes, into --out:
+metrics.json (every metric + failed images + run metadata), predictions.csv,
+state.safetensors (mergeable with \`visioneval merge\`) and report.html.
+
+  --model PATH        model folder (config.json + model.safetensors; HF or timm) or .safetensors
+  --data PATH         ImageFolder, labels CSV, CIFAR binary batch/folder, image, or glob
+  --labels CSV        labels file listing the images (path,label; label = index or name)
+  --batch N           images per batch (default 32)
+  --limit N           only the first N images
+  --bins N            calibration bins (default 15)
+  --topk K            k of top-k accuracy and of predictions.csv's top-k column (default 5)
+  --shard i/n         evaluate part i (0-based) of n; merge the parts' state files with \`merge\`
+  --out DIR           output folder (default out/eval)
+  --workers N         image decoding workers (default min(2, cores))
+  --map-by M          auto | name | index: how dataset classes map to model classes
+  --mapping FILE      explicit class mapping (JSON {dataset: model} or CSV dataset,model)
+  --restrict          restrict predictions to the dataset's classes (e.g. ImageNet model, 10 classes)
+  --exact | --binned  AUROC/AUPRC from per-sample scores or from histograms (default exact if n*C <= 2^25)
+  --bootstrap R       bootstrap replicates for CIs of top-1, macro-F1, ECE (default 200; 0 = off)
+  --seed S            seed of the bootstrap and the embedding (default 0)
+  --explain N         Grad-CAM / rollout maps of the N most confident mistakes in the report
+  --embed METHOD      pca | umap | tsne embedding plot in the report
+  --no-report         skip report.html
+  --json              print metrics.json instead of the summary table
+${PREPROCESS_HELP}`;
+
+/** Runs `eval`. */
+export async function run(args: string[]): Promise<void> {
+  const { values: v, positionals } = parseArgs({
+    args,
+    options: {
+      model: { type: "string" },
+      data: { type: "string" },
+      labels: { type: "string" },
+      batch: { type: "string" },
+      limit: { type: "string" },
+      bins: { type: "string" },
+      topk: { type: "string" },
+      shard: { type: "string" },
+      out: { type: "string", default: "out/eval" },
+      workers: { type: "string" },
+      "map-by": { type: "string" },
+      mapping: { type: "string" },
+      restrict: { type: "boolean" },
+      exact: { type: "boolean" },
+      binned: { type: "boolean" },
+      bootstrap: { type: "string" },
+      seed: { type: "string" },
+      explain: { type: "string" },
+      embed: { type: "string" },
+      "no-report": { type: "boolean" },
+      json: { type: "boolean" },
+      ...PREPROCESS_OPTIONS,
+    },
+    strict: true,
+    allowPositionals: true,
+  });
+  if (positionals.length) throw new UsageError(`unexpected argument "${positionals[0]}"`);
+  if (!v.model) throw new UsageError("--model PATH is required");
+  if (!v.data) throw new UsageError("--data PATH is required");
+  if (v.exact && v.binned) throw new UsageError("give at most one of --exact and --binned");
+  const mapBy = v["map-by"];
+  if (mapBy !== undefined && !["auto", "name", "index"].includes(mapBy)) {
+    throw new UsageError(`--map-by must be auto, name or index, got "${mapBy}"`);
+  }
+  const embed = v.embed;
+  if (embed !== undefined && !["pca", "umap", "tsne"].includes(embed)) {
+    throw new UsageError(`--embed must be pca, umap or tsne, got "${embed}"`);
+  }
+  const result = await evaluate({
+    model: v.model,
+    data: v.data,
+    labels: v.labels,
+    batch: intArg(v.batch, "--batch", 1, 4096),
+    limit: intArg(v.limit, "--limit", 1, 2 ** 31),
+    bins: intArg(v.bins, "--bins", 1, 1000),
+    topk: intArg(v.topk, "--topk", 1, 10),
+    shard: shardArg(v.shard),
+    out: v.out,
+    report: !v["no-report"],
+    workers: intArg(v.workers, "--workers", 0, 64),
+    preprocess: preprocessOverrides(v),
+    mapBy: mapBy as "auto" | "name" | "index" | undefined,
+    mappingFile: v.mapping,
+    restrict: v.restrict,
+    exact: v.exact ? true : v.binned ? false : undefined,
+    bootstrap: intArg(v.bootstrap, "--bootstrap", 0, 100000),
+    seed: intArg(v.seed, "--seed", 0, 2 ** 31),
+    explain: intArg(v.explain, "--explain", 0, 1000),
+    embed: embed as "pca" | "umap" | "tsne" | undefined,
+  });
+  const m = result.metrics;
+  if (v.json) {
+    console.log(JSON.stringify(m, null, 2));
+    return;
+  }
+  console.log(`model      ${m.run.model} (${m.run.architecture})`);
+  console.log(`data       ${m.run.dataset}`);
+  console.log(`classes    ${m.run.label_mapping}`);
+  console.log(`pipeline   ${m.run.preprocessing}`);
+  console.log(`adapter    ${m.run.adapter}`);
+  console.log(summaryTable(m));
+  console.log(`  ${"images/s".padEnd(17)}  ${m.run.images_per_second.toFixed(1)}`);
+  if (m.failed.length) {
+    console.log(
+      `skipped ${m.failed.length} image(s); first: ${m.failed[0].path}: ${m.failed[0].reason}`,
+    );
+  }
+  console.log(`wrote ${result.files.join(", ")}`);
+}

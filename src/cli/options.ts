@@ -1,0 +1,86 @@
+/** Option parsing shared by the commands that run a model on images. */
+import { UsageError } from "../errors.ts";
+import type { PreprocessOverrides } from "../data/preprocess.ts";
+import type { Interpolation } from "../data/resize.ts";
+import type { Shard } from "../evaluate.ts";
+
+/** parseArgs option specs of the preprocessing overrides. */
+export const PREPROCESS_OPTIONS = {
+  size: { type: "string" },
+  crop: { type: "string" },
+  "crop-pct": { type: "string" },
+  interpolation: { type: "string" },
+  mean: { type: "string" },
+  std: { type: "string" },
+} as const;
+
+/** Help lines of the preprocessing overrides. */
+export const PREPROCESS_HELP = `preprocessing (default: from the model folder; printed at start):
+  --size N|HxW        resize the shorter side to N, or exactly to HxW
+  --crop N|HxW|0      center crop (0 = none)
+  --crop-pct F        timm crop fraction (resize to crop / F first)
+  --interpolation M   bilinear | bicubic | nearest
+  --mean R,G,B        normalization mean
+  --std R,G,B         normalization std`;
+
+/** Parses an integer option in [lo, hi] or throws a UsageError. */
+export function intArg(
+  s: string | undefined,
+  name: string,
+  lo: number,
+  hi: number,
+): number | undefined {
+  if (s === undefined) return undefined;
+  const n = Number(s);
+  if (!Number.isInteger(n) || n < lo || n > hi) {
+    throw new UsageError(`${name} must be an integer in ${lo}..${hi}, got "${s}"`);
+  }
+  return n;
+}
+
+function sizeArg(s: string, name: string): number | [number, number] {
+  const m = /^(\d+)(?:x(\d+))?$/.exec(s);
+  if (!m) throw new UsageError(`${name} must be N or HxW, got "${s}"`);
+  return m[2] ? [Number(m[1]), Number(m[2])] : Number(m[1]);
+}
+
+function tripleArg(s: string, name: string): [number, number, number] {
+  const v = s.split(",").map(Number);
+  if (v.length !== 3 || v.some((x) => !Number.isFinite(x))) {
+    throw new UsageError(`${name} must be three comma-separated numbers, got "${s}"`);
+  }
+  return v as [number, number, number];
+}
+
+/** Preprocessing overrides from parsed option values. */
+export function preprocessOverrides(v: Record<string, unknown>): PreprocessOverrides {
+  const o: PreprocessOverrides = {};
+  if (typeof v.size === "string") o.size = sizeArg(v.size, "--size");
+  if (typeof v.crop === "string") o.crop = v.crop === "0" ? null : sizeArg(v.crop, "--crop");
+  if (typeof v["crop-pct"] === "string") {
+    const f = Number(v["crop-pct"]);
+    if (!(f > 0 && f <= 1)) {
+      throw new UsageError(`--crop-pct must be in (0, 1], got "${v["crop-pct"]}"`);
+    }
+    o.cropPct = f;
+  }
+  if (typeof v.interpolation === "string") {
+    if (!["bilinear", "bicubic", "nearest"].includes(v.interpolation)) {
+      throw new UsageError(`--interpolation must be bilinear, bicubic or nearest`);
+    }
+    o.interpolation = v.interpolation as Interpolation;
+  }
+  if (typeof v.mean === "string") o.mean = tripleArg(v.mean, "--mean");
+  if (typeof v.std === "string") o.std = tripleArg(v.std, "--std");
+  return o;
+}
+
+/** Parses `--shard i/n`. */
+export function shardArg(s: string | undefined): Shard | undefined {
+  if (s === undefined) return undefined;
+  const m = /^(\d+)\/(\d+)$/.exec(s);
+  if (!m) throw new UsageError(`--shard must be i/n (0-based, e.g. 0/4), got "${s}"`);
+  const index = Number(m[1]), count = Number(m[2]);
+  if (count < 1 || index >= count) throw new UsageError(`--shard ${s}: need 0 <= i < n`);
+  return { index, count };
+}

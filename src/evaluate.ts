@@ -1,0 +1,633 @@
+/**
+ * One evaluation, end to end: images on disk -> decode + preprocess (loader
+ * workers) -> model forward on the GPU -> metric state and top-k on the GPU
+ * -> one readback at the end -> metrics finished in float64 -> outputs.
+ *
+ * Per batch there is one upload, one command encoder and no readback: the
+ * metric state and the top-k predictions stay on the GPU until the data
+ * ends. The loader prepares the next batches in workers while the GPU works.
+ */
+import { dirname, join, resolve } from "node:path";
+import { DataError, UsageError } from "./errors.ts";
+import { Engine } from "./gpu/engine.ts";
+import type { Tensor } from "./tensor.ts";
+import { loadModel } from "./models/load.ts";
+import type { ClassifierModel } from "./models/model.ts";
+import {
+  applyOverrides,
+  describePipeline,
+  type PreprocessConfig,
+  preprocessConfigFromModelDir,
+  type PreprocessOverrides,
+} from "./data/preprocess.ts";
+import { type DatasetItem, openDataset, readCifarRecord } from "./data/datasets.ts";
+import {
+  applyLabelMapping,
+  mapLabels,
+  type ModelClasses,
+  modelClassesFromConfig,
+  modelClassesFromNames,
+} from "./data/labels.ts";
+import { defaultWorkerCount, loadBatches } from "./data/loader.ts";
+import type { FailedItem } from "./data/prepare.ts";
+import { ProgressDisplay } from "./data/progress.ts";
+import { readImage, type RgbImage } from "./data/decode.ts";
+import { resize } from "./data/resize.ts";
+import { MetricState } from "./metrics/state.ts";
+import type { MetricSnapshot } from "./metrics/snapshot.ts";
+import { computeMetrics, type MetricsReport } from "./metrics/report.ts";
+import { saveSnapshot } from "./metrics/state_file.ts";
+import { topk as topkOp, TOPK_MAX } from "./ops/topk.ts";
+import { gatherColumns } from "./ops/gather_columns.ts";
+import { type PredictionRow, writePredictionsCsv } from "./report/csv.ts";
+import { writeJson } from "./report/json.ts";
+import { writeHtmlReport } from "./report/html.ts";
+import type {
+  ClassCurves,
+  EmbeddingInput,
+  ExplanationExample,
+  MistakeExample,
+  ReportInput,
+} from "./report/types.ts";
+import { curvesFromHistograms, curvesFromScores } from "./report/curves.ts";
+import { VERSION } from "./version.ts";
+
+/** A shard of an evaluation: this process evaluates part `index` (0-based) of `count`. */
+export interface Shard {
+  /** Which part, 0..count-1. */
+  index: number;
+  /** Number of parts. */
+  count: number;
+}
+
+/** Options of {@link evaluate}. */
+export interface EvaluateOptions {
+  /** Model folder / .safetensors file, or a loaded model. */
+  model: string | ClassifierModel;
+  /** Dataset: ImageFolder, labels CSV, CIFAR binary batch(es), an image, or a glob. */
+  data: string | string[];
+  /** Labels CSV listing the images (paths relative to it). */
+  labels?: string;
+  /** Images per batch (default 32). */
+  batch?: number;
+  /** Evaluate only the first N images (before sharding). */
+  limit?: number;
+  /** Equal-width calibration bins (default 15). */
+  bins?: number;
+  /** k of top-k accuracy and of the predictions' top-k column (default 5). */
+  topk?: number;
+  /** Evaluate only this shard; its state merges with the others' (`merge`). */
+  shard?: Shard;
+  /** Output folder: metrics.json, predictions.csv, state.safetensors, report.html. */
+  out?: string;
+  /** Write report.html (default true when `out` is given). */
+  report?: boolean;
+  /** Loader workers (default min(2, cores)). */
+  workers?: number;
+  /** Overrides of the model's preprocessing pipeline. */
+  preprocess?: PreprocessOverrides;
+  /** How dataset classes map to model classes (default "auto": by name when both have names). */
+  mapBy?: "auto" | "name" | "index";
+  /** Explicit class mapping file (JSON or CSV, dataset -> model class). */
+  mappingFile?: string;
+  /** Restrict predictions to the dataset's classes (e.g. an ImageNet model on 10 classes). */
+  restrict?: boolean;
+  /** Exact AUROC/AUPRC from per-sample scores (default: when n*C <= 2^25). */
+  exact?: boolean;
+  /** Fit temperature scaling (default: when n*C <= 2^25, logits kept on the host). */
+  temperature?: boolean;
+  /** Bootstrap replicates for intervals of top-1, macro-F1 and ECE (default 200; 0 = off). */
+  bootstrap?: number;
+  /** Seed of the bootstrap and of the embedding projection (default 0). */
+  seed?: number;
+  /** Explanation maps for the N most confident mistakes in the report (default 0). */
+  explain?: number;
+  /** Embedding projection in the report. */
+  embed?: "pca" | "umap" | "tsne";
+  /** Mistakes shown in the report gallery (default 24). */
+  gallery?: number;
+  /** Show a progress line on stderr (default true). */
+  progress?: boolean;
+  /** GPU engine (default: a new one on the process GPU). */
+  engine?: Engine;
+}
+
+/** The metrics.json object of an evaluation: the metrics plus the run. */
+export interface EvaluationMetrics extends MetricsReport {
+  /** Images that were skipped, with the reason. */
+  failed: FailedItem[];
+  /** What ran, on what, how long it took. */
+  run: RunMetadata;
+}
+
+/** Run metadata written into metrics.json and the report. */
+export interface RunMetadata {
+  /** visioneval version. */
+  version: string;
+  /** Model path. */
+  model: string;
+  /** Architecture family. */
+  architecture: string;
+  /** Dataset path(s). */
+  data: string | string[];
+  /** How the dataset was read. */
+  dataset: string;
+  /** How dataset classes were mapped to model classes. */
+  label_mapping: string;
+  /** Model classes predictions were restricted to, or null. */
+  class_subset: number[] | null;
+  /** The preprocessing pipeline, in one line. */
+  preprocessing: string;
+  /** GPU adapter description. */
+  adapter: string;
+  /** Batch size. */
+  batch: number;
+  /** Shard, when sharded. */
+  shard: Shard | null;
+  /** Wall-clock seconds per phase. */
+  timings: { load_model_s: number; evaluate_s: number; finish_s: number; total_s: number };
+  /** Images per second over the evaluation loop. */
+  images_per_second: number;
+  /** When the run started (ISO 8601). */
+  started: string;
+}
+
+/** Everything an evaluation produced. */
+export interface EvaluationResult {
+  /** The metrics.json object. */
+  metrics: EvaluationMetrics;
+  /** One row per evaluated image, in dataset order (model label space). */
+  predictions: PredictionRow[];
+  /** The mergeable metric state. */
+  snapshot: MetricSnapshot;
+  /** Class names of the model (label space of `predictions`). */
+  classNames: string[];
+  /** Files written (when `out` was given). */
+  files: string[];
+}
+
+/** Rows of top-k results a single GPU buffer holds before a new one is started. */
+const TOPK_CHUNK_ROWS = 65536;
+const EXACT_LIMIT = 2 ** 25;
+
+/** Per-sample top-k results accumulated on the GPU (chunks of preallocated buffers). */
+class TopKStore {
+  #chunks: { indices: Tensor; probs: Tensor; rows: number }[] = [];
+  constructor(readonly engine: Engine, readonly k: number) {}
+
+  /** Records the top-k of `logits` [B, C] into the store (no readback). */
+  add(logits: Tensor): void {
+    const rows = logits.shape[0];
+    const tk = topkOp(this.engine, logits, this.k);
+    this.#chunks.push({ indices: tk.indices, probs: tk.probs, rows });
+    // Consolidate small per-batch results into a chunk buffer to bound the buffer count.
+    if (this.#chunks.length >= 2 && this.#pendingRows() >= TOPK_CHUNK_ROWS) this.#compact();
+  }
+
+  #pendingRows(): number {
+    return this.#chunks.reduce((s, c) => s + (c.indices.label === "topk.chunk" ? 0 : c.rows), 0);
+  }
+
+  #compact(): void {
+    const small = this.#chunks.filter((c) => c.indices.label !== "topk.chunk");
+    const rows = small.reduce((s, c) => s + c.rows, 0);
+    const indices = this.engine.empty([rows, this.k], "u32", "topk.chunk");
+    const probs = this.engine.empty([rows, this.k], "f32", "topk.chunk");
+    let off = 0;
+    for (const c of small) {
+      this.engine.copy(c.indices, indices, c.indices.byteLength, 0, off * this.k * 4);
+      this.engine.copy(c.probs, probs, c.probs.byteLength, 0, off * this.k * 4);
+      off += c.rows;
+      c.indices.release();
+      c.probs.release();
+    }
+    const big = this.#chunks.filter((c) => c.indices.label === "topk.chunk");
+    this.#chunks = [...big, { indices, probs, rows }];
+  }
+
+  /** Reads everything back once: indices and probabilities, [n * k] each. */
+  async read(): Promise<{ indices: Uint32Array; probs: Float32Array }> {
+    const tensors = this.#chunks.flatMap((c) => [c.indices, c.probs]);
+    const arrays = tensors.length ? await this.engine.read(...tensors) : [];
+    const n = this.#chunks.reduce((s, c) => s + c.rows, 0);
+    const indices = new Uint32Array(n * this.k);
+    const probs = new Float32Array(n * this.k);
+    let off = 0;
+    this.#chunks.forEach((c, i) => {
+      indices.set(arrays[2 * i] as Uint32Array, off);
+      probs.set(arrays[2 * i + 1] as Float32Array, off);
+      off += c.rows * this.k;
+    });
+    for (const t of tensors) t.release();
+    this.#chunks = [];
+    return { indices, probs };
+  }
+}
+
+/** The model's classes (names, WordNet ids) from its config, else its labels. */
+export function modelClasses(model: ClassifierModel): ModelClasses {
+  const fromConfig = modelClassesFromConfig(model.config, model.numClasses);
+  if (fromConfig.named && fromConfig.count === model.numClasses) return fromConfig;
+  return modelClassesFromNames(model.labels, model.numClasses);
+}
+
+/** The folder a model was loaded from. */
+function modelDir(model: ClassifierModel): string {
+  return /\.safetensors$/i.test(model.path) ? dirname(model.path) : model.path;
+}
+
+/** The model's preprocessing pipeline with the user's overrides. */
+export function resolvePipeline(
+  model: ClassifierModel,
+  overrides: PreprocessOverrides = {},
+): PreprocessConfig {
+  return model.preprocess
+    ? applyOverrides(model.preprocess, overrides)
+    : preprocessConfigFromModelDir(modelDir(model), overrides);
+}
+
+/** Items of shard `index` of `count` (contiguous ranges, sizes differ by at most one). */
+export function shardRange(n: number, shard?: Shard): [number, number] {
+  if (!shard) return [0, n];
+  const { index, count } = shard;
+  if (
+    !Number.isInteger(count) || count < 1 || !Number.isInteger(index) || index < 0 || index >= count
+  ) {
+    throw new UsageError(`invalid shard ${index}/${count}: need 0 <= i < n`);
+  }
+  return [Math.floor((index * n) / count), Math.floor(((index + 1) * n) / count)];
+}
+
+/**
+ * Evaluates a classifier on a labelled dataset and returns (and, with
+ * `out`, writes) the metrics, predictions, metric state and report.
+ */
+export async function evaluate(opts: EvaluateOptions): Promise<EvaluationResult> {
+  const t0 = performance.now();
+  const started = new Date().toISOString();
+  const engine = opts.engine ?? await Engine.create();
+  const batchSize = opts.batch ?? 32;
+  if (!Number.isInteger(batchSize) || batchSize < 1) {
+    throw new UsageError(`batch size must be a positive integer, got ${opts.batch}`);
+  }
+  const k = Math.min(opts.topk ?? 5, TOPK_MAX);
+
+  // Everything a user can get wrong is checked before any GPU work.
+  const dataset = openDataset(opts.data, { labels: opts.labels, limit: opts.limit });
+  if (dataset.labelKind === "none") {
+    throw new DataError(
+      `${dataset.description}: no labels found, so there is nothing to evaluate against. ` +
+        `Use an ImageFolder layout, --labels CSV, or \`visioneval predict\` for unlabelled images.`,
+    );
+  }
+  const model = typeof opts.model === "string" ? await loadModel(opts.model, engine) : opts.model;
+  const tModel = performance.now();
+  const classes = modelClasses(model);
+  const mapping = mapLabels(dataset, classes, {
+    by: opts.mapBy,
+    mappingFile: opts.mappingFile,
+    restrict: opts.restrict,
+  });
+  const mapped = applyLabelMapping(dataset.items, mapping, dataset);
+  const [start, end] = shardRange(mapped.items.length, opts.shard);
+  const items: DatasetItem[] = mapped.items.slice(start, end);
+  const failed: FailedItem[] = mapped.dropped.map((d) => ({ path: d.path, reason: d.reason }));
+  if (items.length === 0) {
+    throw new DataError(
+      `${dataset.description}: no images left to evaluate${
+        opts.shard ? ` in shard ${opts.shard.index}/${opts.shard.count}` : ""
+      }${mapped.dropped.length ? ` (${mapped.dropped.length} dropped by the class mapping)` : ""}`,
+    );
+  }
+  const pipeline = resolvePipeline(model, opts.preprocess);
+  for (const w of [...dataset.warnings, ...mapping.warnings, ...pipeline.warnings]) {
+    console.error(`visioneval: warning: ${w}`);
+  }
+
+  // Metric label space: all model classes, or the restricted subset in its order.
+  const subset = mapping.modelSubset;
+  const numClasses = subset ? subset.length : model.numClasses;
+  const toMetricLabel = new Int32Array(model.numClasses).fill(-1);
+  if (subset) subset.forEach((c, j) => (toMetricLabel[c] = j));
+  else toMetricLabel.forEach((_, c) => (toMetricLabel[c] = c));
+  const subsetTensor = subset
+    ? engine.upload(Uint32Array.from(subset), [subset.length], "class-subset", true)
+    : undefined;
+
+  const globalIndex = new Map<string, number>();
+  items.forEach((it, i) => globalIndex.set(it.path, start + i));
+  const nTotal = items.length;
+  const bigExact = nTotal * numClasses <= EXACT_LIMIT;
+  const keepScores = opts.exact ?? bigExact;
+  const fitT = opts.temperature ?? bigExact;
+  const state = MetricState.create(engine, {
+    numClasses,
+    calibrationBins: opts.bins ?? 15,
+    keepScores,
+    keepLogits: fitT,
+    sampleOffset: start,
+  });
+  const store = new TopKStore(engine, Math.min(k, numClasses));
+  const evaluated: { path: string; label: number }[] = [];
+
+  const progress = opts.progress === false
+    ? undefined
+    : new ProgressDisplay({ total: nTotal, label: "eval" });
+  let done = 0;
+  const tLoop = performance.now();
+  for await (
+    const batch of loadBatches(items, {
+      preprocess: pipeline,
+      batchSize,
+      workers: opts.workers ?? defaultWorkerCount(),
+    })
+  ) {
+    failed.push(...batch.failed);
+    done += batch.items.length + batch.failed.length;
+    const b = batch.items.length;
+    if (b > 0) {
+      const pixels = engine.upload(batch.pixels, batch.shape, "pixels");
+      const { logits } = model.forward(engine, pixels, {});
+      pixels.release();
+      const scores = subsetTensor ? gatherColumns(engine, logits, subsetTensor) : logits;
+      const labels = Int32Array.from(batch.items, (it) => toMetricLabel[it.label!]);
+      state.update(scores, labels, {
+        indices: batch.items.map((it) => globalIndex.get(it.path)!),
+      });
+      store.add(scores);
+      if (scores !== logits) scores.release();
+      logits.release();
+      engine.submit();
+      for (const it of batch.items) evaluated.push({ path: it.path, label: it.label! });
+    }
+    progress?.update(done, failed.length);
+  }
+  progress?.finish();
+  if (evaluated.length === 0) {
+    throw new DataError(
+      `none of the ${nTotal} images could be read (first failure: ${failed[0]?.path}: ${
+        failed[0]?.reason
+      })`,
+    );
+  }
+
+  const tFinish = performance.now();
+  const snapshot = await state.snapshot();
+  const top = await store.read();
+  state.release();
+  subsetTensor?.release();
+  const report = computeMetrics(snapshot, {
+    topk: k,
+    bootstrap: opts.bootstrap ?? 200,
+    seed: opts.seed ?? 0,
+    temperatureScaling: fitT,
+  });
+
+  const kk = store.k;
+  const toModel = (j: number) => (subset ? subset[j] : j);
+  const predictions: PredictionRow[] = evaluated.map((e, i) => ({
+    path: e.path,
+    label: e.label,
+    pred: toModel(top.indices[i * kk]),
+    confidence: top.probs[i * kk],
+    top5: Array.from(top.indices.subarray(i * kk, (i + 1) * kk), toModel),
+  }));
+  const tEnd = performance.now();
+  const loopS = (tFinish - tLoop) / 1000;
+  const metrics: EvaluationMetrics = {
+    ...report,
+    failed,
+    run: {
+      version: VERSION,
+      model: model.path,
+      architecture: model.architecture,
+      data: opts.data,
+      dataset: dataset.description,
+      label_mapping: mapping.description,
+      class_subset: subset,
+      preprocessing: describePipeline(pipeline),
+      adapter: engine.gpu.info.description,
+      batch: batchSize,
+      shard: opts.shard ?? null,
+      timings: {
+        load_model_s: (tModel - t0) / 1000,
+        evaluate_s: loopS,
+        finish_s: (tEnd - tFinish) / 1000,
+        total_s: (tEnd - t0) / 1000,
+      },
+      images_per_second: evaluated.length / Math.max(loopS, 1e-9),
+      started,
+    },
+  };
+  const classNames = classes.names.map((n, i) => n || String(i));
+  const result: EvaluationResult = { metrics, predictions, snapshot, classNames, files: [] };
+  if (opts.out) {
+    result.files = await writeEvaluation(result, opts.out, {
+      report: opts.report ?? true,
+      engine,
+      model,
+      pipeline,
+      items,
+      subset,
+      explain: opts.explain ?? 0,
+      embed: opts.embed,
+      gallery: opts.gallery ?? 24,
+      seed: opts.seed ?? 0,
+      batch: batchSize,
+    });
+  }
+  if (typeof opts.model === "string") model.dispose();
+  return result;
+}
+
+interface WriteContext {
+  report: boolean;
+  engine: Engine;
+  model: ClassifierModel;
+  pipeline: PreprocessConfig;
+  items: DatasetItem[];
+  subset: number[] | null;
+  explain: number;
+  embed?: "pca" | "umap" | "tsne";
+  gallery: number;
+  seed: number;
+  batch: number;
+}
+
+/** Writes metrics.json, predictions.csv, state.safetensors and report.html into `out`. */
+async function writeEvaluation(
+  r: EvaluationResult,
+  out: string,
+  ctx: WriteContext,
+): Promise<string[]> {
+  await Deno.mkdir(out, { recursive: true });
+  const files = [
+    join(out, "metrics.json"),
+    join(out, "predictions.csv"),
+    join(out, "state.safetensors"),
+  ];
+  await writeJson(files[0], r.metrics);
+  await writePredictionsCsv(files[1], r.predictions, r.classNames);
+  await saveSnapshot(files[2], r.snapshot);
+  if (ctx.report) {
+    const path = join(out, "report.html");
+    await writeHtmlReport(path, await reportInput(r, ctx));
+    files.push(path);
+  }
+  return files.map((f) => resolve(f));
+}
+
+/** Decodes an item's image (a file or a CIFAR record). */
+async function itemImage(item: DatasetItem): Promise<RgbImage> {
+  return item.record ? await readCifarRecord(item.record) : await readImage(item.path);
+}
+
+/** A thumbnail no larger than `max` pixels on its longer side. */
+function thumbnail(img: RgbImage, max = 128): RgbImage {
+  const s = Math.min(1, max / Math.max(img.width, img.height));
+  if (s === 1 && img.width >= 48) return img;
+  // Small images (CIFAR) are enlarged so they can be seen.
+  const scale = img.width < 48 ? 96 / Math.max(img.width, img.height) : s;
+  const w = Math.max(1, Math.round(img.width * scale));
+  const h = Math.max(1, Math.round(img.height * scale));
+  return resize(img, w, h, img.width < 48 ? "nearest" : "bilinear");
+}
+
+/** Everything the HTML report shows, computed from the evaluation. */
+async function reportInput(r: EvaluationResult, ctx: WriteContext): Promise<ReportInput> {
+  const m = r.metrics;
+  const s = r.snapshot;
+  const C = s.numClasses;
+  const metricNames = ctx.subset ? ctx.subset.map((c) => r.classNames[c]) : r.classNames;
+
+  // Confidence of correct vs wrong predictions (per-sample records).
+  let confidenceHistograms: ReportInput["confidenceHistograms"];
+  if (s.samples) {
+    const bins = 20;
+    const correct = new Array(bins).fill(0), wrong = new Array(bins).fill(0);
+    s.samples.conf.forEach((c, i) => {
+      const b = Math.min(bins - 1, Math.max(0, Math.ceil(c * bins) - 1));
+      (s.samples!.label[i] === s.samples!.pred[i] ? correct : wrong)[b]++;
+    });
+    confidenceHistograms = { correct, wrong };
+  }
+
+  // ROC / PR curves of the classes with the lowest AUROC (present in the labels).
+  const per = m.auroc.per_class;
+  const worst = per
+    .map((v, c) => ({ v, c }))
+    .filter((x) => typeof x.v === "number" && Number.isFinite(x.v))
+    .sort((a, b) => (a.v as number) - (b.v as number))
+    .slice(0, 5);
+  const curves: ClassCurves[] = worst.map(({ c }) => {
+    let pts;
+    if (s.scores && s.samples) {
+      const n = s.numSamples;
+      const sc = new Float64Array(n), pos = new Uint8Array(n);
+      for (let i = 0; i < n; i++) {
+        sc[i] = s.scores[i * C + c];
+        pos[i] = s.samples.label[i] === c ? 1 : 0;
+      }
+      pts = curvesFromScores(sc, pos);
+    } else {
+      const S = s.scoreBins;
+      const all = s.scoreAll.subarray(c * S, (c + 1) * S);
+      const p = s.scorePositives.subarray(c * S, (c + 1) * S);
+      pts = curvesFromHistograms(p, all.map((a, i) => a - p[i]));
+    }
+    return { class: c, roc: pts.roc, pr: pts.pr, auroc: per[c], auprc: m.auprc.per_class[c] };
+  });
+
+  // The most confident mistakes (model label space for display).
+  const byPath = new Map(ctx.items.map((it) => [it.path, it]));
+  const wrong = r.predictions
+    .filter((p) => p.label !== p.pred)
+    .sort((a, b) => b.confidence - a.confidence);
+  const mistakes: MistakeExample[] = [];
+  for (const p of wrong.slice(0, ctx.gallery)) {
+    const item = byPath.get(p.path)!;
+    let thumb: RgbImage | undefined;
+    try {
+      thumb = thumbnail(await itemImage(item));
+    } catch {
+      thumb = undefined;
+    }
+    mistakes.push({
+      path: p.path,
+      label: p.label as number,
+      pred: p.pred,
+      confidence: p.confidence,
+      thumbnail: thumb,
+    });
+  }
+
+  let explanations: ExplanationExample[] | undefined;
+  if (ctx.explain > 0 && wrong.length) {
+    const { explainImages } = await import("./explain/explain.ts");
+    const chosen = wrong.slice(0, ctx.explain);
+    const sources = await Promise.all(chosen.map(async (p) => {
+      const item = byPath.get(p.path)!;
+      return item.record ? { path: p.path, image: await itemImage(item) } : p.path;
+    }));
+    const ex = await explainImages(ctx.engine, ctx.model, sources, {
+      pipeline: ctx.pipeline,
+      batchSize: Math.min(ctx.batch, 16),
+    });
+    explanations = ex.map((e, i) => ({
+      path: chosen[i].path,
+      method: e.method,
+      class: e.class,
+      overlay: e.originalOverlayPng ?? e.inputOverlayPng ?? e.inputOverlay,
+      image: e.input,
+      label: chosen[i].label as number,
+      pred: chosen[i].pred,
+      confidence: chosen[i].confidence,
+    }));
+  }
+
+  let embedding: EmbeddingInput | undefined;
+  if (ctx.embed) {
+    const { collectFeatures, projectEmbeddings, embeddingInput } = await import(
+      "./explain/embeddings.ts"
+    );
+    const set = await collectFeatures(ctx.engine, ctx.model, ctx.items, {
+      pipeline: ctx.pipeline,
+      batchSize: ctx.batch,
+    });
+    const projection = await projectEmbeddings(ctx.engine, set, {
+      method: ctx.embed,
+      seed: ctx.seed,
+    });
+    embedding = embeddingInput(set, projection);
+  }
+
+  const ts = m.temperature_scaling;
+  return {
+    metrics: m,
+    classNames: metricNames,
+    title: `Evaluation of ${ctx.model.path}`,
+    curves,
+    confidenceHistograms,
+    // Gallery indices are model classes; the report names them with the model's names.
+    mistakes: mistakes.map((x) => ({
+      ...x,
+      label: ctx.subset ? ctx.subset.indexOf(x.label) : x.label,
+      pred: ctx.subset ? ctx.subset.indexOf(x.pred) : x.pred,
+    })),
+    explanations: explanations?.map((x) => ({
+      ...x,
+      class: ctx.subset ? ctx.subset.indexOf(x.class) : x.class,
+      label: ctx.subset && x.label !== undefined ? ctx.subset.indexOf(x.label) : x.label,
+      pred: ctx.subset && x.pred !== undefined ? ctx.subset.indexOf(x.pred) : x.pred,
+    })),
+    embedding,
+    calibration: ts
+      ? {
+        temperature: ts.temperature,
+        before: { nll: ts.nll_before, ece: ts.ece_before, reliability: ts.reliability_before },
+        after: { nll: ts.nll_after, ece: ts.ece_after, reliability: ts.reliability_after },
+      }
+      : undefined,
+    meta: m.run as unknown as Record<string, unknown>,
+  };
+}
