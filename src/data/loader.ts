@@ -57,6 +57,12 @@ export interface LoaderOptions {
   prefetch?: number;
   /** Called after each batch is handed out. */
   onProgress?: (p: LoaderProgress) => void;
+  /**
+   * Workers to reuse (e.g. across several passes, or in benchmarks); the
+   * loader then does not start or stop workers itself. One loader at a
+   * time per pool. Overrides `workers`.
+   */
+  pool?: LoaderPool;
 }
 
 /** Default worker count: min(2, cores). */
@@ -69,16 +75,23 @@ interface WorkerReply extends PreparedBatch {
   error?: string;
 }
 
-/** A pool of loader workers, each working on one batch at a time. */
-class WorkerPool {
+/**
+ * A pool of loader workers, each working on one batch at a time. Starting a
+ * worker costs a module load (and a type check under `deno test`), so
+ * long-lived callers can keep one pool and pass it to {@link loadBatches}.
+ */
+export class LoaderPool {
   readonly #workers: Worker[] = [];
   readonly #idle: Worker[] = [];
+  #nextKey = 0;
   readonly #pending = new Map<
     number,
     { resolve: (r: PreparedBatch) => void; reject: (e: Error) => void; worker: Worker }
   >();
 
-  constructor(count: number) {
+  /** Starts `count` workers (default min(2, cores)). */
+  constructor(count: number = defaultWorkerCount()) {
+    if (!(count >= 1)) throw new DataError(`a loader pool needs at least 1 worker, got ${count}`);
     for (let i = 0; i < count; i++) {
       const w = new Worker(new URL("./loader_worker.ts", import.meta.url), { type: "module" });
       w.onmessage = (e: MessageEvent<WorkerReply>) => this.#settle(w, e.data);
@@ -91,15 +104,26 @@ class WorkerPool {
     }
   }
 
+  /** Number of workers. */
+  get size(): number {
+    return this.#workers.length;
+  }
+
+  /** True if a worker is free. */
   get hasIdle(): boolean {
     return this.#idle.length > 0;
   }
 
+  /** Prepares one batch on a free worker (call only when {@link hasIdle}). */
   run(req: WorkerRequest): Promise<PreparedBatch> {
-    const w = this.#idle.pop()!;
+    const w = this.#idle.pop();
+    if (!w) return Promise.reject(new VisionEvalError("loader pool has no free worker"));
+    // Keys are unique per pool, so replies of an abandoned loader never
+    // answer a later one.
+    const key = this.#nextKey++;
     return new Promise((resolve, reject) => {
-      this.#pending.set(req.id, { resolve, reject, worker: w });
-      w.postMessage(req);
+      this.#pending.set(key, { resolve, reject, worker: w });
+      w.postMessage({ ...req, id: key });
     });
   }
 
@@ -121,6 +145,7 @@ class WorkerPool {
     }
   }
 
+  /** Stops the workers; pending batches fail. */
   close(): void {
     for (const w of this.#workers) w.terminate();
     for (const p of this.#pending.values()) p.reject(new VisionEvalError("loader closed"));
@@ -146,14 +171,15 @@ export async function* loadBatches(
   }
   if (!(opts.batchSize >= 1)) throw new DataError(`batch size must be >= 1, got ${opts.batchSize}`);
   const [h, w] = outSize;
-  const nWorkers = Math.max(0, Math.floor(opts.workers ?? defaultWorkerCount()));
+  const nWorkers = opts.pool?.size ?? Math.max(0, Math.floor(opts.workers ?? defaultWorkerCount()));
   const prefetch = Math.max(opts.prefetch ?? nWorkers + 1, nWorkers, 1);
   const chunks: DatasetItem[][] = [];
   for (let i = 0; i < items.length; i += opts.batchSize) {
     // Plain objects only: workers receive them by structured clone.
     chunks.push(items.slice(i, i + opts.batchSize).map((it) => ({ ...it })));
   }
-  const pool = nWorkers > 0 ? new WorkerPool(nWorkers) : null;
+  const ownPool = !opts.pool && nWorkers > 0;
+  const pool = opts.pool ?? (ownPool ? new LoaderPool(nWorkers) : null);
   const results = new Map<number, Promise<PreparedBatch>>();
   let dispatched = 0;
   const fill = (next: number) => {
@@ -173,7 +199,9 @@ export async function* loadBatches(
   try {
     for (let next = 0; next < chunks.length; next++) {
       fill(next);
-      const r = await results.get(next)!;
+      const pending = results.get(next);
+      if (!pending) throw new VisionEvalError("loader pool is busy with another loader");
+      const r = await pending;
       results.delete(next);
       fill(next + 1); // keep workers busy while the consumer uses this batch
       done += chunks[next].length;
@@ -197,6 +225,6 @@ export async function* loadBatches(
       yield batch;
     }
   } finally {
-    pool?.close();
+    if (ownPool) pool?.close();
   }
 }

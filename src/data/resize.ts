@@ -223,20 +223,19 @@ export function resizeCrop(
   const colOffset = (cx0 - window.x0) * 3;
   if (vc) {
     const { taps, first, count, weights } = vc;
+    // Accumulate whole rows (tap by tap) so memory is read sequentially.
+    const acc = new Int32Array(midStride);
     for (let y = cy0; y < cy1; y++) {
       const n = count[y];
       const kb = y * taps;
-      const base = (first[y] - rowLo) * midStride;
-      const o = (y - window.y0) * outStride + colOffset;
-      for (let i = 0; i < midStride; i++) {
-        let acc = HALF;
-        let p = base + i;
-        for (let t = 0; t < n; t++) {
-          acc += mid[p] * weights[kb + t];
-          p += midStride;
-        }
-        out[o + i] = clip8(acc);
+      acc.fill(HALF);
+      for (let t = 0; t < n; t++) {
+        const k = weights[kb + t];
+        const row = (first[y] - rowLo + t) * midStride;
+        for (let i = 0; i < midStride; i++) acc[i] += mid[row + i] * k;
       }
+      const o = (y - window.y0) * outStride + colOffset;
+      for (let i = 0; i < midStride; i++) out[o + i] = clip8(acc[i]);
     }
   } else {
     for (let y = cy0; y < cy1; y++) {
