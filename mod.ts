@@ -126,3 +126,48 @@ export { confidenceDistributionSvg, type DistributionOptions } from "./src/repor
 export { embeddingScatterSvg, type ScatterOptions } from "./src/report/scatter.ts";
 export { type Colormap, type Rgb, turbo, viridis } from "./src/report/colormap.ts";
 export { encodePng, imageDataUri } from "./src/report/png.ts";
+export {
+  MetricState,
+  type MetricStateOptions,
+  snapshotFromArrays,
+  type UpdateOptions,
+} from "./src/metrics/state.ts";
+export {
+  accumulateArrays,
+  type AccumulateOptions,
+  calibrationBin,
+  emptySnapshot,
+  mergeSnapshots,
+  type MetricInputKind,
+  type MetricSnapshot,
+  type SampleRecords,
+  scoreBin,
+  type SnapshotShape,
+} from "./src/metrics/snapshot.ts";
+export {
+  computeMetrics,
+  computeMetricsFromArrays,
+  type ComputeOptions,
+  type MetricsReport,
+} from "./src/metrics/report.ts";
+export { type Averaged, type ClassificationMetrics } from "./src/metrics/classification.ts";
+export { type RankingMetric } from "./src/metrics/ranking.ts";
+export {
+  fitTemperature,
+  type ReliabilityBin,
+  type TemperatureScaling,
+} from "./src/metrics/calibration.ts";
+export { type BootstrapIntervals, type Interval } from "./src/metrics/bootstrap.ts";
+export { decodeSnapshot, loadSnapshot, saveSnapshot } from "./src/metrics/state_file.ts";
+export {
+  type Predictions,
+  readLabels,
+  readPredictions,
+  type ReadPredictionsOptions,
+} from "./src/metrics/io.ts";
+export {
+  confidenceHistogramsFromSnapshot,
+  type MistakeRecord,
+  mostConfidentMistakes,
+  worstClassCurves,
+} from "./src/report/from_snapshot.ts";
