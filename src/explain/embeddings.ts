@@ -71,10 +71,15 @@ export class FeatureCollector {
   failed: { path: string; reason: string }[] = [];
 
   /**
-   * @param chunkBytes size of each GPU buffer the features are copied into
-   *   (default 64 MiB; a new one is added when full)
+   * A collector on `engine`; `chunkBytes` is the size of each GPU buffer the
+   * features are copied into (default 64 MiB; another is added when full).
    */
-  constructor(readonly engine: Engine, readonly chunkBytes: number = CHUNK_BYTES) {}
+  constructor(
+    /** The engine the batches run on. */
+    readonly engine: Engine,
+    /** Bytes per GPU chunk. */
+    readonly chunkBytes: number = CHUNK_BYTES,
+  ) {}
 
   /** Samples added so far. */
   get rows(): number {
@@ -219,7 +224,7 @@ export async function collectFeatures(
 export type ProjectionMethod = "pca" | "umap" | "tsne";
 
 /** Options of {@link projectEmbeddings}. */
-export interface ProjectOptions {
+export interface ProjectEmbeddingsOptions {
   /** "pca" (default), "umap" or "tsne". */
   method?: ProjectionMethod;
   /** Seed (default 0). */
@@ -253,7 +258,7 @@ export interface Projection {
 export async function projectEmbeddings(
   engine: Engine,
   set: Pick<FeatureSet, "features" | "rows" | "dims">,
-  opts: ProjectOptions = {},
+  opts: ProjectEmbeddingsOptions = {},
 ): Promise<Projection> {
   const method = opts.method ?? "pca";
   const seed = opts.seed ?? 0;

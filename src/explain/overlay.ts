@@ -9,6 +9,9 @@ import { type Colormap, COLORMAPS } from "../report/colormap.ts";
 import { encodePng } from "../report/png.ts";
 import type { RasterImage } from "../report/types.ts";
 
+/** Names of the heat-map colormaps. */
+export type ColormapName = "turbo" | "viridis";
+
 /** A single-channel float map, row-major [height, width]. */
 export interface HeatMap {
   /** Width in cells. */
@@ -131,7 +134,7 @@ export interface OverlayOptions {
   /** Weight of the heat map in the blend (default 0.5). */
   alpha?: number;
   /** "turbo" (default) or "viridis". */
-  colormap?: keyof typeof COLORMAPS;
+  colormap?: ColormapName;
   /**
    * Where in `image` the map lies (default: the whole image). For the
    * original image this is the area the model input was cropped from, so a
@@ -187,7 +190,7 @@ export function heatmapPng(
   map: HeatMap,
   width: number,
   height: number,
-  colormap: keyof typeof COLORMAPS = "turbo",
+  colormap: ColormapName = "turbo",
 ): Uint8Array {
   return encodePng(colorize(normalizeMap(resizeBilinear(map, width, height)), COLORMAPS[colormap]));
 }
