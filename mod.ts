@@ -77,6 +77,7 @@ export {
 export { shortcutOptionA } from "./src/ops/shortcut_option_a.ts";
 export {
   type AveragedScore,
+  type BootstrapLike,
   type CalibrationInput,
   type CalibrationSide,
   type ClassCurves,
@@ -85,6 +86,7 @@ export {
   type EmbeddingPoint,
   type ExplanationExample,
   type FailedImage,
+  type IntervalLike,
   type MaybeNumber,
   type MetricsLike,
   type MistakeExample,
@@ -124,7 +126,7 @@ export {
 } from "./src/report/curves.ts";
 export { confidenceDistributionSvg, type DistributionOptions } from "./src/report/distributions.ts";
 export { embeddingScatterSvg, type ScatterOptions } from "./src/report/scatter.ts";
-export { type Colormap, type Rgb, turbo, viridis } from "./src/report/colormap.ts";
+export { type Colormap, COLORMAPS, type Rgb, turbo, viridis } from "./src/report/colormap.ts";
 export { encodePng, imageDataUri } from "./src/report/png.ts";
 export {
   MetricState,

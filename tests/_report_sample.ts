@@ -111,6 +111,7 @@ export function sampleReport(opts: SampleOptions = {}): ReportInput {
     numClasses: C,
     input: "logits",
     temperatureScaling: opts.calibrate ?? C <= 100,
+    bootstrap: C <= 100 ? 100 : 0,
   });
   // Per-sample probabilities for curves and predictions.
   const probs = new Float64Array(n * C), pred = new Int32Array(n), conf = new Float64Array(n);

@@ -67,6 +67,7 @@ Deno.test("html report: self-contained, escaped, all sections, well-formed SVG",
   assert.ok(html.includes(`>${input.metrics.top1!.toFixed(4)}<`));
   // Run metadata: unknown metric fields and meta are listed.
   assert.match(html, /settings\.calibration_bins/);
+  assert.match(html, /95% CI 0\.\d{3}–0\.\d{3}/);
   assert.match(html, /model\.architecture/);
 });
 

@@ -307,3 +307,54 @@ Deno.test("nice ticks are round and cover the range", () => {
   assert.deepEqual(niceTicks(-3.2, 7.9, 5), [-2, 0, 2, 4, 6]);
   assert.deepEqual(niceTicks(5, 5), [5]);
 });
+
+Deno.test("from snapshot: worst-class curves (exact and binned) agree with the metrics module", async () => {
+  const { accumulateArrays } = await import("../src/metrics/snapshot.ts");
+  const { computeMetrics } = await import("../src/metrics/report.ts");
+  const { confidenceHistogramsFromSnapshot, mostConfidentMistakes, worstClassCurves } =
+    await import(
+      "../src/report/from_snapshot.ts"
+    );
+  const r = rng(21);
+  const C = 6, n = 500, logits: number[] = [], y: number[] = [];
+  for (let i = 0; i < n; i++) {
+    y.push(Math.floor(r() * C));
+    for (let c = 0; c < C; c++) logits.push(3 * r() + (c === y[i] ? 1.5 * (1 + (c % 3)) : 0));
+  }
+  const s = accumulateArrays(y, logits, { numClasses: C, input: "logits" });
+  const m = computeMetrics(s);
+  const exact = worstClassCurves(s, 3, m.auroc.per_class);
+  assert.equal(exact.length, 3);
+  const sortedAuc = [...(m.auroc.per_class as number[])].sort((a, b) => a - b);
+  exact.forEach((c, i) => {
+    assert.ok(
+      Math.abs((c.auroc as number) - sortedAuc[i]) < 1e-12,
+      `exact auroc of class ${c.class}`,
+    );
+    assert.ok(Math.abs((c.auprc as number) - (m.auprc.per_class[c.class] as number)) < 1e-12);
+  });
+  const binned = worstClassCurves({ ...s, scores: null }, C);
+  for (const c of binned) {
+    assert.ok(
+      Math.abs((c.auroc as number) - (m.auroc_binned!.per_class[c.class] as number)) < 1e-12,
+    );
+    assert.ok(
+      Math.abs((c.auprc as number) - (m.auprc_binned!.per_class[c.class] as number)) < 1e-12,
+    );
+  }
+  const h = confidenceHistogramsFromSnapshot(s);
+  const correct = h.correct.reduce((a, b) => a + b, 0), wrong = h.wrong.reduce((a, b) => a + b, 0);
+  assert.equal(correct + wrong, n);
+  assert.equal(correct / n, m.top1);
+  const h2 = confidenceHistogramsFromSnapshot({ ...s, samples: null });
+  assert.equal(h2.correct.length, 15);
+  assert.equal(h2.correct.reduce((a, b) => a + b, 0), correct);
+  const worst = mostConfidentMistakes(s, 5);
+  assert.equal(worst.length, 5);
+  assert.ok(
+    worst.every((w, i) =>
+      w.label !== w.pred && (i === 0 || worst[i - 1].confidence >= w.confidence)
+    ),
+  );
+  assert.equal(mostConfidentMistakes({ ...s, samples: null }).length, 0);
+});

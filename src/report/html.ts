@@ -22,7 +22,13 @@ import { perClassBarsSvg, perClassRows, perClassTableHtml } from "./perclass.ts"
 import { imageDataUri } from "./png.ts";
 import { reliabilityDiagramSvg } from "./reliability.ts";
 import { embeddingScatterSvg } from "./scatter.ts";
-import type { CalibrationInput, MaybeNumber, MetricsLike, ReportInput } from "./types.ts";
+import type {
+  CalibrationInput,
+  IntervalLike,
+  MaybeNumber,
+  MetricsLike,
+  ReportInput,
+} from "./types.ts";
 
 /** Metric fields the report shows in its own sections (the rest go to "Run metadata"). */
 const KNOWN_FIELDS = new Set([
@@ -50,6 +56,7 @@ const KNOWN_FIELDS = new Set([
   "failed",
   "classwise_ece_per_class",
   "temperature_scaling",
+  "bootstrap",
 ]);
 
 interface Section {
@@ -76,14 +83,23 @@ function kpi(label: string, value: string, hint = "", warn = false): string {
 }
 
 function summarySection(m: MetricsLike, failed: number): Section {
+  const bs = m.bootstrap;
+  const level = isNum(bs?.level) ? `${Math.round(bs.level * 100)}% CI ` : "CI ";
+  const ci = (iv?: IntervalLike) =>
+    iv && isNum(iv.lo) && isNum(iv.hi) ? `${level}${fmt(iv.lo, 3)}–${fmt(iv.hi, 3)}` : "";
+  const bins = m.reliability?.length;
   const tiles = [
-    kpi("Top-1 accuracy", fmt(m.top1), pct(m.top1)),
+    kpi("Top-1 accuracy", fmt(m.top1), ci(bs?.top1) || pct(m.top1)),
     kpi("Top-5 accuracy", fmt(m.top5), pct(m.top5)),
-    kpi("Macro F1", fmt(m.f1?.macro)),
+    kpi("Macro F1", fmt(m.f1?.macro), ci(bs?.macro_f1)),
     kpi("Balanced accuracy", fmt(m.balanced_accuracy)),
     kpi("Log loss", fmt(m.log_loss), "lower is better"),
-    kpi("ECE", fmt(m.ece), "15-bin, lower is better"),
-    kpi("AUROC (macro)", fmt(m.auroc?.macro), "one vs rest"),
+    kpi("ECE", fmt(m.ece), ci(bs?.ece) || `${bins ? `${bins}-bin, ` : ""}lower is better`),
+    kpi(
+      "AUROC (macro)",
+      fmt(m.auroc?.macro),
+      `one vs rest${m.auroc?.method ? `, ${m.auroc.method}` : ""}`,
+    ),
     kpi(
       "Samples",
       isNum(m.num_samples) ? m.num_samples.toLocaleString("en-US") : "n/a",
@@ -366,12 +382,21 @@ function failedSection(r: ReportInput): Section | undefined {
 /** A metadata value as HTML: scalars as text, flat arrays joined, objects as JSON. */
 function metaValue(v: unknown): string {
   if (v === null || v === undefined) return `<span class="muted">n/a</span>`;
-  if (typeof v === "number") return Number.isFinite(v) ? escapeXml(String(v)) : "n/a";
+  if (typeof v === "number") return escapeXml(metaNumber(v));
   if (typeof v !== "object") return escapeXml(String(v));
   if (Array.isArray(v) && v.every((x) => x === null || typeof x !== "object")) {
-    return escapeXml(truncate(v.join(", "), 600));
+    if (v.length === 0) return `<span class="muted">none</span>`;
+    // Long per-class arrays belong in metrics.json, not in a table cell.
+    if (v.length > 12) return `<span class="muted">${v.length} values (see metrics.json)</span>`;
+    return escapeXml(v.map((x) => (typeof x === "number" ? metaNumber(x) : String(x))).join(", "));
   }
   return `<pre class="json">${escapeXml(truncate(JSON.stringify(v, null, 2), 4000))}</pre>`;
+}
+
+/** A metadata number: integers as they are, others to 6 significant digits. */
+function metaNumber(x: number): string {
+  if (!Number.isFinite(x)) return "n/a";
+  return Number.isInteger(x) ? String(x) : String(Number(x.toPrecision(6)));
 }
 
 /** Flattens nested plain objects into dotted keys (two levels), so tables stay readable. */

@@ -36,10 +36,10 @@ section.card > p.lead { margin:0 0 14px; color:var(--muted); font-size:13px; }
 .plot-box { overflow-x:auto; }
 svg.plot { max-width:100%; height:auto; display:block; }
 table { border-collapse:collapse; width:100%; font-variant-numeric: tabular-nums; }
-th, td { padding:5px 10px; border-bottom:1px solid var(--line); text-align:left; vertical-align:top; }
+th, td { padding:5px 9px; border-bottom:1px solid var(--line); text-align:left; vertical-align:top; }
 th { font-weight:600; font-size:12px; color:#374151; background:#f9fafb; white-space:nowrap; }
 td.num, th.num { text-align:right; white-space:nowrap; }
-td.name { max-width:280px; overflow:hidden; text-overflow:ellipsis; white-space:nowrap; }
+td.name { max-width:240px; overflow:hidden; text-overflow:ellipsis; white-space:nowrap; }
 table.summary td:first-child { width:34%; }
 table.summary td.desc { color:var(--muted); font-size:12px; }
 table.sortable th { cursor:pointer; user-select:none; position:sticky; top:0; }
@@ -48,8 +48,8 @@ table.sortable th[aria-sort=ascending]::after { content:"▲"; color:var(--accen
 table.sortable th[aria-sort=descending]::after { content:"▼"; color:var(--accent); }
 .scroll { max-height:520px; overflow:auto; border:1px solid var(--line); border-radius:8px; }
 .scroll table { border:0; }
-.meter { display:inline-block; width:54px; height:7px; background:#eef0f3; border-radius:4px;
-  margin-right:8px; vertical-align:middle; overflow:hidden; }
+.meter { display:inline-block; width:36px; height:7px; background:#eef0f3; border-radius:4px;
+  margin-right:6px; vertical-align:middle; overflow:hidden; }
 .meter > span { display:block; height:100%; background:#60a5fa; }
 input.filter { padding:6px 10px; border:1px solid #d1d5db; border-radius:6px; margin:0 0 10px; width:260px;
   font:inherit; }

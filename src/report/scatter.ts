@@ -26,7 +26,7 @@ import type { EmbeddingInput } from "./types.ts";
 export interface ScatterOptions {
   /** Plot title. */
   title?: string;
-  /** Width in pixels (default 900). */
+  /** Width in pixels (default 1080). */
   width?: number;
   /** Height in pixels (default 620). */
   height?: number;
@@ -42,7 +42,7 @@ export function embeddingScatterSvg(
   names?: readonly string[],
   opts: ScatterOptions = {},
 ): string {
-  const width = opts.width ?? 900, height = opts.height ?? 620;
+  const width = opts.width ?? 1080, height = opts.height ?? 620;
   const heading = opts.title ??
     `Embedding (${emb.method.toUpperCase()}) of the penultimate features`;
   const valid = emb.points.filter((p) => isNum(p.x) && isNum(p.y));

@@ -17,6 +17,8 @@ export interface AveragedScore {
   readonly micro?: MaybeNumber;
   /** One value per class, `null` where the class is skipped. */
   readonly per_class?: readonly MaybeNumber[];
+  /** How it was computed, e.g. "exact" or "binned" (ranking metrics). */
+  readonly method?: string;
 }
 
 /** One equal-width confidence bin `(lo, hi]` of the reliability diagram. */
@@ -94,6 +96,30 @@ export interface MetricsLike {
   readonly failed?: readonly FailedImage[];
   /** Temperature scaling, when it was fitted (shown as before/after reliability diagrams). */
   readonly temperature_scaling?: TemperatureScalingLike;
+  /** Bootstrap confidence intervals of the headline metrics. */
+  readonly bootstrap?: BootstrapLike;
+}
+
+/** A confidence interval. */
+export interface IntervalLike {
+  /** Lower bound. */
+  readonly lo: number;
+  /** Upper bound. */
+  readonly hi: number;
+}
+
+/** The `bootstrap` entry of metrics.json. */
+export interface BootstrapLike {
+  /** Coverage, e.g. 0.95. */
+  readonly level?: number;
+  /** Number of replicates. */
+  readonly replicates?: number;
+  /** Interval of top-1 accuracy. */
+  readonly top1?: IntervalLike;
+  /** Interval of macro-F1. */
+  readonly macro_f1?: IntervalLike;
+  /** Interval of ECE. */
+  readonly ece?: IntervalLike;
 }
 
 /** The `temperature_scaling` entry of metrics.json. */
