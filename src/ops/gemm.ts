@@ -1,17 +1,31 @@
 /**
  * Matrix products with a fused epilogue (bias, residual, activation):
  * `linear` (a PyTorch `nn.Linear`) and batched `matmul`.
+ *
+ * Both run one kernel, shaders/gemm.wgsl, whose B operand is packed in
+ * column panels (shaders/gemm_pack.wgsl). Constant weights are packed once
+ * with {@link prepareLinearWeight}; raw weights and run-time B operands are
+ * packed into a temporary buffer on every call (O(K N) extra work).
  */
-import simpleCode from "../../shaders/gemm_simple.wgsl" with { type: "text" };
+import gemmCode from "../../shaders/gemm.wgsl" with { type: "text" };
+import aVec4Code from "../../shaders/gemm_a_vec4.wgsl" with { type: "text" };
+import aScalarCode from "../../shaders/gemm_a_scalar.wgsl" with { type: "text" };
+import packCode from "../../shaders/gemm_pack.wgsl" with { type: "text" };
 import type { Engine } from "../gpu/engine.ts";
+import { splitGrid } from "../gpu/kernel.ts";
 import { packParams } from "../gpu/params.ts";
-import { numel, type Tensor } from "../tensor.ts";
+import { numel, Tensor } from "../tensor.ts";
 import { GELU_WGSL } from "./gelu.ts";
 
 /** Activation applied in a GEMM epilogue. */
 export type Activation = "none" | "relu" | "gelu";
 
 const ACT_CODE: Record<Activation, number> = { none: 0, relu: 1, gelu: 2 };
+
+/** Columns per packed panel and rows per tile of shaders/gemm.wgsl. */
+export const GEMM_PANEL = 64;
+const GEMM_ROWS = 8;
+const PACK_WG = 64;
 
 /** Options of {@link linear}. */
 export interface LinearOptions {
@@ -33,11 +47,40 @@ export interface MatmulOptions extends LinearOptions {
   alpha?: number;
 }
 
-const SIMPLE_CODE = GELU_WGSL + simpleCode;
+/**
+ * A B operand packed for shaders/gemm.wgsl: `[batch][panel][k][64]` floats,
+ * columns past `n` zero. Create with {@link packB} or {@link prepareLinearWeight}.
+ */
+export class PackedMatrix {
+  /** Wraps a packed tensor; use {@link packB} to create one. */
+  constructor(
+    /** The packed data. */
+    readonly tensor: Tensor,
+    /** Inner dimension K. */
+    readonly k: number,
+    /** Columns N. */
+    readonly n: number,
+    /** Number of matrices (1 = shared by every batch). */
+    readonly batch: number,
+  ) {}
+
+  /** Number of 64-column panels. */
+  get panels(): number {
+    return Math.ceil(this.n / GEMM_PANEL);
+  }
+
+  /** Frees the packed data. */
+  release(): void {
+    this.tensor.release();
+  }
+}
+
+const GEMM_VEC4 = GELU_WGSL + aVec4Code + gemmCode;
+const GEMM_SCALAR = GELU_WGSL + aScalarCode + gemmCode;
 
 const dummies = new WeakMap<Engine, Tensor>();
 
-/** A 1-element tensor bound where an optional input is absent. */
+/** A small tensor bound where an optional input is absent. */
 export function dummyTensor(engine: Engine): Tensor {
   let t = dummies.get(engine);
   if (!t) {
@@ -47,45 +90,149 @@ export function dummyTensor(engine: Engine): Tensor {
   return t;
 }
 
-/** Where one operand's elements are: batch, row and column strides. */
-interface Strided {
-  t: Tensor;
-  batch: number; // batch stride (0 = broadcast)
-  row: number;
-  col: number;
+/** Where B's elements are: b(z, k, n) at z * batch + k * kStride + n * nStride. */
+interface BLayout {
+  k: number;
+  n: number;
+  batch: number;
+  batchStride: number;
+  kStride: number;
+  nStride: number;
 }
 
-/** Records C = act(alpha * A B + bias + residual) for strided A, B. */
-function gemmGeneric(
+function packedBytes(l: BLayout): number {
+  return l.batch * Math.ceil(l.n / GEMM_PANEL) * l.k * GEMM_PANEL * 4;
+}
+
+/** Records the packing of `b` (laid out as `l`) into `dst`. */
+function recordPack(engine: Engine, b: Tensor, l: BLayout, dst: Tensor): void {
+  const panels = Math.ceil(l.n / GEMM_PANEL);
+  const total = panels * l.k * (GEMM_PANEL / 4);
+  const [x, y] = splitGrid(
+    Math.ceil(total / PACK_WG),
+    engine.gpu.limits.maxComputeWorkgroupsPerDimension,
+  );
+  engine.run(
+    { name: "gemm_pack", code: packCode, constants: { WG: PACK_WG } },
+    [b, dst],
+    [x, y, l.batch],
+    packParams([l.k, l.n, panels, total, l.batchStride, l.kStride, l.nStride]),
+  );
+}
+
+/**
+ * Packs B for {@link gemm}: `b` is [K, N] / [Z, K, N], or with `transB`
+ * [N, K] / [Z, N, K]. With `persistent` the result gets its own buffer
+ * (for weights); otherwise it comes from the pool.
+ */
+export function packB(
   engine: Engine,
-  m: number,
-  n: number,
-  k: number,
+  b: Tensor,
+  opts: { transB?: boolean; persistent?: boolean } = {},
+): PackedMatrix {
+  const b3 = b.shape.length === 2 ? [1, ...b.shape] : b.shape;
+  if (b3.length !== 3) throw new Error(`packB: ${b.label} [${b.shape}] is not 2-D or 3-D`);
+  const [z, r, s] = b3;
+  const [k, n] = opts.transB ? [s, r] : [r, s];
+  const layout: BLayout = {
+    k,
+    n,
+    batch: z,
+    batchStride: k * n,
+    kStride: opts.transB ? 1 : n,
+    nStride: opts.transB ? k : 1,
+  };
+  const bytes = packedBytes(layout);
+  let dst: Tensor;
+  const label = `${b.label} (packed)`;
+  if (opts.persistent) {
+    const buffer = engine.device.createBuffer({
+      size: Math.max(16, bytes),
+      usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST,
+      label,
+    });
+    dst = new Tensor(buffer, [bytes / 4], "f32", label, (t) => t.buffer.destroy());
+  } else {
+    dst = engine.empty([bytes / 4], "f32", label);
+  }
+  recordPack(engine, b, layout, dst);
+  return new PackedMatrix(dst, k, n, z);
+}
+
+/**
+ * Packs a PyTorch linear weight [N, K] once, at load time, into its own
+ * buffer. Pass the result to {@link linear} instead of the raw weight.
+ */
+export function prepareLinearWeight(engine: Engine, w: Tensor): PackedMatrix {
+  if (w.shape.length !== 2) throw new Error(`linear weight ${w.label} [${w.shape}] is not 2-D`);
+  return packB(engine, w, { transB: true, persistent: true });
+}
+
+/** A operand: a(z, m, k) at z * batchStride + m * rowStride + k. */
+interface ALayout {
+  t: Tensor;
+  m: number;
+  batchStride: number;
+  rowStride: number;
+}
+
+/**
+ * Records `C[z] = act(alpha * A[z] B[z] + bias + R[z])` with B packed.
+ * C is dense [Z, M, N]; Z = max(A batches, B batches).
+ */
+export function gemm(
+  engine: Engine,
+  a: ALayout,
+  b: PackedMatrix,
   batch: number,
-  a: Strided,
-  b: Strided,
-  alpha: number,
-  opts: LinearOptions,
   out: Tensor,
+  opts: LinearOptions & { alpha?: number } = {},
 ): void {
-  if (a.col !== 1) throw new Error("gemm: A must be contiguous along K");
+  const { m } = a;
+  const { k, n } = b;
+  const rowBlocks = Math.ceil(m / GEMM_ROWS);
+  const panels = b.panels;
+  const vec4 = a.rowStride % 4 === 0 && a.batchStride % 4 === 0;
+  const [x, y] = splitGrid(rowBlocks * panels, engine.gpu.limits.maxComputeWorkgroupsPerDimension);
   engine.run(
     {
-      name: "gemm_simple",
-      code: SIMPLE_CODE,
+      name: vec4 ? "gemm" : "gemm_scalar_a",
+      code: vec4 ? GEMM_VEC4 : GEMM_SCALAR,
       constants: {
         ACT: ACT_CODE[opts.act ?? "none"],
         HAS_BIAS: opts.bias ? 1 : 0,
         HAS_RES: opts.residual ? 1 : 0,
       },
     },
-    [a.t, b.t, opts.bias ?? dummyTensor(engine), opts.residual ?? dummyTensor(engine), out],
-    [Math.ceil(n / 32), Math.ceil(m / 32), batch],
-    packParams([m, n, k, batch, a.batch, a.row, b.batch, b.row, b.col, { f32: alpha }]),
+    [
+      b.tensor,
+      opts.bias ?? dummyTensor(engine),
+      opts.residual ?? dummyTensor(engine),
+      out,
+      a.t,
+    ],
+    [x, y, batch],
+    packParams([
+      m,
+      n,
+      k,
+      panels,
+      a.batchStride,
+      a.rowStride,
+      b.batch === 1 ? 0 : panels * k * (GEMM_PANEL / 4),
+      m * n,
+      { f32: opts.alpha ?? 1 },
+      rowBlocks,
+    ]),
   );
 }
 
-function checkEpilogue(what: string, outShape: number[], n: number, opts: LinearOptions): Tensor {
+function checkEpilogue(
+  what: string,
+  outShape: number[],
+  n: number,
+  opts: LinearOptions,
+): Tensor | undefined {
   if (opts.bias && opts.bias.size !== n) {
     throw new Error(`${what}: bias ${opts.bias.label} has ${opts.bias.size} values, expected ${n}`);
   }
@@ -101,83 +248,84 @@ function checkEpilogue(what: string, outShape: number[], n: number, opts: Linear
   if (opts.out && opts.residual && opts.out.buffer === opts.residual.buffer) {
     throw new Error(`${what}: out and residual must be different buffers`);
   }
-  return opts.out ? opts.out.reshape(outShape) : undefined as unknown as Tensor;
+  return opts.out?.reshape(outShape);
 }
 
 /**
- * A fully connected layer: `y = act(x @ w^T + bias + residual)` with PyTorch
- * weights `w` [N, K]. `x` is [..., K]; the result is [..., N].
+ * A fully connected layer: `y = act(x @ w^T + bias + residual)` with a
+ * PyTorch weight `w` [N, K] (raw, or packed once by
+ * {@link prepareLinearWeight}). `x` is [..., K]; the result is [..., N].
  */
-export function linear(engine: Engine, x: Tensor, w: Tensor, opts: LinearOptions = {}): Tensor {
-  if (w.shape.length !== 2) throw new Error(`linear: weight ${w.label} [${w.shape}] is not 2-D`);
-  const [n, k] = w.shape;
+export function linear(
+  engine: Engine,
+  x: Tensor,
+  w: Tensor | PackedMatrix,
+  opts: LinearOptions = {},
+): Tensor {
+  const packed = w instanceof PackedMatrix ? w : undefined;
+  if (!packed && (w as Tensor).shape.length !== 2) {
+    throw new Error(`linear: weight ${(w as Tensor).label} [${(w as Tensor).shape}] is not 2-D`);
+  }
+  const [n, k] = packed ? [packed.n, packed.k] : (w as Tensor).shape;
+  const wLabel = packed ? packed.tensor.label : (w as Tensor).label;
   const xk = x.shape[x.shape.length - 1];
   if (xk !== k) {
-    throw new Error(`linear: input ${x.label} [${x.shape}] does not end in K=${k} of ${w.label}`);
+    throw new Error(`linear: input ${x.label} [${x.shape}] does not end in K=${k} of ${wLabel}`);
   }
   const m = x.size / k;
   const outShape = [...x.shape.slice(0, -1), n];
   const out = checkEpilogue("linear", outShape, n, opts) ??
     engine.empty(outShape, "f32", "linear");
-  gemmGeneric(
-    engine,
-    m,
-    n,
-    k,
-    1,
-    { t: x, batch: 0, row: k, col: 1 },
-    { t: w, batch: 0, row: 1, col: k },
-    1,
-    opts,
-    out,
-  );
+  const b = packed ?? packB(engine, w as Tensor, { transB: true });
+  gemm(engine, { t: x, m, batchStride: 0, rowStride: k }, b, 1, out, opts);
+  if (!packed) b.release();
   return out;
 }
 
 /**
- * Batched matrix product `C[b] = act(alpha * A[b] @ B[b] + bias + residual)`.
- * `a` is [B, M, K] or [M, K]; `b` is [B, K, N] or [K, N] ([B, N, K] / [N, K]
- * with `transB`). A 2-D operand is shared by every batch. The result is
- * [B, M, N] (or [M, N] when both are 2-D).
+ * Batched matrix product `C[z] = act(alpha * A[z] @ B[z] + bias + residual)`.
+ * `a` is [Z, M, K] or [M, K]; `b` is [Z, K, N] or [K, N] ([Z, N, K] / [N, K]
+ * with `transB`), or already packed by {@link packB}. A 2-D operand is
+ * shared by every batch. The result is [Z, M, N] (or [M, N] when both are 2-D).
  */
-export function matmul(engine: Engine, a: Tensor, b: Tensor, opts: MatmulOptions = {}): Tensor {
+export function matmul(
+  engine: Engine,
+  a: Tensor,
+  b: Tensor | PackedMatrix,
+  opts: MatmulOptions = {},
+): Tensor {
   const a3 = a.shape.length === 2 ? [1, ...a.shape] : a.shape;
-  const b3 = b.shape.length === 2 ? [1, ...b.shape] : b.shape;
-  if (a3.length !== 3 || b3.length !== 3) {
-    throw new Error(`matmul: operands [${a.shape}] and [${b.shape}] must be 2-D or 3-D`);
+  if (a3.length !== 3) throw new Error(`matmul: ${a.label} [${a.shape}] is not 2-D or 3-D`);
+  const [za, m, k] = a3;
+  let packed: PackedMatrix;
+  let bIs2d: boolean;
+  if (b instanceof PackedMatrix) {
+    packed = b;
+    bIs2d = b.batch === 1;
+  } else {
+    const b3 = b.shape.length === 2 ? [1, ...b.shape] : b.shape;
+    if (b3.length !== 3) throw new Error(`matmul: ${b.label} [${b.shape}] is not 2-D or 3-D`);
+    const kb = opts.transB ? b3[2] : b3[1];
+    if (kb !== k) {
+      throw new Error(
+        `matmul: inner sizes differ: ${a.label} [${a.shape}] vs ${b.label} [${b.shape}]` +
+          (opts.transB ? " (transposed)" : ""),
+      );
+    }
+    bIs2d = b.shape.length === 2;
+    packed = packB(engine, b, { transB: opts.transB });
   }
-  const [ba, m, k] = a3;
-  const [bb, r1, r2] = b3;
-  const [kb, n] = opts.transB ? [r2, r1] : [r1, r2];
-  if (kb !== k) {
-    throw new Error(
-      `matmul: inner sizes differ: ${a.label} [${a.shape}] vs ${b.label} [${b.shape}]` +
-        (opts.transB ? " (transposed)" : ""),
-    );
+  if (packed.k !== k) throw new Error(`matmul: packed B has K=${packed.k}, ${a.label} has ${k}`);
+  const zb = packed.batch;
+  if (za !== zb && za !== 1 && zb !== 1) {
+    throw new Error(`matmul: batch sizes differ: ${za} (${a.label}) vs ${zb}`);
   }
-  if (ba !== bb && ba !== 1 && bb !== 1) {
-    throw new Error(`matmul: batch sizes differ: [${a.shape}] vs [${b.shape}]`);
-  }
-  const batch = Math.max(ba, bb);
-  const outShape = a.shape.length === 2 && b.shape.length === 2 ? [m, n] : [batch, m, n];
+  const z = Math.max(za, zb);
+  const n = packed.n;
+  const outShape = a.shape.length === 2 && bIs2d ? [m, n] : [z, m, n];
   const out = checkEpilogue("matmul", outShape, n, opts) ??
     engine.empty(outShape, "f32", "matmul");
-  gemmGeneric(
-    engine,
-    m,
-    n,
-    k,
-    batch,
-    { t: a, batch: ba === 1 ? 0 : m * k, row: k, col: 1 },
-    {
-      t: b,
-      batch: bb === 1 ? 0 : k * n,
-      row: opts.transB ? 1 : n,
-      col: opts.transB ? k : 1,
-    },
-    opts.alpha ?? 1,
-    opts,
-    out,
-  );
+  gemm(engine, { t: a, m, batchStride: za === 1 ? 0 : m * k, rowStride: k }, packed, z, out, opts);
+  if (!(b instanceof PackedMatrix)) packed.release();
   return out;
 }
