@@ -3,7 +3,9 @@
 //   s_h(i, j) = (q_h(i) / sqrt(d)) . k_h(j)
 // where (m, l) are the row maximum and exp-sum that shaders/attention.wgsl
 // (entry main_stats) found for the same rows, so these are exactly the
-// probabilities that weighted V. Written into out [B, L, T, T] at `layer`.
+// probabilities that weighted V (the dot product is summed in the same
+// order). Written into out [B, L, T, T] at `layer`. vec4 form (d multiple
+// of 4); shaders/attention_probs_scalar.wgsl is the scalar one.
 // One workgroup per (image, query row); invocations stride over the keys.
 
 struct Params {
@@ -21,11 +23,11 @@ override HEAD_DIM: u32 = 64u;
 override MODEL_DIM: u32 = 192u;
 
 @group(0) @binding(0) var<uniform> p: Params;
-@group(0) @binding(1) var<storage, read> qkv: array<f32>;     // [B, T, 3D]
-@group(0) @binding(2) var<storage, read> stats: array<vec2f>; // [B, H, T]
+@group(0) @binding(1) var<storage, read> qkv: array<vec4f>;     // [B, T, 3D]
+@group(0) @binding(2) var<storage, read> stats: array<vec2f>;   // [B, H, T]
 @group(0) @binding(3) var<storage, read_write> out: array<f32>; // [B, L, T, T]
 
-var<workgroup> qRow: array<f32, MODEL_DIM>;
+var<workgroup> qRow: array<vec4f, MODEL_DIM / 4u>;
 
 @compute @workgroup_size(WG)
 fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
@@ -34,21 +36,24 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
   if (row >= p.rows) { return; }
   let b = row / p.T;
   let i = row % p.T;
-  let rowStride = 3u * p.D;
+  let W4 = p.D / 4u;
+  let D4 = HEAD_DIM / 4u;
+  let rowStride = 3u * W4;
   let imageBase = b * p.T * rowStride;
 
-  for (var c = lid; c < p.D; c += WG) { qRow[c] = qkv[imageBase + i * rowStride + c] * p.scale; }
+  for (var c = lid; c < W4; c += WG) { qRow[c] = qkv[imageBase + i * rowStride + c] * p.scale; }
   workgroupBarrier();
 
   let invH = 1.0 / f32(p.H);
   for (var j = lid; j < p.T; j += WG) {
-    let kBase = imageBase + j * rowStride + p.D;
+    let kBase = imageBase + j * rowStride + W4;
     var sum = 0.0;
     for (var h = 0u; h < p.H; h++) {
-      var dot = 0.0;
-      for (var c = 0u; c < HEAD_DIM; c++) {
-        dot = fma(qRow[h * HEAD_DIM + c], qkv[kBase + h * HEAD_DIM + c], dot);
+      var dot4 = vec4f(0.0);
+      for (var c = 0u; c < D4; c++) {
+        dot4 = fma(qRow[h * D4 + c], qkv[kBase + h * D4 + c], dot4);
       }
+      let dot = (dot4.x + dot4.y) + (dot4.z + dot4.w);
       let ml = stats[(b * p.H + h) * p.T + i];
       sum += exp(dot - ml.x) / ml.y;
     }

@@ -724,3 +724,54 @@ Deno.test({
     }
   },
 });
+
+// ---------------------------------------------------------------------------
+// Opt-in: accuracy of ViT-Ti/16 on the 500 ImageNet sample JPEGs through the
+// timm pipeline of its config.json.
+
+Deno.test({
+  name: "FULL: ViT-Ti/16 (timm folder) on 500 ImageNet JPEGs agrees with the reference",
+  ignore: !FULL,
+  async fn() {
+    const { readImage } = await import("../src/data/decode.ts");
+    const { preprocess, preprocessConfigFromModelDir } = await import("../src/data/preprocess.ts");
+    const eng = await engine();
+    const dir = fixture("models/vit-tiny-in1k/timm");
+    const model = await loadModel(dir, eng);
+    const cfg = preprocessConfigFromModelDir(dir);
+    const images = fixture("data/imagenet-sample");
+    const rows = (await Deno.readTextFile(join(REAL, "predictions.csv"))).trim().split("\n").slice(
+      1,
+    )
+      .map((l) => l.split(","));
+    const [H, W] = model.inputSize;
+    const B = 16;
+    let agree = 0, top1 = 0, top5 = 0;
+    for (let start = 0; start < rows.length; start += B) {
+      const batch = rows.slice(start, start + B);
+      const px = new Float32Array(batch.length * 3 * H * W);
+      for (const [i, [file]] of batch.entries()) {
+        preprocess(await readImage(join(images, file)), cfg, px, i * 3 * H * W);
+      }
+      const logits = await eng.readF32(
+        model.forward(eng, eng.upload(px, [batch.length, 3, H, W])).logits,
+      );
+      for (const [i, [, label, pred]] of batch.entries()) {
+        const row = logits.subarray(i * 1000, (i + 1) * 1000);
+        const order = [...row.keys()].sort((a, b) => row[b] - row[a] || a - b);
+        if (order[0] === Number(pred)) agree++;
+        if (order[0] === Number(label)) top1++;
+        if (order.slice(0, 5).includes(Number(label))) top5++;
+      }
+    }
+    const n = rows.length;
+    console.log(
+      `ViT-Ti/16 on ${n} JPEGs: top-1 agreement ${(100 * agree / n).toFixed(1)}%, top-1 ` +
+        `${(100 * top1 / n).toFixed(1)}%, top-5 ${(100 * top5 / n).toFixed(1)}%`,
+    );
+    assert.ok(agree / n >= 0.99, `top-1 agreement ${agree}/${n} < 99%`);
+    assert.ok(Math.abs(top1 / n - 0.826) <= 0.005, `top-1 ${top1 / n} vs 0.826`);
+    assert.ok(Math.abs(top5 / n - 0.956) <= 0.005, `top-5 ${top5 / n} vs 0.956`);
+    model.dispose();
+  },
+});

@@ -36,7 +36,7 @@ function attentionRef(qkv: Float32Array, B: number, T: number, D: number, H: num
   return { out, probs };
 }
 
-Deno.test("attention matches a float64 reference (T 17/65/197, d 16/32/64, heads 1/3/4)", async () => {
+Deno.test("attention matches a float64 reference (T 17/65/197, d 5/6/16/32/64, heads 1/3/4)", async () => {
   const engine = await Engine.create();
   // [B, T, H, d, value range]; range 4 gives peaked softmaxes whose maximum
   // moves between key tiles, exercising the online rescaling.
@@ -47,6 +47,8 @@ Deno.test("attention matches a float64 reference (T 17/65/197, d 16/32/64, heads
     [1, 65, 4, 16, 4],
     [3, 5, 1, 32, 2],
     [1, 197, 1, 64, 4],
+    [2, 19, 3, 6, 2], // head size not a multiple of 4: the scalar kernels
+    [1, 33, 2, 5, 1],
   ];
   let seed = 7;
   for (const [B, T, H, d, range] of cases) {

@@ -3,8 +3,10 @@
  * the head-mean attention probabilities of a layer for attention rollout
  * (shaders/attention_probs.wgsl).
  */
-import attentionTemplate from "../../shaders/attention.wgsl" with { type: "text" };
-import probsCode from "../../shaders/attention_probs.wgsl" with { type: "text" };
+import vec4Template from "../../shaders/attention.wgsl" with { type: "text" };
+import scalarTemplate from "../../shaders/attention_scalar.wgsl" with { type: "text" };
+import vec4ProbsCode from "../../shaders/attention_probs.wgsl" with { type: "text" };
+import scalarProbsCode from "../../shaders/attention_probs_scalar.wgsl" with { type: "text" };
 import type { Engine } from "../gpu/engine.ts";
 import type { Kernel } from "../gpu/kernel.ts";
 import { packParams } from "../gpu/params.ts";
@@ -29,13 +31,17 @@ export interface AttentionOptions {
 
 const kernels = new Map<string, Kernel>();
 
-/** The attention kernel specialized for a head size (sizes its per-invocation arrays). */
+/**
+ * The attention kernel specialized for a head size (sizes its per-invocation
+ * arrays): the vec4 form when d is a multiple of 4, else the scalar form.
+ */
 function attentionKernel(headDim: number, entry: "main" | "main_stats", wg: number): Kernel {
   const keysPerTile = Math.max(4, Math.floor(TILE_FLOATS / headDim));
-  const name = `attention_d${headDim}`;
+  const vec4 = headDim % 4 === 0;
+  const name = `attention${vec4 ? "" : "_scalar"}_d${headDim}`;
   let k = kernels.get(name);
   if (!k) {
-    const code = attentionTemplate
+    const code = (vec4 ? vec4Template : scalarTemplate)
       .replaceAll("__HEAD_DIM__", String(headDim))
       .replaceAll("__KEYS_PER_TILE__", String(keysPerTile));
     kernels.set(name, k = { name, code });
@@ -92,10 +98,11 @@ export function attention(engine: Engine, qkv: Tensor, opts: AttentionOptions): 
   }
   const stats = engine.empty([B, H, T, 2], "f32", "attention-stats");
   engine.run(attentionKernel(headDim, "main_stats", wg), [qkv, out, stats], blocks, params);
+  const vec4 = headDim % 4 === 0;
   engine.run(
     {
-      name: "attention_probs",
-      code: probsCode,
+      name: vec4 ? "attention_probs" : "attention_probs_scalar",
+      code: vec4 ? vec4ProbsCode : scalarProbsCode,
       constants: { WG: 64, HEAD_DIM: headDim, MODEL_DIM: D },
     },
     [qkv, stats, into],
