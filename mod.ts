@@ -128,6 +128,79 @@ export { confidenceDistributionSvg, type DistributionOptions } from "./src/repor
 export { embeddingScatterSvg, type ScatterOptions } from "./src/report/scatter.ts";
 export { type Colormap, COLORMAPS, type Rgb, turbo, viridis } from "./src/report/colormap.ts";
 export { encodePng, imageDataUri } from "./src/report/png.ts";
+// Input pipeline: decode, PIL-exact preprocessing, datasets, labels, loader.
+export {
+  decodeImage,
+  ImageDecodeError,
+  type ImageFormat,
+  readImage,
+  sniffFormat,
+} from "./src/data/decode.ts";
+export {
+  type AxisCoefficients,
+  axisCoefficients,
+  type Interpolation,
+  resize,
+  resizeCrop,
+  type RgbImage,
+  type Window,
+} from "./src/data/resize.ts";
+export {
+  applyOverrides,
+  cropOffsets,
+  describePipeline,
+  IMAGENET_MEAN,
+  IMAGENET_STD,
+  normalizationTable,
+  pipelineOutputSize,
+  preprocess,
+  type PreprocessConfig,
+  preprocessConfigFromModelDir,
+  type PreprocessOverrides,
+  resizeAndCrop,
+  resizedSize,
+} from "./src/data/preprocess.ts";
+export {
+  CIFAR100_COARSE_CLASSES,
+  CIFAR100_FINE_CLASSES,
+  CIFAR10_CLASSES,
+  type CifarRecord,
+  cifarToRgb,
+  type Dataset,
+  type DatasetItem,
+  globToRegExp,
+  IMAGE_EXTENSIONS,
+  type LabelKind,
+  openDataset,
+  type OpenDatasetOptions,
+  readCifarRecord,
+} from "./src/data/datasets.ts";
+export {
+  applyLabelMapping,
+  type LabelMapping,
+  mapLabels,
+  type MapLabelsOptions,
+  type ModelClasses,
+  modelClassesFromConfig,
+  modelClassesFromNames,
+  normalizeClassName,
+  readModelClasses,
+} from "./src/data/labels.ts";
+export {
+  type BatchRequest,
+  type FailedItem,
+  prepareBatch,
+  type PreparedBatch,
+} from "./src/data/prepare.ts";
+export {
+  type Batch,
+  defaultWorkerCount,
+  loadBatches,
+  type LoaderOptions,
+  LoaderPool,
+  type LoaderProgress,
+} from "./src/data/loader.ts";
+export { ProgressDisplay, type ProgressOptions } from "./src/data/progress.ts";
 export {
   MetricState,
   type MetricStateOptions,
