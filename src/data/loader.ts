@@ -17,9 +17,8 @@
  */
 import { DataError, VisionEvalError } from "../errors.ts";
 import type { DatasetItem } from "./datasets.ts";
-import type { WorkerRequest } from "./loader_worker.ts";
 import { describePipeline, pipelineOutputSize, type PreprocessConfig } from "./preprocess.ts";
-import { type FailedItem, prepareBatch, type PreparedBatch } from "./prepare.ts";
+import { type BatchRequest, type FailedItem, prepareBatch, type PreparedBatch } from "./prepare.ts";
 
 /** One batch of normalised images. */
 export interface Batch {
@@ -115,7 +114,7 @@ export class LoaderPool {
   }
 
   /** Prepares one batch on a free worker (call only when {@link hasIdle}). */
-  run(req: WorkerRequest): Promise<PreparedBatch> {
+  run(req: BatchRequest): Promise<PreparedBatch> {
     const w = this.#idle.pop();
     if (!w) return Promise.reject(new VisionEvalError("loader pool has no free worker"));
     // Keys are unique per pool, so replies of an abandoned loader never
@@ -185,7 +184,7 @@ export async function* loadBatches(
   const fill = (next: number) => {
     while (dispatched < chunks.length && dispatched - next < prefetch && (!pool || pool.hasIdle)) {
       const id = dispatched++;
-      const req: WorkerRequest = { id, items: chunks[id], cfg: opts.preprocess, outSize };
+      const req: BatchRequest = { id, items: chunks[id], cfg: opts.preprocess, outSize };
       const p = pool ? pool.run(req) : prepareBatch(req.items, req.cfg, outSize);
       p.catch(() => {}); // observed when awaited; avoid unhandled-rejection noise
       results.set(id, p);

@@ -4,23 +4,9 @@
  */
 /// <reference no-default-lib="true" />
 /// <reference lib="deno.worker" />
-import type { DatasetItem } from "./datasets.ts";
-import type { PreprocessConfig } from "./preprocess.ts";
-import { prepareBatch } from "./prepare.ts";
+import { type BatchRequest, prepareBatch } from "./prepare.ts";
 
-/** Message from the loader. */
-export interface WorkerRequest {
-  /** Batch number, echoed back. */
-  id: number;
-  /** Items of the batch. */
-  items: DatasetItem[];
-  /** Pipeline. */
-  cfg: PreprocessConfig;
-  /** Output [H, W]. */
-  outSize: [number, number];
-}
-
-self.onmessage = async (e: MessageEvent<WorkerRequest>) => {
+self.onmessage = async (e: MessageEvent<BatchRequest>) => {
   const { id, items, cfg, outSize } = e.data;
   try {
     const r = await prepareBatch(items, cfg, outSize);

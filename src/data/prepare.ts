@@ -22,6 +22,18 @@ export interface FailedItem {
   reason: string;
 }
 
+/** A batch of work for a loader worker. */
+export interface BatchRequest {
+  /** Request number, echoed back. */
+  id: number;
+  /** Items of the batch. */
+  items: DatasetItem[];
+  /** Pipeline. */
+  cfg: PreprocessConfig;
+  /** Output [H, W]. */
+  outSize: [number, number];
+}
+
 /** Result of preparing a list of items. */
 export interface PreparedBatch {
   /** [B, 3, H, W] float32 for the B items that succeeded, in order. */
