@@ -36,7 +36,8 @@ const MAX_RANK: u32 = 10u;
 const FIXED_SCALE: f32 = 16777216.0; // 2^24
 const LOG_LOSS_EPS: f32 = 2.220446049250313e-16;
 const NLL_MAX: f32 = 36.04365338911715; // -ln(eps): sklearn's clipping
-const SCORE_RANGE: f32 = 20.0; // log-odds range [-20, 20] of the ranking histograms
+const SCORE_MIN: f32 = -48.0; // log-odds range [-48, 16] of the ranking histograms
+const SCORE_MAX: f32 = 16.0;
 
 // counters layout (u32 words)
 const N_VALID: u32 = 0u;
@@ -85,7 +86,7 @@ fn calBin(c: f32) -> u32 {
   return u32(clamp(i32(ceil(c * f32(p.calBins))) - 1, 0, i32(p.calBins) - 1));
 }
 
-// Equal-width bin of the log-odds ln(q / (1 - q)) over [-20, 20], given
+// Equal-width bin of the log-odds ln(q / (1 - q)) over [-48, 16], given
 // q and ln q (from the logits directly, so no logarithm per element).
 fn scoreBin(q: f32, logq: f32) -> u32 {
   if (q <= 0.0) { return 0u; }
@@ -93,7 +94,7 @@ fn scoreBin(q: f32, logq: f32) -> u32 {
   // ln(1 - q) loses everything for tiny q; -q - q^2/2 is exact to f32 there.
   var log1m = -q - 0.5 * q * q;
   if (q >= 1e-3) { log1m = log(1.0 - q); }
-  let f = floor((logq - log1m + SCORE_RANGE) / (2.0 * SCORE_RANGE) * f32(p.scoreBins));
+  let f = floor((logq - log1m - SCORE_MIN) / (SCORE_MAX - SCORE_MIN) * f32(p.scoreBins));
   return u32(clamp(f, 0.0, f32(p.scoreBins - 1u)));
 }
 

@@ -9,16 +9,19 @@
  * - calibration bin of a value c in [0, 1] with B equal-width bins `(lo, hi]`:
  *   `min(max(ceil(c * B) - 1, 0), B - 1)` (0 goes to bin 0, 1 to bin B-1);
  * - ranking (score) bin: equal width in log-odds `u = ln(p / (1 - p))` over
- *   [-20, 20] (p from 2e-9 to 1 - 2e-9) with S bins, clamped at both ends.
- *   Log-odds spread the small probabilities of many-class softmax outputs
+ *   [-48, 16] (p from 1.4e-21 to 1 - 1.1e-7, about where float32 stops
+ *   resolving 1 - p) with S bins, clamped at both ends. Log-odds spread the
+ *   small probabilities of many-class (and over-confident) softmax outputs
  *   over many bins, where equal width in p would put them all in bin 0.
  */
 import { MetricsInputError } from "../errors.ts";
 
 /** Highest rank recorded for top-k accuracy (k ≤ 10). */
 export const MAX_TOPK = 10;
-/** Half-width of the log-odds range of the ranking histograms. */
-export const SCORE_LOGIT_RANGE = 20;
+/** Log-odds range [min, max] of the ranking histograms. */
+export const SCORE_LOGIT_MIN = -48;
+/** Upper end of the ranking histograms' log-odds range. */
+export const SCORE_LOGIT_MAX = 16;
 /** sklearn's log-loss clipping: probabilities are clipped to [eps, 1 - eps]. */
 export const LOG_LOSS_EPS = 2.220446049250313e-16;
 
@@ -105,13 +108,13 @@ export function scoreBin(p: number, bins: number): number {
   if (!(p > 0)) return 0;
   if (p >= 1) return bins - 1;
   const u = Math.log(p) - Math.log1p(-p);
-  const f = Math.floor((u + SCORE_LOGIT_RANGE) / (2 * SCORE_LOGIT_RANGE) * bins);
+  const f = Math.floor((u - SCORE_LOGIT_MIN) / (SCORE_LOGIT_MAX - SCORE_LOGIT_MIN) * bins);
   return Math.min(Math.max(f, 0), bins - 1);
 }
 
-/** Default ranking-histogram size for C classes: 2048, fewer when C·S would exceed 2^24. */
+/** Default ranking-histogram size for C classes: 4096, fewer when C·S would exceed 2^24. */
 export function defaultScoreBins(numClasses: number): number {
-  return Math.max(64, Math.min(2048, Math.floor(2 ** 24 / numClasses)));
+  return Math.max(64, Math.min(4096, Math.floor(2 ** 24 / numClasses)));
 }
 
 /** Shape options of an empty snapshot. */
