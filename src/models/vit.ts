@@ -14,7 +14,7 @@
  * the same kernels (and give identical logits for identical weights).
  */
 import { Engine } from "../gpu/engine.ts";
-import { linear } from "../ops/gemm.ts";
+import { linear, type PackedMatrix, prepareLinearWeight } from "../ops/gemm.ts";
 import { layerNorm } from "../ops/layernorm.ts";
 import { attention } from "../ops/attention.ts";
 import { assembleTokens, patchify, takeTokens } from "../ops/patch_embed.ts";
@@ -26,9 +26,9 @@ import { findModelFiles, labelsFromConfig, type ModelFiles } from "./config.ts";
 import type { ClassifierModel, ForwardOptions, ForwardResult, ModelPreprocess } from "./model.ts";
 import { positionTable } from "./vit_posembed.ts";
 
-/** GPU weights of one linear layer. */
+/** GPU weights of one linear layer (weight packed once for the GEMM kernel). */
 interface LinearWeights {
-  weight: Tensor;
+  weight: PackedMatrix;
   bias?: Tensor;
 }
 
@@ -127,10 +127,18 @@ export class ViTModel implements ClassifierModel {
       const read = (name: string) => file.readF32(name);
       const upload = (data: Float32Array, shape: number[], label: string) =>
         engine.upload(data, shape, label, true);
+      // A linear weight [N, K], packed into the GEMM's panel layout; the raw copy is freed.
+      const uploadLinear = (data: Float32Array, shape: [number, number], label: string) => {
+        const raw = upload(data, shape, label);
+        const packed = prepareLinearWeight(engine, raw);
+        engine.submit();
+        raw.release();
+        return packed;
+      };
       const linearW = async (l: LinearNames): Promise<LinearWeights> => {
         const shape = file.info(l.weight).shape;
         return {
-          weight: upload(
+          weight: uploadLinear(
             await read(l.weight),
             [shape[0], shape.slice(1).reduce((a, b) => a * b)],
             l.weight,
@@ -154,7 +162,7 @@ export class ViTModel implements ClassifierModel {
         }
         const label = parts[0].weight.replace(/query\.weight$/, "qkv.weight");
         return {
-          weight: upload(w, [3 * D, D], label),
+          weight: uploadLinear(w, [3 * D, D], label),
           bias: b ? upload(b, [3 * D], label.replace(/weight$/, "bias")) : undefined,
         };
       };
@@ -209,7 +217,7 @@ export class ViTModel implements ClassifierModel {
         }
       }
       const head = {
-        weight: upload(headW, [C, n * D], heads.map((h) => h.weight).join("+")),
+        weight: uploadLinear(headW, [C, n * D], heads.map((h) => h.weight).join("+")),
         bias: upload(headB, [C], "classifier-bias"),
       };
       return new ViTModel(engine, spec, files, {
@@ -334,7 +342,7 @@ export class ViTModel implements ClassifierModel {
   dispose(): void {
     if (this.#disposed) return;
     this.#disposed = true;
-    const all: (Tensor | undefined)[] = [
+    const all: ({ release(): void } | undefined)[] = [
       this.#patch.weight,
       this.#patch.bias,
       this.#prefix,
