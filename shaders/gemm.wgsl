@@ -1,5 +1,6 @@
 // Fast GEMM for software rasterizers (llvmpipe/lavapipe) and GPUs alike:
 //   C[z, m, n] = act(alpha * sum_k A[z, m, k] * B[z, k, n] + bias[n] + R[z, m, n])
+// (or bias[m] with BIAS_PER_ROW)
 //
 // Why this shape: a software rasterizer runs the 8 invocations of a
 // workgroup as the 8 SIMD lanes of one CPU core. Every storage-buffer load a
@@ -25,10 +26,14 @@ struct Params {
   c_batch: u32,     // C / R batch stride (floats); C rows are n floats apart
   alpha: f32,
   row_blocks: u32,  // ceil(m / 8)
+  a_off: u32,       // A element offset (floats; a multiple of 4 for load_a4 of gemm_a_vec4)
+  c_off: u32,       // C / R element offset (floats)
+  bias_off: u32,    // bias element offset
 }
 
 override ACT: u32 = 0u;  // 0 none, 1 relu, 2 gelu
 override HAS_BIAS: bool = false;
+override BIAS_PER_ROW: bool = false; // bias[m] (convolutions) instead of bias[n]
 override HAS_RES: bool = false;
 
 const RM = 8u;   // rows per tile
@@ -64,7 +69,7 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
   // A row offsets, clamped so that the rows past M read valid memory.
   var arow: array<u32, 8>;
   for (var i = 0u; i < RM; i++) {
-    arow[i] = z * p.a_batch + min(m0 + i, p.m - 1u) * p.a_row;
+    arow[i] = p.a_off + z * p.a_batch + min(m0 + i, p.m - 1u) * p.a_row;
   }
   var acc0: array<vec4f, 8>; // columns panel*64 + 4*lane + [0, 4)
   var acc1: array<vec4f, 8>; // columns panel*64 + 32 + 4*lane + [0, 4)
@@ -117,9 +122,10 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
     let q = t % (PANEL4 * 4u);
     let n = col0 + q;
     if (n < p.n) {
-      let idx = z * p.c_batch + (m0 + t / (PANEL4 * 4u)) * p.n + n;
+      let m = m0 + t / (PANEL4 * 4u);
+      let idx = p.c_off + z * p.c_batch + m * p.n + n;
       var y = p.alpha * tile[t / 4u][q % 4u];
-      if (HAS_BIAS) { y += bias[n]; }
+      if (HAS_BIAS) { y += bias[p.bias_off + select(n, m, BIAS_PER_ROW)]; }
       if (HAS_RES) { y += res[idx]; }
       c[idx] = activate(y);
     }

@@ -5,7 +5,14 @@
  */
 import assert from "node:assert/strict";
 import { Engine } from "../src/gpu/engine.ts";
-import { conv2d, type Conv2dOptions, conv2dShape, foldBatchNorm, pair } from "../src/ops/conv2d.ts";
+import {
+  conv2d,
+  type Conv2dOptions,
+  conv2dShape,
+  conv2dTuning,
+  foldBatchNorm,
+  pair,
+} from "../src/ops/conv2d.ts";
 import { numel } from "../src/tensor.ts";
 import { assertRelClose, randomF32 } from "./_helpers.ts";
 
@@ -122,6 +129,22 @@ const CASES: Case[] = [
     opts: { stride: [1, 2], padding: [0, 2] },
   },
   {
+    name: "batch 3, 3x3 pad 1, bias + residual + relu",
+    x: [3, 16, 9, 9],
+    w: [24, 16, 3, 3],
+    opts: { padding: 1, relu: true },
+    bias: true,
+    res: true,
+  },
+  {
+    name: "groups=2 with 8+ channels per group, bias + residual",
+    x: [2, 10, 7, 8],
+    w: [18, 5, 3, 3],
+    opts: { groups: 2, padding: 1 },
+    bias: true,
+    res: true,
+  },
+  {
     name: "3x3/2 pad 1 with 64 -> 33 channels",
     x: [1, 64, 14, 14],
     w: [33, 64, 3, 3],
@@ -149,6 +172,28 @@ for (const cs of CASES) {
     assertRelClose(await engine.readF32(y), ref, RTOL, cs.name);
   });
 }
+
+Deno.test("conv2d in chunks of images (small im2col budget) matches the reference", async () => {
+  const engine = await Engine.create();
+  const xs = [5, 6, 11, 7], ws = [9, 6, 3, 3];
+  const opts: Conv2dOptions = { padding: 1, stride: [2, 1], relu: true };
+  const outShape = conv2dShape(xs, ws, opts);
+  const x = randomF32(numel(xs), 21), w = randomF32(numel(ws), 22);
+  const biasData = randomF32(9, 23), resData = randomF32(numel(outShape), 24);
+  const saved = conv2dTuning.im2colBudgetBytes;
+  conv2dTuning.im2colBudgetBytes = 2 * 54 * 64 * 4; // two images per chunk
+  try {
+    const y = conv2d(engine, engine.upload(x, xs), engine.upload(w, ws), {
+      ...opts,
+      bias: engine.upload(biasData, [9]),
+      residual: engine.upload(resData, outShape),
+    });
+    const ref = conv2dRef(x, xs, w, ws, { ...opts, biasData, resData });
+    assertRelClose(await engine.readF32(y), ref, RTOL, "chunked conv2d");
+  } finally {
+    conv2dTuning.im2colBudgetBytes = saved;
+  }
+});
 
 Deno.test("conv2d rejects a weight that does not fit the groups", async () => {
   const engine = await Engine.create();

@@ -3,10 +3,19 @@
  * epilogue (bias, residual, ReLU), and batch-norm folding at load time.
  */
 import simpleCode from "../../shaders/conv2d_simple.wgsl" with { type: "text" };
+import packCode from "../../shaders/conv2d_pack.wgsl" with { type: "text" };
 import type { Engine } from "../gpu/engine.ts";
+import { splitGrid } from "../gpu/kernel.ts";
 import { packParams } from "../gpu/params.ts";
 import { numel, type Tensor } from "../tensor.ts";
-import { dummyTensor } from "./gemm.ts";
+import { dummyTensor, gemm, GEMM_PANEL, PackedMatrix } from "./gemm.ts";
+
+const PACK_WG = 64;
+/** Tuning knobs of {@link conv2d} (tests lower them to exercise chunking). */
+export const conv2dTuning = {
+  /** Largest im2col buffer (bytes); batches needing more are run in chunks of images. */
+  im2colBudgetBytes: 48 * 2 ** 20,
+};
 
 /** A size given for both spatial dimensions or as [height, width]. */
 export type Size2 = number | readonly [number, number];
@@ -106,6 +115,126 @@ export function conv2d(engine: Engine, x: Tensor, w: Tensor, opts: Conv2dOptions
   }
   const out = opts.out ? opts.out.reshape(outShape) : engine.empty(outShape, "f32", "conv2d");
   const og = o / groups;
+  const geometry = { c, h, w: wd, ho, wo, kh, kw, sh, sw, ph, pw, dh, dw, cg };
+  if (og >= 8 && groups <= 64) {
+    convAsGemm(engine, x, w, out, n, o, groups, geometry, opts);
+  } else {
+    convDirect(engine, x, w, out, n, o, groups, geometry, opts);
+  }
+  return out;
+}
+
+interface ConvGeometry {
+  c: number;
+  h: number;
+  w: number;
+  ho: number;
+  wo: number;
+  kh: number;
+  kw: number;
+  sh: number;
+  sw: number;
+  ph: number;
+  pw: number;
+  dh: number;
+  dw: number;
+  cg: number;
+}
+
+/**
+ * im2col + GEMM: per chunk of images and per group, shaders/conv2d_pack.wgsl
+ * writes the input patches in gemm.wgsl's packed-panel layout and the GEMM
+ * multiplies the weight rows [Og, Cg kh kw] with them. Packing once and
+ * reading the panel from every 8-channel row block is cheaper on llvmpipe
+ * than gathering patches inside the GEMM loop (each per-lane load is a
+ * scalar loop there).
+ */
+function convAsGemm(
+  engine: Engine,
+  x: Tensor,
+  w: Tensor,
+  out: Tensor,
+  n: number,
+  o: number,
+  groups: number,
+  g: ConvGeometry,
+  opts: Conv2dOptions,
+): void {
+  const og = o / groups;
+  const k = g.cg * g.kh * g.kw;
+  const npix = g.ho * g.wo;
+  const panels = Math.ceil(npix / GEMM_PANEL);
+  const perImage = panels * k * GEMM_PANEL; // floats
+  const budget = Math.min(
+    conv2dTuning.im2colBudgetBytes,
+    engine.gpu.limits.maxStorageBufferBindingSize,
+  );
+  const chunk = Math.max(1, Math.min(n, Math.floor(budget / (perImage * 4))));
+  const cols = engine.empty([Math.min(chunk, n) * perImage], "f32", "im2col");
+  const total = perImage / 4;
+  const [gx, gy] = splitGrid(
+    Math.ceil(total / PACK_WG),
+    engine.gpu.limits.maxComputeWorkgroupsPerDimension,
+  );
+  for (let img0 = 0; img0 < n; img0 += chunk) {
+    const count = Math.min(chunk, n - img0);
+    for (let grp = 0; grp < groups; grp++) {
+      engine.run(
+        { name: "conv2d_pack", code: packCode, constants: { WG: PACK_WG } },
+        [x, cols],
+        [gx, gy, count],
+        packParams([
+          g.c,
+          g.h,
+          g.w,
+          g.wo,
+          g.kh,
+          g.kw,
+          g.sh,
+          g.sw,
+          g.ph,
+          g.pw,
+          g.dh,
+          g.dw,
+          k,
+          npix,
+          total,
+          grp * g.cg,
+          img0,
+        ]),
+      );
+      gemm(
+        engine,
+        { t: w, m: og, batchStride: 0, rowStride: k, offset: grp * og * k },
+        new PackedMatrix(cols, k, npix, count),
+        count,
+        { t: out, batchStride: o * npix, offset: (img0 * o + grp * og) * npix },
+        {
+          bias: opts.bias,
+          biasPerRow: true,
+          biasOffset: grp * og,
+          residual: opts.residual,
+          act: opts.relu ? "relu" : "none",
+        },
+      );
+    }
+  }
+  cols.release();
+}
+
+/** Direct convolution (shaders/conv2d_simple.wgsl), for depthwise / thin groups. */
+function convDirect(
+  engine: Engine,
+  x: Tensor,
+  w: Tensor,
+  out: Tensor,
+  n: number,
+  o: number,
+  groups: number,
+  g: ConvGeometry,
+  opts: Conv2dOptions,
+): void {
+  const og = o / groups;
   const ocBlocks = Math.ceil(og / 32);
   engine.run(
     {
@@ -118,10 +247,27 @@ export function conv2d(engine: Engine, x: Tensor, w: Tensor, opts: Conv2dOptions
       },
     },
     [x, w, opts.bias ?? dummyTensor(engine), opts.residual ?? dummyTensor(engine), out],
-    [Math.ceil((ho * wo) / 32), n * ocBlocks, groups],
-    packParams([c, h, wd, o, ho, wo, kh, kw, sh, sw, ph, pw, dh, dw, cg, og, ocBlocks]),
+    [Math.ceil((g.ho * g.wo) / 32), n * ocBlocks, groups],
+    packParams([
+      g.c,
+      g.h,
+      g.w,
+      o,
+      g.ho,
+      g.wo,
+      g.kh,
+      g.kw,
+      g.sh,
+      g.sw,
+      g.ph,
+      g.pw,
+      g.dh,
+      g.dw,
+      g.cg,
+      og,
+      ocBlocks,
+    ]),
   );
-  return out;
 }
 
 /** Batch-norm parameters (PyTorch `BatchNorm2d` in eval mode). */

@@ -168,31 +168,58 @@ export function prepareLinearWeight(engine: Engine, w: Tensor): PackedMatrix {
   return packB(engine, w, { transB: true, persistent: true });
 }
 
-/** A operand: a(z, m, k) at z * batchStride + m * rowStride + k. */
-interface ALayout {
+/** The A operand of {@link gemm}: a(z, m, k) at offset + z * batchStride + m * rowStride + k. */
+export interface GemmA {
+  /** The tensor holding A. */
   t: Tensor;
+  /** Rows M. */
   m: number;
+  /** Floats between batches (0 = shared). */
   batchStride: number;
+  /** Floats between rows (>= K). */
   rowStride: number;
+  /** Float offset of the first element (default 0). */
+  offset?: number;
+}
+
+/** Where {@link gemm} writes: c(z, m, n) at offset + z * batchStride + m * N + n. */
+export interface GemmC {
+  /** The output tensor (also the layout of the residual). */
+  t: Tensor;
+  /** Floats between batches. */
+  batchStride: number;
+  /** Float offset of the first element (default 0). */
+  offset?: number;
 }
 
 /**
- * Records `C[z] = act(alpha * A[z] B[z] + bias + R[z])` with B packed.
- * C is dense [Z, M, N]; Z = max(A batches, B batches).
+ * Records `C[z] = act(alpha * A[z] B[z] + bias + R[z])` with B packed, for
+ * z < `batch` (the residual R has C's layout). Building block of
+ * {@link linear}, {@link matmul} and conv2d.
  */
 export function gemm(
   engine: Engine,
-  a: ALayout,
+  a: GemmA,
   b: PackedMatrix,
   batch: number,
-  out: Tensor,
-  opts: LinearOptions & { alpha?: number } = {},
+  c: GemmC,
+  opts: {
+    bias?: Tensor;
+    residual?: Tensor;
+    act?: Activation;
+    alpha?: number;
+    /** Index the bias by row m (a convolution's output channel) instead of column n. */
+    biasPerRow?: boolean;
+    /** Element offset into the bias. */
+    biasOffset?: number;
+  } = {},
 ): void {
   const { m } = a;
   const { k, n } = b;
+  const aOff = a.offset ?? 0;
   const rowBlocks = Math.ceil(m / GEMM_ROWS);
   const panels = b.panels;
-  const vec4 = a.rowStride % 4 === 0 && a.batchStride % 4 === 0;
+  const vec4 = a.rowStride % 4 === 0 && a.batchStride % 4 === 0 && aOff % 4 === 0;
   const [x, y] = splitGrid(rowBlocks * panels, engine.gpu.limits.maxComputeWorkgroupsPerDimension);
   engine.run(
     {
@@ -202,13 +229,14 @@ export function gemm(
         ACT: ACT_CODE[opts.act ?? "none"],
         HAS_BIAS: opts.bias ? 1 : 0,
         HAS_RES: opts.residual ? 1 : 0,
+        BIAS_PER_ROW: opts.biasPerRow ? 1 : 0,
       },
     },
     [
       b.tensor,
       opts.bias ?? dummyTensor(engine),
       opts.residual ?? dummyTensor(engine),
-      out,
+      c.t,
       a.t,
     ],
     [x, y, batch],
@@ -220,9 +248,12 @@ export function gemm(
       a.batchStride,
       a.rowStride,
       b.batch === 1 ? 0 : panels * k * (GEMM_PANEL / 4),
-      m * n,
+      c.batchStride,
       { f32: opts.alpha ?? 1 },
       rowBlocks,
+      aOff,
+      c.offset ?? 0,
+      opts.biasOffset ?? 0,
     ]),
   );
 }
@@ -277,7 +308,7 @@ export function linear(
   const out = checkEpilogue("linear", outShape, n, opts) ??
     engine.empty(outShape, "f32", "linear");
   const b = packed ?? packB(engine, w as Tensor, { transB: true });
-  gemm(engine, { t: x, m, batchStride: 0, rowStride: k }, b, 1, out, opts);
+  gemm(engine, { t: x, m, batchStride: 0, rowStride: k }, b, 1, { t: out, batchStride: 0 }, opts);
   if (!packed) b.release();
   return out;
 }
@@ -325,7 +356,14 @@ export function matmul(
   const outShape = a.shape.length === 2 && bIs2d ? [m, n] : [z, m, n];
   const out = checkEpilogue("matmul", outShape, n, opts) ??
     engine.empty(outShape, "f32", "matmul");
-  gemm(engine, { t: a, m, batchStride: za === 1 ? 0 : m * k, rowStride: k }, packed, z, out, opts);
+  gemm(
+    engine,
+    { t: a, m, batchStride: za === 1 ? 0 : m * k, rowStride: k },
+    packed,
+    z,
+    { t: out, batchStride: m * n },
+    opts,
+  );
   if (!(b instanceof PackedMatrix)) packed.release();
   return out;
 }
