@@ -16,7 +16,7 @@ Deno.test("topk: indices and softmax probabilities match a float64 reference", a
     const [idx, probs] = await engine.read(out.indices, out.probs);
     for (let b = 0; b < B; b++) {
       const row = Array.from(x.subarray(b * C, b * C + C));
-      const order = row.map((v, c) => c).sort((i, j) => row[j] - row[i] || i - j);
+      const order = row.map((_v, c) => c).sort((i, j) => row[j] - row[i] || i - j);
       const m = row[order[0]];
       const s = row.reduce((a, v) => a + Math.exp((v - m) / T), 0);
       for (let j = 0; j < k; j++) {
