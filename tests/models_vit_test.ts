@@ -625,6 +625,17 @@ fixtureTest(
     const timm = await loadModel(fixture("models/vit-tiny-in1k/timm"), eng) as ViTModel;
     assert.deepEqual(timm.inputSize, [224, 224]);
     assert.equal(timm.spec.heads, 3);
+    // The pipeline comes from the folder's pretrained_cfg (bicubic, crop 224, mean = std = 0.5).
+    assert.deepEqual(timm.preprocess?.crop, [224, 224]);
+    assert.equal(timm.preprocess?.interpolation, "bicubic");
+    assert.deepEqual([...timm.preprocess!.mean, ...timm.preprocess!.std], [
+      0.5,
+      0.5,
+      0.5,
+      0.5,
+      0.5,
+      0.5,
+    ]);
     const pixels = eng.upload(px, [n, 3, 224, 224]);
     const out = timm.forward(eng, pixels, { attention: true });
     const [logits, attn] = await eng.read(out.logits, out.attention!);

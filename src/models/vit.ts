@@ -25,6 +25,7 @@ import { ModelLayoutError } from "../errors.ts";
 import { findModelFiles, labelsFromConfig, type ModelFiles } from "./config.ts";
 import type { ClassifierModel, ForwardOptions, ForwardResult, ModelPreprocess } from "./model.ts";
 import { positionTable } from "./vit_posembed.ts";
+import { preprocessConfigFromModelDir } from "../data/preprocess.ts";
 
 /** GPU weights of one linear layer (weight packed once for the GEMM kernel). */
 interface LinearWeights {
@@ -62,8 +63,11 @@ export class ViTModel implements ClassifierModel {
   readonly config: Record<string, unknown>;
   /** Where the model was loaded from. */
   readonly path: string;
-  /** Preprocessing the checkpoint asks for (set by `loadModel`), when known. */
-  preprocess?: ModelPreprocess;
+  /**
+   * Preprocessing the checkpoint asks for: its `preprocessor_config.json`
+   * (Hugging Face) or `pretrained_cfg` (timm), see `src/data/preprocess.ts`.
+   */
+  readonly preprocess?: ModelPreprocess;
   /** The network's dimensions and tensor names. */
   readonly spec: ViTSpec;
 
@@ -92,6 +96,7 @@ export class ViTModel implements ClassifierModel {
       classifierHost: Float32Array;
       posPrefix: Float32Array;
       posGrid: Float32Array;
+      preprocess?: ModelPreprocess;
     },
   ) {
     this.#engine = engine;
@@ -110,6 +115,7 @@ export class ViTModel implements ClassifierModel {
     this.#classifierHost = weights.classifierHost;
     this.#posPrefix = weights.posPrefix;
     this.#posGrid = weights.posGrid;
+    this.preprocess = weights.preprocess;
   }
 
   /**
@@ -117,7 +123,11 @@ export class ViTModel implements ClassifierModel {
    * GPU. Throws {@link ModelLayoutError} when the tensors do not form a
    * supported Vision Transformer.
    */
-  static async load(path: string | ModelFiles, engine?: Engine): Promise<ViTModel> {
+  static async load(
+    path: string | ModelFiles,
+    engine?: Engine,
+    preprocess?: ModelPreprocess,
+  ): Promise<ViTModel> {
     const files = typeof path === "string" ? findModelFiles(path) : path;
     engine ??= await Engine.create();
     const file = await SafetensorsFile.open(files.weights);
@@ -229,6 +239,7 @@ export class ViTModel implements ClassifierModel {
         classifierHost,
         posPrefix,
         posGrid,
+        preprocess: preprocess ?? preprocessConfigFromModelDir(files.dir),
       });
     } finally {
       file.close();
@@ -363,7 +374,12 @@ export class ViTModel implements ClassifierModel {
 /**
  * Loads a Vision Transformer checkpoint: Hugging Face ViT / DeiT (with or
  * without teacher) or timm VisionTransformer, F32 / F16 / BF16 weights.
+ * `preprocess` overrides the pipeline found in the folder.
  */
-export function loadViT(path: string | ModelFiles, engine?: Engine): Promise<ViTModel> {
-  return ViTModel.load(path, engine);
+export function loadViT(
+  path: string | ModelFiles,
+  engine?: Engine,
+  preprocess?: ModelPreprocess,
+): Promise<ViTModel> {
+  return ViTModel.load(path, engine, preprocess);
 }
