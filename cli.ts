@@ -22,6 +22,10 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<Command> }
     summary: "evaluate a model on a labelled image dataset (metrics, predictions, report)",
     load: () => import("./src/cli/eval.ts"),
   },
+  demo: {
+    summary: "the main job with defaults: fixtures if present, else a generated model + images",
+    load: () => import("./src/cli/demo.ts"),
+  },
   info: { summary: "describe the GPU adapter", load: () => import("./src/cli/info.ts") },
   metrics: {
     summary: "metrics of stored predictions (.safetensors, .npy, CSV, JSONL)",

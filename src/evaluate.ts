@@ -624,8 +624,18 @@ async function reportInput(r: EvaluationResult, ctx: WriteContext): Promise<Repo
     calibration: ts
       ? {
         temperature: ts.temperature,
-        before: { nll: ts.nll_before, ece: ts.ece_before, reliability: ts.reliability_before },
-        after: { nll: ts.nll_after, ece: ts.ece_after, reliability: ts.reliability_after },
+        before: {
+          nll: ts.nll_before,
+          ece: ts.ece_before,
+          mce: ts.mce_before,
+          reliability: ts.reliability_before,
+        },
+        after: {
+          nll: ts.nll_after,
+          ece: ts.ece_after,
+          mce: ts.mce_after,
+          reliability: ts.reliability_after,
+        },
       }
       : undefined,
     meta: m.run as unknown as Record<string, unknown>,

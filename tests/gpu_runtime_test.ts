@@ -104,3 +104,16 @@ Deno.test("engine: an invalid shader fails the next read instead of returning ga
   const ok = elementwise(engine, "relu", t);
   assert.deepEqual(Array.from(await engine.readF32(ok)), [0, 0, 0, 0]);
 });
+
+Deno.test("engine: an upload into a recycled buffer waits for the recorded commands", async () => {
+  const engine = await Engine.create();
+  const a = engine.upload(Float32Array.from([1, 2, 3, 4]), [4]);
+  const tmp = elementwise(engine, "add", a, a); // recorded, not submitted: [2, 4, 6, 8]
+  const sum = elementwise(engine, "add", tmp, a); // reads tmp: [3, 6, 9, 12]
+  tmp.release();
+  // Reuses tmp's buffer while the commands that write and read it are still unsubmitted.
+  const b = engine.upload(Float32Array.from([10, 20, 30, 40]), [4]);
+  assert.equal(b.buffer, tmp.buffer);
+  const out = elementwise(engine, "add", sum, b);
+  assert.deepEqual(Array.from(await engine.readF32(out)), [13, 26, 39, 52]);
+});

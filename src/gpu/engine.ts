@@ -143,11 +143,39 @@ export class Engine {
     } else {
       t = this.empty(shape, dtype, label);
     }
-    if (data.byteLength > 0) {
-      this.device.queue.writeBuffer(t.buffer, 0, data as Float32Array<ArrayBuffer>);
-    }
+    if (data.byteLength > 0) this.#write(t.buffer, data);
     return t;
   }
+
+  /**
+   * Writes host data into `buffer` in order with the recorded commands.
+   * `queue.writeBuffer` runs before the next submitted command buffer, so
+   * while commands are recorded but not submitted a pooled buffer they still
+   * use would be overwritten too early; then the data goes through a staging
+   * buffer and a copy recorded into the encoder instead.
+   */
+  #write(buffer: GPUBuffer, data: Float32Array | Uint32Array | Int32Array): void {
+    if (!this.#encoder) {
+      this.device.queue.writeBuffer(buffer, 0, data as Float32Array<ArrayBuffer>);
+      return;
+    }
+    const size = Math.ceil(data.byteLength / 4) * 4;
+    const staging = this.device.createBuffer({
+      size,
+      usage: GPUBufferUsage.COPY_SRC,
+      mappedAtCreation: true,
+      label: "upload-staging",
+    });
+    new Uint8Array(staging.getMappedRange()).set(
+      new Uint8Array(data.buffer, data.byteOffset, data.byteLength),
+    );
+    staging.unmap();
+    this.#endPass();
+    this.#encoder.copyBufferToBuffer(staging, 0, buffer, 0, size);
+    this.#staging.push(staging);
+  }
+
+  #staging: GPUBuffer[] = [];
 
   #checkBytes(bytes: number, label: string): void {
     const max = this.gpu.limits.maxBufferSize;
@@ -295,6 +323,9 @@ export class Engine {
     const cmd = this.#encoder.finish();
     this.#encoder = undefined;
     this.device.queue.submit([cmd]);
+    // Submitted work keeps its buffers alive; the staging copies are done with.
+    for (const b of this.#staging) b.destroy();
+    this.#staging = [];
   }
 
   /** Waits until the GPU has finished all submitted work. */
