@@ -145,7 +145,7 @@ Deno.test("per-class: rows from metrics, 1000 classes show the 30 lowest F1, n/a
   });
   const svg = perClassBarsSvg(rows);
   assertWellFormedXml(svg);
-  assert.match(svg, /30 classes with the lowest F1 \(of 1000\)/);
+  assert.match(svg, /30 classes with the lowest F1 \(of 1000; 10 with samples have F1 = 0\)/);
   const lowest = [...f1].sort((a, b) => a - b)[29];
   const shownF1 = [...svg.matchAll(/F1 (\d\.\d+)<\/title>/g)].map((m) => Number(m[1]));
   assert.equal(shownF1.length, 30);
@@ -288,7 +288,7 @@ Deno.test("embedding scatter: mistakes marked, NaN points dropped, degenerate ex
   const mistakes = pts.filter((p) => p.pred !== p.label).length;
   assert.equal((svg.match(/<title>true: /g) ?? []).length, mistakes);
   assert.match(svg, /\+ 5 more classes/);
-  assert.match(svg, /misclassified/);
+  assert.match(svg, /mistake \(pred\. color\)/);
   assertWellFormedXml(
     embeddingScatterSvg({ method: "pca", points: [{ x: 1, y: 1, label: 0, pred: 0 }] }),
   );

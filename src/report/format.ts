@@ -20,12 +20,11 @@ export function isNum(x: unknown): x is number {
 
 /**
  * A metric value with `digits` decimals, or "n/a" when it is missing (null,
- * undefined, NaN, infinite). Integers are printed without decimals.
+ * undefined, NaN, infinite). Metrics keep their decimals even when whole
+ * ("1.0000"), so a column of them lines up.
  */
 export function fmt(x: unknown, digits = 4): string {
-  if (!isNum(x)) return "n/a";
-  if (Number.isInteger(x) && Math.abs(x) >= 1) return x.toLocaleString("en-US");
-  return x.toFixed(digits);
+  return isNum(x) ? x.toFixed(digits) : "n/a";
 }
 
 /** A fraction printed as a percentage ("82.7%"), or "n/a". */

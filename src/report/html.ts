@@ -350,7 +350,7 @@ function embeddingSection(r: ReportInput): Section | undefined {
   return section(
     "embedding",
     "Embedding",
-    "Each point is an image, placed by a 2-D projection of the penultimate features and colored by its true class; × marks a misclassified image (hover for details).",
+    "Each point is an image, placed by a 2-D projection of the penultimate features and colored by its true class; × marks a misclassified image, drawn in the color of the class it was predicted as (hover for details).",
     `<div class="plot-box">${embeddingScatterSvg(r.embedding, r.classNames)}</div>`,
   );
 }

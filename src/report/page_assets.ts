@@ -13,8 +13,8 @@ html { -webkit-text-size-adjust: 100%; }
 body { margin:0; background:var(--bg); color:var(--ink); font: 14px/1.45 system-ui, -apple-system,
   "Segoe UI", Roboto, "DejaVu Sans", Arial, sans-serif; }
 header.top { background:#111827; color:#f9fafb; padding:22px 0 18px; }
-header.top h1 { margin:0 0 4px; font-size:22px; font-weight:650; letter-spacing:.2px; }
-header.top .sub { color:#cbd5e1; font-size:13px; }
+header.top h1 { margin:0 0 4px; font-size:22px; font-weight:650; letter-spacing:.2px; overflow-wrap:anywhere; }
+header.top .sub { color:#cbd5e1; font-size:13px; overflow-wrap:anywhere; }
 header.top .sub span + span::before { content:"·"; margin:0 8px; color:#64748b; }
 nav.toc { position:sticky; top:0; z-index:5; background:#ffffffee; border-bottom:1px solid var(--line);
   backdrop-filter: blur(4px); }

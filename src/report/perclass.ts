@@ -163,8 +163,11 @@ export function perClassBarsSvg(
         a.index - b.index
       )
       .slice(0, maxClasses);
+    const zeroF1 = rows.filter((r) => r.f1 === 0 && r.support > 0).length;
     heading = opts.title ??
-      `Precision, recall and F1 of the ${maxClasses} classes with the lowest F1 (of ${rows.length})`;
+      `Precision, recall and F1 of the ${maxClasses} classes with the lowest F1 (of ${rows.length}${
+        zeroF1 ? `; ${zeroF1} with samples have F1 = 0` : ""
+      })`;
   }
   if (shown.length === 0) return emptyPlot(width, 200, heading, "no classes");
   const longest = Math.min(18, Math.max(...shown.map((r) => r.name.length)));
@@ -191,9 +194,10 @@ export function perClassBarsSvg(
       }
       return el("rect", {
         x,
-        y: ys.map(v),
         width: barW - 0.5,
-        height: Math.max(0.5, ys.map(0) - ys.map(v)),
+        // A 1.5 px stub keeps a zero score visible as "measured, and zero".
+        y: Math.min(ys.map(v), ys.map(0) - 1.5),
+        height: Math.max(1.5, ys.map(0) - ys.map(v)),
         fill: s.color,
       });
     });

@@ -1,7 +1,7 @@
 /**
  * Embedding scatter plot: projected samples colored by true class, with
- * misclassified samples drawn as "×" on top so that they stand out, and a
- * legend of the classes.
+ * misclassified samples drawn on top as "×" in the color of the predicted
+ * class, and a legend of the classes.
  */
 import { categorical } from "./colormap.ts";
 import { className, isNum } from "./format.ts";
@@ -51,10 +51,12 @@ export function embeddingScatterSvg(
   const stride = Math.max(1, Math.ceil(valid.length / maxPoints));
   const pts = stride > 1 ? valid.filter((_, i) => i % stride === 0) : valid;
 
+  // Classes in the legend: true classes and the classes mistakes were predicted as.
   const labels = [
-    ...new Set(pts.map((p) => p.label).filter((l): l is number => isNum(l) && l >= 0)),
-  ]
-    .sort((a, b) => a - b);
+    ...new Set(
+      pts.flatMap((p) => [p.label, p.pred]).filter((l): l is number => isNum(l) && l >= 0),
+    ),
+  ].sort((a, b) => a - b);
   const numClasses = Math.max(labels.length, names?.length ?? 0, (labels.at(-1) ?? -1) + 1);
   const colorOf = (l: number | undefined) =>
     isNum(l) && l >= 0 ? categorical(l, numClasses) : "#9ca3af";
@@ -69,7 +71,7 @@ export function embeddingScatterSvg(
     isNum(p.label) && p.label >= 0 && isNum(p.pred) && p.pred !== p.label
   );
   if (hasMistakes) {
-    legendItems.push({ label: "misclassified (×)", color: "#111827", shape: "cross" });
+    legendItems.push({ label: "mistake (pred. color)", color: "#111827", shape: "cross" });
   }
   const lg = legend(legendItems, 0, 0, { maxChars: 22 });
   const frame = { x: 64, y: 44, width: width - 64 - 20 - lg.width - 16, height: height - 44 - 56 };
@@ -97,7 +99,9 @@ export function embeddingScatterSvg(
         (p.path ? `\n${p.path}` : "");
       crosses.push(el("g", {}, [
         tooltip(tip),
-        crossMark(cx, cy, r + 1.5, colorOf(p.label), 2.2),
+        // A mistake sits where its features put it and wears the color of the class it was
+        // taken for, so a cluster of × in a foreign color shows which classes get confused.
+        crossMark(cx, cy, r + 1.5, colorOf(p.pred), 2.2),
       ]));
     } else {
       dots.push(`<circle cx="${cx}" cy="${cy}" r="${r}" fill="${colorOf(p.label)}"/>`);
