@@ -246,3 +246,26 @@ export {
   mostConfidentMistakes,
   worstClassCurves,
 } from "./src/report/from_snapshot.ts";
+// Vision Transformers (ViT / DeiT): model, layouts, ops, attention rollout.
+export { loadViT, ViTModel } from "./src/models/vit.ts";
+export {
+  detectViTLayout,
+  type LinearNames,
+  type NormNames,
+  type PosEmbedResize,
+  type ViTBlockSpec,
+  type ViTLayout,
+  type ViTSpec,
+  vitSpec,
+} from "./src/weights/vit_layouts.ts";
+export { positionTable, resizeGrid } from "./src/models/vit_posembed.ts";
+export { attention, type AttentionOptions } from "./src/ops/attention.ts";
+export { layerNorm } from "./src/ops/layernorm.ts";
+export { softmaxRows } from "./src/ops/softmax.ts";
+export { assembleTokens, patchify, takeTokens } from "./src/ops/patch_embed.ts";
+export {
+  attentionRollout,
+  type RolloutMap,
+  type RolloutOptions,
+  rolloutBatch,
+} from "./src/explain/rollout.ts";
