@@ -265,7 +265,7 @@ export { softmaxRows } from "./src/ops/softmax.ts";
 export { assembleTokens, patchify, takeTokens } from "./src/ops/patch_embed.ts";
 export {
   attentionRollout,
+  rolloutBatch,
   type RolloutMap,
   type RolloutOptions,
-  rolloutBatch,
 } from "./src/explain/rollout.ts";
