@@ -22,14 +22,9 @@
  * naming the missing, unexpected and mis-shaped tensors.
  */
 import { ModelLayoutError } from "../errors.ts";
+import type { TensorIndex } from "./resnet_layouts.ts";
 
-/** The part of a weights file the layout code needs (a `SafetensorsFile` fits). */
-export interface TensorIndex {
-  /** All tensor names. */
-  names(): string[];
-  /** dtype and shape of one tensor. */
-  info(name: string): { dtype: string; shape: number[] };
-}
+export type { TensorIndex };
 
 /** A linear layer's tensors (PyTorch layout: weight [out, in]). */
 export interface LinearNames {
