@@ -1,0 +1,186 @@
+/**
+ * Rate measurement for the GEMM / conv2d benches, and a script that prints
+ * the whole table: `deno run -A bench/rates.ts [gemm|conv2d]`.
+ *
+ * Each op is recorded and synced `reps` times after one warm-up (which also
+ * compiles the pipeline); the reported time is the minimum (other processes
+ * share the CPU that lavapipe runs on). Next to the wall-clock rate we print
+ * a CPU-time rate: the GFLOP/s that the process's own CPU seconds imply on
+ * 2 cores, which stays meaningful when other work competes for the cores.
+ */
+import process from "node:process";
+import { Engine } from "../src/gpu/engine.ts";
+import type { Tensor } from "../src/tensor.ts";
+import { randomF32 } from "../tests/_helpers.ts";
+import { linear, matmul, prepareLinearWeight } from "../src/ops/gemm.ts";
+import { conv2d, type Conv2dOptions, conv2dShape } from "../src/ops/conv2d.ts";
+
+/** One measured rate. */
+export interface Rate {
+  /** What was measured. */
+  name: string;
+  /** Floating-point operations of one run. */
+  flops: number;
+  /** Fastest wall-clock time of one run (ms). */
+  ms: number;
+  /** Wall-clock GFLOP/s. */
+  gflops: number;
+  /** GFLOP/s implied by the process CPU time on `cores` cores. */
+  cpuGflops: number;
+}
+
+/** Times `record` (which records GPU work) followed by a sync. */
+export async function measure(
+  engine: Engine,
+  name: string,
+  flops: number,
+  record: () => void,
+  reps = 3,
+  cores = 2,
+): Promise<Rate> {
+  record();
+  await engine.sync();
+  let ms = Infinity, cpuMs = Infinity;
+  for (let r = 0; r < reps; r++) {
+    const t0 = performance.now();
+    const c0 = process.cpuUsage();
+    record();
+    await engine.sync();
+    const c = process.cpuUsage(c0);
+    ms = Math.min(ms, performance.now() - t0);
+    cpuMs = Math.min(cpuMs, (c.user + c.system) / 1000 / cores);
+  }
+  return { name, flops, ms, gflops: flops / ms / 1e6, cpuGflops: flops / cpuMs / 1e6 };
+}
+
+/** A markdown table row of a rate. */
+export function rateRow(r: Rate): string {
+  return `| ${r.name} | ${(r.flops / 1e9).toFixed(2)} | ${r.ms.toFixed(1)} | ` +
+    `${r.gflops.toFixed(2)} | ${r.cpuGflops.toFixed(2)} |`;
+}
+
+/** Header of the rate table. */
+export const RATE_HEADER = "| shape | GFLOP | ms | GFLOP/s (wall) | GFLOP/s (CPU time) |\n" +
+  "|---|---|---|---|---|";
+
+/** A GEMM case: y[M, N] = x[M, K] w[N, K]^T. */
+export interface GemmCase {
+  /** Label. */
+  name: string;
+  /** Rows. */
+  m: number;
+  /** Columns. */
+  n: number;
+  /** Inner dimension. */
+  k: number;
+}
+
+/** GEMM shapes: a square reference, ViT-B/16 (batch 8) and ResNet-50's classifier. */
+export const GEMM_CASES: GemmCase[] = [
+  { name: "square 1024^3", m: 1024, n: 1024, k: 1024 },
+  { name: "ViT-B qkv (B=8): 1576x768 -> 2304", m: 1576, n: 2304, k: 768 },
+  { name: "ViT-B proj (B=8): 1576x768 -> 768", m: 1576, n: 768, k: 768 },
+  { name: "ViT-B fc1 (B=8): 1576x768 -> 3072", m: 1576, n: 3072, k: 768 },
+  { name: "ViT-B fc2 (B=8): 1576x3072 -> 768", m: 1576, n: 768, k: 3072 },
+  { name: "ResNet-50 fc (B=32): 32x2048 -> 1000", m: 32, n: 1000, k: 2048 },
+];
+
+/** Sets up a linear layer with a prepacked weight; returns the recorder. */
+export function setupLinear(engine: Engine, c: GemmCase): () => void {
+  const x = engine.upload(randomF32(c.m * c.k, 1), [c.m, c.k]);
+  const w = prepareLinearWeight(engine, engine.upload(randomF32(c.n * c.k, 2), [c.n, c.k]));
+  const bias = engine.upload(randomF32(c.n, 3), [c.n]);
+  const out = engine.empty([c.m, c.n]);
+  return () => void linear(engine, x, w, { bias, out });
+}
+
+/** Attention-like batched matmuls (ViT-B, batch 8: 96 heads of 197 x 64). */
+export function setupAttentionMatmul(engine: Engine, scores: boolean): [number, () => void] {
+  const z = 96, t = 197, d = 64;
+  const q = engine.upload(randomF32(z * t * d, 4), [z, t, d]);
+  const out = engine.empty(scores ? [z, t, t] : [z, t, d]);
+  if (scores) {
+    const k = engine.upload(randomF32(z * t * d, 5), [z, t, d]);
+    return [
+      2 * z * t * t * d,
+      () => void matmul(engine, q, k, { transB: true, alpha: 0.125, out }),
+    ];
+  }
+  const p = engine.upload(randomF32(z * t * t, 6), [z, t, t]);
+  return [2 * z * t * t * d, () => void matmul(engine, p, q, { out })];
+}
+
+/** A convolution case. */
+export interface ConvCase {
+  /** Label. */
+  name: string;
+  /** Input shape [N, C, H, W]. */
+  x: [number, number, number, number];
+  /** Weight shape [O, C/groups, kh, kw]. */
+  w: [number, number, number, number];
+  /** Stride, padding, ... */
+  opts: Conv2dOptions;
+}
+
+/** ResNet-50 layer shapes (batch 2). */
+export const CONV_CASES: ConvCase[] = [
+  {
+    name: "stem 7x7/2 3->64 @224",
+    x: [2, 3, 224, 224],
+    w: [64, 3, 7, 7],
+    opts: { stride: 2, padding: 3 },
+  },
+  { name: "3x3 64->64 @56", x: [2, 64, 56, 56], w: [64, 64, 3, 3], opts: { padding: 1 } },
+  { name: "1x1 256->64 @56", x: [2, 256, 56, 56], w: [64, 256, 1, 1], opts: {} },
+  { name: "1x1 64->256 @56", x: [2, 64, 56, 56], w: [256, 64, 1, 1], opts: {} },
+  {
+    name: "3x3/2 128->128 @56",
+    x: [2, 128, 56, 56],
+    w: [128, 128, 3, 3],
+    opts: { stride: 2, padding: 1 },
+  },
+  { name: "3x3 256->256 @14", x: [2, 256, 14, 14], w: [256, 256, 3, 3], opts: { padding: 1 } },
+  { name: "3x3 512->512 @7", x: [2, 512, 7, 7], w: [512, 512, 3, 3], opts: { padding: 1 } },
+];
+
+/** FLOPs of a convolution (2 per multiply-add). */
+export function convFlops(c: ConvCase): number {
+  const [n, o, ho, wo] = conv2dShape(c.x, c.w, c.opts);
+  return 2 * n * o * ho * wo * c.w[1] * c.w[2] * c.w[3];
+}
+
+/** Sets up a convolution with bias, fused ReLU; returns the recorder. */
+export function setupConv(engine: Engine, c: ConvCase): () => void {
+  const size = (s: number[]) => s.reduce((a, b) => a * b, 1);
+  const x = engine.upload(randomF32(size(c.x), 7), c.x);
+  const w = engine.upload(randomF32(size(c.w), 8), c.w);
+  const bias = engine.upload(randomF32(c.w[0], 9), [c.w[0]]);
+  const out: Tensor = engine.empty(conv2dShape(c.x, c.w, c.opts));
+  return () => void conv2d(engine, x, w, { ...c.opts, bias, relu: true, out });
+}
+
+if (import.meta.main) {
+  const which = Deno.args[0] ?? "all";
+  const engine = await Engine.create();
+  console.log(`adapter: ${engine.gpu.info.description}\n`);
+  if (which === "all" || which === "gemm") {
+    console.log("GEMM (linear with prepacked weight and bias)\n" + RATE_HEADER);
+    for (const c of GEMM_CASES) {
+      const flops = 2 * c.m * c.n * c.k;
+      console.log(rateRow(await measure(engine, c.name, flops, setupLinear(engine, c))));
+    }
+    for (const scores of [true, false]) {
+      const [flops, rec] = setupAttentionMatmul(engine, scores);
+      const name = scores
+        ? "attention scores 96 x (197x64 . 64x197)"
+        : "attention context 96 x (197x197 . 197x64)";
+      console.log(rateRow(await measure(engine, name, flops, rec)));
+    }
+  }
+  if (which === "all" || which === "conv2d") {
+    console.log("\nconv2d (batch 2, bias + ReLU)\n" + RATE_HEADER);
+    for (const c of CONV_CASES) {
+      console.log(rateRow(await measure(engine, c.name, convFlops(c), setupConv(engine, c))));
+    }
+  }
+}
