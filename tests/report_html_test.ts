@@ -71,6 +71,15 @@ Deno.test("html report: self-contained, escaped, all sections, well-formed SVG",
   assert.match(html, /model\.architecture/);
 });
 
+Deno.test("html report: class names with markup characters are escaped everywhere", () => {
+  const input = sampleReport({ numClasses: 10, numSamples: 300 });
+  const nasty = input.classNames!.map((n, k) => `<b>${n}</b> & "${k}'s"`);
+  const html = renderHtmlReport({ ...input, classNames: nasty });
+  for (const n of input.classNames!) assert.ok(!html.includes(`<b>${n}`), `raw <b> around ${n}`);
+  assert.ok(html.includes("&lt;b&gt;airplane&lt;/b&gt; &amp; &quot;0&#39;s&quot;"));
+  for (const svg of inlineSvgs(html)) assertWellFormedXml(svg);
+});
+
 Deno.test("html report: minimal and degenerate inputs render (n/a, 1 class, 1000 classes)", async () => {
   const minimal = renderHtmlReport({ metrics: {} });
   assertSelfContained(minimal);
