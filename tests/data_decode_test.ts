@@ -5,6 +5,7 @@
  */
 import assert from "node:assert/strict";
 import encodeJpeg from "@jsquash/jpeg/encode.js";
+import { Frame, GIF } from "imagescript";
 import { decodeImage, ImageDecodeError, readImage, sniffFormat } from "../src/data/decode.ts";
 import { SafetensorsFile } from "../src/weights/safetensors.ts";
 import { fixture, fixtureTest } from "./_helpers.ts";
@@ -197,6 +198,7 @@ fixtureTest("decode: corrupt, truncated and unsupported files give a reason", as
     ["text.jpg", new TextEncoder().encode("hello, not an image"), /not an image/],
     ["image.webp", new TextEncoder().encode("RIFF\0\0\0\0WEBPVP8 "), /unsupported .*WEBP/],
     ["image.bmp", new TextEncoder().encode("BM\0\0\0\0\0\0"), /unsupported .*BMP/],
+    ["cut.gif", new TextEncoder().encode("GIF89a\x05\0"), /corrupt GIF/],
     ["cut.png", png.slice(0, 40), /corrupt PNG/],
   ];
   for (const [path, bytes, reason] of cases) {
@@ -211,4 +213,32 @@ fixtureTest("decode: corrupt, truncated and unsupported files give a reason", as
   const img = await decodeImage(good, "good.jpg");
   assert.equal(img.width, 500);
   await assert.rejects(readImage("/nonexistent/x.jpg"), /cannot read file/);
+});
+
+Deno.test("decode: GIF gives its first frame", async () => {
+  const colors = [0xff0000ff, 0x00ff00ff, 0x0000ffff, 0xffffffff];
+  const first = new Frame(6, 4, 100);
+  const second = new Frame(6, 4, 100);
+  for (let y = 1; y <= 4; y++) {
+    for (let x = 1; x <= 6; x++) {
+      first.setPixelAt(x, y, colors[(x + y) % 4]);
+      second.setPixelAt(x, y, colors[0]);
+    }
+  }
+  const bytes = await new GIF([first, second]).encode();
+  assert.equal(sniffFormat(bytes), "gif");
+  const img = await decodeImage(bytes, "anim.gif");
+  assert.equal(img.width, 6);
+  assert.equal(img.height, 4);
+  for (let y = 0; y < 4; y++) {
+    for (let x = 0; x < 6; x++) {
+      const c = colors[(x + 1 + y + 1) % 4];
+      const p = (y * 6 + x) * 3;
+      assert.deepEqual([...img.data.subarray(p, p + 3)], [
+        c >>> 24,
+        (c >>> 16) & 255,
+        (c >>> 8) & 255,
+      ]);
+    }
+  }
 });

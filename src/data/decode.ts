@@ -15,10 +15,13 @@
  *   compositing, like `convert("RGB")`.
  * - EXIF orientation is NOT applied (neither PIL, torchvision, timm nor
  *   Hugging Face apply it by default).
- * - CMYK JPEGs are not supported (reported as a decode failure).
+ * - GIF: the first frame (imagescript); transparent pixels become black,
+ *   where PIL would show the palette colour behind the transparent index.
+ * - CMYK JPEGs, BMP and WebP are not supported (reported as decode failures
+ *   with the reason, never silently skipped).
  */
 import mozjpegFactory from "@jsquash/jpeg/codec/dec/mozjpeg_dec.js";
-import { Image } from "imagescript";
+import { GIF, Image } from "imagescript";
 import { DataError } from "../errors.ts";
 import type { RgbImage } from "./resize.ts";
 
@@ -133,8 +136,23 @@ async function decodeWithImagescript(
   };
 }
 
+async function decodeGifFirstFrame(bytes: Uint8Array, path: string): Promise<RgbImage> {
+  let frame: { width: number; height: number; bitmap: Uint8ClampedArray } | undefined;
+  try {
+    frame = (await GIF.decode(bytes, true))[0];
+  } catch (e) {
+    throw new ImageDecodeError(path, `corrupt GIF (${(e as Error).message ?? e})`);
+  }
+  if (!frame) throw new ImageDecodeError(path, "GIF without frames");
+  return {
+    width: frame.width,
+    height: frame.height,
+    data: rgbaToRgb(frame.bitmap, frame.width * frame.height),
+  };
+}
+
 /**
- * Decodes JPEG, PNG or TIFF bytes to RGB. Throws {@link ImageDecodeError}
+ * Decodes JPEG, PNG, TIFF or GIF (first frame) bytes to RGB. Throws {@link ImageDecodeError}
  * (a DataError naming `path` and the reason) for corrupt, truncated or
  * unsupported files.
  */
@@ -148,6 +166,8 @@ export async function decodeImage(bytes: Uint8Array, path: string): Promise<RgbI
       return await decodeWithImagescript(bytes, path, "PNG");
     case "tiff":
       return await decodeWithImagescript(bytes, path, "TIFF");
+    case "gif":
+      return await decodeGifFirstFrame(bytes, path);
     case "unknown":
       throw new ImageDecodeError(path, "not an image (unrecognised file signature)");
     default:
