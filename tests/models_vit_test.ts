@@ -8,6 +8,7 @@ import { attentionRollout, rolloutBatch } from "../src/explain/rollout.ts";
 import { SafetensorsFile, writeSafetensors } from "../src/weights/safetensors.ts";
 import { type TensorIndex, vitSpec } from "../src/weights/vit_layouts.ts";
 import { ModelLayoutError } from "../src/errors.ts";
+import { synthTimmViT, timmViTShapes, VIT_BASE } from "./_vit_synth.ts";
 import {
   assertAbsClose,
   assertRelClose,
@@ -17,7 +18,6 @@ import {
   maxAbs,
   maxAbsDiff,
   randomF32,
-  rng,
 } from "./_helpers.ts";
 
 const RANDOM_MODELS = ["vit-cifar-random", "deit-tiny-random-distilled", "vit-random-timm"];
@@ -506,35 +506,8 @@ function fakeIndex(shapes: Record<string, number[]>): TensorIndex {
   return { names: () => Object.keys(shapes), info: (n) => ({ dtype: "F32", shape: shapes[n] }) };
 }
 
-function timmShapes(D = 96, depth = 2, M = 384, C = 10, grid = 4, p = 8): Record<string, number[]> {
-  const s: Record<string, number[]> = {
-    cls_token: [1, 1, D],
-    pos_embed: [1, grid * grid + 1, D],
-    "patch_embed.proj.weight": [D, 3, p, p],
-    "patch_embed.proj.bias": [D],
-    "norm.weight": [D],
-    "norm.bias": [D],
-    "head.weight": [C, D],
-    "head.bias": [C],
-  };
-  for (let l = 0; l < depth; l++) {
-    const b = `blocks.${l}`;
-    Object.assign(s, {
-      [`${b}.norm1.weight`]: [D],
-      [`${b}.norm1.bias`]: [D],
-      [`${b}.attn.qkv.weight`]: [3 * D, D],
-      [`${b}.attn.qkv.bias`]: [3 * D],
-      [`${b}.attn.proj.weight`]: [D, D],
-      [`${b}.attn.proj.bias`]: [D],
-      [`${b}.norm2.weight`]: [D],
-      [`${b}.norm2.bias`]: [D],
-      [`${b}.mlp.fc1.weight`]: [M, D],
-      [`${b}.mlp.fc1.bias`]: [M],
-      [`${b}.mlp.fc2.weight`]: [D, M],
-      [`${b}.mlp.fc2.bias`]: [D],
-    });
-  }
-  return s;
+function timmShapes(D = 96, depth = 2, mlp = 384, classes = 10, grid = 4, patch = 8) {
+  return timmViTShapes({ D, depth, heads: 1, mlp, classes, grid, patch });
 }
 
 Deno.test("ViT layouts: dimensions from shapes, clear errors for incomplete or foreign layouts", () => {
@@ -681,47 +654,18 @@ Deno.test({
   ignore: !FULL,
   async fn() {
     const eng = await engine();
-    const D = 768, M = 3072, depth = 12, C = 1000, p = 16, grid = 14;
-    const r = rng(2024);
-    const gauss = (n: number, std: number) => {
-      const a = new Float32Array(n);
-      for (let i = 0; i < n; i++) {
-        a[i] = std * Math.sqrt(-2 * Math.log(1 - r())) * Math.cos(2 * Math.PI * r());
-      }
-      return a;
-    };
-    const shapes = timmShapes(D, depth, M, C, grid, p);
-    const tensors: Parameters<typeof writeSafetensors>[1] = {};
-    for (const [n, shape] of Object.entries(shapes)) {
-      const size = shape.reduce((a, b) => a * b, 1);
-      const fanIn = shape.length >= 2 ? size / shape[0] : 1;
-      const data = n.endsWith("norm1.weight") || n.endsWith("norm2.weight") || n === "norm.weight"
-        ? Float32Array.from(gauss(size, 0.1), (v) => 1 + v)
-        : shape.length === 1
-        ? gauss(size, 0.05)
-        : n === "cls_token" || n === "pos_embed"
-        ? gauss(size, 0.5)
-        : gauss(size, 1 / Math.sqrt(fanIn));
-      tensors[n] = { dtype: "F32", shape, data };
-    }
+    const { tensors, config } = synthTimmViT(VIT_BASE, 2024);
     const dir = await Deno.makeTempDir({ prefix: "vit-b16-" });
     try {
-      await Deno.writeTextFile(
-        join(dir, "config.json"),
-        JSON.stringify({ architecture: "vit_base_patch16_224", num_classes: C }),
-      );
+      await Deno.writeTextFile(join(dir, "config.json"), JSON.stringify(config));
       await writeSafetensors(join(dir, "model.safetensors"), tensors);
       const model = await loadModel(dir, eng);
-      const px = randomF32(16 * 3 * 224 * 224, 5, -2, 2);
+      const C = model.numClasses, n = 3 * 224 * 224;
+      const px = randomF32(16 * n, 5, -2, 2);
       const all = await eng.readF32(model.forward(eng, eng.upload(px, [16, 3, 224, 224])).logits);
       for (const i of [0, 7, 15]) {
-        const one = await eng.readF32(
-          model.forward(
-            eng,
-            eng.upload(px.subarray(i * 3 * 224 * 224, (i + 1) * 3 * 224 * 224), [1, 3, 224, 224]),
-          )
-            .logits,
-        );
+        const x = eng.upload(px.subarray(i * n, (i + 1) * n), [1, 3, 224, 224]);
+        const one = await eng.readF32(model.forward(eng, x).logits);
         assertAbsClose(
           one,
           all.subarray(i * C, (i + 1) * C),

@@ -132,118 +132,137 @@ export class ViTModel implements ClassifierModel {
     engine ??= await Engine.create();
     const file = await SafetensorsFile.open(files.weights);
     try {
-      const spec = vitSpec(file, files.config, files.weights);
-      const D = spec.hidden;
-      const read = (name: string) => file.readF32(name);
-      const upload = (data: Float32Array, shape: number[], label: string) =>
-        engine.upload(data, shape, label, true);
-      // A linear weight [N, K], packed into the GEMM's panel layout; the raw copy is freed.
-      const uploadLinear = (data: Float32Array, shape: [number, number], label: string) => {
-        const raw = upload(data, shape, label);
-        const packed = prepareLinearWeight(engine, raw);
-        engine.submit();
-        raw.release();
-        return packed;
-      };
-      const linearW = async (l: LinearNames): Promise<LinearWeights> => {
-        const shape = file.info(l.weight).shape;
-        return {
-          weight: uploadLinear(
-            await read(l.weight),
-            [shape[0], shape.slice(1).reduce((a, b) => a * b)],
-            l.weight,
-          ),
-          bias: l.bias ? upload(await read(l.bias), [shape[0]], l.bias) : undefined,
-        };
-      };
-      const normW = async (n: { weight: string; bias: string }): Promise<NormWeights> => ({
-        weight: upload(await read(n.weight), [D], n.weight),
-        bias: upload(await read(n.bias), [D], n.bias),
-      });
-      // q, k, v as one [3D, D] linear.
-      const qkvW = async (parts: LinearNames[]): Promise<LinearWeights> => {
-        if (parts.length === 1) return linearW(parts[0]);
-        const w = new Float32Array(3 * D * D);
-        const hasBias = Boolean(parts[0].bias);
-        const b = hasBias ? new Float32Array(3 * D) : undefined;
-        for (let i = 0; i < 3; i++) {
-          w.set(await read(parts[i].weight), i * D * D);
-          if (b) b.set(await read(parts[i].bias!), i * D);
-        }
-        const label = parts[0].weight.replace(/query\.weight$/, "qkv.weight");
-        return {
-          weight: uploadLinear(w, [3 * D, D], label),
-          bias: b ? upload(b, [3 * D], label.replace(/weight$/, "bias")) : undefined,
-        };
-      };
-
-      const patch = await linearW(spec.patchEmbed);
-      const P = spec.prefixTokens.length;
-      const prefixHost = new Float32Array(P * D);
-      for (let i = 0; i < P; i++) prefixHost.set(await read(spec.prefixTokens[i]), i * D);
-      const prefix = upload(prefixHost, [P, D], "prefix-tokens");
-
-      const pos = await read(spec.posEmbed);
-      const posPrefix = new Float32Array(P * D);
-      if (spec.posCoversPrefix) posPrefix.set(pos.subarray(0, P * D));
-      const posGrid = pos.slice(spec.posCoversPrefix ? P * D : 0);
-
-      const blocks: BlockWeights[] = [];
-      for (const b of spec.blocks) {
-        blocks.push({
-          norm1: await normW(b.norm1),
-          qkv: await qkvW(b.qkv),
-          proj: await linearW(b.proj),
-          norm2: await normW(b.norm2),
-          fc1: await linearW(b.fc1),
-          fc2: await linearW(b.fc2),
-        });
-      }
-      const norm = await normW(spec.norm);
-
-      // Heads read consecutive prefix tokens; logits = mean of the heads, so
-      // one linear over the concatenated tokens with weights [W_0/n | W_1/n | ...]
-      // and bias sum(b_k)/n computes it in one GEMM (n = 1 or 2: exact scaling).
-      const heads = spec.classifiers;
-      const C = spec.numClasses;
-      heads.forEach((h, k) => {
-        if (h.token !== k) {
-          throw new ModelLayoutError(`${files.weights}: head ${k} reads token ${h.token}`);
-        }
-      });
-      const n = heads.length;
-      const headW = new Float32Array(C * n * D);
-      const headB = new Float32Array(C);
-      let classifierHost: Float32Array = new Float32Array(0);
-      for (let k = 0; k < n; k++) {
-        const w = await read(heads[k].weight);
-        if (k === 0) classifierHost = w;
-        for (let c = 0; c < C; c++) {
-          for (let d = 0; d < D; d++) headW[c * n * D + k * D + d] = w[c * D + d] / n;
-        }
-        if (heads[k].bias) {
-          const b = await read(heads[k].bias!);
-          for (let c = 0; c < C; c++) headB[c] += b[c] / n;
-        }
-      }
-      const head = {
-        weight: uploadLinear(headW, [C, n * D], heads.map((h) => h.weight).join("+")),
-        bias: upload(headB, [C], "classifier-bias"),
-      };
-      return new ViTModel(engine, spec, files, {
-        patch,
-        prefix,
-        blocks,
-        norm,
-        head,
-        classifierHost,
-        posPrefix,
-        posGrid,
-        preprocess: preprocess ?? preprocessConfigFromModelDir(files.dir),
-      });
+      return await ViTModel.fromFile(
+        engine,
+        file,
+        files,
+        preprocess ?? preprocessConfigFromModelDir(files.dir),
+      );
     } finally {
       file.close();
     }
+  }
+
+  /**
+   * Builds the model from an open weights file (e.g. one made in memory with
+   * `SafetensorsFile.fromBytes`); `files` gives its config and names it in
+   * messages. The caller closes `file`.
+   */
+  static async fromFile(
+    engine: Engine,
+    file: SafetensorsFile,
+    files: ModelFiles,
+    preprocess?: ModelPreprocess,
+  ): Promise<ViTModel> {
+    const spec = vitSpec(file, files.config, files.weights);
+    const D = spec.hidden;
+    const read = (name: string) => file.readF32(name);
+    const upload = (data: Float32Array, shape: number[], label: string) =>
+      engine.upload(data, shape, label, true);
+    // A linear weight [N, K], packed into the GEMM's panel layout; the raw copy is freed.
+    const uploadLinear = (data: Float32Array, shape: [number, number], label: string) => {
+      const raw = upload(data, shape, label);
+      const packed = prepareLinearWeight(engine, raw);
+      engine.submit();
+      raw.release();
+      return packed;
+    };
+    const linearW = async (l: LinearNames): Promise<LinearWeights> => {
+      const shape = file.info(l.weight).shape;
+      return {
+        weight: uploadLinear(
+          await read(l.weight),
+          [shape[0], shape.slice(1).reduce((a, b) => a * b)],
+          l.weight,
+        ),
+        bias: l.bias ? upload(await read(l.bias), [shape[0]], l.bias) : undefined,
+      };
+    };
+    const normW = async (n: { weight: string; bias: string }): Promise<NormWeights> => ({
+      weight: upload(await read(n.weight), [D], n.weight),
+      bias: upload(await read(n.bias), [D], n.bias),
+    });
+    // q, k, v as one [3D, D] linear.
+    const qkvW = async (parts: LinearNames[]): Promise<LinearWeights> => {
+      if (parts.length === 1) return linearW(parts[0]);
+      const w = new Float32Array(3 * D * D);
+      const hasBias = Boolean(parts[0].bias);
+      const b = hasBias ? new Float32Array(3 * D) : undefined;
+      for (let i = 0; i < 3; i++) {
+        w.set(await read(parts[i].weight), i * D * D);
+        if (b) b.set(await read(parts[i].bias!), i * D);
+      }
+      const label = parts[0].weight.replace(/query\.weight$/, "qkv.weight");
+      return {
+        weight: uploadLinear(w, [3 * D, D], label),
+        bias: b ? upload(b, [3 * D], label.replace(/weight$/, "bias")) : undefined,
+      };
+    };
+
+    const patch = await linearW(spec.patchEmbed);
+    const P = spec.prefixTokens.length;
+    const prefixHost = new Float32Array(P * D);
+    for (let i = 0; i < P; i++) prefixHost.set(await read(spec.prefixTokens[i]), i * D);
+    const prefix = upload(prefixHost, [P, D], "prefix-tokens");
+
+    const pos = await read(spec.posEmbed);
+    const posPrefix = new Float32Array(P * D);
+    if (spec.posCoversPrefix) posPrefix.set(pos.subarray(0, P * D));
+    const posGrid = pos.slice(spec.posCoversPrefix ? P * D : 0);
+
+    const blocks: BlockWeights[] = [];
+    for (const b of spec.blocks) {
+      blocks.push({
+        norm1: await normW(b.norm1),
+        qkv: await qkvW(b.qkv),
+        proj: await linearW(b.proj),
+        norm2: await normW(b.norm2),
+        fc1: await linearW(b.fc1),
+        fc2: await linearW(b.fc2),
+      });
+    }
+    const norm = await normW(spec.norm);
+
+    // Heads read consecutive prefix tokens; logits = mean of the heads, so
+    // one linear over the concatenated tokens with weights [W_0/n | W_1/n | ...]
+    // and bias sum(b_k)/n computes it in one GEMM (n = 1 or 2: exact scaling).
+    const heads = spec.classifiers;
+    const C = spec.numClasses;
+    heads.forEach((h, k) => {
+      if (h.token !== k) {
+        throw new ModelLayoutError(`${files.weights}: head ${k} reads token ${h.token}`);
+      }
+    });
+    const n = heads.length;
+    const headW = new Float32Array(C * n * D);
+    const headB = new Float32Array(C);
+    let classifierHost: Float32Array = new Float32Array(0);
+    for (let k = 0; k < n; k++) {
+      const w = await read(heads[k].weight);
+      if (k === 0) classifierHost = w;
+      for (let c = 0; c < C; c++) {
+        for (let d = 0; d < D; d++) headW[c * n * D + k * D + d] = w[c * D + d] / n;
+      }
+      if (heads[k].bias) {
+        const b = await read(heads[k].bias!);
+        for (let c = 0; c < C; c++) headB[c] += b[c] / n;
+      }
+    }
+    const head = {
+      weight: uploadLinear(headW, [C, n * D], heads.map((h) => h.weight).join("+")),
+      bias: upload(headB, [C], "classifier-bias"),
+    };
+    return new ViTModel(engine, spec, files, {
+      patch,
+      prefix,
+      blocks,
+      norm,
+      head,
+      classifierHost,
+      posPrefix,
+      posGrid,
+      preprocess,
+    });
   }
 
   /**
