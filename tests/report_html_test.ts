@@ -8,7 +8,7 @@
 import assert from "node:assert/strict";
 import { Image } from "imagescript";
 import { renderHtmlReport, writeHtmlReport } from "../src/report/html.ts";
-import type { ReportInput } from "../src/report/types.ts";
+import type { MetricsLike, ReportInput } from "../src/report/types.ts";
 import { sampleReport } from "./_report_sample.ts";
 import { assertWellFormedXml } from "./_xml_check.ts";
 
@@ -69,6 +69,7 @@ Deno.test("html report: self-contained, escaped, all sections, well-formed SVG",
   assert.match(html, /settings\.calibration_bins/);
   assert.match(html, /95% CI 0\.\d{3}–0\.\d{3}/);
   assert.match(html, /model\.architecture/);
+  assert.match(html, /<span>GPU llvmpipe \(Mesa lavapipe\)<\/span>/);
 });
 
 Deno.test("html report: class names with markup characters are escaped everywhere", () => {
@@ -82,6 +83,10 @@ Deno.test("html report: class names with markup characters are escaped everywher
 
 Deno.test("html report: minimal and degenerate inputs render (n/a, 1 class, 1000 classes)", async () => {
   const minimal = renderHtmlReport({ metrics: {} });
+  const withRun = renderHtmlReport({
+    metrics: { run: { model: "m/x", images_per_second: 12.345 } } as MetricsLike,
+  });
+  assert.match(withRun, /<span>model m\/x<\/span>.*<span>12\.3 images\/s<\/span>/);
   assertSelfContained(minimal);
   assert.ok((minimal.match(/n\/a/g) ?? []).length >= 10);
   const nan = renderHtmlReport({

@@ -428,8 +428,13 @@ function metadataSection(r: ReportInput): Section {
 
 /** Header subtitle: model / data / date when the metadata has them. */
 function subtitle(r: ReportInput): string {
+  // Look in the explicit metadata, then the metrics, then the metrics' `run` block.
   const all: Record<string, unknown> = { ...(r.meta ?? {}) };
-  for (const [k, v] of Object.entries(r.metrics)) if (!(k in all)) all[k] = v;
+  const run = (r.metrics as { run?: unknown }).run;
+  const sources = [r.metrics, run && typeof run === "object" ? run : {}];
+  for (const src of sources) {
+    for (const [k, v] of Object.entries(src)) if (!(k in all)) all[k] = v;
+  }
   const pick = (k: string): string | undefined => {
     const v = all[k];
     if (typeof v === "string") return v;
@@ -439,11 +444,15 @@ function subtitle(r: ReportInput): string {
     }
     return undefined;
   };
+  const speed = all["images_per_second"];
   const bits = [
     pick("model") ? `model ${pick("model")}` : "",
     pick("data") ?? pick("dataset") ? `data ${pick("data") ?? pick("dataset")}` : "",
     isNum(r.metrics.num_samples) ? `${r.metrics.num_samples.toLocaleString("en-US")} images` : "",
     isNum(r.metrics.num_classes) ? `${r.metrics.num_classes} classes` : "",
+    pick("adapter") ? `GPU ${pick("adapter")}` : "",
+    isNum(speed) ? `${speed.toPrecision(3)} images/s` : "",
+    pick("started") ?? "",
   ].filter((s) => s);
   return bits.map((b) => `<span>${escapeXml(truncate(b, 120))}</span>`).join("");
 }
