@@ -12,7 +12,7 @@ import { preprocessConfigFromModelDir } from "../src/data/preprocess.ts";
 import { ProgressDisplay } from "../src/data/progress.ts";
 import { DataError } from "../src/errors.ts";
 import { SafetensorsFile } from "../src/weights/safetensors.ts";
-import { fixture, fixtureTest } from "./_helpers.ts";
+import { fixture, fixtureTest, FULL } from "./_helpers.ts";
 
 const timmCfg = () => preprocessConfigFromModelDir(fixture("models", "vit-tiny-in1k", "timm"));
 
@@ -217,4 +217,42 @@ Deno.test("progress: single rewritten line on a terminal, periodic lines otherwi
   assert.equal(lines.length, 4, log); // t = 1 s, 11 s, 21 s, final
   assert.ok(!log.includes("\r"));
   assert.match(lines[3], /images 300\/1000 \(30\.0%\) \| 10\.0 img\/s \| took 0:30 \| 0 failed/);
+});
+
+Deno.test({
+  name: "loader (FULL): all 500 ImageNet sample JPEGs load; exactly the 9 grayscale ones are gray",
+  ignore: !FULL,
+  fn: async () => {
+    const ds = openDataset(fixture("data", "imagenet-sample"));
+    const cfg = timmCfg(); // mean = std = 0.5 on every channel: gray stays gray
+    const plane = 224 * 224;
+    const gray: string[] = [];
+    let n = 0;
+    const t = performance.now();
+    for await (const b of loadBatches(ds.items, { preprocess: cfg, batchSize: 32, workers: 2 })) {
+      assert.deepEqual(b.failed, []);
+      b.items.forEach((it, i) => {
+        const px = b.pixels.subarray(i * 3 * plane, (i + 1) * 3 * plane);
+        let same = true;
+        for (let j = 0; j < plane && same; j++) {
+          same = px[j] === px[plane + j] && px[j] === px[2 * plane + j];
+        }
+        if (same) gray.push(it.path.split("/").pop()!.replace(/^n\d+_|\.JPEG$/g, ""));
+      });
+      n += b.shape[0];
+    }
+    console.log(`  500 images in ${((performance.now() - t) / 1000).toFixed(1)} s (2 workers)`);
+    assert.equal(n, 500);
+    assert.deepEqual(gray.sort(), [
+      "acoustic_guitar",
+      "beaker",
+      "fountain",
+      "lumbermill",
+      "pencil_sharpener",
+      "projectile",
+      "rifle",
+      "switch",
+      "viaduct",
+    ]);
+  },
 });
