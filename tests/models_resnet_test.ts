@@ -13,11 +13,13 @@ import { loadModel } from "../src/models/load.ts";
 import { loadResNet, type ResNet } from "../src/models/resnet.ts";
 import { detectResNetLayout, resnetSpec, type TensorIndex } from "../src/weights/resnet_layouts.ts";
 import { SafetensorsFile, writeSafetensors } from "../src/weights/safetensors.ts";
+import { cifarAgreement } from "../bench/cifar_accuracy.ts";
 import {
   assertRelClose,
   fixture,
   fixtureTest,
   FULL,
+  HAVE_FIXTURES,
   maxAbs,
   maxAbsDiff,
   randomF32,
@@ -141,6 +143,17 @@ fixtureTest(
       }
     }
     x.release();
+  },
+);
+
+fixtureTest(
+  "CIFAR-10 JPEGs through the data pipeline: ResNet-20 agrees with PyTorch (40 images)",
+  async () => {
+    const r = await cifarAgreement({ model: "resnet20", limit: 40, batch: 20, workers: 0, engine });
+    assert.equal(r.n, 40);
+    assert.equal(r.failed, 0);
+    assert.deepEqual(r.disagreements, []);
+    assert.equal(r.top1, r.refTop1);
   },
 );
 
@@ -447,7 +460,28 @@ Deno.test("labels and input size from HF, timm and plain configs", () => {
 });
 
 // ---------------------------------------------------------------------------
-// Opt-in: full-size ResNet-50 (slow on a software adapter)
+// Opt-in: all 5,000 CIFAR-10 JPEGs, full-size ResNet-50 (slow on a software adapter)
+
+Deno.test({
+  name: "CIFAR-10 5,000 JPEGs: ResNet-20 agrees with PyTorch on >= 99.5%, top-1 within 0.1 pt",
+  ignore: !FULL || !HAVE_FIXTURES,
+  fn: async () => {
+    const r = await cifarAgreement({ model: "resnet20", engine });
+    const summary = JSON.parse(
+      await Deno.readTextFile(fixture("reference", "resnet-cifar10", "summary.json")),
+    );
+    console.log(
+      `  agreement ${(100 * r.agree / r.n).toFixed(2)}%, top-1 ${(100 * r.top1).toFixed(2)}% ` +
+        `(reference ${(100 * summary.models.resnet20.top1).toFixed(2)}%), ${
+          r.seconds.toFixed(0)
+        } s`,
+    );
+    assert.equal(r.n, 5000);
+    assert.equal(r.failed, 0);
+    assert.ok(r.agree / r.n >= 0.995, `agreement ${r.agree}/${r.n}`);
+    assert.ok(Math.abs(r.top1 - summary.models.resnet20.top1) <= 0.001, `top-1 ${r.top1}`);
+  },
+});
 
 Deno.test({
   name: "ResNet-50 (torchvision layout, random weights): batch 32 and batch 1 give the same logits",

@@ -1,0 +1,131 @@
+/**
+ * Opt-in peer benchmark: the same torchvision ResNet-50 (identical random
+ * weights) run by visioneval and by onnxruntime-web's WebGPU execution
+ * provider, in one Deno process on the same adapter. Prints images/s for
+ * both at each batch size and checks that both match PyTorch's logits.
+ *
+ * onnxruntime-web (about 150 MB) is deliberately not a project dependency;
+ * install it next to the exported model:
+ *
+ * ```sh
+ * apt-get install python3-torch python3-torchvision
+ * /usr/bin/python3 bench/peers/export_resnet50.py /tmp/visioneval-ort
+ * (cd /tmp/visioneval-ort && npm init -y && npm install onnxruntime-web@1.30.0)
+ * deno run -A bench/peers/ort_resnet50.ts --dir /tmp/visioneval-ort --batch 1,8
+ * ```
+ *
+ * Each engine first runs PyTorch's 2 reference images (checking the logits
+ * and compiling its pipelines), then each batch once, timed from host input
+ * to host logits.
+ */
+import { parseArgs } from "node:util";
+import { join, resolve } from "node:path";
+import { pathToFileURL } from "node:url";
+import { Engine } from "../../src/gpu/engine.ts";
+import { loadModel } from "../../src/models/load.ts";
+import { SafetensorsFile } from "../../src/weights/safetensors.ts";
+
+const { values } = parseArgs({
+  args: Deno.args,
+  options: {
+    dir: { type: "string", default: "/tmp/visioneval-ort" },
+    batch: { type: "string", default: "1,8" },
+    engines: { type: "string", default: "visioneval,ort" },
+  },
+});
+const dir = resolve(values.dir!);
+const batches = values.batch!.split(",").map(Number);
+const engines = values.engines!.split(",");
+
+const ref = await SafetensorsFile.open(join(dir, "reference.safetensors"));
+const refPixels = await ref.readF32("pixel_values");
+const refLogits = await ref.readF32("logits");
+ref.close();
+
+function relDiff(a: Float32Array, b: Float32Array): number {
+  let d = 0, m = 0;
+  for (let i = 0; i < a.length; i++) {
+    d = Math.max(d, Math.abs(a[i] - b[i]));
+    m = Math.max(m, Math.abs(b[i]));
+  }
+  return d / m;
+}
+
+function input(b: number): Float32Array {
+  const x = new Float32Array(b * 3 * 224 * 224);
+  for (let i = 0; i < x.length; i++) x[i] = refPixels[i % refPixels.length];
+  return x;
+}
+
+const lines: string[] = [];
+const gpuEngine = await Engine.create();
+const adapter = gpuEngine.gpu.info.description;
+
+if (engines.includes("visioneval")) {
+  const model = await loadModel(dir, gpuEngine);
+  const run = async (x: Float32Array, b: number) => {
+    const t = gpuEngine.upload(x, [b, 3, 224, 224], "pixels");
+    const { logits } = model.forward(gpuEngine, t);
+    const out = await gpuEngine.readF32(logits);
+    t.release();
+    logits.release();
+    return out;
+  };
+  const check = await run(refPixels, 2);
+  lines.push(
+    `visioneval vs PyTorch logits: max|diff|/max|ref| = ${
+      relDiff(check, refLogits).toExponential(2)
+    }`,
+  );
+  for (const b of batches) {
+    const t0 = performance.now();
+    await run(input(b), b);
+    const s = (performance.now() - t0) / 1000;
+    lines.push(`visioneval  batch ${b}: ${(b / s).toFixed(3)} images/s (${s.toFixed(1)} s)`);
+    console.log(lines.at(-1));
+  }
+  model.dispose();
+}
+
+if (engines.includes("ort")) {
+  const ortPath = join(dir, "node_modules/onnxruntime-web/dist/ort.webgpu.bundle.min.mjs");
+  // deno-lint-ignore no-explicit-any
+  const ort: any = await import(pathToFileURL(ortPath).href);
+  ort.env.wasm.numThreads = 1; // no worker threads: the GPU does the work
+  ort.env.logLevel = "warning";
+  const t0 = performance.now();
+  const session = await ort.InferenceSession.create(
+    await Deno.readFile(join(dir, "resnet50.onnx")),
+    {
+      executionProviders: ["webgpu"],
+      graphOptimizationLevel: "all",
+    },
+  );
+  lines.push(
+    `onnxruntime-web ${ort.env.versions.web} WebGPU EP session created in ` +
+      `${((performance.now() - t0) / 1000).toFixed(1)} s`,
+  );
+  const run = async (x: Float32Array, b: number) => {
+    const out = await session.run({
+      pixel_values: new ort.Tensor("float32", x, [b, 3, 224, 224]),
+    });
+    return out.logits.data as Float32Array;
+  };
+  const check = await run(refPixels, 2);
+  lines.push(
+    `onnxruntime-web vs PyTorch logits: max|diff|/max|ref| = ${
+      relDiff(check, refLogits).toExponential(2)
+    }`,
+  );
+  for (const b of batches) {
+    const t1 = performance.now();
+    await run(input(b), b);
+    const s = (performance.now() - t1) / 1000;
+    lines.push(`onnxruntime-web batch ${b}: ${(b / s).toFixed(3)} images/s (${s.toFixed(1)} s)`);
+    console.log(lines.at(-1));
+  }
+  await session.release();
+}
+
+console.log(`\nResNet-50 224x224 on ${adapter} (Deno ${Deno.version.deno})`);
+for (const l of lines) console.log(l);
