@@ -131,8 +131,10 @@ export { encodePng, imageDataUri } from "./src/report/png.ts";
 // Input pipeline: decode, PIL-exact preprocessing, datasets, labels, loader.
 export {
   decodeImage,
+  headerSize,
   ImageDecodeError,
   type ImageFormat,
+  MAX_IMAGE_PIXELS,
   readImage,
   sniffFormat,
 } from "./src/data/decode.ts";
