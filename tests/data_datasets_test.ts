@@ -199,6 +199,12 @@ Deno.test("datasets: single image, lists, globs, empty and missing paths", async
     const folder = openDataset(join(dir, "classes"));
     assert.deepEqual(folder.classes, ["cat", "dog"]);
     assert.equal(folder.warnings.length, 1, "an empty class folder is reported");
+    // Symlinked class folders are followed; a link cycle is not walked twice.
+    await Deno.symlink(join(dir, "classes", "dog"), join(dir, "classes", "hound"));
+    await Deno.symlink(join(dir, "classes"), join(dir, "classes", "dog", "loop"));
+    const linked = openDataset(join(dir, "classes"));
+    assert.deepEqual(linked.classes, ["cat", "dog", "hound"]);
+    assert.deepEqual(linked.items.map((i) => i.label), [1, 2]);
   });
 });
 

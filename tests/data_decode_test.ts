@@ -6,7 +6,13 @@
 import assert from "node:assert/strict";
 import encodeJpeg from "@jsquash/jpeg/encode.js";
 import { Frame, GIF } from "imagescript";
-import { decodeImage, ImageDecodeError, readImage, sniffFormat } from "../src/data/decode.ts";
+import {
+  decodeImage,
+  headerSize,
+  ImageDecodeError,
+  readImage,
+  sniffFormat,
+} from "../src/data/decode.ts";
 import { SafetensorsFile } from "../src/weights/safetensors.ts";
 import { fixture, fixtureTest } from "./_helpers.ts";
 import { encodePng } from "./data_synth.ts";
@@ -209,9 +215,20 @@ fixtureTest("decode: corrupt, truncated and unsupported files give a reason", as
       return true;
     });
   }
+  // Decompression bombs are refused from the header, before any allocation.
+  const huge = good.slice();
+  const sof = huge.findIndex((v, i) => v === 0xff && huge[i + 1] === 0xc0);
+  huge.set([0xff, 0xff, 0xff, 0xff], sof + 5); // 65535 x 65535
+  assert.deepEqual(headerSize(huge), { width: 65535, height: 65535 });
+  await assert.rejects(decodeImage(huge, "huge.jpg"), /image too large \(65535x65535/);
+  const bigPng = encodePng({ width: 1, height: 1, color: "gray", depth: 8, samples: [0] });
+  new DataView(bigPng.buffer).setUint32(16, 100_000);
+  new DataView(bigPng.buffer).setUint32(20, 100_000);
+  await assert.rejects(decodeImage(bigPng, "huge.png"), /image too large/);
   // The decoder keeps working after failures.
   const img = await decodeImage(good, "good.jpg");
   assert.equal(img.width, 500);
+  assert.deepEqual(headerSize(good), { width: 500, height: 375 });
   await assert.rejects(readImage("/nonexistent/x.jpg"), /cannot read file/);
 });
 

@@ -138,9 +138,18 @@ function statOrNull(path: string): Deno.FileInfo | null {
   }
 }
 
+/**
+ * Sorted entries of a folder; symbolic links are resolved (a link to a
+ * folder counts as a folder, as torchvision's os.walk(followlinks=True)
+ * does; a dangling link is neither).
+ */
 function listDir(dir: string): Deno.DirEntry[] {
   try {
-    return [...Deno.readDirSync(dir)].sort((
+    return [...Deno.readDirSync(dir)].map((e) => {
+      if (!e.isSymlink) return e;
+      const st = statOrNull(join(dir, e.name));
+      return { ...e, isFile: !!st?.isFile, isDirectory: !!st?.isDirectory };
+    }).sort((
       a,
       b,
     ) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
@@ -151,14 +160,28 @@ function listDir(dir: string): Deno.DirEntry[] {
   }
 }
 
+/** True the first time a folder (by real path) is seen: guards against link cycles. */
+function firstVisit(dir: string, seen: Set<string>): boolean {
+  let real: string;
+  try {
+    real = Deno.realPathSync(dir);
+  } catch {
+    return false;
+  }
+  if (seen.has(real)) return false;
+  seen.add(real);
+  return true;
+}
+
 /** Image files under `dir`, recursively, sorted by path; hidden entries skipped. */
-function imagesUnder(dir: string): string[] {
+function imagesUnder(dir: string, seen = new Set<string>()): string[] {
   const out: string[] = [];
+  if (!firstVisit(dir, seen)) return out;
   for (const e of listDir(dir)) {
     if (e.name.startsWith(".")) continue;
     const p = join(dir, e.name);
-    if (e.isDirectory) out.push(...imagesUnder(p));
-    else if ((e.isFile || e.isSymlink) && isImageFile(e.name)) out.push(p);
+    if (e.isDirectory) out.push(...imagesUnder(p, seen));
+    else if (e.isFile && isImageFile(e.name)) out.push(p);
   }
   return out;
 }
@@ -232,7 +255,7 @@ function openFolder(root: string, opts: OpenDatasetOptions): Dataset {
     }
   }
   const classDirs = entries.filter((e) => e.isDirectory && !e.name.startsWith("."));
-  const topImages = entries.filter((e) => !e.isDirectory && isImageFile(e.name));
+  const topImages = entries.filter((e) => e.isFile && isImageFile(e.name));
   if (classDirs.length && !topImages.length) return openImageFolder(root, classDirs);
   if (names.has("labels.csv")) return openCsv(join(root, "labels.csv"));
   if (topImages.length) {
@@ -530,7 +553,9 @@ function expandGlob(pattern: string): string[] {
   const base = parts.slice(0, firstGlob).join("/") || "/";
   const re = globToRegExp(abs);
   const out: string[] = [];
+  const seen = new Set<string>();
   const walk = (dir: string) => {
+    if (!firstVisit(dir, seen)) return;
     let entries: Deno.DirEntry[];
     try {
       entries = listDir(dir);

@@ -152,6 +152,43 @@ async function decodeGifFirstFrame(bytes: Uint8Array, path: string): Promise<Rgb
 }
 
 /**
+ * Largest image we decode, in pixels: Pillow's DecompressionBombError limit
+ * (2 x Image.MAX_IMAGE_PIXELS). Bigger files are reported, not decoded, so a
+ * hostile or broken file cannot exhaust a worker's memory.
+ */
+export const MAX_IMAGE_PIXELS = 2 * 89_478_485;
+
+/** Width and height from a JPEG SOF or PNG IHDR header, when present. */
+export function headerSize(bytes: Uint8Array): { width: number; height: number } | null {
+  const format = sniffFormat(bytes);
+  if (format === "png" && bytes.length >= 24) {
+    const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    return { width: dv.getUint32(16), height: dv.getUint32(20) };
+  }
+  if (format !== "jpeg") return null;
+  let i = 2;
+  while (i + 9 < bytes.length) {
+    if (bytes[i] !== 0xff) return null;
+    const marker = bytes[i + 1];
+    if (marker === 0xff) {
+      i++; // fill byte
+      continue;
+    }
+    const len = (bytes[i + 2] << 8) | bytes[i + 3];
+    // SOF0..SOF15 except DHT (C4), JPG (C8) and DAC (CC).
+    if (marker >= 0xc0 && marker <= 0xcf && marker !== 0xc4 && marker !== 0xc8 && marker !== 0xcc) {
+      return {
+        height: (bytes[i + 5] << 8) | bytes[i + 6],
+        width: (bytes[i + 7] << 8) | bytes[i + 8],
+      };
+    }
+    if (marker === 0xda) return null; // start of scan before any frame header
+    i += 2 + len;
+  }
+  return null;
+}
+
+/**
  * Decodes JPEG, PNG, TIFF or GIF (first frame) bytes to RGB. Throws {@link ImageDecodeError}
  * (a DataError naming `path` and the reason) for corrupt, truncated or
  * unsupported files.
@@ -159,6 +196,13 @@ async function decodeGifFirstFrame(bytes: Uint8Array, path: string): Promise<Rgb
 export async function decodeImage(bytes: Uint8Array, path: string): Promise<RgbImage> {
   if (bytes.length === 0) throw new ImageDecodeError(path, "empty file");
   const format = sniffFormat(bytes);
+  const size = headerSize(bytes);
+  if (size && size.width * size.height > MAX_IMAGE_PIXELS) {
+    throw new ImageDecodeError(
+      path,
+      `image too large (${size.width}x${size.height} pixels; the limit is ${MAX_IMAGE_PIXELS})`,
+    );
+  }
   switch (format) {
     case "jpeg":
       return await decodeJpeg(bytes, path);
