@@ -6,6 +6,7 @@
 //   counters  scalars, per-class counts, calibration bins (layout below)
 //   confusion C x C counts (label row, predicted column), when kept
 //   classwise [C, B] x (count, Σp lo, Σp hi, positives) for class-wise ECE
+//             (count of bin 0 left at 0, derived on the host)
 //   scoreHist [2, C, S]: all samples / positives by log-odds bin of p_k
 //   samples   per row: label, pred, confidence bits (adaptive ECE, bootstrap)
 //   probsOut  per row: the probabilities (exact ranking metrics), when kept
@@ -193,7 +194,9 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
     let qb = calBin(q);
     let sb = scoreBin(q, logq);
     let cb = (c * p.calBins + qb) * 4u;
-    atomicAdd(&classwise[cb], 1u);
+    // Bin 0 (most classes of a many-class softmax) is not counted here: the
+    // host derives it as n minus the other bins, one atomic less per element.
+    if (qb != 0u) { atomicAdd(&classwise[cb], 1u); }
     let fq = toFixed(q);
     if (fq != 0u) { addClasswise64(cb + 1u, fq); }
     atomicAdd(&scoreHist[c * p.scoreBins + sb], 1u);

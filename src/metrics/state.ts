@@ -274,7 +274,12 @@ export class MetricState {
       s.calibCorrect[b] = counters[i + 3];
     }
     for (let j = 0; j < C * B; j++) {
-      s.classwiseCount[j] = classwise[4 * j];
+      // Bin 0 is not counted on the GPU (see the shader): n minus the rest.
+      if (j % B === 0) {
+        let rest = 0;
+        for (let b = 1; b < B; b++) rest += classwise[4 * (j + b)];
+        s.classwiseCount[j] = s.numSamples - rest;
+      } else s.classwiseCount[j] = classwise[4 * j];
       s.classwiseProbSum[j] = (classwise[4 * j + 1] + classwise[4 * j + 2] * TWO32) * FIXED_UNIT;
       s.classwisePositives[j] = classwise[4 * j + 3];
     }
