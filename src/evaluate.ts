@@ -43,13 +43,12 @@ import { type PredictionRow, writePredictionsCsv } from "./report/csv.ts";
 import { writeJson } from "./report/json.ts";
 import { writeHtmlReport } from "./report/html.ts";
 import type {
-  ClassCurves,
   EmbeddingInput,
   ExplanationExample,
   MistakeExample,
   ReportInput,
 } from "./report/types.ts";
-import { curvesFromHistograms, curvesFromScores } from "./report/curves.ts";
+import { confidenceHistogramsFromSnapshot, worstClassCurves } from "./report/from_snapshot.ts";
 import { VERSION } from "./version.ts";
 
 /** A shard of an evaluation: this process evaluates part `index` (0-based) of `count`. */
@@ -497,46 +496,10 @@ function thumbnail(img: RgbImage, max = 128): RgbImage {
 async function reportInput(r: EvaluationResult, ctx: WriteContext): Promise<ReportInput> {
   const m = r.metrics;
   const s = r.snapshot;
-  const C = s.numClasses;
   const metricNames = ctx.subset ? ctx.subset.map((c) => r.classNames[c]) : r.classNames;
 
-  // Confidence of correct vs wrong predictions (per-sample records).
-  let confidenceHistograms: ReportInput["confidenceHistograms"];
-  if (s.samples) {
-    const bins = 20;
-    const correct = new Array(bins).fill(0), wrong = new Array(bins).fill(0);
-    s.samples.conf.forEach((c, i) => {
-      const b = Math.min(bins - 1, Math.max(0, Math.ceil(c * bins) - 1));
-      (s.samples!.label[i] === s.samples!.pred[i] ? correct : wrong)[b]++;
-    });
-    confidenceHistograms = { correct, wrong };
-  }
-
-  // ROC / PR curves of the classes with the lowest AUROC (present in the labels).
-  const per = m.auroc.per_class;
-  const worst = per
-    .map((v, c) => ({ v, c }))
-    .filter((x) => typeof x.v === "number" && Number.isFinite(x.v))
-    .sort((a, b) => (a.v as number) - (b.v as number))
-    .slice(0, 5);
-  const curves: ClassCurves[] = worst.map(({ c }) => {
-    let pts;
-    if (s.scores && s.samples) {
-      const n = s.numSamples;
-      const sc = new Float64Array(n), pos = new Uint8Array(n);
-      for (let i = 0; i < n; i++) {
-        sc[i] = s.scores[i * C + c];
-        pos[i] = s.samples.label[i] === c ? 1 : 0;
-      }
-      pts = curvesFromScores(sc, pos);
-    } else {
-      const S = s.scoreBins;
-      const all = s.scoreAll.subarray(c * S, (c + 1) * S);
-      const p = s.scorePositives.subarray(c * S, (c + 1) * S);
-      pts = curvesFromHistograms(p, all.map((a, i) => a - p[i]));
-    }
-    return { class: c, roc: pts.roc, pr: pts.pr, auroc: per[c], auprc: m.auprc.per_class[c] };
-  });
+  const confidenceHistograms = confidenceHistogramsFromSnapshot(s);
+  const curves = worstClassCurves(s, 5, m.auroc.per_class);
 
   // The most confident mistakes (model label space for display).
   const byPath = new Map(ctx.items.map((it) => [it.path, it]));
