@@ -359,6 +359,80 @@ Deno.test("ResNet-50 key set is recognised from names and shapes alone", () => {
   assert.deepEqual(spec.stages[1][0].convs.map((c) => c.stride), [1, 2, 1]);
 });
 
+/** Tensor shapes of a Hugging Face ResNetForImageClassification, written from its modeling code. */
+function hfShapes(cfg: {
+  embedding_size: number;
+  hidden_sizes: number[];
+  depths: number[];
+  layer_type: "basic" | "bottleneck";
+  num_labels: number;
+}): Record<string, { shape: number[] }> {
+  const out: Record<string, { shape: number[] }> = {};
+  const convLayer = (p: string, o: number, i: number, k: number) => {
+    out[`${p}.convolution.weight`] = { shape: [o, i, k, k] };
+    for (const b of ["weight", "bias", "running_mean", "running_var"]) {
+      out[`${p}.normalization.${b}`] = { shape: [o] };
+    }
+  };
+  convLayer("resnet.embedder.embedder", cfg.embedding_size, 3, 7);
+  let inC = cfg.embedding_size;
+  cfg.depths.forEach((d, s) => {
+    const o = cfg.hidden_sizes[s];
+    for (let l = 0; l < d; l++) {
+      const p = `resnet.encoder.stages.${s}.layers.${l}`;
+      const i = l === 0 ? inC : o;
+      // Shortcut where channels or stride change (every first layer here).
+      if (l === 0) convLayer(`${p}.shortcut`, o, i, 1);
+      if (cfg.layer_type === "basic") {
+        convLayer(`${p}.layer.0`, o, i, 3);
+        convLayer(`${p}.layer.1`, o, o, 3);
+      } else {
+        convLayer(`${p}.layer.0`, o / 4, i, 1);
+        convLayer(`${p}.layer.1`, o / 4, o / 4, 3);
+        convLayer(`${p}.layer.2`, o, o / 4, 1);
+      }
+    }
+    inC = o;
+  });
+  out["classifier.1.weight"] = { shape: [cfg.num_labels, inC] };
+  out["classifier.1.bias"] = { shape: [cfg.num_labels] };
+  return out;
+}
+
+Deno.test("HF config options: downsample_in_first_stage and downsample_in_bottleneck move the strides", () => {
+  const cfg = {
+    model_type: "resnet",
+    embedding_size: 8,
+    hidden_sizes: [16, 32, 48],
+    depths: [1, 3, 2],
+    layer_type: "bottleneck" as const,
+    num_labels: 4,
+  };
+  const names = indexOf(hfShapes(cfg));
+  const strides = (spec: ReturnType<typeof resnetSpec>) =>
+    spec.stages.map((st) => st[0].convs.map((c) => c.stride));
+  // Default: stage 0 keeps the resolution; later stages stride on the 3x3 (layer.1).
+  let spec = resnetSpec(names, cfg);
+  assert.deepEqual(spec.depths, [1, 3, 2]);
+  assert.deepEqual(strides(spec), [[1, 1, 1], [1, 2, 1], [1, 2, 1]]);
+  spec = resnetSpec(names, { ...cfg, downsample_in_bottleneck: true });
+  assert.deepEqual(strides(spec), [[1, 1, 1], [2, 1, 1], [2, 1, 1]]);
+  spec = resnetSpec(names, { ...cfg, downsample_in_first_stage: true });
+  assert.deepEqual(strides(spec), [[1, 2, 1], [1, 2, 1], [1, 2, 1]]);
+  const sc = spec.stages[0][0].shortcut;
+  assert.ok(sc.kind === "conv" && sc.conv.stride === 2);
+  // Without config.json fields the structure comes from the names and shapes alone.
+  spec = resnetSpec(names, { model_type: "resnet" });
+  assert.deepEqual(spec.widths, [16, 32, 48]);
+  assert.equal(spec.blockType, "bottleneck");
+  const basic = { ...cfg, layer_type: "basic" as const };
+  spec = resnetSpec(indexOf(hfShapes(basic)), basic);
+  assert.deepEqual(strides(spec), [[1, 1], [2, 1], [2, 1]]);
+  // A layer_type that disagrees with the weights is reported, not guessed around.
+  const msg = layoutError(() => resnetSpec(indexOf(hfShapes(basic)), cfg));
+  assert.match(msg, /missing tensors: .*layer\.2\.convolution\.weight/);
+});
+
 Deno.test("incomplete or foreign checkpoints fail listing missing, unexpected and mis-shaped tensors", async () => {
   const base = synthResNetWeights(BASIC_TV, 5);
   const shapes = Object.fromEntries(Object.entries(base).map(([k, v]) => [k, { shape: v.shape }]));
