@@ -310,6 +310,16 @@ fixtureTest("preprocess: pipelines resolved from the model folders", () => {
   assert.deepEqual(random.mean, [0.5, 0.5, 0.5]);
   assert.equal(random.warnings.length, 1, "assumed defaults must be reported");
 
+  const hfResnet = preprocessConfigFromModelDir(join(MODELS, "resnet-tiny-hf-basic"));
+  assert.deepEqual([hfResnet.resizeMode, hfResnet.size, hfResnet.crop], [
+    "shortest",
+    [256, 256],
+    [224, 224],
+  ]);
+  assert.equal(hfResnet.cropRounding, "floor");
+  assert.deepEqual(hfResnet.mean, IMAGENET_MEAN);
+  assert.equal(hfResnet.warnings.length, 1);
+
   const timmRandom = preprocessConfigFromModelDir(join(MODELS, "vit-random-timm"));
   assert.equal(timmRandom.resizeMode, "shortest");
   assert.deepEqual(timmRandom.size, [32, 32]); // crop_pct 1.0

@@ -255,6 +255,22 @@ function fromPlainConfig(
   const warnings: string[] = [];
   const modelType = String(config?.model_type ?? config?.architecture ?? "");
   const imageSize = config?.image_size;
+  if (imageSize === undefined && /^(resnet|convnext|regnet)$/.test(modelType)) {
+    // Hugging Face CNNs ship a ConvNextImageProcessor; without it, use its
+    // defaults (shorter side 256, center-crop 224, bilinear, ImageNet stats).
+    const cfg = fromHfProcessor({ image_processor_type: "ConvNextImageProcessor" }, path);
+    cfg.size = [256, 256];
+    cfg.crop = [224, 224];
+    cfg.resizeMode = "shortest";
+    cfg.mean = IMAGENET_MEAN;
+    cfg.std = IMAGENET_STD;
+    cfg.source = `ConvNextImageProcessor defaults for model_type ${modelType} (${path})`;
+    cfg.warnings.push(
+      `no preprocessor_config.json in ${dir}: assumed Hugging Face ConvNextImageProcessor ` +
+        `defaults for ${modelType} (shorter side 256, center-crop 224, bilinear, ImageNet mean/std)`,
+    );
+    return cfg;
+  }
   let size: [number, number] = [224, 224];
   if (typeof imageSize === "number") size = [imageSize, imageSize];
   else if (Array.isArray(imageSize) && imageSize.length === 2) size = [imageSize[0], imageSize[1]];
