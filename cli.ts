@@ -26,7 +26,15 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<Command> }
     summary: "the main job with defaults: fixtures if present, else a generated model + images",
     load: () => import("./src/cli/demo.ts"),
   },
+  predict: {
+    summary: "top-k classes of individual images",
+    load: () => import("./src/cli/predict.ts"),
+  },
   info: { summary: "describe the GPU adapter", load: () => import("./src/cli/info.ts") },
+  bench: {
+    summary: "forward-pass images/s of a model (and per-kernel GPU times)",
+    load: () => import("./src/cli/bench.ts"),
+  },
   metrics: {
     summary: "metrics of stored predictions (.safetensors, .npy, CSV, JSONL)",
     load: () => import("./src/cli/metrics.ts"),

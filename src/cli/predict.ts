@@ -1,0 +1,55 @@
+/** `visioneval predict`: top-k classes of individual images. */
+import { parseArgs } from "node:util";
+import { UsageError } from "../errors.ts";
+import { Engine } from "../gpu/engine.ts";
+import { loadModel } from "../models/load.ts";
+import { predict } from "../predict.ts";
+import { intArg, PREPROCESS_HELP, PREPROCESS_OPTIONS, preprocessOverrides } from "./options.ts";
+
+/** Usage text. */
+export const HELP = `usage: visioneval predict --model PATH IMAGE... [--topk 5] [--json]
+
+Classifies images with the model's own preprocessing and prints the top-k
+classes with their probabilities.
+
+  --model PATH   model folder or .safetensors file
+  --topk K       classes per image, 1..10 (default 5)
+  --batch N      images per forward pass (default 16)
+  --json         print JSON
+${PREPROCESS_HELP}`;
+
+/** Runs `predict`. */
+export async function run(args: string[]): Promise<void> {
+  const { values: v, positionals } = parseArgs({
+    args,
+    options: {
+      model: { type: "string" },
+      topk: { type: "string" },
+      batch: { type: "string" },
+      json: { type: "boolean" },
+      ...PREPROCESS_OPTIONS,
+    },
+    allowPositionals: true,
+    strict: true,
+  });
+  if (!v.model) throw new UsageError("--model PATH is required");
+  if (positionals.length === 0) throw new UsageError("give at least one image");
+  const engine = await Engine.create();
+  const model = await loadModel(v.model, engine);
+  const preds = await predict(model, positionals, {
+    engine,
+    topk: intArg(v.topk, "--topk", 1, 10),
+    batch: intArg(v.batch, "--batch", 1, 4096),
+    preprocess: preprocessOverrides(v),
+  });
+  if (v.json) {
+    console.log(JSON.stringify(preds, null, 2));
+    return;
+  }
+  for (const p of preds) {
+    console.log(p.path);
+    for (const t of p.top) {
+      console.log(`  ${t.probability.toFixed(4)}  ${String(t.class).padStart(5)}  ${t.name}`);
+    }
+  }
+}

@@ -1,0 +1,92 @@
+/**
+ * Predictions for individual images: decode, preprocess with the model's
+ * pipeline, one forward pass per batch, top-k on the GPU, one readback.
+ */
+import { Engine } from "./gpu/engine.ts";
+import type { ClassifierModel } from "./models/model.ts";
+import { readImage, type RgbImage } from "./data/decode.ts";
+import { normalizationTable, pipelineOutputSize, preprocess } from "./data/preprocess.ts";
+import type { PreprocessOverrides } from "./data/preprocess.ts";
+import { topk as topkOp } from "./ops/topk.ts";
+import { modelClasses, resolvePipeline } from "./evaluate.ts";
+import { DataError } from "./errors.ts";
+
+/** An image to classify: a file path, or decoded pixels with a name. */
+export type PredictInput = string | { path: string; image: RgbImage };
+
+/** The top-k classes of one image. */
+export interface Prediction {
+  /** The image path (or given name). */
+  path: string;
+  /** Top-k classes, most probable first. */
+  top: { class: number; name: string; probability: number }[];
+}
+
+/** Options of {@link predict}. */
+export interface PredictOptions {
+  /** How many classes per image (1..10, default 5). */
+  topk?: number;
+  /** Images per forward pass (default 16). */
+  batch?: number;
+  /** Overrides of the model's preprocessing. */
+  preprocess?: PreprocessOverrides;
+  /** GPU engine (default: a new one on the process GPU). */
+  engine?: Engine;
+}
+
+/**
+ * Classifies images with a loaded model. Images that cannot be decoded raise
+ * a DataError naming the file (use `evaluate` to skip and count them).
+ */
+export async function predict(
+  model: ClassifierModel,
+  inputs: readonly PredictInput[],
+  opts: PredictOptions = {},
+): Promise<Prediction[]> {
+  const engine = opts.engine ?? await Engine.create();
+  const cfg = resolvePipeline(model, opts.preprocess);
+  const table = normalizationTable(cfg);
+  const k = Math.min(opts.topk ?? 5, model.numClasses, 10);
+  const batch = Math.max(1, opts.batch ?? 16);
+  const names = modelClasses(model).names;
+  const out: Prediction[] = [];
+  for (let start = 0; start < inputs.length; start += batch) {
+    const group = inputs.slice(start, start + batch);
+    const decoded = await Promise.all(group.map(async (s) => {
+      if (typeof s !== "string") return s;
+      return { path: s, image: await readImage(s) };
+    }));
+    // Without a crop, aspect-preserving pipelines give each image its own size.
+    const fixed = pipelineOutputSize(cfg);
+    const sizes = decoded.map((d) => {
+      const px = preprocess(d.image, cfg, undefined, 0, table);
+      return { d, px };
+    });
+    const runs = fixed ? [sizes] : sizes.map((x) => [x]);
+    for (const run of runs) {
+      const per = run[0].px.length;
+      if (run.some((r) => r.px.length !== per)) {
+        throw new DataError(`images of one batch preprocessed to different sizes; set --crop`);
+      }
+      const hw = per / 3;
+      const [h, w] = fixed ?? [model.inputSize[0], hw / model.inputSize[0]];
+      const pixels = new Float32Array(per * run.length);
+      run.forEach((r, i) => pixels.set(r.px, i * per));
+      const x = engine.upload(pixels, [run.length, 3, h, w], "pixels");
+      const { logits } = model.forward(engine, x, {});
+      const tk = topkOp(engine, logits, k);
+      const [idx, prob] = await engine.read(tk.indices, tk.probs);
+      for (const t of [x, logits, tk.indices, tk.probs]) t.release();
+      run.forEach((r, i) => {
+        out.push({
+          path: r.d.path,
+          top: Array.from({ length: k }, (_, j) => {
+            const c = idx[i * k + j];
+            return { class: c, name: names[c] || String(c), probability: prob[i * k + j] };
+          }),
+        });
+      });
+    }
+  }
+  return out;
+}
