@@ -32,6 +32,20 @@ export {
 } from "./src/errors.ts";
 export { VERSION } from "./src/version.ts";
 export {
+  evaluate,
+  type EvaluateOptions,
+  type EvaluationMetrics,
+  type EvaluationResult,
+  modelClasses,
+  resolvePipeline,
+  type RunMetadata,
+  type Shard,
+  shardRange,
+} from "./src/evaluate.ts";
+export { predict, type PredictInput, type Prediction, type PredictOptions } from "./src/predict.ts";
+export { type TopK, topk, TOPK_MAX } from "./src/ops/topk.ts";
+export { gatherColumns } from "./src/ops/gather_columns.ts";
+export {
   encodeSafetensors,
   parseSafetensorsBytes,
   type RawTypedArray,
@@ -128,6 +142,59 @@ export { confidenceDistributionSvg, type DistributionOptions } from "./src/repor
 export { embeddingScatterSvg, type ScatterOptions } from "./src/report/scatter.ts";
 export { type Colormap, COLORMAPS, type Rgb, turbo, viridis } from "./src/report/colormap.ts";
 export { encodePng, imageDataUri } from "./src/report/png.ts";
+export {
+  argmaxRows,
+  gradCam,
+  type GradCamOptions,
+  type GradCamResult,
+} from "./src/explain/gradcam.ts";
+export {
+  colorize,
+  type ColormapName,
+  denormalize,
+  type HeatMap,
+  heatmapPng,
+  normalizeMap,
+  overlayMap,
+  type OverlayOptions,
+  overlayPng,
+  type Region,
+  resizeBilinear,
+} from "./src/explain/overlay.ts";
+export {
+  defaultMethod,
+  explainImages,
+  type ExplainImagesOptions,
+  type ExplainMethod,
+  type ExplainOptions,
+  explainPixels,
+  type ExplainSource,
+  type Explanation,
+  inputRegion,
+  modelPipeline,
+} from "./src/explain/explain.ts";
+export {
+  collectFeatures,
+  type CollectOptions,
+  embeddingInput,
+  FeatureCollector,
+  type FeatureSet,
+  projectEmbeddings,
+  type ProjectEmbeddingsOptions,
+  type Projection,
+  type ProjectionMethod,
+} from "./src/explain/embeddings.ts";
+export {
+  covarianceGpu,
+  jacobiEigen,
+  pca,
+  type PcaOptions,
+  type PcaResult,
+  topEigenpairs,
+} from "./src/explain/pca.ts";
+export { tsne, type TsneOptions, type TsneResult } from "./src/explain/tsne.ts";
+export { umap, type UmapOptions } from "./src/explain/umap.ts";
+export { exactKnn, type Knn } from "./src/explain/knn.ts";
 // Input pipeline: decode, PIL-exact preprocessing, datasets, labels, loader.
 export {
   decodeImage,
