@@ -160,7 +160,7 @@ function lookup(
     const list = [...hits].map((c) => `${c} "${model.names[c]}"`).join(", ");
     throw new DataError(
       `class "${name}" matches several model classes (${list}); ` +
-        `name folders by WordNet id or give a mapping file (--label-map)`,
+        `name folders by WordNet id or give a mapping file (--mapping)`,
     );
   }
   return -1;
@@ -230,7 +230,7 @@ export function mapLabels(
     if (!model.named && !fileMap) {
       throw new DataError(
         `the model has no class names (config.json id2label / label_names); ` +
-          `map by index (--label-by index) or give a mapping file`,
+          `map by index (--map-by index) or give a mapping file (--mapping)`,
       );
     }
     const levels = buildIndex(model);
@@ -270,8 +270,8 @@ export function mapLabels(
     throw new DataError(
       `${missing.length} dataset class(es) are not among the model's ${model.count} classes: ` +
         `${missing.slice(0, 8).join(", ")}${missing.length > 8 ? ", ..." : ""}. ` +
-        `Give a mapping file (--label-map), or restrict predictions to the classes ` +
-        `both share (--restrict-classes) to drop those images`,
+        `Give a mapping file (--mapping), or restrict predictions to the classes ` +
+        `both share (--restrict) to drop those images`,
     );
   }
   const targets = [...used].map((l) => map[l]).filter((c) => c >= 0);
