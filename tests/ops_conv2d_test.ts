@@ -97,6 +97,22 @@ const CASES: Case[] = [
     res: true,
   },
   {
+    name: "pointwise 1x1, H*W % 4 == 0, batch 2, bias + residual",
+    x: [2, 20, 6, 6],
+    w: [12, 20, 1, 1],
+    opts: {},
+    bias: true,
+    res: true,
+  },
+  { name: "pointwise 1x1 over two pixel panels", x: [1, 9, 10, 10], w: [16, 9, 1, 1], opts: {} },
+  {
+    name: "pointwise 1x1 with groups=2",
+    x: [1, 16, 4, 4],
+    w: [16, 8, 1, 1],
+    opts: { groups: 2, relu: true },
+    bias: true,
+  },
+  {
     name: "3x3 dilation 2 pad 2",
     x: [1, 4, 13, 10],
     w: [6, 4, 3, 3],

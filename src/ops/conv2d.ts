@@ -4,6 +4,7 @@
  */
 import simpleCode from "../../shaders/conv2d_simple.wgsl" with { type: "text" };
 import packCode from "../../shaders/conv2d_pack.wgsl" with { type: "text" };
+import pack1x1Code from "../../shaders/conv2d_pack_1x1.wgsl" with { type: "text" };
 import type { Engine } from "../gpu/engine.ts";
 import { splitGrid } from "../gpu/kernel.ts";
 import { packParams } from "../gpu/params.ts";
@@ -172,6 +173,8 @@ function convAsGemm(
   const chunk = Math.max(1, Math.min(n, Math.floor(budget / (perImage * 4))));
   const cols = engine.empty([Math.min(chunk, n) * perImage], "f32", "im2col");
   const total = perImage / 4;
+  const pointwise = g.kh === 1 && g.kw === 1 && g.sh === 1 && g.sw === 1 && g.ph === 0 &&
+    g.pw === 0 && npix % 4 === 0;
   const [gx, gy] = splitGrid(
     Math.ceil(total / PACK_WG),
     engine.gpu.limits.maxComputeWorkgroupsPerDimension,
@@ -179,30 +182,39 @@ function convAsGemm(
   for (let img0 = 0; img0 < n; img0 += chunk) {
     const count = Math.min(chunk, n - img0);
     for (let grp = 0; grp < groups; grp++) {
-      engine.run(
-        { name: "conv2d_pack", code: packCode, constants: { WG: PACK_WG } },
-        [x, cols],
-        [gx, gy, count],
-        packParams([
-          g.c,
-          g.h,
-          g.w,
-          g.wo,
-          g.kh,
-          g.kw,
-          g.sh,
-          g.sw,
-          g.ph,
-          g.pw,
-          g.dh,
-          g.dw,
-          k,
-          npix,
-          total,
-          grp * g.cg,
-          img0,
-        ]),
-      );
+      if (pointwise) {
+        engine.run(
+          { name: "conv2d_pack_1x1", code: pack1x1Code, constants: { WG: PACK_WG } },
+          [x, cols],
+          [gx, gy, count],
+          packParams([g.c, npix / 4, k, total, grp * g.cg, img0]),
+        );
+      } else {
+        engine.run(
+          { name: "conv2d_pack", code: packCode, constants: { WG: PACK_WG } },
+          [x, cols],
+          [gx, gy, count],
+          packParams([
+            g.c,
+            g.h,
+            g.w,
+            g.wo,
+            g.kh,
+            g.kw,
+            g.sh,
+            g.sw,
+            g.ph,
+            g.pw,
+            g.dh,
+            g.dw,
+            k,
+            npix,
+            total,
+            grp * g.cg,
+            img0,
+          ]),
+        );
+      }
       gemm(
         engine,
         { t: w, m: og, batchStride: 0, rowStride: k, offset: grp * og * k },
