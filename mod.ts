@@ -338,3 +338,35 @@ export {
   type RolloutMap,
   type RolloutOptions,
 } from "./src/explain/rollout.ts";
+// Core kernels: GEMM (linear / batched matmul), convolution, pooling, permute.
+export {
+  type Activation,
+  gemm,
+  type GemmA,
+  type GemmC,
+  linear,
+  type LinearOptions,
+  matmul,
+  type MatmulOptions,
+  packB,
+  PackedMatrix,
+  prepareLinearWeight,
+} from "./src/ops/gemm.ts";
+export { GELU_WGSL } from "./src/ops/gelu.ts";
+export {
+  type BatchNormParams,
+  conv2d,
+  type Conv2dOptions,
+  conv2dShape,
+  convOutSize,
+  foldBatchNorm,
+  type Size2,
+} from "./src/ops/conv2d.ts";
+export {
+  avgPool2d,
+  globalAvgPool,
+  maxPool2d,
+  type Pool2dOptions,
+  poolOutSize,
+} from "./src/ops/pool.ts";
+export { permute, transposeLast2 } from "./src/ops/transpose.ts";
