@@ -179,6 +179,22 @@ Deno.test("datasets: single image, lists, globs, empty and missing paths", async
     assert.deepEqual(one.items, [{ path: join(dir, "x.jpg") }]);
     const list = openDataset([join(dir, "x.jpg"), join(dir, "a", "z.jpg")]);
     assert.equal(list.items.length, 2);
+    // Folder order as torchvision's sorted(os.walk()): by path string, so
+    // ".../a" < ".../a-c" < ".../a/b" ("-" sorts before "/").
+    await Deno.mkdir(join(dir, "a-c"));
+    await Deno.writeFile(join(dir, "a-c", "v.jpg"), new Uint8Array(1));
+    await Deno.writeFile(join(dir, "a", "zz.jpg"), new Uint8Array(1));
+    const walked = openDataset([dir]);
+    assert.deepEqual(walked.items.map((i) => i.path.slice(dir.length + 1)), [
+      "x.jpg",
+      "y.PNG",
+      "a/z.jpg",
+      "a/zz.jpg",
+      "a-c/v.jpg",
+      "a/b/w.jpeg",
+    ]);
+    await Deno.remove(join(dir, "a-c"), { recursive: true });
+    await Deno.remove(join(dir, "a", "zz.jpg"));
     const glob = openDataset(join(dir, "**/*.jp*g"));
     assert.deepEqual(glob.items.map((i) => i.path.slice(dir.length + 1)).sort(), [
       "a/b/w.jpeg",

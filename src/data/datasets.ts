@@ -173,17 +173,28 @@ function firstVisit(dir: string, seen: Set<string>): boolean {
   return true;
 }
 
-/** Image files under `dir`, recursively, sorted by path; hidden entries skipped. */
-function imagesUnder(dir: string, seen = new Set<string>()): string[] {
-  const out: string[] = [];
-  if (!firstVisit(dir, seen)) return out;
-  for (const e of listDir(dir)) {
-    if (e.name.startsWith(".")) continue;
-    const p = join(dir, e.name);
-    if (e.isDirectory) out.push(...imagesUnder(p, seen));
-    else if (e.isFile && isImageFile(e.name)) out.push(p);
-  }
-  return out;
+/**
+ * Image files under `dir`, recursively, hidden entries skipped, in
+ * torchvision's order: folders sorted by path string (as `sorted(os.walk())`
+ * does), files sorted by name within each folder.
+ */
+function imagesUnder(dir: string): string[] {
+  const folders: { path: string; files: string[] }[] = [];
+  const seen = new Set<string>();
+  const walk = (d: string) => {
+    if (!firstVisit(d, seen)) return;
+    const files: string[] = [];
+    for (const e of listDir(d)) {
+      if (e.name.startsWith(".")) continue;
+      const p = join(d, e.name);
+      if (e.isDirectory) walk(p);
+      else if (e.isFile && isImageFile(e.name)) files.push(p);
+    }
+    folders.push({ path: d, files });
+  };
+  walk(dir);
+  folders.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
+  return folders.flatMap((f) => f.files);
 }
 
 /**
