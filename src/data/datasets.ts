@@ -580,7 +580,7 @@ function expandGlob(pattern: string): string[] {
     }
   };
   walk(base);
-  return out;
+  return out.sort((a, b) => (a < b ? -1 : a > b ? 1 : 0)); // deterministic, by path
 }
 
 function imageList(paths: string[]): Dataset {
