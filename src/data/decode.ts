@@ -9,8 +9,9 @@
  *   as in PIL ("image file is truncated"); libjpeg's other warnings (e.g.
  *   extraneous bytes) are ignored, as PIL ignores them.
  * - PNG (1-16 bit, gray, gray+alpha, RGB, RGBA, palette) and TIFF: imagescript.
- *   16-bit samples keep their high byte (PIL does the same for RGB; for
- *   16-bit grayscale PIL clips to 255 instead, which we do not copy).
+ *   16-bit samples keep their high byte (PIL does the same for 16-bit RGB;
+ *   16-bit grayscale opens in PIL as mode "I;16", whose conversion to RGB
+ *   clips rather than scales in the versions we know of; we scale instead).
  * - Grayscale becomes RGB by repeating the channel; alpha is dropped without
  *   compositing, like `convert("RGB")`.
  * - EXIF orientation is NOT applied (neither PIL, torchvision, timm nor
