@@ -261,3 +261,26 @@ fixtureTest("eval: ViT-Ti (timm folder) on ImageNet JPEGs matches the reference"
   assert.equal(r.metrics.top1, refTop1);
   assert.equal(r.metrics.num_classes, 1000);
 });
+
+Deno.test("calibrate --model --data: temperature, before/after numbers and diagrams", async () => {
+  const out = join(tmp, "calibrate");
+  const { code } = await cli([
+    "calibrate",
+    "--model",
+    synthModel,
+    "--data",
+    synthData,
+    "--out",
+    out,
+  ]);
+  assert.equal(code, 0);
+  const c = JSON.parse(Deno.readTextFileSync(join(out, "calibration.json")));
+  const r = await evaluate({ model: synthModel, data: synthData, progress: false, bootstrap: 0 });
+  const ts = r.metrics.temperature_scaling!;
+  assert.ok(Math.abs(c.temperature - ts.temperature) < 1e-9);
+  assert.ok(c.nll_after <= c.nll_before + 1e-12, "fitted T cannot raise the NLL");
+  for (const f of ["reliability_before.svg", "reliability_after.svg"]) {
+    assert.match(Deno.readTextFileSync(join(out, f)), /^<svg[\s\S]*<\/svg>\s*$/);
+  }
+  assert.equal((await cli(["calibrate", "--model", synthModel])).code, 2);
+});

@@ -3,21 +3,29 @@ import { parseArgs } from "node:util";
 import { join } from "node:path";
 import { UsageError } from "../errors.ts";
 import { readPredictions } from "../metrics/io.ts";
-import { fitTemperature } from "../metrics/calibration.ts";
+import { fitTemperature, type TemperatureScaling } from "../metrics/calibration.ts";
+import { reliabilityDiagramSvg } from "../report/reliability.ts";
 import { intOption } from "./metrics.ts";
 import { VERSION } from "../version.ts";
 
 /** Usage text. */
 export const HELP = `usage: visioneval calibrate --predictions FILE [--labels FILE] --out DIR
+       visioneval calibrate --model PATH --data PATH [--labels CSV] [--limit N] --out DIR
 
 Fits the temperature T that minimises the mean negative log-likelihood of
 softmax(logits / T) (golden-section search over T in [0.05, 20], float64) and
 writes calibration.json: T, NLL / ECE / MCE before and after, and both
-reliability tables. Probabilities are accepted too (their logarithms are
+reliability tables, plus reliability_before.svg and reliability_after.svg.
+With --model and --data the logits come from running the model over the
+dataset on the GPU (as \`eval\` does). Probabilities are accepted too (their logarithms are
 used as logits; zero probabilities are clipped to 1e-300).
 
 options:
   --predictions FILE  predictions file (formats as in \`visioneval metrics --help\`)
+  --model PATH        model folder or .safetensors (instead of --predictions)
+  --data PATH         dataset for --model (formats as in \`visioneval eval --help\`)
+  --limit N           only the first N images of --data
+  --batch N           images per batch for --model (default 32)
   --labels FILE       labels file when they are not in the predictions file
   --logits | --probs  what the values are (default: detected)
   --bins N            calibration bins (default 15)
@@ -30,6 +38,10 @@ export async function run(args: string[]): Promise<void> {
     args,
     options: {
       predictions: { type: "string" },
+      model: { type: "string" },
+      data: { type: "string" },
+      limit: { type: "string" },
+      batch: { type: "string" },
       labels: { type: "string" },
       logits: { type: "boolean" },
       probs: { type: "boolean" },
@@ -39,34 +51,68 @@ export async function run(args: string[]): Promise<void> {
     },
     strict: true,
   });
-  if (!v.predictions) throw new UsageError("--predictions FILE is required");
+  if (Boolean(v.predictions) === Boolean(v.model)) {
+    throw new UsageError("give either --predictions FILE or --model PATH with --data PATH");
+  }
+  if (v.model && !v.data) throw new UsageError("--model needs --data PATH");
   if (v.logits && v.probs) throw new UsageError("give at most one of --logits and --probs");
   const bins = intOption(v.bins!, "--bins", 1, 1000);
-  const preds = await readPredictions(v.predictions, {
-    labels: v.labels,
-    kind: v.logits ? "logits" : v.probs ? "probs" : "auto",
-  });
-  const logits = preds.kind === "logits"
-    ? preds.values
-    : Float64Array.from(preds.values, (p) => Math.log(Math.max(p, 1e-300)));
-  const fit = fitTemperature(logits, preds.labels, preds.numClasses, bins);
+  let fit: TemperatureScaling, n: number, numClasses: number, input: string, sources: unknown;
+  if (v.predictions) {
+    const preds = await readPredictions(v.predictions, {
+      labels: v.labels,
+      kind: v.logits ? "logits" : v.probs ? "probs" : "auto",
+    });
+    const logits = preds.kind === "logits"
+      ? preds.values
+      : Float64Array.from(preds.values, (p) => Math.log(Math.max(p, 1e-300)));
+    fit = fitTemperature(logits, preds.labels, preds.numClasses, bins);
+    [n, numClasses, input, sources] = [preds.n, preds.numClasses, preds.kind, preds.sources];
+  } else {
+    const { evaluate } = await import("../evaluate.ts");
+    const r = await evaluate({
+      model: v.model!,
+      data: v.data!,
+      labels: v.labels,
+      limit: v.limit === undefined ? undefined : intOption(v.limit, "--limit", 1, 2 ** 31),
+      batch: v.batch === undefined ? undefined : intOption(v.batch, "--batch", 1, 4096),
+      bins,
+      temperature: true,
+      bootstrap: 0,
+      exact: false,
+    });
+    if (!r.metrics.temperature_scaling) throw new Error("temperature scaling was not fitted");
+    fit = r.metrics.temperature_scaling;
+    [n, numClasses, input, sources] = [r.metrics.num_samples, r.metrics.num_classes, "logits", {
+      model: r.metrics.run.model,
+      data: r.metrics.run.data,
+      failed: r.metrics.failed,
+    }];
+  }
   await Deno.mkdir(v.out!, { recursive: true });
   const out = {
-    num_samples: preds.n,
-    num_classes: preds.numClasses,
-    input: preds.kind,
+    num_samples: n,
+    num_classes: numClasses,
+    input,
     bins,
     ...fit,
-    run: { command: "calibrate", predictions: preds.sources, version: VERSION },
+    run: { command: "calibrate", source: sources, version: VERSION },
   };
   const path = join(v.out!, "calibration.json");
   await Deno.writeTextFile(path, JSON.stringify(out, null, 2) + "\n");
+  const diagrams = [
+    ["reliability_before.svg", fit.reliability_before, "Before (T = 1)"],
+    ["reliability_after.svg", fit.reliability_after, `After (T = ${fit.temperature.toFixed(3)})`],
+  ] as const;
+  for (const [file, table, title] of diagrams) {
+    await Deno.writeTextFile(join(v.out!, file), reliabilityDiagramSvg(table, { title }));
+  }
   if (v.json) console.log(JSON.stringify(out, null, 2));
   else {
     console.log(`  temperature  ${fit.temperature.toFixed(6)}`);
     console.log(`  NLL          ${fit.nll_before.toFixed(4)} -> ${fit.nll_after.toFixed(4)}`);
     console.log(`  ECE          ${fit.ece_before.toFixed(4)} -> ${fit.ece_after.toFixed(4)}`);
     console.log(`  MCE          ${fit.mce_before.toFixed(4)} -> ${fit.mce_after.toFixed(4)}`);
-    console.log(`wrote ${path}`);
+    console.log(`wrote ${path} and ${diagrams.map(([f]) => join(v.out!, f)).join(", ")}`);
   }
 }
