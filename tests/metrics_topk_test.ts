@@ -1,8 +1,8 @@
-/** GPU top-k against a float64 sort: ties towards the lower index, C up to 21,843, batch 1. */
+/** GPU top-k (src/ops/topk.ts) against a float64 sort: ties towards the lower index, C up to 21,843, batch 1. */
 import assert from "node:assert/strict";
 import { rng } from "./_helpers.ts";
 import { Engine } from "../src/gpu/engine.ts";
-import { topk } from "../src/metrics/topk.ts";
+import { topk } from "../src/ops/topk.ts";
 
 const engine = await Engine.create();
 
@@ -12,7 +12,7 @@ Deno.test("topk: indices and softmax probabilities match a float64 reference", a
     // Quantized values so that exact ties occur.
     const x = Float32Array.from({ length: B * C }, () => Math.round(r() * 64) / 8);
     const t = engine.upload(x, [B, C]);
-    const out = topk(engine, t, k, { temperature: T });
+    const out = topk(engine, t, k, T);
     const [idx, probs] = await engine.read(out.indices, out.probs);
     for (let b = 0; b < B; b++) {
       const row = Array.from(x.subarray(b * C, b * C + C));
