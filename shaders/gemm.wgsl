@@ -13,10 +13,11 @@
 //   * each lane owns a register tile of 8 rows x 2 vec4 columns (64 outputs)
 //     and reuses every loaded B vec4 for 8 rows and every A value
 //     (same address in all lanes) for 8 columns;
-//   * A is read 4 k at a time (load_a4, from gemm_a_vec4 / gemm_a_scalar).
+//   * A is read 4 k at a time (load_a4, from gemm_a_vec4 / gemm_a_scalar);
+//   * the output is stored as vec4s without any barrier where N allows it
+//     (gemm_store_vec4), else through a workgroup tile (gemm_store_scalar).
 // Rows past M are clamped on load and skipped on store; K is split into
-// full chunks of 4 plus a scalar tail. One workgroup barrier, before the
-// epilogue.
+// full chunks of 4 plus a scalar tail.
 
 struct Params {
   m: u32, n: u32, k: u32, panels: u32,
@@ -40,19 +41,25 @@ const RM = 8u;   // rows per tile
 const LANES = 8u; // workgroup size
 const PANEL4 = 16u; // vec4 columns per panel (2 per lane)
 
-var<workgroup> tile: array<vec4f, 128>; // RM x PANEL4 outputs of the workgroup
 
 @group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read> bp: array<vec4f>;
-@group(0) @binding(2) var<storage, read> bias: array<f32>;
-@group(0) @binding(3) var<storage, read> res: array<f32>;
-@group(0) @binding(4) var<storage, read_write> c: array<f32>;
-// binding 5: A, declared by the load_a4 snippet.
+// bindings 2-4 (bias, residual, C): declared by the store snippet
+// (gemm_store_vec4.wgsl or gemm_store_scalar.wgsl); binding 5 (A): declared
+// by the load snippet (gemm_a_vec4.wgsl or gemm_a_scalar.wgsl).
 
 fn activate(x: f32) -> f32 {
   switch ACT {
     case 1u: { return max(x, 0.0); }
     case 2u: { return gelu(x); }
+    default: { return x; }
+  }
+}
+
+fn activate4(x: vec4f) -> vec4f {
+  switch ACT {
+    case 1u: { return max(x, vec4f(0.0)); }
+    case 2u: { return gelu4(x); }
     default: { return x; }
   }
 }
@@ -164,39 +171,15 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
     c71 = fma(av7, b1, c71);
   }
 
-  // Epilogue. The tile goes through workgroup memory (one barrier per
-  // workgroup) so that the bias / residual / activation code is a loop with
-  // a run-time trip count: unrolled over the 64 outputs of a lane it took
-  // llvmpipe seconds to compile. Lanes then store consecutive columns.
-  tile[0u * PANEL4 + lane] = c00;
-  tile[0u * PANEL4 + LANES + lane] = c01;
-  tile[1u * PANEL4 + lane] = c10;
-  tile[1u * PANEL4 + LANES + lane] = c11;
-  tile[2u * PANEL4 + lane] = c20;
-  tile[2u * PANEL4 + LANES + lane] = c21;
-  tile[3u * PANEL4 + lane] = c30;
-  tile[3u * PANEL4 + LANES + lane] = c31;
-  tile[4u * PANEL4 + lane] = c40;
-  tile[4u * PANEL4 + LANES + lane] = c41;
-  tile[5u * PANEL4 + lane] = c50;
-  tile[5u * PANEL4 + LANES + lane] = c51;
-  tile[6u * PANEL4 + lane] = c60;
-  tile[6u * PANEL4 + LANES + lane] = c61;
-  tile[7u * PANEL4 + lane] = c70;
-  tile[7u * PANEL4 + LANES + lane] = c71;
-  workgroupBarrier();
-  let rows = min(RM, p.m - m0);
-  let col0 = panel * PANEL4 * 4u;
-  for (var t = lane; t < rows * PANEL4 * 4u; t += LANES) {
-    let q = t % (PANEL4 * 4u);
-    let n = col0 + q;
-    if (n < p.n) {
-      let m = m0 + t / (PANEL4 * 4u);
-      let idx = p.c_off + z * p.c_batch + m * p.n + n;
-      var y = p.alpha * tile[t / 4u][q % 4u];
-      if (HAS_BIAS) { y += bias[p.bias_off + select(n, m, BIAS_PER_ROW)]; }
-      if (HAS_RES) { y += res[idx]; }
-      c[idx] = activate(y);
-    }
-  }
+  // Epilogue: alpha, bias, residual, activation, store (gemm_store_*.wgsl).
+  let n0 = panel * PANEL4 * 4u + lane * 4u;
+  store_row(z, m0 + 0u, n0, c00, c01);
+  store_row(z, m0 + 1u, n0, c10, c11);
+  store_row(z, m0 + 2u, n0, c20, c21);
+  store_row(z, m0 + 3u, n0, c30, c31);
+  store_row(z, m0 + 4u, n0, c40, c41);
+  store_row(z, m0 + 5u, n0, c50, c51);
+  store_row(z, m0 + 6u, n0, c60, c61);
+  store_row(z, m0 + 7u, n0, c70, c71);
+  finish_tile(z, m0, panel, lane);
 }

@@ -110,6 +110,9 @@ const LINEAR_CASES: [number, number, number, Activation, boolean, boolean][] = [
   [3, 5, 3, "none", true, true],
   [37, 19, 53, "gelu", true, false],
   [64, 64, 64, "none", false, false],
+  [5, 12, 7, "gelu", true, true], // K % 4 != 0, N % 4 == 0: scalar A, vec4 C
+  [33, 37, 64, "relu", true, true], // K % 4 == 0, N % 4 != 0: vec4 A, scalar C
+  [70, 132, 96, "gelu", true, true], // vec4 A and C, several row blocks and panels
   [197, 67, 129, "gelu", true, true],
   [65, 129, 257, "relu", false, true],
   [8, 1000, 1100, "none", true, false],

@@ -5,6 +5,7 @@
 import simpleCode from "../../shaders/conv2d_simple.wgsl" with { type: "text" };
 import packCode from "../../shaders/conv2d_pack.wgsl" with { type: "text" };
 import pack1x1Code from "../../shaders/conv2d_pack_1x1.wgsl" with { type: "text" };
+import padWeightCode from "../../shaders/conv2d_pad_weight.wgsl" with { type: "text" };
 import type { Engine } from "../gpu/engine.ts";
 import { splitGrid } from "../gpu/kernel.ts";
 import { packParams } from "../gpu/params.ts";
@@ -162,7 +163,12 @@ function convAsGemm(
   opts: Conv2dOptions,
 ): void {
   const og = o / groups;
-  const k = g.cg * g.kh * g.kw;
+  const kValid = g.cg * g.kh * g.kw;
+  // K padded to a multiple of 4 (zero weights and zero patch rows) so that
+  // the GEMM reads the weights as vec4s; only the 7x7 stem on 3 channels
+  // (K = 147) and similar need it.
+  const k = Math.ceil(kValid / 4) * 4;
+  const wk = k === kValid ? w : padWeight(engine, w, o, kValid, k);
   const npix = g.ho * g.wo;
   const panels = Math.ceil(npix / GEMM_PANEL);
   const perImage = panels * k * GEMM_PANEL; // floats
@@ -173,12 +179,12 @@ function convAsGemm(
   const chunk = Math.max(1, Math.min(n, Math.floor(budget / (perImage * 4))));
   const cols = engine.empty([Math.min(chunk, n) * perImage], "f32", "im2col");
   const total = perImage / 4;
+  const rows = panels * k;
   const pointwise = g.kh === 1 && g.kw === 1 && g.sh === 1 && g.sw === 1 && g.ph === 0 &&
-    g.pw === 0 && npix % 4 === 0;
-  const [gx, gy] = splitGrid(
-    Math.ceil(total / PACK_WG),
-    engine.gpu.limits.maxComputeWorkgroupsPerDimension,
-  );
+    g.pw === 0 && npix % 4 === 0 && k === kValid;
+  const maxDim = engine.gpu.limits.maxComputeWorkgroupsPerDimension;
+  const [gx, gy] = splitGrid(Math.ceil(total / PACK_WG), maxDim);
+  const [rx, ry] = splitGrid(Math.ceil(rows / PACK_WG), maxDim);
   for (let img0 = 0; img0 < n; img0 += chunk) {
     const count = Math.min(chunk, n - img0);
     for (let grp = 0; grp < groups; grp++) {
@@ -193,7 +199,7 @@ function convAsGemm(
         engine.run(
           { name: "conv2d_pack", code: packCode, constants: { WG: PACK_WG } },
           [x, cols],
-          [gx, gy, count],
+          [rx, ry, count],
           packParams([
             g.c,
             g.h,
@@ -209,15 +215,16 @@ function convAsGemm(
             g.dw,
             k,
             npix,
-            total,
+            rows,
             grp * g.cg,
             img0,
+            kValid,
           ]),
         );
       }
       gemm(
         engine,
-        { t: w, m: og, batchStride: 0, rowStride: k, offset: grp * og * k },
+        { t: wk, m: og, batchStride: 0, rowStride: k, offset: grp * og * k },
         new PackedMatrix(cols, k, npix, count),
         count,
         { t: out, batchStride: o * npix, offset: (img0 * o + grp * og) * npix },
@@ -232,6 +239,23 @@ function convAsGemm(
     }
   }
   cols.release();
+  if (wk !== w) wk.release();
+}
+
+/** Weights [O, K] copied to [O, Kp] with zero columns after K. */
+function padWeight(engine: Engine, w: Tensor, o: number, k: number, kp: number): Tensor {
+  const wp = engine.empty([o, kp], "f32", `${w.label} (K padded)`);
+  const [x, y] = splitGrid(
+    Math.ceil((o * kp) / PACK_WG),
+    engine.gpu.limits.maxComputeWorkgroupsPerDimension,
+  );
+  engine.run(
+    { name: "conv2d_pad_weight", code: padWeightCode, constants: { WG: PACK_WG } },
+    [w, wp],
+    [x, y],
+    packParams([o, k, kp]),
+  );
+  return wp;
 }
 
 /** Direct convolution (shaders/conv2d_simple.wgsl), for depthwise / thin groups. */

@@ -11,6 +11,8 @@ import gemmCode from "../../shaders/gemm.wgsl" with { type: "text" };
 import aVec4Code from "../../shaders/gemm_a_vec4.wgsl" with { type: "text" };
 import aScalarCode from "../../shaders/gemm_a_scalar.wgsl" with { type: "text" };
 import packCode from "../../shaders/gemm_pack.wgsl" with { type: "text" };
+import storeVec4Code from "../../shaders/gemm_store_vec4.wgsl" with { type: "text" };
+import storeScalarCode from "../../shaders/gemm_store_scalar.wgsl" with { type: "text" };
 import type { Engine } from "../gpu/engine.ts";
 import { splitGrid } from "../gpu/kernel.ts";
 import { packParams } from "../gpu/params.ts";
@@ -75,8 +77,13 @@ export class PackedMatrix {
   }
 }
 
-const GEMM_VEC4 = GELU_WGSL + aVec4Code + gemmCode;
-const GEMM_SCALAR = GELU_WGSL + aScalarCode + gemmCode;
+/** The four GEMM sources: A read as vec4 or scalars x C stored as vec4 or scalars. */
+const GEMM_SOURCES = {
+  gemm: GELU_WGSL + aVec4Code + storeVec4Code + gemmCode,
+  gemm_scalar_c: GELU_WGSL + aVec4Code + storeScalarCode + gemmCode,
+  gemm_scalar_a: GELU_WGSL + aScalarCode + storeVec4Code + gemmCode,
+  gemm_scalar_ac: GELU_WGSL + aScalarCode + storeScalarCode + gemmCode,
+};
 
 const dummies = new WeakMap<Engine, Tensor>();
 
@@ -219,12 +226,19 @@ export function gemm(
   const aOff = a.offset ?? 0;
   const rowBlocks = Math.ceil(m / GEMM_ROWS);
   const panels = b.panels;
-  const vec4 = a.rowStride % 4 === 0 && a.batchStride % 4 === 0 && aOff % 4 === 0;
+  const vec4A = a.rowStride % 4 === 0 && a.batchStride % 4 === 0 && aOff % 4 === 0;
+  const vec4C = n % 4 === 0 && c.batchStride % 4 === 0 && (c.offset ?? 0) % 4 === 0 &&
+    (opts.biasPerRow || (opts.biasOffset ?? 0) % 4 === 0);
+  const name = vec4A
+    ? (vec4C ? "gemm" : "gemm_scalar_c")
+    : vec4C
+    ? "gemm_scalar_a"
+    : "gemm_scalar_ac";
   const [x, y] = splitGrid(rowBlocks * panels, engine.gpu.limits.maxComputeWorkgroupsPerDimension);
   engine.run(
     {
-      name: vec4 ? "gemm" : "gemm_scalar_a",
-      code: vec4 ? GEMM_VEC4 : GEMM_SCALAR,
+      name,
+      code: GEMM_SOURCES[name],
       constants: {
         ACT: ACT_CODE[opts.act ?? "none"],
         HAS_BIAS: opts.bias ? 1 : 0,

@@ -1,0 +1,35 @@
+// Output stage of gemm.wgsl for any N: the tile goes through workgroup
+// memory so that the per-element bias / residual / activation code is a loop
+// with a run-time trip count (unrolled over a lane's 64 outputs it took
+// llvmpipe seconds to compile), and lanes store consecutive columns. Costs
+// one barrier per workgroup (about 10% on llvmpipe: only used where
+// gemm_store_vec4 cannot be).
+@group(0) @binding(2) var<storage, read> bias: array<f32>;
+@group(0) @binding(3) var<storage, read> res: array<f32>;
+@group(0) @binding(4) var<storage, read_write> c: array<f32>;
+
+var<workgroup> tile: array<vec4f, 128>; // RM x PANEL4 outputs of the workgroup
+
+fn store_row(z: u32, m: u32, n0: u32, v0: vec4f, v1: vec4f) {
+  let lane = (n0 / 4u) % LANES;
+  tile[(m % RM) * PANEL4 + lane] = v0;
+  tile[(m % RM) * PANEL4 + LANES + lane] = v1;
+}
+
+fn finish_tile(z: u32, m0: u32, panel: u32, lane: u32) {
+  workgroupBarrier();
+  let rows = min(RM, p.m - m0);
+  let col0 = panel * PANEL4 * 4u;
+  for (var t = lane; t < rows * PANEL4 * 4u; t += LANES) {
+    let q = t % (PANEL4 * 4u);
+    let n = col0 + q;
+    if (n < p.n) {
+      let m = m0 + t / (PANEL4 * 4u);
+      let idx = p.c_off + z * p.c_batch + m * p.n + n;
+      var y = p.alpha * tile[t / 4u][q % 4u];
+      if (HAS_BIAS) { y += bias[p.bias_off + select(n, m, BIAS_PER_ROW)]; }
+      if (HAS_RES) { y += res[idx]; }
+      c[idx] = activate(y);
+    }
+  }
+}
