@@ -17,6 +17,10 @@
 // and order independent, so the sums cannot drift however many samples are
 // added: the only error is the per-value rounding, at most 2^-25.
 //
+// Two entry points with the same arithmetic: `main` gives each row a
+// workgroup (threads split the classes, tree reductions), `serial` gives each
+// row one thread (no barriers), for few classes.
+//
 // Ties: pred is the lowest index among equal maxima; the label's rank counts
 // the classes scored above it, plus tied classes with a lower index (lower
 // rule) or with a higher index (scikit-learn's rule).
@@ -64,9 +68,7 @@ var<workgroup> redU: array<u32, WG>;
 var<workgroup> redV: array<u32, WG>;
 var<workgroup> redW: array<u32, WG>;
 var<workgroup> rowLabel: i32;
-var<workgroup> labelProb: f32;
-var<workgroup> labelCalBin: u32;
-var<workgroup> labelScoreBin: u32;
+var<workgroup> labelInfo: vec3f; // q, calibration bin, score bin of the label's class
 
 fn toFixed(v: f32) -> u32 {
   return u32(round(max(v, 0.0) * FIXED_SCALE));
@@ -111,6 +113,79 @@ fn sumF(v: f32, lid: u32) -> f32 {
   return total;
 }
 
+// Softmax denominator term of one value (logits), or its clipped value
+// (probabilities, for the log loss, which renormalizes after clipping).
+fn denomTerm(v: f32, m: f32) -> f32 {
+  if (p.isLogits == 1u) { return exp((v - m) * p.invT); }
+  return clamp(v, LOG_LOSS_EPS, 1.0 - LOG_LOSS_EPS);
+}
+
+// Probability of one class and its histogram updates; returns
+// (q, calibration bin, score bin) so the label's positives land in the
+// same bins as its count.
+fn scatterClass(base: u32, c: u32, v: f32, m: f32, denom: f32, logDenom: f32) -> vec3f {
+  var q = v;
+  var logq: f32;
+  if (p.isLogits == 1u) {
+    let z = (v - m) * p.invT;
+    q = exp(z) / denom;
+    logq = z - logDenom;
+  } else {
+    logq = log(q);
+  }
+  let qb = calBin(q);
+  let sb = scoreBin(q, logq);
+  let cb = (c * p.calBins + qb) * 4u;
+  // Bin 0 (most classes of a many-class softmax) is not counted here: the
+  // host derives it as n minus the other bins, one atomic less per element.
+  if (qb != 0u) { atomicAdd(&classwise[cb], 1u); }
+  let fq = toFixed(q);
+  if (fq != 0u) { addClasswise64(cb + 1u, fq); }
+  atomicAdd(&scoreHist[c * p.scoreBins + sb], 1u);
+  if (p.keepScores == 1u) { probsOut[base + c] = q; }
+  return vec3f(q, f32(qb), f32(sb));
+}
+
+// Per-row totals: counts, NLL, Brier, calibration bin, positives, record.
+fn finishRow(row: u32, y: u32, pred: u32, m: f32, vy: f32, denom: f32, sumSq: f32,
+             rankLower: u32, rankSklearn: u32, label: vec3f) {
+  let C = p.C;
+  let probLabel = label.x;
+  var conf = m;
+  if (p.isLogits == 1u) { conf = 1.0 / denom; }
+  let correct = pred == y;
+  atomicAdd(&counters[N_VALID], 1u);
+  if (rankLower < MAX_RANK) { atomicAdd(&counters[RANK_LOWER + rankLower], 1u); }
+  if (rankSklearn < MAX_RANK) { atomicAdd(&counters[RANK_SKLEARN + rankSklearn], 1u); }
+  var nll: f32;
+  if (p.isLogits == 1u) {
+    nll = log(denom) - (vy - m) * p.invT;
+  } else {
+    nll = log(denom) - log(clamp(vy, LOG_LOSS_EPS, 1.0 - LOG_LOSS_EPS));
+  }
+  addCounter64(NLL_SUM, toFixed(clamp(nll, 0.0, NLL_MAX)));
+  addCounter64(BRIER_SUM, toFixed(sumSq - 2.0 * probLabel + 1.0));
+  atomicAdd(&counters[PER_CLASS + y], 1u);
+  atomicAdd(&counters[PER_CLASS + C + pred], 1u);
+  if (correct) { atomicAdd(&counters[PER_CLASS + 2u * C + y], 1u); }
+  if (p.keepConfusion == 1u) { atomicAdd(&confusion[y * C + pred], 1u); }
+  let bin = PER_CLASS + 3u * C + calBin(conf) * 4u;
+  atomicAdd(&counters[bin], 1u);
+  addCounter64(bin + 1u, toFixed(conf));
+  if (correct) { atomicAdd(&counters[bin + 3u], 1u); }
+  atomicAdd(&classwise[(y * p.calBins + u32(label.y)) * 4u + 3u], 1u);
+  atomicAdd(&scoreHist[C * p.scoreBins + y * p.scoreBins + u32(label.z)], 1u);
+  samples[row * 3u] = y;
+  samples[row * 3u + 1u] = pred;
+  samples[row * 3u + 2u] = bitcast<u32>(conf);
+}
+
+fn rejectRow(row: u32) {
+  atomicAdd(&counters[N_INVALID], 1u);
+  samples[row * 3u] = 0xffffffffu;
+}
+
+// One workgroup per row.
 @compute @workgroup_size(WG)
 fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
         @builtin(local_invocation_index) lid: u32) {
@@ -122,10 +197,7 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
   if (lid == 0u) { rowLabel = labels[row]; }
   let label = workgroupUniformLoad(&rowLabel);
   if (label < 0 || label >= i32(C)) {
-    if (lid == 0u) {
-      atomicAdd(&counters[N_INVALID], 1u);
-      samples[row * 3u] = 0xffffffffu;
-    }
+    if (lid == 0u) { rejectRow(row); }
     return;
   }
   let y = u32(label);
@@ -156,57 +228,26 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
   let pred = redU[0];
   workgroupBarrier();
 
-  // 2. Softmax denominator (logits) or the clipped row sum (probabilities,
-  //    for the log loss, which renormalizes after clipping like sklearn).
+  // 2. Softmax denominator (or clipped row sum).
   var part = 0.0;
-  for (var c = lid; c < C; c = c + WG) {
-    let v = x[base + c];
-    if (p.isLogits == 1u) {
-      part = part + exp((v - m) * p.invT);
-    } else {
-      part = part + clamp(v, LOG_LOSS_EPS, 1.0 - LOG_LOSS_EPS);
-    }
-  }
+  for (var c = lid; c < C; c = c + WG) { part = part + denomTerm(x[base + c], m); }
   let denom = sumF(part, lid);
+  let logDenom = log(denom);
 
   // 3. Per class: probability, rank of the label, Brier, the histograms.
   let vy = x[base + y];
-  let logDenom = log(denom);
   var greater = 0u;
   var tieBelow = 0u;
   var tieAbove = 0u;
   var sq = 0.0;
   for (var c = lid; c < C; c = c + WG) {
     let v = x[base + c];
-    var q = v;
-    var logq: f32;
-    if (p.isLogits == 1u) {
-      let z = (v - m) * p.invT;
-      q = exp(z) / denom;
-      logq = z - logDenom;
-    } else {
-      logq = log(q);
-    }
     if (v > vy) { greater = greater + 1u; }
     else if (v == vy && c < y) { tieBelow = tieBelow + 1u; }
     else if (v == vy && c > y) { tieAbove = tieAbove + 1u; }
-    sq = sq + q * q;
-    let qb = calBin(q);
-    let sb = scoreBin(q, logq);
-    let cb = (c * p.calBins + qb) * 4u;
-    // Bin 0 (most classes of a many-class softmax) is not counted here: the
-    // host derives it as n minus the other bins, one atomic less per element.
-    if (qb != 0u) { atomicAdd(&classwise[cb], 1u); }
-    let fq = toFixed(q);
-    if (fq != 0u) { addClasswise64(cb + 1u, fq); }
-    atomicAdd(&scoreHist[c * p.scoreBins + sb], 1u);
-    if (c == y) {
-      // The label's own bins, so positives always land where the sample was counted.
-      labelProb = q;
-      labelCalBin = qb;
-      labelScoreBin = sb;
-    }
-    if (p.keepScores == 1u) { probsOut[base + c] = q; }
+    let r = scatterClass(base, c, v, m, denom, logDenom);
+    sq = sq + r.x * r.x;
+    if (c == y) { labelInfo = r; }
   }
   redU[lid] = greater;
   redV[lid] = tieBelow;
@@ -222,39 +263,57 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
     }
     workgroupBarrier();
   }
-
   if (lid != 0u) { return; }
-  // 4. Row totals, by one thread.
   let above = redU[0];
-  let rankLower = above + redV[0];
-  let rankSklearn = above + redW[0];
-  let sumSq = redF[0];
-  let probLabel = labelProb;
-  var conf = m;
-  if (p.isLogits == 1u) { conf = 1.0 / denom; }
-  let correct = pred == y;
-  atomicAdd(&counters[N_VALID], 1u);
-  if (rankLower < MAX_RANK) { atomicAdd(&counters[RANK_LOWER + rankLower], 1u); }
-  if (rankSklearn < MAX_RANK) { atomicAdd(&counters[RANK_SKLEARN + rankSklearn], 1u); }
-  var nll: f32;
-  if (p.isLogits == 1u) {
-    nll = log(denom) - (vy - m) * p.invT;
-  } else {
-    nll = log(denom) - log(clamp(vy, LOG_LOSS_EPS, 1.0 - LOG_LOSS_EPS));
+  finishRow(row, y, pred, m, vy, denom, redF[0], above + redV[0], above + redW[0], labelInfo);
+}
+
+// One thread per row (few classes): the same steps without reductions.
+@compute @workgroup_size(WG)
+fn serial(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+          @builtin(local_invocation_index) lid: u32) {
+  let row = (wid.x + wid.y * nwg.x) * WG + lid;
+  if (row >= p.rows) { return; }
+  let C = p.C;
+  let base = row * C;
+  let label = labels[row];
+  if (label < 0 || label >= i32(C)) {
+    rejectRow(row);
+    return;
   }
-  addCounter64(NLL_SUM, toFixed(clamp(nll, 0.0, NLL_MAX)));
-  addCounter64(BRIER_SUM, toFixed(sumSq - 2.0 * probLabel + 1.0));
-  atomicAdd(&counters[PER_CLASS + y], 1u);
-  atomicAdd(&counters[PER_CLASS + C + pred], 1u);
-  if (correct) { atomicAdd(&counters[PER_CLASS + 2u * C + y], 1u); }
-  if (p.keepConfusion == 1u) { atomicAdd(&confusion[y * C + pred], 1u); }
-  let bin = PER_CLASS + 3u * C + calBin(conf) * 4u;
-  atomicAdd(&counters[bin], 1u);
-  addCounter64(bin + 1u, toFixed(conf));
-  if (correct) { atomicAdd(&counters[bin + 3u], 1u); }
-  atomicAdd(&classwise[(y * p.calBins + labelCalBin) * 4u + 3u], 1u);
-  atomicAdd(&scoreHist[C * p.scoreBins + y * p.scoreBins + labelScoreBin], 1u);
-  samples[row * 3u] = y;
-  samples[row * 3u + 1u] = pred;
-  samples[row * 3u + 2u] = bitcast<u32>(conf);
+  let y = u32(label);
+  var m = x[base];
+  var pred = 0u;
+  for (var c = 1u; c < C; c = c + 1u) {
+    let v = x[base + c];
+    if (v > m) { m = v; pred = c; }
+  }
+  // Blocked sums (blocks of 32, then the block sums) keep the float32
+  // rounding of a long row close to that of the workgroup's tree sum.
+  var denom = 0.0;
+  for (var c0 = 0u; c0 < C; c0 = c0 + 32u) {
+    var block = 0.0;
+    for (var c = c0; c < min(c0 + 32u, C); c = c + 1u) { block = block + denomTerm(x[base + c], m); }
+    denom = denom + block;
+  }
+  let logDenom = log(denom);
+  let vy = x[base + y];
+  var greater = 0u;
+  var tieBelow = 0u;
+  var tieAbove = 0u;
+  var sq = 0.0;
+  var block = 0.0;
+  var info = vec3f(0.0);
+  for (var c = 0u; c < C; c = c + 1u) {
+    let v = x[base + c];
+    if (v > vy) { greater = greater + 1u; }
+    else if (v == vy && c < y) { tieBelow = tieBelow + 1u; }
+    else if (v == vy && c > y) { tieAbove = tieAbove + 1u; }
+    let r = scatterClass(base, c, v, m, denom, logDenom);
+    block = block + r.x * r.x;
+    if ((c & 31u) == 31u) { sq = sq + block; block = 0.0; }
+    if (c == y) { info = r; }
+  }
+  sq = sq + block;
+  finishRow(row, y, pred, m, vy, denom, sq, greater + tieBelow, greater + tieAbove, info);
 }

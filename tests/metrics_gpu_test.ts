@@ -19,13 +19,15 @@ async function gpuSnapshot(
   values: Float64Array,
   C: number,
   input: "logits" | "probs",
-  batch = 257,
+  batch: number,
+  layout: "row-per-thread" | "row-per-workgroup",
 ) {
   const state = MetricState.create(engine, {
     numClasses: C,
     input,
     keepScores: true,
     keepLogits: input === "logits",
+    layout,
   });
   const n = labels.length;
   const tensors = [];
@@ -42,10 +44,10 @@ async function gpuSnapshot(
 }
 
 for (const file of metricCaseNames()) {
-  fixtureTest(`metrics gpu: ${file} from probabilities`, async () => {
+  fixtureTest(`metrics gpu: ${file} from probabilities (row per thread)`, async () => {
     const c = loadCase(file);
     const probs = flat(c.probs);
-    const snap = await gpuSnapshot(c.labels, probs, c.num_classes, "probs");
+    const snap = await gpuSnapshot(c.labels, probs, c.num_classes, "probs", 257, "row-per-thread");
     const r = computeMetrics(snap);
     const d = assertReportMatches(r, c, {
       exact: 1e-9,
@@ -73,10 +75,17 @@ for (const file of metricCaseNames()) {
       }, summed ${d.summed.toExponential(1)}, calibration ${d.calibration.toExponential(1)}`,
     );
   });
-  fixtureTest(`metrics gpu: ${file} from logits`, async () => {
+  fixtureTest(`metrics gpu: ${file} from logits (row per workgroup)`, async () => {
     const c = loadCase(file);
     if (!c.logits) return;
-    const snap = await gpuSnapshot(c.labels, flat(c.logits), c.num_classes, "logits", 64);
+    const snap = await gpuSnapshot(
+      c.labels,
+      flat(c.logits),
+      c.num_classes,
+      "logits",
+      64,
+      "row-per-workgroup",
+    );
     const r = computeMetrics(snap, { temperatureScaling: true });
     const d = assertReportMatches(r, c, {
       exact: 1e-9,

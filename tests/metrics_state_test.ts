@@ -197,39 +197,43 @@ Deno.test("metrics: labels out of range are rejected with the sample index", asy
   await engine.sync();
 });
 
-Deno.test("metrics gpu vs float64 reference: awkward shapes (C = 3, 1000, 21843; batch 1, odd batches)", async () => {
-  for (const [n, C, batch] of [[301, 3, 1], [333, 1000, 77], [6, 21843, 5]]) {
-    const { labels, logits } = synthetic(n, C, C);
-    const opts = { numClasses: C, keepScores: true };
-    const st = MetricState.create(engine, opts);
-    for (let i = 0; i < n; i += batch) {
-      const rows = Math.min(batch, n - i);
-      const t = engine.upload(logits.slice(i * C, (i + rows) * C), [rows, C]);
-      st.update(t, labels.slice(i, i + rows));
-      engine.submit();
-      t.release();
-    }
-    const gpu = computeMetrics(await st.snapshot());
-    st.release();
-    const ref = computeMetricsFromArrays(labels, logits, { ...opts, input: "logits" });
-    const what = `n=${n} C=${C}`;
-    for (const key of ["top1", "top5", "balanced_accuracy", "mcc", "cohen_kappa"] as const) {
-      assert.equal(gpu[key], ref[key], `${what} ${key}`);
-    }
-    assert.deepEqual(gpu.topk, ref.topk, `${what} topk`);
-    assert.deepEqual(gpu.f1, ref.f1, `${what} f1`);
-    assert.deepEqual(gpu.confusion_matrix, ref.confusion_matrix, `${what} confusion`);
-    for (const key of ["log_loss", "brier", "ece", "mce", "ace", "classwise_ece"] as const) {
+Deno.test("metrics gpu vs float64 reference: awkward shapes (C = 3, 33, 1000, 21843; batch 1, odd batches), both layouts", async () => {
+  const shapes = [[301, 3, 1], [333, 1000, 77], [6, 21843, 5], [40, 33, 7]] as const;
+  const layouts = ["row-per-thread", "row-per-workgroup"] as const;
+  for (const [n, C, batch] of shapes) {
+    for (const layout of layouts) {
+      const { labels, logits } = synthetic(n, C, C);
+      const opts = { numClasses: C, keepScores: true };
+      const st = MetricState.create(engine, { ...opts, layout });
+      for (let i = 0; i < n; i += batch) {
+        const rows = Math.min(batch, n - i);
+        const t = engine.upload(logits.slice(i * C, (i + rows) * C), [rows, C]);
+        st.update(t, labels.slice(i, i + rows));
+        engine.submit();
+        t.release();
+      }
+      const gpu = computeMetrics(await st.snapshot());
+      st.release();
+      const ref = computeMetricsFromArrays(labels, logits, { ...opts, input: "logits" });
+      const what = `n=${n} C=${C} ${layout}`;
+      for (const key of ["top1", "top5", "balanced_accuracy", "mcc", "cohen_kappa"] as const) {
+        assert.equal(gpu[key], ref[key], `${what} ${key}`);
+      }
+      assert.deepEqual(gpu.topk, ref.topk, `${what} topk`);
+      assert.deepEqual(gpu.f1, ref.f1, `${what} f1`);
+      assert.deepEqual(gpu.confusion_matrix, ref.confusion_matrix, `${what} confusion`);
+      for (const key of ["log_loss", "brier", "ece", "mce", "ace", "classwise_ece"] as const) {
+        assert.ok(
+          Math.abs(gpu[key]! - ref[key]!) < 1e-6,
+          `${what} ${key}: ${gpu[key]} vs ${ref[key]}`,
+        );
+      }
+      assert.ok(Math.abs(gpu.auroc.macro! - ref.auroc.macro!) < 1e-5, `${what} auroc`);
+      const gb = gpu.auroc_binned!, rb = ref.auroc_binned!;
       assert.ok(
-        Math.abs(gpu[key]! - ref[key]!) < 1e-6,
-        `${what} ${key}: ${gpu[key]} vs ${ref[key]}`,
+        Math.abs(gb.macro! - rb.macro!) < 1e-3,
+        `${what} binned auroc ${gb.macro} vs ${rb.macro}`,
       );
     }
-    assert.ok(Math.abs(gpu.auroc.macro! - ref.auroc.macro!) < 1e-5, `${what} auroc`);
-    const gb = gpu.auroc_binned!, rb = ref.auroc_binned!;
-    assert.ok(
-      Math.abs(gb.macro! - rb.macro!) < 1e-3,
-      `${what} binned auroc ${gb.macro} vs ${rb.macro}`,
-    );
   }
 });

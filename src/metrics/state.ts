@@ -25,13 +25,23 @@ const PER_CLASS = 32;
 const FIXED_UNIT = 2 ** -24;
 const TWO32 = 2 ** 32;
 
+/** On a GPU, up to this many classes a row gets one thread instead of a workgroup. */
+const SERIAL_MAX_CLASSES = 32;
 /**
- * Threads per row. Software adapters (lavapipe) pay per thread and per
- * barrier, so rows get few threads there; GPUs get enough to cover C.
+ * Longest row a single thread handles. On lavapipe, rows of 21,843 classes
+ * processed by one thread lost the classes past index 20,480 (rows up to
+ * 20,000 were exact), so long rows always use the workgroup layout.
+ */
+const SERIAL_LIMIT = 16384;
+
+/**
+ * Threads per row for the row-per-workgroup layout. Software adapters
+ * (lavapipe) pay per thread and per barrier, so rows get few threads there
+ * (the auto layout there is row-per-thread anyway); GPUs get enough to cover C.
  */
 function threadsPerRow(C: number, software: boolean): number {
-  if (software) return C <= 64 ? 16 : 64;
-  return C <= 128 ? 32 : C <= 2048 ? 128 : 256;
+  if (software) return 64;
+  return C <= 2048 ? 128 : 256;
 }
 
 /** Options of {@link MetricState.create}. */
@@ -56,6 +66,13 @@ export interface MetricStateOptions {
   keepLogits?: boolean;
   /** Global index of this state's first sample (shards: where the shard starts; default 0). */
   sampleOffset?: number;
+  /**
+   * Kernel layout: "row-per-thread" (no barriers; best on software adapters
+   * and for few classes; rows of more than 16,384 classes always use the
+   * workgroup layout), "row-per-workgroup" (threads split the classes; best
+   * on GPUs for many classes), or "auto" (default). Same results.
+   */
+  layout?: "auto" | "row-per-thread" | "row-per-workgroup";
 }
 
 /** Options of {@link MetricState.update}. */
@@ -71,7 +88,10 @@ export interface UpdateOptions {
 /** Fixed-size metric counters on the GPU, updated batch by batch and read back once. */
 export class MetricState {
   readonly #engine: Engine;
-  readonly #opts: Required<Omit<MetricStateOptions, "confusion">> & { confusion: boolean };
+  readonly #opts: Required<Omit<MetricStateOptions, "confusion" | "layout">> & {
+    confusion: boolean;
+    serial: boolean;
+  };
   readonly #counters: Tensor;
   readonly #confusion: Tensor;
   readonly #classwise: Tensor;
@@ -105,6 +125,9 @@ export class MetricState {
       keepScores: options.keepScores ?? false,
       keepLogits: options.keepLogits ?? false,
       sampleOffset: options.sampleOffset ?? 0,
+      serial: C <= SERIAL_LIMIT && (options.layout === "row-per-thread" ||
+        ((options.layout ?? "auto") === "auto" &&
+          (C <= SERIAL_MAX_CLASSES || engine.gpu.info.isFallbackAdapter))),
     };
     const { calibrationBins: B, scoreBins: S } = this.#opts;
     this.#counters = engine.zeros([PER_CLASS + 3 * C + 4 * B], "u32", "metrics.counters");
@@ -179,12 +202,10 @@ export class MetricState {
       logits = engine.empty([B, C], "f32", "metrics.logits");
       engine.copy(values, logits);
     }
+    const serial = this.#opts.serial;
+    const wg = serial ? 64 : threadsPerRow(C, engine.gpu.info.isFallbackAdapter);
     engine.run(
-      {
-        name: "metrics_update",
-        code,
-        constants: { WG: threadsPerRow(C, engine.gpu.info.isFallbackAdapter) },
-      },
+      { name: "metrics_update", code, entry: serial ? "serial" : "main", constants: { WG: wg } },
       [
         values,
         labelTensor ?? labels as Tensor,
@@ -195,7 +216,7 @@ export class MetricState {
         samples,
         scores ?? this.#dummy,
       ],
-      B,
+      serial ? Math.ceil(B / wg) : B,
       packParams([
         B,
         C,
