@@ -7,7 +7,7 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { openDataset } from "../src/data/datasets.ts";
-import { type Batch, loadBatches } from "../src/data/loader.ts";
+import { type Batch, loadBatches, LoaderPool } from "../src/data/loader.ts";
 import { preprocessConfigFromModelDir } from "../src/data/preprocess.ts";
 import { ProgressDisplay } from "../src/data/progress.ts";
 import { DataError } from "../src/errors.ts";
@@ -44,11 +44,12 @@ fixtureTest(
       let maxAhead = 0;
       let consumed = 0;
       const viaWorkers: Batch[] = [];
+      const pool = new LoaderPool(2);
       for await (
         const b of loadBatches(ds.items, {
           preprocess: cfg,
           batchSize: 2,
-          workers: 2,
+          pool,
           prefetch: 2,
           // Batches prepared beyond the ones handed out never exceed the window.
           onProgress: (p) => (maxAhead = Math.max(maxAhead, Math.ceil(p.done / 2) - consumed)),
@@ -56,9 +57,17 @@ fixtureTest(
       ) {
         viaWorkers.push(b);
         consumed++;
-        if (consumed === 5) break; // early stop: the workers must be terminated
+        if (consumed === 4) break; // early stop with a batch still in flight
       }
       assert.ok(maxAhead <= 2, `prepared ${maxAhead} batches ahead with prefetch 2`);
+      // The same workers serve a new loader once the abandoned work is done.
+      try {
+        const again = await collect(loadBatches(ds.items, { preprocess: cfg, batchSize: 4, pool }));
+        assert.equal(again.reduce((s, b) => s + b.shape[0], 0), 9);
+      } finally {
+        pool.close();
+      }
+      await assert.rejects(pool.whenIdle(), /closed/);
       const inProcess = await collect(
         loadBatches(ds.items, { preprocess: cfg, batchSize: 2, workers: 0 }),
       );
@@ -145,7 +154,7 @@ fixtureTest("loader: a batch that fails entirely travels with the next; labels k
   }
 });
 
-fixtureTest("loader: CIFAR records are read, laid out HWC and normalised", async () => {
+fixtureTest("loader: CIFAR records through a 1-worker pool the loader owns", async () => {
   const dir = await Deno.makeTempDir({ prefix: "visioneval-cifar-" });
   try {
     const n = 10, row = 3073;
@@ -158,7 +167,7 @@ fixtureTest("loader: CIFAR records are read, laid out HWC and normalised", async
     const ds = openDataset(dir);
     const cfg = preprocessConfigFromModelDir(fixture("models", "resnet-cifar10", "resnet20"));
     const batches = await collect(
-      loadBatches(ds.items, { preprocess: cfg, batchSize: 4, workers: 0 }),
+      loadBatches(ds.items, { preprocess: cfg, batchSize: 4, workers: 1 }),
     );
     assert.deepEqual(batches.map((b) => b.shape[0]), [4, 4, 2]);
     // Record 5, channel G (plane 1), pixel (y=2, x=3): x/255 then ImageNet normalisation.

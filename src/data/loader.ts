@@ -58,8 +58,9 @@ export interface LoaderOptions {
   onProgress?: (p: LoaderProgress) => void;
   /**
    * Workers to reuse (e.g. across several passes, or in benchmarks); the
-   * loader then does not start or stop workers itself. One loader at a
-   * time per pool. Overrides `workers`.
+   * loader then does not start or stop workers itself. Use one loader at a
+   * time per pool (a new one waits for work left by an abandoned one).
+   * Overrides `workers`.
    */
   pool?: LoaderPool;
 }
@@ -83,6 +84,8 @@ export class LoaderPool {
   readonly #workers: Worker[] = [];
   readonly #idle: Worker[] = [];
   #nextKey = 0;
+  readonly #waiters: { resolve: () => void; reject: (e: Error) => void }[] = [];
+  #closed = false;
   readonly #pending = new Map<
     number,
     { resolve: (r: PreparedBatch) => void; reject: (e: Error) => void; worker: Worker }
@@ -113,10 +116,21 @@ export class LoaderPool {
     return this.#idle.length > 0;
   }
 
+  /** Resolves when a worker is free (at once if one is). */
+  whenIdle(): Promise<void> {
+    if (this.#closed) return Promise.reject(new VisionEvalError("loader pool is closed"));
+    if (this.#idle.length) return Promise.resolve();
+    return new Promise((resolve, reject) => this.#waiters.push({ resolve, reject }));
+  }
+
   /** Prepares one batch on a free worker (call only when {@link hasIdle}). */
   run(req: BatchRequest): Promise<PreparedBatch> {
-    const w = this.#idle.pop();
-    if (!w) return Promise.reject(new VisionEvalError("loader pool has no free worker"));
+    const w = this.#closed ? undefined : this.#idle.pop();
+    if (!w) {
+      return Promise.reject(
+        new VisionEvalError(this.#closed ? "loader pool is closed" : "no free loader worker"),
+      );
+    }
     // Keys are unique per pool, so replies of an abandoned loader never
     // answer a later one.
     const key = this.#nextKey++;
@@ -131,6 +145,7 @@ export class LoaderPool {
     if (!p) return;
     this.#pending.delete(reply.id);
     this.#idle.push(w);
+    this.#waiters.shift()?.resolve();
     if (reply.error) p.reject(new VisionEvalError(`image loader worker failed: ${reply.error}`));
     else p.resolve({ pixels: reply.pixels, ok: reply.ok, failed: reply.failed });
   }
@@ -146,7 +161,11 @@ export class LoaderPool {
 
   /** Stops the workers; pending batches fail. */
   close(): void {
+    this.#closed = true;
     for (const w of this.#workers) w.terminate();
+    for (const waiter of this.#waiters.splice(0)) {
+      waiter.reject(new VisionEvalError("loader pool is closed"));
+    }
     for (const p of this.#pending.values()) p.reject(new VisionEvalError("loader closed"));
     this.#pending.clear();
   }
@@ -198,9 +217,12 @@ export async function* loadBatches(
   try {
     for (let next = 0; next < chunks.length; next++) {
       fill(next);
-      const pending = results.get(next);
-      if (!pending) throw new VisionEvalError("loader pool is busy with another loader");
-      const r = await pending;
+      // A shared pool may still be finishing work of an abandoned loader.
+      while (!results.has(next) && pool) {
+        await pool.whenIdle();
+        fill(next);
+      }
+      const r = await results.get(next)!;
       results.delete(next);
       fill(next + 1); // keep workers busy while the consumer uses this batch
       done += chunks[next].length;
