@@ -1,11 +1,12 @@
 // conv2d_pack.wgsl for pointwise convolutions (1x1 kernel, stride 1, no
-// padding) with H * W a multiple of 4: a patch is one input pixel, so the
-// packed panel row of channel k is a plain vec4 copy of its plane:
-//   Bp[z][panel][k][64 pixels] = x[img0 + z, c_off + k, pixels].
+// padding, H * W a multiple of 4): a patch is one input pixel, so a packed
+// panel row is a vec4 copy of the channel's planes:
+//   Bp[panel][k][64 columns] = x[img0 + image, c_off + k, pixel],
+//   column = image * H * W + pixel. One vec4 per invocation.
 
 struct Params {
-  c: u32, hw4: u32, k: u32, total: u32, // hw4 = H * W / 4
-  c_off: u32, img0: u32,
+  c: u32, hw4: u32, k: u32, total: u32, // hw4 = H * W / 4; total = panels * k * 16
+  c_off: u32, img0: u32, count: u32,
 }
 
 override WG: u32 = 64u;
@@ -19,10 +20,12 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
         @builtin(local_invocation_index) lid: u32) {
   let i = (wid.x + wid.y * nwg.x) * WG + lid;
   if (i >= p.total) { return; }
-  let z = wid.z;
   let k = (i / 16u) % p.k;
-  let q = (i / (16u * p.k)) * 16u + i % 16u; // vec4 of pixels within the plane
+  let col4 = (i / (16u * p.k)) * 16u + i % 16u; // vec4 of columns
+  let img = col4 / p.hw4;
   var v = vec4f(0.0);
-  if (q < p.hw4) { v = x[((p.img0 + z) * p.c + p.c_off + k) * p.hw4 + q]; }
-  bp[z * p.total + i] = v;
+  if (img < p.count) {
+    v = x[((p.img0 + img) * p.c + p.c_off + k) * p.hw4 + col4 - img * p.hw4];
+  }
+  bp[i] = v;
 }

@@ -1,6 +1,6 @@
 // Fast GEMM for software rasterizers (llvmpipe/lavapipe) and GPUs alike:
 //   C[z, m, n] = act(alpha * sum_k A[z, m, k] * B[z, k, n] + bias[n] + R[z, m, n])
-// (or bias[m] with BIAS_PER_ROW)
+// (or bias[m] with BIAS_PER_ROW); C may be split in column groups (c_index).
 //
 // Why this shape: a software rasterizer runs the 8 invocations of a
 // workgroup as the 8 SIMD lanes of one CPU core. Every storage-buffer load a
@@ -24,12 +24,14 @@ struct Params {
   a_batch: u32,     // A batch stride (floats)
   a_row: u32,       // A row stride (floats)
   bp_batch: u32,    // packed-B batch stride (vec4s)
-  c_batch: u32,     // C / R batch stride (floats); C rows are n floats apart
+  c_batch: u32,     // C / R batch stride (floats)
   alpha: f32,
   row_blocks: u32,  // ceil(m / 8)
   a_off: u32,       // A element offset (floats; a multiple of 4 for load_a4 of gemm_a_vec4)
   c_off: u32,       // C / R element offset (floats)
   bias_off: u32,    // bias element offset
+  col_group: u32,   // C columns come in groups of col_group (= n for a plain matrix) ...
+  group_stride: u32, // ... that are group_stride floats apart; C rows are col_group apart
 }
 
 override ACT: u32 = 0u;  // 0 none, 1 relu, 2 gelu
@@ -62,6 +64,14 @@ fn activate4(x: vec4f) -> vec4f {
     case 2u: { return gelu4(x); }
     default: { return x; }
   }
+}
+
+// Where C[z, m, n] (and R[z, m, n]) is. A convolution multiplies all the
+// pixels of several images at once (n = image * pixels + pixel) and writes
+// NCHW: col_group = pixels per image, group_stride = channels * pixels.
+fn c_index(z: u32, m: u32, n: u32) -> u32 {
+  let g = n / p.col_group;
+  return p.c_off + z * p.c_batch + g * p.group_stride + m * p.col_group + (n - g * p.col_group);
 }
 
 fn a_row_offset(z: u32, m: u32) -> u32 {

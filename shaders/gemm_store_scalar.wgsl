@@ -25,7 +25,7 @@ fn finish_tile(z: u32, m0: u32, panel: u32, lane: u32) {
     let n = col0 + q;
     if (n < p.n) {
       let m = m0 + t / (PANEL4 * 4u);
-      let idx = p.c_off + z * p.c_batch + m * p.n + n;
+      let idx = c_index(z, m, n);
       var y = p.alpha * tile[t / 4u][q % 4u];
       if (HAS_BIAS) { y += bias[p.bias_off + select(n, m, BIAS_PER_ROW)]; }
       if (HAS_RES) { y += res[idx]; }

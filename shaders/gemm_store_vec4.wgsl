@@ -1,5 +1,6 @@
 // Output stage of gemm.wgsl when every vec4 of C is either fully inside or
-// fully outside the matrix (N, the C offsets and strides multiples of 4):
+// fully outside the matrix and one column group (N, col_group, the C offsets
+// and strides multiples of 4):
 // plain vec4 stores, no workgroup memory, no barrier.
 @group(0) @binding(2) var<storage, read> bias: array<vec4f>;
 @group(0) @binding(3) var<storage, read> res: array<vec4f>;
@@ -16,7 +17,7 @@ fn bias4(m: u32, n: u32) -> vec4f {
 
 fn store4(z: u32, m: u32, n: u32, acc: vec4f) {
   if (m < p.m && n < p.n) {
-    let i = (p.c_off + z * p.c_batch + m * p.n + n) / 4u;
+    let i = c_index(z, m, n) / 4u;
     var y = p.alpha * acc + bias4(m, n);
     if (HAS_RES) { y += res[i]; }
     c[i] = activate4(y);

@@ -153,6 +153,14 @@ const CASES: Case[] = [
     res: true,
   },
   {
+    name: "7x7 maps of 3 images sharing panels, bias + residual + relu",
+    x: [3, 16, 7, 7],
+    w: [16, 16, 3, 3],
+    opts: { padding: 1, relu: true },
+    bias: true,
+    res: true,
+  },
+  {
     name: "groups=2 with 8+ channels per group, bias + residual",
     x: [2, 10, 7, 8],
     w: [18, 5, 3, 3],

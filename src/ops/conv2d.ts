@@ -170,36 +170,37 @@ function convAsGemm(
   const k = Math.ceil(kValid / 4) * 4;
   const wk = k === kValid ? w : padWeight(engine, w, o, kValid, k);
   const npix = g.ho * g.wo;
-  const panels = Math.ceil(npix / GEMM_PANEL);
-  const perImage = panels * k * GEMM_PANEL; // floats
+  // Images per chunk: the im2col buffer (all their pixels as columns) stays
+  // under the budget.
   const budget = Math.min(
     conv2dTuning.im2colBudgetBytes,
     engine.gpu.limits.maxStorageBufferBindingSize,
   );
-  const chunk = Math.max(1, Math.min(n, Math.floor(budget / (perImage * 4))));
-  const cols = engine.empty([Math.min(chunk, n) * perImage], "f32", "im2col");
-  const total = perImage / 4;
-  const rows = panels * k;
+  const chunk = Math.max(1, Math.min(n, Math.floor(budget / (npix * k * 4) - 1)));
+  const maxPanels = Math.ceil((chunk * npix) / GEMM_PANEL);
+  const cols = engine.empty([maxPanels * k * GEMM_PANEL], "f32", "im2col");
   const pointwise = g.kh === 1 && g.kw === 1 && g.sh === 1 && g.sw === 1 && g.ph === 0 &&
     g.pw === 0 && npix % 4 === 0 && k === kValid;
   const maxDim = engine.gpu.limits.maxComputeWorkgroupsPerDimension;
-  const [gx, gy] = splitGrid(Math.ceil(total / PACK_WG), maxDim);
-  const [rx, ry] = splitGrid(Math.ceil(rows / PACK_WG), maxDim);
   for (let img0 = 0; img0 < n; img0 += chunk) {
     const count = Math.min(chunk, n - img0);
+    const columns = count * npix;
+    const panels = Math.ceil(columns / GEMM_PANEL);
     for (let grp = 0; grp < groups; grp++) {
       if (pointwise) {
+        const total = panels * k * (GEMM_PANEL / 4);
         engine.run(
           { name: "conv2d_pack_1x1", code: pack1x1Code, constants: { WG: PACK_WG } },
           [x, cols],
-          [gx, gy, count],
-          packParams([g.c, npix / 4, k, total, grp * g.cg, img0]),
+          splitGrid(Math.ceil(total / PACK_WG), maxDim),
+          packParams([g.c, npix / 4, k, total, grp * g.cg, img0, count]),
         );
       } else {
+        const rows = panels * k;
         engine.run(
           { name: "conv2d_pack", code: packCode, constants: { WG: PACK_WG } },
           [x, cols],
-          [rx, ry, count],
+          splitGrid(Math.ceil(rows / PACK_WG), maxDim),
           packParams([
             g.c,
             g.h,
@@ -219,15 +220,22 @@ function convAsGemm(
             grp * g.cg,
             img0,
             kValid,
+            count,
           ]),
         );
       }
       gemm(
         engine,
         { t: wk, m: og, batchStride: 0, rowStride: k, offset: grp * og * k },
-        new PackedMatrix(cols, k, npix, count),
-        count,
-        { t: out, batchStride: o * npix, offset: (img0 * o + grp * og) * npix },
+        new PackedMatrix(cols, k, columns, 1),
+        1,
+        {
+          t: out,
+          batchStride: 0,
+          offset: (img0 * o + grp * og) * npix,
+          colGroup: npix,
+          groupStride: o * npix,
+        },
         {
           bias: opts.bias,
           biasPerRow: true,

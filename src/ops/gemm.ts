@@ -189,7 +189,12 @@ export interface GemmA {
   offset?: number;
 }
 
-/** Where {@link gemm} writes: c(z, m, n) at offset + z * batchStride + m * N + n. */
+/**
+ * Where {@link gemm} writes: c(z, m, n) at offset + z * batchStride + m * N + n,
+ * or, with column groups (a convolution over several images: n = image *
+ * pixels + pixel), at offset + z * batchStride + g * groupStride + m * colGroup
+ * + (n - g * colGroup), g = floor(n / colGroup).
+ */
 export interface GemmC {
   /** The output tensor (also the layout of the residual). */
   t: Tensor;
@@ -197,6 +202,10 @@ export interface GemmC {
   batchStride: number;
   /** Float offset of the first element (default 0). */
   offset?: number;
+  /** Columns per group (default N: one group). */
+  colGroup?: number;
+  /** Floats between column groups. */
+  groupStride?: number;
 }
 
 /**
@@ -227,7 +236,10 @@ export function gemm(
   const rowBlocks = Math.ceil(m / GEMM_ROWS);
   const panels = b.panels;
   const vec4A = a.rowStride % 4 === 0 && a.batchStride % 4 === 0 && aOff % 4 === 0;
-  const vec4C = n % 4 === 0 && c.batchStride % 4 === 0 && (c.offset ?? 0) % 4 === 0 &&
+  const colGroup = c.colGroup ?? n;
+  const groupStride = c.groupStride ?? 0;
+  const vec4C = n % 4 === 0 && colGroup % 4 === 0 && groupStride % 4 === 0 &&
+    c.batchStride % 4 === 0 && (c.offset ?? 0) % 4 === 0 &&
     (opts.biasPerRow || (opts.biasOffset ?? 0) % 4 === 0);
   const name = vec4A
     ? (vec4C ? "gemm" : "gemm_scalar_c")
@@ -268,6 +280,8 @@ export function gemm(
       aOff,
       c.offset ?? 0,
       opts.biasOffset ?? 0,
+      colGroup,
+      groupStride,
     ]),
   );
 }
