@@ -7,7 +7,7 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { fixtureTest } from "./_helpers.ts";
 import { flat, loadCase } from "./_metrics_fixtures.ts";
-import { readPredictions } from "../src/metrics/io.ts";
+import { readLabels, readPredictions } from "../src/metrics/io.ts";
 import { MetricsInputError } from "../src/errors.ts";
 import { writeSafetensors } from "../src/weights/safetensors.ts";
 import { main } from "../cli.ts";
@@ -167,4 +167,24 @@ Deno.test("metrics io: malformed inputs name the file and row", async () => {
   // The CLI turns these into exit code 1 (runtime) and 2 (usage).
   assert.equal(await quiet(() => main(["metrics", "--predictions", join(dir, "bad3.csv")])), 1);
   assert.equal(await quiet(() => main(["metrics"])), 2);
+});
+
+Deno.test("metrics io: labels files (.json, text with header, CSV column) and --labels", async () => {
+  Deno.writeTextFileSync(join(dir, "l.json"), "[1, 0, 2]");
+  Deno.writeTextFileSync(join(dir, "l.txt"), "label\n1\n0\n2\n");
+  Deno.writeTextFileSync(join(dir, "l.csv"), "path,label\na.jpg,1\nb.jpg,0\nc.jpg,2\n");
+  Deno.writeTextFileSync(join(dir, "v.csv"), "0,0.1,0.9,0\n0,0.8,0.1,0.1\n0,0.2,0.2,0.6\n");
+  for (const f of ["l.json", "l.txt", "l.csv"]) {
+    assert.deepEqual(Array.from(await readLabels(join(dir, f))), [1, 0, 2], f);
+    const p = await readPredictions(join(dir, "v.csv"), { labels: join(dir, f) });
+    assert.deepEqual(Array.from(p.labels), [1, 0, 2]);
+    assert.equal(p.kind, "probs");
+  }
+  Deno.writeTextFileSync(join(dir, "l2.txt"), "1\nx\n");
+  await assert.rejects(() => readLabels(join(dir, "l2.txt")), /line 2: "x" is not an integer/);
+  Deno.writeTextFileSync(join(dir, "l3.txt"), "1\n0\n");
+  await assert.rejects(
+    () => readPredictions(join(dir, "v.csv"), { labels: join(dir, "l3.txt") }),
+    /2 labels for 3 prediction rows/,
+  );
 });
