@@ -173,6 +173,10 @@ Deno.test("datasets: single image, lists, globs, empty and missing paths", async
     for (const f of ["x.jpg", "y.PNG", "a/z.jpg", "a/b/w.jpeg", "notes.txt"]) {
       await Deno.writeFile(join(dir, f), new Uint8Array(1));
     }
+    const mixed = openDataset(dir); // top-level images win over sub-folders, with a warning
+    assert.equal(mixed.kind, "images");
+    assert.equal(mixed.items.length, 2);
+    assert.match(mixed.warnings[0], /sub-folder\(s\) \(a\) are not read as classes/);
     const one = openDataset(join(dir, "x.jpg"));
     assert.equal(one.kind, "images");
     assert.equal(one.labelKind, "none");

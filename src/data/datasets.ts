@@ -272,6 +272,14 @@ function openFolder(root: string, opts: OpenDatasetOptions): Dataset {
   if (topImages.length) {
     const ds = imageList(topImages.map((e) => join(root, e.name)));
     ds.root = root;
+    if (classDirs.length) {
+      ds.warnings.push(
+        `${root} has images at the top level, so its ${classDirs.length} sub-folder(s) ` +
+          `(${classDirs.slice(0, 3).map((e) => e.name).join(", ")}${
+            classDirs.length > 3 ? ", ..." : ""
+          }) are not read as classes; move the top-level images or give a labels CSV`,
+      );
+    }
     return ds;
   }
   if (classDirs.length) return openImageFolder(root, classDirs);
