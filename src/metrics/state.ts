@@ -85,6 +85,31 @@ export interface UpdateOptions {
   indices?: ArrayLike<number>;
 }
 
+/** Staging bytes per readback: kept scores of a large run are read in a few maps, not one huge buffer. */
+const READ_GROUP_BYTES = 128 * 2 ** 20;
+
+/** Reads tensors back in order, in groups of at most {@link READ_GROUP_BYTES} (one map per group). */
+async function readInGroups(
+  engine: Engine,
+  tensors: Tensor[],
+): Promise<(Float32Array | Uint32Array | Int32Array)[]> {
+  const out: (Float32Array | Uint32Array | Int32Array)[] = [];
+  let group: Tensor[] = [];
+  let bytes = 0;
+  for (const t of [...tensors, null]) {
+    if (group.length && (t === null || bytes + t.byteLength > READ_GROUP_BYTES)) {
+      out.push(...await engine.read(...group));
+      group = [];
+      bytes = 0;
+    }
+    if (t) {
+      group.push(t);
+      bytes += t.byteLength;
+    }
+  }
+  return out;
+}
+
 /** Fixed-size metric counters on the GPU, updated batch by batch and read back once. */
 export class MetricState {
   readonly #engine: Engine;
@@ -255,7 +280,7 @@ export class MetricState {
       if (b.scores) tensors.push(b.scores);
       if (b.logits) tensors.push(b.logits);
     }
-    const data = await this.#engine.read(...tensors);
+    const data = await readInGroups(this.#engine, tensors);
     const counters = data[0] as Uint32Array;
     const classwise = data[1] as Uint32Array;
     const hist = data[2] as Uint32Array;
