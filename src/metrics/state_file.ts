@@ -119,6 +119,32 @@ export async function decodeSnapshot(bytes: Uint8Array, name: string): Promise<M
     if (!a && f !== "confusion") throw new MetricsInputError(`${name}: tensor ${f} is missing`);
     (s as unknown as Record<string, Float64Array | null>)[f] = a;
   }
+  const C = s.numClasses, B = s.calibrationBins, S = s.scoreBins;
+  const sizes: Record<string, number> = {
+    rankLower: 10,
+    rankSklearn: 10,
+    labelCount: C,
+    predCount: C,
+    truePositive: C,
+    confusion: C * C,
+    calibCount: B,
+    calibConfSum: B,
+    calibCorrect: B,
+    classwiseCount: C * B,
+    classwiseProbSum: C * B,
+    classwisePositives: C * B,
+    scoreAll: C * S,
+    scorePositives: C * S,
+  };
+  for (const f of ARRAY_FIELDS) {
+    const a = s[f];
+    if (a && a.length !== sizes[f]) {
+      throw new MetricsInputError(
+        `${name}: tensor ${f} has ${a.length} values, expected ${sizes[f]} for ${C} classes: ` +
+          `the state file is damaged; re-run the shard that wrote it.`,
+      );
+    }
+  }
   if (st.has("samples.label")) {
     s.samples = {
       index: (await f64("samples.index"))!,
