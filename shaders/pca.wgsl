@@ -1,23 +1,18 @@
 // PCA building blocks on an [N, D] row-major feature matrix X.
 //
 //   column_mean   mean[d] = sum_n X[n,d] / N                 (one thread per column)
-//   covariance    C[i,j]  = sum_n (X[n,i]-mean[i]) (X[n,j]-mean[j]) / (N - 1)
-//                 64x64 output tiles, 256 threads each owning a 4x4 block; the
-//                 rows are streamed through workgroup memory 16 at a time and
-//                 centered as they are loaded (better conditioned than
-//                 E[x x^T] - mean mean^T). C is symmetric, so only tiles on or
-//                 above the diagonal are computed; the host mirrors them.
+//   center_transpose  Xt[d,n] = X[row0+n, d] - mean[d] for a chunk of rows, so that
+//                 the covariance X_c^T X_c / (N-1) is one GEMM per chunk
+//                 (ops/gemm.ts, Xt Xt^T), centered before the products (better
+//                 conditioned than E[x x^T] - mean mean^T)
 //   project       Z[n,c]  = sum_d (X[n,d]-mean[d]) V[c,d]     (one thread per (n, c))
 
 struct Params {
-  rows: u32, // N
+  rows: u32, // N (center_transpose: rows in this chunk)
   dims: u32, // D
   comps: u32, // number of components (project)
-  tiles: u32, // ceil(D / 64) (covariance)
+  row0: u32, // first row of the chunk (center_transpose)
 }
-
-const TILE: u32 = 64u;
-const STEP: u32 = 16u;
 
 @group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read> x: array<f32>; // [N, D]
@@ -30,62 +25,6 @@ fn column_mean(@builtin(global_invocation_id) gid: vec3u) {
   var s = 0.0;
   for (var n = 0u; n < p.rows; n++) { s += x[n * p.dims + d]; }
   mean_out[d] = s / f32(p.rows);
-}
-
-@group(0) @binding(0) var<uniform> cp: Params;
-@group(0) @binding(1) var<storage, read> cx: array<f32>; // [N, D]
-@group(0) @binding(2) var<storage, read> cmean: array<f32>; // [D]
-@group(0) @binding(3) var<storage, read_write> cov: array<f32>; // [D, D]
-
-var<workgroup> rows_i: array<array<f32, TILE>, STEP>;
-var<workgroup> rows_j: array<array<f32, TILE>, STEP>;
-
-@compute @workgroup_size(16, 16)
-fn covariance(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) lid: vec3u,
-              @builtin(local_invocation_index) li: u32) {
-  let ti = wid.y;
-  let tj = wid.x;
-  if (ti > tj) { return; } // below the diagonal: the mirror of (tj, ti)
-  let i0 = ti * TILE;
-  let j0 = tj * TILE;
-  var acc: array<array<f32, 4>, 4>;
-  for (var n0 = 0u; n0 < cp.rows; n0 += STEP) {
-    // 256 threads load 16 rows x 64 columns of each side: 4 values each.
-    for (var e = li; e < STEP * TILE; e += 256u) {
-      let r = e / TILE;
-      let c = e % TILE;
-      let n = n0 + r;
-      var vi = 0.0;
-      var vj = 0.0;
-      if (n < cp.rows) {
-        if (i0 + c < cp.dims) { vi = cx[n * cp.dims + i0 + c] - cmean[i0 + c]; }
-        if (j0 + c < cp.dims) { vj = cx[n * cp.dims + j0 + c] - cmean[j0 + c]; }
-      }
-      rows_i[r][c] = vi;
-      rows_j[r][c] = vj;
-    }
-    workgroupBarrier();
-    for (var r = 0u; r < STEP; r++) {
-      var a: array<f32, 4>;
-      var b: array<f32, 4>;
-      for (var u = 0u; u < 4u; u++) {
-        a[u] = rows_i[r][lid.y * 4u + u];
-        b[u] = rows_j[r][lid.x * 4u + u];
-      }
-      for (var u = 0u; u < 4u; u++) {
-        for (var v = 0u; v < 4u; v++) { acc[u][v] += a[u] * b[v]; }
-      }
-    }
-    workgroupBarrier();
-  }
-  let scale = 1.0 / f32(max(cp.rows, 2u) - 1u);
-  for (var u = 0u; u < 4u; u++) {
-    let i = i0 + lid.y * 4u + u;
-    for (var v = 0u; v < 4u; v++) {
-      let j = j0 + lid.x * 4u + v;
-      if (i < cp.dims && j < cp.dims) { cov[i * cp.dims + j] = acc[u][v] * scale; }
-    }
-  }
 }
 
 @group(0) @binding(0) var<uniform> pp: Params;
@@ -106,4 +45,25 @@ fn project(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3
     s += (px[n * pp.dims + d] - pmean[d]) * components[c * pp.dims + d];
   }
   z[idx] = s;
+}
+
+@group(0) @binding(0) var<uniform> tp: Params;
+@group(0) @binding(1) var<storage, read> tx: array<f32>; // [N, D]
+@group(0) @binding(2) var<storage, read> tmean: array<f32>; // [D]
+@group(0) @binding(3) var<storage, read_write> xt: array<f32>; // [D, N]
+
+var<workgroup> tile: array<array<f32, 17>, 16>; // padded against bank conflicts
+
+// 16x16 tiles: read rows of X coalesced, write rows of Xt coalesced.
+@compute @workgroup_size(16, 16)
+fn center_transpose(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) lid: vec3u) {
+  let n0 = wid.y * 16u;
+  let d0 = wid.x * 16u;
+  let n = n0 + lid.y;
+  let d = d0 + lid.x;
+  if (n < tp.rows && d < tp.dims) { tile[lid.y][lid.x] = tx[(tp.row0 + n) * tp.dims + d] - tmean[d]; }
+  workgroupBarrier();
+  let on = n0 + lid.x;
+  let od = d0 + lid.y;
+  if (on < tp.rows && od < tp.dims) { xt[od * tp.rows + on] = tile[lid.x][lid.y]; }
 }

@@ -2,7 +2,12 @@
 import assert from "node:assert/strict";
 import { Engine } from "../src/gpu/engine.ts";
 import { loadModel } from "../src/models/load.ts";
-import { explainImages, explainPixels, inputRegion } from "../src/explain/explain.ts";
+import {
+  explainImages,
+  explainPixels,
+  explanationExample,
+  inputRegion,
+} from "../src/explain/explain.ts";
 import type { PreprocessConfig } from "../src/data/preprocess.ts";
 import { fixture, fixtureTest } from "./_helpers.ts";
 import { readFixtureTensors } from "./_explain_fixture.ts";

@@ -25,7 +25,7 @@ import {
   preprocessConfigFromModelDir,
   resizedSize,
 } from "../data/preprocess.ts";
-import type { RasterImage } from "../report/types.ts";
+import type { ExplanationExample, RasterImage } from "../report/types.ts";
 import { argmaxRows, gradCam } from "./gradcam.ts";
 import { rolloutBatch } from "./rollout.ts";
 import {
@@ -348,4 +348,22 @@ export async function explainImages(
     }
   }
   return results;
+}
+
+/**
+ * An explanation as the HTML report shows it (report/types.ts): the overlay
+ * on the model input (which is the picture the map is exact for), the input
+ * beside it, and the true class when known.
+ */
+export function explanationExample(e: Explanation, label?: number): ExplanationExample {
+  return {
+    path: e.path ?? "",
+    method: e.method,
+    class: e.class,
+    overlay: e.inputOverlayPng ?? e.inputOverlay,
+    image: e.input,
+    label,
+    pred: e.predicted,
+    confidence: e.confidence,
+  };
 }
