@@ -42,20 +42,36 @@ function fmix32(h: number): number {
   return h >>> 0;
 }
 
-/** Poisson(1) weight of sample `index` in replicate `r` (inversion of a hashed uniform). */
-export function poissonWeight(seed: number, index: number, r: number): number {
-  const h = fmix32(
-    fmix32(fmix32(seed ^ 0x9e3779b9) ^ (index >>> 0)) ^ Math.imul(r + 1, 0x27d4eb2f) ^
-      Math.floor(index / 4294967296),
-  );
-  const u = (h + 0.5) / 4294967296;
-  let k = 0, p = Math.exp(-1), F = p;
-  while (u > F && k < 20) {
-    k++;
-    p /= k;
+/** Cumulative Poisson(1) probabilities P(K <= k), k = 0..15. */
+const POISSON1_CDF: Float64Array = (() => {
+  const cdf = new Float64Array(16);
+  let p = Math.exp(-1), F = p;
+  for (let k = 0; k < 16; k++) {
+    cdf[k] = F;
+    p /= k + 1;
     F += p;
   }
+  return cdf;
+})();
+
+/** Hash key of replicate `r` under `seed` (mixed once per replicate). */
+function replicateKey(seed: number, r: number): number {
+  return fmix32(fmix32(seed ^ 0x9e3779b9) ^ Math.imul(r + 1, 0x27d4eb2f));
+}
+
+/** Poisson(1) weight of sample `index` in the replicate with key `key`. */
+function weightOf(key: number, index: number): number {
+  let h = fmix32(key ^ Math.imul(index >>> 0, 0x85ebca6b));
+  if (index >= 4294967296) h = fmix32(h ^ Math.floor(index / 4294967296));
+  const u = (h + 0.5) / 4294967296;
+  let k = 0;
+  while (k < 15 && u > POISSON1_CDF[k]) k++;
   return k;
+}
+
+/** Poisson(1) weight of sample `index` in replicate `r` (inversion of a hashed uniform). */
+export function poissonWeight(seed: number, index: number, r: number): number {
+  return weightOf(replicateKey(seed, r), index);
 }
 
 function percentile(sorted: Float64Array, q: number): number {
@@ -86,6 +102,7 @@ export function bootstrapIntervals(
   const count = new Float64Array(bins),
     confSum = new Float64Array(bins),
     correct = new Float64Array(bins);
+  const index = samples.index, label = samples.label, predicted = samples.pred, conf = samples.conf;
   for (let r = 0; r < replicates; r++) {
     tp.fill(0);
     pred.fill(0);
@@ -94,18 +111,19 @@ export function bootstrapIntervals(
     confSum.fill(0);
     correct.fill(0);
     let total = 0, hits = 0;
+    const key = replicateKey(seed, r);
     for (let i = 0; i < n; i++) {
-      const w = poissonWeight(seed, samples.index[i], r);
+      const w = weightOf(key, index[i]);
       if (w === 0) continue;
-      const y = samples.label[i], p = samples.pred[i], ok = y === p ? w : 0;
+      const y = label[i], p = predicted[i], b = bin[i], ok = y === p ? w : 0;
       total += w;
       hits += ok;
       tp[y] += ok;
       pred[p] += w;
       support[y] += w;
-      count[bin[i]] += w;
-      confSum[bin[i]] += w * samples.conf[i];
-      correct[bin[i]] += ok;
+      count[b] += w;
+      confSum[b] += w * conf[i];
+      correct[b] += ok;
     }
     top1[r] = safeDiv(hits, total);
     let f = 0;
