@@ -11,6 +11,7 @@ import { MetricState } from "../src/metrics/state.ts";
 import { computeMetrics, computeMetricsFromArrays } from "../src/metrics/report.ts";
 import { mergeSnapshots } from "../src/metrics/snapshot.ts";
 import { decodeSnapshot, encodeSnapshot } from "../src/metrics/state_file.ts";
+import { bootstrapIntervals, poissonWeight } from "../src/metrics/bootstrap.ts";
 import { encodeSafetensors } from "../src/weights/safetensors.ts";
 
 const engine = await Engine.create();
@@ -236,4 +237,33 @@ Deno.test("metrics gpu vs float64 reference: awkward shapes (C = 3, 33, 1000, 21
       );
     }
   }
+});
+
+Deno.test("metrics bootstrap: Poisson(1) weights and a top-1 interval of binomial width", () => {
+  let sum = 0, sq = 0;
+  const m = 200_000;
+  for (let i = 0; i < m; i++) {
+    const w = poissonWeight(3, i, i % 7);
+    sum += w;
+    sq += w * w;
+  }
+  const mean = sum / m, variance = sq / m - mean * mean;
+  assert.ok(
+    Math.abs(mean - 1) < 0.01 && Math.abs(variance - 1) < 0.02,
+    `mean ${mean} var ${variance}`,
+  );
+  // n samples, 70% correct: the 95% interval is about ±1.96·sqrt(p(1-p)/n).
+  const n = 5000;
+  const r = rng(4);
+  const label = Int32Array.from({ length: n }, () => Math.floor(r() * 4));
+  const samples = {
+    index: Float64Array.from({ length: n }, (_, i) => i),
+    label,
+    pred: label.map((y) => (r() < 0.7 ? y : (y + 1) % 4)),
+    conf: Float64Array.from({ length: n }, () => 0.5 + 0.5 * r()),
+  };
+  const b = bootstrapIntervals(samples, 4, 15, { replicates: 400, seed: 1 });
+  const expected = 2 * 1.96 * Math.sqrt(0.7 * 0.3 / n);
+  const width = b.top1.hi - b.top1.lo;
+  assert.ok(Math.abs(width / expected - 1) < 0.2, `width ${width} vs ${expected}`);
 });
