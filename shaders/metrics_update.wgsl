@@ -1,6 +1,6 @@
 // Metric-state update for one batch of rows [rows, C] of logits (or
-// probabilities) and their labels. One workgroup per row (the grid may be
-// split over x and y). Everything lands in atomic counters that live on the
+// probabilities) and their labels (the grid may be split over x and y).
+// Everything lands in atomic counters that live on the
 // GPU across batches and are read back once at the end:
 //
 //   counters  scalars, per-class counts, calibration bins (layout below)
@@ -19,7 +19,12 @@
 //
 // Two entry points with the same arithmetic: `main` gives each row a
 // workgroup (threads split the classes, tree reductions), `serial` gives each
-// row one thread (no barriers), for few classes.
+// row one thread (no barriers): few classes, or software adapters where
+// barriers cost more than the arithmetic.
+//
+// calBin of a probability is computed as ceil(c * B) in float32: the float32
+// product rounds the float32 images of edge values (0.2, 1/3, ...) back onto
+// the edge, so they land in the same bin as under the float64 rule.
 //
 // Ties: pred is the lowest index among equal maxima; the label's rank counts
 // the classes scored above it, plus tied classes with a lower index (lower
