@@ -170,6 +170,7 @@ export {
   explainPixels,
   type ExplainSource,
   type Explanation,
+  explanationExample,
   inputRegion,
   modelPipeline,
 } from "./src/explain/explain.ts";
@@ -208,6 +209,7 @@ export {
 export {
   type AxisCoefficients,
   axisCoefficients,
+  type ConvolutionFilter,
   type Interpolation,
   resize,
   resizeCrop,

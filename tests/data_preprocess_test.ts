@@ -154,18 +154,37 @@ fixtureTest("preprocess: from the JPEG files themselves (decoder + pipeline)", a
  * and weights, but no fixed point; rounds to 8 bits between passes like
  * Pillow. Our result must be within one level of it.
  */
-function referenceResize(src: RgbImage, ow: number, oh: number, f: Interpolation): Uint8Array {
-  const kernel = f === "bilinear"
-    ? { support: 1, w: (x: number) => Math.max(0, 1 - Math.abs(x)) }
-    : {
-      support: 2,
-      w: (x: number) => {
-        x = Math.abs(x);
-        if (x < 1) return (1.5 * x - 2.5) * x * x + 1;
-        if (x < 2) return ((-0.5 * x + 2.5) * x - 4) * x + 2;
-        return 0;
-      },
-    };
+const sinc = (x: number) => (x === 0 ? 1 : Math.sin(Math.PI * x) / (Math.PI * x));
+/** Textbook forms of Pillow's filters (written independently of resize.ts). */
+const KERNELS: Record<
+  Exclude<Interpolation, "nearest">,
+  { support: number; w: (x: number) => number }
+> = {
+  box: { support: 0.5, w: (x) => (x > -0.5 && x <= 0.5 ? 1 : 0) },
+  bilinear: { support: 1, w: (x) => Math.max(0, 1 - Math.abs(x)) },
+  hamming: {
+    support: 1,
+    w: (x) => (Math.abs(x) < 1 ? sinc(x) * (0.54 + 0.46 * Math.cos(Math.PI * x)) : 0),
+  },
+  bicubic: {
+    support: 2,
+    w: (x) => {
+      x = Math.abs(x);
+      if (x < 1) return (1.5 * x - 2.5) * x * x + 1;
+      if (x < 2) return ((-0.5 * x + 2.5) * x - 4) * x + 2;
+      return 0;
+    },
+  },
+  lanczos: { support: 3, w: (x) => (Math.abs(x) < 3 ? sinc(x) * sinc(x / 3) : 0) },
+};
+
+function referenceResize(
+  src: RgbImage,
+  ow: number,
+  oh: number,
+  f: Exclude<Interpolation, "nearest">,
+): Uint8Array {
+  const kernel = KERNELS[f];
   const pass = (
     data: Float64Array,
     len: number,
@@ -232,7 +251,7 @@ Deno.test("resize: within one level of a float64 reference on awkward sizes", ()
   let seed = 1;
   for (const [w, h, ow, oh] of shapes) {
     const src = randomImage(w, h, seed++);
-    for (const f of ["bilinear", "bicubic"] as const) {
+    for (const f of ["box", "bilinear", "hamming", "bicubic", "lanczos"] as const) {
       const ours = resize(src, ow, oh, f).data;
       const ref = referenceResize(src, ow, oh, f);
       let max = 0;
@@ -379,7 +398,9 @@ Deno.test("preprocess: HF ConvNext/DeiT processors, overrides, bad configs", asy
     assert.throws(() => applyOverrides(c, { std: [1, 0, 1] }), /std must be positive/);
 
     await write({ image_processor_type: "ViTImageProcessor", resample: 1 });
-    assert.throws(() => preprocessConfigFromModelDir(dir), /resample 1 \(LANCZOS\)/);
+    assert.equal(preprocessConfigFromModelDir(dir).interpolation, "lanczos");
+    await write({ image_processor_type: "ViTImageProcessor", resample: 7 });
+    assert.throws(() => preprocessConfigFromModelDir(dir), /resample 7 is not a Pillow filter/);
     await Deno.writeTextFile(join(dir, "preprocessor_config.json"), "{not json");
     assert.throws(() => preprocessConfigFromModelDir(dir), /not valid JSON/);
     await Deno.remove(join(dir, "preprocessor_config.json"));

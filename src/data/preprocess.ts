@@ -81,8 +81,15 @@ export interface PreprocessOverrides {
 }
 
 /** Pillow resample codes used by Hugging Face processors. */
-const PIL_RESAMPLE: Record<number, Interpolation> = { 0: "nearest", 2: "bilinear", 3: "bicubic" };
-const PIL_RESAMPLE_NAMES: Record<number, string> = { 1: "LANCZOS", 4: "BOX", 5: "HAMMING" };
+const PIL_RESAMPLE: Record<number, Interpolation> = {
+  0: "nearest",
+  1: "lanczos",
+  2: "bilinear",
+  3: "bicubic",
+  4: "box",
+  5: "hamming",
+};
+const INTERPOLATIONS: readonly Interpolation[] = Object.values(PIL_RESAMPLE);
 
 function readJson(path: string): Record<string, unknown> | null {
   let text: string;
@@ -113,14 +120,14 @@ function interpolationOf(v: unknown, path: string): Interpolation {
     const f = PIL_RESAMPLE[v];
     if (f) return f;
     throw new DataError(
-      `${path}: resample ${v} (${PIL_RESAMPLE_NAMES[v] ?? "unknown"}) is not supported; ` +
-        `supported are 0 nearest, 2 bilinear, 3 bicubic (override with --interpolation)`,
+      `${path}: resample ${v} is not a Pillow filter (0 nearest, 1 lanczos, 2 bilinear, ` +
+        `3 bicubic, 4 box, 5 hamming; override with --interpolation)`,
     );
   }
-  if (v === "bilinear" || v === "bicubic" || v === "nearest") return v;
+  if (typeof v === "string" && (INTERPOLATIONS as string[]).includes(v)) return v as Interpolation;
   throw new DataError(
     `${path}: interpolation ${JSON.stringify(v)} is not supported ` +
-      `(bilinear, bicubic, nearest; override with --interpolation)`,
+      `(${INTERPOLATIONS.join(", ")}; override with --interpolation)`,
   );
 }
 

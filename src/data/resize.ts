@@ -16,7 +16,8 @@
  * 4. A pass whose size does not change is skipped (not run as an identity).
  *
  * Doing exactly this (not a float approximation) is what makes our pixels
- * identical to theirs. NEAREST goes through Pillow's affine scale path
+ * identical to theirs. BOX, HAMMING and LANCZOS use the same machinery with
+ * Pillow's filter functions. NEAREST goes through Pillow's affine scale path
  * instead (source index = floor of an accumulated `(x + 0.5) * scale`).
  *
  * `resizeCrop` fuses a resize with a crop of its result: every output pixel
@@ -24,8 +25,11 @@
  * gives the same bytes as resizing everything and cropping afterwards.
  */
 
-/** Resampling filters Pillow offers that model pipelines use. */
-export type Interpolation = "nearest" | "bilinear" | "bicubic";
+/** Pillow's resampling filters (model pipelines mostly use bilinear and bicubic). */
+export type Interpolation = "nearest" | "box" | "bilinear" | "hamming" | "bicubic" | "lanczos";
+
+/** The filters resampled by convolution (all but nearest). */
+export type ConvolutionFilter = Exclude<Interpolation, "nearest">;
 
 /** An 8-bit RGB image, row-major HWC (3 bytes per pixel). */
 export interface RgbImage {
@@ -47,12 +51,34 @@ interface Filter {
   weight: (x: number) => number;
 }
 
-const FILTERS: Record<"bilinear" | "bicubic", Filter> = {
+function sinc(x: number): number {
+  if (x === 0) return 1;
+  x *= Math.PI;
+  return Math.sin(x) / x;
+}
+
+// Pillow's hamming window uses float (not double) constants.
+const HAMMING_A = Math.fround(0.54);
+const HAMMING_B = Math.fround(0.46);
+
+/** Pillow's filter functions and supports (Resample.c), in float64. */
+const FILTERS: Record<ConvolutionFilter, Filter> = {
+  box: { support: 0.5, weight: (x) => (x > -0.5 && x <= 0.5 ? 1 : 0) },
   bilinear: {
     support: 1,
     weight: (x) => {
       x = Math.abs(x);
       return x < 1 ? 1 - x : 0;
+    },
+  },
+  hamming: {
+    support: 1,
+    weight: (x) => {
+      x = Math.abs(x);
+      if (x === 0) return 1;
+      if (x >= 1) return 0;
+      x *= Math.PI;
+      return (Math.sin(x) / x) * (HAMMING_A + HAMMING_B * Math.cos(x));
     },
   },
   bicubic: {
@@ -65,6 +91,11 @@ const FILTERS: Record<"bilinear" | "bicubic", Filter> = {
       if (x < 2) return (((x - 5) * x + 8) * x - 4) * a;
       return 0;
     },
+  },
+  lanczos: {
+    // Truncated sinc, 3 lobes.
+    support: 3,
+    weight: (x) => (x >= -3 && x < 3 ? sinc(x) * sinc(x / 3) : 0),
   },
 };
 
@@ -92,7 +123,7 @@ export interface AxisCoefficients {
 export function axisCoefficients(
   inSize: number,
   outSize: number,
-  interpolation: "bilinear" | "bicubic",
+  interpolation: ConvolutionFilter,
 ): AxisCoefficients {
   const filter = FILTERS[interpolation];
   const scale = inSize / outSize;
