@@ -209,7 +209,6 @@ export {
 export {
   type AxisCoefficients,
   axisCoefficients,
-  type ConvolutionFilter,
   type Interpolation,
   resize,
   resizeCrop,
