@@ -209,6 +209,7 @@ export {
 export {
   type AxisCoefficients,
   axisCoefficients,
+  type ConvolutionFilter,
   type Interpolation,
   resize,
   resizeCrop,
