@@ -398,7 +398,10 @@ Deno.test("preprocess: HF ConvNext/DeiT processors, overrides, bad configs", asy
     assert.throws(() => applyOverrides(c, { std: [1, 0, 1] }), /std must be positive/);
 
     await write({ image_processor_type: "ViTImageProcessor", resample: 1 });
-    assert.equal(preprocessConfigFromModelDir(dir).interpolation, "lanczos");
+    c = preprocessConfigFromModelDir(dir);
+    assert.equal(c.interpolation, "lanczos");
+    assert.deepEqual([c.resizeMode, c.size], ["exact", [224, 224]]); // ViT default size
+    assert.match(c.warnings[0], /has no size/);
     await write({ image_processor_type: "ViTImageProcessor", resample: 7 });
     assert.throws(() => preprocessConfigFromModelDir(dir), /resample 7 is not a Pillow filter/);
     await Deno.writeTextFile(join(dir, "preprocessor_config.json"), "{not json");

@@ -135,8 +135,18 @@ function interpolationOf(v: unknown, path: string): Interpolation {
 function fromHfProcessor(p: Record<string, unknown>, path: string): PreprocessConfig {
   const type = String(p.image_processor_type ?? p.feature_extractor_type ?? "unknown");
   const warnings: string[] = [];
-  const size = p.size as Record<string, number> | number | undefined;
+  let size = p.size as Record<string, number> | number | undefined;
   const cropSize = p.crop_size as Record<string, number> | number | undefined;
+  if (size === undefined && p.do_resize !== false) {
+    // The processor classes' own defaults (Hugging Face writes them out, but
+    // hand-made files may not).
+    size = type.startsWith("ConvNext")
+      ? { shortest_edge: 384 }
+      : type.startsWith("DeiT")
+      ? { height: 256, width: 256 }
+      : { height: 224, width: 224 };
+    warnings.push(`${path} has no size; assumed ${type}'s default ${JSON.stringify(size)}`);
+  }
   const doResize = p.do_resize !== false;
   const doCrop = p.do_center_crop === true;
   const doRescale = p.do_rescale !== false;
