@@ -89,6 +89,8 @@ fixtureTest("metrics io: the same predictions from .safetensors, .npy, CSV and J
   assert.ok(Math.abs(m.auroc.macro - c.expected.roc_auc.macro) < 1e-6);
   assert.deepEqual(m.auroc.skipped_classes, [5]);
   assert.ok(m.bootstrap.top1.lo < m.top1 && m.top1 < m.bootstrap.top1.hi);
+  const T = c.expected.temperature_scaling.temperature;
+  assert.ok(Math.abs(m.temperature_scaling.temperature / T - 1) < 1e-5);
 
   // Two halves through `metrics`, then `merge` == whole.
   const half = Math.floor(c.n / 2);

@@ -20,6 +20,7 @@ options:
   --topk K         k of the top-k entry, 1..10 (default 5)
   --bootstrap R    bootstrap replicates (default 200; 0 = off)
   --seed S         bootstrap seed (default 0)
+  --no-temperature skip temperature scaling (done when every state kept its logits)
   --json           print metrics.json instead of the summary table`;
 
 /** Runs `merge`. */
@@ -32,6 +33,7 @@ export async function run(args: string[]): Promise<void> {
       bootstrap: { type: "string", default: "200" },
       seed: { type: "string", default: "0" },
       json: { type: "boolean" },
+      "no-temperature": { type: "boolean" },
     },
     allowPositionals: true,
     strict: true,
@@ -44,6 +46,7 @@ export async function run(args: string[]): Promise<void> {
     topk: intOption(v.topk!, "--topk", 1, 10),
     bootstrap: intOption(v.bootstrap!, "--bootstrap", 0, 100000),
     seed: intOption(v.seed!, "--seed", 0, 2 ** 31),
+    temperatureScaling: !v["no-temperature"],
   });
   await Deno.mkdir(v.out!, { recursive: true });
   const out = { ...report, run: { command: "merge", states: positionals, version: VERSION } };

@@ -36,6 +36,8 @@ options:
   --seed S            bootstrap seed (default 0)
   --exact | --binned  AUROC/AUPRC from per-sample scores or from histograms
                       (default: exact when n*C <= 2^25)
+  --no-temperature    skip temperature scaling (done by default for logits when
+                      n*C <= 2^25; see \`visioneval calibrate\`)
   --sample-offset N   global index of the first row, when this file is one shard
                       of a larger evaluation (orders merged samples, seeds the
                       bootstrap; default 0)
@@ -57,6 +59,7 @@ export async function run(args: string[]): Promise<void> {
       seed: { type: "string", default: "0" },
       exact: { type: "boolean" },
       binned: { type: "boolean" },
+      "no-temperature": { type: "boolean" },
       "sample-offset": { type: "string", default: "0" },
       out: { type: "string", default: "out/metrics" },
       json: { type: "boolean" },
@@ -77,7 +80,9 @@ export async function run(args: string[]): Promise<void> {
     labels: v.labels,
     kind: v.logits ? "logits" : v.probs ? "probs" : "auto",
   });
-  const exact = v.exact ?? (!v.binned && preds.n * preds.numClasses <= 2 ** 25);
+  const small = preds.n * preds.numClasses <= 2 ** 25;
+  const exact = v.exact ?? (!v.binned && small);
+  const fitTemperature = preds.kind === "logits" && small && !v["no-temperature"];
   const engine = await Engine.create();
   const t1 = performance.now();
   const snapshot = await snapshotFromArrays(engine, preds.values, preds.labels, {
@@ -85,10 +90,16 @@ export async function run(args: string[]): Promise<void> {
     input: preds.kind,
     calibrationBins: bins,
     keepScores: exact,
+    keepLogits: fitTemperature,
     sampleOffset,
   });
   const t2 = performance.now();
-  const report = computeMetrics(snapshot, { topk, bootstrap, seed });
+  const report = computeMetrics(snapshot, {
+    topk,
+    bootstrap,
+    seed,
+    temperatureScaling: fitTemperature,
+  });
   const t3 = performance.now();
   await Deno.mkdir(v.out!, { recursive: true });
   const out = {
