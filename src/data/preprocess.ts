@@ -275,12 +275,14 @@ function fromPlainConfig(
   if (imageSize === undefined && /^(resnet|convnext|regnet)$/.test(modelType)) {
     // Hugging Face CNNs ship a ConvNextImageProcessor; without it, use its
     // defaults (shorter side 256, center-crop 224, bilinear, ImageNet stats).
-    const cfg = fromHfProcessor({ image_processor_type: "ConvNextImageProcessor" }, path);
-    cfg.size = [256, 256];
-    cfg.crop = [224, 224];
-    cfg.resizeMode = "shortest";
-    cfg.mean = IMAGENET_MEAN;
-    cfg.std = IMAGENET_STD;
+    const cfg = fromHfProcessor({
+      image_processor_type: "ConvNextImageProcessor",
+      size: { shortest_edge: 224 },
+      crop_pct: 0.875,
+      resample: 2,
+      image_mean: IMAGENET_MEAN,
+      image_std: IMAGENET_STD,
+    }, path);
     cfg.source = `ConvNextImageProcessor defaults for model_type ${modelType} (${path})`;
     cfg.warnings.push(
       `no preprocessor_config.json in ${dir}: assumed Hugging Face ConvNextImageProcessor ` +
