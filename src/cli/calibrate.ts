@@ -13,7 +13,8 @@ export const HELP = `usage: visioneval calibrate --predictions FILE [--labels FI
        visioneval calibrate --model PATH --data PATH [--labels CSV] [--limit N] --out DIR
 
 Fits the temperature T that minimises the mean negative log-likelihood of
-softmax(logits / T) (golden-section search over T in [0.05, 20], float64) and
+softmax(logits / T) (T in [0.05, 20], Newton on 1/T where the NLL is convex,
+float64) and
 writes calibration.json: T, NLL / ECE / MCE before and after, and both
 reliability tables, plus reliability_before.svg and reliability_after.svg.
 With --model and --data the logits come from running the model over the
