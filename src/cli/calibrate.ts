@@ -14,8 +14,7 @@ export const HELP = `usage: visioneval calibrate --predictions FILE [--labels FI
 
 Fits the temperature T that minimises the mean negative log-likelihood of
 softmax(logits / T) (T in [0.05, 20], Newton on 1/T where the NLL is convex,
-float64) and
-writes calibration.json: T, NLL / ECE / MCE before and after, and both
+float64) and writes calibration.json: T, NLL / ECE / MCE before and after, and both
 reliability tables, plus reliability_before.svg and reliability_after.svg.
 With --model and --data the logits come from running the model over the
 dataset on the GPU (as \`eval\` does). Probabilities are accepted too (their logarithms are
