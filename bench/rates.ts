@@ -35,7 +35,7 @@ export async function measure(
   name: string,
   flops: number,
   record: () => void,
-  reps = 3,
+  reps = 5,
   cores = 2,
 ): Promise<Rate> {
   record();
