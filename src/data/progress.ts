@@ -80,7 +80,8 @@ export class ProgressDisplay {
         this.#write(`\r\x1b[2K${this.line()}`);
         this.#lastDraw = t;
       }
-    } else if (t - this.#lastDraw >= this.#interval) {
+    } else if (t - this.#lastDraw >= this.#interval && done < this.#total) {
+      // (the final count is left to finish(), so it is not printed twice)
       if (this.#lastDraw !== -Infinity || done > 0) this.#write(`${this.line()}\n`);
       this.#lastDraw = t;
     }
