@@ -151,6 +151,8 @@ Deno.test("linear rejects mismatched shapes", async () => {
   const x = engine.upload(new Float32Array(6), [2, 3]);
   const w = engine.upload(new Float32Array(8), [2, 4]);
   assert.throws(() => linear(engine, x, w), /does not end in K=4/);
+  const sq = engine.upload(new Float32Array(9), [3, 3]);
+  assert.throws(() => linear(engine, sq, sq, { out: sq }), /must not share a buffer/);
 });
 
 for (

@@ -115,6 +115,9 @@ export function conv2d(engine: Engine, x: Tensor, w: Tensor, opts: Conv2dOptions
   if (opts.out && opts.residual && opts.out.buffer === opts.residual.buffer) {
     throw new Error("conv2d: out and residual must be different buffers");
   }
+  if (opts.out && opts.out.buffer === x.buffer) {
+    throw new Error(`conv2d: out ${opts.out.label} must not share a buffer with the input`);
+  }
   const out = opts.out ? opts.out.reshape(outShape) : engine.empty(outShape, "f32", "conv2d");
   const og = o / groups;
   const geometry = { c, h, w: wd, ho, wo, kh, kw, sh, sw, ph, pw, dh, dw, cg };

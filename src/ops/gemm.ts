@@ -291,7 +291,11 @@ function checkEpilogue(
   outShape: number[],
   n: number,
   opts: LinearOptions,
+  inputs: Tensor[],
 ): Tensor | undefined {
+  if (opts.out && inputs.some((t) => t.buffer === opts.out!.buffer)) {
+    throw new Error(`${what}: out ${opts.out.label} must not share a buffer with an input`);
+  }
   if (opts.bias && opts.bias.size !== n) {
     throw new Error(`${what}: bias ${opts.bias.label} has ${opts.bias.size} values, expected ${n}`);
   }
@@ -333,7 +337,7 @@ export function linear(
   }
   const m = x.size / k;
   const outShape = [...x.shape.slice(0, -1), n];
-  const out = checkEpilogue("linear", outShape, n, opts) ??
+  const out = checkEpilogue("linear", outShape, n, opts, [x]) ??
     engine.empty(outShape, "f32", "linear");
   const b = packed ?? packB(engine, w as Tensor, { transB: true });
   gemm(engine, { t: x, m, batchStride: 0, rowStride: k }, b, 1, { t: out, batchStride: 0 }, opts);
@@ -382,7 +386,7 @@ export function matmul(
   const z = Math.max(za, zb);
   const n = packed.n;
   const outShape = a.shape.length === 2 && bIs2d ? [m, n] : [z, m, n];
-  const out = checkEpilogue("matmul", outShape, n, opts) ??
+  const out = checkEpilogue("matmul", outShape, n, opts, [a]) ??
     engine.empty(outShape, "f32", "matmul");
   gemm(
     engine,
