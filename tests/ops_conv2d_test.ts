@@ -14,7 +14,7 @@ import {
   pair,
 } from "../src/ops/conv2d.ts";
 import { numel } from "../src/tensor.ts";
-import { assertRelClose, randomF32 } from "./_helpers.ts";
+import { assertRelClose, FULL, randomF32, rng } from "./_helpers.ts";
 
 const RTOL = 1e-5;
 
@@ -246,4 +246,46 @@ Deno.test("foldBatchNorm equals conv followed by batch norm", () => {
     const got = folded.weight[o * 2] * xin[0] + folded.weight[o * 2 + 1] * xin[1] + folded.bias[o];
     assert.ok(Math.abs(got - want) < 1e-5, `channel ${o}: ${got} vs ${want}`);
   }
+});
+
+Deno.test({
+  name: "FULL: conv2d ResNet-50 stem (2x3x224x224, 7x7/2) and 3x3 256->256 @14, sampled outputs",
+  ignore: !FULL,
+  async fn() {
+    const engine = await Engine.create();
+    for (
+      const [xs, ws, opts] of [
+        [[2, 3, 224, 224], [64, 3, 7, 7], { stride: 2, padding: 3, relu: true }],
+        [[2, 256, 14, 14], [256, 256, 3, 3], { padding: 1 }],
+      ] as [number[], number[], Conv2dOptions][]
+    ) {
+      const x = randomF32(numel(xs), 41), w = randomF32(numel(ws), 42);
+      const y = conv2d(engine, engine.upload(x, xs), engine.upload(w, ws), opts);
+      const got = await engine.readF32(y);
+      const [, o, ho, wo] = conv2dShape(xs, ws, opts);
+      const [, c, h, wd] = xs;
+      const [, , kh, kw] = ws;
+      const [sh, sw] = pair(opts.stride, 1), [ph, pw] = pair(opts.padding, 0);
+      const r = rng(43);
+      const sampled: number[] = [], ref: number[] = [];
+      for (let t = 0; t < 2048; t++) {
+        const idx = Math.floor(r() * got.length);
+        const b = Math.floor(idx / (o * ho * wo)), oc = Math.floor(idx / (ho * wo)) % o;
+        const i = Math.floor(idx / wo) % ho, j = idx % wo;
+        let s = 0;
+        for (let ci = 0; ci < c; ci++) {
+          for (let u = 0; u < kh; u++) {
+            for (let v = 0; v < kw; v++) {
+              const iy = i * sh - ph + u, ix = j * sw - pw + v;
+              if (iy < 0 || iy >= h || ix < 0 || ix >= wd) continue;
+              s += w[((oc * c + ci) * kh + u) * kw + v] * x[((b * c + ci) * h + iy) * wd + ix];
+            }
+          }
+        }
+        sampled.push(got[idx]);
+        ref.push(opts.relu ? Math.max(s, 0) : s);
+      }
+      assertRelClose(sampled, ref, RTOL, `conv2d [${xs}] * [${ws}]`);
+    }
+  },
 });

@@ -5,9 +5,9 @@
  */
 import assert from "node:assert/strict";
 import { Engine } from "../src/gpu/engine.ts";
-import { type Activation, linear, matmul } from "../src/ops/gemm.ts";
+import { type Activation, linear, matmul, prepareLinearWeight } from "../src/ops/gemm.ts";
 import { GELU_WGSL } from "../src/ops/gelu.ts";
-import { assertRelClose, randomF32 } from "./_helpers.ts";
+import { assertRelClose, FULL, randomF32, rng } from "./_helpers.ts";
 
 const RTOL = 1e-5;
 
@@ -189,3 +189,30 @@ for (
     assertRelClose(got, ref, RTOL, "matmul");
   });
 }
+
+Deno.test({
+  name: "FULL: linear at ViT-B fc1 size (1576x768 -> 3072, bias, GELU), 4096 sampled outputs",
+  ignore: !FULL,
+  async fn() {
+    const engine = await Engine.create();
+    const [m, n, k] = [1576, 3072, 768];
+    const x = randomF32(m * k, 31), w = randomF32(n * k, 32), bias = randomF32(n, 33);
+    const y = linear(
+      engine,
+      engine.upload(x, [m, k]),
+      prepareLinearWeight(engine, engine.upload(w, [n, k])),
+      { bias: engine.upload(bias, [n]), act: "gelu" },
+    );
+    const got = await engine.readF32(y);
+    const r = rng(34);
+    const sampled: number[] = [], ref: number[] = [];
+    for (let t = 0; t < 4096; t++) {
+      const i = Math.floor(r() * m), j = Math.floor(r() * n);
+      let s = bias[j];
+      for (let q = 0; q < k; q++) s += x[i * k + q] * w[j * k + q];
+      sampled.push(got[i * n + j]);
+      ref.push(gelu64(s));
+    }
+    assertRelClose(sampled, ref, RTOL, "linear ViT-B fc1");
+  },
+});
