@@ -55,6 +55,10 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<Command> }
     summary: "PCA / UMAP / t-SNE projection of a dataset's penultimate features",
     load: () => import("./src/cli/embed.ts"),
   },
+  preprocess: {
+    summary: "show a model's preprocessing pipeline and what it does to images (no GPU)",
+    load: () => import("./src/cli/preprocess.ts"),
+  },
 };
 
 function usage(): string {

@@ -10,7 +10,7 @@
  * channel computed with float32 rounding at each step (Math.fround), which
  * is both exact and fast.
  */
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { DataError } from "../errors.ts";
 import { type Interpolation, resizeCrop, type RgbImage } from "./resize.ts";
 
@@ -248,6 +248,14 @@ export function preprocessConfigFromModelDir(
   dir: string,
   overrides: PreprocessOverrides = {},
 ): PreprocessConfig {
+  let st: Deno.FileInfo;
+  try {
+    st = Deno.statSync(dir);
+  } catch {
+    throw new DataError(`model folder ${dir} does not exist`);
+  }
+  // A weights file stands for the folder it is in.
+  if (st.isFile) dir = dirname(dir);
   const procPath = join(dir, "preprocessor_config.json");
   const cfgPath = join(dir, "config.json");
   const proc = readJson(procPath);
