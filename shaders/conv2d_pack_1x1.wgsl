@@ -2,10 +2,12 @@
 // padding, H * W a multiple of 4): a patch is one input pixel, so a packed
 // panel row is a vec4 copy of the channel's planes:
 //   Bp[panel][k][64 columns] = x[img0 + image, c_off + k, pixel],
-//   column = image * H * W + pixel. One vec4 per invocation.
+//   column = image * H * W + pixel.
+// One invocation copies one panel row (16 vec4s); the divisions that locate
+// it happen once per row.
 
 struct Params {
-  c: u32, hw4: u32, k: u32, total: u32, // hw4 = H * W / 4; total = panels * k * 16
+  c: u32, hw4: u32, k: u32, rows: u32, // hw4 = H * W / 4; rows = panels * k
   c_off: u32, img0: u32, count: u32,
 }
 
@@ -18,14 +20,17 @@ override WG: u32 = 64u;
 @compute @workgroup_size(WG)
 fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
         @builtin(local_invocation_index) lid: u32) {
-  let i = (wid.x + wid.y * nwg.x) * WG + lid;
-  if (i >= p.total) { return; }
-  let k = (i / 16u) % p.k;
-  let col4 = (i / (16u * p.k)) * 16u + i % 16u; // vec4 of columns
-  let img = col4 / p.hw4;
-  var v = vec4f(0.0);
-  if (img < p.count) {
-    v = x[((p.img0 + img) * p.c + p.c_off + k) * p.hw4 + col4 - img * p.hw4];
+  let r = (wid.x + wid.y * nwg.x) * WG + lid; // panel row: panel * k + k
+  if (r >= p.rows) { return; }
+  let k = r % p.k;
+  let col4 = (r / p.k) * 16u; // first vec4 of columns
+  var img = col4 / p.hw4;
+  var q = col4 - img * p.hw4; // vec4 of pixels within the image
+  for (var j = 0u; j < 16u; j++) {
+    var v = vec4f(0.0);
+    if (img < p.count) { v = x[((p.img0 + img) * p.c + p.c_off + k) * p.hw4 + q]; }
+    bp[r * 16u + j] = v;
+    q += 1u;
+    if (q == p.hw4) { q = 0u; img += 1u; }
   }
-  bp[i] = v;
 }

@@ -191,12 +191,12 @@ function convAsGemm(
     const panels = Math.ceil(columns / GEMM_PANEL);
     for (let grp = 0; grp < groups; grp++) {
       if (pointwise) {
-        const total = panels * k * (GEMM_PANEL / 4);
+        const rows = panels * k;
         engine.run(
           { name: "conv2d_pack_1x1", code: pack1x1Code, constants: { WG: PACK_WG } },
           [x, cols],
-          splitGrid(Math.ceil(total / PACK_WG), maxDim),
-          packParams([g.c, npix / 4, k, total, grp * g.cg, img0, count]),
+          splitGrid(Math.ceil(rows / PACK_WG), maxDim),
+          packParams([g.c, npix / 4, k, rows, grp * g.cg, img0, count]),
         );
       } else {
         const rows = panels * k;
