@@ -1,4 +1,4 @@
-// Fast GEMM for software rasterizers (llvmpipe/lavapipe) and GPUs alike:
+// GEMM tuned for software rasterizers (llvmpipe/lavapipe), correct anywhere:
 //   C[z, m, n] = act(alpha * sum_k A[z, m, k] * B[z, k, n] + bias[n] + R[z, m, n])
 // (or bias[m] with BIAS_PER_ROW); C may be split in column groups (c_index).
 //
@@ -42,7 +42,6 @@ override HAS_RES: bool = false;
 const RM = 8u;   // rows per tile
 const LANES = 8u; // workgroup size
 const PANEL4 = 16u; // vec4 columns per panel (2 per lane)
-
 
 @group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read> bp: array<vec4f>;
@@ -104,6 +103,7 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
   let r6 = a_row_offset(z, m0 + 6u);
   let r7 = a_row_offset(z, m0 + 7u);
   var bi = z * p.bp_batch + panel * p.k * PANEL4 + lane;
+  // cIJ: row m0 + I, columns n0 + 32 J + [0, 4) (n0 = 64 panel + 4 lane).
   var c00 = vec4f(0.0); var c01 = vec4f(0.0);
   var c10 = vec4f(0.0); var c11 = vec4f(0.0);
   var c20 = vec4f(0.0); var c21 = vec4f(0.0);
