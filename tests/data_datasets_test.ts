@@ -299,6 +299,17 @@ fixtureTest("labels: CIFAR folders to the CIFAR ResNet, indices, placeholders, f
   assert.equal(byIndex.datasetToModel[998], 998);
   assert.throws(() => mapLabels(csv, modelClassesFromNames(undefined, 10)), /not among the model/);
 
+  // Numeric labels whose names are other classes (a re-numbered subset) map by name.
+  const subset: Dataset = {
+    ...namedDataset(["goldfish", "tench"]),
+    labelKind: "index",
+  };
+  const renumbered = mapLabels(subset, timm);
+  assert.equal(renumbered.mode, "name");
+  assert.deepEqual(Array.from(renumbered.datasetToModel), [1, 0]);
+  assert.match(renumbered.warnings[0], /mapped by name/);
+  assert.equal(mapLabels(subset, timm, { by: "index" }).mode, "index");
+
   // HF placeholder names (LABEL_0...) are not names: map by position, with a warning.
   const random = readModelClasses(fixture("models", "vit-cifar-random"));
   assert.equal(random.named, false);

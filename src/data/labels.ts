@@ -197,6 +197,33 @@ function readMappingFile(path: string): Map<string, string> {
 }
 
 /**
+ * For index labels with names: "names" when every name resolves to a model
+ * class and most resolve to another index than their own, else "index".
+ */
+function indexNamesAgree(dataset: Dataset, model: ModelClasses): "index" | "names" {
+  const levels = buildIndex(model);
+  const used = new Set(dataset.items.map((it) => it.label!));
+  let disagree = 0;
+  let agree = 0;
+  for (const l of used) {
+    const name = dataset.classes[l];
+    if (!name) return "index";
+    let c: number;
+    try {
+      c = lookup(levels, name, model);
+    } catch {
+      continue; // ambiguous name: no evidence either way
+    }
+    if (c < 0) return "index";
+    if (c !== l) disagree++;
+    else agree++;
+  }
+  // Real class lists have a few names that also fit another class; a
+  // re-numbered subset disagrees almost everywhere.
+  return disagree > agree ? "names" : "index";
+}
+
+/**
  * Maps a dataset's labels to model class indices. Throws DataError naming
  * the classes the model lacks (unless `restrict`), ambiguous names, or
  * labels beyond the model's classes.
@@ -223,8 +250,20 @@ export function mapLabels(
   const fileMap = opts.mappingFile ? readMappingFile(opts.mappingFile) : null;
   let mode: LabelMapping["mode"];
   const by = opts.by ?? "auto";
-  const useNames = !fileMap && (by === "name" ||
+  let useNames = !fileMap && (by === "name" ||
     (by === "auto" && dataset.labelKind === "name" && model.named));
+  if (!fileMap && by === "auto" && dataset.labelKind === "index" && model.named) {
+    // Index labels that also carry names (a `name` column): trust the
+    // indices only if the names agree with the model's classes there; a
+    // re-numbered subset (0..9 for ten ImageNet classes) maps by name.
+    const verdict = indexNamesAgree(dataset, model);
+    if (verdict === "names") {
+      useNames = true;
+      warnings.push(
+        `dataset labels are numbers but their names are other model classes; mapped by name`,
+      );
+    }
+  }
   if (fileMap || useNames) {
     mode = fileMap ? "file" : "name";
     if (!model.named && !fileMap) {
