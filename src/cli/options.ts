@@ -4,6 +4,16 @@ import type { PreprocessOverrides } from "../data/preprocess.ts";
 import type { Interpolation } from "../data/resize.ts";
 import type { Shard } from "../evaluate.ts";
 
+/** Pillow's resampling filters, all reproduced exactly by src/data/resize.ts. */
+const FILTERS: readonly Interpolation[] = [
+  "nearest",
+  "box",
+  "bilinear",
+  "hamming",
+  "bicubic",
+  "lanczos",
+];
+
 /** parseArgs option specs of the preprocessing overrides. */
 export const PREPROCESS_OPTIONS = {
   size: { type: "string" },
@@ -19,7 +29,7 @@ export const PREPROCESS_HELP = `preprocessing (default: from the model folder; p
   --size N|HxW        resize the shorter side to N, or exactly to HxW
   --crop N|HxW|0      center crop (0 = none)
   --crop-pct F        timm crop fraction (resize to crop / F first)
-  --interpolation M   bilinear | bicubic | nearest
+  --interpolation M   nearest | box | bilinear | hamming | bicubic | lanczos (Pillow's)
   --mean R,G,B        normalization mean
   --std R,G,B         normalization std`;
 
@@ -65,8 +75,8 @@ export function preprocessOverrides(v: Record<string, unknown>): PreprocessOverr
     o.cropPct = f;
   }
   if (typeof v.interpolation === "string") {
-    if (!["bilinear", "bicubic", "nearest"].includes(v.interpolation)) {
-      throw new UsageError(`--interpolation must be bilinear, bicubic or nearest`);
+    if (!FILTERS.includes(v.interpolation as Interpolation)) {
+      throw new UsageError(`--interpolation must be one of ${FILTERS.join(", ")}`);
     }
     o.interpolation = v.interpolation as Interpolation;
   }
