@@ -13,6 +13,7 @@ import {
 } from "../explain/explain.ts";
 import { heatmapPng, overlayPng } from "../explain/overlay.ts";
 import { encodePng } from "../report/png.ts";
+import { modelClassesFromConfig } from "../data/labels.ts";
 
 /** Usage text. */
 export const HELP = `usage: visioneval explain --model PATH --image IMG... [options] --out DIR
@@ -116,6 +117,9 @@ export async function run(args: string[]): Promise<void> {
   const method = (v.method as ExplainMethod | undefined) ?? defaultMethod(model);
   const cls = v.class === undefined ? undefined : parseClass(v.class, model);
   const colormap = v.colormap as "turbo" | "viridis";
+  if (cls !== undefined && method === "rollout") {
+    console.error("note: attention rollout does not depend on the class; --class only labels it");
+  }
   const results = await explainImages(engine, model, images, {
     method,
     classes: cls,
@@ -126,7 +130,10 @@ export async function run(args: string[]): Promise<void> {
   });
   await Deno.mkdir(v.out!, { recursive: true });
   const names = stems(images);
-  const name = (c: number) => model.labels?.[c] ?? String(c);
+  // Readable names: timm configs map wnids to descriptions (data/labels.ts).
+  const classes = modelClassesFromConfig(model.config, model.numClasses);
+  const name = (c: number) =>
+    (classes.named ? classes.names[c] : undefined) || model.labels?.[c] || String(c);
   const tag = method === "gradcam++" ? "gradcampp" : method;
   for (let i = 0; i < results.length; i++) {
     const e: Explanation = results[i];
