@@ -5,7 +5,12 @@
 import { Engine } from "./gpu/engine.ts";
 import type { ClassifierModel } from "./models/model.ts";
 import { readImage, type RgbImage } from "./data/decode.ts";
-import { normalizationTable, pipelineOutputSize, preprocess } from "./data/preprocess.ts";
+import {
+  normalizationTable,
+  pipelineOutputSize,
+  preprocess,
+  resizedSize,
+} from "./data/preprocess.ts";
 import type { PreprocessOverrides } from "./data/preprocess.ts";
 import { topk as topkOp } from "./ops/topk.ts";
 import { modelClasses, resolvePipeline } from "./evaluate.ts";
@@ -60,7 +65,10 @@ export async function predict(
     const fixed = pipelineOutputSize(cfg);
     const sizes = decoded.map((d) => {
       const px = preprocess(d.image, cfg, undefined, 0, table);
-      return { d, px };
+      // [H, W] of this image after the pipeline (the resized size when nothing crops).
+      const [rw, rh] = resizedSize(cfg, d.image.width, d.image.height);
+      const hw: [number, number] = fixed ?? [rh, rw];
+      return { d, px, hw };
     });
     const runs = fixed ? [sizes] : sizes.map((x) => [x]);
     for (const run of runs) {
@@ -68,8 +76,7 @@ export async function predict(
       if (run.some((r) => r.px.length !== per)) {
         throw new DataError(`images of one batch preprocessed to different sizes; set --crop`);
       }
-      const hw = per / 3;
-      const [h, w] = fixed ?? [model.inputSize[0], hw / model.inputSize[0]];
+      const [h, w] = run[0].hw;
       const pixels = new Float32Array(per * run.length);
       run.forEach((r, i) => pixels.set(r.px, i * per));
       const x = engine.upload(pixels, [run.length, 3, h, w], "pixels");

@@ -1,0 +1,51 @@
+/**
+ * Regressions found by running visioneval the way a new user would (models,
+ * images and options the other tests do not cover). Each test names the bug
+ * it guards against. Data is generated here; nothing needs fixtures.
+ */
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { writeSyntheticModel } from "../src/demo/synthetic.ts";
+import { Engine } from "../src/gpu/engine.ts";
+import { loadModel } from "../src/models/load.ts";
+import { predict } from "../src/predict.ts";
+import { rng } from "./_helpers.ts";
+
+const tmp = await Deno.makeTempDir({ prefix: "visioneval-qa-" });
+const synthModel = join(tmp, "model");
+await writeSyntheticModel(synthModel);
+
+function randomImage(width: number, height: number, seed: number) {
+  const next = rng(seed);
+  const data = new Uint8Array(width * height * 3);
+  for (let i = 0; i < data.length; i++) data[i] = Math.floor(next() * 256);
+  return { width, height, data };
+}
+
+Deno.test("predict: a pipeline without crop runs each image at its own resized size", async () => {
+  // Bug: the batch geometry was guessed as [inputSize[0], pixels / inputSize[0]],
+  // wrong (or fractional: "param 2 = 121.71 is not a u32") for any image whose
+  // resized height is not the model's input height.
+  const engine = await Engine.create();
+  const model = await loadModel(synthModel, engine);
+  const tall = { path: "tall", image: randomImage(30, 90, 1) };
+  const wide = { path: "wide", image: randomImage(75, 25, 2) };
+  const free = await predict(model, [tall, wide], {
+    engine,
+    topk: 3,
+    preprocess: { size: 20, crop: null },
+  });
+  // The same resize spelled as exact sizes: 30x90 -> 20x60, 75x25 -> 60x20.
+  const tallExact = await predict(model, [tall], {
+    engine,
+    topk: 3,
+    preprocess: { size: [60, 20], crop: null },
+  });
+  const wideExact = await predict(model, [wide], {
+    engine,
+    topk: 3,
+    preprocess: { size: [20, 60], crop: null },
+  });
+  assert.deepEqual(free, [...tallExact, ...wideExact]);
+  model.dispose();
+});
