@@ -5,7 +5,8 @@
  *   CIFAR from the fixtures, 32x32, and the tiny HF ResNet at 112x112): both
  *   include the upload and one readback (logits; logits + maps), so the
  *   difference is the feature-map tap plus the two Grad-CAM dispatches.
- *   Also the whole `explainPixels` (overlays + PNG encoding on the host).
+ *   Also the whole `explainPixels` (overlays + PNG encoding on the host),
+ *   and the host overlay + PNG cost per image at 32, 112 and 224 pixels.
  * - PCA of 10,000 x 768 features: GPU covariance (GFLOP/s) plus the float64
  *   top-2 eigenvectors on the host, and the projection.
  * - t-SNE and UMAP of 2,000 points in 50-D.
@@ -27,6 +28,8 @@ import { tsne } from "../src/explain/tsne.ts";
 import { umap } from "../src/explain/umap.ts";
 import { exactKnn } from "../src/explain/knn.ts";
 import { gaussian, mulberry32 } from "../src/explain/random.ts";
+import { overlayMap } from "../src/explain/overlay.ts";
+import { encodePng } from "../src/report/png.ts";
 import { fixture, HAVE_FIXTURES, randomF32 } from "../tests/_helpers.ts";
 
 const engine = await Engine.create();
@@ -82,10 +85,17 @@ async function camCases(name: string, model: ClassifierModel, size: number): Pro
     cam.release();
     for (const t of [out.logits, out.featureMap!, cls, x]) t.release();
   };
-  // Interleaved, so that load from other processes hits both alike.
+  const explain = async () => {
+    await explainPixels(engine, model, pixels, [B, 3, size, size], {
+      method: "gradcam",
+      normalization: { mean: [0, 0, 0], std: [1, 1, 1] },
+    });
+  };
+  // Interleaved, so that load from other processes hits all three alike.
   await forward();
   await forwardCam();
-  const tf: number[] = [], tc: number[] = [];
+  await explain();
+  const tf: number[] = [], tc: number[] = [], te: number[] = [];
   for (let r = 0; r < 2 * REPEAT - 1; r++) {
     let t0 = performance.now();
     await forward();
@@ -93,9 +103,12 @@ async function camCases(name: string, model: ClassifierModel, size: number): Pro
     t0 = performance.now();
     await forwardCam();
     tc.push((performance.now() - t0) / 1000);
+    t0 = performance.now();
+    await explain();
+    te.push((performance.now() - t0) / 1000);
   }
   const median = (a: number[]) => a.sort((x, y) => x - y)[Math.floor(a.length / 2)];
-  const forwardOnly = median(tf), withCam = median(tc);
+  const forwardOnly = median(tf), withCam = median(tc), full = median(te);
   // Grad-CAM dispatches alone on a feature map already on the GPU (many
   // batches per submit so the timing is not dominated by the readback).
   const x = engine.upload(pixels, [B, 3, size, size]);
@@ -113,12 +126,6 @@ async function camCases(name: string, model: ClassifierModel, size: number): Pro
   }) / reps;
   const [, K, h, w] = out.featureMap!.shape;
   for (const t of [out.logits, out.featureMap!, cls, x]) t.release();
-  const full = await timeIt(async () => {
-    await explainPixels(engine, model, pixels, [B, 3, size, size], {
-      method: "gradcam",
-      normalization: { mean: [0, 0, 0], std: [1, 1, 1] },
-    });
-  });
   lines.push(
     `${name} batch ${B} (${size}x${size}, feature map ${K}x${h}x${w}): forward ${
       (B / forwardOnly).toFixed(1)
@@ -153,6 +160,26 @@ if (HAVE_FIXTURES) {
     });
   }
 }
+
+Deno.bench({
+  name: "overlay + PNG per image (host)",
+  group: "overlay",
+  n: 1,
+  warmup: 0,
+  fn: () => {
+    if (!firstCall("overlay")) return;
+    const parts: string[] = [];
+    for (const [s, m] of [[32, 8], [112, 4], [224, 7]]) {
+      const img = { width: s, height: s, data: new Uint8Array(s * s * 3).fill(120) };
+      const map = { width: m, height: m, data: randomF32(m * m, s) };
+      for (let i = 0; i < 10; i++) encodePng(overlayMap(map, img));
+      const t0 = performance.now();
+      for (let i = 0; i < 50; i++) encodePng(overlayMap(map, img));
+      parts.push(`${s}x${s} ${((performance.now() - t0) / 50).toFixed(2)} ms`);
+    }
+    lines.push(`overlay (bilinear upsample, turbo, blend) + PNG per image: ${parts.join(", ")}`);
+  },
+});
 
 /** 10,000 x 768 features with a decaying spectrum (like penultimate features). */
 function features(rows: number, dims: number, seed: number): Float32Array {
