@@ -129,6 +129,11 @@ fixtureTest(
       assert.deepEqual([...e.originalOverlayPng!.slice(0, 8)], PNG_SIGNATURE);
       // The model input is the original (exact 32x32 pipeline): same picture under the map.
       assert.deepEqual(e.originalOverlay!.data, e.inputOverlay.data);
+      const card = explanationExample(e, Number(rows[i][1]));
+      assert.equal(card.path, paths[i]);
+      assert.equal(card.label, Number(rows[i][1]));
+      assert.equal(card.pred, e.predicted);
+      assert.equal(card.overlay, e.inputOverlayPng);
     });
     model.dispose();
   },
