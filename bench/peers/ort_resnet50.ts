@@ -11,12 +11,13 @@
  * apt-get install python3-torch python3-torchvision
  * /usr/bin/python3 bench/peers/export_resnet50.py /tmp/visioneval-ort
  * (cd /tmp/visioneval-ort && npm init -y && npm install onnxruntime-web@1.30.0)
- * deno run -A bench/peers/ort_resnet50.ts --dir /tmp/visioneval-ort --batch 1,8
+ * deno run -A bench/peers/ort_resnet50.ts --dir /tmp/visioneval-ort --batch 1,8 --repeat 3
  * ```
  *
  * Each engine first runs PyTorch's 2 reference images (checking the logits
  * and compiling its pipelines), then each batch once, timed from host input
- * to host logits, alternating engines so both see the same background load.
+ * to host logits, alternating engines so both see the same background load
+ * (`--repeat N` times; the median is reported).
  */
 import { parseArgs } from "node:util";
 import { join, resolve } from "node:path";
@@ -31,11 +32,13 @@ const { values } = parseArgs({
     dir: { type: "string", default: "/tmp/visioneval-ort" },
     batch: { type: "string", default: "1,8" },
     engines: { type: "string", default: "visioneval,ort" },
+    repeat: { type: "string", default: "1" },
   },
 });
 const dir = resolve(values.dir!);
 const batches = values.batch!.split(",").map(Number);
 const engines = values.engines!.split(",");
+const repeat = Math.max(1, Number(values.repeat));
 
 const ref = await SafetensorsFile.open(join(dir, "reference.safetensors"));
 const refPixels = await ref.readF32("pixel_values");
@@ -121,12 +124,21 @@ for (const r of runners) {
 }
 for (const b of batches) {
   const x = input(b);
-  for (const r of runners) {
-    const t0 = performance.now();
-    await r.run(x, b);
-    const s = (performance.now() - t0) / 1000;
-    lines.push(`${r.name} batch ${b}: ${(b / s).toFixed(3)} images/s (${s.toFixed(1)} s)`);
-    console.log(lines.at(-1));
+  const times = new Map<string, number[]>(runners.map((r) => [r.name, []]));
+  for (let i = 0; i < repeat; i++) {
+    for (const r of runners) {
+      const t0 = performance.now();
+      await r.run(x, b);
+      times.get(r.name)!.push((performance.now() - t0) / 1000);
+      console.log(`${r.name} batch ${b} run ${i + 1}: ${times.get(r.name)!.at(-1)!.toFixed(1)} s`);
+    }
+  }
+  for (const [name, ts] of times) {
+    const median = ts.toSorted((p, q) => p - q)[Math.floor(ts.length / 2)];
+    lines.push(
+      `${name} batch ${b}: ${(b / median).toFixed(3)} images/s (median of ${ts.length}: ` +
+        `${median.toFixed(1)} s; runs ${ts.map((t) => t.toFixed(1)).join(", ")} s)`,
+    );
   }
 }
 for (const c of cleanup) await c();
