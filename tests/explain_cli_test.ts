@@ -56,6 +56,8 @@ fixtureTest(
         "tsne",
         "--iterations",
         "300",
+        "--workers",
+        "0",
       ];
       await runEmbed([...args, "--out", join(out, "a")]);
       await runEmbed([...args, "--out", join(out, "b")]);

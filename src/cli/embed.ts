@@ -44,6 +44,7 @@ options:
   --min-dist D        UMAP minimum distance (default 0.1)
   --pca-dims N        PCA dimensions before UMAP / t-SNE (default 50; 0 = off)
   --batch N           images per forward pass (default 32)
+  --workers N         image-decoding workers (default min(2, cores); 0 = main thread)
   --out DIR           output folder (default out/embed)`;
 
 const METHODS: readonly ProjectionMethod[] = ["pca", "umap", "tsne"];
@@ -94,6 +95,7 @@ export async function run(args: string[]): Promise<void> {
       "min-dist": { type: "string" },
       "pca-dims": { type: "string" },
       batch: { type: "string", default: "32" },
+      workers: { type: "string" },
       out: { type: "string", default: "out/embed" },
     },
     strict: true,
@@ -111,6 +113,7 @@ export async function run(args: string[]): Promise<void> {
     throw new UsageError("give --limit or --sample, not both");
   }
   const batch = intArg("batch", v.batch, 1)!;
+  const workers = intArg("workers", v.workers, 0);
   const opts = {
     method,
     seed,
@@ -146,6 +149,7 @@ export async function run(args: string[]): Promise<void> {
   const t0 = performance.now();
   const set = await collectFeatures(engine, model, items, {
     batchSize: batch,
+    workers,
     onProgress: (done, total) => {
       if (Deno.stderr.isTerminal()) {
         Deno.stderr.writeSync(new TextEncoder().encode(`\r  features ${done}/${total}`));

@@ -6,7 +6,10 @@
  * tap. {@link FeatureCollector} keeps them on the GPU, copying each batch
  * into a few large buffers (no readback per batch, as the evaluation loop
  * requires), together with the predicted class from a GPU argmax, and reads
- * everything back once at the end.
+ * everything back once at the end. An evaluation loop that already runs the
+ * forward pass can feed it directly (ask the forward for `features`), so the
+ * embedding costs no second pass over the data; {@link collectFeatures} is
+ * the stand-alone pass (decoding in loader workers ahead of the GPU).
  *
  * Projections: PCA (GPU covariance, pca.ts), UMAP (umap-js, umap.ts) and
  * t-SNE (tsne.ts). UMAP and t-SNE first reduce the features to 50
@@ -18,14 +21,9 @@ import type { Engine } from "../gpu/engine.ts";
 import type { ClassifierModel } from "../models/model.ts";
 import type { Tensor } from "../tensor.ts";
 import { ModelLayoutError } from "../errors.ts";
-import { readImage } from "../data/decode.ts";
-import { type DatasetItem, readCifarRecord } from "../data/datasets.ts";
-import {
-  normalizationTable,
-  pipelineOutputSize,
-  preprocess,
-  type PreprocessConfig,
-} from "../data/preprocess.ts";
+import type { DatasetItem } from "../data/datasets.ts";
+import type { PreprocessConfig } from "../data/preprocess.ts";
+import { loadBatches, type LoaderPool } from "../data/loader.ts";
 import type { EmbeddingInput, EmbeddingPoint } from "../report/types.ts";
 import { argmaxRows } from "./gradcam.ts";
 import { modelPipeline } from "./explain.ts";
@@ -166,6 +164,10 @@ export interface CollectOptions {
   batchSize?: number;
   /** Preprocessing (default: the model folder's pipeline). */
   pipeline?: PreprocessConfig;
+  /** Loader workers decoding ahead of the GPU (default: the loader's, min(2, cores); 0 = this thread). */
+  workers?: number;
+  /** Loader workers to reuse (see data/loader.ts). */
+  pool?: LoaderPool;
   /** Called after each batch with the number of samples done. */
   onProgress?: (done: number, total: number) => void;
 }
@@ -173,7 +175,8 @@ export interface CollectOptions {
 /**
  * Runs the model over dataset items (file paths or CIFAR records, labels
  * already in model class indices) and collects the penultimate features.
- * Unreadable images are skipped and listed in `failed`.
+ * Images are decoded and preprocessed ahead of the GPU by the data loader;
+ * unreadable ones are skipped and listed in `failed`.
  */
 export async function collectFeatures(
   engine: Engine,
@@ -182,40 +185,37 @@ export async function collectFeatures(
   opts: CollectOptions = {},
 ): Promise<FeatureSet> {
   const cfg = opts.pipeline ?? modelPipeline(model);
-  const size = pipelineOutputSize(cfg) ?? model.inputSize;
-  const table = normalizationTable(cfg);
-  const batchSize = Math.max(1, opts.batchSize ?? 32);
   const collector = new FeatureCollector(engine);
-  const per = 3 * size[0] * size[1];
-  for (let start = 0; start < items.length; start += batchSize) {
-    const batch = items.slice(start, start + batchSize);
-    const pixels = new Float32Array(per * batch.length);
-    const ok: DatasetItem[] = [];
-    for (const item of batch) {
-      try {
-        const rgb = item.record ? await readCifarRecord(item.record) : await readImage(item.path);
-        const out = preprocess(rgb, cfg, undefined, 0, table);
-        if (out.length !== per) {
-          throw new Error(`preprocessed to ${out.length / 3} pixels, expected ${size.join("x")}`);
-        }
-        pixels.set(out, ok.length * per);
-        ok.push(item);
-      } catch (e) {
-        collector.failed.push({ path: item.path, reason: (e as Error).message });
+  let done = 0;
+  for await (
+    const batch of loadBatches([...items], {
+      preprocess: cfg,
+      batchSize: Math.max(1, opts.batchSize ?? 32),
+      workers: opts.workers,
+      pool: opts.pool,
+    })
+  ) {
+    collector.failed.push(...batch.failed.map((f) => ({ path: f.path, reason: f.reason })));
+    done += batch.items.length + batch.failed.length;
+    if (batch.items.length > 0) {
+      const x = engine.upload(batch.pixels, batch.shape, "pixels");
+      const out = model.forward(engine, x, { features: true });
+      if (!out.features) {
+        throw new ModelLayoutError(`${model.path}: the model returned no features`);
       }
+      collector.add(
+        out.features,
+        out.logits,
+        batch.items.map((i) => i.label ?? -1),
+        batch.items.map((i) => i.path),
+      );
+      out.features.release();
+      out.logits.release();
+      x.release();
+      // Submit before the next batch's upload can reuse these pooled buffers.
+      engine.submit();
     }
-    if (ok.length === 0) continue;
-    const x = engine.upload(pixels.subarray(0, ok.length * per), [ok.length, 3, ...size], "pixels");
-    const out = model.forward(engine, x, { features: true });
-    if (!out.features) {
-      throw new ModelLayoutError(`${model.path}: the model returned no features`);
-    }
-    collector.add(out.features, out.logits, ok.map((i) => i.label ?? -1), ok.map((i) => i.path));
-    out.features.release();
-    out.logits.release();
-    x.release();
-    engine.submit();
-    opts.onProgress?.(Math.min(start + batchSize, items.length), items.length);
+    opts.onProgress?.(done, items.length);
   }
   return await collector.finish();
 }
