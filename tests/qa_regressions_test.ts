@@ -9,6 +9,7 @@ import { writeSyntheticModel } from "../src/demo/synthetic.ts";
 import { Engine } from "../src/gpu/engine.ts";
 import { loadModel } from "../src/models/load.ts";
 import { predict } from "../src/predict.ts";
+import { openDataset } from "../src/data/datasets.ts";
 import { rng } from "./_helpers.ts";
 
 const tmp = await Deno.makeTempDir({ prefix: "visioneval-qa-" });
@@ -48,4 +49,22 @@ Deno.test("predict: a pipeline without crop runs each image at its own resized s
   });
   assert.deepEqual(free, [...tallExact, ...wideExact]);
   model.dispose();
+});
+
+Deno.test("labels CSV: a two-column file's second column is the label whatever its header says", () => {
+  // Bug: `filename,class_id` was read as "no labels" and eval refused the dataset.
+  const dir = join(tmp, "csv");
+  Deno.mkdirSync(dir, { recursive: true });
+  for (const f of ["a.png", "b.png"]) Deno.writeFileSync(join(dir, f), new Uint8Array([1]));
+  Deno.writeTextFileSync(join(dir, "ids.csv"), "filename,class_id\na.png,4\nb.png,7\n");
+  Deno.writeTextFileSync(join(dir, "names.csv"), "Image,ground_truth\na.png,cat\nb.png,dog\n");
+  Deno.writeTextFileSync(join(dir, "wnid.csv"), "path,wnid,split\na.png,n1,val\nb.png,n2,val\n");
+  const ids = openDataset(join(dir, "ids.csv"));
+  assert.equal(ids.labelKind, "index");
+  assert.deepEqual(ids.items.map((i) => i.label), [4, 7]);
+  const names = openDataset(join(dir, "names.csv"));
+  assert.equal(names.labelKind, "name");
+  assert.deepEqual(names.items.map((i) => names.classes[i.label!]), ["cat", "dog"]);
+  const wnid = openDataset(join(dir, "wnid.csv"));
+  assert.deepEqual(wnid.items.map((i) => wnid.classes[i.label!]), ["n1", "n2"]);
 });

@@ -340,7 +340,21 @@ export function parseCsv(text: string): string[][] {
 }
 
 const PATH_COLUMNS = ["path", "file", "filename", "image", "image_path", "filepath"];
-const LABEL_COLUMNS = ["label", "class", "target", "y", "class_name", "category"];
+const LABEL_COLUMNS = [
+  "label",
+  "class",
+  "target",
+  "y",
+  "class_name",
+  "category",
+  "labels",
+  "label_id",
+  "class_id",
+  "class_idx",
+  "class_index",
+  "synset",
+  "wnid",
+];
 
 function openCsv(csvPath: string, baseDir = dirname(csvPath)): Dataset {
   let text: string;
@@ -357,6 +371,8 @@ function openCsv(csvPath: string, baseDir = dirname(csvPath)): Dataset {
   let body = rows;
   if (pathCol >= 0) {
     body = rows.slice(1);
+    // `path,<anything>`: a two-column file's other column is the label whatever its name.
+    if (labelCol < 0 && header.length === 2) labelCol = 1 - pathCol;
   } else {
     pathCol = 0;
     labelCol = rows[0].length > 1 ? 1 : -1;
