@@ -49,6 +49,12 @@ import type {
   ReportInput,
 } from "./report/types.ts";
 import { confidenceHistogramsFromSnapshot, worstClassCurves } from "./report/from_snapshot.ts";
+import {
+  embeddingInput,
+  FeatureCollector,
+  type FeatureSet,
+  projectEmbeddings,
+} from "./explain/embeddings.ts";
 import { VERSION } from "./version.ts";
 
 /** A shard of an evaluation: this process evaluates part `index` (0-based) of `count`. */
@@ -327,6 +333,8 @@ export async function evaluate(opts: EvaluateOptions): Promise<EvaluationResult>
     sampleOffset: start,
   });
   const store = new TopKStore(engine, Math.min(k, numClasses));
+  // Embedding features come from the same forward passes (no second pass).
+  const features = opts.embed && opts.out ? new FeatureCollector(engine) : undefined;
   const evaluated: { path: string; label: number }[] = [];
 
   const progress = opts.progress === false
@@ -346,7 +354,8 @@ export async function evaluate(opts: EvaluateOptions): Promise<EvaluationResult>
     const b = batch.items.length;
     if (b > 0) {
       const pixels = engine.upload(batch.pixels, batch.shape, "pixels");
-      const { logits } = model.forward(engine, pixels, {});
+      const out = model.forward(engine, pixels, { features: Boolean(features) });
+      const logits = out.logits;
       pixels.release();
       const scores = subsetTensor ? gatherColumns(engine, logits, subsetTensor) : logits;
       const labels = Int32Array.from(batch.items, (it) => toMetricLabel[it.label!]);
@@ -354,6 +363,11 @@ export async function evaluate(opts: EvaluateOptions): Promise<EvaluationResult>
         indices: batch.items.map((it) => globalIndex.get(it.path)!),
       });
       store.add(scores);
+      if (features && out.features) {
+        // metric label space (the class subset when restricted), like the rest of the report
+        features.add(out.features, scores, labels, batch.items.map((it) => it.path));
+        out.features.release();
+      }
       if (scores !== logits) scores.release();
       logits.release();
       engine.submit();
@@ -430,6 +444,7 @@ export async function evaluate(opts: EvaluateOptions): Promise<EvaluationResult>
       subset,
       explain: opts.explain ?? 0,
       embed: opts.embed,
+      features: await features?.finish(),
       gallery: opts.gallery ?? 24,
       seed: opts.seed ?? 0,
       batch: batchSize,
@@ -448,6 +463,7 @@ interface WriteContext {
   subset: number[] | null;
   explain: number;
   embed?: "pca" | "umap" | "tsne";
+  features?: FeatureSet;
   gallery: number;
   seed: number;
   batch: number;
@@ -549,19 +565,12 @@ async function reportInput(r: EvaluationResult, ctx: WriteContext): Promise<Repo
   }
 
   let embedding: EmbeddingInput | undefined;
-  if (ctx.embed) {
-    const { collectFeatures, projectEmbeddings, embeddingInput } = await import(
-      "./explain/embeddings.ts"
-    );
-    const set = await collectFeatures(ctx.engine, ctx.model, ctx.items, {
-      pipeline: ctx.pipeline,
-      batchSize: ctx.batch,
-    });
-    const projection = await projectEmbeddings(ctx.engine, set, {
+  if (ctx.embed && ctx.features && ctx.features.rows >= 4) {
+    const projection = await projectEmbeddings(ctx.engine, ctx.features, {
       method: ctx.embed,
       seed: ctx.seed,
     });
-    embedding = embeddingInput(set, projection);
+    embedding = embeddingInput(ctx.features, projection);
   }
 
   const ts = m.temperature_scaling;
