@@ -10,6 +10,8 @@ import { Engine } from "../src/gpu/engine.ts";
 import { loadModel } from "../src/models/load.ts";
 import { predict } from "../src/predict.ts";
 import { openDataset } from "../src/data/datasets.ts";
+import { decodeImage } from "../src/data/decode.ts";
+import { DataError } from "../src/errors.ts";
 import { rng } from "./_helpers.ts";
 
 const tmp = await Deno.makeTempDir({ prefix: "visioneval-qa-" });
@@ -67,4 +69,20 @@ Deno.test("labels CSV: a two-column file's second column is the label whatever i
   assert.deepEqual(names.items.map((i) => names.classes[i.label!]), ["cat", "dog"]);
   const wnid = openDataset(join(dir, "wnid.csv"));
   assert.deepEqual(wnid.items.map((i) => wnid.classes[i.label!]), ["n1", "n2"]);
+});
+
+Deno.test("decode: a CMYK JPEG is reported as CMYK, not as a corrupt file", async () => {
+  // An 8x8 CMYK JPEG as Pillow writes it (Adobe marker, 4 components).
+  const b64 =
+    "/9j/7gAOQWRvYmUAZAAAAAAA/9sAQwAQCwwODAoQDg0OEhEQExgoGhgWFhgxIyUdKDozPTw5Mzg3QEhcTkBEV0U3" +
+    "OFBtUVdfYmdoZz5NcXlwZHhcZWdj/8AAFAgACAAIBEMRAE0RAFkRAEsRAP/EAB8AAAEFAQEBAQEBAAAAAAAAAAAB" +
+    "AgMEBQYHCAkKC//EALUQAAIBAwMCBAMFBQQEAAABfQECAwAEEQUSITFBBhNRYQcicRQygZGhCCNCscEVUtHwJDNi" +
+    "coIJChYXGBkaJSYnKCkqNDU2Nzg5OkNERUZHSElKU1RVVldYWVpjZGVmZ2hpanN0dXZ3eHl6g4SFhoeIiYqSk5SV" +
+    "lpeYmZqio6Slpqeoqaqys7S1tre4ubrCw8TFxsfIycrS09TV1tfY2drh4uPk5ebn6Onq8fLz9PX29/j5+v/aAA4E" +
+    "QwBNAFkASwAAPwDu65quxrrK/9k=";
+  const bytes = Uint8Array.from(atob(b64), (c) => c.charCodeAt(0));
+  await assert.rejects(
+    () => decodeImage(bytes, "cmyk.jpg"),
+    (e: Error) => e instanceof DataError && /cmyk\.jpg: CMYK JPEG, not supported/.test(e.message),
+  );
 });

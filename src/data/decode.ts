@@ -107,6 +107,13 @@ async function decodeJpeg(bytes: Uint8Array, path: string): Promise<RgbImage> {
   jpegMessages = [];
   if (!img) {
     const why = messages.filter((m) => m.trim()).pop() ?? "libjpeg could not decode it";
+    // libjpeg's answer to a CMYK/YCCK file asked for RGB: the file is fine, we lack the conversion.
+    if (/unsupported color conversion/i.test(why)) {
+      throw new ImageDecodeError(
+        path,
+        'CMYK JPEG, not supported (convert it to RGB, e.g. Pillow\'s convert("RGB"))',
+      );
+    }
     throw new ImageDecodeError(path, `corrupt JPEG (${why})`);
   }
   if (messages.some((m) => /premature end/i.test(m))) {

@@ -310,7 +310,11 @@ export function mapLabels(
       `${missing.length} dataset class(es) are not among the model's ${model.count} classes: ` +
         `${missing.slice(0, 8).join(", ")}${missing.length > 8 ? ", ..." : ""}. ` +
         `Give a mapping file (--mapping), or restrict predictions to the classes ` +
-        `both share (--restrict) to drop those images`,
+        `both share (--restrict) to drop those images` +
+        // Nothing matched by name: the names may just differ (c0 vs airplane) in the same order.
+        (mode === "name" && missing.length === used.size && nLabels <= model.count
+          ? `, or map classes by position (--map-by index) if they are in the model's order`
+          : ""),
     );
   }
   const targets = [...used].map((l) => map[l]).filter((c) => c >= 0);
