@@ -81,14 +81,22 @@ export function getGpu(): Promise<Gpu> {
   return cached;
 }
 
-async function createGpu(): Promise<Gpu> {
-  const nav = globalThis.navigator as Navigator | undefined;
-  if (!nav?.gpu) {
+function createGpu(): Promise<Gpu> {
+  return requestGpu((globalThis.navigator as Navigator | undefined)?.gpu);
+}
+
+/**
+ * Creates a device from a WebGPU entry point (`navigator.gpu`), asking for
+ * the limits and features the engine uses. Throws {@link GpuUnavailableError}
+ * when there is no entry point, no adapter, or the adapter refuses.
+ */
+export async function requestGpu(gpuApi: GPU | undefined): Promise<Gpu> {
+  if (!gpuApi) {
     throw new GpuUnavailableError(
       `navigator.gpu is not available in this runtime. ${HOW_TO_GET_ONE}`,
     );
   }
-  const adapter = await nav.gpu.requestAdapter({ powerPreference: "high-performance" });
+  const adapter = await gpuApi.requestAdapter({ powerPreference: "high-performance" });
   if (!adapter) throw new GpuUnavailableError(`No WebGPU adapter was found. ${HOW_TO_GET_ONE}`);
 
   const requiredLimits: Record<string, number> = {};
@@ -125,7 +133,6 @@ async function createGpu(): Promise<Gpu> {
     currentOp: "idle",
   };
   device.lost.then((lostInfo) => {
-    if (lostInfo.reason === "destroyed") return;
     gpu.lost = new GpuDeviceLostError(
       `The GPU device was lost while running "${gpu.currentOp}": ${
         lostInfo.message || lostInfo.reason

@@ -131,6 +131,7 @@ export class Engine {
     if (numel(shape) !== data.length) {
       throw new Error(`upload ${label}: ${data.length} values do not fill shape [${shape}]`);
     }
+    if (this.gpu.lost) throw this.gpu.lost;
     this.#checkBytes(data.byteLength, label);
     let t: Tensor;
     if (persistent) {
@@ -228,6 +229,7 @@ export class Engine {
     params?: ArrayBuffer | ArrayBufferView,
   ): void {
     const device = this.device;
+    if (this.gpu.lost) throw this.gpu.lost;
     this.gpu.currentOp = kernel.name;
     const pipeline = getPipeline(device, kernel);
     const maxBinding = this.gpu.limits.maxStorageBufferBindingSize;
