@@ -17,7 +17,13 @@ export {
 } from "./src/gpu/engine.ts";
 export { BufferPool } from "./src/gpu/buffer_pool.ts";
 export { type Kernel } from "./src/gpu/kernel.ts";
-export { type AdapterDescription, getGpu, type Gpu, GpuError } from "./src/gpu/device.ts";
+export {
+  type AdapterDescription,
+  getGpu,
+  type Gpu,
+  GpuError,
+  requestGpu,
+} from "./src/gpu/device.ts";
 export { type DType, Tensor } from "./src/tensor.ts";
 export {
   DataError,
