@@ -13,6 +13,8 @@ import { openDataset } from "../src/data/datasets.ts";
 import { decodeImage } from "../src/data/decode.ts";
 import { DataError } from "../src/errors.ts";
 import { rng } from "./_helpers.ts";
+import { encodeWeights, type SynthResNet, synthResNetWeights } from "./resnet_synth.ts";
+import { writeSafetensors } from "../src/weights/safetensors.ts";
 
 const tmp = await Deno.makeTempDir({ prefix: "visioneval-qa-" });
 const synthModel = join(tmp, "model");
@@ -85,4 +87,45 @@ Deno.test("decode: a CMYK JPEG is reported as CMYK, not as a corrupt file", asyn
     () => decodeImage(bytes, "cmyk.jpg"),
     (e: Error) => e instanceof DataError && /cmyk\.jpg: CMYK JPEG, not supported/.test(e.message),
   );
+});
+
+Deno.test("ResNet without config: the key layout picks the pipeline (torchvision preset, CIFAR 32x32)", async () => {
+  // Bug: every config-less checkpoint was squashed to 224x224, CIFAR ResNets
+  // (trained on 32x32) included, instead of torchvision's resize-256/crop-224.
+  const engine = await Engine.create();
+  const shapes: Record<string, SynthResNet> = {
+    torchvision: {
+      layout: "torchvision",
+      block: "basic",
+      stemChannels: 8,
+      stemKernel: 7,
+      depths: [1, 1],
+      widths: [8, 16],
+      numClasses: 5,
+    },
+    cifar: {
+      layout: "cifar",
+      block: "basic",
+      stemChannels: 16,
+      stemKernel: 3,
+      depths: [1, 1, 1],
+      widths: [16, 32, 64],
+      numClasses: 10,
+    },
+  };
+  const got: Record<string, unknown> = {};
+  for (const [name, shape] of Object.entries(shapes)) {
+    const dir = join(tmp, `noconfig-${name}`);
+    Deno.mkdirSync(dir, { recursive: true });
+    const { tensors } = encodeWeights(synthResNetWeights(shape, 3), "F32");
+    await writeSafetensors(join(dir, "model.safetensors"), tensors);
+    const model = await loadModel(dir, engine);
+    const p = model.preprocess!;
+    got[name] = [p.resizeMode, p.size, p.crop, p.interpolation];
+    model.dispose();
+  }
+  assert.deepEqual(got, {
+    torchvision: ["shortest", [256, 256], [224, 224], "bilinear"],
+    cifar: ["exact", [32, 32], null, "bilinear"],
+  });
 });

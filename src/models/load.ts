@@ -10,7 +10,14 @@ import { SafetensorsFile } from "../weights/safetensors.ts";
 import { detectResNetLayout, summarizeNames } from "../weights/resnet_layouts.ts";
 import { findModelFiles, type ModelFiles } from "./config.ts";
 import type { ClassifierModel } from "./model.ts";
-import { loadResNet } from "./resnet.ts";
+import { loadResNet, resnetPipeline } from "./resnet.ts";
+import {
+  applyOverrides,
+  type PreprocessConfig,
+  preprocessConfigFromModelDir,
+  type PreprocessOverrides,
+} from "../data/preprocess.ts";
+
 import { detectViTLayout } from "../weights/vit_layouts.ts";
 import { loadViT } from "./vit.ts";
 
@@ -76,4 +83,29 @@ export async function loadModel(path: string, engine?: Engine): Promise<Classifi
         summarizeNames(names)
       }.`,
   );
+}
+
+/**
+ * The preprocessing pipeline {@link loadModel} would give the model at
+ * `path` (plus `overrides`), without loading the weights: the folder's
+ * processor / timm / config.json description, or for a ResNet that has none
+ * the defaults of its key layout. A folder without weights gets the folder
+ * description alone.
+ */
+export async function modelPipeline(
+  path: string,
+  overrides: PreprocessOverrides = {},
+): Promise<PreprocessConfig> {
+  let files: ModelFiles;
+  try {
+    files = findModelFiles(path);
+  } catch (e) {
+    if (!(e instanceof ModelLayoutError)) throw e;
+    return preprocessConfigFromModelDir(path, overrides);
+  }
+  const names = await tensorNames(files.weights);
+  const layout = detectResNetLayout(names, files.config);
+  return layout
+    ? applyOverrides(resnetPipeline(files, layout), overrides)
+    : preprocessConfigFromModelDir(files.dir, overrides);
 }

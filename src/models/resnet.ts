@@ -15,7 +15,7 @@ import { linear } from "../ops/gemm.ts";
 import { globalAvgPool, maxPool2d } from "../ops/pool.ts";
 import { shortcutOptionA } from "../ops/shortcut_option_a.ts";
 import type { Tensor } from "../tensor.ts";
-import { preprocessConfigFromModelDir } from "../data/preprocess.ts";
+import { type PreprocessConfig, preprocessConfigFromModelDir } from "../data/preprocess.ts";
 import { SafetensorsFile } from "../weights/safetensors.ts";
 import {
   type ConvSpec,
@@ -381,6 +381,40 @@ function runBlock(engine: Engine, x: Tensor, block: LoadedBlock): Tensor {
 }
 
 /**
+ * The preprocessing of a ResNet folder. When the folder says nothing about
+ * the input (no processor file, no timm `pretrained_cfg`, no `image_size`),
+ * the layout decides instead of a 224x224 squash: a CIFAR ResNet sees 32x32
+ * images, a torchvision-key checkpoint gets torchvision's ImageNet
+ * evaluation preset (shorter side 256, bilinear, center-crop 224).
+ */
+export function resnetPipeline(files: ModelFiles, layout: ResNetSpec["layout"]): PreprocessConfig {
+  const cfg = preprocessConfigFromModelDir(files.dir);
+  const c = files.config;
+  const saysInput = files.preprocessorConfig !== undefined || c.pretrained_cfg !== undefined ||
+    c.image_size !== undefined;
+  if (saysInput || layout === "hf" || cfg.resizeMode !== "exact") return cfg;
+  const warnings = cfg.warnings.filter((w) => !w.startsWith("no image_size"));
+  if (layout === "cifar") {
+    warnings.push(`no image_size in ${files.dir}: assumed 32x32 (CIFAR ResNet layout)`);
+    return { ...cfg, size: [32, 32], warnings };
+  }
+  warnings.push(
+    `no image_size in ${files.dir}: assumed torchvision's ImageNet preset for its key layout ` +
+      `(shorter side 256, bilinear, center-crop 224); override with --size/--crop`,
+  );
+  return {
+    ...cfg,
+    resizeMode: "shortest",
+    size: [256, 256],
+    crop: [224, 224],
+    cropRounding: "half-even",
+    interpolation: "bilinear",
+    source: `torchvision ImageNet preset (${cfg.source})`,
+    warnings,
+  };
+}
+
+/**
  * Loads a ResNet checkpoint: a folder (config.json + model.safetensors) or a
  * `.safetensors` file, in Hugging Face, torchvision/timm or CIFAR layout.
  */
@@ -419,7 +453,7 @@ export async function loadResNet(
         fallbackSize,
       ),
       labels: labelsFromConfig(files.config, spec.head.numClasses),
-      preprocess: options.preprocess ?? preprocessConfigFromModelDir(files.dir),
+      preprocess: options.preprocess ?? resnetPipeline(files, spec.layout),
     });
   } finally {
     file.close();
