@@ -7,12 +7,13 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { writeSyntheticModel } from "../src/demo/synthetic.ts";
 import { Engine } from "../src/gpu/engine.ts";
-import { loadModel } from "../src/models/load.ts";
+import { loadModel, modelPipeline } from "../src/models/load.ts";
 import { predict } from "../src/predict.ts";
 import { openDataset } from "../src/data/datasets.ts";
 import { decodeImage } from "../src/data/decode.ts";
 import { DataError } from "../src/errors.ts";
 import { rng } from "./_helpers.ts";
+import { synthTimmViT } from "./_vit_synth.ts";
 import { encodeWeights, type SynthResNet, synthResNetWeights } from "./resnet_synth.ts";
 import { writeSafetensors } from "../src/weights/safetensors.ts";
 
@@ -128,4 +129,18 @@ Deno.test("ResNet without config: the key layout picks the pipeline (torchvision
     torchvision: ["shortest", [256, 256], [224, 224], "bilinear"],
     cifar: ["exact", [32, 32], null, "bilinear"],
   });
+});
+
+Deno.test("ViT without config: images go in at the position-embedding grid's resolution", async () => {
+  // Bug: a config-less timm ViT (patch 8, grid 6x6 = 48x48) was fed 224x224
+  // images, silently resampling its position embeddings to a 28x28 grid.
+  const dir = join(tmp, "noconfig-vit");
+  Deno.mkdirSync(dir, { recursive: true });
+  const size = { D: 64, depth: 1, heads: 1, mlp: 32, classes: 3, patch: 8, grid: 6 };
+  await writeSafetensors(join(dir, "model.safetensors"), synthTimmViT(size, 5).tensors);
+  const model = await loadModel(dir);
+  assert.deepEqual(model.inputSize, [48, 48]);
+  assert.deepEqual([model.preprocess!.resizeMode, model.preprocess!.size], ["exact", [48, 48]]);
+  assert.deepEqual((await modelPipeline(dir)).size, [48, 48]);
+  model.dispose();
 });

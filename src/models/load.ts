@@ -18,8 +18,8 @@ import {
   type PreprocessOverrides,
 } from "../data/preprocess.ts";
 
-import { detectViTLayout } from "../weights/vit_layouts.ts";
-import { loadViT } from "./vit.ts";
+import { detectViTLayout, vitSpec } from "../weights/vit_layouts.ts";
+import { loadViT, vitPipeline } from "./vit.ts";
 
 /** Architecture families {@link loadModel} can dispatch to. */
 export type ArchitectureFamily = "resnet" | "vit";
@@ -103,9 +103,18 @@ export async function modelPipeline(
     if (!(e instanceof ModelLayoutError)) throw e;
     return preprocessConfigFromModelDir(path, overrides);
   }
-  const names = await tensorNames(files.weights);
-  const layout = detectResNetLayout(names, files.config);
-  return layout
-    ? applyOverrides(resnetPipeline(files, layout), overrides)
-    : preprocessConfigFromModelDir(files.dir, overrides);
+  const file = await SafetensorsFile.open(files.weights);
+  try {
+    const layout = detectResNetLayout(file.names(), files.config);
+    if (layout) return applyOverrides(resnetPipeline(files, layout), overrides);
+    if (detectViTLayout(file.names(), files.config)) {
+      return applyOverrides(
+        vitPipeline(files, vitSpec(file, files.config, files.weights)),
+        overrides,
+      );
+    }
+  } finally {
+    file.close();
+  }
+  return preprocessConfigFromModelDir(files.dir, overrides);
 }

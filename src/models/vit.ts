@@ -25,7 +25,7 @@ import { ModelLayoutError } from "../errors.ts";
 import { findModelFiles, labelsFromConfig, type ModelFiles } from "./config.ts";
 import type { ClassifierModel, ForwardOptions, ForwardResult, ModelPreprocess } from "./model.ts";
 import { positionTable } from "./vit_posembed.ts";
-import { preprocessConfigFromModelDir } from "../data/preprocess.ts";
+import { type PreprocessConfig, preprocessConfigFromModelDir } from "../data/preprocess.ts";
 
 /** GPU weights of one linear layer (weight packed once for the GEMM kernel). */
 interface LinearWeights {
@@ -47,6 +47,27 @@ interface BlockWeights {
   norm2: NormWeights;
   fc1: LinearWeights;
   fc2: LinearWeights;
+}
+
+/**
+ * The preprocessing of a ViT folder. When the folder gives no input size (no
+ * processor file, no timm `pretrained_cfg`, no `image_size`), images are
+ * resized to the resolution the position embeddings were trained for
+ * (grid x patch), not to 224x224 (which would resample the embeddings).
+ */
+export function vitPipeline(files: ModelFiles, spec: ViTSpec): PreprocessConfig {
+  const cfg = preprocessConfigFromModelDir(files.dir);
+  const c = files.config;
+  const saysInput = files.preprocessorConfig !== undefined || c.pretrained_cfg !== undefined ||
+    c.image_size !== undefined;
+  if (saysInput || cfg.resizeMode !== "exact") return cfg;
+  const size: [number, number] = [spec.grid[0] * spec.patch[0], spec.grid[1] * spec.patch[1]];
+  const warnings = cfg.warnings.filter((w) => !w.startsWith("no image_size"));
+  warnings.push(
+    `no image_size in ${files.dir}: assumed ${size[0]}x${size[1]}, the position-embedding grid ` +
+      `(${spec.grid[0]}x${spec.grid[1]}) times the patch size`,
+  );
+  return { ...cfg, size, warnings };
 }
 
 /** A loaded Vision Transformer (ViT or DeiT). */
@@ -136,7 +157,7 @@ export class ViTModel implements ClassifierModel {
         engine,
         file,
         files,
-        preprocess ?? preprocessConfigFromModelDir(files.dir),
+        preprocess ?? vitPipeline(files, vitSpec(file, files.config, files.weights)),
       );
     } finally {
       file.close();
