@@ -4,16 +4,19 @@
 // (token t: q = qkv[t, h*d ..], k = qkv[t, D + h*d ..], v = qkv[t, 2D + h*d ..]),
 // and O is written with heads merged back into [B, T, D], ready for the
 // output projection. The T x T score matrix is never stored: every invocation
-// owns one query row and streams the keys and values in tiles through
+// owns two query rows (i and i + WG of its workgroup's block, so each key
+// read from workgroup memory feeds two dot products) and streams the keys
+// and values in tiles through
 // workgroup memory, keeping a running maximum m, a running sum l of
 // exp(s - m) and an accumulator of exp(s - m) * v (the "online softmax"):
 // when a tile raises the maximum, the old sum and accumulator are rescaled
 // by exp(m_old - m_new), so every exponent stays <= 0.
 //
 // This is the vec4 form (d and D multiples of 4): rows are read and
-// accumulated four channels at a time, which a SIMD-across-invocations
-// compiler such as lavapipe's runs 2-4x faster than the scalar form
-// (shaders/attention_scalar.wgsl, used for other head sizes).
+// accumulated four channels at a time; with two rows per invocation a
+// SIMD-across-invocations compiler such as lavapipe's runs it 3-6x faster
+// than the one-row scalar form (shaders/attention_scalar.wgsl, used for
+// other head sizes).
 //
 // HEAD_DIM (d) and KEYS_PER_TILE are substituted by src/ops/attention.ts
 // before compilation, because per-invocation arrays need constant sizes.
@@ -29,12 +32,12 @@ struct Params {
   T: u32,        // tokens
   H: u32,        // heads
   D: u32,        // model width = H * HEAD_DIM
-  qTiles: u32,   // ceil(T / WG)
+  qTiles: u32,   // ceil(T / (2 * WG)) query blocks per head
   blocks: u32,   // B * H * qTiles workgroups
   scale: f32,    // 1 / sqrt(HEAD_DIM)
 }
 
-override WG: u32 = 32u;
+override WG: u32 = 16u;   // invocations; a workgroup covers 2 * WG query rows
 
 @group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read> qkv: array<vec4f>;
@@ -44,39 +47,45 @@ override WG: u32 = 32u;
 var<workgroup> kTile: array<vec4f, KEYS_PER_TILE * D4>;
 var<workgroup> vTile: array<vec4f, KEYS_PER_TILE * D4>;
 
+/** The final (m, l) of the invocation's two rows, for `main_stats`. */
 struct RowStats {
-  valid: bool,
-  index: u32,    // (b * H + h) * T + i
-  m: f32,
-  l: f32,
+  index: vec2u,  // (b * H + h) * T + i of each row
+  valid: vec2<bool>,
+  m: vec2f,
+  l: vec2f,
 }
 
 fn attendRows(wid: vec3u, nwg: vec3u, lid: u32) -> RowStats {
-  var result = RowStats(false, 0u, 0.0, 0.0);
+  var result: RowStats;
   let block = wid.x + wid.y * nwg.x;
   if (block >= p.blocks) { return result; }
   let qt = block % p.qTiles;
   let bh = block / p.qTiles;
   let h = bh % p.H;
   let b = bh / p.H;
-  let i = qt * WG + lid;
-  let valid = i < p.T;
+  let i0 = qt * 2u * WG + lid;
+  let i1 = i0 + WG;
   // Offsets in vec4 units.
   let W4 = p.D / 4u;               // one of q / k / v of a token
   let rowStride = 3u * W4;
   let imageBase = b * p.T * rowStride;
   let headOffset = h * D4;
 
-  // This invocation's query, pre-multiplied by 1/sqrt(d).
-  var q: array<vec4f, D4>;
-  if (valid) {
-    let qBase = imageBase + i * rowStride + headOffset;
-    for (var c = 0u; c < D4; c++) { q[c] = qkv[qBase + c] * p.scale; }
+  // The two queries, pre-multiplied by 1/sqrt(d) (zeros past the end). They
+  // are `var`s: a dynamically indexed `let` array is copied on every access.
+  var q0: array<vec4f, D4>;
+  var q1: array<vec4f, D4>;
+  let qBase = imageBase + headOffset;
+  for (var c = 0u; c < D4; c++) {
+    if (i0 < p.T) { q0[c] = qkv[qBase + i0 * rowStride + c] * p.scale; }
+    if (i1 < p.T) { q1[c] = qkv[qBase + i1 * rowStride + c] * p.scale; }
   }
-
-  var m = -3.4028235e38;
-  var l = 0.0;
-  var acc: array<vec4f, D4>;
+  var m0 = -3.4028235e38;
+  var m1 = -3.4028235e38;
+  var l0 = 0.0;
+  var l1 = 0.0;
+  var acc0: array<vec4f, D4>;
+  var acc1: array<vec4f, D4>;
 
   for (var k0 = 0u; k0 < p.T; k0 += KEYS_PER_TILE) {
     // Stage K and V of keys k0 .. k0 + KEYS_PER_TILE.
@@ -90,35 +99,68 @@ fn attendRows(wid: vec3u, nwg: vec3u, lid: u32) -> RowStats {
     }
     workgroupBarrier();
 
+    // Scores of this tile and their maximum, per row.
     let n = min(KEYS_PER_TILE, p.T - k0);
-    var s: array<f32, KEYS_PER_TILE>;
-    var tileMax = m;
+    var s0: array<f32, KEYS_PER_TILE>;
+    var s1: array<f32, KEYS_PER_TILE>;
+    var max0 = m0;
+    var max1 = m1;
     for (var jj = 0u; jj < n; jj++) {
-      var dot4 = vec4f(0.0);
-      for (var c = 0u; c < D4; c++) { dot4 = fma(q[c], kTile[jj * D4 + c], dot4); }
-      let dot = (dot4.x + dot4.y) + (dot4.z + dot4.w);
-      s[jj] = dot;
-      tileMax = max(tileMax, dot);
+      var dot0 = vec4f(0.0);
+      var dot1 = vec4f(0.0);
+      for (var c = 0u; c < D4; c++) {
+        let k = kTile[jj * D4 + c];
+        dot0 = fma(q0[c], k, dot0);
+        dot1 = fma(q1[c], k, dot1);
+      }
+      let x0 = (dot0.x + dot0.y) + (dot0.z + dot0.w);
+      let x1 = (dot1.x + dot1.y) + (dot1.z + dot1.w);
+      s0[jj] = x0;
+      s1[jj] = x1;
+      max0 = max(max0, x0);
+      max1 = max(max1, x1);
     }
-    let rescale = exp(m - tileMax);
-    l = l * rescale;
-    for (var c = 0u; c < D4; c++) { acc[c] = acc[c] * rescale; }
+
+    // Rescale what was accumulated under the old maxima, then add this tile.
+    let rescale0 = exp(m0 - max0);
+    let rescale1 = exp(m1 - max1);
+    l0 *= rescale0;
+    l1 *= rescale1;
+    for (var c = 0u; c < D4; c++) {
+      acc0[c] *= rescale0;
+      acc1[c] *= rescale1;
+    }
     for (var jj = 0u; jj < n; jj++) {
-      let pj = exp(s[jj] - tileMax);
-      l += pj;
-      for (var c = 0u; c < D4; c++) { acc[c] = fma(vec4f(pj), vTile[jj * D4 + c], acc[c]); }
+      let p0 = exp(s0[jj] - max0);
+      let p1 = exp(s1[jj] - max1);
+      l0 += p0;
+      l1 += p1;
+      for (var c = 0u; c < D4; c++) {
+        let v = vTile[jj * D4 + c];
+        acc0[c] = fma(vec4f(p0), v, acc0[c]);
+        acc1[c] = fma(vec4f(p1), v, acc1[c]);
+      }
     }
-    m = tileMax;
+    m0 = max0;
+    m1 = max1;
     workgroupBarrier();
   }
 
-  if (valid) {
-    let invL = 1.0 / l;
-    let oBase = (b * p.T + i) * W4 + headOffset;
-    for (var c = 0u; c < D4; c++) { out[oBase + c] = acc[c] * invL; }
-    result = RowStats(true, (b * p.H + h) * p.T + i, m, l);
+  if (i0 < p.T) {
+    let o = (b * p.T + i0) * W4 + headOffset;
+    for (var c = 0u; c < D4; c++) { out[o + c] = acc0[c] * (1.0 / l0); }
   }
-  return result;
+  if (i1 < p.T) {
+    let o = (b * p.T + i1) * W4 + headOffset;
+    for (var c = 0u; c < D4; c++) { out[o + c] = acc1[c] * (1.0 / l1); }
+  }
+  let rowBase = (b * p.H + h) * p.T;
+  return RowStats(
+    vec2u(rowBase + i0, rowBase + i1),
+    vec2<bool>(i0 < p.T, i1 < p.T),
+    vec2f(m0, m1),
+    vec2f(l0, l1),
+  );
 }
 
 @compute @workgroup_size(WG)
@@ -131,5 +173,6 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
 fn main_stats(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
               @builtin(local_invocation_index) lid: u32) {
   let r = attendRows(wid, nwg, lid);
-  if (r.valid) { stats[r.index] = vec2f(r.m, r.l); }
+  if (r.valid.x) { stats[r.index.x] = vec2f(r.m.x, r.l.x); }
+  if (r.valid.y) { stats[r.index.y] = vec2f(r.m.y, r.l.y); }
 }

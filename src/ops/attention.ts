@@ -49,10 +49,18 @@ function attentionKernel(headDim: number, entry: "main" | "main_stats", wg: numb
   return { ...k, entry, constants: { WG: wg } };
 }
 
-/** Query rows per workgroup: 32 or 64, whichever pads T less (ties: 64). */
-function rowsPerWorkgroup(T: number): number {
-  const pad = (wg: number) => Math.ceil(T / wg) * wg - T;
-  return pad(32) < pad(64) ? 32 : 64;
+/**
+ * Invocations per workgroup for T tokens. Each covers `rowsPerInvocation`
+ * query rows (2 in the vec4 kernel, 1 in the scalar one); of the two sizes
+ * tried, the one that pads T less wins (ties: the larger).
+ */
+function invocationsPerWorkgroup(T: number, rowsPerInvocation: number): number {
+  const [small, large] = rowsPerInvocation === 2 ? [16, 32] : [32, 64];
+  const pad = (wg: number) => {
+    const rows = wg * rowsPerInvocation;
+    return Math.ceil(T / rows) * rows - T;
+  };
+  return pad(small) < pad(large) ? small : large;
 }
 
 /**
@@ -75,8 +83,9 @@ export function attention(engine: Engine, qkv: Tensor, opts: AttentionOptions): 
   const headDim = D / H;
   const scale = 1 / Math.sqrt(headDim);
   const out = opts.out ?? engine.empty([B, T, D], "f32", "attention");
-  const wg = rowsPerWorkgroup(T);
-  const qTiles = Math.ceil(T / wg);
+  const rowsPerInvocation = headDim % 4 === 0 ? 2 : 1;
+  const wg = invocationsPerWorkgroup(T, rowsPerInvocation);
+  const qTiles = Math.ceil(T / (wg * rowsPerInvocation));
   const blocks = B * H * qTiles;
   const params = packParams([T, H, D, qTiles, blocks, { f32: scale }]);
 
