@@ -6,7 +6,7 @@
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { ModelLayoutError } from "../src/errors.ts";
+import { GpuLimitError, ModelLayoutError } from "../src/errors.ts";
 import { Engine } from "../src/gpu/engine.ts";
 import { inputSizeFromConfig, labelsFromConfig } from "../src/models/config.ts";
 import { loadModel } from "../src/models/load.ts";
@@ -305,6 +305,12 @@ Deno.test("CIFAR option-A ResNet in BF16 matches a float64 forward; chunked batc
     assert.ok(maxAbsDiff(m1, m2) <= 1e-6 * maxAbs(m1), "chunked feature maps differ");
     // The caller's input is not consumed.
     assert.equal(x.released, false);
+    // Not even one image fits: a clear limit error instead of a failed dispatch.
+    model.maxTensorBytes = 1024;
+    assert.throws(
+      () => model.forward(engine, x),
+      (e: Error) => e instanceof GpuLimitError && /One 16x16 image needs 4\.0 KiB/.test(e.message),
+    );
     for (const r of [whole, chunked]) for (const t of Object.values(r)) t.release();
     x.release();
   } finally {

@@ -8,7 +8,7 @@
  * folded into its convolution at load time, and ReLU and the residual add run
  * in the convolution's epilogue, so a basic block is two conv dispatches.
  */
-import { Engine } from "../gpu/engine.ts";
+import { Engine, fmtBytes } from "../gpu/engine.ts";
 import { GpuLimitError } from "../errors.ts";
 import { conv2d, convOutSize, foldBatchNorm } from "../ops/conv2d.ts";
 import { linear } from "../ops/gemm.ts";
@@ -257,9 +257,17 @@ export class ResNet implements ClassifierModel {
     const [b, c, h, w] = pixels.shape;
     const chunk = this.maxBatch(engine, h, w);
     if (chunk < 1) {
+      const limit = Math.min(
+        this.maxTensorBytes ?? Infinity,
+        engine.gpu.limits.maxStorageBufferBindingSize,
+      );
       throw new GpuLimitError(
-        `One ${h}x${w} image needs ${this.activationBytesPerImage(h, w)} bytes of activations in ` +
-          `a single tensor, above this adapter's storage binding limit. Use smaller images.`,
+        `One ${h}x${w} image needs ${
+          fmtBytes(this.activationBytesPerImage(h, w))
+        } in a single activation tensor of ${this.path}, above the ${
+          fmtBytes(limit)
+        } one tensor may use on this adapter. Use smaller input images or a GPU with larger ` +
+          `storage bindings.`,
       );
     }
     if (b <= chunk) return this.#forwardBatch(engine, pixels, opts, false);
