@@ -144,3 +144,110 @@ Deno.test("ViT without config: images go in at the position-embedding grid's res
   assert.deepEqual((await modelPipeline(dir)).size, [48, 48]);
   model.dispose();
 });
+
+/** 13x10 test pattern: R = 19x, G = 25y, B = 7xy + 3 (mod 256). */
+function tiffPattern(): Uint8Array {
+  const out = new Uint8Array(13 * 10 * 3);
+  for (let y = 0; y < 10; y++) {
+    for (let x = 0; x < 13; x++) {
+      out.set([(x * 19) % 256, (y * 25) % 256, (x * y * 7 + 3) % 256], (y * 13 + x) * 3);
+    }
+  }
+  return out;
+}
+
+const b64 = (s: string) => Uint8Array.from(atob(s), (c) => c.charCodeAt(0));
+
+Deno.test("decode: TIFF as Pillow writes it (LZW, LZW + predictor with alpha, PackBits gray)", async () => {
+  // Bug: every TIFF failed ("corrupt TIFF (memory access out of bounds)" from imagescript).
+  // The files are Pillow's (13x10 pattern); the expected pixels are Pillow's convert("RGB").
+  const rgb = tiffPattern();
+  const lzw =
+    "SUkqALgBAACAAAAAMJwMTQMcwMmQMvwM5QNCwNMQNVwNfQNowNyQMABmCBkFCYMhEchkMEwMh8vhkTHIMi1ChkaJgMjt" +
+    "VhkhL4MklohkoOQMlcADKCDIIiYZB8cjIWkwZDsvjIknIZFdCjIypgZHNVjJAr4ZI9ojJOuQZRUlwQlhgTEsWjklkImE" +
+    "srl8lmw5EtAoUlpZMEtVqslsBfEtqtElupyEt/gAyQQyB8TGQdjkyFcmGQ5l8yI85GRVoUyMdMGRxqsyP9fGQNtEyDdy" +
+    "GQpgA+wQ+iYTH0kjk+mwmH1Hl8+rI5H1qoU+vhMH0Nqs+j5fH0wtE+oRyH1TgBLQRLC0TJYrjlLIEmJZVl9LNU5JZ/oV" +
+    "LClMJYpqtLH1fJZTtFLNFyJZ9gAV6CFeGgTFeMocleSwmFeY4vlefA5FeFJCleLRMFeRZVleXhfFedpoleDxyFeJ4AGQ" +
+    "ghkB2ExkDmHJkFWJhkHGL5kA2ORkCmQpkEWTBkGGVZkH2XxkBmaJkDWchkFGABwoIcIhBMcJAhycJgCYcJ/i+cIfDkcI" +
+    "+kKcJeEwcJ9lWcIdF8cI8micJcHIcJ7oCAAKAAABAwABAAAADQAAAAEBAwABAAAACgAAAAIBAwADAAAANgIAAAMBAwAB" +
+    "AAAABQAAAAYBAwABAAAAAgAAABEBBAABAAAACAAAABUBAwABAAAAAwAAABYBAwABAAAACgAAABcBBAABAAAArwEAABwB" +
+    "AwABAAAAAQAAAAAAAAAIAAgACAA=";
+  const pred =
+    "SUkqAM4AAACAAAAAN/hOBACDQKEwiDwuHQ2IQqIwyDhmCQYDwyMxiNR2OR8ARuQx6RxwADKLgAHQyVwaWyqWTGXTKYTO" +
+    "bTAAEuUhWGTyDT4AUChT2iT+i0GiAAySkOQymwangCo1OnVWoVapVUAH2UiOGV6DWAAWKyV+zWGz2OzABLSkVQy3wa4g" +
+    "C53W4Xe5Xi6XcAK+UjGGYCDYIAYTDYHEYPE4XEABkSkcQzIwbJgDK5fJZnKZrLZkAOGUj+GaKDaQAabUaPVaXV6fVQEM" +
+    "AAABAwABAAAADQAAAAEBAwABAAAACgAAAAIBAwAEAAAAZAEAAAMBAwABAAAABQAAAAYBAwABAAAAAgAAABEBBAABAAAA" +
+    "CAAAABUBAwABAAAABAAAABYBAwABAAAACgAAABcBBAABAAAAxgAAABwBAwABAAAAAQAAAD0BAwABAAAAAgAAAFIBAwAB" +
+    "AAAAAgAAAAAAAAAIAAgACAAIAA==";
+  const gray =
+    "SUkqAJQAAAAMAAYMERcdIiguMzk/RQwPFRwiKS82PENJUFZdDB4lLDQ7QklRWF9mbnUMLDQ9RU1VXWVtdX2FjQw7RE1W" +
+    "X2dweYKLd3+IDEpTXWdweoSNeoSNl6EMWGNteIKNl4SPmaSuuQxncn6JlJ+NmaSvu6m0DHaCjpqmlaGtucW0wMwMhJGe" +
+    "q7iotMHOvsvY5AkAAAEDAAEAAAANAAAAAQEDAAEAAAAKAAAAAgEDAAEAAAAIAAAAAwEDAAEAAAAFgAAABgEDAAEAAAAB" +
+    "AAAAEQEEAAEAAAAIAAAAFgEDAAEAAAAKAAAAFwEEAAEAAACMAAAAHAEDAAEAAAABAAAAAAAAAA==";
+  for (const [name, text] of [["lzw", lzw], ["lzw+predictor rgba", pred]]) {
+    const img = await decodeImage(b64(text), name);
+    assert.deepEqual([img.width, img.height], [13, 10], name);
+    assert.deepEqual(img.data, rgb, name);
+  }
+  // Pillow's RGB -> L: (19595 R + 38470 G + 7471 B + 0x8000) >> 16.
+  const img = await decodeImage(b64(gray), "packbits");
+  for (let p = 0; p < 130; p++) {
+    const l = (19595 * rgb[3 * p] + 38470 * rgb[3 * p + 1] + 7471 * rgb[3 * p + 2] + 0x8000) >> 16;
+    assert.deepEqual([...img.data.subarray(3 * p, 3 * p + 3)], [l, l, l], `pixel ${p}`);
+  }
+});
+
+Deno.test("decode: big-endian 16-bit Deflate TIFF in two strips keeps the high byte", async () => {
+  const [w, h] = [5, 3];
+  const raw = new Uint8Array(w * h * 3 * 2);
+  const dv = new DataView(raw.buffer);
+  for (let i = 0; i < w * h * 3; i++) dv.setUint16(2 * i, i * 4099 + 7, false);
+  const deflate = async (b: Uint8Array<ArrayBuffer>) =>
+    new Uint8Array(
+      await new Response(new Blob([b]).stream().pipeThrough(new CompressionStream("deflate")))
+        .arrayBuffer(),
+    );
+  const rowBytes = w * 6;
+  const strips = [
+    await deflate(raw.slice(0, 2 * rowBytes)),
+    await deflate(raw.slice(2 * rowBytes)),
+  ];
+  // Header, strips, then the IFD (big-endian "MM").
+  const tags: [number, number, number[]][] = [];
+  const dataStart = 8;
+  const offs = [dataStart, dataStart + strips[0].length];
+  const ifdAt = offs[1] + strips[1].length + ((offs[1] + strips[1].length) % 2);
+  const bpsAt = ifdAt + 2 + 11 * 12 + 4;
+  tags.push([256, 3, [w]], [257, 3, [h]], [258, 3, [16, 16, 16]], [259, 3, [8]], [262, 3, [2]]);
+  tags.push([273, 4, offs], [277, 3, [3]], [278, 3, [2]], [279, 4, strips.map((s) => s.length)]);
+  tags.push([284, 3, [1]], [339, 3, [1, 1, 1]]);
+  const file = new Uint8Array(bpsAt + 64);
+  const fv = new DataView(file.buffer);
+  file.set([0x4d, 0x4d, 0, 42]);
+  fv.setUint32(4, ifdAt);
+  file.set(strips[0], offs[0]);
+  file.set(strips[1], offs[1]);
+  fv.setUint16(ifdAt, tags.length);
+  let spill = bpsAt;
+  tags.forEach(([tag, type, values], i) => {
+    const e = ifdAt + 2 + 12 * i;
+    fv.setUint16(e, tag);
+    fv.setUint16(e + 2, type);
+    fv.setUint32(e + 4, values.length);
+    const size = type === 3 ? 2 : 4;
+    let at = e + 8;
+    if (values.length * size > 4) {
+      fv.setUint32(e + 8, spill);
+      at = spill;
+      spill += values.length * size;
+    }
+    values.forEach((v, k) =>
+      size === 2 ? fv.setUint16(at + 2 * k, v) : fv.setUint32(at + 4 * k, v)
+    );
+  });
+  const img = await decodeImage(file, "be16.tiff");
+  assert.deepEqual([img.width, img.height], [w, h]);
+  for (let i = 0; i < w * h * 3; i++) {
+    assert.equal(img.data[i], (i * 4099 + 7) >> 8 & 255, `sample ${i}`);
+  }
+});

@@ -8,7 +8,8 @@
  *   PIL's (bench/RESULTS.md compares decoders). A truncated JPEG is an error,
  *   as in PIL ("image file is truncated"); libjpeg's other warnings (e.g.
  *   extraneous bytes) are ignored, as PIL ignores them.
- * - PNG (1-16 bit, gray, gray+alpha, RGB, RGBA, palette) and TIFF: imagescript.
+ * - PNG (1-16 bit, gray, gray+alpha, RGB, RGBA, palette): imagescript.
+ * - TIFF (baseline: strips/tiles, none/LZW/Deflate/PackBits): ./tiff.ts.
  *   16-bit samples keep their high byte (PIL does the same for 16-bit RGB;
  *   16-bit grayscale opens in PIL as mode "I;16", whose conversion to RGB
  *   clips rather than scales in the versions we know of; we scale instead).
@@ -25,6 +26,7 @@ import mozjpegFactory from "@jsquash/jpeg/codec/dec/mozjpeg_dec.js";
 import { GIF, Image } from "imagescript";
 import { DataError } from "../errors.ts";
 import type { RgbImage } from "./resize.ts";
+import { decodeTiff, TiffError } from "./tiff.ts";
 
 export type { RgbImage } from "./resize.ts";
 
@@ -217,7 +219,12 @@ export async function decodeImage(bytes: Uint8Array, path: string): Promise<RgbI
     case "png":
       return await decodeWithImagescript(bytes, path, "PNG");
     case "tiff":
-      return await decodeWithImagescript(bytes, path, "TIFF");
+      try {
+        return await decodeTiff(bytes);
+      } catch (e) {
+        if (e instanceof TiffError) throw new ImageDecodeError(path, e.message);
+        throw e;
+      }
     case "gif":
       return await decodeGifFirstFrame(bytes, path);
     case "unknown":
