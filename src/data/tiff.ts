@@ -167,6 +167,11 @@ export async function decodeTiff(bytes: Uint8Array): Promise<RgbImage> {
     return v;
   };
   const width = one(TAG.width), height = one(TAG.height);
+  // Pillow's decompression-bomb limit (decode.ts MAX_IMAGE_PIXELS), before any allocation.
+  if (width * height > 2 * 89_478_485) {
+    throw new TiffError(`image too large (${width}x${height} pixels)`);
+  }
+  if (width === 0 || height === 0) throw new TiffError("corrupt TIFF (empty image)");
   const spp = one(TAG.samplesPerPixel, 1);
   const bits = one(TAG.bitsPerSample, 1);
   const compression = one(TAG.compression, 1);
