@@ -66,6 +66,54 @@ def tv_resnet(out, arch, num_classes, h, w, dtype, config, suffix=""):
     write(out, f"tv_{arch}{suffix}", m.float().state_dict(), config, pixels, logits, dtype)
 
 
+# ---------------------------------------------------------------- CIFAR ResNet-(6n+2), option-A shortcut
+class CifarBlock(nn.Module):
+    def __init__(self, cin, cout, stride):
+        super().__init__()
+        self.conv1 = nn.Conv2d(cin, cout, 3, stride, 1, bias=False)
+        self.bn1 = nn.BatchNorm2d(cout)
+        self.conv2 = nn.Conv2d(cout, cout, 3, 1, 1, bias=False)
+        self.bn2 = nn.BatchNorm2d(cout)
+        self.stride, self.pad = stride, cout - cin
+
+    def forward(self, x):
+        y = self.bn2(self.conv2(F.relu(self.bn1(self.conv1(x)))))
+        s = x
+        if self.stride != 1 or self.pad:
+            s = F.pad(x[:, :, ::2, ::2], (0, 0, 0, 0, self.pad // 2, self.pad // 2))
+        return F.relu(y + s)
+
+
+class CifarResNet(nn.Module):
+    def __init__(self, n, classes=10):
+        super().__init__()
+        self.conv1 = nn.Conv2d(3, 16, 3, 1, 1, bias=False)
+        self.bn1 = nn.BatchNorm2d(16)
+        cin, layers = 16, []
+        for i, w in enumerate([16, 32, 64]):
+            blocks = []
+            for j in range(n):
+                blocks.append(CifarBlock(cin, w, 2 if (i > 0 and j == 0) else 1))
+                cin = w
+            layers.append(nn.Sequential(*blocks))
+        self.layer1, self.layer2, self.layer3 = layers
+        self.linear = nn.Linear(64, classes)
+
+    def forward(self, x):
+        x = F.relu(self.bn1(self.conv1(x)))
+        x = self.layer3(self.layer2(self.layer1(x)))
+        return self.linear(x.mean((2, 3)))
+
+
+def cifar_resnet(out, name, n=3):
+    torch.manual_seed(0)
+    m = CifarResNet(n)
+    randomize_bn(m)
+    pixels = torch.randn(2, 3, 32, 32)
+    logits, m = ref_forward(m, pixels, torch.float32)
+    write(out, name, m.float().state_dict(), None, pixels, logits)
+
+
 # ---------------------------------------------------------------- HF ResNet (transformers layout)
 class HFConvLayer(nn.Module):
     def __init__(self, cin, cout, k=3, stride=1, act=True):
@@ -235,9 +283,10 @@ class TimmViT(nn.Module):
         return self.head(x[:, 0])
 
 
-def timm_vit(out, name, img=64, patch=8, d=48, depth=2, heads=3, classes=10, eval_hw=(96, 96)):
+def timm_vit(out, name, img=64, patch=8, d=48, depth=2, heads=3, classes=10, eval_hw=(96, 96), dist=False,
+             config=True):
     torch.manual_seed(0)
-    m = TimmViT(img, patch, d, depth, heads, classes, aa=True)
+    m = TimmViT(img, patch, d, depth, heads, classes, aa=True, dist=dist)
     pixels = torch.randn(2, 3, *eval_hw)
     logits, m = ref_forward(m, pixels, torch.float32)
     cfg = {"architecture": f"vit_custom_patch{patch}_{img}", "num_classes": classes, "num_features": d,
@@ -245,7 +294,7 @@ def timm_vit(out, name, img=64, patch=8, d=48, depth=2, heads=3, classes=10, eva
            "model_args": {"img_size": img, "patch_size": patch, "embed_dim": d, "depth": depth, "num_heads": heads},
            "pretrained_cfg": {"input_size": [3, img, img], "interpolation": "bicubic", "crop_pct": 0.9,
                               "mean": [0.5, 0.5, 0.5], "std": [0.5, 0.5, 0.5], "num_classes": classes}}
-    write(out, name, m.float().state_dict(), cfg, pixels, logits)
+    write(out, name, m.float().state_dict(), cfg if config else None, pixels, logits)
 
 
 def hf_vit(out, name, model_type="vit", img=64, patch=8, d=48, depth=2, heads=3, classes=10,
@@ -307,6 +356,17 @@ def main():
         "hf_resnet_bottleneck": lambda: hf_resnet(out, "hf_resnet_bottleneck", "bottleneck", [1, 2], [64, 128], 16,
                                                   True, False),
         "timm_vit_interp": lambda: timm_vit(out, "timm_vit_interp"),
+        "timm_deit_distilled": lambda: timm_vit(out, "timm_deit_distilled", dist=True, eval_hw=(64, 64)),
+        "timm_vit_noconfig": lambda: timm_vit(out, "timm_vit_noconfig", d=192, heads=3, depth=1,
+                                              eval_hw=(64, 64), config=False),
+        "tv_resnet34": lambda: tv_resnet(out, "resnet34", 10, 64, 64, torch.float32, None),
+        "tv_wide_resnet50_2": lambda: tv_resnet(out, "wide_resnet50_2", 10, 64, 64, torch.float16, None),
+        "tv_resnext50_32x4d": lambda: tv_resnet(out, "resnext50_32x4d", 10, 64, 72, torch.float32, None),
+        "hf_resnet18_like": lambda: hf_resnet(out, "hf_resnet18_like", "basic", [2, 2, 2, 2], [64, 128, 256, 512],
+                                              64, False, False),
+        "timm_vit_nondivisible": lambda: timm_vit(out, "timm_vit_nondivisible", eval_hw=(100, 92)),
+        "hf_vit_nondivisible": lambda: hf_vit(out, "hf_vit_nondivisible", eval_hw=(70, 75)),
+        "cifar_resnet20_noconfig": lambda: cifar_resnet(out, "cifar_resnet20_noconfig"),
         "timm_vit_rect": lambda: timm_vit(out, "timm_vit_rect", eval_hw=(48, 80)),
         "hf_vit_noqkvbias": lambda: hf_vit(out, "hf_vit_noqkvbias", qkv_bias=False),
         "hf_vit_interp": lambda: hf_vit(out, "hf_vit_interp", eval_hw=(80, 80)),
