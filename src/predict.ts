@@ -4,7 +4,7 @@
  */
 import { Engine } from "./gpu/engine.ts";
 import type { ClassifierModel } from "./models/model.ts";
-import { readImage, type RgbImage } from "./data/decode.ts";
+import { ImageDecodeError, readImage, type RgbImage } from "./data/decode.ts";
 import {
   normalizationTable,
   pipelineOutputSize,
@@ -37,6 +37,11 @@ export interface PredictOptions {
   preprocess?: PreprocessOverrides;
   /** GPU engine (default: a new one on the process GPU). */
   engine?: Engine;
+  /**
+   * When given, images that cannot be decoded are skipped and listed here
+   * (path + reason) instead of raising a DataError.
+   */
+  failed?: { path: string; reason: string }[];
 }
 
 /**
@@ -57,10 +62,19 @@ export async function predict(
   const out: Prediction[] = [];
   for (let start = 0; start < inputs.length; start += batch) {
     const group = inputs.slice(start, start + batch);
-    const decoded = await Promise.all(group.map(async (s) => {
+    const read = await Promise.all(group.map(async (s) => {
       if (typeof s !== "string") return s;
-      return { path: s, image: await readImage(s) };
+      try {
+        return { path: s, image: await readImage(s) };
+      } catch (e) {
+        if (!opts.failed || !(e instanceof ImageDecodeError)) throw e;
+        return { path: s, reason: e.reason };
+      }
     }));
+    // Failures listed in input order (the reads finish in any order).
+    for (const r of read) if ("reason" in r) opts.failed!.push(r);
+    const decoded = read.filter((d) => "image" in d);
+    if (decoded.length === 0) continue;
     // Without a crop, aspect-preserving pipelines give each image its own size.
     const fixed = pipelineOutputSize(cfg);
     const sizes = decoded.map((d) => {

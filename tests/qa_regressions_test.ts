@@ -251,3 +251,30 @@ Deno.test("decode: big-endian 16-bit Deflate TIFF in two strips keeps the high b
     assert.equal(img.data[i], (i * 4099 + 7) >> 8 & 255, `sample ${i}`);
   }
 });
+
+Deno.test("predict: with `failed`, unreadable images are skipped and listed, the rest predicted", async () => {
+  // Bug (UX): one bad file among many aborted `visioneval predict` with no predictions at all.
+  const engine = await Engine.create();
+  const model = await loadModel(synthModel, engine);
+  const dir = join(tmp, "predict-bad");
+  Deno.mkdirSync(dir, { recursive: true });
+  Deno.writeFileSync(join(dir, "empty.jpg"), new Uint8Array(0));
+  Deno.writeTextFileSync(join(dir, "text.png"), "not an image");
+  const good = { path: "good", image: randomImage(20, 20, 3) };
+  const failed: { path: string; reason: string }[] = [];
+  const preds = await predict(model, [join(dir, "empty.jpg"), good, join(dir, "text.png")], {
+    engine,
+    failed,
+  });
+  assert.deepEqual(preds.map((p) => p.path), ["good"]);
+  assert.deepEqual(failed.map((f) => f.reason), [
+    "empty file",
+    "not an image (unrecognised file signature)",
+  ]);
+  // Without `failed` the documented behaviour stays: a DataError naming the file.
+  await assert.rejects(
+    () => predict(model, [join(dir, "empty.jpg")], { engine }),
+    (e: Error) => e instanceof DataError && e.message.includes("empty.jpg"),
+  );
+  model.dispose();
+});

@@ -1,6 +1,8 @@
 /** `visioneval predict`: top-k classes of individual images. */
 import { parseArgs } from "node:util";
-import { UsageError } from "../errors.ts";
+import { DataError, UsageError } from "../errors.ts";
+import { describePipeline } from "../data/preprocess.ts";
+import { resolvePipeline } from "../evaluate.ts";
 import { Engine } from "../gpu/engine.ts";
 import { loadModel } from "../models/load.ts";
 import { predict } from "../predict.ts";
@@ -36,12 +38,23 @@ export async function run(args: string[]): Promise<void> {
   if (positionals.length === 0) throw new UsageError("give at least one image");
   const engine = await Engine.create();
   const model = await loadModel(v.model, engine);
+  const overrides = preprocessOverrides(v);
+  const pipeline = resolvePipeline(model, overrides);
+  for (const w of pipeline.warnings) console.error(`visioneval: warning: ${w}`);
+  console.error(`pipeline   ${describePipeline(pipeline)}`);
+  // Unreadable images are skipped and listed; the others still get their predictions.
+  const failed: { path: string; reason: string }[] = [];
   const preds = await predict(model, positionals, {
     engine,
     topk: intArg(v.topk, "--topk", 1, 10),
     batch: intArg(v.batch, "--batch", 1, 4096),
-    preprocess: preprocessOverrides(v),
+    preprocess: overrides,
+    failed,
   });
+  for (const f of failed) console.error(`skipped ${f.path}: ${f.reason}`);
+  if (failed.length === positionals.length) {
+    throw new DataError(`none of the ${failed.length} image(s) could be read`);
+  }
   if (v.json) {
     console.log(JSON.stringify(preds, null, 2));
     return;
