@@ -241,6 +241,11 @@ Deno.test("torchvision basic ResNet (F32, no config.json) matches a float64 forw
     assert.equal(model.labels, undefined);
     // Odd input size: every stride-2 layer rounds.
     await checkAgainstReference(model, BASIC_TV, stored, [2, 3, 37, 29], 12);
+    // The weights file itself is a model path too.
+    const again = await loadModel(join(dir, "model.safetensors"), engine);
+    assert.equal(again.numClasses, 5);
+    assert.deepEqual(again.classifierWeight(), weights["fc.weight"].data);
+    again.dispose();
   } finally {
     model.dispose();
   }
