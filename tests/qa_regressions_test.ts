@@ -11,7 +11,8 @@ import { loadModel, modelPipeline } from "../src/models/load.ts";
 import { predict } from "../src/predict.ts";
 import { openDataset } from "../src/data/datasets.ts";
 import { decodeImage } from "../src/data/decode.ts";
-import { DataError } from "../src/errors.ts";
+import { DataError, ModelLayoutError } from "../src/errors.ts";
+import { vitSpec } from "../src/weights/vit_layouts.ts";
 import { rng } from "./_helpers.ts";
 import { synthTimmViT } from "./_vit_synth.ts";
 import { encodeWeights, type SynthResNet, synthResNetWeights } from "./resnet_synth.ts";
@@ -277,4 +278,73 @@ Deno.test("predict: with `failed`, unreadable images are skipped and listed, the
     (e: Error) => e instanceof DataError && e.message.includes("empty.jpg"),
   );
   model.dispose();
+});
+
+Deno.test("HF ViT layout: pooler weights (ViTModel checkpoints) are ignored, not an error", () => {
+  const D = 16, M = 32, C = 3, P = 4, T = 2 * 2 + 1, K = 5;
+  const shapes: Record<string, number[]> = {
+    "vit.embeddings.cls_token": [1, 1, D],
+    "vit.embeddings.position_embeddings": [1, T, D],
+    "vit.embeddings.patch_embeddings.projection.weight": [D, C, P, P],
+    "vit.embeddings.patch_embeddings.projection.bias": [D],
+    "vit.layernorm.weight": [D],
+    "vit.layernorm.bias": [D],
+    "vit.pooler.dense.weight": [D, D],
+    "vit.pooler.dense.bias": [D],
+    "classifier.weight": [K, D],
+    "classifier.bias": [K],
+  };
+  const L = "vit.encoder.layer.0.";
+  for (const n of ["query", "key", "value"]) {
+    shapes[`${L}attention.attention.${n}.weight`] = [D, D];
+    shapes[`${L}attention.attention.${n}.bias`] = [D];
+  }
+  const lin = (name: string, o: number, i: number) => {
+    shapes[`${L}${name}.weight`] = [o, i];
+    shapes[`${L}${name}.bias`] = [o];
+  };
+  lin("attention.output.dense", D, D);
+  lin("intermediate.dense", M, D);
+  lin("output.dense", D, M);
+  for (const n of ["layernorm_before", "layernorm_after"]) {
+    shapes[`${L}${n}.weight`] = [D];
+    shapes[`${L}${n}.bias`] = [D];
+  }
+  const index = {
+    names: () => Object.keys(shapes),
+    info: (n: string) => ({ dtype: "F32", shape: shapes[n] }),
+  };
+  const config = {
+    model_type: "vit",
+    architectures: ["ViTForImageClassification"],
+    image_size: 8,
+    patch_size: P,
+    hidden_size: D,
+    num_attention_heads: 1,
+  };
+  const spec = vitSpec(index, config, "test");
+  assert.equal(spec.numClasses, K);
+  assert.deepEqual(spec.grid, [2, 2]);
+});
+
+Deno.test("loadModel: a wrapper prefix on every tensor name is named in the error", async () => {
+  const dir = join(tmp, "prefixed");
+  Deno.mkdirSync(dir, { recursive: true });
+  const shape: SynthResNet = {
+    layout: "torchvision",
+    block: "basic",
+    stemChannels: 8,
+    stemKernel: 7,
+    depths: [1],
+    widths: [8],
+    numClasses: 3,
+  };
+  const { tensors } = encodeWeights(synthResNetWeights(shape, 4), "F32");
+  const prefixed = Object.fromEntries(Object.entries(tensors).map(([k, v]) => [`module.${k}`, v]));
+  await writeSafetensors(join(dir, "model.safetensors"), prefixed);
+  await assert.rejects(
+    () => loadModel(dir),
+    (e: Error) =>
+      e instanceof ModelLayoutError && /starts with "module\." .*removeprefix/.test(e.message),
+  );
 });

@@ -72,6 +72,15 @@ export async function loadModel(path: string, engine?: Engine): Promise<Classifi
       ? `architecture "${files.config.architecture}"`
       : "",
   ].filter(Boolean);
+  // A wrapper's prefix on every name (DataParallel "module.", Lightning "model.") hides the layout.
+  const first = names.length ? names[0].split(".")[0] : "";
+  const prefixed = names.length > 1 && names.every((n) => n.startsWith(`${first}.`)) &&
+    detectArchitecture(files.config, names.map((n) => n.slice(first.length + 1)));
+  const hint = prefixed
+    ? ` Every tensor name starts with "${first}." (a training wrapper's prefix): save the ` +
+      `wrapped model's state_dict, or strip the prefix, e.g. save_file({k.removeprefix(` +
+      `"${first}."): v for k, v in sd.items()}, path).`
+    : "";
   throw new ModelLayoutError(
     `Cannot tell which architecture ${files.weights} holds` +
       (said.length
@@ -81,7 +90,7 @@ export async function loadModel(path: string, engine?: Engine): Promise<Classifi
         : " (no config.json)") +
       `. Supported: ResNet (Hugging Face, torchvision/timm, CIFAR), ViT/DeiT (Hugging Face, timm). Found ${
         summarizeNames(names)
-      }.`,
+      }.${hint}`,
   );
 }
 

@@ -9,7 +9,7 @@
  * in the convolution's epilogue, so a basic block is two conv dispatches.
  */
 import { Engine, fmtBytes } from "../gpu/engine.ts";
-import { GpuLimitError } from "../errors.ts";
+import { GpuLimitError, ModelLayoutError } from "../errors.ts";
 import { conv2d, convOutSize, foldBatchNorm } from "../ops/conv2d.ts";
 import { linear } from "../ops/gemm.ts";
 import { globalAvgPool, maxPool2d } from "../ops/pool.ts";
@@ -249,9 +249,14 @@ export class ResNet implements ClassifierModel {
   forward(engine: Engine, pixels: Tensor, opts: ForwardOptions = {}): ForwardResult {
     if (this.#disposed) throw new Error("ResNet.forward: the model was disposed");
     if (pixels.shape.length !== 4 || pixels.shape[1] !== this.spec.inChannels) {
-      throw new Error(
+      // A user-facing error: e.g. a 1-channel (grayscale-trained) ResNet fed RGB images.
+      throw new ModelLayoutError(
         `ResNet.forward: pixels ${pixels.label} [${pixels.shape}] must be [B, ` +
-          `${this.spec.inChannels}, H, W]`,
+          `${this.spec.inChannels}, H, W]` +
+          (pixels.shape[1] === 3
+            ? `: ${this.path} takes ${this.spec.inChannels}-channel input, and images are ` +
+              `decoded to RGB (3 channels); only 3-channel models can run on images`
+            : ""),
       );
     }
     const [b, c, h, w] = pixels.shape;

@@ -422,8 +422,14 @@ function hfSpec(
     classifiers,
     numClasses,
   };
-  // The mask token only exists for masked-image-modelling; inference never reads it.
-  return finish(index, spec, where, (n) => n === `${emb}.mask_token`);
+  // The mask token only exists for masked-image-modelling, the pooler (tanh dense on the class
+  // token) only in ViTModel checkpoints; the image-classification heads never read either.
+  return finish(
+    index,
+    spec,
+    where,
+    (n) => n === `${emb}.mask_token` || n.startsWith(`${base}.pooler.dense.`),
+  );
 }
 
 // ---------------------------------------------------------------------------
