@@ -348,3 +348,77 @@ Deno.test("loadModel: a wrapper prefix on every tensor name is named in the erro
       e instanceof ModelLayoutError && /starts with "module\." .*removeprefix/.test(e.message),
   );
 });
+
+/** A PNG of `rows` (filter byte 0 added) with colour type `colorType`, 8-bit, and extra chunks. */
+async function pngBytes(
+  width: number,
+  height: number,
+  colorType: number,
+  rows: Uint8Array,
+  chunks: [string, Uint8Array][],
+): Promise<Uint8Array> {
+  const crcTable = Array.from({ length: 256 }, (_, n) => {
+    let c = n;
+    for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
+    return c >>> 0;
+  });
+  const crc = (b: Uint8Array) => {
+    let c = 0xffffffff;
+    for (const v of b) c = crcTable[(c ^ v) & 255] ^ (c >>> 8);
+    return (c ^ 0xffffffff) >>> 0;
+  };
+  const chunk = (type: string, data: Uint8Array) => {
+    const out = new Uint8Array(12 + data.length);
+    const dv = new DataView(out.buffer);
+    dv.setUint32(0, data.length);
+    out.set([...type].map((c) => c.charCodeAt(0)), 4);
+    out.set(data, 8);
+    dv.setUint32(8 + data.length, crc(out.subarray(4, 8 + data.length)));
+    return out;
+  };
+  const ihdr = new Uint8Array(13);
+  new DataView(ihdr.buffer).setUint32(0, width);
+  new DataView(ihdr.buffer).setUint32(4, height);
+  ihdr.set([8, colorType, 0, 0, 0], 8);
+  const stride = rows.length / height;
+  const raw = new Uint8Array((stride + 1) * height);
+  for (let y = 0; y < height; y++) {
+    raw.set(rows.subarray(y * stride, (y + 1) * stride), y * (stride + 1) + 1);
+  }
+  const idat = new Uint8Array(
+    await new Response(new Blob([raw]).stream().pipeThrough(new CompressionStream("deflate")))
+      .arrayBuffer(),
+  );
+  const parts = [
+    new Uint8Array([137, 80, 78, 71, 13, 10, 26, 10]),
+    chunk("IHDR", ihdr),
+    ...chunks.map(([t, d]) => chunk(t, d)),
+    chunk("IDAT", idat),
+    chunk("IEND", new Uint8Array(0)),
+  ];
+  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+  let at = 0;
+  for (const p of parts) {
+    out.set(p, at);
+    at += p.length;
+  }
+  return out;
+}
+
+Deno.test("decode: gray and RGB PNGs with a tRNS key keep the key colour, as Pillow's convert('RGB')", async () => {
+  // Bug: imagescript blanked the keyed pixels to black.
+  const gray = Uint8Array.from({ length: 6 * 4 }, (_, i) => (i * 37) % 256);
+  const key = gray[5];
+  const g = await decodeImage(
+    await pngBytes(6, 4, 0, gray, [["tRNS", new Uint8Array([0, key])]]),
+    "gray.png",
+  );
+  assert.deepEqual([...g.data].filter((_, i) => i % 3 === 0), [...gray]);
+  const rgb = Uint8Array.from({ length: 5 * 3 * 3 }, (_, i) => (i * 53 + 7) % 256);
+  const [r, gg, b] = rgb.subarray(9, 12);
+  const c = await decodeImage(
+    await pngBytes(5, 3, 2, rgb, [["tRNS", new Uint8Array([0, r, 0, gg, 0, b])]]),
+    "rgb.png",
+  );
+  assert.deepEqual(c.data, rgb);
+});

@@ -139,11 +139,52 @@ async function decodeWithImagescript(
   } catch (e) {
     throw new ImageDecodeError(path, `corrupt ${format} (${(e as Error).message ?? e})`);
   }
+  const key = format === "PNG" ? pngTransparentKey(bytes) : null;
+  if (key) {
+    // imagescript blanks the pixels a gray/RGB PNG's tRNS key makes transparent; every one of
+    // them holds exactly the key colour, which Pillow's convert("RGB") keeps.
+    const px = img.bitmap;
+    for (let i = 0; i < px.length; i += 4) {
+      if (px[i + 3] === 0) px.set(key, i);
+    }
+  }
   return {
     width: img.width,
     height: img.height,
     data: rgbaToRgb(img.bitmap, img.width * img.height),
   };
+}
+
+/**
+ * The 8-bit RGB colour of a grayscale or RGB PNG's tRNS transparency key, or
+ * null when the PNG has none (palette PNGs keep their colours in imagescript).
+ * Low bit depths are scaled like Pillow's L;1/L;2/L;4 modes, 16-bit keys keep
+ * their high byte.
+ */
+export function pngTransparentKey(bytes: Uint8Array): [number, number, number] | null {
+  if (bytes.length < 33) return null;
+  const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const depth = bytes[24], colorType = bytes[25];
+  if (colorType !== 0 && colorType !== 2) return null;
+  const to8 = (v: number) => depth === 16 ? v >> 8 : Math.round((v * 255) / ((1 << depth) - 1));
+  for (let at = 8; at + 8 <= bytes.length;) {
+    const len = dv.getUint32(at);
+    const type = String.fromCharCode(...bytes.subarray(at + 4, at + 8));
+    if (type === "IDAT" || type === "IEND") return null; // tRNS must come before the data
+    if (type === "tRNS" && at + 8 + len <= bytes.length) {
+      const d = at + 8;
+      if (colorType === 0 && len >= 2) {
+        const g = to8(dv.getUint16(d));
+        return [g, g, g];
+      }
+      if (colorType === 2 && len >= 6) {
+        return [to8(dv.getUint16(d)), to8(dv.getUint16(d + 2)), to8(dv.getUint16(d + 4))];
+      }
+      return null;
+    }
+    at += 12 + len;
+  }
+  return null;
 }
 
 async function decodeGifFirstFrame(bytes: Uint8Array, path: string): Promise<RgbImage> {
