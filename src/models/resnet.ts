@@ -11,7 +11,7 @@
 import { Engine, fmtBytes } from "../gpu/engine.ts";
 import { GpuLimitError, ModelLayoutError } from "../errors.ts";
 import { conv2d, convOutSize, foldBatchNorm } from "../ops/conv2d.ts";
-import { linear } from "../ops/gemm.ts";
+import { linear, type PackedMatrix, prepareLinearWeight } from "../ops/gemm.ts";
 import { globalAvgPool, maxPool2d } from "../ops/pool.ts";
 import { shortcutOptionA } from "../ops/shortcut_option_a.ts";
 import type { Tensor } from "../tensor.ts";
@@ -104,7 +104,7 @@ export class ResNet implements ClassifierModel {
 
   #stem: LoadedConv[];
   #blocks: LoadedBlock[][];
-  #headWeight: Tensor;
+  #headWeight: PackedMatrix;
   #headBias?: Tensor;
   #headHost: Float32Array;
   #disposed = false;
@@ -115,7 +115,7 @@ export class ResNet implements ClassifierModel {
     parts: {
       stem: LoadedConv[];
       blocks: LoadedBlock[][];
-      headWeight: Tensor;
+      headWeight: PackedMatrix;
       headBias?: Tensor;
       headHost: Float32Array;
     },
@@ -169,12 +169,16 @@ export class ResNet implements ClassifierModel {
       blocks.push(loaded);
     }
     const headHost = await file.readF32(spec.head.weight);
-    const headWeight = engine.upload(
+    // Packed once into the GEMM's panel layout (linear would re-pack a raw weight every batch).
+    const rawHead = engine.upload(
       headHost,
       [spec.head.numClasses, spec.head.features],
       spec.head.weight,
       true,
     );
+    const headWeight = prepareLinearWeight(engine, rawHead);
+    engine.submit();
+    rawHead.release();
     const headBias = spec.head.bias
       ? engine.upload(
         await file.readF32(spec.head.bias),
