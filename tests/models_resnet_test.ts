@@ -485,7 +485,7 @@ Deno.test("incomplete or foreign checkpoints fail listing missing, unexpected an
   assert.match(msg, /depth 20 but the weights hold 1\+2\+1 blocks \(depth 10\)/);
 
   // HF config that disagrees with the weights.
-  if (Deno.statSync(fixture("models")).isDirectory) {
+  if (HAVE_FIXTURES) {
     const f = await SafetensorsFile.open(
       fixture("models", "resnet-tiny-hf-basic", "model.safetensors"),
     );
