@@ -11,6 +11,7 @@ import { loadModel, modelPipeline } from "../src/models/load.ts";
 import { predict } from "../src/predict.ts";
 import { openDataset } from "../src/data/datasets.ts";
 import { decodeImage } from "../src/data/decode.ts";
+import { preprocessConfigFromModelDir } from "../src/data/preprocess.ts";
 import { DataError, ModelLayoutError } from "../src/errors.ts";
 import { vitSpec } from "../src/weights/vit_layouts.ts";
 import { rng } from "./_helpers.ts";
@@ -421,4 +422,42 @@ Deno.test("decode: gray and RGB PNGs with a tRNS key keep the key colour, as Pil
     "rgb.png",
   );
   assert.deepEqual(c.data, rgb);
+});
+
+Deno.test("HF processor with a bare-number size: shorter side for ConvNext (HF ResNets), square for ViT", () => {
+  // Bug: microsoft/resnet-50's `{"feature_extractor_type": "ConvNextFeatureExtractor",
+  // "size": 224, "crop_pct": 0.875}` was read as a 224x224 squash instead of resize-256/crop-224.
+  const write = (name: string, proc: Record<string, unknown>) => {
+    const dir = join(tmp, `proc-${name}`);
+    Deno.mkdirSync(dir, { recursive: true });
+    Deno.writeTextFileSync(join(dir, "preprocessor_config.json"), JSON.stringify(proc));
+    const c = preprocessConfigFromModelDir(dir);
+    return [c.resizeMode, c.size, c.crop, c.interpolation];
+  };
+  const imagenet = { image_mean: [0.485, 0.456, 0.406], image_std: [0.229, 0.224, 0.225] };
+  assert.deepEqual(
+    write("convnext", {
+      feature_extractor_type: "ConvNextFeatureExtractor",
+      size: 224,
+      crop_pct: 0.875,
+      resample: 3,
+      ...imagenet,
+    }),
+    ["shortest", [256, 256], [224, 224], "bicubic"],
+  );
+  assert.deepEqual(
+    write("vit", { feature_extractor_type: "ViTFeatureExtractor", size: 224, resample: 2 }),
+    ["exact", [224, 224], null, "bilinear"],
+  );
+  assert.deepEqual(
+    write("deit", {
+      feature_extractor_type: "DeiTFeatureExtractor",
+      size: 256,
+      crop_size: 224,
+      do_center_crop: true,
+      resample: 3,
+      ...imagenet,
+    }),
+    ["exact", [256, 256], [224, 224], "bicubic"],
+  );
 });

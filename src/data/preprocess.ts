@@ -147,6 +147,12 @@ function fromHfProcessor(p: Record<string, unknown>, path: string): PreprocessCo
       : { height: 224, width: 224 };
     warnings.push(`${path} has no size; assumed ${type}'s default ${JSON.stringify(size)}`);
   }
+  // A bare number means what the processor's get_size_dict makes of it: a square for
+  // ViT/DeiT (default_to_square), the shorter side for ConvNext (what Hugging Face
+  // ResNets ship, e.g. `"size": 224, "crop_pct": 0.875`), BiT and CLIP.
+  if (typeof size === "number" && /^(ConvNext|Bit|CLIP|ViTHybrid)/.test(type)) {
+    size = { shortest_edge: size };
+  }
   const doResize = p.do_resize !== false;
   const doCrop = p.do_center_crop === true;
   const doRescale = p.do_rescale !== false;
