@@ -10,6 +10,7 @@ import { Engine } from "../src/gpu/engine.ts";
 import { loadModel, modelPipeline } from "../src/models/load.ts";
 import { predict } from "../src/predict.ts";
 import { openDataset } from "../src/data/datasets.ts";
+import { mapLabels, modelClassesFromNames } from "../src/data/labels.ts";
 import { decodeImage } from "../src/data/decode.ts";
 import { preprocessConfigFromModelDir } from "../src/data/preprocess.ts";
 import { DataError, ModelLayoutError } from "../src/errors.ts";
@@ -460,4 +461,33 @@ Deno.test("HF processor with a bare-number size: shorter side for ConvNext (HF R
     }),
     ["exact", [256, 256], [224, 224], "bicubic"],
   );
+});
+
+Deno.test("labels: the 1000 ImageNet WordNet-id classes map to a model that names classes in words", () => {
+  // Bug: ImageNet val in its standard wnid folders could not be evaluated with a Hugging Face
+  // ImageNet model (id2label in words) without --map-by index or a mapping file.
+  const wnids = Array.from(
+    { length: 1000 },
+    (_, i) => `n${String(1440764 + 7919 * i).padStart(8, "0")}`,
+  );
+  const shuffled = [...wnids].reverse();
+  const dataset = {
+    kind: "imagefolder" as const,
+    root: "val",
+    items: shuffled.map((_, l) => ({ path: `${l}.jpg`, label: l })),
+    labelKind: "name" as const,
+    classes: shuffled,
+    description: "",
+    warnings: [],
+  };
+  const model = modelClassesFromNames(
+    Array.from({ length: 1000 }, (_, i) => `word ${i}, syn`),
+    1000,
+  );
+  const m = mapLabels(dataset, model);
+  for (let l = 0; l < 1000; l++) assert.equal(m.datasetToModel[l], wnids.indexOf(shuffled[l]));
+  assert.match(m.warnings.join("\n"), /standard ImageNet order/);
+  // A subset cannot be placed without a table: a clear error that says so.
+  const subset = { ...dataset, items: dataset.items.slice(0, 3), classes: shuffled.slice(0, 3) };
+  assert.throws(() => mapLabels(subset, model), /WordNet id .* a subset needs --mapping/);
 });

@@ -301,6 +301,23 @@ export function mapLabels(
     }
     for (let l = 0; l < nLabels; l++) map[l] = l < model.count ? l : -1;
   }
+  // ImageNet's WordNet-id folders against a model that names its 1000 classes in words
+  // (Hugging Face id2label "tench, Tinca tinca"): with all 1000 ids present the standard
+  // class order is theirs sorted, which is how index i was defined.
+  const isWnid = (s: string) => /^n\d{8}$/.test(s);
+  const wnidLabels = dataset.labelKind === "name" && dataset.classes.length > 0 &&
+    dataset.classes.every(isWnid) && !model.names.some(isWnid);
+  if (
+    mode === "name" && wnidLabels && model.count === 1000 && dataset.classes.length === 1000 &&
+    map.every((c) => c < 0)
+  ) {
+    const order = [...dataset.classes].sort();
+    dataset.classes.forEach((c, l) => map[l] = order.indexOf(c));
+    warnings.push(
+      `dataset classes are the 1000 ImageNet WordNet ids and the model names its classes in ` +
+        `words: mapped in the standard ImageNet order (sorted WordNet ids = class index)`,
+    );
+  }
   // Dataset classes that actually occur but have no model class.
   const used = new Set(dataset.items.map((it) => it.label!));
   const missing = [...used].filter((l) => map[l] < 0).sort((a, b) => a - b)
@@ -312,7 +329,11 @@ export function mapLabels(
         `Give a mapping file (--mapping), or restrict predictions to the classes ` +
         `both share (--restrict) to drop those images` +
         // Nothing matched by name: the names may just differ (c0 vs airplane) in the same order.
-        (mode === "name" && missing.length === used.size && nLabels <= model.count
+        (mode === "name" && wnidLabels
+          ? `. The dataset names classes by WordNet id (n01440764) and the model in words; ` +
+            `only a full 1000-class ImageNet set maps by itself, a subset needs --mapping ` +
+            `(wnid,model class per line)`
+          : mode === "name" && missing.length === used.size && nLabels <= model.count
           ? `, or map classes by position (--map-by index) if they are in the model's order`
           : ""),
     );
