@@ -13,7 +13,8 @@ import { openDataset } from "../src/data/datasets.ts";
 import { mapLabels, modelClassesFromNames } from "../src/data/labels.ts";
 import { decodeImage } from "../src/data/decode.ts";
 import { preprocessConfigFromModelDir } from "../src/data/preprocess.ts";
-import { DataError, ModelLayoutError } from "../src/errors.ts";
+import { DataError, ModelLayoutError, UsageError } from "../src/errors.ts";
+import { prepareOutDir, preprocessOverrides } from "../src/cli/options.ts";
 import { vitSpec } from "../src/weights/vit_layouts.ts";
 import { rng } from "./_helpers.ts";
 import { synthTimmViT } from "./_vit_synth.ts";
@@ -490,4 +491,18 @@ Deno.test("labels: the 1000 ImageNet WordNet-id classes map to a model that name
   // A subset cannot be placed without a table: a clear error that says so.
   const subset = { ...dataset, items: dataset.items.slice(0, 3), classes: shuffled.slice(0, 3) };
   assert.throws(() => mapLabels(subset, model), /WordNet id .* a subset needs --mapping/);
+});
+
+Deno.test("eval CLI: an unwritable --out and a zero --size fail up front with user errors", async () => {
+  // Bugs: --out over an existing file failed with "internal error" after the whole run;
+  // --size 0 was accepted and every image then failed to resize.
+  const file = join(tmp, "a-file");
+  Deno.writeTextFileSync(file, "x");
+  await assert.rejects(() => prepareOutDir(join(file, "sub")), DataError);
+  assert.throws(() => preprocessOverrides({ size: "0" }), UsageError);
+  assert.throws(() => preprocessOverrides({ crop: "0x4" }), UsageError);
+  assert.deepEqual(preprocessOverrides({ size: "12x34", crop: "0" }), {
+    size: [12, 34],
+    crop: null,
+  });
 });

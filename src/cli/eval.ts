@@ -5,6 +5,7 @@ import { evaluate } from "../evaluate.ts";
 import { summaryTable } from "./metrics.ts";
 import {
   intArg,
+  prepareOutDir,
   PREPROCESS_HELP,
   PREPROCESS_OPTIONS,
   preprocessOverrides,
@@ -83,6 +84,7 @@ export async function run(args: string[]): Promise<void> {
   if (embed !== undefined && !["pca", "umap", "tsne"].includes(embed)) {
     throw new UsageError(`--embed must be pca, umap or tsne, got "${embed}"`);
   }
+  await prepareOutDir(v.out);
   const result = await evaluate({
     model: v.model,
     data: v.data,

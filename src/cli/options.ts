@@ -1,5 +1,5 @@
 /** Option parsing shared by the commands that run a model on images. */
-import { UsageError } from "../errors.ts";
+import { DataError, UsageError } from "../errors.ts";
 import type { PreprocessOverrides } from "../data/preprocess.ts";
 import type { Interpolation } from "../data/resize.ts";
 import type { Shard } from "../evaluate.ts";
@@ -49,9 +49,23 @@ export function intArg(
 }
 
 function sizeArg(s: string, name: string): number | [number, number] {
-  const m = /^(\d+)(?:x(\d+))?$/.exec(s);
-  if (!m) throw new UsageError(`${name} must be N or HxW, got "${s}"`);
+  const m = /^([1-9]\d*)(?:x([1-9]\d*))?$/.exec(s);
+  if (!m) throw new UsageError(`${name} must be N or HxW (positive integers), got "${s}"`);
   return m[2] ? [Number(m[1]), Number(m[2])] : Number(m[1]);
+}
+
+/**
+ * Creates the output folder before any work, so that an unwritable `--out`
+ * fails in a second with a message, not after the evaluation.
+ */
+export async function prepareOutDir(dir: string): Promise<void> {
+  try {
+    await Deno.mkdir(dir, { recursive: true });
+  } catch (e) {
+    throw new DataError(
+      `cannot create the output folder ${dir} (${(e as Error).message}); pass a writable --out`,
+    );
+  }
 }
 
 function tripleArg(s: string, name: string): [number, number, number] {
