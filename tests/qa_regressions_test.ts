@@ -506,3 +506,32 @@ Deno.test("eval CLI: an unwritable --out and a zero --size fail up front with us
     crop: null,
   });
 });
+
+Deno.test("decode: Netpbm PPM/PGM/PBM (torchvision's .ppm/.pgm) decode like Pillow", async () => {
+  // Bug: .ppm/.pgm are ImageFolder extensions but were refused as "not an image".
+  const enc = new TextEncoder();
+  const cat = (...parts: Uint8Array[]) => {
+    const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+    let at = 0;
+    for (const p of parts) (out.set(p, at), at += p.length);
+    return out;
+  };
+  const rgb = Uint8Array.from({ length: 4 * 3 * 3 }, (_, i) => (i * 29 + 5) % 256);
+  const p6 = await decodeImage(cat(enc.encode("P6\n# made by hand\n4 3\n255\n"), rgb), "a.ppm");
+  assert.deepEqual([p6.width, p6.height, [...p6.data]], [4, 3, [...rgb]]);
+  const p3 = await decodeImage(enc.encode(`P3 4 3 255\n${[...rgb].join(" ")}\n`), "a.ppm");
+  assert.deepEqual(p3.data, rgb);
+  // maxval 100: v * 255 / 100 rounded half to even (30 -> 76.5 -> 76, 10 -> 25.5 -> 26).
+  const p5 = await decodeImage(
+    cat(enc.encode("P5 3 1 100\n"), new Uint8Array([10, 30, 100])),
+    "g.pgm",
+  );
+  assert.deepEqual([...p5.data], [26, 26, 26, 76, 76, 76, 255, 255, 255]);
+  // P4 bitmap: 1 = black; rows padded to whole bytes.
+  const p4 = await decodeImage(
+    cat(enc.encode("P4 3 2\n"), new Uint8Array([0b10100000, 0b01000000])),
+    "b.pbm",
+  );
+  assert.deepEqual([...p4.data].filter((_, i) => i % 3 === 0), [0, 255, 0, 255, 0, 255]);
+  await assert.rejects(() => decodeImage(enc.encode("P6 4 3 255\n\x01\x02"), "t.ppm"), /truncated/);
+});

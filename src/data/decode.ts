@@ -10,6 +10,7 @@
  *   extraneous bytes) are ignored, as PIL ignores them.
  * - PNG (1-16 bit, gray, gray+alpha, RGB, RGBA, palette): imagescript.
  * - TIFF (baseline: strips/tiles, none/LZW/Deflate/PackBits): ./tiff.ts.
+ * - Netpbm PBM/PGM/PPM (torchvision's .ppm/.pgm; GTSRB): ./pnm.ts.
  *   16-bit samples keep their high byte (PIL does the same for 16-bit RGB;
  *   16-bit grayscale opens in PIL as mode "I;16", whose conversion to RGB
  *   clips rather than scales in the versions we know of; we scale instead).
@@ -27,6 +28,7 @@ import { GIF, Image } from "imagescript";
 import { DataError } from "../errors.ts";
 import type { RgbImage } from "./resize.ts";
 import { decodeTiff, TiffError } from "./tiff.ts";
+import { decodePnm, isPnm, PnmError } from "./pnm.ts";
 
 export type { RgbImage } from "./resize.ts";
 
@@ -269,6 +271,14 @@ export async function decodeImage(bytes: Uint8Array, path: string): Promise<RgbI
     case "gif":
       return await decodeGifFirstFrame(bytes, path);
     case "unknown":
+      if (isPnm(bytes)) {
+        try {
+          return decodePnm(bytes, MAX_IMAGE_PIXELS);
+        } catch (e) {
+          if (e instanceof PnmError) throw new ImageDecodeError(path, e.message);
+          throw e;
+        }
+      }
       throw new ImageDecodeError(path, "not an image (unrecognised file signature)");
     default:
       throw new ImageDecodeError(
