@@ -535,3 +535,37 @@ Deno.test("decode: Netpbm PPM/PGM/PBM (torchvision's .ppm/.pgm) decode like Pill
   assert.deepEqual([...p4.data].filter((_, i) => i % 3 === 0), [0, 255, 0, 255, 0, 255]);
   await assert.rejects(() => decodeImage(enc.encode("P6 4 3 255\n\x01\x02"), "t.ppm"), /truncated/);
 });
+
+Deno.test("decode: BMP (24-bit bottom-up, 8-bit palette top-down) like Pillow", async () => {
+  // Bug: .bmp is an ImageFolder extension but every BMP was refused as unsupported.
+  const bmp = (w: number, h: number, bpp: number, rows: Uint8Array[], palette: number[] = []) => {
+    const stride = Math.ceil((w * bpp) / 32) * 4;
+    const dataAt = 54 + palette.length;
+    const out = new Uint8Array(dataAt + stride * h);
+    const dv = new DataView(out.buffer);
+    out.set([0x42, 0x4d]);
+    dv.setUint32(2, out.length, true);
+    dv.setUint32(10, dataAt, true);
+    dv.setUint32(14, 40, true);
+    dv.setInt32(18, w, true);
+    dv.setInt32(22, bpp === 8 ? -h : h, true); // the palette image is stored top-down
+    dv.setUint16(26, 1, true);
+    dv.setUint16(28, bpp, true);
+    dv.setUint32(46, palette.length / 4, true);
+    out.set(palette, 54);
+    rows.forEach((r, y) => out.set(r, dataAt + (bpp === 8 ? y : h - 1 - y) * stride));
+    return out;
+  };
+  // 3x2 24-bit: pixels stored B, G, R.
+  const rgbRows = [[10, 20, 30, 40, 50, 60, 70, 80, 90], [1, 2, 3, 4, 5, 6, 7, 8, 9]];
+  const bgr = rgbRows.map((r) => Uint8Array.from(r.map((_, i) => r[i - (i % 3) + 2 - (i % 3)])));
+  const a = await decodeImage(bmp(3, 2, 24, bgr), "a.bmp");
+  assert.deepEqual([a.width, a.height, [...a.data]], [3, 2, rgbRows.flat()]);
+  // 2x2 8-bit palette (B, G, R, 0 entries).
+  const palette = [0, 0, 255, 0, 0, 255, 0, 0];
+  const b = await decodeImage(
+    bmp(2, 2, 8, [new Uint8Array([0, 1]), new Uint8Array([1, 0])], palette),
+    "p.bmp",
+  );
+  assert.deepEqual([...b.data], [255, 0, 0, 0, 255, 0, 0, 255, 0, 255, 0, 0]);
+});

@@ -11,6 +11,7 @@
  * - PNG (1-16 bit, gray, gray+alpha, RGB, RGBA, palette): imagescript.
  * - TIFF (baseline: strips/tiles, none/LZW/Deflate/PackBits): ./tiff.ts.
  * - Netpbm PBM/PGM/PPM (torchvision's .ppm/.pgm; GTSRB): ./pnm.ts.
+ * - BMP (24/32-bit, 1/4/8-bit palette, uncompressed): ./bmp.ts.
  *   16-bit samples keep their high byte (PIL does the same for 16-bit RGB;
  *   16-bit grayscale opens in PIL as mode "I;16", whose conversion to RGB
  *   clips rather than scales in the versions we know of; we scale instead).
@@ -20,7 +21,7 @@
  *   Hugging Face apply it by default).
  * - GIF: the first frame (imagescript); transparent pixels become black,
  *   where PIL would show the palette colour behind the transparent index.
- * - CMYK JPEGs, BMP and WebP are not supported (reported as decode failures
+ * - CMYK JPEGs, run-length BMPs and WebP are not supported (reported as decode failures
  *   with the reason, never silently skipped).
  */
 import mozjpegFactory from "@jsquash/jpeg/codec/dec/mozjpeg_dec.js";
@@ -29,6 +30,7 @@ import { DataError } from "../errors.ts";
 import type { RgbImage } from "./resize.ts";
 import { decodeTiff, TiffError } from "./tiff.ts";
 import { decodePnm, isPnm, PnmError } from "./pnm.ts";
+import { BmpError, decodeBmp } from "./bmp.ts";
 
 export type { RgbImage } from "./resize.ts";
 
@@ -270,6 +272,13 @@ export async function decodeImage(bytes: Uint8Array, path: string): Promise<RgbI
       }
     case "gif":
       return await decodeGifFirstFrame(bytes, path);
+    case "bmp":
+      try {
+        return decodeBmp(bytes, MAX_IMAGE_PIXELS);
+      } catch (e) {
+        if (e instanceof BmpError) throw new ImageDecodeError(path, e.message);
+        throw e;
+      }
     case "unknown":
       if (isPnm(bytes)) {
         try {
