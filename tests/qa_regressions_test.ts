@@ -11,7 +11,7 @@ import { loadModel, modelPipeline } from "../src/models/load.ts";
 import { predict } from "../src/predict.ts";
 import { openDataset } from "../src/data/datasets.ts";
 import { mapLabels, modelClassesFromNames } from "../src/data/labels.ts";
-import { decodeImage } from "../src/data/decode.ts";
+import { decodeImage, gifTransparentColor } from "../src/data/decode.ts";
 import { preprocessConfigFromModelDir } from "../src/data/preprocess.ts";
 import { DataError, ModelLayoutError, UsageError } from "../src/errors.ts";
 import { prepareOutDir, preprocessOverrides } from "../src/cli/options.ts";
@@ -568,4 +568,58 @@ Deno.test("decode: BMP (24-bit bottom-up, 8-bit palette top-down) like Pillow", 
     "p.bmp",
   );
   assert.deepEqual([...b.data], [255, 0, 0, 0, 255, 0, 0, 255, 0, 255, 0, 0]);
+});
+
+Deno.test("decode: a GIF's transparent pixels show the palette colour of the transparent index", async () => {
+  // Bug: they came out black; Pillow's convert("RGB") keeps the palette colour.
+  const palette = [200, 10, 20, 30, 220, 40, 50, 60, 240, 1, 2, 3];
+  const pixels = [0, 1, 2, 1]; // 2x2; index 1 is transparent
+  // LZW with min code size 2 (3-bit codes, clear = 4, end = 5), a clear before each literal
+  // so the code width never grows; codes packed least significant bit first.
+  const codes = [...pixels.flatMap((p) => [4, p]), 5];
+  const data: number[] = [];
+  let acc = 0, nbits = 0;
+  for (const c of codes) {
+    acc |= c << nbits;
+    nbits += 3;
+    while (nbits >= 8) (data.push(acc & 255), acc >>= 8, nbits -= 8);
+  }
+  if (nbits) data.push(acc & 255);
+  const gif = new Uint8Array([
+    ...new TextEncoder().encode("GIF89a"),
+    2,
+    0,
+    2,
+    0,
+    0x81,
+    0,
+    0, // screen 2x2, global table of 4 colours
+    ...palette,
+    0x21,
+    0xf9,
+    4,
+    1,
+    0,
+    0,
+    1,
+    0, // graphic control: transparent index 1
+    0x2c,
+    0,
+    0,
+    0,
+    0,
+    2,
+    0,
+    2,
+    0,
+    0, // image 2x2 at 0,0, no local table
+    2,
+    data.length,
+    ...data,
+    0, // LZW min code size, one sub-block, terminator
+    0x3b,
+  ]);
+  assert.deepEqual(gifTransparentColor(gif), [30, 220, 40]);
+  const img = await decodeImage(gif, "t.gif");
+  assert.deepEqual([...img.data], pixels.flatMap((p) => palette.slice(3 * p, 3 * p + 3)));
 });

@@ -19,8 +19,8 @@
  *   compositing, like `convert("RGB")`.
  * - EXIF orientation is NOT applied (neither PIL, torchvision, timm nor
  *   Hugging Face apply it by default).
- * - GIF: the first frame (imagescript); transparent pixels become black,
- *   where PIL would show the palette colour behind the transparent index.
+ * - GIF: the first frame (imagescript); transparent pixels show the palette
+ *   colour of the transparent index, as in PIL.
  * - CMYK JPEGs, run-length BMPs and WebP are not supported (reported as decode failures
  *   with the reason, never silently skipped).
  */
@@ -199,11 +199,49 @@ async function decodeGifFirstFrame(bytes: Uint8Array, path: string): Promise<Rgb
     throw new ImageDecodeError(path, `corrupt GIF (${(e as Error).message ?? e})`);
   }
   if (!frame) throw new ImageDecodeError(path, "GIF without frames");
+  const key = gifTransparentColor(bytes);
+  if (key) {
+    // imagescript blanks transparent pixels; Pillow's convert("RGB") shows the palette colour
+    // of the transparent index there (the frame is filled with that index first).
+    const px = frame.bitmap;
+    for (let i = 0; i < px.length; i += 4) if (px[i + 3] === 0) px.set(key, i);
+  }
   return {
     width: frame.width,
     height: frame.height,
     data: rgbaToRgb(frame.bitmap, frame.width * frame.height),
   };
+}
+
+/**
+ * The palette colour of the first frame's transparent index (its local
+ * colour table, else the global one), or null when the frame has none.
+ */
+export function gifTransparentColor(b: Uint8Array): [number, number, number] | null {
+  if (b.length < 13) return null;
+  const tableSize = (packed: number) => 3 * (1 << ((packed & 7) + 1));
+  let at = 13;
+  let global: Uint8Array | null = null;
+  if (b[10] & 0x80) {
+    global = b.subarray(at, at + tableSize(b[10]));
+    at += tableSize(b[10]);
+  }
+  let transparent = -1;
+  while (at < b.length) {
+    if (b[at] === 0x21) { // extension: label, then sub-blocks
+      if (b[at + 1] === 0xf9 && b[at + 2] === 4 && b[at + 3] & 1) transparent = b[at + 6];
+      at += 2;
+      while (at < b.length && b[at] !== 0) at += b[at] + 1;
+      at++;
+    } else if (b[at] === 0x2c) { // first image descriptor
+      if (transparent < 0) return null;
+      const packed = b[at + 9];
+      const table = packed & 0x80 ? b.subarray(at + 10, at + 10 + tableSize(packed)) : global;
+      if (!table || 3 * transparent + 2 >= table.length) return null;
+      return [table[3 * transparent], table[3 * transparent + 1], table[3 * transparent + 2]];
+    } else return null;
+  }
+  return null;
 }
 
 /**
