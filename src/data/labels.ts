@@ -294,9 +294,8 @@ export function mapLabels(
     mode = "index";
     if (dataset.labelKind === "name") {
       warnings.push(
-        `model has no class names: dataset classes mapped by position (${
-          dataset.classes.slice(0, 3).join(", ")
-        }, ... -> 0, 1, 2, ...)`,
+        `${model.named ? "--map-by index" : "model has no class names"}: dataset classes mapped ` +
+          `by position (${dataset.classes.slice(0, 3).join(", ")}, ... -> 0, 1, 2, ...)`,
       );
     }
     for (let l = 0; l < nLabels; l++) map[l] = l < model.count ? l : -1;
