@@ -404,7 +404,7 @@ function hfSpec(
   }
   const spec: ViTSpec = {
     layout,
-    architecture: prefixTokens.length === 2 ? "deit" : "vit",
+    architecture: layout === "hf-deit" || prefixTokens.length === 2 ? "deit" : "vit",
     hidden: D,
     heads: headsFor(D, num(config.num_attention_heads), where),
     mlp,
