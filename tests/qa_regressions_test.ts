@@ -8,6 +8,7 @@ import { join } from "node:path";
 import { writeSyntheticModel } from "../src/demo/synthetic.ts";
 import { Engine } from "../src/gpu/engine.ts";
 import { loadModel, modelPipeline } from "../src/models/load.ts";
+import { findModelFiles } from "../src/models/config.ts";
 import { predict } from "../src/predict.ts";
 import { openDataset } from "../src/data/datasets.ts";
 import { mapLabels, modelClassesFromNames } from "../src/data/labels.ts";
@@ -622,4 +623,14 @@ Deno.test("decode: a GIF's transparent pixels show the palette colour of the tra
   assert.deepEqual(gifTransparentColor(gif), [30, 220, 40]);
   const img = await decodeImage(gif, "t.gif");
   assert.deepEqual([...img.data], pixels.flatMap((p) => palette.slice(3 * p, 3 * p + 3)));
+});
+
+Deno.test("findModelFiles: a sharded checkpoint is named as such, not as 'several files'", () => {
+  const dir = join(tmp, "sharded");
+  Deno.mkdirSync(dir, { recursive: true });
+  for (const f of ["model-00001-of-00002.safetensors", "model-00002-of-00002.safetensors"]) {
+    Deno.writeFileSync(join(dir, f), new Uint8Array(16));
+  }
+  Deno.writeTextFileSync(join(dir, "model.safetensors.index.json"), '{"weight_map": {}}');
+  assert.throws(() => findModelFiles(dir), /sharded checkpoint .* merge the shards/);
 });

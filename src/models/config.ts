@@ -77,6 +77,13 @@ export function findModelFiles(path: string): ModelFiles {
         .filter((e) => e.isFile && e.name.endsWith(".safetensors"))
         .map((e) => e.name)
         .sort();
+      if (found.length !== 1 && statOrUndefined(join(dir, "model.safetensors.index.json"))) {
+        throw new ModelLayoutError(
+          `${dir} holds a sharded checkpoint (model.safetensors.index.json + ${found.length} ` +
+            `shards), which is not supported: merge the shards into one model.safetensors, e.g. ` +
+            `model.save_pretrained(dir, max_shard_size="100GB").`,
+        );
+      }
       if (found.length !== 1) {
         throw new ModelLayoutError(
           found.length === 0
