@@ -35,6 +35,7 @@ Deno.test("layerNorm matches a float64 reference on awkward shapes", async () =>
     [[7, 1000], 1e-6, -3],
     [[4, 65], 1e-6, 0],
     [[2, 1], 1e-5, 0],
+    [[130, 48], 1e-12, 1], // more rows than one per-invocation workgroup holds
   ];
   let seed = 1;
   for (const [shape, eps, offset] of cases) {
@@ -43,14 +44,19 @@ Deno.test("layerNorm matches a float64 reference on awkward shapes", async () =>
     const x = randomF32(n, seed++, -2 + offset, 2 + offset);
     const w = randomF32(D, seed++, 0.5, 1.5);
     const b = randomF32(D, seed++, -0.3, 0.3);
-    const y = layerNorm(
-      engine,
-      engine.upload(x, shape),
-      engine.upload(w, [D]),
-      engine.upload(b, [D]),
-      eps,
-    );
-    const got = await engine.readF32(y);
-    assertAbsClose(got, layerNormRef(x, D, w, b, eps), 2e-5, `layerNorm [${shape}]`);
+    const ref = layerNormRef(x, D, w, b, eps);
+    for (const strategy of ["workgroup-per-row", "invocation-per-row"] as const) {
+      const y = layerNorm(
+        engine,
+        engine.upload(x, shape),
+        engine.upload(w, [D]),
+        engine.upload(b, [D]),
+        eps,
+        undefined,
+        strategy,
+      );
+      const got = await engine.readF32(y);
+      assertAbsClose(got, ref, 2e-5, `layerNorm [${shape}] ${strategy}`);
+    }
   }
 });

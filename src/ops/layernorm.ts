@@ -8,10 +8,18 @@ import type { Tensor } from "../tensor.ts";
 const WG = 64;
 
 /**
+ * How rows are spread over invocations: a workgroup per row (tree
+ * reductions; GPUs) or an invocation per row (plain loops; CPU adapters
+ * such as lavapipe, where barriers are expensive).
+ */
+export type LayerNormStrategy = "workgroup-per-row" | "invocation-per-row";
+
+/**
  * y = (x - mean) / sqrt(var + eps) * weight + bias over the last dimension D
  * of `x` [..., D] (biased variance, as PyTorch's `nn.LayerNorm`). `weight`
  * and `bias` are [D]. Returns a new tensor of the shape of `x` unless `out`
- * is given.
+ * is given. `strategy` defaults to an invocation per row on fallback (CPU)
+ * adapters and a workgroup per row otherwise.
  */
 export function layerNorm(
   engine: Engine,
@@ -20,6 +28,9 @@ export function layerNorm(
   bias: Tensor,
   eps: number,
   out: Tensor = engine.empty(x.shape, "f32", "layernorm"),
+  strategy: LayerNormStrategy = engine.gpu.info.isFallbackAdapter
+    ? "invocation-per-row"
+    : "workgroup-per-row",
 ): Tensor {
   const D = x.shape[x.shape.length - 1];
   if (weight.size !== D || bias.size !== D) {
@@ -30,10 +41,16 @@ export function layerNorm(
   }
   if (out.size !== x.size) throw new Error(`layerNorm: out [${out.shape}] != x [${x.shape}]`);
   const rows = x.size / D;
+  const perInvocation = strategy === "invocation-per-row";
   engine.run(
-    { name: "layernorm", code, constants: { WG } },
+    {
+      name: "layernorm",
+      code,
+      entry: perInvocation ? "per_invocation" : "main",
+      constants: { WG },
+    },
     [x, weight, bias, out],
-    rows,
+    perInvocation ? Math.ceil(rows / WG) : rows,
     packParams([rows, D, { f32: eps }]),
   );
   return out;
