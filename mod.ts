@@ -337,7 +337,7 @@ export {
 } from "./src/weights/vit_layouts.ts";
 export { positionTable, resizeGrid } from "./src/models/vit_posembed.ts";
 export { attention, type AttentionOptions } from "./src/ops/attention.ts";
-export { layerNorm } from "./src/ops/layernorm.ts";
+export { layerNorm, type LayerNormStrategy } from "./src/ops/layernorm.ts";
 export { softmaxRows } from "./src/ops/softmax.ts";
 export { assembleTokens, patchify, takeTokens } from "./src/ops/patch_embed.ts";
 export {
