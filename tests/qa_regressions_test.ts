@@ -329,6 +329,11 @@ Deno.test("HF ViT layout: pooler weights (ViTModel checkpoints) are ignored, not
   const spec = vitSpec(index, config, "test");
   assert.equal(spec.numClasses, K);
   assert.deepEqual(spec.grid, [2, 2]);
+  // An approximate GELU is refused rather than run as the exact one.
+  assert.throws(
+    () => vitSpec(index, { ...config, hidden_act: "gelu_new" }, "test"),
+    /hidden_act "gelu_new" is not supported/,
+  );
 });
 
 Deno.test("loadModel: a wrapper prefix on every tensor name is named in the error", async () => {

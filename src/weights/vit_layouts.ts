@@ -384,6 +384,13 @@ function hfSpec(
     classifiers = [{ ...linearNames("classifier", true), token: 0 }];
   }
   const numClasses = requireShape(index, have, classifiers[0].weight, where)[0];
+  // The MLP runs exact (erf) GELU; a tanh or sigmoid approximation would be silently off.
+  const act = config.hidden_act ?? "gelu";
+  if (act !== "gelu") {
+    throw new ModelLayoutError(
+      `${where}: hidden_act ${JSON.stringify(act)} is not supported (only "gelu", the exact GELU).`,
+    );
+  }
 
   const qkvBias = typeof config.qkv_bias === "boolean"
     ? config.qkv_bias
