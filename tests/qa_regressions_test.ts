@@ -18,7 +18,7 @@ import { DataError, ModelLayoutError, UsageError } from "../src/errors.ts";
 import { prepareOutDir, preprocessOverrides } from "../src/cli/options.ts";
 import { vitSpec } from "../src/weights/vit_layouts.ts";
 import { rng } from "./_helpers.ts";
-import { synthTimmViT } from "./_vit_synth.ts";
+import { synthTimmViT, timmViTShapes } from "./_vit_synth.ts";
 import { encodeWeights, type SynthResNet, synthResNetWeights } from "./resnet_synth.ts";
 import { writeSafetensors } from "../src/weights/safetensors.ts";
 
@@ -638,4 +638,23 @@ Deno.test("findModelFiles: a sharded checkpoint is named as such, not as 'severa
   }
   Deno.writeTextFileSync(join(dir, "model.safetensors.index.json"), '{"weight_map": {}}');
   assert.throws(() => findModelFiles(dir), /sharded checkpoint .* merge the shards/);
+});
+
+Deno.test("timm ViT layout: a top-level global_pool other than token is refused", () => {
+  const shapes = timmViTShapes({
+    D: 16,
+    depth: 1,
+    heads: 1,
+    mlp: 32,
+    classes: 3,
+    patch: 4,
+    grid: 2,
+  });
+  const index = {
+    names: () => Object.keys(shapes),
+    info: (n: string) => ({ dtype: "F32", shape: shapes[n] }),
+  };
+  const config = { architecture: "vit_custom", model_args: { num_heads: 1 } };
+  assert.equal(vitSpec(index, { ...config, global_pool: "token" }, "t").numClasses, 3);
+  assert.throws(() => vitSpec(index, { ...config, global_pool: "avg" }, "t"), /global_pool "avg"/);
 });

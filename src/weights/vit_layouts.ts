@@ -485,9 +485,11 @@ function timmSpec(index: TensorIndex, config: Record<string, unknown>, where: st
     num(args.num_heads) ?? (sizeName ? TIMM_HEADS[sizeName] : undefined),
     where,
   );
-  if (args.global_pool !== undefined && args.global_pool !== "token") {
+  // timm hub configs carry global_pool at the top level, model_args may override it.
+  const pool = args.global_pool ?? config.global_pool;
+  if (pool !== undefined && pool !== "token") {
     throw new ModelLayoutError(
-      `${where}: timm global_pool ${JSON.stringify(args.global_pool)} is not supported (only ` +
+      `${where}: timm global_pool ${JSON.stringify(pool)} is not supported (only ` +
         `"token", the class-token classifier).`,
     );
   }
