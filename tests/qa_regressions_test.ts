@@ -75,6 +75,8 @@ Deno.test("labels CSV: a two-column file's second column is the label whatever i
   const names = openDataset(join(dir, "names.csv"));
   assert.equal(names.labelKind, "name");
   assert.deepEqual(names.items.map((i) => names.classes[i.label!]), ["cat", "dog"]);
+  Deno.writeTextFileSync(join(dir, "floats.csv"), "path,label\na.png,4.0\nb.png,7.\n");
+  assert.deepEqual(openDataset(join(dir, "floats.csv")).items.map((i) => i.label), [4, 7]);
   const wnid = openDataset(join(dir, "wnid.csv"));
   assert.deepEqual(wnid.items.map((i) => wnid.classes[i.label!]), ["n1", "n2"]);
 });

@@ -383,7 +383,8 @@ function openCsv(csvPath: string, baseDir = dirname(csvPath)): Dataset {
     const line = i + (body === rows ? 1 : 2);
     const p = r[pathCol]?.trim();
     if (!p) throw new DataError(`${csvPath} line ${line}: empty path`);
-    const label = labelCol >= 0 ? r[labelCol]?.trim() : undefined;
+    // "3.0" is an index written through a float column (pandas does that when any cell is NaN).
+    const label = labelCol >= 0 ? r[labelCol]?.trim().replace(/^(\d+)\.0*$/, "$1") : undefined;
     if (labelCol >= 0 && !label) {
       throw new DataError(`${csvPath} line ${line}: no label for ${p}`);
     }
