@@ -141,7 +141,7 @@ fixtureTest("loader: a batch that fails entirely travels with the next; labels k
     assert.deepEqual(progress, [2, 1, 6, 4]);
     const failed = batches.flatMap((b) => b.failed);
     assert.match(failed[2].reason, /empty file/);
-    assert.match(failed[3].reason, /unsupported image format WEBP/);
+    assert.match(failed[3].reason, /corrupt or truncated WebP/);
     assert.deepEqual(batches[0].pixels, batches[1].pixels);
     // Everything failing still reports: one empty final batch.
     const bad = items.filter((i) => !i.path.includes("good"));

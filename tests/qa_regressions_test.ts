@@ -660,3 +660,19 @@ Deno.test("timm ViT layout: a top-level global_pool other than token is refused"
   assert.equal(vitSpec(index, { ...config, global_pool: "token" }, "t").numClasses, 3);
   assert.throws(() => vitSpec(index, { ...config, global_pool: "avg" }, "t"), /global_pool "avg"/);
 });
+
+Deno.test("decode: WebP through libwebp (lossless exact, lossy close), as Pillow", async () => {
+  // Bug: every WebP was refused as unsupported; Pillow (libwebp) reads them.
+  const lossless =
+    "UklGRloAAABXRUJQVlA4TE0AAAAvDEACAJkyRPQ/NsWP6H9AQds2kmmMP9T/DsFMKI1sJ0rC8Zrg8NE4yojDoamA7mMCSMo4AOM/aBMacAc4AdDhHABgVjQCAFi8KrP5AAA=";
+  const lossy =
+    "UklGRnIAAABXRUJQVlA4IGYAAADwAQCdASoNAAoAAgA0JbACdAEOwTQZYAAA/vzPzhh/rmpS/mL9RUIz/YQGNkIa/+uj6X8zgAjOo9Aq9PPYwDt2Ob/2m3/dshq+HhZ9f/ybb2Ju/Q3oZ8mf+5DMVQP//pz4wt3qAAA=";
+  const rgb = tiffPattern();
+  const exact = await decodeImage(b64(lossless), "l.webp");
+  assert.deepEqual([exact.width, exact.height], [13, 10]);
+  assert.deepEqual(exact.data, rgb);
+  const approx = await decodeImage(b64(lossy), "q.webp");
+  let err = 0;
+  for (let i = 0; i < rgb.length; i++) err += Math.abs(approx.data[i] - rgb[i]);
+  assert.ok(err / rgb.length < 20, `mean error ${err / rgb.length}`);
+});

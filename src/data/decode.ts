@@ -21,10 +21,12 @@
  *   Hugging Face apply it by default).
  * - GIF: the first frame (imagescript); transparent pixels show the palette
  *   colour of the transparent index, as in PIL.
- * - CMYK JPEGs, run-length BMPs and WebP are not supported (reported as decode failures
+ * - WebP: libwebp (WebAssembly, `@jsquash/webp`), as in Pillow.
+ * - CMYK JPEGs and run-length BMPs are not supported (reported as decode failures
  *   with the reason, never silently skipped).
  */
 import mozjpegFactory from "@jsquash/jpeg/codec/dec/mozjpeg_dec.js";
+import webpFactory from "@jsquash/webp/codec/dec/webp_dec.js";
 import { GIF, Image } from "imagescript";
 import { DataError } from "../errors.ts";
 import type { RgbImage } from "./resize.ts";
@@ -124,6 +126,36 @@ async function decodeJpeg(bytes: Uint8Array, path: string): Promise<RgbImage> {
   }
   if (messages.some((m) => /premature end/i.test(m))) {
     throw new ImageDecodeError(path, "truncated JPEG (premature end of data)");
+  }
+  return {
+    width: img.width,
+    height: img.height,
+    data: rgbaToRgb(img.data, img.width * img.height),
+  };
+}
+
+interface WebpDecoder {
+  decode(data: Uint8Array): { data: Uint8ClampedArray; width: number; height: number } | null;
+}
+
+let webpDecoder: Promise<WebpDecoder> | undefined;
+
+/** WebP (lossy or lossless, first frame) through libwebp, the decoder Pillow uses. */
+async function decodeWebp(bytes: Uint8Array, path: string): Promise<RgbImage> {
+  webpDecoder ??= (webpFactory as unknown as (opts: object) => Promise<WebpDecoder>)({
+    noInitialRun: true,
+    print: () => {},
+    printErr: () => {},
+  });
+  const dec = await webpDecoder;
+  let img;
+  try {
+    img = dec.decode(bytes);
+  } catch {
+    img = null;
+  }
+  if (!img || !img.width || !img.height) {
+    throw new ImageDecodeError(path, "corrupt or truncated WebP (libwebp could not decode it)");
   }
   return {
     width: img.width,
@@ -310,6 +342,8 @@ export async function decodeImage(bytes: Uint8Array, path: string): Promise<RgbI
       }
     case "gif":
       return await decodeGifFirstFrame(bytes, path);
+    case "webp":
+      return await decodeWebp(bytes, path);
     case "bmp":
       try {
         return decodeBmp(bytes, MAX_IMAGE_PIXELS);
@@ -327,11 +361,6 @@ export async function decodeImage(bytes: Uint8Array, path: string): Promise<RgbI
         }
       }
       throw new ImageDecodeError(path, "not an image (unrecognised file signature)");
-    default:
-      throw new ImageDecodeError(
-        path,
-        `unsupported image format ${format.toUpperCase()} (convert it to JPEG or PNG)`,
-      );
   }
 }
 
