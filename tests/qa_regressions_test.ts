@@ -16,6 +16,7 @@ import { decodeImage, gifTransparentColor } from "../src/data/decode.ts";
 import { preprocessConfigFromModelDir } from "../src/data/preprocess.ts";
 import { DataError, ModelLayoutError, UsageError } from "../src/errors.ts";
 import { prepareOutDir, preprocessOverrides } from "../src/cli/options.ts";
+import { expandFolder } from "../src/cli/predict.ts";
 import { vitSpec } from "../src/weights/vit_layouts.ts";
 import { rng } from "./_helpers.ts";
 import { synthTimmViT, timmViTShapes } from "./_vit_synth.ts";
@@ -675,4 +676,19 @@ Deno.test("decode: WebP through libwebp (lossless exact, lossy close), as Pillow
   let err = 0;
   for (let i = 0; i < rgb.length; i++) err += Math.abs(approx.data[i] - rgb[i]);
   assert.ok(err / rgb.length < 20, `mean error ${err / rgb.length}`);
+});
+
+Deno.test("predict CLI: a folder argument stands for its image files, recursively and sorted", () => {
+  // Bug (UX): `visioneval predict --model m photos/` failed reading the folder as an image.
+  const dir = join(tmp, "photos");
+  Deno.mkdirSync(join(dir, "b"), { recursive: true });
+  for (const f of ["z.JPG", "a.png", "notes.txt", ".hidden.jpg", "b/c.jpeg"]) {
+    Deno.writeFileSync(join(dir, f), new Uint8Array(1));
+  }
+  assert.deepEqual(expandFolder(dir), [
+    join(dir, "a.png"),
+    join(dir, "b/c.jpeg"),
+    join(dir, "z.JPG"),
+  ]);
+  assert.deepEqual(expandFolder(join(dir, "a.png")), [join(dir, "a.png")]);
 });

@@ -7,12 +7,35 @@ import { Engine } from "../gpu/engine.ts";
 import { loadModel } from "../models/load.ts";
 import { predict } from "../predict.ts";
 import { intArg, PREPROCESS_HELP, PREPROCESS_OPTIONS, preprocessOverrides } from "./options.ts";
+import { join } from "node:path";
+import { IMAGE_EXTENSIONS } from "../data/datasets.ts";
+
+/** A folder's image files (by extension, any case), recursively and sorted; a file as given. */
+export function expandFolder(path: string): string[] {
+  let isDir = false;
+  try {
+    isDir = Deno.statSync(path).isDirectory;
+  } catch {
+    return [path]; // reported as unreadable by predict
+  }
+  if (!isDir) return [path];
+  const out: string[] = [];
+  const entries = [...Deno.readDirSync(path)].sort((a, b) => a.name < b.name ? -1 : 1);
+  for (const e of entries) {
+    if (e.name.startsWith(".")) continue;
+    const full = join(path, e.name);
+    if (e.isDirectory) out.push(...expandFolder(full));
+    else if (IMAGE_EXTENSIONS.some((x) => e.name.toLowerCase().endsWith(x))) out.push(full);
+  }
+  return out;
+}
 
 /** Usage text. */
 export const HELP = `usage: visioneval predict --model PATH IMAGE... [--topk 5] [--json]
 
 Classifies images with the model's own preprocessing and prints the top-k
-classes with their probabilities.
+classes with their probabilities. A folder stands for the image files under it
+(recursively, sorted); unreadable images are skipped and listed.
 
   --model PATH   model folder or .safetensors file
   --topk K       classes per image, 1..10 (default 5)
@@ -36,6 +59,8 @@ export async function run(args: string[]): Promise<void> {
   });
   if (!v.model) throw new UsageError("--model PATH is required");
   if (positionals.length === 0) throw new UsageError("give at least one image");
+  const images = positionals.flatMap(expandFolder);
+  if (images.length === 0) throw new DataError(`no image files in ${positionals.join(", ")}`);
   const engine = await Engine.create();
   const model = await loadModel(v.model, engine);
   const overrides = preprocessOverrides(v);
@@ -44,7 +69,7 @@ export async function run(args: string[]): Promise<void> {
   console.error(`pipeline   ${describePipeline(pipeline)}`);
   // Unreadable images are skipped and listed; the others still get their predictions.
   const failed: { path: string; reason: string }[] = [];
-  const preds = await predict(model, positionals, {
+  const preds = await predict(model, images, {
     engine,
     topk: intArg(v.topk, "--topk", 1, 10),
     batch: intArg(v.batch, "--batch", 1, 4096),
@@ -52,7 +77,7 @@ export async function run(args: string[]): Promise<void> {
     failed,
   });
   for (const f of failed) console.error(`skipped ${f.path}: ${f.reason}`);
-  if (failed.length === positionals.length) {
+  if (failed.length === images.length) {
     throw new DataError(`none of the ${failed.length} image(s) could be read`);
   }
   if (v.json) {
