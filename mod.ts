@@ -42,8 +42,6 @@ export {
   type EvaluateOptions,
   type EvaluationMetrics,
   type EvaluationResult,
-  modelClasses,
-  resolvePipeline,
   type RunMetadata,
   type Shard,
   shardRange,
@@ -178,8 +176,8 @@ export {
   type Explanation,
   explanationExample,
   inputRegion,
-  modelPipeline,
 } from "./src/explain/explain.ts";
+export { modelClasses, modelDir, modelPipeline } from "./src/models/pipeline.ts";
 export {
   collectFeatures,
   type CollectOptions,

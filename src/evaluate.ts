@@ -7,27 +7,20 @@
  * metric state and the top-k predictions stay on the GPU until the data
  * ends. The loader prepares the next batches in workers while the GPU works.
  */
-import { dirname, join, resolve } from "node:path";
+import { join, resolve } from "node:path";
 import { DataError, UsageError } from "./errors.ts";
 import { Engine } from "./gpu/engine.ts";
 import type { Tensor } from "./tensor.ts";
 import { loadModel } from "./models/load.ts";
 import type { ClassifierModel } from "./models/model.ts";
 import {
-  applyOverrides,
   describePipeline,
   type PreprocessConfig,
-  preprocessConfigFromModelDir,
   type PreprocessOverrides,
 } from "./data/preprocess.ts";
+import { modelClasses, modelPipeline } from "./models/pipeline.ts";
 import { type DatasetItem, openDataset, readCifarRecord } from "./data/datasets.ts";
-import {
-  applyLabelMapping,
-  mapLabels,
-  type ModelClasses,
-  modelClassesFromConfig,
-  modelClassesFromNames,
-} from "./data/labels.ts";
+import { applyLabelMapping, mapLabels } from "./data/labels.ts";
 import { defaultWorkerCount, loadBatches } from "./data/loader.ts";
 import type { FailedItem } from "./data/prepare.ts";
 import { ProgressDisplay } from "./data/progress.ts";
@@ -229,27 +222,8 @@ class TopKStore {
   }
 }
 
-/** The model's classes (names, WordNet ids) from its config, else its labels. */
-export function modelClasses(model: ClassifierModel): ModelClasses {
-  const fromConfig = modelClassesFromConfig(model.config, model.numClasses);
-  if (fromConfig.named && fromConfig.count === model.numClasses) return fromConfig;
-  return modelClassesFromNames(model.labels, model.numClasses);
-}
-
-/** The folder a model was loaded from. */
-function modelDir(model: ClassifierModel): string {
-  return /\.safetensors$/i.test(model.path) ? dirname(model.path) : model.path;
-}
-
-/** The model's preprocessing pipeline with the user's overrides. */
-export function resolvePipeline(
-  model: ClassifierModel,
-  overrides: PreprocessOverrides = {},
-): PreprocessConfig {
-  return model.preprocess
-    ? applyOverrides(model.preprocess, overrides)
-    : preprocessConfigFromModelDir(modelDir(model), overrides);
-}
+/** Alias of {@link modelPipeline} (src/models/pipeline.ts) for existing callers. */
+export const resolvePipeline: typeof modelPipeline = modelPipeline;
 
 /** Items of shard `index` of `count` (contiguous ranges, sizes differ by at most one). */
 export function shardRange(n: number, shard?: Shard): [number, number] {
@@ -304,7 +278,7 @@ export async function evaluate(opts: EvaluateOptions): Promise<EvaluationResult>
       }${mapped.dropped.length ? ` (${mapped.dropped.length} dropped by the class mapping)` : ""}`,
     );
   }
-  const pipeline = resolvePipeline(model, opts.preprocess);
+  const pipeline = modelPipeline(model, opts.preprocess);
   for (const w of [...dataset.warnings, ...mapping.warnings, ...pipeline.warnings]) {
     console.error(`visioneval: warning: ${w}`);
   }

@@ -13,7 +13,7 @@ import {
 } from "./data/preprocess.ts";
 import type { PreprocessOverrides } from "./data/preprocess.ts";
 import { topk as topkOp } from "./ops/topk.ts";
-import { modelClasses, resolvePipeline } from "./evaluate.ts";
+import { modelClasses, modelPipeline } from "./models/pipeline.ts";
 import { DataError } from "./errors.ts";
 
 /** An image to classify: a file path, or decoded pixels with a name. */
@@ -54,7 +54,7 @@ export async function predict(
   opts: PredictOptions = {},
 ): Promise<Prediction[]> {
   const engine = opts.engine ?? await Engine.create();
-  const cfg = resolvePipeline(model, opts.preprocess);
+  const cfg = modelPipeline(model, opts.preprocess);
   const table = normalizationTable(cfg);
   const k = Math.min(opts.topk ?? 5, model.numClasses, 10);
   const batch = Math.max(1, opts.batch ?? 16);

@@ -284,3 +284,18 @@ Deno.test("calibrate --model --data: temperature, before/after numbers and diagr
   }
   assert.equal((await cli(["calibrate", "--model", synthModel])).code, 2);
 });
+
+Deno.test("model.predict agrees with the evaluation's predictions", async () => {
+  const { loadModel } = await import("../src/models/load.ts");
+  const model = await loadModel(synthModel);
+  const r = await evaluate({ model, data: synthData, progress: false, bootstrap: 0, limit: 6 });
+  const preds = await model.predict(r.predictions.map((p) => p.path), { topk: 3 });
+  preds.forEach((p, i) => {
+    assert.equal(p.path, r.predictions[i].path);
+    assert.equal(p.top.length, 3);
+    assert.equal(p.top[0].class, r.predictions[i].pred);
+    assert.ok(Math.abs(p.top[0].probability - r.predictions[i].confidence) < 1e-6);
+    assert.ok(["red", "green", "blue", "yellow", "purple"].includes(p.top[0].name));
+  });
+  model.dispose();
+});

@@ -26,7 +26,7 @@ import type { PreprocessConfig } from "../data/preprocess.ts";
 import { loadBatches, type LoaderPool } from "../data/loader.ts";
 import type { EmbeddingInput, EmbeddingPoint } from "../report/types.ts";
 import { argmaxRows } from "./gradcam.ts";
-import { modelPipeline } from "./explain.ts";
+import { modelPipeline } from "../models/pipeline.ts";
 import { exactKnn } from "./knn.ts";
 import { pca } from "./pca.ts";
 import { tsne } from "./tsne.ts";

@@ -10,9 +10,9 @@
  * evaluation loop has one); {@link explainImages} reads, decodes and
  * preprocesses image files itself and also blends onto the originals.
  */
-import { dirname } from "node:path";
 import type { Engine } from "../gpu/engine.ts";
 import type { ClassifierModel } from "../models/model.ts";
+import { modelPipeline } from "../models/pipeline.ts";
 import type { Tensor } from "../tensor.ts";
 import { ModelLayoutError } from "../errors.ts";
 import { readImage } from "../data/decode.ts";
@@ -22,7 +22,6 @@ import {
   normalizationTable,
   preprocess,
   type PreprocessConfig,
-  preprocessConfigFromModelDir,
   resizedSize,
 } from "../data/preprocess.ts";
 import type { ExplanationExample, RasterImage } from "../report/types.ts";
@@ -90,16 +89,6 @@ export interface Explanation {
 /** Default method of a model: Grad-CAM for CNNs, rollout for transformers. */
 export function defaultMethod(model: ClassifierModel): ExplainMethod {
   return /vit|deit|transformer/i.test(model.architecture) ? "rollout" : "gradcam";
-}
-
-/** Where the model folder is (for its preprocessing pipeline). */
-function modelDir(model: ClassifierModel): string {
-  return /\.safetensors$/i.test(model.path) ? dirname(model.path) : model.path;
-}
-
-/** The preprocessing pipeline of a model (its own, else read from its folder). */
-export function modelPipeline(model: ClassifierModel): PreprocessConfig {
-  return model.preprocess ?? preprocessConfigFromModelDir(modelDir(model));
 }
 
 /** Prefix tokens and patch grid of a transformer's attention maps of T tokens for an H x W input. */

@@ -6,6 +6,7 @@
 import type { Engine } from "../gpu/engine.ts";
 import type { Tensor } from "../tensor.ts";
 import type { PreprocessConfig } from "../data/preprocess.ts";
+import type { PredictInput, Prediction, PredictOptions } from "../predict.ts";
 
 /** How a model wants its images prepared (resize, crop, normalisation). */
 export type ModelPreprocess = PreprocessConfig;
@@ -58,6 +59,8 @@ export interface ClassifierModel {
    * into the engine's current command encoder. Nothing is awaited.
    */
   forward(engine: Engine, pixels: Tensor, opts?: ForwardOptions): ForwardResult;
+  /** Top-k classes of images (paths or decoded) with the model's own preprocessing. */
+  predict(inputs: readonly PredictInput[], opts?: PredictOptions): Promise<Prediction[]>;
   /** Frees the model's GPU weights. */
   dispose(): void;
 }

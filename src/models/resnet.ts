@@ -30,6 +30,12 @@ import {
   type ModelFiles,
 } from "./config.ts";
 import type { ClassifierModel, ForwardOptions, ForwardResult, ModelPreprocess } from "./model.ts";
+import {
+  predict as predictImages,
+  type PredictInput,
+  type Prediction,
+  type PredictOptions,
+} from "../predict.ts";
 
 /** A convolution with its BatchNorm folded in, on the GPU. */
 interface LoadedConv {
@@ -333,6 +339,14 @@ export class ResNet implements ClassifierModel {
     if (opts.features) result.features = features;
     else features.release();
     return result;
+  }
+
+  /**
+   * Top-k classes of images (paths or decoded), with this model's own
+   * preprocessing; see {@link predict}.
+   */
+  predict(inputs: readonly PredictInput[], opts?: PredictOptions): Promise<Prediction[]> {
+    return predictImages(this, inputs, opts);
   }
 
   /** Frees the GPU weights. */

@@ -26,6 +26,12 @@ import { findModelFiles, labelsFromConfig, type ModelFiles } from "./config.ts";
 import type { ClassifierModel, ForwardOptions, ForwardResult, ModelPreprocess } from "./model.ts";
 import { positionTable } from "./vit_posembed.ts";
 import { type PreprocessConfig, preprocessConfigFromModelDir } from "../data/preprocess.ts";
+import {
+  predict as predictImages,
+  type PredictInput,
+  type Prediction,
+  type PredictOptions,
+} from "../predict.ts";
 
 /** GPU weights of one linear layer (weight packed once for the GEMM kernel). */
 interface LinearWeights {
@@ -387,6 +393,14 @@ export class ViTModel implements ClassifierModel {
     }
     if (features !== normed) normed.release();
     return { logits, features, attention: attn };
+  }
+
+  /**
+   * Top-k classes of images (paths or decoded), with this model's own
+   * preprocessing; see {@link predict}.
+   */
+  predict(inputs: readonly PredictInput[], opts?: PredictOptions): Promise<Prediction[]> {
+    return predictImages(this, inputs, opts);
   }
 
   /** Frees the GPU weights. */

@@ -1,0 +1,40 @@
+/**
+ * What a loaded model expects of its inputs and means by its outputs: the
+ * preprocessing pipeline (the model's own, else the one its folder
+ * describes, with user overrides) and its classes (names, WordNet ids).
+ */
+import { dirname } from "node:path";
+import type { ClassifierModel } from "./model.ts";
+import {
+  applyOverrides,
+  type PreprocessConfig,
+  preprocessConfigFromModelDir,
+  type PreprocessOverrides,
+} from "../data/preprocess.ts";
+import {
+  type ModelClasses,
+  modelClassesFromConfig,
+  modelClassesFromNames,
+} from "../data/labels.ts";
+
+/** The folder a model was loaded from. */
+export function modelDir(model: ClassifierModel): string {
+  return /\.safetensors$/i.test(model.path) ? dirname(model.path) : model.path;
+}
+
+/** The model's preprocessing pipeline with `overrides` (e.g. CLI flags) applied. */
+export function modelPipeline(
+  model: ClassifierModel,
+  overrides: PreprocessOverrides = {},
+): PreprocessConfig {
+  return model.preprocess
+    ? applyOverrides(model.preprocess, overrides)
+    : preprocessConfigFromModelDir(modelDir(model), overrides);
+}
+
+/** The model's classes (names, WordNet ids) from its config, else its labels. */
+export function modelClasses(model: ClassifierModel): ModelClasses {
+  const fromConfig = modelClassesFromConfig(model.config, model.numClasses);
+  if (fromConfig.named && fromConfig.count === model.numClasses) return fromConfig;
+  return modelClassesFromNames(model.labels, model.numClasses);
+}
