@@ -7,7 +7,7 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { writeSyntheticModel } from "../src/demo/synthetic.ts";
 import { Engine } from "../src/gpu/engine.ts";
-import { loadModel, modelPipeline } from "../src/models/load.ts";
+import { folderPipeline, loadModel } from "../src/models/load.ts";
 import { findModelFiles } from "../src/models/config.ts";
 import { predict } from "../src/predict.ts";
 import { openDataset } from "../src/data/datasets.ts";
@@ -149,7 +149,7 @@ Deno.test("ViT without config: images go in at the position-embedding grid's res
   const model = await loadModel(dir);
   assert.deepEqual(model.inputSize, [48, 48]);
   assert.deepEqual([model.preprocess!.resizeMode, model.preprocess!.size], ["exact", [48, 48]]);
-  assert.deepEqual((await modelPipeline(dir)).size, [48, 48]);
+  assert.deepEqual((await folderPipeline(dir)).size, [48, 48]);
   model.dispose();
 });
 

@@ -15,7 +15,7 @@ import {
 } from "../data/preprocess.ts";
 import { DataError, UsageError } from "../errors.ts";
 import { writeSafetensors } from "../weights/safetensors.ts";
-import { modelPipeline } from "../models/load.ts";
+import { folderPipeline } from "../models/load.ts";
 import { PREPROCESS_HELP, PREPROCESS_OPTIONS, preprocessOverrides } from "./options.ts";
 
 /** Usage text. */
@@ -45,7 +45,7 @@ export async function run(args: string[]): Promise<void> {
   });
   if (!values.model) throw new UsageError("--model DIR is required");
   // The pipeline the model gets when loaded (a config-less ResNet's depends on its key layout).
-  const cfg = await modelPipeline(values.model, preprocessOverrides(values));
+  const cfg = await folderPipeline(values.model, preprocessOverrides(values));
   const outSize = pipelineOutputSize(cfg);
   if (values.out && !outSize) {
     throw new UsageError("--out needs a fixed output size: set --crop or --size HxW");

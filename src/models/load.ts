@@ -101,7 +101,7 @@ export async function loadModel(path: string, engine?: Engine): Promise<Classifi
  * the defaults of its key layout. A folder without weights gets the folder
  * description alone.
  */
-export async function modelPipeline(
+export async function folderPipeline(
   path: string,
   overrides: PreprocessOverrides = {},
 ): Promise<PreprocessConfig> {
