@@ -19,6 +19,7 @@ import {
   type PreprocessOverrides,
 } from "./data/preprocess.ts";
 import { modelClasses, modelPipeline } from "./models/pipeline.ts";
+import { requireSoftmaxClassifier } from "./predict.ts";
 import { type DatasetItem, openDataset, readCifarRecord } from "./data/datasets.ts";
 import { applyLabelMapping, mapLabels } from "./data/labels.ts";
 import { defaultWorkerCount, loadBatches } from "./data/loader.ts";
@@ -260,6 +261,7 @@ export async function evaluate(opts: EvaluateOptions): Promise<EvaluationResult>
     );
   }
   const model = typeof opts.model === "string" ? await loadModel(opts.model, engine) : opts.model;
+  requireSoftmaxClassifier(model);
   const tModel = performance.now();
   const classes = modelClasses(model);
   const mapping = mapLabels(dataset, classes, {

@@ -14,7 +14,7 @@ import {
 import type { PreprocessOverrides } from "./data/preprocess.ts";
 import { topk as topkOp } from "./ops/topk.ts";
 import { modelClasses, modelPipeline } from "./models/pipeline.ts";
-import { DataError } from "./errors.ts";
+import { DataError, ModelLayoutError } from "./errors.ts";
 
 /** An image to classify: a file path, or decoded pixels with a name. */
 export type PredictInput = string | { path: string; image: RgbImage };
@@ -53,6 +53,7 @@ export async function predict(
   inputs: readonly PredictInput[],
   opts: PredictOptions = {},
 ): Promise<Prediction[]> {
+  requireSoftmaxClassifier(model);
   const engine = opts.engine ?? await Engine.create();
   const cfg = modelPipeline(model, opts.preprocess);
   const table = normalizationTable(cfg);
@@ -110,4 +111,18 @@ export async function predict(
     }
   }
   return out;
+}
+
+/**
+ * Refuses a model with fewer than two outputs: the softmax of a single logit
+ * is always 1, so its "predictions" and every metric would be meaningless
+ * (a sigmoid / binary or regression head needs other evaluation).
+ */
+export function requireSoftmaxClassifier(model: ClassifierModel): void {
+  if (model.numClasses >= 2) return;
+  throw new ModelLayoutError(
+    `${model.path} has ${model.numClasses} output${model.numClasses === 1 ? "" : "s"} (a ` +
+      `sigmoid/binary or regression head): softmax over it is always 1, so predictions and ` +
+      `metrics would be meaningless. visioneval evaluates classifiers with 2 or more classes.`,
+  );
 }

@@ -692,3 +692,29 @@ Deno.test("predict CLI: a folder argument stands for its image files, recursivel
   ]);
   assert.deepEqual(expandFolder(join(dir, "a.png")), [join(dir, "a.png")]);
 });
+
+Deno.test("predict/evaluate: a single-output model is refused (softmax of one logit is always 1)", async () => {
+  // Bug: a sigmoid-head checkpoint was "evaluated" to top-1 = 1 and log loss 0.
+  const dir = join(tmp, "one-output");
+  Deno.mkdirSync(dir, { recursive: true });
+  const shape: SynthResNet = {
+    layout: "torchvision",
+    block: "basic",
+    stemChannels: 8,
+    stemKernel: 7,
+    depths: [1],
+    widths: [8],
+    numClasses: 1,
+  };
+  await writeSafetensors(
+    join(dir, "model.safetensors"),
+    encodeWeights(synthResNetWeights(shape, 6), "F32").tensors,
+  );
+  const engine = await Engine.create();
+  const model = await loadModel(dir, engine);
+  await assert.rejects(
+    () => predict(model, [{ path: "x", image: randomImage(8, 8, 1) }], { engine }),
+    (e: Error) => e instanceof ModelLayoutError && /has 1 output/.test(e.message),
+  );
+  model.dispose();
+});
