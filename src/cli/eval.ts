@@ -1,5 +1,6 @@
 /** `visioneval eval`: evaluate a model on a labelled image dataset. */
 import { parseArgs } from "node:util";
+import { join } from "node:path";
 import { UsageError } from "../errors.ts";
 import { evaluate } from "../evaluate.ts";
 import { summaryTable } from "./metrics.ts";
@@ -85,6 +86,15 @@ export async function run(args: string[]): Promise<void> {
     throw new UsageError(`--embed must be pca, umap or tsne, got "${embed}"`);
   }
   await prepareOutDir(v.out);
+  if (v["no-report"]) {
+    try {
+      Deno.statSync(join(v.out, "report.html"));
+      console.error(
+        `visioneval: warning: ${join(v.out, "report.html")} is from an earlier run ` +
+          `(--no-report leaves it as it was)`,
+      );
+    } catch { /* no earlier report */ }
+  }
   const result = await evaluate({
     model: v.model,
     data: v.data,
