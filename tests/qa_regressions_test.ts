@@ -17,6 +17,7 @@ import { preprocessConfigFromModelDir } from "../src/data/preprocess.ts";
 import { DataError, ModelLayoutError, UsageError } from "../src/errors.ts";
 import { prepareOutDir, preprocessOverrides } from "../src/cli/options.ts";
 import { expandFolder } from "../src/cli/predict.ts";
+import { readPredictions } from "../src/metrics/io.ts";
 import { vitSpec } from "../src/weights/vit_layouts.ts";
 import { rng } from "./_helpers.ts";
 import { synthTimmViT, timmViTShapes } from "./_vit_synth.ts";
@@ -717,4 +718,15 @@ Deno.test("predict/evaluate: a single-output model is refused (softmax of one lo
     (e: Error) => e instanceof ModelLayoutError && /has 1 output/.test(e.message),
   );
   model.dispose();
+});
+
+Deno.test("metrics: a state.safetensors passed as predictions says to use merge", async () => {
+  // Bug (UX): the message was "tensor logits has shape [100], expected [n, C]".
+  const path = join(tmp, "state.safetensors");
+  await writeSafetensors(
+    path,
+    { logits: { dtype: "F32", shape: [4], data: new Float32Array(4) } },
+    { visioneval_metric_state: "{}" },
+  );
+  await assert.rejects(() => readPredictions(path), /metric state .*visioneval merge/);
 });

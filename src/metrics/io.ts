@@ -165,6 +165,13 @@ function resolveKind(
 
 async function readSafetensorsPredictions(path: string) {
   using st = await SafetensorsFile.open(path);
+  if (st.metadata["visioneval_metric_state"] !== undefined) {
+    throw fail(
+      path,
+      "this is a metric state written by eval/metrics, not predictions: combine states with " +
+        "`visioneval merge STATE... --out DIR`",
+    );
+  }
   const name = ["logits", "probs", "probabilities"].find((n) => st.has(n));
   if (!name) {
     throw fail(
