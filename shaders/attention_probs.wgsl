@@ -7,6 +7,9 @@
 // order). Written into out [B, L, T, T] at `layer`. vec4 form (d multiple
 // of 4); shaders/attention_probs_scalar.wgsl is the scalar one.
 // One workgroup per (image, query row); invocations stride over the keys.
+// Entry cls_heads writes instead, for the class-token row i = 0 only, each
+// head's probabilities P_h[b, j] = exp(s_h(0, j) - m_h(0)) / l_h(0) into
+// out [B, H, T] (one workgroup per image, same dot-product order).
 
 struct Params {
   T: u32,
@@ -14,7 +17,7 @@ struct Params {
   D: u32,
   L: u32,
   layer: u32,
-  rows: u32,     // B * T
+  rows: u32,     // B * T (main) or B (cls_heads)
   scale: f32,
 }
 
@@ -58,5 +61,32 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
       sum += exp(dot - ml.x) / ml.y;
     }
     out[((b * p.L + p.layer) * p.T + i) * p.T + j] = sum * invH;
+  }
+}
+
+@compute @workgroup_size(WG)
+fn cls_heads(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+             @builtin(local_invocation_index) lid: u32) {
+  let b = wid.x + wid.y * nwg.x;
+  if (b >= p.rows) { return; }
+  let W4 = p.D / 4u;
+  let D4 = HEAD_DIM / 4u;
+  let rowStride = 3u * W4;
+  let imageBase = b * p.T * rowStride;
+
+  for (var c = lid; c < W4; c += WG) { qRow[c] = qkv[imageBase + c] * p.scale; }
+  workgroupBarrier();
+
+  for (var j = lid; j < p.T; j += WG) {
+    let kBase = imageBase + j * rowStride + W4;
+    for (var h = 0u; h < p.H; h++) {
+      var dot4 = vec4f(0.0);
+      for (var c = 0u; c < D4; c++) {
+        dot4 = fma(qRow[h * D4 + c], qkv[kBase + h * D4 + c], dot4);
+      }
+      let dot = (dot4.x + dot4.y) + (dot4.z + dot4.w);
+      let ml = stats[(b * p.H + h) * p.T];
+      out[(b * p.H + h) * p.T + j] = exp(dot - ml.x) / ml.y;
+    }
   }
 }

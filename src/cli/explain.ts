@@ -27,6 +27,7 @@ GPU), or attention rollout for a ViT/DeiT. Per image it writes to --out:
   NAME.METHOD.heatmap.png    the map alone at the model's input size
   NAME.METHOD.map.json       the raw map (feature/token grid), class, prediction
   NAME.cls_attention.input.png   (rollout) last layer's class-token attention
+  NAME.cls_head{h}.input.png     (rollout) the same for head h alone (0-based)
 
 and prints the predicted class and its probability.
 
@@ -148,6 +149,11 @@ export async function run(args: string[]): Promise<void> {
     if (e.lastLayerCls) {
       const f = join(v.out!, `${names[i]}.cls_attention.input.png`);
       await Deno.writeFile(f, overlayPng(e.lastLayerCls, e.input, { alpha, colormap }));
+      files.push(f);
+    }
+    for (const [h, headMap] of (e.lastLayerClsHeads ?? []).entries()) {
+      const f = join(v.out!, `${names[i]}.cls_head${h}.input.png`);
+      await Deno.writeFile(f, overlayPng(headMap, e.input, { alpha, colormap }));
       files.push(f);
     }
     const input = join(v.out!, `${names[i]}.input.png`);

@@ -72,6 +72,8 @@ export interface Explanation {
   map: HeatMap;
   /** Last layer's class-token attention, mean over heads (ViT). */
   lastLayerCls?: HeatMap;
+  /** Last layer's class-token attention of each head, in head order (ViT). */
+  lastLayerClsHeads?: HeatMap[];
   /** The image the model saw (denormalized input), RGB. */
   input: RasterImage;
   /** Map blended onto the model input. */
@@ -170,17 +172,23 @@ export async function explainPixels(
   let logits: Float32Array;
   let maps: HeatMap[];
   let lastCls: HeatMap[] | undefined;
+  let lastClsHeads: HeatMap[][] | undefined;
   try {
     if (method === "rollout") {
-      const out = model.forward(engine, x, { attention: true });
+      const out = model.forward(engine, x, { attention: true, clsAttentionHeads: true });
       toFree.push(out.logits);
+      if (out.clsAttentionHeads) toFree.push(out.clsAttentionHeads);
       if (!out.attention) {
         throw new ModelLayoutError(
           `${model.path}: ${model.architecture} has no attention maps; use --method gradcam`,
         );
       }
       toFree.push(out.attention);
-      const [lg, att] = await engine.read(out.logits, out.attention);
+      const [lg, att, heads] = await engine.read(
+        out.logits,
+        out.attention,
+        ...(out.clsAttentionHeads ? [out.clsAttentionHeads] : []),
+      );
       logits = lg as Float32Array;
       const [, L, T] = out.attention.shape;
       const { prefix, grid } = tokenLayout(model, T, H, W);
@@ -195,6 +203,20 @@ export async function explainPixels(
           data: Float32Array.from((att as Float32Array).subarray(row + prefix, row + T)),
         };
       });
+      // The same row per head [B, heads, T], patch columns.
+      if (heads && out.clsAttentionHeads) {
+        const nh = out.clsAttentionHeads.shape[1];
+        lastClsHeads = [...Array(B).keys()].map((b) =>
+          [...Array(nh).keys()].map((h) => {
+            const row = (b * nh + h) * T;
+            return {
+              width: grid[1],
+              height: grid[0],
+              data: Float32Array.from((heads as Float32Array).subarray(row + prefix, row + T)),
+            };
+          })
+        );
+      }
     } else {
       const out = model.forward(engine, x, { featureMap: true });
       toFree.push(out.logits);
@@ -248,6 +270,7 @@ export async function explainPixels(
       classProbability: p[cls],
       map,
       ...(lastCls ? { lastLayerCls: lastCls[b] } : {}),
+      ...(lastClsHeads ? { lastLayerClsHeads: lastClsHeads[b] } : {}),
       input,
       inputOverlay,
       ...(opts.png === false ? {} : { inputOverlayPng: encodePng(inputOverlay) }),

@@ -19,6 +19,8 @@ export interface ForwardOptions {
   featureMap?: boolean;
   /** Head-mean attention probabilities per layer [B, L, T, T] (ViT). */
   attention?: boolean;
+  /** Last layer's class-token attention row of every head [B, H, T] (ViT). */
+  clsAttentionHeads?: boolean;
 }
 
 /**
@@ -34,6 +36,11 @@ export interface ForwardResult {
   featureMap?: Tensor;
   /** Head-mean attention per layer [B, L, T, T], when requested (ViT). */
   attention?: Tensor;
+  /**
+   * Last layer's post-softmax attention of the class token (query 0) over
+   * all T tokens, per head [B, H, T], when requested (ViT).
+   */
+  clsAttentionHeads?: Tensor;
 }
 
 /** A classifier loaded from a checkpoint folder, ready to run on the GPU. */

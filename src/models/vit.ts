@@ -319,7 +319,8 @@ export class ViTModel implements ClassifierModel {
    * bicubically when the token grid differs from the trained one. Returns
    * logits [B, classes]; with `features` the class token after the final
    * LayerNorm [B, D]; with `attention` the head-mean attention probabilities
-   * of every layer [B, L, T, T].
+   * of every layer [B, L, T, T]; with `clsAttentionHeads` the last layer's
+   * class-token attention row of every head [B, heads, T].
    */
   forward(engine: Engine, pixels: Tensor, opts: ForwardOptions = {}): ForwardResult {
     if (this.#disposed) throw new Error("ViTModel.forward after dispose()");
@@ -349,6 +350,9 @@ export class ViTModel implements ClassifierModel {
     emb.release();
 
     const attn = opts.attention ? engine.empty([B, L, T, T], "f32", "attention-maps") : undefined;
+    const clsHeads = opts.clsAttentionHeads
+      ? engine.empty([B, spec.heads, T], "f32", "cls-attention-heads")
+      : undefined;
     this.#blocks.forEach((blk, layer) => {
       const h1 = layerNorm(engine, x, blk.norm1.weight, blk.norm1.bias, spec.eps);
       const qkv = linear(engine, h1, blk.qkv.weight, { bias: blk.qkv.bias });
@@ -356,6 +360,7 @@ export class ViTModel implements ClassifierModel {
       const o = attention(engine, qkv, {
         heads: spec.heads,
         headMeanProbs: attn ? { into: attn, layer } : undefined,
+        clsHeadProbs: layer === L - 1 ? clsHeads : undefined,
       });
       qkv.release();
       const x2 = linear(engine, o, blk.proj.weight, { bias: blk.proj.bias, residual: x });
@@ -392,7 +397,7 @@ export class ViTModel implements ClassifierModel {
         : takeTokens(engine, normed, 0, 1, engine.empty([B, D], "f32", "cls-features"));
     }
     if (features !== normed) normed.release();
-    return { logits, features, attention: attn };
+    return { logits, features, attention: attn, clsAttentionHeads: clsHeads };
   }
 
   /**

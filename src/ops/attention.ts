@@ -1,7 +1,7 @@
 /**
  * Fused multi-head self-attention (shaders/attention.wgsl) and, on request,
  * the head-mean attention probabilities of a layer for attention rollout
- * (shaders/attention_probs.wgsl).
+ * and the class-token row of every head (shaders/attention_probs.wgsl).
  */
 import vec4Template from "../../shaders/attention.wgsl" with { type: "text" };
 import scalarTemplate from "../../shaders/attention_scalar.wgsl" with { type: "text" };
@@ -27,6 +27,12 @@ export interface AttentionOptions {
    * over Q K^T; without it the attention kernel does no extra work.
    */
   headMeanProbs?: { into: Tensor; layer: number };
+  /**
+   * Also write the class-token (query row 0) probabilities of every head,
+   * [B, H, T], into this tensor. Shares the statistics pass with
+   * `headMeanProbs`; costs nothing when omitted.
+   */
+  clsHeadProbs?: Tensor;
 }
 
 const kernels = new Map<string, Kernel>();
@@ -89,35 +95,59 @@ export function attention(engine: Engine, qkv: Tensor, opts: AttentionOptions): 
   const blocks = B * H * qTiles;
   const params = packParams([T, H, D, qTiles, blocks, { f32: scale }]);
 
-  if (!opts.headMeanProbs) {
+  if (!opts.headMeanProbs && !opts.clsHeadProbs) {
     engine.run(attentionKernel(headDim, "main", wg), [qkv, out], blocks, params);
     return out;
   }
 
-  const { into, layer } = opts.headMeanProbs;
-  const L = into.shape[1];
+  const mean = opts.headMeanProbs;
+  if (mean) {
+    const { into, layer } = mean;
+    const L = into.shape[1];
+    if (
+      into.shape.length !== 4 || into.shape[0] !== B || into.shape[2] !== T ||
+      into.shape[3] !== T || !(layer >= 0 && layer < L)
+    ) {
+      throw new Error(
+        `attention: headMeanProbs.into must be [${B}, L, ${T}, ${T}] with layer < L, got ` +
+          `[${into.shape}] layer ${layer}`,
+      );
+    }
+  }
+  const cls = opts.clsHeadProbs;
   if (
-    into.shape.length !== 4 || into.shape[0] !== B || into.shape[2] !== T ||
-    into.shape[3] !== T || !(layer >= 0 && layer < L)
+    cls &&
+    (cls.shape.length !== 3 || cls.shape[0] !== B || cls.shape[1] !== H || cls.shape[2] !== T)
   ) {
-    throw new Error(
-      `attention: headMeanProbs.into must be [${B}, L, ${T}, ${T}] with layer < L, got ` +
-        `[${into.shape}] layer ${layer}`,
-    );
+    throw new Error(`attention: clsHeadProbs must be [${B}, ${H}, ${T}], got [${cls.shape}]`);
   }
   const stats = engine.empty([B, H, T, 2], "f32", "attention-stats");
   engine.run(attentionKernel(headDim, "main_stats", wg), [qkv, out, stats], blocks, params);
   const vec4 = headDim % 4 === 0;
-  engine.run(
-    {
-      name: vec4 ? "attention_probs" : "attention_probs_scalar",
-      code: vec4 ? vec4ProbsCode : scalarProbsCode,
-      constants: { WG: 64, HEAD_DIM: headDim, MODEL_DIM: D },
-    },
-    [qkv, stats, into],
-    B * T,
-    packParams([T, H, D, L, layer, B * T, { f32: scale }]),
-  );
+  const probsKernel = (entry: "main" | "cls_heads"): Kernel => ({
+    name: vec4 ? "attention_probs" : "attention_probs_scalar",
+    code: vec4 ? vec4ProbsCode : scalarProbsCode,
+    entry,
+    constants: { WG: 64, HEAD_DIM: headDim, MODEL_DIM: D },
+  });
+  if (mean) {
+    const L = mean.into.shape[1];
+    engine.run(
+      probsKernel("main"),
+      [qkv, stats, mean.into],
+      B * T,
+      packParams([T, H, D, L, mean.layer, B * T, { f32: scale }]),
+    );
+  }
+  if (cls) {
+    // The same probabilities as `main`, for row 0 only and per head.
+    engine.run(
+      probsKernel("cls_heads"),
+      [qkv, stats, cls],
+      B,
+      packParams([T, H, D, 1, 0, B, { f32: scale }]),
+    );
+  }
   stats.release();
   return out;
 }
