@@ -27,7 +27,7 @@ import { covarianceGpu, pca } from "../src/explain/pca.ts";
 import { tsne } from "../src/explain/tsne.ts";
 import { umap } from "../src/explain/umap.ts";
 import { exactKnn } from "../src/explain/knn.ts";
-import { gaussian, mulberry32 } from "../src/explain/random.ts";
+import { gaussian, mulberry32 } from "../src/random.ts";
 import { overlayMap } from "../src/explain/overlay.ts";
 import { encodePng } from "../src/report/png.ts";
 import { fixture, HAVE_FIXTURES, randomF32 } from "../tests/_helpers.ts";

@@ -5,18 +5,10 @@
  * signal towards the label, float32.
  */
 import { join } from "node:path";
+import { mulberry32 } from "../src/random.ts";
 
 /** mulberry32, the same generator as the tests. */
-function rng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+const rng = mulberry32;
 
 /** n labels and n×C logits (seeded). */
 export function benchData(

@@ -223,9 +223,6 @@ class TopKStore {
   }
 }
 
-/** Alias of {@link modelPipeline} (src/models/pipeline.ts) for existing callers. */
-export const resolvePipeline: typeof modelPipeline = modelPipeline;
-
 /** Items of shard `index` of `count` (contiguous ranges, sizes differ by at most one). */
 export function shardRange(n: number, shard?: Shard): [number, number] {
   if (!shard) return [0, n];

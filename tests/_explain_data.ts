@@ -1,6 +1,6 @@
 /** Synthetic data for the embedding tests. */
 import { exactKnn } from "../src/explain/knn.ts";
-import { gaussian, mulberry32 } from "../src/explain/random.ts";
+import { gaussian, mulberry32 } from "../src/random.ts";
 
 /** `clusters` Gaussian blobs in `dims` dimensions, `per` points each; returns data and labels. */
 export function blobs(

@@ -1,6 +1,7 @@
 /** Shared test helpers: fixture paths and numeric comparisons. */
 import assert from "node:assert/strict";
 import { fromFileUrl } from "./_path.ts";
+import { mulberry32 } from "../src/random.ts";
 
 /** Absolute path of `../shared/fixtures` (or $VISIONEVAL_FIXTURES). */
 export const FIXTURES: string = Deno.env.get("VISIONEVAL_FIXTURES") ??
@@ -79,16 +80,7 @@ export function assertAbsClose(
 }
 
 /** A seeded PRNG (mulberry32) so tests are reproducible. */
-export function rng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export const rng: (seed: number) => () => number = mulberry32;
 
 /** Float32Array of `n` values uniform in [lo, hi) from a seeded PRNG. */
 export function randomF32(n: number, seed: number, lo = -1, hi = 1): Float32Array {

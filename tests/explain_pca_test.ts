@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { Engine } from "../src/gpu/engine.ts";
 import { covarianceGpu, jacobiEigen, pca, topEigenpairs } from "../src/explain/pca.ts";
-import { gaussian, mulberry32 } from "../src/explain/random.ts";
+import { gaussian, mulberry32 } from "../src/random.ts";
 import { assertRelClose } from "./_helpers.ts";
 
 /** Features with a known spectrum: N(0, diag(scales^2)) rotated by a random orthogonal basis, plus an offset. */

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { exactKnn } from "../src/explain/knn.ts";
 import { repulsion } from "../src/explain/quadtree.ts";
 import { jointProbabilities, tsne } from "../src/explain/tsne.ts";
-import { gaussian, mulberry32 } from "../src/explain/random.ts";
+import { gaussian, mulberry32 } from "../src/random.ts";
 import { blobs, neighbourPurity } from "./_explain_data.ts";
 
 Deno.test("exactKnn equals a sort of all distances (ties to the lower index, self excluded)", () => {

@@ -14,7 +14,7 @@ import {
 } from "../explain/embeddings.ts";
 import { embeddingScatterSvg } from "../report/scatter.ts";
 import { embeddingCsv } from "../report/csv.ts";
-import { mulberry32 } from "../explain/random.ts";
+import { mulberry32 } from "../random.ts";
 
 /** Usage text. */
 export const HELP = `usage: visioneval embed --model PATH --data PATH [options] --out DIR

@@ -2,7 +2,7 @@
 import { parseArgs } from "node:util";
 import { DataError, UsageError } from "../errors.ts";
 import { describePipeline } from "../data/preprocess.ts";
-import { resolvePipeline } from "../evaluate.ts";
+import { modelPipeline } from "../models/pipeline.ts";
 import { Engine } from "../gpu/engine.ts";
 import { loadModel } from "../models/load.ts";
 import { predict } from "../predict.ts";
@@ -64,7 +64,7 @@ export async function run(args: string[]): Promise<void> {
   const engine = await Engine.create();
   const model = await loadModel(v.model, engine);
   const overrides = preprocessOverrides(v);
-  const pipeline = resolvePipeline(model, overrides);
+  const pipeline = modelPipeline(model, overrides);
   for (const w of pipeline.warnings) console.error(`visioneval: warning: ${w}`);
   console.error(`pipeline   ${describePipeline(pipeline)}`);
   // Unreadable images are skipped and listed; the others still get their predictions.

@@ -16,6 +16,7 @@ import { join } from "node:path";
 import { writeSafetensors } from "../weights/safetensors.ts";
 import type { SafetensorsTensorData } from "../weights/safetensors.ts";
 import { encodePng } from "../report/png.ts";
+import { mulberry32 } from "../random.ts";
 
 /** Class names and prototype colours (RGB in [0, 1]). */
 export const SYNTHETIC_CLASSES: readonly { name: string; color: [number, number, number] }[] = [
@@ -117,18 +118,6 @@ export async function writeSyntheticModel(dir: string): Promise<void> {
   );
 }
 
-/** A small seeded PRNG (mulberry32). */
-function prng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let x = s;
-    x = Math.imul(x ^ (x >>> 15), x | 1);
-    x ^= x + Math.imul(x ^ (x >>> 7), x | 61);
-    return ((x ^ (x >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 /**
  * Writes `perClass` PNG images per class into `dir/<class>/NNN.png`
  * (ImageFolder layout), of varying sizes, deterministic for a seed.
@@ -138,7 +127,7 @@ export async function writeSyntheticImages(
   perClass: number,
   seed = 1,
 ): Promise<number> {
-  const rand = prng(seed);
+  const rand = mulberry32(seed);
   let count = 0;
   for (const [k, cls] of SYNTHETIC_CLASSES.entries()) {
     await Deno.mkdir(join(dir, cls.name), { recursive: true });

@@ -32,7 +32,7 @@ import code from "../../shaders/pca.wgsl" with { type: "text" };
 import type { Engine } from "../gpu/engine.ts";
 import { packParams } from "../gpu/params.ts";
 import type { Tensor } from "../tensor.ts";
-import { mulberry32 } from "./random.ts";
+import { mulberry32 } from "../random.ts";
 import { matmul } from "../ops/gemm.ts";
 
 /** Options of {@link pca}. */

@@ -20,7 +20,7 @@
  */
 import { exactKnn, type Knn } from "./knn.ts";
 import { repulsion } from "./quadtree.ts";
-import { gaussian, mulberry32 } from "./random.ts";
+import { gaussian, mulberry32 } from "../random.ts";
 
 /** Options of {@link tsne}. */
 export interface TsneOptions {

@@ -7,7 +7,7 @@
  */
 import { UMAP } from "umap-js";
 import { exactKnn, type Knn } from "./knn.ts";
-import { mulberry32 } from "./random.ts";
+import { mulberry32 } from "../random.ts";
 
 /** Options of {@link umap}. */
 export interface UmapOptions {

@@ -1,6 +1,6 @@
 /**
- * Seeded pseudo-random numbers for the projections (PCA start vectors, UMAP,
- * t-SNE), so the same seed gives the same coordinates on every run.
+ * Seeded pseudo-random numbers (projections: PCA start vectors, UMAP, t-SNE;
+ * synthetic demo data; tests and benches), so a seed reproduces a run exactly.
  */
 
 /** mulberry32: a small, fast 32-bit PRNG returning floats in [0, 1). */
