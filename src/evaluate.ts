@@ -270,7 +270,13 @@ export async function evaluate(opts: EvaluateOptions): Promise<EvaluationResult>
   const [start, end] = shardRange(mapped.items.length, opts.shard);
   const items: DatasetItem[] = mapped.items.slice(start, end);
   const failed: FailedItem[] = mapped.dropped.map((d) => ({ path: d.path, reason: d.reason }));
-  if (items.length === 0) {
+  if (items.length === 0 && opts.shard && mapped.items.length > 0) {
+    // More shards than images: this shard's state is empty and still merges.
+    console.error(
+      `visioneval: warning: shard ${opts.shard.index}/${opts.shard.count} of ` +
+        `${mapped.items.length} images is empty; writing an empty state`,
+    );
+  } else if (items.length === 0) {
     throw new DataError(
       `${dataset.description}: no images left to evaluate${
         opts.shard ? ` in shard ${opts.shard.index}/${opts.shard.count}` : ""
@@ -349,7 +355,7 @@ export async function evaluate(opts: EvaluateOptions): Promise<EvaluationResult>
     progress?.update(done, failed.length);
   }
   progress?.finish();
-  if (evaluated.length === 0) {
+  if (evaluated.length === 0 && nTotal > 0) {
     throw new DataError(
       `none of the ${nTotal} images could be read (first failure: ${failed[0]?.path}: ${
         failed[0]?.reason
@@ -366,7 +372,7 @@ export async function evaluate(opts: EvaluateOptions): Promise<EvaluationResult>
     topk: k,
     bootstrap: opts.bootstrap ?? 200,
     seed: opts.seed ?? 0,
-    temperatureScaling: fitT,
+    temperatureScaling: fitT && snapshot.numSamples > 0,
   });
 
   const kk = store.k;

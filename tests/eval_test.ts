@@ -299,3 +299,30 @@ Deno.test("model.predict agrees with the evaluation's predictions", async () => 
   });
   model.dispose();
 });
+
+Deno.test("eval: more shards than images gives empty shard states that still merge", async () => {
+  const data = join(tmp, "tiny");
+  await writeSyntheticImages(data, 1, 3); // 5 images
+  const states: string[] = [];
+  for (let i = 0; i < 7; i++) {
+    const dir = join(tmp, `tiny-shard${i}`);
+    const r = await evaluate({
+      model: synthModel,
+      data,
+      progress: false,
+      bootstrap: 0,
+      shard: { index: i, count: 7 },
+      out: dir,
+      report: false,
+    });
+    assert.ok(r.metrics.num_samples <= 1);
+    states.push(join(dir, "state.safetensors"));
+  }
+  const whole = await evaluate({ model: synthModel, data, progress: false, bootstrap: 0 });
+  const merged = join(tmp, "tiny-merged");
+  assert.equal((await cli(["merge", ...states, "--out", merged, "--bootstrap", "0"])).code, 0);
+  const m = JSON.parse(Deno.readTextFileSync(join(merged, "metrics.json")));
+  assert.equal(m.num_samples, 5);
+  assert.equal(m.top1, whole.metrics.top1);
+  assert.deepEqual(m.confusion_matrix, whole.metrics.confusion_matrix);
+});

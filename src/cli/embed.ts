@@ -4,6 +4,7 @@ import { join } from "node:path";
 import { DataError, UsageError } from "../errors.ts";
 import { Engine } from "../gpu/engine.ts";
 import { loadModel } from "../models/load.ts";
+import { prepareOutDir } from "./options.ts";
 import { openDataset } from "../data/datasets.ts";
 import { applyLabelMapping, mapLabels, modelClassesFromNames } from "../data/labels.ts";
 import {
@@ -124,6 +125,7 @@ export async function run(args: string[]): Promise<void> {
     pcaDims: intArg("pca-dims", v["pca-dims"], 0),
   };
 
+  await prepareOutDir(v.out!);
   const engine = await Engine.create();
   const model = await loadModel(v.model, engine);
   const dataset = openDataset(v.data, { labels: v.labels, limit });
@@ -168,7 +170,6 @@ export async function run(args: string[]): Promise<void> {
   const t2 = performance.now();
   const emb = embeddingInput(set, projection);
   const points = mapped ? emb.points : emb.points.map((p) => ({ ...p, pred: undefined }));
-  await Deno.mkdir(v.out!, { recursive: true });
   const base = join(v.out!, `embedding_${method}`);
   await Deno.writeTextFile(`${base}.csv`, embeddingCsv(points, names));
   await Deno.writeTextFile(

@@ -4,6 +4,7 @@ import { basename, extname, join } from "node:path";
 import { UsageError } from "../errors.ts";
 import { Engine } from "../gpu/engine.ts";
 import { loadModel } from "../models/load.ts";
+import { prepareOutDir } from "./options.ts";
 import type { ClassifierModel } from "../models/model.ts";
 import {
   defaultMethod,
@@ -113,6 +114,7 @@ export async function run(args: string[]): Promise<void> {
   const eps = v.eps === undefined ? undefined : Number(v.eps);
   if (eps !== undefined && !(eps >= 0)) throw new UsageError(`--eps must be >= 0, got ${v.eps}`);
 
+  await prepareOutDir(v.out!);
   const engine = await Engine.create();
   const model = await loadModel(v.model, engine);
   const method = (v.method as ExplainMethod | undefined) ?? defaultMethod(model);
@@ -129,7 +131,6 @@ export async function run(args: string[]): Promise<void> {
     colormap,
     batchSize: batch,
   });
-  await Deno.mkdir(v.out!, { recursive: true });
   const names = stems(images);
   // Readable names: timm configs map wnids to descriptions (data/labels.ts).
   const classes = modelClassesFromConfig(model.config, model.numClasses);
