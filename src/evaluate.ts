@@ -21,7 +21,7 @@ import {
 import { modelClasses, modelPipeline } from "./models/pipeline.ts";
 import { requireSoftmaxClassifier } from "./predict.ts";
 import { type DatasetItem, openDataset, readCifarRecord } from "./data/datasets.ts";
-import { applyLabelMapping, mapLabels } from "./data/labels.ts";
+import { applyLabelMapping, mapLabels, type ModelClasses } from "./data/labels.ts";
 import { defaultWorkerCount, loadBatches } from "./data/loader.ts";
 import type { FailedItem } from "./data/prepare.ts";
 import { ProgressDisplay } from "./data/progress.ts";
@@ -223,6 +223,24 @@ class TopKStore {
   }
 }
 
+/**
+ * Names to show for the model's classes: the model's own, or, where it has
+ * only placeholders (HF `LABEL_3`), the dataset's names of the classes mapped
+ * onto them; the index where neither has one.
+ */
+export function displayNames(
+  model: ModelClasses,
+  datasetClasses: readonly string[],
+  datasetToModel: Int32Array,
+): string[] {
+  const names = model.named ? [...model.names] : new Array<string>(model.count).fill("");
+  datasetClasses.forEach((name, j) => {
+    const c = datasetToModel[j];
+    if (name && c >= 0 && !names[c]) names[c] = name;
+  });
+  return Array.from({ length: model.count }, (_, i) => names[i] || String(i));
+}
+
 /** Items of shard `index` of `count` (contiguous ranges, sizes differ by at most one). */
 export function shardRange(n: number, shard?: Shard): [number, number] {
   if (!shard) return [0, n];
@@ -411,7 +429,7 @@ export async function evaluate(opts: EvaluateOptions): Promise<EvaluationResult>
       started,
     },
   };
-  const classNames = classes.names.map((n, i) => n || String(i));
+  const classNames = displayNames(classes, dataset.classes, mapping.datasetToModel);
   const result: EvaluationResult = { metrics, predictions, snapshot, classNames, files: [] };
   if (opts.out) {
     result.files = await writeEvaluation(result, opts.out, {

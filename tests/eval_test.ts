@@ -326,3 +326,18 @@ Deno.test("eval: more shards than images gives empty shard states that still mer
   assert.equal(m.top1, whole.metrics.top1);
   assert.deepEqual(m.confusion_matrix, whole.metrics.confusion_matrix);
 });
+
+Deno.test("eval: a model with placeholder class names shows the dataset's names", async () => {
+  const model = join(tmp, "model-no-names");
+  await Deno.mkdir(model, { recursive: true });
+  for (const f of ["model.safetensors", "preprocessor_config.json"]) {
+    await Deno.copyFile(join(synthModel, f), join(model, f));
+  }
+  const config = JSON.parse(await Deno.readTextFile(join(synthModel, "config.json")));
+  config.id2label = Object.fromEntries([0, 1, 2, 3, 4].map((i) => [String(i), `LABEL_${i}`]));
+  delete config.label2id;
+  await Deno.writeTextFile(join(model, "config.json"), JSON.stringify(config));
+  // ImageFolder classes sorted by name: blue, green, purple, red, yellow -> model 0..4 by index
+  const r = await evaluate({ model, data: synthData, progress: false, bootstrap: 0 });
+  assert.deepEqual(r.classNames, ["blue", "green", "purple", "red", "yellow"]);
+});
