@@ -292,7 +292,8 @@ function clip(p: number): number {
   return Math.min(Math.max(p, LOG_LOSS_EPS), 1 - LOG_LOSS_EPS);
 }
 
-const COUNT_FIELDS = [
+/** The snapshot's additive per-class / per-bin arrays (the confusion matrix, when kept, adds too). */
+export const COUNT_FIELDS = [
   "rankLower",
   "rankSklearn",
   "labelCount",

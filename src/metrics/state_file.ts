@@ -12,25 +12,11 @@ import {
   writeSafetensors,
 } from "../weights/safetensors.ts";
 import { MetricsInputError } from "../errors.ts";
-import type { MetricSnapshot } from "./snapshot.ts";
+import { COUNT_FIELDS, type MetricSnapshot } from "./snapshot.ts";
 
 const META_KEY = "visioneval_metric_state";
-const ARRAY_FIELDS = [
-  "rankLower",
-  "rankSklearn",
-  "labelCount",
-  "predCount",
-  "truePositive",
-  "confusion",
-  "calibCount",
-  "calibConfSum",
-  "calibCorrect",
-  "classwiseCount",
-  "classwiseProbSum",
-  "classwisePositives",
-  "scoreAll",
-  "scorePositives",
-] as const;
+/** Every array field of a snapshot that the file stores (one list with merge's). */
+const ARRAY_FIELDS = [...COUNT_FIELDS, "confusion"] as const;
 
 function tensor(data: Float64Array | Float32Array | Int32Array): SafetensorsTensorData {
   const dtype = data instanceof Float64Array ? "F64" : data instanceof Float32Array ? "F32" : "I32";
