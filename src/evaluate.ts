@@ -169,56 +169,71 @@ export interface EvaluationResult {
 const TOPK_CHUNK_ROWS = 65536;
 const EXACT_LIMIT = 2 ** 25;
 
+/** Top-k indices and probabilities of `rows` consecutive samples, on the GPU. */
+interface TopKRows {
+  indices: Tensor;
+  probs: Tensor;
+  rows: number;
+}
+
 /** Per-sample top-k results accumulated on the GPU (chunks of preallocated buffers). */
-class TopKStore {
-  #chunks: { indices: Tensor; probs: Tensor; rows: number }[] = [];
-  constructor(readonly engine: Engine, readonly k: number) {}
+export class TopKStore {
+  /** Consolidated chunks, then the per-batch results since the last consolidation (row order). */
+  #chunks: TopKRows[] = [];
+  #pending: TopKRows[] = [];
+  #pendingRows = 0;
+  /** A store for k results per row; per-batch results are consolidated every `chunkRows` rows. */
+  constructor(
+    readonly engine: Engine,
+    readonly k: number,
+    readonly chunkRows: number = TOPK_CHUNK_ROWS,
+  ) {}
 
   /** Records the top-k of `logits` [B, C] into the store (no readback). */
   add(logits: Tensor): void {
     const rows = logits.shape[0];
     const tk = topkOp(this.engine, logits, this.k);
-    this.#chunks.push({ indices: tk.indices, probs: tk.probs, rows });
-    // Consolidate small per-batch results into a chunk buffer to bound the buffer count.
-    if (this.#chunks.length >= 2 && this.#pendingRows() >= TOPK_CHUNK_ROWS) this.#compact();
-  }
-
-  #pendingRows(): number {
-    return this.#chunks.reduce((s, c) => s + (c.indices.label === "topk.chunk" ? 0 : c.rows), 0);
+    this.#pending.push({ indices: tk.indices, probs: tk.probs, rows });
+    this.#pendingRows += rows;
+    // Copy per-batch results into one chunk buffer now and then to bound the buffer count.
+    if (this.#pending.length >= 2 && this.#pendingRows >= this.chunkRows) this.#compact();
   }
 
   #compact(): void {
-    const small = this.#chunks.filter((c) => c.indices.label !== "topk.chunk");
-    const rows = small.reduce((s, c) => s + c.rows, 0);
+    const rows = this.#pendingRows;
     const indices = this.engine.empty([rows, this.k], "u32", "topk.chunk");
     const probs = this.engine.empty([rows, this.k], "f32", "topk.chunk");
     let off = 0;
-    for (const c of small) {
+    for (const c of this.#pending) {
       this.engine.copy(c.indices, indices, c.indices.byteLength, 0, off * this.k * 4);
       this.engine.copy(c.probs, probs, c.probs.byteLength, 0, off * this.k * 4);
       off += c.rows;
       c.indices.release();
       c.probs.release();
     }
-    const big = this.#chunks.filter((c) => c.indices.label === "topk.chunk");
-    this.#chunks = [...big, { indices, probs, rows }];
+    this.#chunks.push({ indices, probs, rows });
+    this.#pending = [];
+    this.#pendingRows = 0;
   }
 
   /** Reads everything back once: indices and probabilities, [n * k] each. */
   async read(): Promise<{ indices: Uint32Array; probs: Float32Array }> {
-    const tensors = this.#chunks.flatMap((c) => [c.indices, c.probs]);
+    const all = [...this.#chunks, ...this.#pending];
+    const tensors = all.flatMap((c) => [c.indices, c.probs]);
     const arrays = tensors.length ? await this.engine.read(...tensors) : [];
-    const n = this.#chunks.reduce((s, c) => s + c.rows, 0);
+    const n = all.reduce((s, c) => s + c.rows, 0);
     const indices = new Uint32Array(n * this.k);
     const probs = new Float32Array(n * this.k);
     let off = 0;
-    this.#chunks.forEach((c, i) => {
+    all.forEach((c, i) => {
       indices.set(arrays[2 * i] as Uint32Array, off);
       probs.set(arrays[2 * i + 1] as Float32Array, off);
       off += c.rows * this.k;
     });
     for (const t of tensors) t.release();
     this.#chunks = [];
+    this.#pending = [];
+    this.#pendingRows = 0;
     return { indices, probs };
   }
 }

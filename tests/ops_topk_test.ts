@@ -56,3 +56,22 @@ Deno.test("gatherColumns keeps the chosen classes in order", async () => {
   const got = await engine.readF32(out);
   assert.deepEqual(Array.from(got), [6, 0, 3, 13, 7, 10, 20, 14, 17]);
 });
+
+Deno.test("TopKStore: batches consolidated into chunks read back in row order", async () => {
+  const { TopKStore } = await import("../src/evaluate.ts");
+  const engine = await Engine.create();
+  const cols = 50, k = 3, batches = [4, 1, 7, 3, 5, 2];
+  const rows = batches.reduce((a, b) => a + b, 0);
+  const x = randomF32(rows * cols, 99, -4, 4);
+  const store = new TopKStore(engine, k, 6); // consolidates every >= 6 rows
+  let off = 0;
+  for (const b of batches) {
+    store.add(engine.upload(x.slice(off * cols, (off + b) * cols), [b, cols]));
+    off += b;
+  }
+  const got = await store.read();
+  const whole = topk(engine, engine.upload(x, [rows, cols]), k);
+  const [wi, wp] = await engine.read(whole.indices, whole.probs);
+  assert.deepEqual(Array.from(got.indices), Array.from(wi));
+  assert.deepEqual(Array.from(got.probs), Array.from(wp));
+});
