@@ -5,7 +5,7 @@ import { UsageError } from "../errors.ts";
 import { readPredictions } from "../metrics/io.ts";
 import { fitTemperature, type TemperatureScaling } from "../metrics/calibration.ts";
 import { reliabilityDiagramSvg } from "../report/reliability.ts";
-import { intOption } from "./metrics.ts";
+import { intArg } from "./options.ts";
 import { VERSION } from "../version.ts";
 
 /** Usage text. */
@@ -56,7 +56,7 @@ export async function run(args: string[]): Promise<void> {
   }
   if (v.model && !v.data) throw new UsageError("--model needs --data PATH");
   if (v.logits && v.probs) throw new UsageError("give at most one of --logits and --probs");
-  const bins = intOption(v.bins!, "--bins", 1, 1000);
+  const bins = intArg(v.bins!, "--bins", 1, 1000);
   let fit: TemperatureScaling, n: number, numClasses: number, input: string, sources: unknown;
   if (v.predictions) {
     const preds = await readPredictions(v.predictions, {
@@ -74,8 +74,8 @@ export async function run(args: string[]): Promise<void> {
       model: v.model!,
       data: v.data!,
       labels: v.labels,
-      limit: v.limit === undefined ? undefined : intOption(v.limit, "--limit", 1, 2 ** 31),
-      batch: v.batch === undefined ? undefined : intOption(v.batch, "--batch", 1, 4096),
+      limit: intArg(v.limit, "--limit", 1, 2 ** 31),
+      batch: intArg(v.batch, "--batch", 1, 4096),
       bins,
       temperature: true,
       bootstrap: 0,

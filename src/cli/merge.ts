@@ -5,7 +5,8 @@ import { UsageError } from "../errors.ts";
 import { mergeSnapshots } from "../metrics/snapshot.ts";
 import { loadSnapshot, saveSnapshot } from "../metrics/state_file.ts";
 import { computeMetrics } from "../metrics/report.ts";
-import { intOption, summaryTable } from "./metrics.ts";
+import { summaryTable } from "./metrics.ts";
+import { intArg } from "./options.ts";
 import { VERSION } from "../version.ts";
 
 /** Usage text. */
@@ -43,9 +44,9 @@ export async function run(args: string[]): Promise<void> {
   for (const p of positionals) parts.push(await loadSnapshot(p));
   const merged = mergeSnapshots(parts);
   const report = computeMetrics(merged, {
-    topk: intOption(v.topk!, "--topk", 1, 10),
-    bootstrap: intOption(v.bootstrap!, "--bootstrap", 0, 100000),
-    seed: intOption(v.seed!, "--seed", 0, 2 ** 31),
+    topk: intArg(v.topk!, "--topk", 1, 10),
+    bootstrap: intArg(v.bootstrap!, "--bootstrap", 0, 100000),
+    seed: intArg(v.seed!, "--seed", 0, 2 ** 31),
     temperatureScaling: !v["no-temperature"],
   });
   await Deno.mkdir(v.out!, { recursive: true });

@@ -8,6 +8,7 @@ import { snapshotFromArrays } from "../metrics/state.ts";
 import { computeMetrics, type MetricsReport } from "../metrics/report.ts";
 import { saveSnapshot } from "../metrics/state_file.ts";
 import { VERSION } from "../version.ts";
+import { intArg } from "./options.ts";
 
 /** Usage text. */
 export const HELP = `usage: visioneval metrics --predictions FILE [--labels FILE] [options]
@@ -69,11 +70,11 @@ export async function run(args: string[]): Promise<void> {
   if (!v.predictions) throw new UsageError("--predictions FILE is required");
   if (v.logits && v.probs) throw new UsageError("give at most one of --logits and --probs");
   if (v.exact && v.binned) throw new UsageError("give at most one of --exact and --binned");
-  const bins = intOption(v.bins!, "--bins", 1, 1000);
-  const topk = intOption(v.topk!, "--topk", 1, 10);
-  const bootstrap = intOption(v.bootstrap!, "--bootstrap", 0, 100000);
-  const seed = intOption(v.seed!, "--seed", 0, 2 ** 31);
-  const sampleOffset = intOption(v["sample-offset"]!, "--sample-offset", 0, 2 ** 52);
+  const bins = intArg(v.bins!, "--bins", 1, 1000);
+  const topk = intArg(v.topk!, "--topk", 1, 10);
+  const bootstrap = intArg(v.bootstrap!, "--bootstrap", 0, 100000);
+  const seed = intArg(v.seed!, "--seed", 0, 2 ** 31);
+  const sampleOffset = intArg(v["sample-offset"]!, "--sample-offset", 0, 2 ** 52);
 
   const t0 = performance.now();
   const preds = await readPredictions(v.predictions, {
@@ -119,15 +120,6 @@ export async function run(args: string[]): Promise<void> {
     console.log(summaryTable(report));
     console.log(`wrote ${join(v.out!, "metrics.json")} and ${join(v.out!, "state.safetensors")}`);
   }
-}
-
-/** Parses an integer option in [lo, hi] or throws a UsageError. */
-export function intOption(s: string, name: string, lo: number, hi: number): number {
-  const n = Number(s);
-  if (!Number.isInteger(n) || n < lo || n > hi) {
-    throw new UsageError(`${name} must be an integer in ${lo}..${hi}, got "${s}"`);
-  }
-  return n;
 }
 
 const fmt = (x: number | null | undefined, digits = 4) =>

@@ -33,7 +33,14 @@ export const PREPROCESS_HELP = `preprocessing (default: from the model folder; p
   --mean R,G,B        normalization mean
   --std R,G,B         normalization std`;
 
-/** Parses an integer option in [lo, hi] or throws a UsageError. */
+/** Parses an integer option in [lo, hi] or throws a UsageError (undefined stays undefined). */
+export function intArg(s: string, name: string, lo: number, hi: number): number;
+export function intArg(
+  s: string | undefined,
+  name: string,
+  lo: number,
+  hi: number,
+): number | undefined;
 export function intArg(
   s: string | undefined,
   name: string,
