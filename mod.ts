@@ -16,6 +16,7 @@ export {
   type KernelProfile,
 } from "./src/gpu/engine.ts";
 export { BufferPool } from "./src/gpu/buffer_pool.ts";
+export { GpuTexture, TEXTURE_USAGE, TexturePool } from "./src/gpu/texture.ts";
 export { type Kernel } from "./src/gpu/kernel.ts";
 export {
   type AdapterDescription,
@@ -364,9 +365,12 @@ export {
   conv2d,
   type Conv2dOptions,
   conv2dShape,
+  conv2dTuning,
   convOutSize,
+  ConvWeight,
   foldBatchNorm,
   type Size2,
+  uploadConvWeight,
 } from "./src/ops/conv2d.ts";
 export {
   avgPool2d,

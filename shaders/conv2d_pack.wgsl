@@ -1,12 +1,15 @@
 // im2col straight into the packed-panel layout of gemm.wgsl's B operand.
-// The columns are the output pixels of `count` images one after the other
-// (n = image * npix + pixel), so small feature maps (7x7 = 49 pixels) still
-// fill whole 64-column panels:
-//   Bp[panel][k][64 columns], k = (c, u, v) over Cg x kh x kw,
-//   Bp = x[img0 + image, c_off + c, oy * sh - ph + u * dh, ox * sw - pw + v * dw]
-// (zero in the padding, past the last column and for k >= k_valid, the rows
+// The columns are the output pixels of all images one after the other
+// (column = image * npix + pixel), so small feature maps (7x7 = 49 pixels)
+// still fill whole 64-column panels; one dispatch packs the chunk of columns
+// [col0, col_end) (col0 a multiple of 64):
+//   Bp[panel][k][64 columns], k = (c, u, v) over Cg x kh x kw, column = col0 + 64 panel + j,
+//   Bp = x[image, c_off + c, oy * sh - ph + u * dh, ox * sw - pw + v * dw]
+// (zero in the padding, past col_end and for k >= k_valid, the rows
 // that pad K to a multiple of 4). The convolution is then the GEMM
 // W (O x K) . Bp with column groups of npix (see gemm.wgsl c_index).
+// The panels go to a storage buffer or to the layers of a texture array
+// (store_panel, from conv2d_panels_buffer.wgsl / conv2d_panels_texture.wgsl).
 // One invocation writes one panel row (64 columns of one k): the integer
 // divisions that locate k and the first column happen once, then the pixel
 // walks along the rows and images (vector integer division is scalar per
@@ -17,14 +20,13 @@ struct Params {
   kh: u32, kw: u32, sh: u32, sw: u32,
   ph: u32, pw: u32, dh: u32, dw: u32,
   k: u32, npix: u32, rows: u32, c_off: u32, // rows = panels * k
-  img0: u32, k_valid: u32, count: u32,
+  col0: u32, k_valid: u32, col_end: u32,
 }
 
 override WG: u32 = 64u;
 
 @group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read> x: array<f32>;
-@group(0) @binding(2) var<storage, read_write> bp: array<vec4f>;
 
 @compute @workgroup_size(WG)
 fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
@@ -32,7 +34,8 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
   let r = (wid.x + wid.y * nwg.x) * WG + lid; // panel row: panel * k + k
   if (r >= p.rows) { return; }
   let k = r % p.k;
-  let n0 = (r / p.k) * 64u;
+  let panel = r / p.k;
+  var col = p.col0 + panel * 64u;
   let ksize = p.kh * p.kw;
   let c = min(k / ksize, p.c - 1u);
   let u = (k % ksize) / p.kw;
@@ -40,8 +43,8 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
   let valid = k < p.k_valid;
   let plane_size = p.h * p.w;
   // Image and output pixel (oy, ox) of the first column, then walk.
-  var img = n0 / p.npix;
-  let pix = n0 % p.npix;
+  var img = col / p.npix;
+  let pix = col % p.npix;
   var oy = pix / p.wo;
   var ox = pix % p.wo;
   let ho = p.npix / p.wo;
@@ -50,12 +53,13 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
     for (var j = 0u; j < 4u; j++) {
       let iy = i32(oy * p.sh + u * p.dh) - i32(p.ph);
       let ix = i32(ox * p.sw + v * p.dw) - i32(p.pw);
-      let inside = valid && img < p.count && iy >= 0 && iy < i32(p.h) && ix >= 0 &&
+      let inside = valid && col < p.col_end && iy >= 0 && iy < i32(p.h) && ix >= 0 &&
         ix < i32(p.w);
       if (inside) {
-        let plane = ((p.img0 + img) * p.c + p.c_off + c) * plane_size;
+        let plane = (img * p.c + p.c_off + c) * plane_size;
         val[j] = x[plane + u32(iy) * p.w + u32(ix)];
       }
+      col += 1u;
       ox += 1u;
       if (ox == p.wo) {
         ox = 0u;
@@ -63,6 +67,6 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
         if (oy == ho) { oy = 0u; img += 1u; }
       }
     }
-    bp[r * 16u + q] = val;
+    store_panel(panel, k, q, val);
   }
 }

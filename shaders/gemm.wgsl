@@ -9,7 +9,10 @@
 // maximizes FMAs per loaded value (measured ladder: bench/RESULTS.md):
 //   * B is pre-packed in column panels of 64 (see gemm_pack.wgsl):
 //     Bp[z][panel][k][16 vec4], so the 8 lanes read consecutive vec4s and a
-//     workgroup streams one contiguous panel from cache;
+//     workgroup streams one contiguous panel from cache. The panels are a
+//     storage buffer (gemm_b_buffer.wgsl) or the layers of a texture array
+//     (gemm_b_texture.wgsl, with A in a texture too: gemm_a_texture.wgsl),
+//     whose fetches are cheaper on llvmpipe;
 //   * each lane owns a register tile of 8 rows x 2 vec4 columns (64 outputs)
 //     and reuses every loaded B vec4 for 8 rows and every A value
 //     (same address in all lanes) for 8 columns;
@@ -32,6 +35,7 @@ struct Params {
   bias_off: u32,    // bias element offset
   col_group: u32,   // C columns come in groups of col_group (= n for a plain matrix) ...
   group_stride: u32, // ... that are group_stride floats apart; C rows are col_group apart
+  c_col0: u32,      // column n of this product is column c_col0 + n of C (a chunk of columns)
 }
 
 override ACT: u32 = 0u;  // 0 none, 1 relu, 2 gelu
@@ -44,10 +48,10 @@ const LANES = 8u; // workgroup size
 const PANEL4 = 16u; // vec4 columns per panel (2 per lane)
 
 @group(0) @binding(0) var<uniform> p: Params;
-@group(0) @binding(1) var<storage, read> bp: array<vec4f>;
-// bindings 2-4 (bias, residual, C): declared by the store snippet
-// (gemm_store_vec4.wgsl or gemm_store_scalar.wgsl); binding 5 (A): declared
-// by the load snippet (gemm_a_vec4.wgsl or gemm_a_scalar.wgsl).
+// binding 1 (packed B): declared by the B snippet (gemm_b_buffer.wgsl or
+// gemm_b_texture.wgsl); bindings 2-4 (bias, residual, C): by the store
+// snippet (gemm_store_vec4.wgsl or gemm_store_scalar.wgsl); binding 5 (A): by
+// the A snippet (gemm_a_vec4.wgsl, gemm_a_scalar.wgsl or gemm_a_texture.wgsl).
 
 fn activate(x: f32) -> f32 {
   switch ACT {
@@ -66,11 +70,12 @@ fn activate4(x: vec4f) -> vec4f {
 }
 
 // Where C[z, m, n] (and R[z, m, n]) is. A convolution multiplies all the
-// pixels of several images at once (n = image * pixels + pixel) and writes
-// NCHW: col_group = pixels per image, group_stride = channels * pixels.
+// pixels of several images at once (column = image * pixels + pixel) and
+// writes NCHW: col_group = pixels per image, group_stride = channels * pixels.
 fn c_index(z: u32, m: u32, n: u32) -> u32 {
-  let g = n / p.col_group;
-  return p.c_off + z * p.c_batch + g * p.group_stride + m * p.col_group + (n - g * p.col_group);
+  let col = p.c_col0 + n;
+  let g = col / p.col_group;
+  return p.c_off + z * p.c_batch + g * p.group_stride + m * p.col_group + (col - g * p.col_group);
 }
 
 fn a_row_offset(z: u32, m: u32) -> u32 {
@@ -102,7 +107,7 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
   let r5 = a_row_offset(z, m0 + 5u);
   let r6 = a_row_offset(z, m0 + 6u);
   let r7 = a_row_offset(z, m0 + 7u);
-  var bi = z * p.bp_batch + panel * p.k * PANEL4 + lane;
+  var bk = b_cursor(z, panel); // k-row 0 of the panel; load_b(bk + k * B_KSTEP, column)
   // cIJ: row m0 + I, columns n0 + 32 J + [0, 4) (n0 = 64 panel + 4 lane).
   var c00 = vec4f(0.0); var c01 = vec4f(0.0);
   var c10 = vec4f(0.0); var c11 = vec4f(0.0);
@@ -116,15 +121,15 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
   let k4 = p.k / 4u;
   for (var kq = 0u; kq < k4; kq++) {
     // Four k-rows of this lane's two B vec4s (columns 4 lane.. and 32 + 4 lane..).
-    let b00 = bp[bi];
-    let b01 = bp[bi + LANES];
-    let b10 = bp[bi + PANEL4];
-    let b11 = bp[bi + PANEL4 + LANES];
-    let b20 = bp[bi + 2u * PANEL4];
-    let b21 = bp[bi + 2u * PANEL4 + LANES];
-    let b30 = bp[bi + 3u * PANEL4];
-    let b31 = bp[bi + 3u * PANEL4 + LANES];
-    bi += 4u * PANEL4;
+    let b00 = load_b(bk, lane);
+    let b01 = load_b(bk, lane + LANES);
+    let b10 = load_b(bk + B_KSTEP, lane);
+    let b11 = load_b(bk + B_KSTEP, lane + LANES);
+    let b20 = load_b(bk + 2u * B_KSTEP, lane);
+    let b21 = load_b(bk + 2u * B_KSTEP, lane + LANES);
+    let b30 = load_b(bk + 3u * B_KSTEP, lane);
+    let b31 = load_b(bk + 3u * B_KSTEP, lane + LANES);
+    bk += 4u * B_KSTEP;
     let av0 = load_a4(r0, kq);
     let av1 = load_a4(r1, kq);
     let av2 = load_a4(r2, kq);
@@ -152,9 +157,9 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
   }
   // K tail (k % 4 != 0): one k-row at a time.
   for (var k = k4 * 4u; k < p.k; k++) {
-    let b0 = bp[bi];
-    let b1 = bp[bi + LANES];
-    bi += PANEL4;
+    let b0 = load_b(bk, lane);
+    let b1 = load_b(bk, lane + LANES);
+    bk += B_KSTEP;
     let av0 = vec4f(load_a1(r0, k));
     c00 = fma(av0, b0, c00);
     c01 = fma(av0, b1, c01);

@@ -4,6 +4,7 @@ import { splitGrid } from "../src/gpu/kernel.ts";
 import { elementwise } from "../src/ops/elementwise.ts";
 import { GpuLimitError } from "../src/errors.ts";
 import { GpuError } from "../src/gpu/device.ts";
+import { gemm, PackedMatrix } from "../src/ops/gemm.ts";
 
 Deno.test("splitGrid keeps each dimension within the limit", () => {
   assert.deepEqual(splitGrid(10, 65535), [10, 1]);
@@ -116,4 +117,59 @@ Deno.test("engine: an upload into a recycled buffer waits for the recorded comma
   assert.equal(b.buffer, tmp.buffer);
   const out = elementwise(engine, "add", sum, b);
   assert.deepEqual(Array.from(await engine.readF32(out)), [13, 26, 39, 52]);
+});
+
+Deno.test("engine: textures are pooled by size, limit-checked and not bound after release", async () => {
+  const engine = await Engine.create();
+  const maxSide = engine.gpu.limits.maxTextureDimension2D;
+  const maxLayers = engine.gpu.limits.maxTextureArrayLayers;
+  assert.ok(engine.textureFits(16, 64, 3));
+  assert.ok(!engine.textureFits(maxSide + 1, 1));
+  assert.ok(!engine.textureFits(16, 16, maxLayers + 1));
+  assert.throws(
+    () => engine.emptyTexture(16, 16, maxLayers + 1, { arrayed: true, label: "panels" }),
+    (e: Error) => e instanceof GpuLimitError && /panels.*exceeds/.test(e.message),
+  );
+  const a = engine.emptyTexture(16, 8, 2, { arrayed: true });
+  assert.deepEqual([a.width, a.height, a.layers], [16, 8, 2]);
+  const raw = a.texture;
+  a.release();
+  const b = engine.emptyTexture(16, 8, 2, { arrayed: true });
+  assert.equal(b.texture, raw, "a released texture of the same size is reused");
+  b.release();
+  // A GEMM reading a released texture is refused before anything is recorded.
+  const wt = engine.emptyTexture(1, 8, 1);
+  const panels = engine.emptyTexture(16, 4, 1, { arrayed: true });
+  wt.release();
+  const out = engine.empty([8, 64]);
+  assert.throws(
+    () =>
+      gemm(
+        engine,
+        { t: wt, m: 8, batchStride: 0, rowStride: 1 },
+        new PackedMatrix(panels, 4, 64, 1),
+        1,
+        {
+          t: out,
+          batchStride: 0,
+        },
+      ),
+    /after release/,
+  );
+  // A and B must both be textures or both buffers.
+  const aBuf = engine.upload(new Float32Array(32), [8, 4]);
+  assert.throws(
+    () =>
+      gemm(
+        engine,
+        { t: aBuf, m: 8, batchStride: 0, rowStride: 4 },
+        new PackedMatrix(panels, 4, 64, 1),
+        1,
+        {
+          t: out,
+          batchStride: 0,
+        },
+      ),
+    /both be textures or both buffers/,
+  );
 });

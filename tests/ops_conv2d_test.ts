@@ -2,6 +2,8 @@
  * conv2d against a float64 CPU reference on awkward shapes (C=3 input, 1x1 and
  * 7x7 kernels, stride 2, dilation 2, groups=2, depthwise, batch 1 and 3,
  * fused bias + residual + ReLU). Tolerance: max |gpu - ref| <= 1e-5 * max |ref|.
+ * Every case runs three ways: raw weights on textures, weights uploaded once
+ * (uploadConvWeight) and the storage-buffer fallback.
  */
 import assert from "node:assert/strict";
 import { Engine } from "../src/gpu/engine.ts";
@@ -10,8 +12,10 @@ import {
   type Conv2dOptions,
   conv2dShape,
   conv2dTuning,
+  ConvWeight,
   foldBatchNorm,
   pair,
+  uploadConvWeight,
 } from "../src/ops/conv2d.ts";
 import { numel } from "../src/tensor.ts";
 import { assertRelClose, FULL, randomF32, rng } from "./_helpers.ts";
@@ -178,6 +182,41 @@ const CASES: Case[] = [
   },
 ];
 
+/** The ways conv2d gets its weights: raw (texture path), uploaded once, buffers only. */
+const WEIGHT_PATHS = ["raw", "uploaded", "buffers"] as const;
+
+/** conv2d over every weight path; each result is checked against `ref`. */
+async function checkAllPaths(
+  engine: Engine,
+  xData: Float32Array,
+  xShape: number[],
+  wData: Float32Array,
+  wShape: number[],
+  opts: Conv2dOptions & { biasData?: Float32Array; resData?: Float32Array },
+  ref: Float64Array | Float32Array,
+  what: string,
+): Promise<void> {
+  const outShape = conv2dShape(xShape, wShape, opts);
+  for (const path of WEIGHT_PATHS) {
+    const saved = conv2dTuning.textures;
+    conv2dTuning.textures = path !== "buffers";
+    try {
+      const w = path === "uploaded"
+        ? uploadConvWeight(engine, wData, wShape, opts.groups ?? 1, "w")
+        : engine.upload(wData, wShape);
+      const y = conv2d(engine, engine.upload(xData, xShape), w, {
+        ...opts,
+        bias: opts.biasData && engine.upload(opts.biasData, [wShape[0]]),
+        residual: opts.resData && engine.upload(opts.resData, outShape),
+      });
+      assert.deepEqual(y.shape, outShape);
+      assertRelClose(await engine.readF32(y), ref, RTOL, `${what} (${path} weights)`);
+    } finally {
+      conv2dTuning.textures = saved;
+    }
+  }
+}
+
 for (const cs of CASES) {
   Deno.test(`conv2d ${cs.name}: x [${cs.x}] w [${cs.w}]`, async () => {
     const engine = await Engine.create();
@@ -186,37 +225,63 @@ for (const cs of CASES) {
     const outShape = conv2dShape(cs.x, cs.w, cs.opts);
     const biasData = cs.bias ? randomF32(cs.w[0], 9) : undefined;
     const resData = cs.res ? randomF32(numel(outShape), 10) : undefined;
-    const y = conv2d(engine, engine.upload(x, cs.x), engine.upload(w, cs.w), {
-      ...cs.opts,
-      bias: biasData && engine.upload(biasData, [cs.w[0]]),
-      residual: resData && engine.upload(resData, outShape),
-    });
-    assert.deepEqual(y.shape, outShape);
     const ref = conv2dRef(x, cs.x, w, cs.w, { ...cs.opts, biasData, resData });
-    assertRelClose(await engine.readF32(y), ref, RTOL, cs.name);
+    await checkAllPaths(engine, x, cs.x, w, cs.w, { ...cs.opts, biasData, resData }, ref, cs.name);
   });
 }
 
-Deno.test("conv2d in chunks of images (small im2col budget) matches the reference", async () => {
+for (
+  const [what, xs, ws, opts] of [
+    ["3x3, chunks that split images", [5, 6, 11, 7], [9, 6, 3, 3], {
+      padding: 1,
+      stride: [2, 1],
+      relu: true,
+    }],
+    ["pointwise 1x1, chunks that split images", [3, 8, 6, 6], [16, 8, 1, 1], { relu: true }],
+  ] as [string, number[], number[], Conv2dOptions][]
+) {
+  Deno.test(`conv2d in chunks of 128 output pixels (small im2col budget): ${what}`, async () => {
+    const engine = await Engine.create();
+    const outShape = conv2dShape(xs, ws, opts);
+    const x = randomF32(numel(xs), 21), w = randomF32(numel(ws), 22);
+    const biasData = randomF32(ws[0], 23), resData = randomF32(numel(outShape), 24);
+    const k = Math.ceil((ws[1] * ws[2] * ws[3]) / 4) * 4;
+    const saved = conv2dTuning.im2colBudgetBytes;
+    // Two 64-column panels per chunk: 42 or 36 pixels per image, so chunks start mid-image.
+    conv2dTuning.im2colBudgetBytes = 2 * k * 64 * 4;
+    try {
+      const ref = conv2dRef(x, xs, w, ws, { ...opts, biasData, resData });
+      await checkAllPaths(engine, x, xs, w, ws, { ...opts, biasData, resData }, ref, what);
+    } finally {
+      conv2dTuning.im2colBudgetBytes = saved;
+    }
+  });
+}
+
+Deno.test("uploadConvWeight keeps a texture for GEMM convolutions and a buffer otherwise", async () => {
   const engine = await Engine.create();
-  const xs = [5, 6, 11, 7], ws = [9, 6, 3, 3];
-  const opts: Conv2dOptions = { padding: 1, stride: [2, 1], relu: true };
-  const outShape = conv2dShape(xs, ws, opts);
-  const x = randomF32(numel(xs), 21), w = randomF32(numel(ws), 22);
-  const biasData = randomF32(9, 23), resData = randomF32(numel(outShape), 24);
-  const saved = conv2dTuning.im2colBudgetBytes;
-  conv2dTuning.im2colBudgetBytes = 2 * 54 * 64 * 4; // two images per chunk
+  const gemmShaped = uploadConvWeight(engine, new Float32Array(16 * 3 * 9), [16, 3, 3, 3]);
+  assert.ok(gemmShaped instanceof ConvWeight);
+  assert.ok(gemmShaped.texture && !gemmShaped.tensor);
+  assert.equal(gemmShaped.texture.width, 7); // K = 27 padded to 28: 7 texels per row
+  const depthwise = uploadConvWeight(engine, new Float32Array(12 * 9), [12, 1, 3, 3], 12);
+  assert.ok(depthwise.tensor && !depthwise.texture);
+  const saved = conv2dTuning.textures;
+  conv2dTuning.textures = false;
   try {
-    const y = conv2d(engine, engine.upload(x, xs), engine.upload(w, ws), {
-      ...opts,
-      bias: engine.upload(biasData, [9]),
-      residual: engine.upload(resData, outShape),
-    });
-    const ref = conv2dRef(x, xs, w, ws, { ...opts, biasData, resData });
-    assertRelClose(await engine.readF32(y), ref, RTOL, "chunked conv2d");
+    const buffered = uploadConvWeight(engine, new Float32Array(16 * 3 * 9), [16, 3, 3, 3]);
+    assert.ok(buffered.tensor && !buffered.texture);
   } finally {
-    conv2dTuning.im2colBudgetBytes = saved;
+    conv2dTuning.textures = saved;
   }
+  assert.throws(
+    () => uploadConvWeight(engine, new Float32Array(5), [16, 3, 3, 3]),
+    /do not fill/,
+  );
+  // [8, 4, 3, 3] fits an 8-channel input with groups=2 too, but was uploaded for groups=1.
+  const w = uploadConvWeight(engine, new Float32Array(8 * 4 * 9), [8, 4, 3, 3]);
+  const x = engine.upload(new Float32Array(8 * 5 * 5), [1, 8, 5, 5]);
+  assert.throws(() => conv2d(engine, x, w, { groups: 2 }), /uploaded for groups=1, not 2/);
 });
 
 Deno.test("conv2d rejects a weight that does not fit the groups", async () => {

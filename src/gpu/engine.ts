@@ -15,6 +15,7 @@ import { BufferPool } from "./buffer_pool.ts";
 import { getPipeline, type Kernel, splitGrid } from "./kernel.ts";
 import { BYTES_PER_ELEMENT, type DType, numel, Tensor } from "../tensor.ts";
 import { GpuLimitError } from "../errors.ts";
+import { GpuTexture, TEXTURE_USAGE, TexturePool } from "./texture.ts";
 
 /** A buffer range to bind. */
 export interface BufferRange {
@@ -26,8 +27,8 @@ export interface BufferRange {
   size?: number;
 }
 
-/** Something that can be bound as a storage buffer. */
-export type Binding = Tensor | BufferRange;
+/** Something a kernel can bind: a storage buffer, or a texture (see texture.ts). */
+export type Binding = Tensor | BufferRange | GpuTexture;
 
 /** Accumulated GPU time of one kernel name. */
 export interface KernelProfile {
@@ -57,6 +58,8 @@ export interface EngineOptions {
 export class Engine {
   /** The buffer pool tensors are allocated from. */
   readonly pool: BufferPool;
+  /** The pool of textures from {@link Engine.emptyTexture}. */
+  readonly texturePool: TexturePool;
   #encoder?: GPUCommandEncoder;
   #pass?: GPUComputePassEncoder;
   #uniforms = new Map<string, GPUBuffer>();
@@ -67,6 +70,7 @@ export class Engine {
 
   private constructor(readonly gpu: Gpu, options: EngineOptions) {
     this.pool = new BufferPool(gpu.device);
+    this.texturePool = new TexturePool(gpu.device);
     this.#profiling = Boolean(options.profile && gpu.hasTimestamps);
   }
 
@@ -103,6 +107,52 @@ export class Engine {
     this.#checkBytes(bytes, label);
     const buffer = this.pool.acquire(bytes, label);
     return new Tensor(buffer, shape, dtype, label, (t) => this.pool.release(t.buffer));
+  }
+
+  /**
+   * An uninitialized rgba32float texture of `layers` x `height` x `width`
+   * texels, bound as `texture_2d_array` when `arrayed`. It comes from the
+   * pool, or with `persistent` (weights) is a dedicated texture destroyed on
+   * release. Throws {@link GpuLimitError} beyond the adapter's texture limits
+   * (callers check {@link Engine.textureFits} first and fall back to buffers).
+   */
+  emptyTexture(
+    width: number,
+    height: number,
+    layers: number,
+    opts: { arrayed?: boolean; label?: string; persistent?: boolean } = {},
+  ): GpuTexture {
+    const label = opts.label ?? "texture";
+    if (!this.textureFits(width, height, layers)) {
+      throw new GpuLimitError(
+        `Texture "${label}" of ${layers} x ${height} x ${width} texels exceeds this adapter's ` +
+          `limits (${this.gpu.limits.maxTextureDimension2D} texels per side, ` +
+          `${this.gpu.limits.maxTextureArrayLayers} layers).`,
+      );
+    }
+    if (opts.persistent) {
+      const texture = this.device.createTexture({
+        size: [width, height, layers],
+        format: "rgba32float",
+        usage: TEXTURE_USAGE,
+        label,
+      });
+      return new GpuTexture(texture, Boolean(opts.arrayed), label, (t) => t.texture.destroy());
+    }
+    const texture = this.texturePool.acquire(width, height, layers, label);
+    return new GpuTexture(
+      texture,
+      Boolean(opts.arrayed),
+      label,
+      (t) => this.texturePool.release(t.texture),
+    );
+  }
+
+  /** True if a texture of these dimensions is within the adapter's limits. */
+  textureFits(width: number, height: number, layers = 1): boolean {
+    const l = this.gpu.limits;
+    return width >= 1 && height >= 1 && layers >= 1 && width <= l.maxTextureDimension2D &&
+      height <= l.maxTextureDimension2D && layers <= l.maxTextureArrayLayers;
   }
 
   /** A zero-filled tensor from the pool (cleared in the current encoder). */
@@ -242,7 +292,12 @@ export class Engine {
       entries.push({ binding: slot++, resource: { buffer: this.#uniform(ab as ArrayBuffer) } });
     }
     for (const b of bindings) {
-      if (b instanceof Tensor) {
+      if (b instanceof GpuTexture) {
+        if (b.released) {
+          throw new Error(`kernel ${kernel.name}: texture ${b.label} used after release`);
+        }
+        entries.push({ binding: slot++, resource: b.view });
+      } else if (b instanceof Tensor) {
         if (b.released) {
           throw new Error(`kernel ${kernel.name}: tensor ${b.label} used after release`);
         }

@@ -10,7 +10,13 @@
  */
 import { Engine, fmtBytes } from "../gpu/engine.ts";
 import { GpuLimitError, ModelLayoutError } from "../errors.ts";
-import { conv2d, convOutSize, foldBatchNorm } from "../ops/conv2d.ts";
+import {
+  conv2d,
+  convOutSize,
+  type ConvWeight,
+  foldBatchNorm,
+  uploadConvWeight,
+} from "../ops/conv2d.ts";
 import { linear, type PackedMatrix, prepareLinearWeight } from "../ops/gemm.ts";
 import { globalAvgPool, maxPool2d } from "../ops/pool.ts";
 import { shortcutOptionA } from "../ops/shortcut_option_a.ts";
@@ -40,7 +46,7 @@ import {
 /** A convolution with its BatchNorm folded in, on the GPU. */
 interface LoadedConv {
   spec: ConvSpec;
-  weight: Tensor;
+  weight: ConvWeight;
   bias: Tensor;
 }
 
@@ -86,7 +92,7 @@ async function loadConv(
   }
   return {
     spec,
-    weight: engine.upload(weight, spec.shape, spec.weight, true),
+    weight: uploadConvWeight(engine, weight, spec.shape, spec.groups, spec.weight),
     bias: engine.upload(bias, [spec.shape[0]], `${spec.weight}:bias`, true),
   };
 }

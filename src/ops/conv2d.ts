@@ -6,7 +6,11 @@ import simpleCode from "../../shaders/conv2d_simple.wgsl" with { type: "text" };
 import packCode from "../../shaders/conv2d_pack.wgsl" with { type: "text" };
 import pack1x1Code from "../../shaders/conv2d_pack_1x1.wgsl" with { type: "text" };
 import padWeightCode from "../../shaders/conv2d_pad_weight.wgsl" with { type: "text" };
+import weightTextureCode from "../../shaders/conv2d_weight_texture.wgsl" with { type: "text" };
+import panelsBufferCode from "../../shaders/conv2d_panels_buffer.wgsl" with { type: "text" };
+import panelsTextureCode from "../../shaders/conv2d_panels_texture.wgsl" with { type: "text" };
 import type { Engine } from "../gpu/engine.ts";
+import type { GpuTexture } from "../gpu/texture.ts";
 import { splitGrid } from "../gpu/kernel.ts";
 import { packParams } from "../gpu/params.ts";
 import { numel, type Tensor } from "../tensor.ts";
@@ -15,9 +19,74 @@ import { dummyTensor, gemm, GEMM_PANEL, PackedMatrix } from "./gemm.ts";
 const PACK_WG = 64;
 /** Tuning knobs of {@link conv2d} (tests lower them to exercise chunking). */
 export const conv2dTuning = {
-  /** Largest im2col buffer (bytes); batches needing more are run in chunks of images. */
+  /** Largest im2col buffer (bytes); convolutions needing more run in chunks of output pixels. */
   im2colBudgetBytes: 48 * 2 ** 20,
+  /** Run GEMM convolutions on textures where the adapter allows (false: storage buffers only). */
+  textures: true,
 };
+
+/**
+ * Convolution weights uploaded once for {@link conv2d}: as the GEMM's
+ * texture where that path applies (then no buffer copy is kept), else as a
+ * storage buffer. Create with {@link uploadConvWeight}.
+ */
+export class ConvWeight {
+  /** Wraps an uploaded weight; use {@link uploadConvWeight}. */
+  constructor(
+    /** [O, C / groups, kh, kw]. */
+    readonly shape: readonly number[],
+    /** The groups the weights were uploaded for. */
+    readonly groups: number,
+    /** Name used in errors and profiles. */
+    readonly label: string,
+    /** The OIHW weights in a buffer (when not a texture). */
+    readonly tensor?: Tensor,
+    /** The weights as rows of ceil(K/4) texels, K = C/groups x kh x kw zero-padded to 4. */
+    readonly texture?: GpuTexture,
+  ) {}
+
+  /** Frees the GPU copy. */
+  release(): void {
+    this.tensor?.release();
+    this.texture?.release();
+  }
+}
+
+/**
+ * Uploads OIHW convolution weights (`data`, host float32) for {@link conv2d}
+ * with `groups`, in the form its GEMM reads fastest on this adapter.
+ */
+export function uploadConvWeight(
+  engine: Engine,
+  data: Float32Array,
+  shape: readonly number[],
+  groups = 1,
+  label = "conv weight",
+): ConvWeight {
+  if (shape.length !== 4 || numel(shape) !== data.length) {
+    throw new Error(`uploadConvWeight ${label}: ${data.length} values do not fill [${shape}]`);
+  }
+  const [o, cg, kh, kw] = shape;
+  const kValid = cg * kh * kw;
+  if (!usesGemm(o, groups) || !texturesFit(engine, o, kValid)) {
+    return new ConvWeight(shape, groups, label, engine.upload(data, shape, label, true));
+  }
+  const k4 = Math.ceil(kValid / 4);
+  const padded = new Float32Array(o * k4 * 4);
+  for (let r = 0; r < o; r++) {
+    padded.set(data.subarray(r * kValid, (r + 1) * kValid), r * k4 * 4);
+  }
+  const texture = engine.emptyTexture(k4, o, 1, { label, persistent: true });
+  engine.device.queue.writeTexture({ texture: texture.texture }, padded, {
+    bytesPerRow: k4 * 16,
+  }, [k4, o]);
+  return new ConvWeight(shape, groups, label, undefined, texture);
+}
+
+/** True if a convolution runs as im2col + GEMM (else directly: depthwise, thin groups). */
+function usesGemm(o: number, groups: number): boolean {
+  return o / groups >= 8 && groups <= 64;
+}
 
 /** A size given for both spatial dimensions or as [height, width]. */
 export type Size2 = number | readonly [number, number];
@@ -79,7 +148,12 @@ export function conv2dShape(
  * `y = relu?(conv2d(x, w) + bias + residual)` for x [N, C, H, W] and
  * w [O, C / groups, kh, kw]; returns [N, O, Ho, Wo].
  */
-export function conv2d(engine: Engine, x: Tensor, w: Tensor, opts: Conv2dOptions = {}): Tensor {
+export function conv2d(
+  engine: Engine,
+  x: Tensor,
+  w: Tensor | ConvWeight,
+  opts: Conv2dOptions = {},
+): Tensor {
   if (x.shape.length !== 4 || w.shape.length !== 4) {
     throw new Error(
       `conv2d: input ${x.label} [${x.shape}] and weight ${w.label} [${w.shape}] must be 4-D`,
@@ -93,6 +167,9 @@ export function conv2d(engine: Engine, x: Tensor, w: Tensor, opts: Conv2dOptions
       `conv2d: weight ${w.label} [${w.shape}] with groups=${groups} does not fit input ` +
         `${x.label} with ${c} channels`,
     );
+  }
+  if (w instanceof ConvWeight && w.groups !== groups) {
+    throw new Error(`conv2d: weight ${w.label} was uploaded for groups=${w.groups}, not ${groups}`);
   }
   const [sh, sw] = pair(opts.stride, 1), [ph, pw] = pair(opts.padding, 0);
   const [dh, dw] = pair(opts.dilation, 1);
@@ -119,12 +196,12 @@ export function conv2d(engine: Engine, x: Tensor, w: Tensor, opts: Conv2dOptions
     throw new Error(`conv2d: out ${opts.out.label} must not share a buffer with the input`);
   }
   const out = opts.out ? opts.out.reshape(outShape) : engine.empty(outShape, "f32", "conv2d");
-  const og = o / groups;
   const geometry = { c, h, w: wd, ho, wo, kh, kw, sh, sw, ph, pw, dh, dw, cg };
-  if (og >= 8 && groups <= 64) {
+  if (usesGemm(o, groups)) {
     convAsGemm(engine, x, w, out, n, o, groups, geometry, opts);
   } else {
-    convDirect(engine, x, w, out, n, o, groups, geometry, opts);
+    const wt = w instanceof ConvWeight ? w.tensor! : w;
+    convDirect(engine, x, wt, out, n, o, groups, geometry, opts);
   }
   return out;
 }
@@ -147,17 +224,19 @@ interface ConvGeometry {
 }
 
 /**
- * im2col + GEMM: per chunk of images and per group, shaders/conv2d_pack.wgsl
- * writes the input patches in gemm.wgsl's packed-panel layout and the GEMM
- * multiplies the weight rows [Og, Cg kh kw] with them. Packing once and
- * reading the panel from every 8-channel row block is cheaper on llvmpipe
- * than gathering patches inside the GEMM loop (each per-lane load is a
- * scalar loop there).
+ * im2col + GEMM: per chunk of output columns (the pixels of all images one
+ * after the other) and per group, shaders/conv2d_pack.wgsl writes the input
+ * patches in gemm.wgsl's packed-panel layout and the GEMM multiplies the
+ * weight rows [Og, Cg kh kw] with them. Packing once and reading the panel
+ * from every 8-channel row block is cheaper on llvmpipe than gathering
+ * patches inside the GEMM loop (each per-lane load is a scalar loop there).
+ * Weights and panels are textures where the adapter allows (faster fetches:
+ * see src/gpu/texture.ts), else storage buffers.
  */
 function convAsGemm(
   engine: Engine,
   x: Tensor,
-  w: Tensor,
+  w: Tensor | ConvWeight,
   out: Tensor,
   n: number,
   o: number,
@@ -171,39 +250,51 @@ function convAsGemm(
   // the GEMM reads the weights as vec4s; only the 7x7 stem on 3 channels
   // (K = 147) and similar need it.
   const k = Math.ceil(kValid / 4) * 4;
-  const wk = k === kValid ? w : padWeight(engine, w, o, kValid, k);
+  // Uploaded weights come as a texture or as a buffer; raw ones are
+  // converted per call (into a texture, or K-padded when needed).
+  const uploaded = w instanceof ConvWeight ? w.texture : undefined;
+  const raw = w instanceof ConvWeight ? w.tensor : w;
+  const textures = w instanceof ConvWeight ? Boolean(uploaded) : texturesFit(engine, o, kValid);
+  let a: Tensor | GpuTexture;
+  if (uploaded) a = uploaded;
+  else if (textures) a = weightTexture(engine, raw!, o, kValid);
+  else a = k === kValid ? raw! : padWeight(engine, raw!, o, kValid, k);
   const npix = g.ho * g.wo;
-  // Images per chunk: the im2col buffer (all their pixels as columns) stays
-  // under the budget.
+  const total = n * npix;
+  // Columns per chunk: the packed panels stay under the budget (and, as a
+  // texture array, under the layer limit); a multiple of the panel width.
   const budget = Math.min(
     conv2dTuning.im2colBudgetBytes,
     engine.gpu.limits.maxStorageBufferBindingSize,
   );
-  const chunk = Math.max(1, Math.min(n, Math.floor(budget / (npix * k * 4) - 1)));
-  const maxPanels = Math.ceil((chunk * npix) / GEMM_PANEL);
-  const cols = engine.empty([maxPanels * k * GEMM_PANEL], "f32", "im2col");
+  let chunkPanels = Math.max(1, Math.floor(budget / (k * GEMM_PANEL * 4)));
+  if (textures) chunkPanels = Math.min(chunkPanels, engine.gpu.limits.maxTextureArrayLayers);
+  chunkPanels = Math.min(chunkPanels, Math.ceil(total / GEMM_PANEL));
+  const chunkColumns = chunkPanels * GEMM_PANEL;
+  const panelsOut = textures
+    ? engine.emptyTexture(GEMM_PANEL / 4, k, chunkPanels, { arrayed: true, label: "im2col" })
+    : engine.empty([chunkPanels * k * GEMM_PANEL], "f32", "im2col");
   const pointwise = g.kh === 1 && g.kw === 1 && g.sh === 1 && g.sw === 1 && g.ph === 0 &&
     g.pw === 0 && npix % 4 === 0 && k === kValid;
+  const panelSink = textures ? "texture" : "buffer";
   const maxDim = engine.gpu.limits.maxComputeWorkgroupsPerDimension;
-  for (let img0 = 0; img0 < n; img0 += chunk) {
-    const count = Math.min(chunk, n - img0);
-    const columns = count * npix;
-    const panels = Math.ceil(columns / GEMM_PANEL);
+  for (let col0 = 0; col0 < total; col0 += chunkColumns) {
+    const columns = Math.min(chunkColumns, total - col0);
+    const rows = Math.ceil(columns / GEMM_PANEL) * k;
+    const grid = splitGrid(Math.ceil(rows / PACK_WG), maxDim);
     for (let grp = 0; grp < groups; grp++) {
       if (pointwise) {
-        const rows = panels * k;
         engine.run(
-          { name: "conv2d_pack_1x1", code: pack1x1Code, constants: { WG: PACK_WG } },
-          [x, cols],
-          splitGrid(Math.ceil(rows / PACK_WG), maxDim),
-          packParams([g.c, npix / 4, k, rows, grp * g.cg, img0, count]),
+          packKernel("conv2d_pack_1x1", pack1x1Code, panelSink),
+          [x, panelsOut],
+          grid,
+          packParams([g.c, npix / 4, k, rows, grp * g.cg, col0, col0 + columns]),
         );
       } else {
-        const rows = panels * k;
         engine.run(
-          { name: "conv2d_pack", code: packCode, constants: { WG: PACK_WG } },
-          [x, cols],
-          splitGrid(Math.ceil(rows / PACK_WG), maxDim),
+          packKernel("conv2d_pack", packCode, panelSink),
+          [x, panelsOut],
+          grid,
           packParams([
             g.c,
             g.h,
@@ -221,23 +312,26 @@ function convAsGemm(
             npix,
             rows,
             grp * g.cg,
-            img0,
+            col0,
             kValid,
-            count,
+            col0 + columns,
           ]),
         );
       }
       gemm(
         engine,
-        { t: wk, m: og, batchStride: 0, rowStride: k, offset: grp * og * k },
-        new PackedMatrix(cols, k, columns, 1),
+        textures
+          ? { t: a, m: og, batchStride: 0, rowStride: 1, offset: grp * og }
+          : { t: a, m: og, batchStride: 0, rowStride: k, offset: grp * og * k },
+        new PackedMatrix(panelsOut, k, columns, 1),
         1,
         {
           t: out,
           batchStride: 0,
-          offset: (img0 * o + grp * og) * npix,
+          offset: grp * og * npix,
           colGroup: npix,
           groupStride: o * npix,
+          column0: col0,
         },
         {
           bias: opts.bias,
@@ -249,21 +343,51 @@ function convAsGemm(
       );
     }
   }
-  cols.release();
-  if (wk !== w) wk.release();
+  panelsOut.release();
+  if (a !== uploaded && a !== raw) a.release();
 }
 
-/** Weights [O, K] copied to [O, Kp] with zero columns after K. */
+/** A pack kernel writing its panels to a buffer or a texture array. */
+function packKernel(name: string, code: string, sink: "buffer" | "texture") {
+  return sink === "texture"
+    ? { name: `${name}_tex`, code: panelsTextureCode + code, constants: { WG: PACK_WG } }
+    : { name, code: panelsBufferCode + code, constants: { WG: PACK_WG } };
+}
+
+/**
+ * True if a convolution with `o` output channels and `kValid` = C/groups x
+ * kh x kw runs on textures: its weights as a texture of ceil(K/4) x O texels
+ * and its panels as 16 x K texels per layer, within the adapter's limits.
+ */
+function texturesFit(engine: Engine, o: number, kValid: number): boolean {
+  const k4 = Math.ceil(kValid / 4);
+  return conv2dTuning.textures && engine.textureFits(k4, o) &&
+    engine.textureFits(GEMM_PANEL / 4, k4 * 4);
+}
+
+/** Weights [O, K] (any K) into a texture of ceil(K/4) x O texels (see conv2d_weight_texture.wgsl). */
+function weightTexture(engine: Engine, w: Tensor, o: number, kValid: number): GpuTexture {
+  const k4 = Math.ceil(kValid / 4);
+  const t = engine.emptyTexture(k4, o, 1, { label: `${w.label} (texture)` });
+  engine.run(
+    { name: "conv2d_weight_texture", code: weightTextureCode, constants: { WG: PACK_WG } },
+    [w, t],
+    splitGrid(
+      Math.ceil((o * k4) / PACK_WG),
+      engine.gpu.limits.maxComputeWorkgroupsPerDimension,
+    ),
+    packParams([o, kValid, k4]),
+  );
+  return t;
+}
+
+/** Weights [O, K] copied to [O, Kp] with zero columns after K (storage-buffer path). */
 function padWeight(engine: Engine, w: Tensor, o: number, k: number, kp: number): Tensor {
   const wp = engine.empty([o, kp], "f32", `${w.label} (K padded)`);
-  const [x, y] = splitGrid(
-    Math.ceil((o * kp) / PACK_WG),
-    engine.gpu.limits.maxComputeWorkgroupsPerDimension,
-  );
   engine.run(
     { name: "conv2d_pad_weight", code: padWeightCode, constants: { WG: PACK_WG } },
     [w, wp],
-    [x, y],
+    splitGrid(Math.ceil((o * kp) / PACK_WG), engine.gpu.limits.maxComputeWorkgroupsPerDimension),
     packParams([o, k, kp]),
   );
   return wp;

@@ -10,10 +10,14 @@
 import gemmCode from "../../shaders/gemm.wgsl" with { type: "text" };
 import aVec4Code from "../../shaders/gemm_a_vec4.wgsl" with { type: "text" };
 import aScalarCode from "../../shaders/gemm_a_scalar.wgsl" with { type: "text" };
+import aTextureCode from "../../shaders/gemm_a_texture.wgsl" with { type: "text" };
+import bBufferCode from "../../shaders/gemm_b_buffer.wgsl" with { type: "text" };
+import bTextureCode from "../../shaders/gemm_b_texture.wgsl" with { type: "text" };
 import packCode from "../../shaders/gemm_pack.wgsl" with { type: "text" };
 import storeVec4Code from "../../shaders/gemm_store_vec4.wgsl" with { type: "text" };
 import storeScalarCode from "../../shaders/gemm_store_scalar.wgsl" with { type: "text" };
 import type { Engine } from "../gpu/engine.ts";
+import { GpuTexture } from "../gpu/texture.ts";
 import { splitGrid } from "../gpu/kernel.ts";
 import { packParams } from "../gpu/params.ts";
 import { numel, Tensor } from "../tensor.ts";
@@ -52,12 +56,14 @@ export interface MatmulOptions extends LinearOptions {
 /**
  * A B operand packed for shaders/gemm.wgsl: `[batch][panel][k][64]` floats,
  * columns past `n` zero. Create with {@link packB} or {@link prepareLinearWeight}.
+ * It is a buffer, or (written by conv2d's im2col) a texture array of
+ * `batch * panels` layers of 16 x `k` texels.
  */
 export class PackedMatrix {
   /** Wraps a packed tensor; use {@link packB} to create one. */
   constructor(
     /** The packed data. */
-    readonly tensor: Tensor,
+    readonly tensor: Tensor | GpuTexture,
     /** Inner dimension K. */
     readonly k: number,
     /** Columns N. */
@@ -77,12 +83,17 @@ export class PackedMatrix {
   }
 }
 
-/** The four GEMM sources: A read as vec4 or scalars x C stored as vec4 or scalars. */
+/**
+ * The GEMM sources: A and B in buffers (A read as vec4 or scalars) or both in
+ * textures, x C stored as vec4 or scalars.
+ */
 const GEMM_SOURCES = {
-  gemm: GELU_WGSL + aVec4Code + storeVec4Code + gemmCode,
-  gemm_scalar_c: GELU_WGSL + aVec4Code + storeScalarCode + gemmCode,
-  gemm_scalar_a: GELU_WGSL + aScalarCode + storeVec4Code + gemmCode,
-  gemm_scalar_ac: GELU_WGSL + aScalarCode + storeScalarCode + gemmCode,
+  gemm: GELU_WGSL + aVec4Code + bBufferCode + storeVec4Code + gemmCode,
+  gemm_scalar_c: GELU_WGSL + aVec4Code + bBufferCode + storeScalarCode + gemmCode,
+  gemm_scalar_a: GELU_WGSL + aScalarCode + bBufferCode + storeVec4Code + gemmCode,
+  gemm_scalar_ac: GELU_WGSL + aScalarCode + bBufferCode + storeScalarCode + gemmCode,
+  gemm_tex: GELU_WGSL + aTextureCode + bTextureCode + storeVec4Code + gemmCode,
+  gemm_tex_scalar_c: GELU_WGSL + aTextureCode + bTextureCode + storeScalarCode + gemmCode,
 };
 
 const dummies = new WeakMap<Engine, Tensor>();
@@ -175,10 +186,14 @@ export function prepareLinearWeight(engine: Engine, w: Tensor): PackedMatrix {
   return packB(engine, w, { transB: true, persistent: true });
 }
 
-/** The A operand of {@link gemm}: a(z, m, k) at offset + z * batchStride + m * rowStride + k. */
+/**
+ * The A operand of {@link gemm}: a(z, m, k) at offset + z * batchStride + m * rowStride + k.
+ * In a texture (4 k per texel, K padded to a multiple of 4; B must be a
+ * texture too) row r is texture row r: rowStride is 1 and the offsets count rows.
+ */
 export interface GemmA {
-  /** The tensor holding A. */
-  t: Tensor;
+  /** The tensor or texture holding A. */
+  t: Tensor | GpuTexture;
   /** Rows M. */
   m: number;
   /** Floats between batches (0 = shared). */
@@ -206,6 +221,8 @@ export interface GemmC {
   colGroup?: number;
   /** Floats between column groups. */
   groupStride?: number;
+  /** Column n of the product is column `column0 + n` of C (default 0; a multiple of 4 keeps vec4 stores). */
+  column0?: number;
 }
 
 /**
@@ -235,13 +252,24 @@ export function gemm(
   const aOff = a.offset ?? 0;
   const rowBlocks = Math.ceil(m / GEMM_ROWS);
   const panels = b.panels;
+  const textures = a.t instanceof GpuTexture;
+  if (textures !== b.tensor instanceof GpuTexture) {
+    throw new Error(
+      `gemm: A (${a.t.label}) and B (${b.tensor.label}) must both be textures or both buffers`,
+    );
+  }
+  if (textures && (a.rowStride !== 1 || k % 4 !== 0)) {
+    throw new Error(`gemm: a texture A needs rowStride 1 (rows) and K a multiple of 4, got K=${k}`);
+  }
   const vec4A = a.rowStride % 4 === 0 && a.batchStride % 4 === 0 && aOff % 4 === 0;
   const colGroup = c.colGroup ?? n;
   const groupStride = c.groupStride ?? 0;
   const vec4C = n % 4 === 0 && colGroup % 4 === 0 && groupStride % 4 === 0 &&
-    c.batchStride % 4 === 0 && (c.offset ?? 0) % 4 === 0 &&
+    c.batchStride % 4 === 0 && (c.offset ?? 0) % 4 === 0 && (c.column0 ?? 0) % 4 === 0 &&
     (opts.biasPerRow || (opts.biasOffset ?? 0) % 4 === 0);
-  const name = vec4A
+  const name = textures
+    ? (vec4C ? "gemm_tex" : "gemm_tex_scalar_c")
+    : vec4A
     ? (vec4C ? "gemm" : "gemm_scalar_c")
     : vec4C
     ? "gemm_scalar_a"
@@ -282,6 +310,7 @@ export function gemm(
       opts.biasOffset ?? 0,
       colGroup,
       groupStride,
+      c.column0 ?? 0,
     ]),
   );
 }
