@@ -13,7 +13,13 @@ import { Engine } from "../src/gpu/engine.ts";
 import type { Tensor } from "../src/tensor.ts";
 import { randomF32 } from "../tests/_helpers.ts";
 import { linear, matmul, prepareLinearWeight } from "../src/ops/gemm.ts";
-import { conv2d, type Conv2dOptions, conv2dShape } from "../src/ops/conv2d.ts";
+import {
+  conv2d,
+  type Conv2dOptions,
+  conv2dShape,
+  conv2dTuning,
+  uploadConvWeight,
+} from "../src/ops/conv2d.ts";
 
 /** One measured rate. */
 export interface Rate {
@@ -149,11 +155,18 @@ export function convFlops(c: ConvCase): number {
   return 2 * n * o * ho * wo * c.w[1] * c.w[2] * c.w[3];
 }
 
-/** Sets up a convolution with bias, fused ReLU; returns the recorder. */
-export function setupConv(engine: Engine, c: ConvCase): () => void {
+/**
+ * Sets up a convolution with bias, fused ReLU, its weights uploaded once as
+ * a model does; returns the recorder. `textures = false` measures the
+ * storage-buffer path (conv2dTuning.textures) instead of the texture one.
+ */
+export function setupConv(engine: Engine, c: ConvCase, textures = true): () => void {
   const size = (s: number[]) => s.reduce((a, b) => a * b, 1);
   const x = engine.upload(randomF32(size(c.x), 7), c.x);
-  const w = engine.upload(randomF32(size(c.w), 8), c.w);
+  const saved = conv2dTuning.textures;
+  conv2dTuning.textures = textures;
+  const w = uploadConvWeight(engine, randomF32(size(c.w), 8), c.w);
+  conv2dTuning.textures = saved;
   const bias = engine.upload(randomF32(c.w[0], 9), [c.w[0]]);
   const out: Tensor = engine.empty(conv2dShape(c.x, c.w, c.opts));
   return () => void conv2d(engine, x, w, { ...c.opts, bias, relu: true, out });
@@ -178,9 +191,14 @@ if (import.meta.main) {
     }
   }
   if (which === "all" || which === "conv2d") {
-    console.log("\nconv2d (batch 2, bias + ReLU)\n" + RATE_HEADER);
+    console.log("\nconv2d (batch 2, bias + ReLU), textures then storage buffers\n" + RATE_HEADER);
     for (const c of CONV_CASES) {
-      console.log(rateRow(await measure(engine, c.name, convFlops(c), setupConv(engine, c))));
+      for (const textures of [true, false]) {
+        const name = `${c.name} ${textures ? "textures" : "buffers"}`;
+        console.log(
+          rateRow(await measure(engine, name, convFlops(c), setupConv(engine, c, textures))),
+        );
+      }
     }
   }
 }

@@ -30,7 +30,7 @@ const ACT_CODE: Record<Activation, number> = { none: 0, relu: 1, gelu: 2 };
 
 /** Columns per packed panel and rows per tile of shaders/gemm.wgsl. */
 export const GEMM_PANEL = 64;
-const GEMM_ROWS = 8;
+const GEMM_ROWS = 16;
 const PACK_WG = 64;
 
 /** Options of {@link linear}. */
