@@ -4,7 +4,7 @@ import { splitGrid } from "../src/gpu/kernel.ts";
 import { elementwise } from "../src/ops/elementwise.ts";
 import { GpuLimitError } from "../src/errors.ts";
 import { GpuError } from "../src/gpu/device.ts";
-import { gemm, PackedMatrix } from "../src/ops/gemm.ts";
+import { gemm, type GemmA, PackedMatrix } from "../src/ops/gemm.ts";
 
 Deno.test("splitGrid keeps each dimension within the limit", () => {
   assert.deepEqual(splitGrid(10, 65535), [10, 1]);
@@ -137,39 +137,18 @@ Deno.test("engine: textures are pooled by size, limit-checked and not bound afte
   const b = engine.emptyTexture(16, 8, 2, { arrayed: true });
   assert.equal(b.texture, raw, "a released texture of the same size is reused");
   b.release();
-  // A GEMM reading a released texture is refused before anything is recorded.
-  const wt = engine.emptyTexture(1, 8, 1);
+  // A GEMM reading a released texture, or mixing a texture with a buffer, is
+  // refused before anything is recorded.
   const panels = engine.emptyTexture(16, 4, 1, { arrayed: true });
-  wt.release();
   const out = engine.empty([8, 64]);
-  assert.throws(
-    () =>
-      gemm(
-        engine,
-        { t: wt, m: 8, batchStride: 0, rowStride: 1 },
-        new PackedMatrix(panels, 4, 64, 1),
-        1,
-        {
-          t: out,
-          batchStride: 0,
-        },
-      ),
-    /after release/,
-  );
-  // A and B must both be textures or both buffers.
+  const gemmWithA = (a: GemmA) =>
+    gemm(engine, a, new PackedMatrix(panels, 4, 64, 1), 1, { t: out, batchStride: 0 });
+  const wt = engine.emptyTexture(1, 8, 1);
+  wt.release();
+  assert.throws(() => gemmWithA({ t: wt, m: 8, batchStride: 0, rowStride: 1 }), /after release/);
   const aBuf = engine.upload(new Float32Array(32), [8, 4]);
   assert.throws(
-    () =>
-      gemm(
-        engine,
-        { t: aBuf, m: 8, batchStride: 0, rowStride: 4 },
-        new PackedMatrix(panels, 4, 64, 1),
-        1,
-        {
-          t: out,
-          batchStride: 0,
-        },
-      ),
+    () => gemmWithA({ t: aBuf, m: 8, batchStride: 0, rowStride: 4 }),
     /both be textures or both buffers/,
   );
 });
