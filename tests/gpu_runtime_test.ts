@@ -130,8 +130,10 @@ Deno.test("engine: textures are pooled by size, limit-checked and not bound afte
     () => engine.emptyTexture(16, 16, maxLayers + 1, { arrayed: true, label: "panels" }),
     (e: Error) => e instanceof GpuLimitError && /panels.*exceeds/.test(e.message),
   );
+  const before = engine.texturePool.allocatedBytes;
   const a = engine.emptyTexture(16, 8, 2, { arrayed: true });
   assert.deepEqual([a.width, a.height, a.layers], [16, 8, 2]);
+  assert.equal(engine.texturePool.allocatedBytes - before, 16 * 8 * 2 * 16);
   const raw = a.texture;
   a.release();
   const b = engine.emptyTexture(16, 8, 2, { arrayed: true });

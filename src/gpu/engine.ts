@@ -7,8 +7,8 @@
  *
  * Binding convention for every shader in `shaders/`: when a kernel takes
  * parameters they are a uniform struct at `@group(0) @binding(0)`, and the
- * tensors follow at bindings 1, 2, ...; without parameters the tensors start
- * at binding 0.
+ * tensors (or textures, see texture.ts) follow at bindings 1, 2, ...;
+ * without parameters they start at binding 0.
  */
 import { awaitGpu, getGpu, type Gpu } from "./device.ts";
 import { BufferPool } from "./buffer_pool.ts";
