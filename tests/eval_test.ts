@@ -129,6 +129,19 @@ Deno.test("eval: shards merge into the metrics of one pass", async () => {
   assert.ok(Math.abs(m.log_loss - whole.metrics.log_loss) < 1e-6);
   assert.deepEqual(m.confusion_matrix, whole.metrics.confusion_matrix);
   assert.ok(Math.abs(m.auroc.macro - whole.metrics.auroc.macro!) < 1e-9);
+
+  // A shard given twice, or copied under another name, would count its samples twice.
+  const twice = await cli(["merge", ...states, states[1], "--out", merged, "--bootstrap", "0"]);
+  assert.notEqual(twice.code, 0);
+  assert.match(twice.err, /shard1.*is the same file as .*shard1.*twice/);
+  const copy = join(tmp, "shard1-copy.safetensors");
+  Deno.copyFileSync(states[1], copy);
+  const copied = await cli(["merge", ...states, copy, "--out", merged, "--bootstrap", "0"]);
+  assert.notEqual(copied.code, 0);
+  assert.match(
+    copied.err,
+    /shard1-copy\.safetensors has the same contents as .*shard1.*count those samples twice/,
+  );
 });
 
 Deno.test("eval: documented errors for bad inputs", async () => {

@@ -3,7 +3,7 @@ import { parseArgs } from "node:util";
 import { join } from "node:path";
 import { UsageError } from "../errors.ts";
 import { mergeSnapshots } from "../metrics/snapshot.ts";
-import { loadSnapshot, saveSnapshot } from "../metrics/state_file.ts";
+import { loadShardSnapshots, saveSnapshot } from "../metrics/state_file.ts";
 import { computeMetrics } from "../metrics/report.ts";
 import { summaryTable } from "./metrics.ts";
 import { intArg } from "./options.ts";
@@ -14,7 +14,9 @@ export const HELP = `usage: visioneval merge STATE... [--out DIR]
 
 Merges the state.safetensors files of shards (eval --shard i/n, or metrics
 runs over parts of a dataset) and writes the metrics.json one pass over all
-the data would have produced, plus the merged state.safetensors.
+the data would have produced, plus the merged state.safetensors. The same
+file twice, or two byte-identical non-empty states, are refused (their
+samples would be counted twice).
 
 options:
   --out DIR        output directory (default out/merged)
@@ -40,9 +42,7 @@ export async function run(args: string[]): Promise<void> {
     strict: true,
   });
   if (positionals.length === 0) throw new UsageError("give at least one state file");
-  const parts = [];
-  for (const p of positionals) parts.push(await loadSnapshot(p));
-  const merged = mergeSnapshots(parts);
+  const merged = mergeSnapshots(await loadShardSnapshots(positionals));
   const report = computeMetrics(merged, {
     topk: intArg(v.topk!, "--topk", 1, 10),
     bootstrap: intArg(v.bootstrap!, "--bootstrap", 0, 100000),

@@ -64,9 +64,12 @@ export async function saveSnapshot(path: string, s: MetricSnapshot): Promise<voi
 
 /** Reads a snapshot written by {@link saveSnapshot}. */
 export async function loadSnapshot(path: string): Promise<MetricSnapshot> {
-  let bytes: Uint8Array;
+  return decodeSnapshot(await readState(path), path);
+}
+
+async function readState(path: string): Promise<Uint8Array> {
   try {
-    bytes = await Deno.readFile(path);
+    return await Deno.readFile(path);
   } catch (e) {
     throw new MetricsInputError(
       `${path}: cannot read the metric state (${
@@ -75,7 +78,44 @@ export async function loadSnapshot(path: string): Promise<MetricSnapshot> {
         `files written by eval/metrics.`,
     );
   }
-  return decodeSnapshot(bytes, path);
+}
+
+/**
+ * Reads the shard states to merge, refusing what would count samples twice:
+ * the same file given twice, or two files with identical contents (the same
+ * shard copied). Identical empty states (shards that got no images) are fine.
+ */
+export async function loadShardSnapshots(paths: readonly string[]): Promise<MetricSnapshot[]> {
+  const byFile = new Map<string, string>();
+  const byDigest = new Map<string, string>();
+  const out: MetricSnapshot[] = [];
+  for (const path of paths) {
+    const real = await Deno.realPath(path).catch(() => path);
+    const twin = byFile.get(real);
+    if (twin !== undefined) {
+      throw new MetricsInputError(
+        `${path} is the same file as ${twin}: merging it twice would count its samples twice.`,
+      );
+    }
+    byFile.set(real, path);
+    const bytes = await readState(path);
+    const snapshot = await decodeSnapshot(bytes, path);
+    if (snapshot.numSamples > 0) {
+      const digest = new Uint8Array(
+        await crypto.subtle.digest("SHA-256", bytes as Uint8Array<ArrayBuffer>),
+      ).join(",");
+      const copy = byDigest.get(digest);
+      if (copy !== undefined) {
+        throw new MetricsInputError(
+          `${path} has the same contents as ${copy} (${snapshot.numSamples} samples): it is ` +
+            `the same shard twice, and merging would count those samples twice.`,
+        );
+      }
+      byDigest.set(digest, path);
+    }
+    out.push(snapshot);
+  }
+  return out;
 }
 
 /** Parses the bytes of a state file; `name` is used in messages. */
