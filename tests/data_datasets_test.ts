@@ -102,6 +102,16 @@ Deno.test("datasets: CSV with names, quotes, extra columns; missing images are a
         e instanceof DataError && /names 1 image\(s\) that do not exist/.test(e.message) &&
         e.message.includes("img/nope.jpg (line 3)"),
     );
+    // The same image twice, once through a "./" path: it would be counted twice.
+    await Deno.writeTextFile(
+      join(dir, "twice.csv"),
+      "path,label\nimg/a.jpg,0\nimg/sub/d.jpeg,1\n./img/a.jpg,1\n",
+    );
+    assert.throws(
+      () => openDataset(join(dir, "twice.csv")),
+      (e: unknown) =>
+        e instanceof DataError && e.message.includes("lists img/a.jpg twice (lines 2 and 4)"),
+    );
     await Deno.writeTextFile(join(dir, "nolabel.csv"), "path,label\nimg/a.jpg,\n");
     assert.throws(() => openDataset(join(dir, "nolabel.csv")), /line 2: no label/);
     await Deno.writeTextFile(join(dir, "empty.csv"), "path,label\n");

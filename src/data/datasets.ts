@@ -390,6 +390,18 @@ function openCsv(csvPath: string, baseDir = dirname(csvPath)): Dataset {
     }
     raw.push({ path: isAbsolute(p) ? p : join(baseDir, p), label, name: r[nameCol]?.trim(), line });
   });
+  // An image listed twice would be evaluated (and counted) twice.
+  const firstLine = new Map<string, number>();
+  for (const r of raw) {
+    const first = firstLine.get(r.path);
+    if (first !== undefined) {
+      throw new DataError(
+        `${csvPath} lists ${relative(baseDir, r.path)} twice (lines ${first} and ${r.line}); ` +
+          `each image may appear once`,
+      );
+    }
+    firstLine.set(r.path, r.line);
+  }
   // Every listed image must exist: this is the user's list, not a scan.
   const missing = raw.filter((r) => !statOrNull(r.path)?.isFile);
   if (missing.length) {
