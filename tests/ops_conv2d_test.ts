@@ -258,6 +258,25 @@ for (
   });
 }
 
+Deno.test("conv2d of an empty batch is an empty result on every path", async () => {
+  const engine = await Engine.create();
+  for (const path of WEIGHT_PATHS) {
+    const saved = conv2dTuning.textures;
+    conv2dTuning.textures = path !== "buffers";
+    try {
+      const wData = randomF32(16 * 3 * 9, 5);
+      const w = path === "uploaded"
+        ? uploadConvWeight(engine, wData, [16, 3, 3, 3])
+        : engine.upload(wData, [16, 3, 3, 3]);
+      const y = conv2d(engine, engine.empty([0, 3, 9, 9]), w, { padding: 1 });
+      assert.deepEqual(y.shape, [0, 16, 9, 9]);
+      assert.equal((await engine.readF32(y)).length, 0);
+    } finally {
+      conv2dTuning.textures = saved;
+    }
+  }
+});
+
 Deno.test("uploadConvWeight keeps a texture for GEMM convolutions and a buffer otherwise", async () => {
   const engine = await Engine.create();
   const gemmShaped = uploadConvWeight(engine, new Float32Array(16 * 3 * 9), [16, 3, 3, 3]);

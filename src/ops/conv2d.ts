@@ -244,6 +244,7 @@ function convAsGemm(
   g: ConvGeometry,
   opts: Conv2dOptions,
 ): void {
+  if (n === 0) return; // an empty batch: nothing to compute
   const og = o / groups;
   const kValid = g.cg * g.kh * g.kw;
   // K padded to a multiple of 4 (zero weights and zero patch rows) so that
