@@ -8,7 +8,7 @@
 @group(0) @binding(3) var<storage, read> res: array<f32>;
 @group(0) @binding(4) var<storage, read_write> c: array<f32>;
 
-var<workgroup> tile: array<vec4f, 256>; // RM x PANEL4 outputs of the workgroup
+var<workgroup> tile: array<vec4f, RM * PANEL4>; // the workgroup's outputs
 
 fn store_row(z: u32, m: u32, n0: u32, v0: vec4f, v1: vec4f) {
   let lane = (n0 / 4u) % LANES;

@@ -17,7 +17,7 @@ import {
   pair,
   uploadConvWeight,
 } from "../src/ops/conv2d.ts";
-import { numel } from "../src/tensor.ts";
+import { numel, type Tensor } from "../src/tensor.ts";
 import { assertRelClose, FULL, randomF32, rng } from "./_helpers.ts";
 
 const RTOL = 1e-5;
@@ -185,6 +185,36 @@ const CASES: Case[] = [
 /** The ways conv2d gets its weights: raw (texture path), uploaded once, buffers only. */
 const WEIGHT_PATHS = ["raw", "uploaded", "buffers"] as const;
 
+/** Runs `fn` with conv2dTuning.textures set to `on`, then restores it. */
+async function withTextures<T>(on: boolean, fn: () => T | Promise<T>): Promise<T> {
+  const saved = conv2dTuning.textures;
+  conv2dTuning.textures = on;
+  try {
+    return await fn();
+  } finally {
+    conv2dTuning.textures = saved;
+  }
+}
+
+/** Calls `body` with the weights `wData` [wShape] given each way of {@link WEIGHT_PATHS}. */
+async function forEachWeightPath(
+  engine: Engine,
+  wData: Float32Array,
+  wShape: number[],
+  groups: number,
+  body: (w: Tensor | ConvWeight, path: string) => Promise<void>,
+): Promise<void> {
+  for (const path of WEIGHT_PATHS) {
+    await withTextures(path !== "buffers", () =>
+      body(
+        path === "uploaded"
+          ? uploadConvWeight(engine, wData, wShape, groups, "w")
+          : engine.upload(wData, wShape),
+        path,
+      ));
+  }
+}
+
 /** conv2d over every weight path; each result is checked against `ref`. */
 async function checkAllPaths(
   engine: Engine,
@@ -197,24 +227,15 @@ async function checkAllPaths(
   what: string,
 ): Promise<void> {
   const outShape = conv2dShape(xShape, wShape, opts);
-  for (const path of WEIGHT_PATHS) {
-    const saved = conv2dTuning.textures;
-    conv2dTuning.textures = path !== "buffers";
-    try {
-      const w = path === "uploaded"
-        ? uploadConvWeight(engine, wData, wShape, opts.groups ?? 1, "w")
-        : engine.upload(wData, wShape);
-      const y = conv2d(engine, engine.upload(xData, xShape), w, {
-        ...opts,
-        bias: opts.biasData && engine.upload(opts.biasData, [wShape[0]]),
-        residual: opts.resData && engine.upload(opts.resData, outShape),
-      });
-      assert.deepEqual(y.shape, outShape);
-      assertRelClose(await engine.readF32(y), ref, RTOL, `${what} (${path} weights)`);
-    } finally {
-      conv2dTuning.textures = saved;
-    }
-  }
+  await forEachWeightPath(engine, wData, wShape, opts.groups ?? 1, async (w, path) => {
+    const y = conv2d(engine, engine.upload(xData, xShape), w, {
+      ...opts,
+      bias: opts.biasData && engine.upload(opts.biasData, [wShape[0]]),
+      residual: opts.resData && engine.upload(opts.resData, outShape),
+    });
+    assert.deepEqual(y.shape, outShape);
+    assertRelClose(await engine.readF32(y), ref, RTOL, `${what} (${path} weights)`);
+  });
 }
 
 for (const cs of CASES) {
@@ -260,21 +281,11 @@ for (
 
 Deno.test("conv2d of an empty batch is an empty result on every path", async () => {
   const engine = await Engine.create();
-  for (const path of WEIGHT_PATHS) {
-    const saved = conv2dTuning.textures;
-    conv2dTuning.textures = path !== "buffers";
-    try {
-      const wData = randomF32(16 * 3 * 9, 5);
-      const w = path === "uploaded"
-        ? uploadConvWeight(engine, wData, [16, 3, 3, 3])
-        : engine.upload(wData, [16, 3, 3, 3]);
-      const y = conv2d(engine, engine.empty([0, 3, 9, 9]), w, { padding: 1 });
-      assert.deepEqual(y.shape, [0, 16, 9, 9]);
-      assert.equal((await engine.readF32(y)).length, 0);
-    } finally {
-      conv2dTuning.textures = saved;
-    }
-  }
+  await forEachWeightPath(engine, randomF32(16 * 3 * 9, 5), [16, 3, 3, 3], 1, async (w) => {
+    const y = conv2d(engine, engine.empty([0, 3, 9, 9]), w, { padding: 1 });
+    assert.deepEqual(y.shape, [0, 16, 9, 9]);
+    assert.equal((await engine.readF32(y)).length, 0);
+  });
 });
 
 Deno.test("uploadConvWeight keeps a texture for GEMM convolutions and a buffer otherwise", async () => {
@@ -285,14 +296,11 @@ Deno.test("uploadConvWeight keeps a texture for GEMM convolutions and a buffer o
   assert.equal(gemmShaped.texture.width, 7); // K = 27 padded to 28: 7 texels per row
   const depthwise = uploadConvWeight(engine, new Float32Array(12 * 9), [12, 1, 3, 3], 12);
   assert.ok(depthwise.tensor && !depthwise.texture);
-  const saved = conv2dTuning.textures;
-  conv2dTuning.textures = false;
-  try {
-    const buffered = uploadConvWeight(engine, new Float32Array(16 * 3 * 9), [16, 3, 3, 3]);
-    assert.ok(buffered.tensor && !buffered.texture);
-  } finally {
-    conv2dTuning.textures = saved;
-  }
+  const buffered = await withTextures(
+    false,
+    () => uploadConvWeight(engine, new Float32Array(16 * 3 * 9), [16, 3, 3, 3]),
+  );
+  assert.ok(buffered.tensor && !buffered.texture);
   assert.throws(
     () => uploadConvWeight(engine, new Float32Array(5), [16, 3, 3, 3]),
     /do not fill/,

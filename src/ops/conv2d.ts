@@ -11,7 +11,6 @@ import panelsBufferCode from "../../shaders/conv2d_panels_buffer.wgsl" with { ty
 import panelsTextureCode from "../../shaders/conv2d_panels_texture.wgsl" with { type: "text" };
 import type { Engine } from "../gpu/engine.ts";
 import type { GpuTexture } from "../gpu/texture.ts";
-import { splitGrid } from "../gpu/kernel.ts";
 import { packParams } from "../gpu/params.ts";
 import { numel, type Tensor } from "../tensor.ts";
 import { dummyTensor, gemm, GEMM_PANEL, PackedMatrix } from "./gemm.ts";
@@ -278,24 +277,23 @@ function convAsGemm(
   const pointwise = g.kh === 1 && g.kw === 1 && g.sh === 1 && g.sw === 1 && g.ph === 0 &&
     g.pw === 0 && npix % 4 === 0 && k === kValid;
   const panelSink = textures ? "texture" : "buffer";
-  const maxDim = engine.gpu.limits.maxComputeWorkgroupsPerDimension;
   for (let col0 = 0; col0 < total; col0 += chunkColumns) {
     const columns = Math.min(chunkColumns, total - col0);
     const rows = Math.ceil(columns / GEMM_PANEL) * k;
-    const grid = splitGrid(Math.ceil(rows / PACK_WG), maxDim);
+    const workgroups = Math.ceil(rows / PACK_WG);
     for (let grp = 0; grp < groups; grp++) {
       if (pointwise) {
         engine.run(
           packKernel("conv2d_pack_1x1", pack1x1Code, panelSink),
           [x, panelsOut],
-          grid,
+          workgroups,
           packParams([g.c, npix / 4, k, rows, grp * g.cg, col0, col0 + columns]),
         );
       } else {
         engine.run(
           packKernel("conv2d_pack", packCode, panelSink),
           [x, panelsOut],
-          grid,
+          workgroups,
           packParams([
             g.c,
             g.h,
@@ -373,10 +371,7 @@ function weightTexture(engine: Engine, w: Tensor, o: number, kValid: number): Gp
   engine.run(
     { name: "conv2d_weight_texture", code: weightTextureCode, constants: { WG: PACK_WG } },
     [w, t],
-    splitGrid(
-      Math.ceil((o * k4) / PACK_WG),
-      engine.gpu.limits.maxComputeWorkgroupsPerDimension,
-    ),
+    Math.ceil((o * k4) / PACK_WG),
     packParams([o, kValid, k4]),
   );
   return t;
@@ -388,7 +383,7 @@ function padWeight(engine: Engine, w: Tensor, o: number, k: number, kp: number):
   engine.run(
     { name: "conv2d_pad_weight", code: padWeightCode, constants: { WG: PACK_WG } },
     [w, wp],
-    splitGrid(Math.ceil((o * kp) / PACK_WG), engine.gpu.limits.maxComputeWorkgroupsPerDimension),
+    Math.ceil((o * kp) / PACK_WG),
     packParams([o, k, kp]),
   );
   return wp;
