@@ -261,6 +261,21 @@ export async function readLabels(path: string): Promise<Int32Array> {
   return Int32Array.from(out);
 }
 
+/** The rows read from a predictions file as one [n, C] table with checked labels. */
+function predictionTable(
+  path: string,
+  rows: number[][],
+  labels: number[],
+  lineOf: number[],
+  C: number,
+  named: MetricInputKind | null,
+) {
+  if (rows.length === 0) throw fail(path, "no prediction rows");
+  const values = new Float64Array(rows.length * C);
+  rows.forEach((r, i) => values.set(r, i * C));
+  return { values, C, labels: rowLabels(labels, lineOf, C, path), named };
+}
+
 function readCsv(path: string) {
   const text = Deno.readTextFileSync(path);
   const sep = extname(path).toLowerCase() === ".tsv" ? "\t" : ",";
@@ -307,10 +322,7 @@ function readCsv(path: string) {
     rows.push(row);
     lineOf.push(i + 1);
   });
-  if (rows.length === 0) throw fail(path, "no prediction rows");
-  const values = new Float64Array(rows.length * C);
-  rows.forEach((r, i) => values.set(r, i * C));
-  return { values, C, labels: rowLabels(labels, lineOf, C, path), named };
+  return predictionTable(path, rows, labels, lineOf, C, named);
 }
 
 /** Checks label ranges with the file's line numbers. */
@@ -358,8 +370,5 @@ function readJsonl(path: string) {
     rows.push(row);
     lineOf.push(i + 1);
   });
-  if (rows.length === 0) throw fail(path, "no prediction rows");
-  const values = new Float64Array(rows.length * C);
-  rows.forEach((r, i) => values.set(r, i * C));
-  return { values, C, labels: rowLabels(labels, lineOf, C, path), named };
+  return predictionTable(path, rows, labels, lineOf, C, named);
 }

@@ -119,13 +119,13 @@ export function defaultScoreBins(numClasses: number): number {
 
 /** Shape options of an empty snapshot. */
 export interface SnapshotShape {
-  /** Number of classes. */
+  /** Number of classes C (the logits' last dimension). */
   numClasses: number;
-  /** Calibration bins (default 15). */
+  /** Equal-width calibration bins (default 15). */
   calibrationBins?: number;
-  /** Ranking histogram bins (default {@link defaultScoreBins}). */
+  /** Ranking-histogram bins (default {@link defaultScoreBins}: 4096, fewer for very many classes). */
   scoreBins?: number;
-  /** Input kind (default "logits"). */
+  /** Whether the scores are logits (softmax applied) or probabilities (default "logits"). */
   input?: MetricInputKind;
   /** Temperature (default 1). */
   temperature?: number;

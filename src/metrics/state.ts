@@ -17,8 +17,8 @@ import {
   defaultScoreBins,
   emptySnapshot,
   MAX_TOPK,
-  type MetricInputKind,
   type MetricSnapshot,
+  type SnapshotShape,
 } from "./snapshot.ts";
 
 const PER_CLASS = 32;
@@ -45,19 +45,7 @@ function threadsPerRow(C: number, software: boolean): number {
 }
 
 /** Options of {@link MetricState.create}. */
-export interface MetricStateOptions {
-  /** Number of classes C (the logits' last dimension). */
-  numClasses: number;
-  /** Equal-width calibration bins (default 15). */
-  calibrationBins?: number;
-  /** Ranking-histogram bins (default 2048, fewer for very many classes). */
-  scoreBins?: number;
-  /** Whether `update` gets logits (softmax applied) or probabilities (default "logits"). */
-  input?: MetricInputKind;
-  /** Softmax temperature (default 1). */
-  temperature?: number;
-  /** Keep the C×C confusion matrix (default: C ≤ 4096). */
-  confusion?: boolean;
+export interface MetricStateOptions extends SnapshotShape {
   /** Keep per-sample label / pred / confidence for adaptive ECE and the bootstrap (default true). */
   keepSamples?: boolean;
   /** Keep per-sample probabilities for exact AUROC / AP (n×C floats; default false). */

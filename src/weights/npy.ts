@@ -7,7 +7,7 @@
  * rejected with a {@link DataError} that says how to re-save the array.
  */
 import { DataError } from "../errors.ts";
-import { f16ToF32 } from "./dtype.ts";
+import { f16ToF32, type RawTypedArray } from "./dtype.ts";
 
 /** Element type of an {@link NpyArray}: NumPy kind letter + bytes per element (`b1` = bool). */
 export type NpyDType =
@@ -25,17 +25,7 @@ export type NpyDType =
   | "b1";
 
 /** The elements of an {@link NpyArray}, in the natural typed array of its dtype. */
-export type NpyData =
-  | Float64Array
-  | Float32Array
-  | BigInt64Array
-  | BigUint64Array
-  | Int32Array
-  | Uint32Array
-  | Int16Array
-  | Uint16Array
-  | Int8Array
-  | Uint8Array;
+export type NpyData = RawTypedArray;
 
 /** A NumPy array read from a `.npy` file, always C order and host (little-endian) byte order. */
 export interface NpyArray {
