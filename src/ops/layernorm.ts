@@ -1,8 +1,12 @@
 /** LayerNorm over the last dimension (shaders/layernorm.wgsl). */
-import code from "../../shaders/layernorm.wgsl" with { type: "text" };
+import ownCode from "../../shaders/layernorm.wgsl" with { type: "text" };
+import reduceCode from "../../shaders/workgroup_reduce.wgsl" with { type: "text" };
 import type { Engine } from "../gpu/engine.ts";
 import { packParams } from "../gpu/params.ts";
 import type { Tensor } from "../tensor.ts";
+
+/** The kernel with its workgroup reductions. */
+const code = reduceCode + ownCode;
 
 /** Threads per row; a power of two (the reduction halves it). */
 const WG = 64;

@@ -1,8 +1,12 @@
 /** Row softmax with a temperature (shaders/softmax.wgsl). */
-import code from "../../shaders/softmax.wgsl" with { type: "text" };
+import ownCode from "../../shaders/softmax.wgsl" with { type: "text" };
+import reduceCode from "../../shaders/workgroup_reduce.wgsl" with { type: "text" };
 import type { Engine } from "../gpu/engine.ts";
 import { packParams } from "../gpu/params.ts";
 import type { Tensor } from "../tensor.ts";
+
+/** The kernel with its workgroup reductions. */
+const code = reduceCode + ownCode;
 
 /** Threads per row; a power of two (the reductions halve it). */
 const WG = 64;
