@@ -442,6 +442,16 @@ Deno.test("HF config options: downsample_in_first_stage and downsample_in_bottle
   // A layer_type that disagrees with the weights is reported, not guessed around.
   const msg = layoutError(() => resnetSpec(indexOf(hfShapes(basic)), cfg));
   assert.match(msg, /missing tensors: .*layer\.2\.convolution\.weight/);
+  // Config fields of the wrong type are named, with what was found.
+  for (
+    const [bad, want] of [
+      [{ depths: [1, 0, 2] }, /"depths" must be a list of positive integers, found \[1,0,2\]/],
+      [{ embedding_size: "8" }, /"embedding_size" must be a positive integer, found "8"/],
+      [{ downsample_in_first_stage: 1 }, /"downsample_in_first_stage" must be true or false/],
+    ] as const
+  ) {
+    assert.match(layoutError(() => resnetSpec(names, { ...cfg, ...bad })), want);
+  }
 });
 
 Deno.test("incomplete or foreign checkpoints fail listing missing, unexpected and mis-shaped tensors", async () => {

@@ -692,47 +692,50 @@ export function expectedOf(spec: ResNetSpec): Expected {
   return expected;
 }
 
-function numberField(
+/**
+ * `config[key]`, or undefined when absent (or null); a value that fails
+ * `valid` is a ModelLayoutError saying it must be `what`.
+ */
+function configField<T>(
   config: Record<string, unknown>,
   key: string,
   where: string,
-): number | undefined {
+  valid: (v: unknown) => v is T,
+  what: string,
+): T | undefined {
   const v = config[key];
   if (v === undefined || v === null) return undefined;
-  if (typeof v !== "number" || !Number.isInteger(v) || v <= 0) {
+  if (!valid(v)) {
     throw new ModelLayoutError(
-      `${where}: config "${key}" must be a positive integer, found ${JSON.stringify(v)}.`,
+      `${where}: config "${key}" must be ${what}, found ${JSON.stringify(v)}.`,
     );
   }
   return v;
 }
 
-function boolField(
-  config: Record<string, unknown>,
-  key: string,
-  where: string,
-): boolean | undefined {
-  const v = config[key];
-  if (v === undefined || v === null) return undefined;
-  if (typeof v !== "boolean") {
-    throw new ModelLayoutError(
-      `${where}: config "${key}" must be true or false, found ${JSON.stringify(v)}.`,
-    );
-  }
-  return v;
+const isPositiveInt = (v: unknown): v is number =>
+  typeof v === "number" && Number.isInteger(v) && v > 0;
+
+function numberField(config: Record<string, unknown>, key: string, where: string) {
+  return configField(config, key, where, isPositiveInt, "a positive integer");
 }
 
-function numberList(
-  config: Record<string, unknown>,
-  key: string,
-  where: string,
-): number[] | undefined {
-  const v = config[key];
-  if (v === undefined || v === null) return undefined;
-  if (!Array.isArray(v) || !v.every((x) => typeof x === "number" && Number.isInteger(x) && x > 0)) {
-    throw new ModelLayoutError(
-      `${where}: config "${key}" must be a list of positive integers, found ${JSON.stringify(v)}.`,
-    );
-  }
-  return v as number[];
+function boolField(config: Record<string, unknown>, key: string, where: string) {
+  return configField(
+    config,
+    key,
+    where,
+    (v): v is boolean => typeof v === "boolean",
+    "true or false",
+  );
+}
+
+function numberList(config: Record<string, unknown>, key: string, where: string) {
+  return configField(
+    config,
+    key,
+    where,
+    (v): v is number[] => Array.isArray(v) && v.every(isPositiveInt),
+    "a list of positive integers",
+  );
 }
