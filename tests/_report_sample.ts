@@ -4,29 +4,17 @@
  * (src/metrics), curves of the worst classes, thumbnails, explanation
  * overlays, an embedding and a few failed images.
  */
+import { CIFAR10_CLASSES } from "../src/data/datasets.ts";
 import { computeMetricsFromArrays } from "../src/metrics/report.ts";
 import { turbo } from "../src/report/colormap.ts";
 import { curvesFromScores } from "../src/report/curves.ts";
 import type { ClassCurves, RasterImage, ReportInput } from "../src/report/types.ts";
 import { rng } from "./_helpers.ts";
 
-const CIFAR = [
-  "airplane",
-  "automobile",
-  "bird",
-  "cat",
-  "deer",
-  "dog",
-  "frog",
-  "horse",
-  "ship",
-  "truck",
-];
-
 /** Class names: CIFAR-10 names (one made very long) for C ≤ 10, else "synset_k ...". */
 export function sampleClassNames(C: number): string[] {
   if (C <= 10) {
-    const names = CIFAR.slice(0, C);
+    const names = CIFAR10_CLASSES.slice(0, C);
     if (C > 3) names[3] = "domestic cat, house cat, Felis domesticus, Felis catus <tabby> & co";
     return names;
   }

@@ -22,8 +22,8 @@ function crc32(bytes: Uint8Array, start: number, end: number): number {
   return (c ^ 0xffffffff) >>> 0;
 }
 
-/** A chunk: length, type, data, CRC over type+data. */
-function chunk(type: string, data: Uint8Array): Uint8Array {
+/** A PNG chunk: length, type, data, CRC over type+data (also used by the tests' PNG writer). */
+export function pngChunk(type: string, data: Uint8Array): Uint8Array {
   const out = new Uint8Array(12 + data.length);
   const view = new DataView(out.buffer);
   view.setUint32(0, data.length);
@@ -74,9 +74,9 @@ export function encodePng(img: RasterImage): Uint8Array {
   const idat = new Uint8Array(deflateSync(raw, { level: 6 }));
   const parts = [
     new Uint8Array([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]),
-    chunk("IHDR", header),
-    chunk("IDAT", idat),
-    chunk("IEND", new Uint8Array(0)),
+    pngChunk("IHDR", header),
+    pngChunk("IDAT", idat),
+    pngChunk("IEND", new Uint8Array(0)),
   ];
   const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
   let off = 0;
