@@ -1,5 +1,5 @@
 // Element-wise ops on flat f32 tensors: out[i] = f(a[i], b[i]).
-// OP: 0 add, 1 mul, 2 relu(a), 3 add then relu, 4 a * scale + shift.
+// OP: 0 add, 1 mul, 2 relu(a), 3 add then relu, 4 a * scale + shift, 5 tanh(a).
 // The grid may be split over x and y (see src/gpu/kernel.ts splitGrid).
 
 struct Params {
@@ -28,6 +28,7 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
     case 1u: { y = x * b[i]; }
     case 2u: { y = max(x, 0.0); }
     case 3u: { y = max(x + b[i], 0.0); }
+    case 5u: { y = tanh(clamp(x, -15.0, 15.0)); } // tanh(±15) is ±1 in f32; avoids exp overflow
     default: { y = x * p.scale + p.shift; }
   }
   out[i] = y;

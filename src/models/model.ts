@@ -70,4 +70,16 @@ export interface ClassifierModel {
   predict(inputs: readonly PredictInput[], opts?: PredictOptions): Promise<Prediction[]>;
   /** Frees the model's GPU weights. */
   dispose(): void;
+  /**
+   * What loading inferred or assumed about the checkpoint (a stem's stride,
+   * an activation between head layers, ...), each with its evidence; printed
+   * in the run header and stored in metrics.json's run metadata.
+   */
+  readonly notes?: readonly string[];
+  /**
+   * d logit[classes[b]] / d features[b] for pooled `features` [B, D] (the
+   * `features` tap), [B, D]; Grad-CAM uses it. Absent: the gradient is the
+   * classifier weight's row (a single linear head).
+   */
+  classScoreGradient?(features: Float32Array, classes: ArrayLike<number>): Float32Array;
 }

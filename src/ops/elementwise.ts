@@ -5,13 +5,13 @@ import { packParams } from "../gpu/params.ts";
 import type { Tensor } from "../tensor.ts";
 
 const WG = 256;
-const OPS = { add: 0, mul: 1, relu: 2, addRelu: 3, affine: 4 } as const;
+const OPS = { add: 0, mul: 1, relu: 2, addRelu: 3, affine: 4, tanh: 5 } as const;
 
 /** Name of an element-wise op. */
 export type ElementwiseOp = keyof typeof OPS;
 
 /**
- * out = op(a, b) element by element. `b` is ignored by `relu` and `affine`
+ * out = op(a, b) element by element. `b` is ignored by `relu`, `tanh` and `affine`
  * (`affine` computes a * scale + shift).
  */
 export function elementwise(
