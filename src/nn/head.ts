@@ -282,7 +282,7 @@ export class ClassifierHead {
         outF: l.outFeatures,
       });
     }
-    let norm: LoadedNorm;
+    let norm: LoadedNorm | undefined;
     if (spec.norm) {
       const w = await file.readF32(spec.norm.weight);
       const b = await file.readF32(spec.norm.bias);
