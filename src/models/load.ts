@@ -7,10 +7,10 @@
 import { Engine } from "../gpu/engine.ts";
 import { ModelLayoutError } from "../errors.ts";
 import { SafetensorsFile } from "../weights/safetensors.ts";
-import { detectResNetLayout, summarizeNames } from "../weights/resnet_layouts.ts";
+import { detectResNetLayout, summarizeNames } from "./resnet/layouts.ts";
 import { findModelFiles, type ModelFiles } from "./config.ts";
 import type { ClassifierModel } from "./model.ts";
-import { loadResNet, resnetPipeline } from "./resnet.ts";
+import { loadResNet, resnetPipeline } from "./resnet/model.ts";
 import {
   applyOverrides,
   type PreprocessConfig,
@@ -18,8 +18,8 @@ import {
   type PreprocessOverrides,
 } from "../data/preprocess.ts";
 
-import { detectViTLayout, vitSpec } from "../weights/vit_layouts.ts";
-import { loadViT, vitPipeline } from "./vit.ts";
+import { detectViTLayout, vitSpec } from "./vit/layouts.ts";
+import { loadViT, vitPipeline } from "./vit/model.ts";
 
 /** Architecture families {@link loadModel} can dispatch to. */
 export type ArchitectureFamily = "resnet" | "vit";

@@ -8,40 +8,40 @@
  * folded into its convolution at load time, and ReLU and the residual add run
  * in the convolution's epilogue, so a basic block is two conv dispatches.
  */
-import { Engine, fmtBytes } from "../gpu/engine.ts";
-import { GpuLimitError, ModelLayoutError } from "../errors.ts";
+import { Engine, fmtBytes } from "../../gpu/engine.ts";
+import { GpuLimitError, ModelLayoutError } from "../../errors.ts";
 import {
   conv2d,
   convOutSize,
   type ConvWeight,
   foldBatchNorm,
   uploadConvWeight,
-} from "../ops/conv2d.ts";
-import { linear, type PackedMatrix, prepareLinearWeight } from "../ops/gemm.ts";
-import { globalAvgPool, maxPool2d } from "../ops/pool.ts";
-import { shortcutOptionA } from "../ops/shortcut_option_a.ts";
-import type { Tensor } from "../tensor.ts";
-import { type PreprocessConfig, preprocessConfigFromModelDir } from "../data/preprocess.ts";
-import { SafetensorsFile } from "../weights/safetensors.ts";
+} from "../../ops/conv2d.ts";
+import { linear, type PackedMatrix, prepareLinearWeight } from "../../ops/gemm.ts";
+import { globalAvgPool, maxPool2d } from "../../ops/pool.ts";
+import { shortcutOptionA } from "../../ops/shortcut_option_a.ts";
+import type { Tensor } from "../../tensor.ts";
+import { type PreprocessConfig, preprocessConfigFromModelDir } from "../../data/preprocess.ts";
+import { SafetensorsFile } from "../../weights/safetensors.ts";
 import {
   type ConvSpec,
   type ResNetSpec,
   resnetSpec,
   type ShortcutSpec,
-} from "../weights/resnet_layouts.ts";
+} from "./layouts.ts";
 import {
   findModelFiles,
   inputSizeFromConfig,
   labelsFromConfig,
   type ModelFiles,
-} from "./config.ts";
-import type { ClassifierModel, ForwardOptions, ForwardResult, ModelPreprocess } from "./model.ts";
+} from "../config.ts";
+import type { ClassifierModel, ForwardOptions, ForwardResult, ModelPreprocess } from "../model.ts";
 import {
   predict as predictImages,
   type PredictInput,
   type Prediction,
   type PredictOptions,
-} from "../predict.ts";
+} from "../../predict.ts";
 
 /** A convolution with its BatchNorm folded in, on the GPU. */
 interface LoadedConv {

@@ -17,7 +17,7 @@
  * with what the file holds, so an incomplete or foreign checkpoint fails with
  * the missing, unexpected and mis-shaped tensors listed.
  */
-import { ModelLayoutError } from "../errors.ts";
+import { ModelLayoutError } from "../../errors.ts";
 
 /** The part of a weights file the layout code needs (a `SafetensorsFile` fits). */
 export interface TensorIndex {
