@@ -20,7 +20,8 @@ import { attention } from "../../ops/attention.ts";
 import { assembleTokens, patchify, takeTokens } from "../../ops/patch_embed.ts";
 import type { Tensor } from "../../tensor.ts";
 import { SafetensorsFile } from "../../weights/safetensors.ts";
-import { type LinearNames, type ViTSpec, vitSpec } from "./layouts.ts";
+import { detectViTLayout, type LinearNames, type ViTSpec, vitSpec } from "./layouts.ts";
+import type { ModelFamily } from "../family.ts";
 import { ModelLayoutError } from "../../errors.ts";
 import { findModelFiles, labelsFromConfig, type ModelFiles } from "../config.ts";
 import type { ClassifierModel, ForwardOptions, ForwardResult, ModelPreprocess } from "../model.ts";
@@ -442,3 +443,20 @@ export function loadViT(
 ): Promise<ViTModel> {
   return ViTModel.load(path, engine, preprocess);
 }
+
+/** The Vision Transformer family: Hugging Face ViT / DeiT and timm VisionTransformer. */
+export const vitFamily: ModelFamily = {
+  name: "vit",
+  summary: "ViT/DeiT (Hugging Face, timm)",
+  explain: { gradcam: false, rollout: true },
+  detect(names, config) {
+    const layout = detectViTLayout(names, config);
+    return layout ? { layout } : undefined;
+  },
+  pipeline(files, index) {
+    return vitPipeline(files, vitSpec(index, files.config, files.weights));
+  },
+  load(files, engine, preprocess) {
+    return loadViT(files, engine, preprocess);
+  },
+};
