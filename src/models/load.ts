@@ -50,7 +50,6 @@ async function tensorNames(path: string): Promise<string[]> {
 export async function loadModel(path: string, engine?: Engine): Promise<ClassifierModel> {
   const files: ModelFiles = findModelFiles(path);
   const names = await tensorNames(files.weights);
-  const family = detectArchitecture(files.config, names);
   const found = detectFamily(names, files.config);
   if (found) return await found.family.load(files, engine ?? await Engine.create());
   const said = [
