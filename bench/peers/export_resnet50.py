@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
-"""Exports one torchvision ResNet-50 (random weights, fixed seed) twice:
+"""Exports one torchvision CNN (ResNet-50 by default, or ConvNeXt-T; random weights, fixed seed)
+twice:
 
-  <out>/resnet50.onnx          for onnxruntime-web (bench/peers/ort_resnet50.ts)
+  <out>/<arch>.onnx            for onnxruntime-web (bench/peers/ort_resnet50.ts --arch <arch>)
   <out>/model.safetensors      the same weights in torchvision key layout, for visioneval
   <out>/reference.safetensors  pixel_values [2, 3, 224, 224] and PyTorch's logits
 
@@ -9,7 +10,7 @@ so both engines run the identical network and their logits can be compared.
 Needs Debian's python3-torch and python3-torchvision (no other packages):
 
   apt-get install python3-torch python3-torchvision
-  /usr/bin/python3 bench/peers/export_resnet50.py /tmp/visioneval-ort
+  /usr/bin/python3 bench/peers/export_resnet50.py /tmp/visioneval-ort [resnet50|convnext_tiny]
 
 Never commit the outputs (about 100 MB each).
 """
@@ -42,9 +43,12 @@ def write_safetensors(path, tensors):
 
 def main():
     out = sys.argv[1] if len(sys.argv) > 1 else "/tmp/visioneval-ort"
+    arch = sys.argv[2] if len(sys.argv) > 2 else "resnet50"
+    if arch not in ("resnet50", "convnext_tiny"):
+        sys.exit(f"unknown arch {arch}: resnet50 or convnext_tiny")
     os.makedirs(out, exist_ok=True)
     torch.manual_seed(0)
-    model = torchvision.models.resnet50(weights=None)
+    model = getattr(torchvision.models, arch)(weights=None)
     # Random BatchNorm statistics, so that folding them is exercised.
     for m in model.modules():
         if isinstance(m, torch.nn.BatchNorm2d):
@@ -52,6 +56,13 @@ def main():
             m.running_var.uniform_(0.5, 1.5)
             m.weight.data.uniform_(0.5, 1.5)
             m.bias.data.normal_(0, 0.1)
+        if isinstance(m, torch.nn.LayerNorm):
+            m.weight.data.uniform_(0.5, 1.5)
+            m.bias.data.normal_(0, 0.1)
+    # ConvNeXt's layer scale starts at 1e-6 (blocks near identity): make the blocks count.
+    for name, p in model.named_parameters():
+        if name.endswith("layer_scale"):
+            p.data.uniform_(0.1, 0.3)
     model.eval()
 
     state = {k: v for k, v in model.state_dict().items() if not k.endswith("num_batches_tracked")}
@@ -65,14 +76,14 @@ def main():
     torch.onnx.export(
         model,
         x,
-        os.path.join(out, "resnet50.onnx"),
+        os.path.join(out, f"{arch}.onnx"),
         input_names=["pixel_values"],
         output_names=["logits"],
         dynamic_axes={"pixel_values": {0: "batch"}, "logits": {0: "batch"}},
         opset_version=17,
         do_constant_folding=True,
     )
-    print(f"wrote {out}/resnet50.onnx, model.safetensors, reference.safetensors (torch {torch.__version__})")
+    print(f"wrote {out}/{arch}.onnx, model.safetensors, reference.safetensors (torch {torch.__version__})")
 
 
 if __name__ == "__main__":

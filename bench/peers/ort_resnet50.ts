@@ -1,6 +1,6 @@
 /**
- * Opt-in peer benchmark: the same torchvision ResNet-50 (identical random
- * weights) run by visioneval and by onnxruntime-web's WebGPU execution
+ * Opt-in peer benchmark: the same torchvision ResNet-50 or ConvNeXt-T
+ * (`--arch convnext_tiny`; identical random weights) run by visioneval and by onnxruntime-web's WebGPU execution
  * provider, in one Deno process on the same adapter. Prints images/s for
  * both at each batch size and checks that both match PyTorch's logits.
  *
@@ -12,6 +12,10 @@
  * /usr/bin/python3 bench/peers/export_resnet50.py /tmp/visioneval-ort
  * (cd /tmp/visioneval-ort && npm init -y && npm install onnxruntime-web@1.30.0)
  * deno run -A bench/peers/ort_resnet50.ts --dir /tmp/visioneval-ort --batch 1,8 --repeat 3
+ * # ConvNeXt-T: export into its own folder (the weights file is per model)
+ * /usr/bin/python3 bench/peers/export_resnet50.py /tmp/visioneval-ort-cnx convnext_tiny
+ * deno run -A bench/peers/ort_resnet50.ts --dir /tmp/visioneval-ort-cnx --arch convnext_tiny \
+ *   --ort /tmp/visioneval-ort
  * ```
  *
  * Each engine first runs PyTorch's 2 reference images (checking the logits
@@ -33,12 +37,17 @@ const { values } = parseArgs({
     batch: { type: "string", default: "1,8" },
     engines: { type: "string", default: "visioneval,ort" },
     repeat: { type: "string", default: "1" },
+    arch: { type: "string", default: "resnet50" },
+    ort: { type: "string" },
   },
 });
 const dir = resolve(values.dir!);
 const batches = values.batch!.split(",").map(Number);
 const engines = values.engines!.split(",");
 const repeat = Math.max(1, Number(values.repeat));
+const arch = values.arch!;
+/** Where onnxruntime-web is installed (default: the model folder). */
+const ortDir = resolve(values.ort ?? dir);
 
 const ref = await SafetensorsFile.open(join(dir, "reference.safetensors"));
 const refPixels = await ref.readF32("pixel_values");
@@ -86,14 +95,14 @@ if (engines.includes("visioneval")) {
 }
 
 if (engines.includes("ort")) {
-  const ortPath = join(dir, "node_modules/onnxruntime-web/dist/ort.webgpu.bundle.min.mjs");
+  const ortPath = join(ortDir, "node_modules/onnxruntime-web/dist/ort.webgpu.bundle.min.mjs");
   // deno-lint-ignore no-explicit-any
   const ort: any = await import(pathToFileURL(ortPath).href);
   ort.env.wasm.numThreads = 1; // no worker threads: the GPU does the work
   ort.env.logLevel = "warning";
   const t0 = performance.now();
   const session = await ort.InferenceSession.create(
-    await Deno.readFile(join(dir, "resnet50.onnx")),
+    await Deno.readFile(join(dir, `${arch}.onnx`)),
     { executionProviders: ["webgpu"], graphOptimizationLevel: "all" },
   );
   lines.push(
@@ -143,5 +152,5 @@ for (const b of batches) {
 }
 for (const c of cleanup) await c();
 
-console.log(`\nResNet-50 224x224 on ${adapter} (Deno ${Deno.version.deno})`);
+console.log(`\n${arch} 224x224 on ${adapter} (Deno ${Deno.version.deno})`);
 for (const l of lines) console.log(l);
