@@ -81,7 +81,7 @@ export {
   labelsFromConfig,
   type ModelFiles,
 } from "./src/models/config.ts";
-export { loadResNet, type LoadResNetOptions, ResNet } from "./src/models/resnet.ts";
+export { loadResNet, type LoadResNetOptions, ResNet } from "./src/models/resnet/model.ts";
 export {
   type BatchNormNames,
   type BlockSpec,
@@ -92,7 +92,7 @@ export {
   resnetSpec,
   type ShortcutSpec,
   type TensorIndex,
-} from "./src/weights/resnet_layouts.ts";
+} from "./src/models/resnet/layouts.ts";
 export { shortcutOptionA } from "./src/ops/shortcut_option_a.ts";
 export {
   type AveragedScore,
@@ -323,7 +323,7 @@ export {
   worstClassCurves,
 } from "./src/report/from_snapshot.ts";
 // Vision Transformers (ViT / DeiT): model, layouts, ops, attention rollout.
-export { loadViT, ViTModel } from "./src/models/vit.ts";
+export { loadViT, ViTModel } from "./src/models/vit/model.ts";
 export {
   detectViTLayout,
   type LinearNames,
@@ -333,8 +333,8 @@ export {
   type ViTLayout,
   type ViTSpec,
   vitSpec,
-} from "./src/weights/vit_layouts.ts";
-export { positionTable, resizeGrid } from "./src/models/vit_posembed.ts";
+} from "./src/models/vit/layouts.ts";
+export { positionTable, resizeGrid } from "./src/models/vit/posembed.ts";
 export { attention, type AttentionOptions } from "./src/ops/attention.ts";
 export { layerNorm, type LayerNormStrategy } from "./src/ops/layernorm.ts";
 export { softmaxRows } from "./src/ops/softmax.ts";

@@ -10,8 +10,8 @@
  * (e.g. "1,8,32") to choose the batch sizes.
  */
 import { Engine } from "../src/gpu/engine.ts";
-import { ResNet } from "../src/models/resnet.ts";
-import { resnetSpec } from "../src/weights/resnet_layouts.ts";
+import { ResNet } from "../src/models/resnet/model.ts";
+import { resnetSpec } from "../src/models/resnet/layouts.ts";
 import { encodeSafetensors, SafetensorsFile } from "../src/weights/safetensors.ts";
 import { randomF32 } from "../tests/_helpers.ts";
 import { encodeWeights, RESNET50, synthResNetWeights } from "../tests/resnet_synth.ts";

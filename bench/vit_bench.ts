@@ -10,7 +10,7 @@
  * batch sizes, VISIONEVAL_BENCH_MODELS ("tiny,base") the models.
  */
 import { Engine } from "../src/gpu/engine.ts";
-import { ViTModel } from "../src/models/vit.ts";
+import { ViTModel } from "../src/models/vit/model.ts";
 import { encodeSafetensors, SafetensorsFile } from "../src/weights/safetensors.ts";
 import { randomF32 } from "../tests/_helpers.ts";
 import { synthTimmViT, VIT_BASE, VIT_TINY } from "../tests/_vit_synth.ts";

@@ -10,8 +10,8 @@ import { GpuLimitError, ModelLayoutError } from "../src/errors.ts";
 import { Engine } from "../src/gpu/engine.ts";
 import { inputSizeFromConfig, labelsFromConfig } from "../src/models/config.ts";
 import { loadModel } from "../src/models/load.ts";
-import { loadResNet, type ResNet } from "../src/models/resnet.ts";
-import { detectResNetLayout, resnetSpec, type TensorIndex } from "../src/weights/resnet_layouts.ts";
+import { loadResNet, type ResNet } from "../src/models/resnet/model.ts";
+import { detectResNetLayout, resnetSpec, type TensorIndex } from "../src/models/resnet/layouts.ts";
 import { SafetensorsFile, writeSafetensors } from "../src/weights/safetensors.ts";
 import { cifarAgreement } from "../bench/cifar_accuracy.ts";
 import {

@@ -2,11 +2,11 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { Engine } from "../src/gpu/engine.ts";
 import { loadModel } from "../src/models/load.ts";
-import { loadViT, type ViTModel } from "../src/models/vit.ts";
-import { resizeGrid } from "../src/models/vit_posembed.ts";
+import { loadViT, type ViTModel } from "../src/models/vit/model.ts";
+import { resizeGrid } from "../src/models/vit/posembed.ts";
 import { attentionRollout, rolloutBatch } from "../src/explain/rollout.ts";
 import { SafetensorsFile, writeSafetensors } from "../src/weights/safetensors.ts";
-import { type TensorIndex, vitSpec } from "../src/weights/vit_layouts.ts";
+import { type TensorIndex, vitSpec } from "../src/models/vit/layouts.ts";
 import { ModelLayoutError } from "../src/errors.ts";
 import { synthTimmViT, timmViTShapes, VIT_BASE } from "./_vit_synth.ts";
 import {

@@ -18,7 +18,7 @@ import { DataError, ModelLayoutError, UsageError } from "../src/errors.ts";
 import { prepareOutDir, preprocessOverrides } from "../src/cli/options.ts";
 import { expandFolder } from "../src/cli/predict.ts";
 import { readPredictions } from "../src/metrics/io.ts";
-import { vitSpec } from "../src/weights/vit_layouts.ts";
+import { vitSpec } from "../src/models/vit/layouts.ts";
 import { rng } from "./_helpers.ts";
 import { synthTimmViT, timmViTShapes } from "./_vit_synth.ts";
 import { encodeWeights, type SynthResNet, synthResNetWeights } from "./resnet_synth.ts";

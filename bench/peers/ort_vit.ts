@@ -17,7 +17,7 @@
 import { parseArgs } from "node:util";
 import { join } from "node:path";
 import { Engine } from "../../src/gpu/engine.ts";
-import { ViTModel } from "../../src/models/vit.ts";
+import { ViTModel } from "../../src/models/vit/model.ts";
 import { writeSafetensors } from "../../src/weights/safetensors.ts";
 import { maxAbs, maxAbsDiff, randomF32 } from "../../tests/_helpers.ts";
 import { synthTimmViT, VIT_BASE, VIT_TINY, type ViTSize } from "../../tests/_vit_synth.ts";

@@ -218,8 +218,11 @@ export async function explainPixels(
         );
       }
     } else {
-      const out = model.forward(engine, x, { featureMap: true });
+      // A head deeper than one linear (an MLP, a LayerNorm) has a per-image gradient.
+      const perImage = model.classScoreGradient !== undefined;
+      const out = model.forward(engine, x, { featureMap: true, features: perImage });
       toFree.push(out.logits);
+      if (out.features) toFree.push(out.features);
       if (!out.featureMap) {
         throw new ModelLayoutError(
           `${model.path}: ${model.architecture} exposes no final feature map for Grad-CAM; ` +
@@ -228,12 +231,28 @@ export async function explainPixels(
       }
       toFree.push(out.featureMap);
       const [, , h, w] = out.featureMap.shape;
-      const classes = classesHost ?? argmaxRows(engine, out.logits);
-      if (!Array.isArray(classes)) toFree.push(classes as Tensor);
-      const cam = gradCam(engine, out.featureMap, model.classifierWeight(), classes, {
-        plusPlus: method === "gradcam++",
-        eps: opts.eps,
-      });
+      let cam: ReturnType<typeof gradCam>;
+      if (perImage) {
+        // d logit / d pooled per image, used as a [B, K] "classifier" whose row b is image b's.
+        const [lg, feats] = await engine.read(out.logits, out.features!);
+        const C = (lg as Float32Array).length / B;
+        const classes = classesHost ??
+          [...Array(B).keys()].map((b) =>
+            argmax(Float64Array.from((lg as Float32Array).subarray(b * C, (b + 1) * C)))
+          );
+        const grads = model.classScoreGradient!(feats as Float32Array, classes);
+        cam = gradCam(engine, out.featureMap, grads, [...Array(B).keys()], {
+          plusPlus: method === "gradcam++",
+          eps: opts.eps,
+        });
+      } else {
+        const classes = classesHost ?? argmaxRows(engine, out.logits);
+        if (!Array.isArray(classes)) toFree.push(classes as Tensor);
+        cam = gradCam(engine, out.featureMap, model.classifierWeight(), classes, {
+          plusPlus: method === "gradcam++",
+          eps: opts.eps,
+        });
+      }
       const [lg, m] = await engine.read(out.logits, cam.maps);
       cam.release();
       logits = lg as Float32Array;

@@ -7,34 +7,29 @@
 import { Engine } from "../gpu/engine.ts";
 import { ModelLayoutError } from "../errors.ts";
 import { SafetensorsFile } from "../weights/safetensors.ts";
-import { detectResNetLayout, summarizeNames } from "../weights/resnet_layouts.ts";
+import { summarizeNames } from "../weights/layout_check.ts";
 import { findModelFiles, type ModelFiles } from "./config.ts";
 import type { ClassifierModel } from "./model.ts";
-import { loadResNet, resnetPipeline } from "./resnet.ts";
 import {
   applyOverrides,
   type PreprocessConfig,
   preprocessConfigFromModelDir,
   type PreprocessOverrides,
 } from "../data/preprocess.ts";
+import { detectFamily, supportedSummary } from "./registry.ts";
 
-import { detectViTLayout, vitSpec } from "../weights/vit_layouts.ts";
-import { loadViT, vitPipeline } from "./vit.ts";
-
-/** Architecture families {@link loadModel} can dispatch to. */
-export type ArchitectureFamily = "resnet" | "vit";
+/** Names of the architecture families {@link loadModel} can dispatch to (see `FAMILIES`). */
+export type ArchitectureFamily = string;
 
 /**
- * Which architecture family a checkpoint holds, or undefined. `names` are
- * the tensor names of its weights file.
+ * Which architecture family a checkpoint holds (its registry name, e.g.
+ * "resnet"), or undefined. `names` are the tensor names of its weights file.
  */
 export function detectArchitecture(
   config: Record<string, unknown>,
   names: readonly string[],
 ): ArchitectureFamily | undefined {
-  if (detectResNetLayout(names, config)) return "resnet";
-  if (detectViTLayout(names, config)) return "vit";
-  return undefined;
+  return detectFamily(names, config)?.family.name;
 }
 
 /** Tensor names of a weights file (header only). */
@@ -55,14 +50,8 @@ async function tensorNames(path: string): Promise<string[]> {
 export async function loadModel(path: string, engine?: Engine): Promise<ClassifierModel> {
   const files: ModelFiles = findModelFiles(path);
   const names = await tensorNames(files.weights);
-  const family = detectArchitecture(files.config, names);
-  const eng = engine ?? await Engine.create();
-  switch (family) {
-    case "resnet":
-      return await loadResNet(files, { engine: eng });
-    case "vit":
-      return await loadViT(files, eng);
-  }
+  const found = detectFamily(names, files.config);
+  if (found) return await found.family.load(files, engine ?? await Engine.create());
   const said = [
     typeof files.config.model_type === "string" ? `model_type "${files.config.model_type}"` : "",
     Array.isArray(files.config.architectures)
@@ -88,9 +77,7 @@ export async function loadModel(path: string, engine?: Engine): Promise<Classifi
         : files.hasConfig
         ? ""
         : " (no config.json)") +
-      `. Supported: ResNet (Hugging Face, torchvision/timm, CIFAR), ViT/DeiT (Hugging Face, timm). Found ${
-        summarizeNames(names)
-      }.${hint}`,
+      `. Supported: ${supportedSummary()}. Found ${summarizeNames(names)}.${hint}`,
   );
 }
 
@@ -114,14 +101,8 @@ export async function folderPipeline(
   }
   const file = await SafetensorsFile.open(files.weights);
   try {
-    const layout = detectResNetLayout(file.names(), files.config);
-    if (layout) return applyOverrides(resnetPipeline(files, layout), overrides);
-    if (detectViTLayout(file.names(), files.config)) {
-      return applyOverrides(
-        vitPipeline(files, vitSpec(file, files.config, files.weights)),
-        overrides,
-      );
-    }
+    const found = detectFamily(file.names(), files.config);
+    if (found) return applyOverrides(found.family.pipeline(files, file), overrides);
   } finally {
     file.close();
   }

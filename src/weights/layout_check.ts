@@ -131,7 +131,7 @@ export function checkTensors(
     const parts: string[] = [];
     if (missing.length) parts.push(`missing tensors: ${listSome(missing)}`);
     if (unexpected.length) {
-      parts.push(`unexpected tensors (a variant this loader does not run?): ${listSome(unexpected)}`);
+      parts.push(`unexpected tensors: ${listSome(unexpected)}`);
     }
     if (mismatched.length) parts.push(`shape mismatches: ${listSome(mismatched)}`);
     if (badDtype.length) {

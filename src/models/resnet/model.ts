@@ -1,47 +1,45 @@
 /**
  * ResNet classifiers (He et al. 2015) on the GPU: stem conv (+ max-pool),
- * stages of basic or bottleneck residual blocks, global average pool, linear.
+ * stages of basic or bottleneck residual blocks, global average pool, the
+ * classifier head (one linear or an MLP, src/nn/head.ts).
  *
- * What the network looks like comes from `src/weights/resnet_layouts.ts`
+ * What the network looks like comes from `layouts.ts`
  * (a {@link ResNetSpec} built from the checkpoint's names, shapes and config);
  * this file only loads the weights and runs the graph. Every BatchNorm is
  * folded into its convolution at load time, and ReLU and the residual add run
  * in the convolution's epilogue, so a basic block is two conv dispatches.
  */
-import { Engine, fmtBytes } from "../gpu/engine.ts";
-import { GpuLimitError, ModelLayoutError } from "../errors.ts";
+import { dirname } from "node:path";
+import { Engine } from "../../gpu/engine.ts";
 import {
   conv2d,
   convOutSize,
   type ConvWeight,
   foldBatchNorm,
   uploadConvWeight,
-} from "../ops/conv2d.ts";
-import { linear, type PackedMatrix, prepareLinearWeight } from "../ops/gemm.ts";
-import { globalAvgPool, maxPool2d } from "../ops/pool.ts";
-import { shortcutOptionA } from "../ops/shortcut_option_a.ts";
-import type { Tensor } from "../tensor.ts";
-import { type PreprocessConfig, preprocessConfigFromModelDir } from "../data/preprocess.ts";
-import { SafetensorsFile } from "../weights/safetensors.ts";
+} from "../../ops/conv2d.ts";
+import { globalAvgPool, maxPool2d } from "../../ops/pool.ts";
+import { shortcutOptionA } from "../../ops/shortcut_option_a.ts";
+import type { Tensor } from "../../tensor.ts";
+import { type PreprocessConfig, preprocessConfigFromModelDir } from "../../data/preprocess.ts";
+import { SafetensorsFile } from "../../weights/safetensors.ts";
+import { ClassifierHead } from "../../nn/head.ts";
 import {
   type ConvSpec,
+  detectResNetLayout,
   type ResNetSpec,
   resnetSpec,
   type ShortcutSpec,
-} from "../weights/resnet_layouts.ts";
+} from "./layouts.ts";
 import {
   findModelFiles,
   inputSizeFromConfig,
   labelsFromConfig,
   type ModelFiles,
-} from "./config.ts";
-import type { ClassifierModel, ForwardOptions, ForwardResult, ModelPreprocess } from "./model.ts";
-import {
-  predict as predictImages,
-  type PredictInput,
-  type Prediction,
-  type PredictOptions,
-} from "../predict.ts";
+} from "../config.ts";
+import type { ForwardOptions, ForwardResult, ModelPreprocess } from "../model.ts";
+import { Classifier, type ClassifierMeta } from "../classifier.ts";
+import type { ModelFamily } from "../family.ts";
 
 /** A convolution with its BatchNorm folded in, on the GPU. */
 interface LoadedConv {
@@ -98,58 +96,24 @@ async function loadConv(
 }
 
 /** A ResNet ready to run: folded weights on the GPU plus what the checkpoint says about it. */
-export class ResNet implements ClassifierModel {
+export class ResNet extends Classifier {
   /** Always "resnet". */
   readonly architecture = "resnet";
-  /** Output classes. */
-  readonly numClasses: number;
-  /** Input size [H, W] the checkpoint was trained for. */
-  readonly inputSize: [number, number];
-  /** Class names, when the config has them. */
-  readonly labels?: string[];
-  /** config.json plus the inferred network description under `resnet`. */
-  readonly config: Record<string, unknown>;
-  /** The weights file. */
-  readonly path: string;
-  /** Preprocessing, when known. */
-  readonly preprocess?: ModelPreprocess;
 
   #stem: LoadedConv[];
   #blocks: LoadedBlock[][];
-  #headWeight: PackedMatrix;
-  #headBias?: Tensor;
-  #headHost: Float32Array;
-  #disposed = false;
+  #head: ClassifierHead;
 
   private constructor(
     /** The layout-free description of the network. */
     readonly spec: ResNetSpec,
-    parts: {
-      stem: LoadedConv[];
-      blocks: LoadedBlock[][];
-      headWeight: PackedMatrix;
-      headBias?: Tensor;
-      headHost: Float32Array;
-    },
-    meta: {
-      path: string;
-      config: Record<string, unknown>;
-      inputSize: [number, number];
-      labels?: string[];
-      preprocess?: ModelPreprocess;
-    },
+    parts: { stem: LoadedConv[]; blocks: LoadedBlock[][]; head: ClassifierHead },
+    meta: ClassifierMeta,
   ) {
+    super(meta);
     this.#stem = parts.stem;
     this.#blocks = parts.blocks;
-    this.#headWeight = parts.headWeight;
-    this.#headBias = parts.headBias;
-    this.#headHost = parts.headHost;
-    this.numClasses = spec.head.numClasses;
-    this.path = meta.path;
-    this.config = meta.config;
-    this.inputSize = meta.inputSize;
-    this.labels = meta.labels;
-    this.preprocess = meta.preprocess;
+    this.#head = parts.head;
   }
 
   /** Loads the weights of an opened checkpoint described by `spec`. */
@@ -157,12 +121,7 @@ export class ResNet implements ClassifierModel {
     engine: Engine,
     file: SafetensorsFile,
     spec: ResNetSpec,
-    meta: {
-      config: Record<string, unknown>;
-      inputSize: [number, number];
-      labels?: string[];
-      preprocess?: ModelPreprocess;
-    },
+    meta: Omit<ClassifierMeta, "numClasses" | "inChannels" | "path"> & { path?: string },
   ): Promise<ResNet> {
     const eps = spec.bnEps;
     const stem: LoadedConv[] = [];
@@ -180,34 +139,23 @@ export class ResNet implements ClassifierModel {
       }
       blocks.push(loaded);
     }
-    const headHost = await file.readF32(spec.head.weight);
-    // Packed once into the GEMM's panel layout (linear would re-pack a raw weight every batch).
-    const rawHead = engine.upload(
-      headHost,
-      [spec.head.numClasses, spec.head.features],
-      spec.head.weight,
-      true,
-    );
-    const headWeight = prepareLinearWeight(engine, rawHead);
-    engine.submit();
-    rawHead.release();
-    const headBias = spec.head.bias
-      ? engine.upload(
-        await file.readF32(spec.head.bias),
-        [spec.head.numClasses],
-        spec.head.bias,
-        true,
-      )
-      : undefined;
-    return new ResNet(spec, { stem, blocks, headWeight, headBias, headHost }, {
-      path: file.path,
+    const head = await ClassifierHead.load(engine, file, spec.head, eps);
+    return new ResNet(spec, { stem, blocks, head }, {
       ...meta,
+      path: meta.path ?? dirname(file.path),
+      numClasses: spec.head.numClasses,
+      inChannels: spec.inChannels,
     });
   }
 
-  /** Host copy of the classifier weight [numClasses, features]. */
+  /** Host copy of the classifier weight [numClasses, features] (first layer of an MLP head). */
   classifierWeight(): Float32Array {
-    return this.#headHost.slice();
+    return this.#head.firstWeight();
+  }
+
+  /** d logit[class] / d pooled features, per image [B, features] (see {@link ClassifierHead}). */
+  classScoreGradient(features: Float32Array, classes: ArrayLike<number>): Float32Array {
+    return this.#head.classScoreGradient(features, classes);
   }
 
   /** Width of the pooled features (channels of the last stage). */
@@ -217,8 +165,7 @@ export class ResNet implements ClassifierModel {
 
   /**
    * The largest tensor one image produces anywhere in the network, in bytes,
-   * for an input of `h` x `w` (the batch is split so that no tensor exceeds
-   * the adapter's storage binding limit).
+   * for an input of `h` x `w`.
    */
   activationBytesPerImage(h: number, w: number): number {
     let c = this.spec.inChannels;
@@ -242,93 +189,12 @@ export class ResNet implements ClassifierModel {
     return largest * 4;
   }
 
-  /**
-   * Largest tensor, in bytes, one pass may produce. Defaults to the adapter's
-   * storage binding limit; lower it to cap memory per pass (or to test chunking).
-   */
-  maxTensorBytes?: number;
-
-  /** How many images of `h` x `w` fit in one pass under {@link maxTensorBytes}. */
-  maxBatch(engine: Engine, h: number, w: number): number {
-    const limit = Math.min(
-      this.maxTensorBytes ?? Infinity,
-      engine.gpu.limits.maxStorageBufferBindingSize,
-    );
-    return Math.floor(limit / this.activationBytesPerImage(h, w));
-  }
-
-  /**
-   * Records the forward pass of `pixels` [B, C, H, W]. Batches whose
-   * activations would exceed the adapter's binding limit run in chunks whose
-   * outputs are copied into whole-batch tensors.
-   */
-  forward(engine: Engine, pixels: Tensor, opts: ForwardOptions = {}): ForwardResult {
-    if (this.#disposed) throw new Error("ResNet.forward: the model was disposed");
-    if (pixels.shape.length !== 4 || pixels.shape[1] !== this.spec.inChannels) {
-      // A user-facing error: e.g. a 1-channel (grayscale-trained) ResNet fed RGB images.
-      throw new ModelLayoutError(
-        `ResNet.forward: pixels ${pixels.label} [${pixels.shape}] must be [B, ` +
-          `${this.spec.inChannels}, H, W]` +
-          (pixels.shape[1] === 3
-            ? `: ${this.path} takes ${this.spec.inChannels}-channel input, and images are ` +
-              `decoded to RGB (3 channels); only 3-channel models can run on images`
-            : ""),
-      );
-    }
-    const [b, c, h, w] = pixels.shape;
-    const chunk = this.maxBatch(engine, h, w);
-    if (chunk < 1) {
-      const limit = Math.min(
-        this.maxTensorBytes ?? Infinity,
-        engine.gpu.limits.maxStorageBufferBindingSize,
-      );
-      throw new GpuLimitError(
-        `One ${h}x${w} image needs ${
-          fmtBytes(this.activationBytesPerImage(h, w))
-        } in a single activation tensor of ${this.path}, above the ${
-          fmtBytes(limit)
-        } one tensor may use on this adapter. Use smaller input images or a GPU with larger ` +
-          `storage bindings.`,
-      );
-    }
-    if (b <= chunk) return this.#forwardBatch(engine, pixels, opts, false);
-
-    const whole: Partial<Record<keyof ForwardResult, Tensor>> = {};
-    const perImage = c * h * w * 4;
-    for (let start = 0; start < b; start += chunk) {
-      const n = Math.min(chunk, b - start);
-      const x = engine.empty([n, c, h, w], "f32", "resnet-chunk");
-      engine.copy(pixels, x, n * perImage, start * perImage, 0);
-      const r = this.#forwardBatch(engine, x, opts, true);
-      for (const key of ["logits", "features", "featureMap"] as const) {
-        const part = r[key];
-        if (!part) continue;
-        const full = whole[key] ??= engine.empty([b, ...part.shape.slice(1)], "f32", key);
-        const bytes = part.byteLength;
-        engine.copy(part, full, bytes, 0, start * (bytes / n));
-        part.release();
-      }
-    }
-    return {
-      logits: whole.logits!,
-      features: whole.features,
-      featureMap: whole.featureMap,
-    };
-  }
-
-  /** The network on one chunk; releases `x` when `ownsInput`. */
-  #forwardBatch(
-    engine: Engine,
-    x: Tensor,
-    opts: ForwardOptions,
-    ownsInput: boolean,
-  ): ForwardResult {
+  /** The network on one chunk (the base class splits batches). */
+  protected forwardBatch(engine: Engine, x: Tensor, opts: ForwardOptions): ForwardResult {
     let h = x;
-    let owned = ownsInput;
     const step = (next: Tensor) => {
-      if (owned) h.release();
+      if (h !== x) h.release();
       h = next;
-      owned = true;
     };
     for (const c of this.#stem) step(runConv(engine, h, c));
     const pool = this.spec.stemPool;
@@ -338,27 +204,19 @@ export class ResNet implements ClassifierModel {
     }
     // h is the final-stage feature map (after its last ReLU).
     const features = globalAvgPool(engine, h);
-    const logits = linear(engine, features, this.#headWeight, { bias: this.#headBias });
+    const logits = this.#head.forward(engine, features);
     const result: ForwardResult = { logits };
-    if (opts.featureMap) result.featureMap = owned ? h : copyOf(engine, h);
-    else if (owned) h.release();
+    if (opts.featureMap) result.featureMap = h !== x ? h : copyOf(engine, h);
+    else if (h !== x) h.release();
     if (opts.features) result.features = features;
     else features.release();
     return result;
   }
 
-  /**
-   * Top-k classes of images (paths or decoded), with this model's own
-   * preprocessing; see {@link predict}.
-   */
-  predict(inputs: readonly PredictInput[], opts?: PredictOptions): Promise<Prediction[]> {
-    return predictImages(this, inputs, opts);
-  }
-
   /** Frees the GPU weights. */
   dispose(): void {
-    if (this.#disposed) return;
-    this.#disposed = true;
+    if (this.disposed) return;
+    this.disposed = true;
     const convs = [...this.#stem];
     for (const stage of this.#blocks) {
       for (const b of stage) {
@@ -370,8 +228,7 @@ export class ResNet implements ClassifierModel {
       c.weight.release();
       c.bias.release();
     }
-    this.#headWeight.release();
-    this.#headBias?.release();
+    this.#head.release();
   }
 }
 
@@ -424,15 +281,22 @@ function runBlock(engine: Engine, x: Tensor, block: LoadedBlock): Tensor {
  * images, a torchvision-key checkpoint gets torchvision's ImageNet
  * evaluation preset (shorter side 256, bilinear, center-crop 224).
  */
-export function resnetPipeline(files: ModelFiles, layout: ResNetSpec["layout"]): PreprocessConfig {
+export function resnetPipeline(files: ModelFiles, spec: ResNetSpec): PreprocessConfig {
+  const layout = spec.layout;
   const cfg = preprocessConfigFromModelDir(files.dir);
   const c = files.config;
   const saysInput = files.preprocessorConfig !== undefined || c.pretrained_cfg !== undefined ||
     c.image_size !== undefined;
   if (saysInput || layout === "hf" || cfg.resizeMode !== "exact") return cfg;
   const warnings = cfg.warnings.filter((w) => !w.startsWith("no image_size"));
-  if (layout === "cifar") {
-    warnings.push(`no image_size in ${files.dir}: assumed 32x32 (CIFAR ResNet layout)`);
+  if (layout === "cifar" || (spec.stem[0].stride === 1 && !spec.stemPool)) {
+    warnings.push(
+      `no image_size in ${files.dir}: assumed 32x32 (${
+        layout === "cifar"
+          ? "CIFAR ResNet layout"
+          : "stride-1 stem without max-pool: a CIFAR ResNet"
+      })`,
+    );
     return { ...cfg, size: [32, 32], warnings };
   }
   warnings.push(
@@ -464,7 +328,8 @@ export async function loadResNet(
   const file = await SafetensorsFile.open(files.weights);
   try {
     const spec = resnetSpec(file, files.config, files.weights);
-    const fallbackSize: [number, number] = spec.layout === "cifar" ? [32, 32] : [224, 224];
+    const cifarStem = spec.stem[0].stride === 1 && !spec.stemPool;
+    const fallbackSize: [number, number] = cifarStem ? [32, 32] : [224, 224];
     const config: Record<string, unknown> = {
       ...files.config,
       ...(files.preprocessorConfig ? { preprocessor_config: files.preprocessorConfig } : {}),
@@ -481,18 +346,39 @@ export async function loadResNet(
         bnEps: spec.bnEps,
         numClasses: spec.head.numClasses,
         features: spec.head.features,
+        headLayers: spec.head.layers.map((l) => ({ out: l.outFeatures, act: l.act })),
       },
     };
     return await ResNet.fromFile(engine, file, spec, {
+      path: files.dir,
+      notes: spec.notes,
       config,
       inputSize: inputSizeFromConfig(
         { ...files.config, preprocessor_config: files.preprocessorConfig },
         fallbackSize,
       ),
       labels: labelsFromConfig(files.config, spec.head.numClasses),
-      preprocess: options.preprocess ?? resnetPipeline(files, spec.layout),
+      preprocess: options.preprocess ?? resnetPipeline(files, spec),
     });
   } finally {
     file.close();
   }
 }
+
+/** The ResNet family: Hugging Face, torchvision / timm and CIFAR layouts. */
+export const resnetFamily: ModelFamily = {
+  name: "resnet",
+  summary:
+    "ResNet (Hugging Face, torchvision/timm incl. CIFAR stems and MLP heads, CIFAR option A)",
+  explain: { gradcam: true, rollout: false },
+  detect(names, config) {
+    const layout = detectResNetLayout(names, config);
+    return layout ? { layout } : undefined;
+  },
+  pipeline(files, index) {
+    return resnetPipeline(files, resnetSpec(index, files.config, files.weights));
+  },
+  load(files, engine, preprocess) {
+    return loadResNet(files, { engine, preprocess });
+  },
+};

@@ -21,8 +21,8 @@
  * and compares with the file, so an incomplete or foreign checkpoint fails
  * naming the missing, unexpected and mis-shaped tensors.
  */
-import { ModelLayoutError } from "../errors.ts";
-import type { TensorIndex } from "./resnet_layouts.ts";
+import { ModelLayoutError } from "../../errors.ts";
+import type { TensorIndex } from "../resnet/layouts.ts";
 
 export type { TensorIndex };
 

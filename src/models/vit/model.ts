@@ -13,25 +13,26 @@
  * projections are concatenated into timm's fused [3D, D] layout so both run
  * the same kernels (and give identical logits for identical weights).
  */
-import { Engine } from "../gpu/engine.ts";
-import { linear, type PackedMatrix, prepareLinearWeight } from "../ops/gemm.ts";
-import { layerNorm } from "../ops/layernorm.ts";
-import { attention } from "../ops/attention.ts";
-import { assembleTokens, patchify, takeTokens } from "../ops/patch_embed.ts";
-import type { Tensor } from "../tensor.ts";
-import { SafetensorsFile } from "../weights/safetensors.ts";
-import { type LinearNames, type ViTSpec, vitSpec } from "../weights/vit_layouts.ts";
-import { ModelLayoutError } from "../errors.ts";
-import { findModelFiles, labelsFromConfig, type ModelFiles } from "./config.ts";
-import type { ClassifierModel, ForwardOptions, ForwardResult, ModelPreprocess } from "./model.ts";
-import { positionTable } from "./vit_posembed.ts";
-import { type PreprocessConfig, preprocessConfigFromModelDir } from "../data/preprocess.ts";
+import { Engine } from "../../gpu/engine.ts";
+import { linear, type PackedMatrix, prepareLinearWeight } from "../../ops/gemm.ts";
+import { layerNorm } from "../../ops/layernorm.ts";
+import { attention } from "../../ops/attention.ts";
+import { assembleTokens, patchify, takeTokens } from "../../ops/patch_embed.ts";
+import type { Tensor } from "../../tensor.ts";
+import { SafetensorsFile } from "../../weights/safetensors.ts";
+import { detectViTLayout, type LinearNames, type ViTSpec, vitSpec } from "./layouts.ts";
+import type { ModelFamily } from "../family.ts";
+import { ModelLayoutError } from "../../errors.ts";
+import { findModelFiles, labelsFromConfig, type ModelFiles } from "../config.ts";
+import type { ClassifierModel, ForwardOptions, ForwardResult, ModelPreprocess } from "../model.ts";
+import { positionTable } from "./posembed.ts";
+import { type PreprocessConfig, preprocessConfigFromModelDir } from "../../data/preprocess.ts";
 import {
   predict as predictImages,
   type PredictInput,
   type Prediction,
   type PredictOptions,
-} from "../predict.ts";
+} from "../../predict.ts";
 
 /** GPU weights of one linear layer (weight packed once for the GEMM kernel). */
 interface LinearWeights {
@@ -442,3 +443,20 @@ export function loadViT(
 ): Promise<ViTModel> {
   return ViTModel.load(path, engine, preprocess);
 }
+
+/** The Vision Transformer family: Hugging Face ViT / DeiT and timm VisionTransformer. */
+export const vitFamily: ModelFamily = {
+  name: "vit",
+  summary: "ViT/DeiT (Hugging Face, timm)",
+  explain: { gradcam: false, rollout: true },
+  detect(names, config) {
+    const layout = detectViTLayout(names, config);
+    return layout ? { layout } : undefined;
+  },
+  pipeline(files, index) {
+    return vitPipeline(files, vitSpec(index, files.config, files.weights));
+  },
+  load(files, engine, preprocess) {
+    return loadViT(files, engine, preprocess);
+  },
+};

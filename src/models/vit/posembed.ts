@@ -14,7 +14,7 @@
  *
  * Computed once per grid size in float64 on the CPU (the table is small).
  */
-import type { PosEmbedResize } from "../weights/vit_layouts.ts";
+import type { PosEmbedResize } from "./layouts.ts";
 
 /** Interpolation taps of one output index: source indices and their weights. */
 interface Taps {

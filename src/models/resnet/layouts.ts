@@ -17,27 +17,25 @@
  * with what the file holds, so an incomplete or foreign checkpoint fails with
  * the missing, unexpected and mis-shaped tensors listed.
  */
-import { ModelLayoutError } from "../errors.ts";
+import { ModelLayoutError } from "../../errors.ts";
+import { expectHead, type HeadSpec, headSpec } from "../../nn/head.ts";
+import {
+  type BatchNormNames,
+  bnNames,
+  boolField,
+  checkTensors,
+  contiguous,
+  expectBn,
+  type Expected,
+  indicesOf,
+  intField,
+  intListField,
+  shapeOf,
+  summarizeNames,
+  type TensorIndex,
+} from "../../weights/layout_check.ts";
 
-/** The part of a weights file the layout code needs (a `SafetensorsFile` fits). */
-export interface TensorIndex {
-  /** All tensor names. */
-  names(): string[];
-  /** dtype and shape of one tensor. */
-  info(name: string): { dtype: string; shape: number[] };
-}
-
-/** Tensor names of one BatchNorm (eval mode: running statistics). */
-export interface BatchNormNames {
-  /** gamma */
-  weight: string;
-  /** beta */
-  bias: string;
-  /** running mean */
-  runningMean: string;
-  /** running variance */
-  runningVar: string;
-}
+export type { BatchNormNames, TensorIndex };
 
 /** One convolution (+ BatchNorm, + ReLU after the optional residual add). */
 export interface ConvSpec {
@@ -96,8 +94,10 @@ export interface ResNetSpec {
   stemPool?: { kernel: number; stride: number; padding: number };
   /** Stages of blocks. */
   stages: BlockSpec[][];
-  /** Final linear layer. */
-  head: { weight: string; bias?: string; numClasses: number; features: number };
+  /** The classifier head (one linear, or an MLP) on the pooled features. */
+  head: HeadSpec;
+  /** What was inferred or assumed, with its evidence (printed in the run header). */
+  notes: string[];
   /** BatchNorm epsilon. */
   bnEps: number;
   /** Blocks per stage. */
@@ -166,31 +166,10 @@ export function resnetSpec(
 // ---------------------------------------------------------------------------
 // Shared helpers
 
-/** Expected tensors of a layout: name -> shape. */
-type Expected = Map<string, number[]>;
-
-function bnNames(prefix: string): BatchNormNames {
-  return {
-    weight: `${prefix}.weight`,
-    bias: `${prefix}.bias`,
-    runningMean: `${prefix}.running_mean`,
-    runningVar: `${prefix}.running_var`,
-  };
-}
-
-function expectBn(expected: Expected, bn: BatchNormNames, channels: number): void {
-  for (const n of [bn.weight, bn.bias, bn.runningMean, bn.runningVar]) expected.set(n, [channels]);
-}
-
 function expectConv(expected: Expected, conv: ConvSpec): void {
   expected.set(conv.weight, conv.shape);
   if (conv.bias) expected.set(conv.bias, [conv.shape[0]]);
   if (conv.bn) expectBn(expected, conv.bn, conv.shape[0]);
-}
-
-/** Shape of a tensor, or undefined when the file does not have it. */
-function shapeOf(index: TensorIndex, names: Set<string>, name: string): number[] | undefined {
-  return names.has(name) ? index.info(name).shape : undefined;
 }
 
 /** Shape of a 4-D conv weight or a layout error naming it. */
@@ -214,110 +193,12 @@ function convShape(
   return s as [number, number, number, number];
 }
 
-const ALLOWED_DTYPES = new Set(["F32", "F16", "BF16", "F64"]);
-
-/**
- * Compares the tensors a spec needs with what the file holds. Extra
- * `num_batches_tracked` counters are ignored (they do not affect inference).
- */
-export function checkTensors(index: TensorIndex, expected: Expected, where: string): void {
-  const found = index.names().filter((n) => !n.endsWith("num_batches_tracked"));
-  const foundSet = new Set(found);
-  const missing = [...expected.keys()].filter((n) => !foundSet.has(n));
-  const unexpected = found.filter((n) => !expected.has(n));
-  const mismatched: string[] = [];
-  const badDtype: string[] = [];
-  for (const [name, shape] of expected) {
-    if (!foundSet.has(name)) continue;
-    const info = index.info(name);
-    if (info.shape.length !== shape.length || info.shape.some((d, i) => d !== shape[i])) {
-      mismatched.push(`${name}: expected [${shape}], found [${info.shape}]`);
-    }
-    if (!ALLOWED_DTYPES.has(info.dtype)) badDtype.push(`${name} (${info.dtype})`);
-  }
-  if (missing.length || unexpected.length || mismatched.length || badDtype.length) {
-    const parts: string[] = [];
-    if (missing.length) parts.push(`missing tensors: ${listSome(missing)}`);
-    if (unexpected.length) parts.push(`unexpected tensors: ${listSome(unexpected)}`);
-    if (mismatched.length) parts.push(`shape mismatches: ${listSome(mismatched)}`);
-    if (badDtype.length) {
-      parts.push(`unsupported dtypes (need F32, F16, BF16 or F64): ${listSome(badDtype)}`);
-    }
-    throw new ModelLayoutError(
-      `${where} does not match the ResNet layout it was detected as. ${parts.join("; ")}. ` +
-        `Check that the weights and config.json belong together and that the checkpoint is complete.`,
-    );
-  }
-}
-
-function listSome(items: string[], max = 12): string {
-  const shown = items.slice(0, max).join(", ");
-  return items.length > max
-    ? `${shown}, ... (${items.length} in all)`
-    : `${shown} (${items.length})`;
-}
-
-/** A short description of a file's names, for "unknown layout" errors. */
-export function summarizeNames(names: readonly string[]): string {
-  if (!names.length) return "no tensors";
-  const prefixes = new Map<string, number>();
-  for (const n of names) {
-    const p = n.split(".").slice(0, 2).join(".");
-    prefixes.set(p, (prefixes.get(p) ?? 0) + 1);
-  }
-  const top = [...prefixes].slice(0, 10).map(([p, c]) => `${p}.* (${c})`);
-  return `${names.length} tensors: ${top.join(", ")}${prefixes.size > 10 ? ", ..." : ""}`;
-}
-
-/** Sorted distinct integers captured by `re` (group 1) over the names. */
-function indicesOf(names: readonly string[], re: RegExp): number[] {
-  const out = new Set<number>();
-  for (const n of names) {
-    const m = re.exec(n);
-    if (m) out.add(Number(m[1]));
-  }
-  return [...out].sort((a, b) => a - b);
-}
-
-/** Checks indices are 0..n-1 (or start..), with a clear message otherwise. */
-function contiguous(idx: number[], start: number, what: string, where: string): number {
-  idx.forEach((v, i) => {
-    if (v !== start + i) {
-      throw new ModelLayoutError(
-        `${where}: ${what} are numbered ${idx.join(", ")}; expected ${start}, ${start + 1}, ... ` +
-          `without gaps. The checkpoint looks incomplete.`,
-      );
-    }
-  });
-  return idx.length;
-}
-
 function bnEpsFrom(config: Record<string, unknown>): number {
   for (const k of ["batch_norm_eps", "bn_eps", "norm_eps"]) {
     const v = config[k];
     if (typeof v === "number" && v > 0) return v;
   }
   return 1e-5;
-}
-
-function headFrom(
-  index: TensorIndex,
-  names: Set<string>,
-  weight: string,
-  bias: string,
-  features: number,
-  where: string,
-): ResNetSpec["head"] {
-  const s = shapeOf(index, names, weight);
-  if (!s || s.length !== 2) {
-    throw new ModelLayoutError(
-      s
-        ? `${where}: classifier "${weight}" should be 2-D [classes, ${features}] but has shape [${s}].`
-        : `${where}: classifier weight "${weight}" is missing (a backbone without a head cannot ` +
-          `classify). Found: ${summarizeNames([...names])}.`,
-    );
-  }
-  return { weight, bias: names.has(bias) ? bias : undefined, numClasses: s[0], features };
 }
 
 // ---------------------------------------------------------------------------
@@ -331,7 +212,7 @@ function hfResNetSpec(
   const all = index.names();
   const names = new Set(all);
   const stagesFound = indicesOf(all, /^resnet\.encoder\.stages\.(\d+)\./);
-  const cfgDepths = numberList(config, "depths", where);
+  const cfgDepths = intListField(config, "depths", where);
   const depths = cfgDepths ?? stagesFound.map((s) => {
     const layers = indicesOf(
       all,
@@ -353,8 +234,8 @@ function hfResNetSpec(
   }
   const stemW = `${HF_PREFIX}embedder.embedder.convolution.weight`;
   const stemShape = convShape(index, names, stemW, where);
-  const embedding = numberField(config, "embedding_size", where) ?? stemShape[0];
-  const inChannels = numberField(config, "num_channels", where) ?? stemShape[1];
+  const embedding = intField(config, "embedding_size", where) ?? stemShape[0];
+  const inChannels = intField(config, "num_channels", where) ?? stemShape[1];
   const isBottleneck = config.layer_type !== undefined
     ? config.layer_type === "bottleneck"
     : names.has(`${HF_PREFIX}encoder.stages.0.layers.0.layer.2.convolution.weight`);
@@ -366,7 +247,7 @@ function hfResNetSpec(
     );
   }
   const lastConv = isBottleneck ? 2 : 1;
-  const widths = numberList(config, "hidden_sizes", where) ??
+  const widths = intListField(config, "hidden_sizes", where) ??
     depths.map((_, s) =>
       convShape(
         index,
@@ -443,14 +324,7 @@ function hfResNetSpec(
     inC = out;
   });
 
-  const head = headFrom(
-    index,
-    names,
-    "classifier.1.weight",
-    "classifier.1.bias",
-    widths[widths.length - 1],
-    where,
-  );
+  const head = headSpec(index, "classifier.1", widths[widths.length - 1], config, where);
   const spec: ResNetSpec = {
     layout: "hf",
     blockType: isBottleneck ? "bottleneck" : "basic",
@@ -462,8 +336,9 @@ function hfResNetSpec(
     bnEps: bnEpsFrom(config),
     depths,
     widths,
+    notes: [...head.notes],
   };
-  checkTensors(index, expectedOf(spec), where);
+  checkTensors(index, expectedOf(spec), where, { what: `ResNet (${spec.layout})` });
   return spec;
 }
 
@@ -549,13 +424,13 @@ function torchStyleSpec(
   const isBottleneck = names.has("layer1.0.conv3.weight");
   const stemShape = convShape(index, names, "conv1.weight", where);
   const [stemC, inChannels, k] = stemShape;
-  const imagenetStem = layout === "torchvision";
+  const stemChoice = stemOf(config, layout, k, where);
   const stem: ConvSpec = {
     weight: "conv1.weight",
     shape: stemShape,
     bias: names.has("conv1.bias") ? "conv1.bias" : undefined,
     bn: bnNames("bn1"),
-    stride: imagenetStem ? 2 : 1,
+    stride: stemChoice.stride,
     padding: Math.floor(k / 2),
     groups: 1,
     relu: true,
@@ -653,11 +528,11 @@ function torchStyleSpec(
     inC = out;
   });
 
-  const head = headFrom(index, names, `${headName}.weight`, `${headName}.bias`, inC, where);
+  const head = headSpec(index, headName, inC, config, where);
   const cfgClasses = config.num_classes;
   if (typeof cfgClasses === "number" && cfgClasses !== head.numClasses) {
     throw new ModelLayoutError(
-      `${where}: config.json says num_classes ${cfgClasses} but ${head.weight} has ` +
+      `${where}: config.json says num_classes ${cfgClasses} but the head's last layer has ` +
         `${head.numClasses} rows.`,
     );
   }
@@ -666,15 +541,63 @@ function torchStyleSpec(
     blockType: isBottleneck ? "bottleneck" : "basic",
     inChannels,
     stem: [stem],
-    stemPool: imagenetStem ? { kernel: 3, stride: 2, padding: 1 } : undefined,
+    stemPool: stemChoice.maxPool ? { kernel: 3, stride: 2, padding: 1 } : undefined,
     stages,
     head,
     bnEps: bnEpsFrom(config),
     depths,
     widths,
+    notes: [...stemChoice.notes, ...head.notes],
   };
-  checkTensors(index, expectedOf(spec), where);
+  checkTensors(index, expectedOf(spec), where, { what: `ResNet (${spec.layout})` });
   return spec;
+}
+
+/**
+ * The stem of a torchvision-named ResNet: its stride and whether a max-pool
+ * follows are not recorded in the weights. config.json's `stem_stride` and
+ * `stem_max_pool` say; otherwise the conv1 kernel is the evidence: 7x7 is
+ * torchvision's ImageNet stem (stride 2 + 3x3/2 max-pool), 3x3 the CIFAR
+ * adaptation (`conv1 = Conv2d(3, C, 3, 1, 1)`, `maxpool = Identity()`: stride
+ * 1, no pool). Any other kernel is refused unless config.json says.
+ */
+function stemOf(
+  config: Record<string, unknown>,
+  layout: "torchvision" | "cifar",
+  k: number,
+  where: string,
+): { stride: number; maxPool: boolean; notes: string[] } {
+  const stride = intField(config, "stem_stride", where);
+  const maxPool = boolField(config, "stem_max_pool", where);
+  let inferred: { stride: number; maxPool: boolean; why: string } | undefined;
+  if (layout === "cifar") {
+    inferred = { stride: 1, maxPool: false, why: "CIFAR ResNet layout (linear head)" };
+  } else if (k === 7) {
+    inferred = { stride: 2, maxPool: true, why: "conv1 is 7x7: torchvision's ImageNet stem" };
+  } else if (k === 3) {
+    inferred = {
+      stride: 1,
+      maxPool: false,
+      why: "conv1 is 3x3: the CIFAR adaptation of a torchvision ResNet (conv1 = Conv2d(3, C, 3, " +
+        "1, 1), maxpool = Identity())",
+    };
+  }
+  if (!inferred && (stride === undefined || maxPool === undefined)) {
+    throw new ModelLayoutError(
+      `${where}: conv1 is ${k}x${k}, and its stride and whether a max-pool follows are not ` +
+        `recorded in the weights. Set "stem_stride" (e.g. 1 or 2) and "stem_max_pool" (true or ` +
+        `false) in config.json.`,
+    );
+  }
+  const s = stride ?? inferred!.stride;
+  const p = maxPool ?? inferred!.maxPool;
+  const said = `stem: conv1 stride ${s}, ${p ? "3x3/2 max-pool" : "no max-pool"}`;
+  let note: string;
+  if (stride !== undefined && maxPool !== undefined) note = `${said} (config.json)`;
+  else if (stride === undefined && maxPool === undefined) {
+    note = `${said}, inferred: ${inferred!.why}; config.json stem_stride / stem_max_pool override`;
+  } else note = `${said} (config.json in part; the rest inferred: ${inferred!.why})`;
+  return { stride: s, maxPool: p, notes: [note] };
 }
 
 /** Every tensor a spec reads, with its shape. */
@@ -687,55 +610,6 @@ export function expectedOf(spec: ResNetSpec): Expected {
       if (block.shortcut.kind === "conv") expectConv(expected, block.shortcut.conv);
     }
   }
-  expected.set(spec.head.weight, [spec.head.numClasses, spec.head.features]);
-  if (spec.head.bias) expected.set(spec.head.bias, [spec.head.numClasses]);
+  expectHead(expected, spec.head);
   return expected;
-}
-
-/**
- * `config[key]`, or undefined when absent (or null); a value that fails
- * `valid` is a ModelLayoutError saying it must be `what`.
- */
-function configField<T>(
-  config: Record<string, unknown>,
-  key: string,
-  where: string,
-  valid: (v: unknown) => v is T,
-  what: string,
-): T | undefined {
-  const v = config[key];
-  if (v === undefined || v === null) return undefined;
-  if (!valid(v)) {
-    throw new ModelLayoutError(
-      `${where}: config "${key}" must be ${what}, found ${JSON.stringify(v)}.`,
-    );
-  }
-  return v;
-}
-
-const isPositiveInt = (v: unknown): v is number =>
-  typeof v === "number" && Number.isInteger(v) && v > 0;
-
-function numberField(config: Record<string, unknown>, key: string, where: string) {
-  return configField(config, key, where, isPositiveInt, "a positive integer");
-}
-
-function boolField(config: Record<string, unknown>, key: string, where: string) {
-  return configField(
-    config,
-    key,
-    where,
-    (v): v is boolean => typeof v === "boolean",
-    "true or false",
-  );
-}
-
-function numberList(config: Record<string, unknown>, key: string, where: string) {
-  return configField(
-    config,
-    key,
-    where,
-    (v): v is number[] => Array.isArray(v) && v.every(isPositiveInt),
-    "a list of positive integers",
-  );
 }
