@@ -361,11 +361,19 @@ export {
 } from "./src/ops/gemm.ts";
 export { GELU_WGSL } from "./src/ops/gelu.ts";
 export {
+  activateRef,
+  ACTIVATION_WGSL,
+  activationCode,
+  ACTIVATIONS,
+  erf64,
+} from "./src/ops/activation.ts";
+export {
   type BatchNormParams,
   conv2d,
   type Conv2dOptions,
   conv2dShape,
   conv2dTuning,
+  convActivation,
   convOutSize,
   ConvWeight,
   foldBatchNorm,
