@@ -22,7 +22,7 @@
  * unexpected, mis-shaped and non-float tensors are refused in one message.
  */
 import { ModelLayoutError } from "../../errors.ts";
-import type { Activation } from "../../ops/gemm.ts";
+import type { Activation } from "../../ops/activation.ts";
 import { expectHead, type HeadSpec, headSpec } from "../../nn/head.ts";
 import {
   checkTensors,
@@ -146,7 +146,8 @@ interface Naming {
   notes: string[];
 }
 
-const ACTS: Record<string, Activation> = { gelu: "gelu", relu: "relu" };
+/** config.json activation names (HF `hidden_act`, timm `act_layer`) the epilogues run exactly. */
+const ACTS: Record<string, Activation> = { gelu: "gelu", relu: "relu", silu: "silu", swish: "silu" };
 
 /** The MLP activation named by config.json (`hidden_act` or `act_layer`), else `fallback`. */
 function activationOf(

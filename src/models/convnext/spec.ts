@@ -5,7 +5,7 @@
  * or torchvision names). Widths, depths, kernel sizes and MLP widths come
  * from tensor shapes.
  */
-import type { Activation } from "../../ops/gemm.ts";
+import type { Activation } from "../../ops/activation.ts";
 import type { HeadSpec } from "../../nn/head.ts";
 import type { LinearNames, NormNames } from "../../weights/layout_check.ts";
 
