@@ -231,6 +231,7 @@ export {
   pipelineOutputSize,
   preprocess,
   type PreprocessConfig,
+  preprocessConfigFromHfProcessor,
   preprocessConfigFromModelDir,
   type PreprocessOverrides,
   resizeAndCrop,
@@ -322,6 +323,23 @@ export {
   mostConfidentMistakes,
   worstClassCurves,
 } from "./src/report/from_snapshot.ts";
+// ConvNeXt / ConvNeXt V2: family plug-in, model, layouts, spec.
+export {
+  convnextFamily,
+  convnextPipeline,
+  loadConvNeXt,
+  type LoadConvNeXtOptions,
+} from "./src/models/convnext/family.ts";
+export { ConvNeXt } from "./src/models/convnext/model.ts";
+export { convnextSpec, detectConvNeXtLayout } from "./src/models/convnext/layouts.ts";
+export type {
+  ChannelNorm,
+  ConvNames,
+  ConvNeXtBlockSpec,
+  ConvNeXtLayout,
+  ConvNeXtSpec,
+  ConvNeXtStageSpec,
+} from "./src/models/convnext/spec.ts";
 // Vision Transformers (ViT / DeiT): model, layouts, ops, attention rollout.
 export { loadViT, ViTModel } from "./src/models/vit/model.ts";
 export {

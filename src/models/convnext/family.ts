@@ -25,15 +25,15 @@ import { ConvNeXt } from "./model.ts";
 import type { ConvNeXtSpec } from "./spec.ts";
 
 /** torchvision's published ConvNeXt weights: architecture -> evaluation resize (crop 224, bilinear). */
-const TORCHVISION_PRESETS: { name: string; widths: number[]; depths: number[]; resize: number }[] = [
-  { name: "convnext_tiny", widths: [96, 192, 384, 768], depths: [3, 3, 9, 3], resize: 236 },
-  { name: "convnext_small", widths: [96, 192, 384, 768], depths: [3, 3, 27, 3], resize: 230 },
-  { name: "convnext_base", widths: [128, 256, 512, 1024], depths: [3, 3, 27, 3], resize: 232 },
-  { name: "convnext_large", widths: [192, 384, 768, 1536], depths: [3, 3, 27, 3], resize: 232 },
-];
+const TORCHVISION_PRESETS: { name: string; widths: number[]; depths: number[]; resize: number }[] =
+  [
+    { name: "convnext_tiny", widths: [96, 192, 384, 768], depths: [3, 3, 9, 3], resize: 236 },
+    { name: "convnext_small", widths: [96, 192, 384, 768], depths: [3, 3, 27, 3], resize: 230 },
+    { name: "convnext_base", widths: [128, 256, 512, 1024], depths: [3, 3, 27, 3], resize: 232 },
+    { name: "convnext_large", widths: [192, 384, 768, 1536], depths: [3, 3, 27, 3], resize: 232 },
+  ];
 
-const same = (a: number[], b: number[]) =>
-  a.length === b.length && a.every((v, i) => v === b[i]);
+const same = (a: number[], b: number[]) => a.length === b.length && a.every((v, i) => v === b[i]);
 
 /**
  * The preprocessing of a ConvNeXt folder: its own description when it has
@@ -90,7 +90,7 @@ export function convnextPipeline(files: ModelFiles, spec: ConvNeXtSpec): Preproc
       source: `timm ConvNeXt default cfg (nothing in ${where})`,
       warnings: [
         `no pretrained_cfg in ${where}: assumed timm's ConvNeXt default (input 224, crop_pct ` +
-          `0.875 -> shorter side 256, bicubic, ImageNet mean/std); override with --size/--crop`,
+        `0.875 -> shorter side 256, bicubic, ImageNet mean/std); override with --size/--crop`,
       ],
     };
   }

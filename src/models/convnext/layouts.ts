@@ -147,7 +147,12 @@ interface Naming {
 }
 
 /** config.json activation names (HF `hidden_act`, timm `act_layer`) the epilogues run exactly. */
-const ACTS: Record<string, Activation> = { gelu: "gelu", relu: "relu", silu: "silu", swish: "silu" };
+const ACTS: Record<string, Activation> = {
+  gelu: "gelu",
+  relu: "relu",
+  silu: "silu",
+  swish: "silu",
+};
 
 /** The MLP activation named by config.json (`hidden_act` or `act_layer`), else `fallback`. */
 function activationOf(
@@ -252,7 +257,9 @@ function timmNaming(index: TensorIndex, config: Record<string, unknown>, where: 
   const normLayer = stringField(args, "norm_layer", where);
   if (normLayer !== undefined && !/^layernorm(2d)?$/.test(normLayer)) {
     throw new ModelLayoutError(
-      `${where}: model_args norm_layer ${JSON.stringify(normLayer)} is not supported (LayerNorm only).`,
+      `${where}: model_args norm_layer ${
+        JSON.stringify(normLayer)
+      } is not supported (LayerNorm only).`,
     );
   }
   if (set.has("stem.2.weight") || set.has("stem.3.weight")) {
@@ -324,12 +331,17 @@ function timmNaming(index: TensorIndex, config: Record<string, unknown>, where: 
             outFeatures: hidden,
             act: "gelu",
           },
-          { linear: linearNames("head.fc", set), inFeatures: hidden, outFeatures: out, act: "none" },
+          {
+            linear: linearNames("head.fc", set),
+            inFeatures: hidden,
+            outFeatures: out,
+            act: "none",
+          },
         ],
         numClasses: out,
         notes: [
           `head: timm MLP head ${features} -> ${hidden} -> ${out} with GELU after ` +
-            `head.pre_logits.fc (timm ConvNeXt's NormMlpClassifierHead act_layer)`,
+          `head.pre_logits.fc (timm ConvNeXt's NormMlpClassifierHead act_layer)`,
         ],
       };
     },
@@ -395,7 +407,7 @@ function torchvisionNaming(
     },
     notes: [
       `LayerNorm eps ${eps} and GELU: torchvision's ConvNeXt definition (not recorded in the ` +
-        `weights)`,
+      `weights)`,
     ],
   };
 }

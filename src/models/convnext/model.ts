@@ -16,7 +16,7 @@
  * pooled vector before the head's LayerNorm.
  */
 import { dirname } from "node:path";
-import { Engine } from "../../gpu/engine.ts";
+import type { Engine } from "../../gpu/engine.ts";
 import { conv2d, type ConvWeight, uploadConvWeight } from "../../ops/conv2d.ts";
 import { linear, type PackedMatrix, prepareLinearWeight } from "../../ops/gemm.ts";
 import type { Activation } from "../../ops/activation.ts";
@@ -129,7 +129,7 @@ async function loadBlock(
   );
   // Layer scale folded into fc2: gamma * (W x + b) = (gamma W) x + gamma b.
   const w2 = await file.readF32(b.fc2.weight);
-  let b2 = b.fc2.bias ? await file.readF32(b.fc2.bias) : undefined;
+  const b2 = b.fc2.bias ? await file.readF32(b.fc2.bias) : undefined;
   if (b.layerScale) {
     const gamma = await file.readF32(b.layerScale);
     for (let o = 0; o < dim; o++) {
