@@ -127,6 +127,8 @@ export interface RunMetadata {
   model: string;
   /** Architecture family. */
   architecture: string;
+  /** What loading inferred or assumed about the checkpoint, with the evidence. */
+  model_notes: string[];
   /** Dataset path(s). */
   data: string | string[];
   /** How the dataset was read. */
@@ -317,6 +319,7 @@ export async function evaluate(opts: EvaluateOptions): Promise<EvaluationResult>
     );
   }
   const pipeline = modelPipeline(model, opts.preprocess);
+  for (const n of model.notes ?? []) console.error(`visioneval: model: ${n}`);
   for (const w of [...dataset.warnings, ...mapping.warnings, ...pipeline.warnings]) {
     console.error(`visioneval: warning: ${w}`);
   }
@@ -426,6 +429,7 @@ export async function evaluate(opts: EvaluateOptions): Promise<EvaluationResult>
       version: VERSION,
       model: model.path,
       architecture: model.architecture,
+      model_notes: [...(model.notes ?? [])],
       data: opts.data,
       dataset: dataset.description,
       label_mapping: mapping.description,

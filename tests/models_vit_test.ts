@@ -533,14 +533,14 @@ Deno.test("ViT layouts: dimensions from shapes, clear errors for incomplete or f
       return true;
     });
   };
-  broken((s) => delete s["blocks.1.mlp.fc2.bias"], /missing: blocks\.1\.mlp\.fc2\.bias/);
+  broken((s) => delete s["blocks.1.mlp.fc2.bias"], /missing tensors: blocks\.1\.mlp\.fc2\.bias/);
   broken(
     (s) => s["blocks.0.attn.q_norm.weight"] = [32],
     /unexpected.*blocks\.0\.attn\.q_norm\.weight/,
   );
   broken(
     (s) => s["blocks.1.attn.proj.weight"] = [96, 95],
-    /wrong shape: blocks\.1\.attn\.proj\.weight is \[96,95\]/,
+    /shape mismatches: blocks\.1\.attn\.proj\.weight: expected \[96,96\], found \[96,95\]/,
   );
   broken((s) => {
     for (const k of Object.keys(s)) if (k.startsWith("blocks.0.")) delete s[k];

@@ -16,8 +16,6 @@ import math
 import os
 import sys
 import time
-from collections import OrderedDict
-from functools import partial
 
 import torch
 import torch.nn as nn
@@ -592,8 +590,9 @@ def hf_to_timm(sd, prefix, conv_mlp=False):
             k2 = k[len(p + "embeddings."):].replace("patch_embeddings", "stem.0").replace("layernorm", "stem.1")
         elif k.startswith(p + "encoder.stages."):
             k2 = k[len(p + "encoder."):].replace("downsampling_layer", "downsample").replace(".layers.", ".blocks.")
-            k2 = (k2.replace("dwconv", "conv_dw").replace("layernorm", "norm").replace("pwconv1", "mlp.fc1")
-                  .replace("pwconv2", "mlp.fc2").replace("layer_scale_parameter", "gamma").replace(".grn.", ".mlp.grn."))
+            for a, b in (("dwconv", "conv_dw"), ("layernorm", "norm"), ("pwconv1", "mlp.fc1"), ("pwconv2", "mlp.fc2"),
+                         ("layer_scale_parameter", "gamma"), (".grn.", ".mlp.grn.")):
+                k2 = k2.replace(a, b)
             if ".grn." in k2:
                 v = v.reshape(-1)
             if conv_mlp and ("mlp.fc1.weight" in k2 or "mlp.fc2.weight" in k2):

@@ -65,6 +65,7 @@ export async function run(args: string[]): Promise<void> {
   const model = await loadModel(v.model, engine);
   const overrides = preprocessOverrides(v);
   const pipeline = modelPipeline(model, overrides);
+  for (const n of model.notes ?? []) console.error(`visioneval: model: ${n}`);
   for (const w of pipeline.warnings) console.error(`visioneval: warning: ${w}`);
   console.error(`pipeline   ${describePipeline(pipeline)}`);
   // Unreadable images are skipped and listed; the others still get their predictions.

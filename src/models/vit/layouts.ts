@@ -22,29 +22,29 @@
  * naming the missing, unexpected and mis-shaped tensors.
  */
 import { ModelLayoutError } from "../../errors.ts";
-import type { TensorIndex } from "../resnet/layouts.ts";
+import { expectHead, type HeadSpec, headSpec } from "../../nn/head.ts";
+import type { Activation } from "../../ops/gemm.ts";
+import {
+  checkTensors,
+  countIndexed,
+  type Expected,
+  expectLinear,
+  expectNorm,
+  hfArchitectures,
+  type LinearNames,
+  linearNames,
+  type NormNames,
+  normNames,
+  summarizeNames,
+  type TensorIndex,
+  timmArchitecture,
+} from "../../weights/layout_check.ts";
 
-export type { TensorIndex };
+export type { LinearNames, NormNames, TensorIndex };
 
-/** A linear layer's tensors (PyTorch layout: weight [out, in]). */
-export interface LinearNames {
-  /** Weight [out, in]. */
-  weight: string;
-  /** Bias [out], when the layer has one. */
-  bias?: string;
-}
-
-/** A LayerNorm's tensors. */
-export interface NormNames {
-  /** gamma [D] */
-  weight: string;
-  /** beta [D] */
-  bias: string;
-}
-
-/** One pre-norm transformer block. */
+/** One transformer block (pre-norm: LN inside the residual branch; post-norm: after the add). */
 export interface ViTBlockSpec {
-  /** LayerNorm before attention. */
+  /** LayerNorm of the attention sub-block. */
   norm1: NormNames;
   /**
    * The q, k, v projections: one fused [3D, D] linear (timm) or three [D, D]
@@ -53,9 +53,9 @@ export interface ViTBlockSpec {
   qkv: LinearNames[];
   /** Attention output projection [D, D]. */
   proj: LinearNames;
-  /** LayerNorm before the MLP. */
+  /** LayerNorm of the MLP sub-block. */
   norm2: NormNames;
-  /** MLP expansion [M, D] (followed by exact GELU). */
+  /** MLP expansion [M, D] (followed by the spec's `mlpAct`). */
   fc1: LinearNames;
   /** MLP projection [D, M]. */
   fc2: LinearNames;
@@ -67,7 +67,7 @@ export type PosEmbedResize = "bicubic" | "bicubic-antialias";
 /** A Vision Transformer, independent of how its checkpoint names things. */
 export interface ViTSpec {
   /** Which key layout the checkpoint uses. */
-  layout: "hf-vit" | "hf-deit" | "timm";
+  layout: "hf-vit" | "hf-deit" | "timm" | "torchvision" | "pytorch";
   /** "vit", or "deit" when a distillation token is present. */
   architecture: "vit" | "deit";
   /** Model width D. */
@@ -84,6 +84,13 @@ export interface ViTSpec {
   grid: [number, number];
   /** LayerNorm epsilon. */
   eps: number;
+  /**
+   * Pre-norm blocks (`x + f(LN(x))`, ViT/timm/HF/torchvision) or post-norm
+   * (`LN(x + f(x))`, `nn.TransformerEncoderLayer`'s default).
+   */
+  normFirst: boolean;
+  /** Activation between the MLP's two linears. */
+  mlpAct: Activation;
   /** Prefix tokens [1, 1, D] in sequence order: class token, then distillation token. */
   prefixTokens: string[];
   /** Position embedding [1, N, D]. */
@@ -96,15 +103,18 @@ export interface ViTSpec {
   patchEmbed: LinearNames;
   /** The blocks, input first. */
   blocks: ViTBlockSpec[];
-  /** Final LayerNorm. */
-  norm: NormNames;
+  /** LayerNorms after the last block, in order (none, one, or the encoder's and the model's). */
+  norms: NormNames[];
   /**
    * Classifier heads, each reading one prefix token (`token` = its index);
-   * logits are their mean (one head: the class token; distilled DeiT: two).
+   * logits are their mean (one head: the class token; distilled DeiT: two,
+   * each a single linear).
    */
-  classifiers: (LinearNames & { token: number })[];
+  classifiers: { head: HeadSpec; token: number }[];
   /** Number of classes. */
   numClasses: number;
+  /** What was inferred or assumed, with its evidence (printed in the run header). */
+  notes: string[];
 }
 
 /** The layouts {@link detectViTLayout} recognises. */
@@ -119,8 +129,8 @@ export function detectViTLayout(
   names: readonly string[],
   config: Record<string, unknown> = {},
 ): ViTLayout | undefined {
-  const hfArchs = Array.isArray(config.architectures) ? config.architectures.map(String) : [];
-  const timmArch = typeof config.architecture === "string" ? config.architecture : "";
+  const hfArchs = hfArchitectures(config);
+  const timmArch = timmArchitecture(config);
   if (config.model_type === "deit" || hfArchs.some((a) => a.startsWith("DeiT"))) return "hf-deit";
   if (config.model_type === "vit" || hfArchs.some((a) => a.startsWith("ViT"))) return "hf-vit";
   if (/^(vit|deit)_/.test(timmArch)) return "timm";
@@ -128,6 +138,12 @@ export function detectViTLayout(
   if (names.some((n) => n.startsWith("vit.embeddings."))) return "hf-vit";
   if (names.includes("patch_embed.proj.weight") && names.some((n) => n.startsWith("blocks.0."))) {
     return "timm";
+  }
+  if (names.includes("conv_proj.weight") && names.includes("encoder.pos_embedding")) {
+    return "torchvision";
+  }
+  if (names.some((n) => /^transformer\.layers\.\d+\.self_attn\.in_proj_weight$/.test(n))) {
+    return "pytorch";
   }
   return undefined;
 }
@@ -145,10 +161,15 @@ export function vitSpec(
       return hfSpec(index, config, where, layout);
     case "timm":
       return timmSpec(index, config, where);
+    case "torchvision":
+      return torchvisionSpec(index, config, where);
+    case "pytorch":
+      return pytorchSpec(index, config, where);
     default:
       throw new ModelLayoutError(
         `${where} is not a Vision Transformer layout this loader knows (Hugging Face vit.* / ` +
-          `deit.*, or timm cls_token/pos_embed/patch_embed/blocks.N). Found: ${
+          `deit.*, timm cls_token/pos_embed/patch_embed/blocks.N, torchvision conv_proj/encoder, ` +
+          `or nn.TransformerEncoder transformer.layers.N). Found: ${
             summarizeNames(index.names())
           }.`,
       );
@@ -157,16 +178,6 @@ export function vitSpec(
 
 // ---------------------------------------------------------------------------
 // Shared helpers
-
-/** Expected tensors of a layout: name -> shape. */
-type Expected = Map<string, number[]>;
-
-/** First few names of a list, for messages. */
-function summarizeNames(names: readonly string[], max = 8): string {
-  if (names.length === 0) return "no tensors";
-  const shown = names.slice(0, max).join(", ");
-  return names.length > max ? `${shown}, ... (${names.length} tensors)` : shown;
-}
 
 /** Shape of a tensor the layout cannot do without, or a layout error naming it. */
 function requireShape(index: TensorIndex, names: Set<string>, name: string, where: string) {
@@ -179,7 +190,7 @@ function requireShape(index: TensorIndex, names: Set<string>, name: string, wher
   return index.info(name).shape;
 }
 
-/** Number of blocks: indices 0..n-1 of `prefix<i>.` must all be present. */
+/** Number of blocks `prefix<i>.`: at least one, numbered without gaps. */
 function countBlocks(names: readonly string[], prefix: string, where: string): number {
   const re = new RegExp(`^${prefix.replaceAll(".", "\\.")}(\\d+)\\.`);
   const found = new Set<number>();
@@ -221,70 +232,6 @@ function patchGrid(
     `${where}: ${posName} has ${patchRows} patch positions, which is not a square grid and ` +
       `does not match the configured image/patch size. Set image_size in config.json.`,
   );
-}
-
-/**
- * Compares the expected tensors with the file: every expected tensor present
- * with its shape, and nothing else (except ignorable ones).
- */
-function checkTensors(
-  index: TensorIndex,
-  expected: Expected,
-  where: string,
-  ignorable: (name: string) => boolean,
-): void {
-  const names = index.names();
-  const have = new Set(names);
-  const missing = [...expected.keys()].filter((n) => !have.has(n));
-  const unexpected = names.filter((n) => !expected.has(n) && !ignorable(n));
-  const misShaped: string[] = [];
-  for (const [n, shape] of expected) {
-    if (!have.has(n)) continue;
-    const got = index.info(n).shape;
-    if (got.length !== shape.length || got.some((d, i) => d !== shape[i])) {
-      misShaped.push(`${n} is [${got}], expected [${shape}]`);
-    }
-  }
-  if (missing.length || unexpected.length || misShaped.length) {
-    const parts: string[] = [];
-    if (missing.length) parts.push(`missing: ${summarizeNames(missing)}`);
-    if (unexpected.length) {
-      parts.push(
-        `unexpected (a ViT variant this loader does not support?): ${summarizeNames(unexpected)}`,
-      );
-    }
-    if (misShaped.length) parts.push(`wrong shape: ${misShaped.slice(0, 8).join("; ")}`);
-    throw new ModelLayoutError(
-      `${where} does not match the Vision Transformer layout it appears to use — ` +
-        `${parts.join(" — ")}. Check that the checkpoint is complete and its config.json ` +
-        `describes it.`,
-    );
-  }
-}
-
-function expectLinear(e: Expected, l: LinearNames, out: number, inp: number): void {
-  e.set(l.weight, [out, inp]);
-  if (l.bias) e.set(l.bias, [out]);
-}
-
-function expectNorm(e: Expected, n: NormNames, d: number): void {
-  e.set(n.weight, [d]);
-  e.set(n.bias, [d]);
-}
-
-/**
- * A linear layer's names. `bias`: true / false when the layout says whether
- * it has one (a missing bias is then reported as missing), or a name set to
- * decide by presence.
- */
-function linearNames(prefix: string, bias: boolean | Set<string>): LinearNames {
-  const b = `${prefix}.bias`;
-  const has = typeof bias === "boolean" ? bias : bias.has(b);
-  return { weight: `${prefix}.weight`, bias: has ? b : undefined };
-}
-
-function normNames(prefix: string): NormNames {
-  return { weight: `${prefix}.weight`, bias: `${prefix}.bias` };
 }
 
 /** Head count from the config, else head size 64 (true of the standard ViT sizes). */
@@ -330,9 +277,17 @@ function finish(
     expectLinear(e, b.fc1, M, D);
     expectLinear(e, b.fc2, D, M);
   }
-  expectNorm(e, spec.norm, D);
-  for (const h of spec.classifiers) expectLinear(e, h, spec.numClasses, D);
-  checkTensors(index, e, where, ignorable);
+  for (const n of spec.norms) expectNorm(e, n, D);
+  for (const c of spec.classifiers) {
+    expectHead(e, c.head);
+    if (spec.classifiers.length > 1 && c.head.layers.length > 1) {
+      throw new ModelLayoutError(
+        `${where}: a distilled model's heads must each be a single linear layer.`,
+      );
+    }
+  }
+  checkTensors(index, e, where, { what: `Vision Transformer (${spec.layout})`, ignorable });
+  for (const c of spec.classifiers) spec.notes.push(...c.head.notes);
   return spec;
 }
 
@@ -372,8 +327,8 @@ function hfSpec(
   let classifiers: ViTSpec["classifiers"];
   if (have.has("cls_classifier.weight") || have.has("distillation_classifier.weight")) {
     classifiers = [
-      { ...linearNames("cls_classifier", true), token: 0 },
-      { ...linearNames("distillation_classifier", true), token: 1 },
+      { head: headSpec(index, "cls_classifier", D, config, where), token: 0 },
+      { head: headSpec(index, "distillation_classifier", D, config, where), token: 1 },
     ];
     if (prefixTokens.length !== 2) {
       throw new ModelLayoutError(
@@ -381,9 +336,9 @@ function hfSpec(
       );
     }
   } else {
-    classifiers = [{ ...linearNames("classifier", true), token: 0 }];
+    classifiers = [{ head: headSpec(index, "classifier", D, config, where), token: 0 }];
   }
-  const numClasses = requireShape(index, have, classifiers[0].weight, where)[0];
+  const numClasses = classifiers[0].head.numClasses;
   // The MLP runs exact (erf) GELU; a tanh or sigmoid approximation would be silently off.
   const act = config.hidden_act ?? "gelu";
   if (act !== "gelu") {
@@ -419,15 +374,18 @@ function hfSpec(
     channels: patchW[1],
     grid,
     eps: num(config.layer_norm_eps) ?? 1e-12,
+    normFirst: true,
+    mlpAct: "gelu",
     prefixTokens,
     posEmbed,
     posCoversPrefix: true,
     posResize: "bicubic",
     patchEmbed: linearNames(`${emb}.patch_embeddings.projection`, have),
     blocks,
-    norm: normNames(`${base}.layernorm`),
+    norms: [normNames(`${base}.layernorm`)],
     classifiers,
     numClasses,
+    notes: [],
   };
   // The mask token only exists for masked-image-modelling, the pooler (tanh dense on the class
   // token) only in ViTModel checkpoints; the image-classification heads never read either.
@@ -494,9 +452,13 @@ function timmSpec(index: TensorIndex, config: Record<string, unknown>, where: st
     );
   }
 
-  const classifiers: ViTSpec["classifiers"] = [{ ...linearNames("head", true), token: 0 }];
-  if (prefixTokens.length === 2) classifiers.push({ ...linearNames("head_dist", true), token: 1 });
-  const numClasses = requireShape(index, have, "head.weight", where)[0];
+  const classifiers: ViTSpec["classifiers"] = [
+    { head: headSpec(index, "head", D, config, where), token: 0 },
+  ];
+  if (prefixTokens.length === 2) {
+    classifiers.push({ head: headSpec(index, "head_dist", D, config, where), token: 1 });
+  }
+  const numClasses = classifiers[0].head.numClasses;
 
   const qkvBias = typeof args.qkv_bias === "boolean"
     ? args.qkv_bias
@@ -523,15 +485,286 @@ function timmSpec(index: TensorIndex, config: Record<string, unknown>, where: st
     channels: patchW[1],
     grid,
     eps: num(args.norm_eps) ?? 1e-6,
+    normFirst: true,
+    mlpAct: "gelu",
     prefixTokens,
     posEmbed: "pos_embed",
     posCoversPrefix: !noEmbedClass,
     posResize: "bicubic-antialias",
     patchEmbed: linearNames("patch_embed.proj", have),
     blocks,
-    norm: normNames("norm"),
+    norms: [normNames("norm")],
     classifiers,
     numClasses,
+    notes: [],
+  };
+  return finish(index, spec, where, () => false);
+}
+
+// ---------------------------------------------------------------------------
+// torchvision VisionTransformer
+
+/** Width, depth and heads of torchvision's named ViTs (vit_b/l/h_*): a state dict omits the heads. */
+const TORCHVISION_VITS: { name: string; hidden: number; depth: number; heads: number }[] = [
+  { name: "vit_b", hidden: 768, depth: 12, heads: 12 },
+  { name: "vit_l", hidden: 1024, depth: 24, heads: 16 },
+  { name: "vit_h", hidden: 1280, depth: 32, heads: 16 },
+];
+
+/**
+ * Attention heads of an `nn.MultiheadAttention` state dict, which does not
+ * record them: config.json's `num_attention_heads` (Hugging Face's name) or
+ * `num_heads`; else, for torchvision's layout, the named model its width and
+ * depth identify; else a refusal that says what to set.
+ */
+function mhaHeads(
+  config: Record<string, unknown>,
+  D: number,
+  depth: number,
+  layout: "torchvision" | "pytorch",
+  where: string,
+  notes: string[],
+): number {
+  const configured = num(config.num_attention_heads) ?? num(config.num_heads) ??
+    num(config.nhead);
+  if (configured !== undefined) {
+    if (!Number.isInteger(configured) || configured < 1 || D % configured !== 0) {
+      throw new ModelLayoutError(
+        `${where}: config.json says ${configured} attention heads, which does not divide the ` +
+          `width ${D}.`,
+      );
+    }
+    return configured;
+  }
+  const named = layout === "torchvision"
+    ? TORCHVISION_VITS.find((v) => v.hidden === D && v.depth === depth)
+    : undefined;
+  if (named) {
+    notes.push(
+      `attention heads: ${named.heads}, inferred: width ${D} and ${depth} layers are torchvision's ` +
+        `${named.name}_* configuration (set num_attention_heads in config.json otherwise)`,
+    );
+    return named.heads;
+  }
+  throw new ModelLayoutError(
+    `${where}: an nn.MultiheadAttention state dict does not record the number of attention ` +
+      `heads (width ${D}, ${depth} layers). Put it in a config.json beside the weights, e.g. ` +
+      `{"num_attention_heads": ${D % 64 === 0 ? D / 64 : "H"}}.`,
+  );
+}
+
+/** Checks a config.json activation name; the MLP kernels fuse relu and exact gelu. */
+function mlpActivation(
+  config: Record<string, unknown>,
+  fallback: Activation,
+  where: string,
+): Activation {
+  const act = config.hidden_act ?? config.activation ?? fallback;
+  if (act !== "gelu" && act !== "relu") {
+    throw new ModelLayoutError(
+      `${where}: activation ${JSON.stringify(act)} is not supported (relu, or gelu: the exact ` +
+        `erf GELU).`,
+    );
+  }
+  return act;
+}
+
+function torchvisionSpec(
+  index: TensorIndex,
+  config: Record<string, unknown>,
+  where: string,
+): ViTSpec {
+  const names = index.names();
+  const have = new Set(names);
+  const patchW = requireShape(index, have, "conv_proj.weight", where);
+  const D = requireShape(index, have, "class_token", where)[2];
+  const posRows = requireShape(index, have, "encoder.pos_embedding", where)[1];
+  const prefix = "encoder.layers.encoder_layer_";
+  const depth = countBlocks(names, prefix, where);
+  // torchvision >= 0.13 names the MLP like nn.Sequential (mlp.0, mlp.3); older files linear_1/2.
+  const legacy = have.has(`${prefix}0.mlp.linear_1.weight`);
+  const fc1 = legacy ? "mlp.linear_1" : "mlp.0";
+  const fc2 = legacy ? "mlp.linear_2" : "mlp.3";
+  const mlp = requireShape(index, have, `${prefix}0.${fc1}.weight`, where)[0];
+  const patch: [number, number] = [patchW[2], patchW[3]];
+  const img = num(config.image_size);
+  const grid = patchGrid(
+    posRows - 1,
+    img ? [Math.floor(img / patch[0]), Math.floor(img / patch[1])] : undefined,
+    where,
+    "encoder.pos_embedding",
+  );
+  const notes: string[] = [];
+  const heads = mhaHeads(config, D, depth, "torchvision", where, notes);
+  const blocks: ViTBlockSpec[] = [];
+  for (let i = 0; i < depth; i++) {
+    const p = `${prefix}${i}`;
+    blocks.push({
+      norm1: normNames(`${p}.ln_1`),
+      qkv: [{
+        weight: `${p}.self_attention.in_proj_weight`,
+        bias: `${p}.self_attention.in_proj_bias`,
+      }],
+      proj: linearNames(`${p}.self_attention.out_proj`, true),
+      norm2: normNames(`${p}.ln_2`),
+      fc1: linearNames(`${p}.${fc1}`, true),
+      fc2: linearNames(`${p}.${fc2}`, true),
+    });
+  }
+  // heads.head, or heads.pre_logits (Linear) + Tanh + heads.head with representation_size.
+  const classifier = have.has("heads.pre_logits.weight")
+    ? tanhPreLogitsHead(index, D, config, where)
+    : headSpec(index, "heads.head", D, config, where);
+  const spec: ViTSpec = {
+    layout: "torchvision",
+    architecture: "vit",
+    hidden: D,
+    heads,
+    mlp,
+    patch,
+    channels: patchW[1],
+    grid,
+    eps: num(config.layer_norm_eps) ?? 1e-6,
+    normFirst: true,
+    mlpAct: mlpActivation(config, "gelu", where),
+    prefixTokens: ["class_token"],
+    posEmbed: "encoder.pos_embedding",
+    posCoversPrefix: true,
+    posResize: "bicubic",
+    patchEmbed: linearNames("conv_proj", have),
+    blocks,
+    norms: [normNames("encoder.ln")],
+    classifiers: [{ head: classifier, token: 0 }],
+    numClasses: classifier.numClasses,
+    notes,
+  };
+  return finish(index, spec, where, () => false);
+}
+
+/** torchvision's `representation_size` head: pre_logits Linear, Tanh, head Linear (in the code). */
+function tanhPreLogitsHead(
+  index: TensorIndex,
+  D: number,
+  config: Record<string, unknown>,
+  where: string,
+): HeadSpec {
+  const pre = headSpec(index, "heads.pre_logits", D, config, where);
+  const out = headSpec(index, "heads.head", pre.numClasses, config, where);
+  return {
+    features: D,
+    layers: [{ ...pre.layers[0], act: "tanh" }, ...out.layers],
+    numClasses: out.numClasses,
+    notes: [
+      `head: heads.pre_logits -> tanh -> heads.head (torchvision's representation_size head)`,
+    ],
+  };
+}
+
+// ---------------------------------------------------------------------------
+// A ViT written with nn.TransformerEncoder
+
+/**
+ * A user's ViT over `nn.TransformerEncoder`: a patch embedding
+ * (`patch_embed.proj` conv, with `cls_token` / `pos_embed` under
+ * `patch_embed.` or at the top level), `transformer.layers.N.{self_attn
+ * (in_proj_weight, out_proj), linear1, linear2, norm1, norm2}`, optionally
+ * `transformer.norm`, a final `norm`, and a `head` (Linear or Sequential) on
+ * the class token. What the state dict cannot say follows PyTorch's
+ * defaults, stated in the notes and overridable from config.json:
+ * post-norm (`norm_first`), LayerNorm eps 1e-5 (`layer_norm_eps`); the MLP
+ * activation is a ViT's GELU (`hidden_act`; PyTorch's layer defaults to
+ * ReLU, but a Vision Transformer built on it almost always passes
+ * activation="gelu"); the head count must be given.
+ */
+function pytorchSpec(
+  index: TensorIndex,
+  config: Record<string, unknown>,
+  where: string,
+): ViTSpec {
+  const names = index.names();
+  const have = new Set(names);
+  const under = (n: string) => have.has(`patch_embed.${n}`) ? `patch_embed.${n}` : n;
+  const clsName = under("cls_token");
+  const posName = under("pos_embed");
+  const projBase = have.has("patch_embed.proj.weight") ? "patch_embed.proj" : "patch_embed";
+  const patchW = requireShape(index, have, `${projBase}.weight`, where);
+  const D = requireShape(index, have, clsName, where)[2];
+  const posRows = requireShape(index, have, posName, where)[1];
+  const prefix = "transformer.layers.";
+  const depth = countBlocks(names, prefix, where);
+  const mlp = requireShape(index, have, `${prefix}0.linear1.weight`, where)[0];
+  const patch: [number, number] = [patchW[2], patchW[3]];
+  const img = num(config.image_size);
+  const configGrid: [number, number] | undefined = img
+    ? [Math.floor(img / patch[0]), Math.floor(img / patch[1])]
+    : undefined;
+  // pos_embed covers the class token when it has one row more than a grid.
+  const coversPrefix = !(configGrid && configGrid[0] * configGrid[1] === posRows) &&
+    !Number.isInteger(Math.sqrt(posRows));
+  const grid = patchGrid(coversPrefix ? posRows - 1 : posRows, configGrid, where, posName);
+  const notes: string[] = [];
+  const heads = mhaHeads(config, D, depth, "pytorch", where, notes);
+  const normFirst = typeof config.norm_first === "boolean" ? config.norm_first : false;
+  const mlpAct = mlpActivation(config, "gelu", where);
+  const eps = num(config.layer_norm_eps) ?? 1e-5;
+  const unsaid = [
+    // Structural defaults follow PyTorch; the activation follows the ViT convention (see notes).
+    config.norm_first === undefined ? "post-norm blocks (norm_first=False)" : "",
+    config.hidden_act === undefined && config.activation === undefined
+      ? "GELU in the MLP (a Vision Transformer's activation, activation='gelu'; " +
+        'nn.TransformerEncoderLayer\'s own default is ReLU: set hidden_act "relu" if the ' +
+        "layers were built without activation='gelu')"
+      : "",
+    config.layer_norm_eps === undefined ? "LayerNorm eps 1e-5" : "",
+  ].filter(Boolean);
+  if (unsaid.length) {
+    notes.push(
+      `nn.TransformerEncoderLayer: not recorded in the weights, assumed: ` +
+        `${unsaid.join(", ")}; config.json norm_first / hidden_act / layer_norm_eps override`,
+    );
+  }
+  const blocks: ViTBlockSpec[] = [];
+  for (let i = 0; i < depth; i++) {
+    const p = `${prefix}${i}`;
+    blocks.push({
+      norm1: normNames(`${p}.norm1`),
+      qkv: [{
+        weight: `${p}.self_attn.in_proj_weight`,
+        bias: have.has(`${p}.self_attn.in_proj_bias`) ? `${p}.self_attn.in_proj_bias` : undefined,
+      }],
+      proj: linearNames(`${p}.self_attn.out_proj`, have),
+      norm2: normNames(`${p}.norm2`),
+      fc1: linearNames(`${p}.linear1`, have),
+      fc2: linearNames(`${p}.linear2`, have),
+    });
+  }
+  const norms = ["transformer.norm", "norm"].filter((n) => have.has(`${n}.weight`)).map(normNames);
+  const headName = have.has("head.weight") || names.some((n) => n.startsWith("head."))
+    ? "head"
+    : "fc";
+  const head = headSpec(index, headName, D, config, where);
+  const spec: ViTSpec = {
+    layout: "pytorch",
+    architecture: "vit",
+    hidden: D,
+    heads,
+    mlp,
+    patch,
+    channels: patchW[1],
+    grid,
+    eps,
+    normFirst,
+    mlpAct,
+    prefixTokens: [clsName],
+    posEmbed: posName,
+    posCoversPrefix: coversPrefix,
+    posResize: "bicubic",
+    patchEmbed: linearNames(projBase, have),
+    blocks,
+    norms,
+    classifiers: [{ head, token: 0 }],
+    numClasses: head.numClasses,
+    notes,
   };
   return finish(index, spec, where, () => false);
 }

@@ -24,15 +24,11 @@ import { detectViTLayout, type LinearNames, type ViTSpec, vitSpec } from "./layo
 import type { ModelFamily } from "../family.ts";
 import { ModelLayoutError } from "../../errors.ts";
 import { findModelFiles, labelsFromConfig, type ModelFiles } from "../config.ts";
-import type { ClassifierModel, ForwardOptions, ForwardResult, ModelPreprocess } from "../model.ts";
+import type { ForwardOptions, ForwardResult, ModelPreprocess } from "../model.ts";
+import { Classifier } from "../classifier.ts";
+import { ClassifierHead } from "../../nn/head.ts";
 import { positionTable } from "./posembed.ts";
 import { type PreprocessConfig, preprocessConfigFromModelDir } from "../../data/preprocess.ts";
-import {
-  predict as predictImages,
-  type PredictInput,
-  type Prediction,
-  type PredictOptions,
-} from "../../predict.ts";
 
 /** GPU weights of one linear layer (weight packed once for the GEMM kernel). */
 interface LinearWeights {
@@ -77,39 +73,27 @@ export function vitPipeline(files: ModelFiles, spec: ViTSpec): PreprocessConfig 
   return { ...cfg, size, warnings };
 }
 
+/** The classifier: one (possibly MLP) head on the class token, or the mean of DeiT's two linear heads. */
+type HeadWeights =
+  | { kind: "single"; head: ClassifierHead }
+  | { kind: "mean"; linear: LinearWeights; host: Float32Array };
+
 /** A loaded Vision Transformer (ViT or DeiT). */
-export class ViTModel implements ClassifierModel {
+export class ViTModel extends Classifier {
   /** "vit", or "deit" for distilled models (two prefix tokens). */
   readonly architecture: "vit" | "deit";
-  /** Number of classes. */
-  readonly numClasses: number;
-  /** The input size the position embeddings were trained for [H, W]. */
-  readonly inputSize: [number, number];
-  /** Class names, when the config has them. */
-  readonly labels?: string[];
-  /** config.json plus the inferred `vit` spec. */
-  readonly config: Record<string, unknown>;
-  /** Where the model was loaded from. */
-  readonly path: string;
-  /**
-   * Preprocessing the checkpoint asks for: its `preprocessor_config.json`
-   * (Hugging Face) or `pretrained_cfg` (timm), see `src/data/preprocess.ts`.
-   */
-  readonly preprocess?: ModelPreprocess;
   /** The network's dimensions and tensor names. */
   readonly spec: ViTSpec;
 
   #patch: LinearWeights;
   #prefix: Tensor;
   #blocks: BlockWeights[];
-  #norm: NormWeights;
-  #head: LinearWeights;
-  #classifierHost: Float32Array;
+  #norms: NormWeights[];
+  #head: HeadWeights;
   #posPrefix: Float32Array;
   #posGrid: Float32Array;
   #positions = new Map<string, Tensor>();
   #engine: Engine;
-  #disposed = false;
 
   private constructor(
     engine: Engine,
@@ -119,31 +103,33 @@ export class ViTModel implements ClassifierModel {
       patch: LinearWeights;
       prefix: Tensor;
       blocks: BlockWeights[];
-      norm: NormWeights;
-      head: LinearWeights;
-      classifierHost: Float32Array;
+      norms: NormWeights[];
+      head: HeadWeights;
       posPrefix: Float32Array;
       posGrid: Float32Array;
       preprocess?: ModelPreprocess;
     },
   ) {
+    super({
+      path: files.dir,
+      numClasses: spec.numClasses,
+      inputSize: [spec.grid[0] * spec.patch[0], spec.grid[1] * spec.patch[1]],
+      inChannels: spec.channels,
+      labels: labelsFromConfig(files.config, spec.numClasses),
+      config: { ...files.config, vit: { ...spec, blocks: spec.blocks.length } },
+      preprocess: weights.preprocess,
+      notes: spec.notes,
+    });
     this.#engine = engine;
     this.spec = spec;
     this.architecture = spec.architecture;
-    this.numClasses = spec.numClasses;
-    this.inputSize = [spec.grid[0] * spec.patch[0], spec.grid[1] * spec.patch[1]];
-    this.path = files.dir;
-    this.config = { ...files.config, vit: { ...spec, blocks: spec.blocks.length } };
-    this.labels = labelsFromConfig(files.config, spec.numClasses);
     this.#patch = weights.patch;
     this.#prefix = weights.prefix;
     this.#blocks = weights.blocks;
-    this.#norm = weights.norm;
+    this.#norms = weights.norms;
     this.#head = weights.head;
-    this.#classifierHost = weights.classifierHost;
     this.#posPrefix = weights.posPrefix;
     this.#posGrid = weights.posGrid;
-    this.preprocess = weights.preprocess;
   }
 
   /**
@@ -249,44 +235,58 @@ export class ViTModel implements ClassifierModel {
         fc2: await linearW(b.fc2),
       });
     }
-    const norm = await normW(spec.norm);
+    const norms: NormWeights[] = [];
+    for (const n of spec.norms) norms.push(await normW(n));
 
-    // Heads read consecutive prefix tokens; logits = mean of the heads, so
-    // one linear over the concatenated tokens with weights [W_0/n | W_1/n | ...]
-    // and bias sum(b_k)/n computes it in one GEMM (n = 1 or 2: exact scaling).
     const heads = spec.classifiers;
-    const C = spec.numClasses;
     heads.forEach((h, k) => {
       if (h.token !== k) {
         throw new ModelLayoutError(`${files.weights}: head ${k} reads token ${h.token}`);
       }
     });
-    const n = heads.length;
-    const headW = new Float32Array(C * n * D);
-    const headB = new Float32Array(C);
-    let classifierHost: Float32Array = new Float32Array(0);
-    for (let k = 0; k < n; k++) {
-      const w = await read(heads[k].weight);
-      if (k === 0) classifierHost = w;
-      for (let c = 0; c < C; c++) {
-        for (let d = 0; d < D; d++) headW[c * n * D + k * D + d] = w[c * D + d] / n;
+    let head: HeadWeights;
+    if (heads.length === 1) {
+      head = { kind: "single", head: await ClassifierHead.load(engine, file, heads[0].head) };
+    } else {
+      // Heads read consecutive prefix tokens; logits = mean of the heads, so
+      // one linear over the concatenated tokens with weights [W_0/n | W_1/n | ...]
+      // and bias sum(b_k)/n computes it in one GEMM (n = 2: exact scaling).
+      const C = spec.numClasses;
+      const n = heads.length;
+      const headW = new Float32Array(C * n * D);
+      const headB = new Float32Array(C);
+      let host: Float32Array = new Float32Array(0);
+      for (let k = 0; k < n; k++) {
+        const lin = heads[k].head.layers[0].linear;
+        const w = await read(lin.weight);
+        if (k === 0) host = w;
+        for (let c = 0; c < C; c++) {
+          for (let d = 0; d < D; d++) headW[c * n * D + k * D + d] = w[c * D + d] / n;
+        }
+        if (lin.bias) {
+          const b = await read(lin.bias);
+          for (let c = 0; c < C; c++) headB[c] += b[c] / n;
+        }
       }
-      if (heads[k].bias) {
-        const b = await read(heads[k].bias!);
-        for (let c = 0; c < C; c++) headB[c] += b[c] / n;
-      }
+      head = {
+        kind: "mean",
+        linear: {
+          weight: uploadLinear(
+            headW,
+            [C, n * D],
+            heads.map((h) => h.head.layers[0].linear.weight).join("+"),
+          ),
+          bias: upload(headB, [C], "classifier-bias"),
+        },
+        host,
+      };
     }
-    const head = {
-      weight: uploadLinear(headW, [C, n * D], heads.map((h) => h.weight).join("+")),
-      bias: upload(headB, [C], "classifier-bias"),
-    };
     return new ViTModel(engine, spec, files, {
       patch,
       prefix,
       blocks,
-      norm,
+      norms,
       head,
-      classifierHost,
       posPrefix,
       posGrid,
       preprocess,
@@ -295,10 +295,18 @@ export class ViTModel implements ClassifierModel {
 
   /**
    * Host copy of the class-token classifier weight [C, D] (for a distilled
-   * DeiT: `cls_classifier`, the head on the class token).
+   * DeiT: `cls_classifier`, the head on the class token; for an MLP head its
+   * first layer).
    */
   classifierWeight(): Float32Array {
-    return this.#classifierHost.slice();
+    return this.#head.kind === "single" ? this.#head.head.firstWeight() : this.#head.host.slice();
+  }
+
+  /** Largest tensor of one image, in bytes: qkv, the MLP, or the attention maps of every layer. */
+  activationBytesPerImage(h: number, w: number): number {
+    const { patch, hidden: D, mlp: M, prefixTokens } = this.spec;
+    const T = prefixTokens.length + Math.floor(h / patch[0]) * Math.floor(w / patch[1]);
+    return 4 * Math.max(T * 3 * D, T * M, T * T * this.spec.blocks.length);
   }
 
   /** Position table [P + gh * gw, D] on the GPU for a token grid, resized once per grid. */
@@ -315,22 +323,17 @@ export class ViTModel implements ClassifierModel {
   }
 
   /**
-   * Records the forward pass of `pixels` [B, C, H, W] (normalized). Any H, W
-   * of at least one patch works: the position embeddings are resized
-   * bicubically when the token grid differs from the trained one. Returns
-   * logits [B, classes]; with `features` the class token after the final
-   * LayerNorm [B, D]; with `attention` the head-mean attention probabilities
-   * of every layer [B, L, T, T]; with `clsAttentionHeads` the last layer's
-   * class-token attention row of every head [B, heads, T].
+   * The forward pass of `pixels` [B, C, H, W] (normalized). Any H, W of at
+   * least one patch works: the position embeddings are resized bicubically
+   * when the token grid differs from the trained one. Returns logits
+   * [B, classes]; with `features` the class token after the final
+   * LayerNorm(s) [B, D] (the head's input); with `attention` the head-mean
+   * attention probabilities of every layer [B, L, T, T]; with
+   * `clsAttentionHeads` the last layer's class-token attention row of every
+   * head [B, heads, T].
    */
-  forward(engine: Engine, pixels: Tensor, opts: ForwardOptions = {}): ForwardResult {
-    if (this.#disposed) throw new Error("ViTModel.forward after dispose()");
+  protected forwardBatch(engine: Engine, pixels: Tensor, opts: ForwardOptions): ForwardResult {
     const { spec } = this;
-    if (pixels.shape.length !== 4 || pixels.shape[1] !== spec.channels) {
-      throw new ModelLayoutError(
-        `${this.path}: expected pixels [B, ${spec.channels}, H, W], got [${pixels.shape}]`,
-      );
-    }
     const [B, , H, W] = pixels.shape;
     const [ph, pw] = spec.patch;
     const gh = Math.floor(H / ph), gw = Math.floor(W / pw);
@@ -343,6 +346,7 @@ export class ViTModel implements ClassifierModel {
     const P = spec.prefixTokens.length;
     const T = P + gh * gw;
     const L = spec.blocks.length;
+    const act = spec.mlpAct;
 
     const patches = patchify(engine, pixels, spec.patch);
     const emb = linear(engine, patches, this.#patch.weight, { bias: this.#patch.bias });
@@ -354,43 +358,65 @@ export class ViTModel implements ClassifierModel {
     const clsHeads = opts.clsAttentionHeads
       ? engine.empty([B, spec.heads, T], "f32", "cls-attention-heads")
       : undefined;
-    this.#blocks.forEach((blk, layer) => {
-      const h1 = layerNorm(engine, x, blk.norm1.weight, blk.norm1.bias, spec.eps);
-      const qkv = linear(engine, h1, blk.qkv.weight, { bias: blk.qkv.bias });
-      h1.release();
+    const norm = (t: Tensor, n: NormWeights) => layerNorm(engine, t, n.weight, n.bias, spec.eps);
+    const attend = (t: Tensor, blk: BlockWeights, layer: number) => {
+      const qkv = linear(engine, t, blk.qkv.weight, { bias: blk.qkv.bias });
       const o = attention(engine, qkv, {
         heads: spec.heads,
         headMeanProbs: attn ? { into: attn, layer } : undefined,
         clsHeadProbs: layer === L - 1 ? clsHeads : undefined,
       });
       qkv.release();
-      const x2 = linear(engine, o, blk.proj.weight, { bias: blk.proj.bias, residual: x });
-      o.release();
-      x.release();
-      const h2 = layerNorm(engine, x2, blk.norm2.weight, blk.norm2.bias, spec.eps);
-      const m = linear(engine, h2, blk.fc1.weight, { bias: blk.fc1.bias, act: "gelu" });
-      h2.release();
-      x = linear(engine, m, blk.fc2.weight, { bias: blk.fc2.bias, residual: x2 });
-      m.release();
-      x2.release();
+      return o;
+    };
+    this.#blocks.forEach((blk, layer) => {
+      if (spec.normFirst) {
+        // x = x + proj(attn(LN1(x))); x = x + fc2(act(fc1(LN2(x))))
+        const h1 = norm(x, blk.norm1);
+        const o = attend(h1, blk, layer);
+        h1.release();
+        const x2 = linear(engine, o, blk.proj.weight, { bias: blk.proj.bias, residual: x });
+        o.release();
+        x.release();
+        const h2 = norm(x2, blk.norm2);
+        const m = linear(engine, h2, blk.fc1.weight, { bias: blk.fc1.bias, act });
+        h2.release();
+        x = linear(engine, m, blk.fc2.weight, { bias: blk.fc2.bias, residual: x2 });
+        m.release();
+        x2.release();
+      } else {
+        // x = LN1(x + proj(attn(x))); x = LN2(x + fc2(act(fc1(x))))
+        const o = attend(x, blk, layer);
+        const s1 = linear(engine, o, blk.proj.weight, { bias: blk.proj.bias, residual: x });
+        o.release();
+        x.release();
+        const x2 = norm(s1, blk.norm1);
+        s1.release();
+        const m = linear(engine, x2, blk.fc1.weight, { bias: blk.fc1.bias, act });
+        const s2 = linear(engine, m, blk.fc2.weight, { bias: blk.fc2.bias, residual: x2 });
+        m.release();
+        x2.release();
+        x = norm(s2, blk.norm2);
+        s2.release();
+      }
     });
 
     // LayerNorm is per token, so normalizing only the prefix tokens the
     // heads read gives the same numbers as normalizing the whole sequence.
+    // [B, D] for one prefix token so that `normed` itself can be the features.
     const prefix = takeTokens(engine, x, 0, P);
     x.release();
-    // [B, D] for one prefix token so that `normed` itself can be the features.
-    const normed = layerNorm(
-      engine,
-      P === 1 ? prefix.reshape([B, D]) : prefix,
-      this.#norm.weight,
-      this.#norm.bias,
-      spec.eps,
-    );
-    prefix.release();
-    const logits = linear(engine, normed.reshape([B, P * D]), this.#head.weight, {
-      bias: this.#head.bias,
-    });
+    let normed = P === 1 ? prefix.reshape([B, D]) : prefix;
+    for (const n of this.#norms) {
+      const next = norm(normed, n);
+      normed.release();
+      normed = next;
+    }
+    const logits = this.#head.kind === "single"
+      ? this.#head.head.forward(engine, normed)
+      : linear(engine, normed.reshape([B, P * D]), this.#head.linear.weight, {
+        bias: this.#head.linear.bias,
+      });
     let features: Tensor | undefined;
     if (opts.features) {
       features = P === 1
@@ -401,28 +427,19 @@ export class ViTModel implements ClassifierModel {
     return { logits, features, attention: attn, clsAttentionHeads: clsHeads };
   }
 
-  /**
-   * Top-k classes of images (paths or decoded), with this model's own
-   * preprocessing; see {@link predict}.
-   */
-  predict(inputs: readonly PredictInput[], opts?: PredictOptions): Promise<Prediction[]> {
-    return predictImages(this, inputs, opts);
-  }
-
   /** Frees the GPU weights. */
   dispose(): void {
-    if (this.#disposed) return;
-    this.#disposed = true;
+    if (this.disposed) return;
+    this.disposed = true;
     const all: ({ release(): void } | undefined)[] = [
       this.#patch.weight,
       this.#patch.bias,
       this.#prefix,
-      this.#norm.weight,
-      this.#norm.bias,
-      this.#head.weight,
-      this.#head.bias,
       ...this.#positions.values(),
     ];
+    for (const n of this.#norms) all.push(n.weight, n.bias);
+    if (this.#head.kind === "single") all.push(this.#head.head);
+    else all.push(this.#head.linear.weight, this.#head.linear.bias);
     for (const b of this.#blocks) {
       for (const l of [b.qkv, b.proj, b.fc1, b.fc2, b.norm1, b.norm2]) all.push(l.weight, l.bias);
     }
