@@ -323,6 +323,15 @@ export {
   mostConfidentMistakes,
   worstClassCurves,
 } from "./src/report/from_snapshot.ts";
+// What every family shares: the plug-in interface, the classifier base, the head.
+export type { FamilyMatch, ModelFamily } from "./src/models/family.ts";
+export { Classifier, type ClassifierMeta } from "./src/models/classifier.ts";
+export {
+  ClassifierHead,
+  type HeadActivation,
+  type HeadLayerSpec,
+  type HeadSpec,
+} from "./src/nn/head.ts";
 // ConvNeXt / ConvNeXt V2: family plug-in, model, layouts, spec.
 export {
   convnextFamily,
