@@ -415,3 +415,10 @@ export {
   poolOutSize,
 } from "./src/ops/pool.ts";
 export { permute, transposeLast2 } from "./src/ops/transpose.ts";
+export {
+  depthwiseConv2dNHWC,
+  type DepthwiseOptions,
+  depthwiseShape,
+  DepthwiseWeight,
+  uploadDepthwiseWeight,
+} from "./src/ops/depthwise.ts";
