@@ -17,7 +17,11 @@
  */
 import { dirname } from "node:path";
 import type { Engine } from "../../gpu/engine.ts";
-import { conv2d, type ConvWeight, uploadConvWeight } from "../../ops/conv2d.ts";
+import {
+  depthwiseConv2dNHWC,
+  type DepthwiseWeight,
+  uploadDepthwiseWeight,
+} from "../../ops/depthwise.ts";
 import { linear, type PackedMatrix, prepareLinearWeight } from "../../ops/gemm.ts";
 import type { Activation } from "../../ops/activation.ts";
 import { layerNorm } from "../../ops/layernorm.ts";
@@ -47,7 +51,7 @@ interface LoadedNorm {
 interface LoadedBlock {
   spec: ConvNeXtBlockSpec;
   act: Activation;
-  dw: ConvWeight;
+  dw: DepthwiseWeight;
   dwBias: Tensor;
   norm: LoadedNorm;
   fc1: LoadedLinear;
@@ -142,7 +146,7 @@ async function loadBlock(
   return {
     spec: b,
     act,
-    dw: uploadConvWeight(engine, dwW, [dim, 1, kernel, kernel], dim, b.dwconv.weight),
+    dw: uploadDepthwiseWeight(engine, dwW, [dim, 1, kernel, kernel], b.dwconv.weight),
     dwBias: engine.upload(dwB, [dim], `${b.dwconv.weight}:bias`, true),
     norm: await loadNorm(engine, file, b.norm, dim),
     fc1,
@@ -365,17 +369,10 @@ function patchesOfTokens(
 
 /** Depthwise k x k convolution (stride 1, pad k/2, bias) of tokens [B, gh*gw, C] -> [B, gh, gw, C]. */
 function depthwise(engine: Engine, x: Tensor, b: LoadedBlock, B: number, gh: number, gw: number) {
-  const C = b.spec.dim;
-  const nchw = permute(engine, x.reshape([B, gh, gw, C]), [0, 3, 1, 2]);
-  const y = conv2d(engine, nchw, b.dw, {
+  return depthwiseConv2dNHWC(engine, x.reshape([B, gh, gw, b.spec.dim]), b.dw, {
     padding: Math.floor(b.spec.kernel / 2),
-    groups: C,
     bias: b.dwBias,
   });
-  nchw.release();
-  const out = permute(engine, y, [0, 2, 3, 1]);
-  y.release();
-  return out;
 }
 
 /** One block on tokens [B, gh*gw, C]; returns a new tensor (x is not released). */
