@@ -205,6 +205,27 @@ Deno.test({
   },
 });
 
+Deno.test({
+  name: `convnext: a batch split into one-image chunks gives the same outputs${SKIP}`,
+  ignore: !HAVE_TORCH,
+  async fn() {
+    const dir = await refs();
+    const ref = await readAll(join(dir, "hf_convnext.ref_odd.safetensors"));
+    const model = await loadConvNeXt(join(dir, "hf_convnext"), { engine: await getEngine() });
+    try {
+      const whole = await run(model, ref.pixels);
+      const [, , h, w] = ref.pixels.shape;
+      model.maxTensorBytes = model.activationBytesPerImage(h, w);
+      assert.equal(model.maxBatch(await getEngine(), h, w), 1);
+      const chunked = await run(model, ref.pixels);
+      assert.deepEqual(chunked.logits, whole.logits);
+      assert.deepEqual(chunked.featureMap, whole.featureMap);
+    } finally {
+      model.dispose();
+    }
+  },
+});
+
 async function refusal(path: string, ...patterns: RegExp[]): Promise<string> {
   const err = await loadConvNeXt(path, { engine: await getEngine() }).then(
     () => undefined,
@@ -265,6 +286,12 @@ Deno.test({
     await refusal(
       await variant("hf_convnext", { config: { depths: [1, 1, 3, 1] } }),
       /depths \[1,1,3,1\] vs \[1,1,2,1\]/,
+    );
+    await refusal(
+      await variant("timm_convnext", {
+        config: { model_args: { dims: [16, 24, 32, 64], depths: [1, 1, 2, 1] } },
+      }),
+      /model_args\.dims \[16,24,32,64\] vs \[16,24,32,48\]/,
     );
   },
 });

@@ -576,6 +576,8 @@ function checkConfigAgrees(
     ["num_channels", intField(config, "num_channels", where), found.inChannels],
     ["patch_size", intField(config, "patch_size", where), found.patch],
     ["num_stages", intField(config, "num_stages", where), found.stages],
+    ["model_args.dims", intListField(modelArgs(config), "dims", where), found.widths],
+    ["model_args.depths", intListField(modelArgs(config), "depths", where), found.depths],
   ];
   const bad = said.filter(([, c, w]) => c !== undefined && JSON.stringify(c) !== JSON.stringify(w));
   if (bad.length) {
