@@ -4,6 +4,8 @@ import { getGpu } from "../gpu/device.ts";
 import { VERSION } from "../version.ts";
 
 /** Usage text. */
+import { FAMILIES } from "../models/registry.ts";
+
 export const HELP = `usage: visioneval info [--json]
 
 Describes the WebGPU adapter visioneval would use: name, backend, features and
@@ -27,6 +29,7 @@ export async function run(args: string[]): Promise<void> {
     backend: backendOf(gpu.info.description, gpu.info.vendor),
     features: [...gpu.features].sort(),
     limits,
+    model_families: FAMILIES.map((f) => ({ name: f.name, layouts: f.summary, explain: f.explain })),
   };
   if (values.json) {
     console.log(JSON.stringify(report, null, 2));
@@ -41,6 +44,8 @@ export async function run(args: string[]): Promise<void> {
   );
   console.log(`backend:   ${report.backend}`);
   console.log(`features:  ${report.features.join(", ")}`);
+  console.log("models:");
+  for (const f of FAMILIES) console.log(`  ${f.summary}`);
   console.log("limits:");
   for (const [k, v] of Object.entries(limits)) console.log(`  ${k.padEnd(42)} ${v}`);
 }

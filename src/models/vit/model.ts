@@ -464,7 +464,7 @@ export function loadViT(
 /** The Vision Transformer family: Hugging Face ViT / DeiT and timm VisionTransformer. */
 export const vitFamily: ModelFamily = {
   name: "vit",
-  summary: "ViT/DeiT (Hugging Face, timm)",
+  summary: "ViT/DeiT (Hugging Face, timm, torchvision, nn.TransformerEncoder; MLP heads)",
   explain: { gradcam: false, rollout: true },
   detect(names, config) {
     const layout = detectViTLayout(names, config);
