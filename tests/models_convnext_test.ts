@@ -1,6 +1,7 @@
 /**
  * ConvNeXt / ConvNeXt V2 against float64 PyTorch references written by
- * scripts/families/gen_refs.py (random-init checkpoints in torchvision,
+ * scripts/families/gen_refs.py (run once into a shared cache by
+ * tests/_family_refs.ts; random-init checkpoints in torchvision,
  * Hugging Face and timm layouts): logits, pooled features, the final feature
  * map and Grad-CAM at 64x64 and at an odd 72x56 input; bit-identical logits
  * across layouts of one weight set; refusals of broken checkpoints; the
@@ -18,20 +19,9 @@ import type { ConvNeXt } from "../src/models/convnext/model.ts";
 import type { ConvNeXtSpec } from "../src/models/convnext/spec.ts";
 import type { TensorIndex } from "../src/weights/layout_check.ts";
 import { assertRelClose } from "./_helpers.ts";
-import { fromFileUrl } from "./_path.ts";
+import { familyRefs, HAVE_TORCH, readRef } from "./_family_refs.ts";
 
-const PYTHON = "/usr/bin/python3";
-const GEN = fromFileUrl(new URL("../scripts/families/gen_refs.py", import.meta.url));
-
-const HAVE_TORCH = (() => {
-  try {
-    return new Deno.Command(PYTHON, { args: ["-c", "import torch, torchvision"], stderr: "null" })
-      .outputSync().success;
-  } catch {
-    return false;
-  }
-})();
-const SKIP = HAVE_TORCH ? "" : ` (skipped: ${PYTHON} cannot import torch)`;
+const SKIP = HAVE_TORCH ? "" : " (skipped: /usr/bin/python3 cannot import torch/torchvision)";
 /** ConvNeXt V2 needs the GRN kernel (ops/grn.ts, kernels branch); until then V2 cases are skipped. */
 const GRN_READY = false;
 const isV2 = (name: string) => name.includes("v2");
@@ -47,34 +37,11 @@ const CASES = [
   "timm_convnextv2_convmlp",
 ];
 
-let refsDir: Promise<string> | undefined;
-/** Runs the generator once into a temporary folder. */
-function refs(): Promise<string> {
-  return refsDir ??= (async () => {
-    const dir = await Deno.makeTempDir({ prefix: "convnext-refs-" });
-    const out = await new Deno.Command(PYTHON, { args: [GEN, dir, ...CASES] }).output();
-    if (!out.success) {
-      throw new Error(`gen_refs.py failed: ${new TextDecoder().decode(out.stderr)}`);
-    }
-    return dir;
-  })();
-}
+const refs = familyRefs;
+const readAll = readRef;
 
 let enginePromise: Promise<Engine> | undefined;
 const getEngine = () => enginePromise ??= Engine.create();
-
-async function readAll(
-  path: string,
-): Promise<Record<string, { data: Float32Array; shape: number[] }>> {
-  const f = await SafetensorsFile.open(path);
-  try {
-    const out: Record<string, { data: Float32Array; shape: number[] }> = {};
-    for (const n of f.names()) out[n] = { data: await f.readF32(n), shape: f.info(n).shape };
-    return out;
-  } finally {
-    f.close();
-  }
-}
 
 interface Outputs {
   logits: Float32Array;
@@ -160,7 +127,7 @@ async function variant(
 ): Promise<string> {
   const dir = await refs();
   const src = join(dir, name);
-  const dst = await Deno.makeTempDir({ dir, prefix: `${name}-` });
+  const dst = await Deno.makeTempDir({ prefix: `convnext-${name}-` });
   const t = await readAll(join(src, "model.safetensors"));
   edit.tensors?.(t);
   await writeSafetensors(
