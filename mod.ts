@@ -231,6 +231,7 @@ export {
   pipelineOutputSize,
   preprocess,
   type PreprocessConfig,
+  preprocessConfigFromHfProcessor,
   preprocessConfigFromModelDir,
   type PreprocessOverrides,
   resizeAndCrop,
@@ -322,6 +323,32 @@ export {
   mostConfidentMistakes,
   worstClassCurves,
 } from "./src/report/from_snapshot.ts";
+// What every family shares: the plug-in interface, the classifier base, the head.
+export type { FamilyMatch, ModelFamily } from "./src/models/family.ts";
+export { Classifier, type ClassifierMeta } from "./src/models/classifier.ts";
+export {
+  ClassifierHead,
+  type HeadActivation,
+  type HeadLayerSpec,
+  type HeadSpec,
+} from "./src/nn/head.ts";
+// ConvNeXt / ConvNeXt V2: family plug-in, model, layouts, spec.
+export {
+  convnextFamily,
+  convnextPipeline,
+  loadConvNeXt,
+  type LoadConvNeXtOptions,
+} from "./src/models/convnext/family.ts";
+export { ConvNeXt } from "./src/models/convnext/model.ts";
+export { convnextSpec, detectConvNeXtLayout } from "./src/models/convnext/layouts.ts";
+export type {
+  ChannelNorm,
+  ConvNames,
+  ConvNeXtBlockSpec,
+  ConvNeXtLayout,
+  ConvNeXtSpec,
+  ConvNeXtStageSpec,
+} from "./src/models/convnext/spec.ts";
 // Vision Transformers (ViT / DeiT): model, layouts, ops, attention rollout.
 export { loadViT, ViTModel } from "./src/models/vit/model.ts";
 export {
@@ -361,11 +388,19 @@ export {
 } from "./src/ops/gemm.ts";
 export { GELU_WGSL } from "./src/ops/gelu.ts";
 export {
+  activateRef,
+  ACTIVATION_WGSL,
+  activationCode,
+  ACTIVATIONS,
+  erf64,
+} from "./src/ops/activation.ts";
+export {
   type BatchNormParams,
   conv2d,
   type Conv2dOptions,
   conv2dShape,
   conv2dTuning,
+  convActivation,
   convOutSize,
   ConvWeight,
   foldBatchNorm,
@@ -380,3 +415,10 @@ export {
   poolOutSize,
 } from "./src/ops/pool.ts";
 export { permute, transposeLast2 } from "./src/ops/transpose.ts";
+export {
+  depthwiseConv2dNHWC,
+  type DepthwiseOptions,
+  depthwiseShape,
+  DepthwiseWeight,
+  uploadDepthwiseWeight,
+} from "./src/ops/depthwise.ts";

@@ -1,6 +1,6 @@
 /**
- * Rate measurement for the GEMM / conv2d benches, and a script that prints
- * the whole table: `deno run -A bench/rates.ts [gemm|conv2d]`.
+ * Rate measurement for the GEMM / conv2d / depthwise benches, and a script
+ * that prints the whole table: `deno run -A bench/rates.ts [gemm|conv2d|depthwise|activation]`.
  *
  * Each op is recorded and synced `reps` times after one warm-up (which also
  * compiles the pipeline); the reported time is the minimum (other processes
@@ -20,6 +20,12 @@ import {
   conv2dTuning,
   uploadConvWeight,
 } from "../src/ops/conv2d.ts";
+import {
+  depthwiseConv2dNHWC,
+  depthwiseShape,
+  uploadDepthwiseWeight,
+} from "../src/ops/depthwise.ts";
+import { type Activation, ACTIVATIONS } from "../src/ops/activation.ts";
 
 /** One measured rate. */
 export interface Rate {
@@ -92,12 +98,12 @@ export const GEMM_CASES: GemmCase[] = [
 ];
 
 /** Sets up a linear layer with a prepacked weight; returns the recorder. */
-export function setupLinear(engine: Engine, c: GemmCase): () => void {
+export function setupLinear(engine: Engine, c: GemmCase, act: Activation = "none"): () => void {
   const x = engine.upload(randomF32(c.m * c.k, 1), [c.m, c.k]);
   const w = prepareLinearWeight(engine, engine.upload(randomF32(c.n * c.k, 2), [c.n, c.k]));
   const bias = engine.upload(randomF32(c.n, 3), [c.n]);
   const out = engine.empty([c.m, c.n]);
-  return () => void linear(engine, x, w, { bias, out });
+  return () => void linear(engine, x, w, { bias, out, act });
 }
 
 /** Attention-like batched matmuls (ViT-B, batch 8: 96 heads of 197 x 64). */
@@ -172,6 +178,50 @@ export function setupConv(engine: Engine, c: ConvCase, textures = true): () => v
   return () => void conv2d(engine, x, w, { ...c.opts, bias, relu: true, out });
 }
 
+/** A depthwise NHWC convolution case (stride 1, "same" padding). */
+export interface DepthwiseCase {
+  /** Label. */
+  name: string;
+  /** Input shape [B, H, W, C]. */
+  x: [number, number, number, number];
+  /** Kernel size (square). */
+  k: number;
+}
+
+/** ConvNeXt-T token mixers (7x7 depthwise, batch 8) and an EfficientNet-like 3x3. */
+export const DEPTHWISE_CASES: DepthwiseCase[] = [
+  { name: "7x7 C=96 @56", x: [8, 56, 56, 96], k: 7 },
+  { name: "7x7 C=192 @28", x: [8, 28, 28, 192], k: 7 },
+  { name: "7x7 C=384 @14", x: [8, 14, 14, 384], k: 7 },
+  { name: "7x7 C=768 @7", x: [8, 7, 7, 768], k: 7 },
+  { name: "3x3 C=144 @56", x: [8, 56, 56, 144], k: 3 },
+];
+
+/** FLOPs (2 per multiply-add) and bytes moved (input, output, weights, bias) of a depthwise case. */
+export function depthwiseCost(c: DepthwiseCase): { flops: number; bytes: number } {
+  const [b, h, w, ch] = c.x;
+  return {
+    flops: 2 * b * h * w * ch * c.k * c.k,
+    bytes: 4 * (2 * b * h * w * ch + ch * c.k * c.k + ch),
+  };
+}
+
+/** Sets up a depthwise convolution with bias (weights uploaded once); returns the recorder. */
+export function setupDepthwise(
+  engine: Engine,
+  c: DepthwiseCase,
+  act: Activation = "none",
+): () => void {
+  const [, , , ch] = c.x;
+  const size = c.x.reduce((a, b) => a * b, 1);
+  const x = engine.upload(randomF32(size, 7), c.x);
+  const w = uploadDepthwiseWeight(engine, randomF32(ch * c.k * c.k, 8), [ch, 1, c.k, c.k]);
+  const bias = engine.upload(randomF32(ch, 9), [ch]);
+  const padding = (c.k - 1) / 2;
+  const out = engine.empty(depthwiseShape(c.x, w, { padding }));
+  return () => void depthwiseConv2dNHWC(engine, x, w, { padding, bias, act, out });
+}
+
 if (import.meta.main) {
   const which = Deno.args[0] ?? "all";
   const engine = await Engine.create();
@@ -199,6 +249,27 @@ if (import.meta.main) {
           rateRow(await measure(engine, name, convFlops(c), setupConv(engine, c, textures))),
         );
       }
+    }
+  }
+  if (which === "all" || which === "depthwise") {
+    console.log(
+      "\ndepthwise NHWC (batch 8, bias, same padding)\n" +
+        "| shape | GFLOP | ms | GFLOP/s (wall) | GFLOP/s (CPU time) | GB/s (wall) |\n" +
+        "|---|---|---|---|---|---|",
+    );
+    for (const c of DEPTHWISE_CASES) {
+      const { flops, bytes } = depthwiseCost(c);
+      const r = await measure(engine, c.name, flops, setupDepthwise(engine, c));
+      console.log(`${rateRow(r)} ${(bytes / r.ms / 1e6).toFixed(2)} |`);
+    }
+  }
+  if (which === "all" || which === "activation") {
+    // The cost of each fused activation in a GEMM epilogue (ViT-B fc1 shape, batch 2).
+    console.log("\nlinear 394x768 -> 3072 + bias + activation\n" + RATE_HEADER);
+    const c: GemmCase = { name: "fc1", m: 394, n: 3072, k: 768 };
+    for (const act of ACTIVATIONS) {
+      const rec = setupLinear(engine, c, act);
+      console.log(rateRow(await measure(engine, `act=${act}`, 2 * c.m * c.n * c.k, rec)));
     }
   }
 }

@@ -1,5 +1,5 @@
 // Reference-grade 2-D convolution (NCHW, OIHW weights) as an implicit GEMM:
-//   y[n, o, i, j] = relu?(sum_{c, u, v} w[o, c, u, v] *
+//   y[n, o, i, j] = act(sum_{c, u, v} w[o, c, u, v] *
 //                   x[n, g * Cg + c, i * sh - ph + u * dh, j * sw - pw + v * dw]
 //                   + bias[o] + res[n, o, i, j]),   g = o / Og.
 // Each invocation computes 4 output channels x 4 output pixels of one image.
@@ -15,7 +15,7 @@ struct Params {
 
 override HAS_BIAS: bool = false;
 override HAS_RES: bool = false;
-override RELU: bool = false;
+// activate and its override ACT: shaders/activation.wgsl (prepended by the op).
 
 @group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read> x: array<f32>;
@@ -74,8 +74,7 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) lid: ve
       var v = acc[i][j];
       if (HAS_BIAS) { v += bias[o]; }
       if (HAS_RES) { v += res[idx]; }
-      if (RELU) { v = max(v, 0.0); }
-      y[idx] = v;
+      y[idx] = activate(v);
     }
   }
 }

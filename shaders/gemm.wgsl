@@ -39,7 +39,6 @@ struct Params {
   c_col0: u32,      // column n of this product is column c_col0 + n of C (a chunk of columns)
 }
 
-override ACT: u32 = 0u;  // 0 none, 1 relu, 2 gelu
 override HAS_BIAS: bool = false;
 override BIAS_PER_ROW: bool = false; // bias[m] (convolutions) instead of bias[n]
 override HAS_RES: bool = false;
@@ -54,21 +53,8 @@ const PANEL4 = 16u; // vec4 columns per panel (2 per lane)
 // snippet (gemm_store_vec4.wgsl or gemm_store_scalar.wgsl); binding 5 (A): by
 // the A snippet (gemm_a_vec4.wgsl, gemm_a_scalar.wgsl or gemm_a_texture.wgsl).
 
-fn activate(x: f32) -> f32 {
-  switch ACT {
-    case 1u: { return max(x, 0.0); }
-    case 2u: { return gelu(x); }
-    default: { return x; }
-  }
-}
-
-fn activate4(x: vec4f) -> vec4f {
-  switch ACT {
-    case 1u: { return max(x, vec4f(0.0)); }
-    case 2u: { return gelu4(x); }
-    default: { return x; }
-  }
-}
+// activate / activate4 and their override ACT: shaders/activation.wgsl
+// (prepended by the op, with gelu.wgsl).
 
 // Where C[z, m, n] (and R[z, m, n]) is. A convolution multiplies all the
 // pixels of several images at once (column = image * pixels + pixel) and

@@ -131,6 +131,21 @@ function interpolationOf(v: unknown, path: string): Interpolation {
   );
 }
 
+/**
+ * The pipeline a Hugging Face image processor description (the contents of
+ * a `preprocessor_config.json`, or a processor's defaults written out) stands
+ * for; `path` names it in messages. ConvNextImageProcessor's `crop_pct` rule
+ * is applied: below 384 the shorter side goes to `int(shortest_edge /
+ * crop_pct)` and the center `shortest_edge` square is cut; from 384 on the
+ * image is warped to `shortest_edge` x `shortest_edge`.
+ */
+export function preprocessConfigFromHfProcessor(
+  p: Record<string, unknown>,
+  path: string,
+): PreprocessConfig {
+  return fromHfProcessor(p, path);
+}
+
 /** From a Hugging Face `preprocessor_config.json`. */
 function fromHfProcessor(p: Record<string, unknown>, path: string): PreprocessConfig {
   const type = String(p.image_processor_type ?? p.feature_extractor_type ?? "unknown");
@@ -286,7 +301,7 @@ function fromPlainConfig(
   const warnings: string[] = [];
   const modelType = String(config?.model_type ?? config?.architecture ?? "");
   const imageSize = config?.image_size;
-  if (imageSize === undefined && /^(resnet|convnext|regnet)$/.test(modelType)) {
+  if (imageSize === undefined && /^(resnet|convnext|convnextv2|regnet)$/.test(modelType)) {
     // Hugging Face CNNs ship a ConvNextImageProcessor; without it, use its
     // defaults (shorter side 256, center-crop 224, bilinear, ImageNet stats).
     const cfg = fromHfProcessor({

@@ -1,6 +1,6 @@
 /**
  * 2-D convolution (NCHW activations, PyTorch OIHW weights) with a fused
- * epilogue (bias, residual, ReLU), and batch-norm folding at load time.
+ * epilogue (bias, residual, activation), and batch-norm folding at load time.
  */
 import simpleCode from "../../shaders/conv2d_simple.wgsl" with { type: "text" };
 import packCode from "../../shaders/conv2d_pack.wgsl" with { type: "text" };
@@ -14,6 +14,10 @@ import type { GpuTexture } from "../gpu/texture.ts";
 import { packParams } from "../gpu/params.ts";
 import { numel, type Tensor } from "../tensor.ts";
 import { dummyTensor, gemm, GEMM_PANEL, PackedMatrix } from "./gemm.ts";
+import { type Activation, ACTIVATION_WGSL, activationCode } from "./activation.ts";
+
+/** shaders/conv2d_simple.wgsl with the activation snippet it calls. */
+const SIMPLE_SOURCE = ACTIVATION_WGSL + simpleCode;
 
 const PACK_WG = 64;
 /** Tuning knobs of {@link conv2d} (tests lower them to exercise chunking). */
@@ -102,9 +106,11 @@ export interface Conv2dOptions {
   groups?: number;
   /** Bias [O]. */
   bias?: Tensor;
-  /** Tensor [N, O, Ho, Wo] added before the ReLU. Must not be `out`. */
+  /** Tensor [N, O, Ho, Wo] added before the activation. Must not be `out`. */
   residual?: Tensor;
-  /** Apply ReLU last. */
+  /** Activation applied last (default "none"). */
+  act?: Activation;
+  /** Apply ReLU last: the same as `act: "relu"` (an error if `act` says otherwise). */
   relu?: boolean;
   /** Output tensor (default: a new pooled tensor). */
   out?: Tensor;
@@ -144,7 +150,22 @@ export function conv2dShape(
 }
 
 /**
- * `y = relu?(conv2d(x, w) + bias + residual)` for x [N, C, H, W] and
+ * The activation {@link Conv2dOptions} ask for: `act`, else "relu" for
+ * `relu: true`. Throws if they disagree (`relu: true` with an `act` other
+ * than "relu", or `relu: false` with `act: "relu"`).
+ */
+export function convActivation(opts: { act?: Activation; relu?: boolean }): Activation {
+  const { act, relu } = opts;
+  if (
+    (relu === true && act !== undefined && act !== "relu") || (relu === false && act === "relu")
+  ) {
+    throw new Error(`conv2d: options relu=${relu} and act="${act}" disagree; give only act`);
+  }
+  return act ?? (relu ? "relu" : "none");
+}
+
+/**
+ * `y = act(conv2d(x, w) + bias + residual)` for x [N, C, H, W] and
  * w [O, C / groups, kh, kw]; returns [N, O, Ho, Wo].
  */
 export function conv2d(
@@ -170,6 +191,8 @@ export function conv2d(
   if (w instanceof ConvWeight && w.groups !== groups) {
     throw new Error(`conv2d: weight ${w.label} was uploaded for groups=${w.groups}, not ${groups}`);
   }
+  const act = convActivation(opts);
+  activationCode(act); // rejects an unknown name before anything is recorded
   const [sh, sw] = pair(opts.stride, 1), [ph, pw] = pair(opts.padding, 0);
   const [dh, dw] = pair(opts.dilation, 1);
   const outShape = conv2dShape(x.shape, w.shape, opts);
@@ -197,10 +220,10 @@ export function conv2d(
   const out = opts.out ? opts.out.reshape(outShape) : engine.empty(outShape, "f32", "conv2d");
   const geometry = { c, h, w: wd, ho, wo, kh, kw, sh, sw, ph, pw, dh, dw, cg };
   if (usesGemm(o, groups)) {
-    convAsGemm(engine, x, w, out, n, o, groups, geometry, opts);
+    convAsGemm(engine, x, w, out, n, o, groups, geometry, opts, act);
   } else {
     const wt = w instanceof ConvWeight ? w.tensor! : w;
-    convDirect(engine, x, wt, out, n, o, groups, geometry, opts);
+    convDirect(engine, x, wt, out, n, o, groups, geometry, opts, act);
   }
   return out;
 }
@@ -242,6 +265,7 @@ function convAsGemm(
   groups: number,
   g: ConvGeometry,
   opts: Conv2dOptions,
+  act: Activation,
 ): void {
   if (n === 0) return; // an empty batch: nothing to compute
   const og = o / groups;
@@ -337,7 +361,7 @@ function convAsGemm(
           biasPerRow: true,
           biasOffset: grp * og,
           residual: opts.residual,
-          act: opts.relu ? "relu" : "none",
+          act,
         },
       );
     }
@@ -400,17 +424,18 @@ function convDirect(
   groups: number,
   g: ConvGeometry,
   opts: Conv2dOptions,
+  act: Activation,
 ): void {
   const og = o / groups;
   const ocBlocks = Math.ceil(og / 32);
   engine.run(
     {
       name: "conv2d_simple",
-      code: simpleCode,
+      code: SIMPLE_SOURCE,
       constants: {
         HAS_BIAS: opts.bias ? 1 : 0,
         HAS_RES: opts.residual ? 1 : 0,
-        RELU: opts.relu ? 1 : 0,
+        ACT: activationCode(act),
       },
     },
     [x, w, opts.bias ?? dummyTensor(engine), opts.residual ?? dummyTensor(engine), out],

@@ -21,12 +21,9 @@ import { GpuTexture } from "../gpu/texture.ts";
 import { splitGrid } from "../gpu/kernel.ts";
 import { packParams } from "../gpu/params.ts";
 import { numel, Tensor } from "../tensor.ts";
-import { GELU_WGSL } from "./gelu.ts";
+import { type Activation, ACTIVATION_WGSL, activationCode } from "./activation.ts";
 
-/** Activation applied in a GEMM epilogue. */
-export type Activation = "none" | "relu" | "gelu";
-
-const ACT_CODE: Record<Activation, number> = { none: 0, relu: 1, gelu: 2 };
+export type { Activation };
 
 /** Columns per packed panel and rows per tile of shaders/gemm.wgsl. */
 export const GEMM_PANEL = 64;
@@ -88,12 +85,12 @@ export class PackedMatrix {
  * textures, x C stored as vec4 or scalars.
  */
 const GEMM_SOURCES = {
-  gemm: GELU_WGSL + aVec4Code + bBufferCode + storeVec4Code + gemmCode,
-  gemm_scalar_c: GELU_WGSL + aVec4Code + bBufferCode + storeScalarCode + gemmCode,
-  gemm_scalar_a: GELU_WGSL + aScalarCode + bBufferCode + storeVec4Code + gemmCode,
-  gemm_scalar_ac: GELU_WGSL + aScalarCode + bBufferCode + storeScalarCode + gemmCode,
-  gemm_tex: GELU_WGSL + aTextureCode + bTextureCode + storeVec4Code + gemmCode,
-  gemm_tex_scalar_c: GELU_WGSL + aTextureCode + bTextureCode + storeScalarCode + gemmCode,
+  gemm: ACTIVATION_WGSL + aVec4Code + bBufferCode + storeVec4Code + gemmCode,
+  gemm_scalar_c: ACTIVATION_WGSL + aVec4Code + bBufferCode + storeScalarCode + gemmCode,
+  gemm_scalar_a: ACTIVATION_WGSL + aScalarCode + bBufferCode + storeVec4Code + gemmCode,
+  gemm_scalar_ac: ACTIVATION_WGSL + aScalarCode + bBufferCode + storeScalarCode + gemmCode,
+  gemm_tex: ACTIVATION_WGSL + aTextureCode + bTextureCode + storeVec4Code + gemmCode,
+  gemm_tex_scalar_c: ACTIVATION_WGSL + aTextureCode + bTextureCode + storeScalarCode + gemmCode,
 };
 
 const dummies = new WeakMap<Engine, Tensor>();
@@ -280,7 +277,7 @@ export function gemm(
       name,
       code: GEMM_SOURCES[name],
       constants: {
-        ACT: ACT_CODE[opts.act ?? "none"],
+        ACT: activationCode(opts.act ?? "none"),
         HAS_BIAS: opts.bias ? 1 : 0,
         HAS_RES: opts.residual ? 1 : 0,
         BIAS_PER_ROW: opts.biasPerRow ? 1 : 0,

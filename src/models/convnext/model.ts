@@ -1,0 +1,404 @@
+/**
+ * ConvNeXt (v1) and ConvNeXt V2 classifiers on the GPU, channels-last.
+ *
+ * Activations are tokens [B, H*W, C] (NHWC) from the stem to the head, so
+ * every LayerNorm over channels is `layerNorm` over the last axis and the
+ * pointwise layers are GEMMs:
+ * - stem: k x k stride-k patches -> linear -> LayerNorm;
+ * - block: depthwise k x k (pad k/2, bias) -> LayerNorm -> fc1 with the
+ *   activation fused -> (V2: GRN) -> fc2 with the layer scale folded into its
+ *   weight and bias (gamma W, gamma b) and the residual add in its epilogue;
+ * - downsampling: LayerNorm -> 2x2 stride-2 conv as patches + linear;
+ * - head: mean over tokens -> LayerNorm -> linear ({@link ClassifierHead}).
+ *
+ * The `featureMap` tap is the final stage's output as NCHW [B, C, h, w]
+ * (after timm's `norm_pre` where the model has one); `features` is the
+ * pooled vector before the head's LayerNorm.
+ */
+import { dirname } from "node:path";
+import type { Engine } from "../../gpu/engine.ts";
+import {
+  depthwiseConv2dNHWC,
+  type DepthwiseWeight,
+  uploadDepthwiseWeight,
+} from "../../ops/depthwise.ts";
+import { linear, type PackedMatrix, prepareLinearWeight } from "../../ops/gemm.ts";
+import type { Activation } from "../../ops/activation.ts";
+import { layerNorm } from "../../ops/layernorm.ts";
+import { patchify } from "../../ops/patch_embed.ts";
+import { globalAvgPool } from "../../ops/pool.ts";
+import { permute } from "../../ops/transpose.ts";
+import type { Tensor } from "../../tensor.ts";
+import { ClassifierHead } from "../../nn/head.ts";
+import { ModelLayoutError } from "../../errors.ts";
+import type { SafetensorsFile } from "../../weights/safetensors.ts";
+import type { ForwardOptions, ForwardResult } from "../model.ts";
+import { Classifier, type ClassifierMeta } from "../classifier.ts";
+import type { ChannelNorm, ConvNeXtBlockSpec, ConvNeXtSpec } from "./spec.ts";
+
+/** A linear layer on the GPU (packed weight, optional bias). */
+interface LoadedLinear {
+  weight: PackedMatrix;
+  bias?: Tensor;
+}
+
+/** A LayerNorm on the GPU. */
+interface LoadedNorm {
+  weight: Tensor;
+  bias: Tensor;
+  eps: number;
+}
+
+interface LoadedBlock {
+  spec: ConvNeXtBlockSpec;
+  act: Activation;
+  dw: DepthwiseWeight;
+  dwBias: Tensor;
+  norm: LoadedNorm;
+  fc1: LoadedLinear;
+  /** fc2 with the layer scale folded in. */
+  fc2: LoadedLinear;
+  grn?: { weight: Tensor; bias: Tensor; eps: number };
+}
+
+interface LoadedStage {
+  downsample?: { norm: LoadedNorm; proj: LoadedLinear; kernel: number };
+  blocks: LoadedBlock[];
+}
+
+/** Reads a tensor as float32 and uploads it. */
+async function uploadTensor(
+  engine: Engine,
+  file: SafetensorsFile,
+  name: string,
+  shape: number[],
+): Promise<Tensor> {
+  return engine.upload(await file.readF32(name), shape, name, true);
+}
+
+async function loadNorm(
+  engine: Engine,
+  file: SafetensorsFile,
+  n: ChannelNorm,
+  dim: number,
+): Promise<LoadedNorm> {
+  return {
+    weight: await uploadTensor(engine, file, n.weight, [dim]),
+    bias: await uploadTensor(engine, file, n.bias, [dim]),
+    eps: n.eps,
+  };
+}
+
+/** Packs a weight [out, in] (scaled per output row by `scale`) for `linear`. */
+function packLinear(
+  engine: Engine,
+  w: Float32Array,
+  out: number,
+  inp: number,
+  label: string,
+  bias?: Float32Array,
+): LoadedLinear {
+  const raw = engine.upload(w, [out, inp], label, true);
+  const weight = prepareLinearWeight(engine, raw);
+  engine.submit();
+  raw.release();
+  return { weight, bias: bias ? engine.upload(bias, [out], `${label}:bias`, true) : undefined };
+}
+
+function releaseLinear(l: LoadedLinear): void {
+  l.weight.release();
+  l.bias?.release();
+}
+
+function releaseNorm(n: LoadedNorm): void {
+  n.weight.release();
+  n.bias.release();
+}
+
+async function loadBlock(
+  engine: Engine,
+  file: SafetensorsFile,
+  b: ConvNeXtBlockSpec,
+  act: Activation,
+): Promise<LoadedBlock> {
+  const { dim, hidden, kernel } = b;
+  const dwW = await file.readF32(b.dwconv.weight);
+  const dwB = b.dwconv.bias ? await file.readF32(b.dwconv.bias) : new Float32Array(dim);
+  const fc1 = packLinear(
+    engine,
+    await file.readF32(b.fc1.weight),
+    hidden,
+    dim,
+    b.fc1.weight,
+    b.fc1.bias ? await file.readF32(b.fc1.bias) : undefined,
+  );
+  // Layer scale folded into fc2: gamma * (W x + b) = (gamma W) x + gamma b.
+  const w2 = await file.readF32(b.fc2.weight);
+  const b2 = b.fc2.bias ? await file.readF32(b.fc2.bias) : undefined;
+  if (b.layerScale) {
+    const gamma = await file.readF32(b.layerScale);
+    for (let o = 0; o < dim; o++) {
+      const g = gamma[o];
+      for (let i = 0; i < hidden; i++) w2[o * hidden + i] *= g;
+      if (b2) b2[o] *= g;
+    }
+  }
+  const fc2 = packLinear(engine, w2, dim, hidden, b.fc2.weight, b2);
+  return {
+    spec: b,
+    act,
+    dw: uploadDepthwiseWeight(engine, dwW, [dim, 1, kernel, kernel], b.dwconv.weight),
+    dwBias: engine.upload(dwB, [dim], `${b.dwconv.weight}:bias`, true),
+    norm: await loadNorm(engine, file, b.norm, dim),
+    fc1,
+    fc2,
+    grn: b.grn
+      ? {
+        weight: await uploadTensor(engine, file, b.grn.weight, [hidden]),
+        bias: await uploadTensor(engine, file, b.grn.bias, [hidden]),
+        eps: b.grn.eps,
+      }
+      : undefined,
+  };
+}
+
+/** A ConvNeXt / ConvNeXt V2 ready to run. */
+export class ConvNeXt extends Classifier {
+  /** Always "convnext" (V2 included; see `spec.version`). */
+  readonly architecture = "convnext";
+
+  #stem: { proj: LoadedLinear; norm: LoadedNorm };
+  #stages: LoadedStage[];
+  #normPre?: LoadedNorm;
+  #head: ClassifierHead;
+
+  private constructor(
+    /** The layout-free description of the network. */
+    readonly spec: ConvNeXtSpec,
+    parts: {
+      stem: { proj: LoadedLinear; norm: LoadedNorm };
+      stages: LoadedStage[];
+      normPre?: LoadedNorm;
+      head: ClassifierHead;
+    },
+    meta: ClassifierMeta,
+  ) {
+    super(meta);
+    this.#stem = parts.stem;
+    this.#stages = parts.stages;
+    this.#normPre = parts.normPre;
+    this.#head = parts.head;
+  }
+
+  /** Loads the weights of an opened checkpoint described by `spec`. */
+  static async fromFile(
+    engine: Engine,
+    file: SafetensorsFile,
+    spec: ConvNeXtSpec,
+    meta: Omit<ClassifierMeta, "numClasses" | "inChannels" | "path"> & { path?: string },
+  ): Promise<ConvNeXt> {
+    if (spec.version === 2) {
+      // TODO(kernels): run GRN with ops/grn.ts once the kernels branch has it.
+      throw new ModelLayoutError(
+        `${file.path}: ConvNeXt V2 (GRN) is recognised but not run yet: this build has no Global ` +
+          `Response Normalization kernel. ConvNeXt V1 checkpoints load.`,
+      );
+    }
+    const { stem } = spec;
+    const k = stem.patch;
+    // A conv weight [O, C, k, k] flattened is [O, C*k*k] in (c, i, j) order: patchify's columns.
+    const stemProj = packLinear(
+      engine,
+      await file.readF32(stem.conv.weight),
+      stem.dim,
+      spec.inChannels * k * k,
+      stem.conv.weight,
+      stem.conv.bias ? await file.readF32(stem.conv.bias) : undefined,
+    );
+    const stemNorm = await loadNorm(engine, file, stem.norm, stem.dim);
+    const stages: LoadedStage[] = [];
+    for (const s of spec.stages) {
+      let downsample: LoadedStage["downsample"];
+      if (s.downsample) {
+        const d = s.downsample;
+        downsample = {
+          norm: await loadNorm(engine, file, d.norm, d.inChannels),
+          proj: packLinear(
+            engine,
+            await file.readF32(d.conv.weight),
+            s.dim,
+            d.inChannels * d.kernel * d.kernel,
+            d.conv.weight,
+            d.conv.bias ? await file.readF32(d.conv.bias) : undefined,
+          ),
+          kernel: d.kernel,
+        };
+      }
+      const blocks: LoadedBlock[] = [];
+      for (const b of s.blocks) blocks.push(await loadBlock(engine, file, b, spec.act));
+      stages.push({ downsample, blocks });
+    }
+    const last = spec.widths[spec.widths.length - 1];
+    const normPre = spec.normPre ? await loadNorm(engine, file, spec.normPre, last) : undefined;
+    const head = await ClassifierHead.load(engine, file, spec.head);
+    return new ConvNeXt(spec, { stem: { proj: stemProj, norm: stemNorm }, stages, normPre, head }, {
+      ...meta,
+      path: meta.path ?? dirname(file.path),
+      numClasses: spec.head.numClasses,
+      inChannels: spec.inChannels,
+    });
+  }
+
+  /** Host copy of the classifier weight [numClasses, features] (first layer of an MLP head). */
+  classifierWeight(): Float32Array {
+    return this.#head.firstWeight();
+  }
+
+  /** d logit[class] / d pooled features (before the head's LayerNorm), per image [B, features]. */
+  classScoreGradient(features: Float32Array, classes: ArrayLike<number>): Float32Array {
+    return this.#head.classScoreGradient(features, classes);
+  }
+
+  /** Width of the pooled features (channels of the last stage). */
+  get featureDim(): number {
+    return this.spec.head.features;
+  }
+
+  /** The largest tensor one `h` x `w` image produces anywhere in the network, in bytes. */
+  activationBytesPerImage(h: number, w: number): number {
+    const p = this.spec.stem.patch;
+    let gh = Math.floor(h / p), gw = Math.floor(w / p);
+    let largest = Math.max(this.spec.inChannels * h * w, gh * gw * this.spec.stem.dim);
+    for (const s of this.spec.stages) {
+      if (s.downsample) {
+        const k = s.downsample.kernel;
+        gh = Math.floor(gh / k);
+        gw = Math.floor(gw / k);
+        // The patches [T', C k k] (and the NCHW copy they are cut from) hold about T C values.
+        largest = Math.max(largest, gh * gw * s.downsample.inChannels * k * k);
+      }
+      for (const b of s.blocks) largest = Math.max(largest, gh * gw * Math.max(b.hidden, b.dim));
+    }
+    return largest * 4;
+  }
+
+  /** The network on one chunk (the base class splits batches). */
+  protected forwardBatch(engine: Engine, pixels: Tensor, opts: ForwardOptions): ForwardResult {
+    const B = pixels.shape[0];
+    const k = this.spec.stem.patch;
+    let gh = Math.floor(pixels.shape[2] / k), gw = Math.floor(pixels.shape[3] / k);
+    // Stem: [B, T, C k k] patches -> linear -> LayerNorm.
+    const patches = patchify(engine, pixels, [k, k]);
+    const emb = linear(engine, patches, this.#stem.proj.weight, { bias: this.#stem.proj.bias });
+    patches.release();
+    let x = norm(engine, emb, this.#stem.norm);
+    emb.release();
+    for (const stage of this.#stages) {
+      if (stage.downsample) {
+        const d = stage.downsample;
+        const normed = norm(engine, x, d.norm);
+        x.release();
+        const cut = patchesOfTokens(engine, normed, B, gh, gw, d.kernel);
+        normed.release();
+        gh = Math.floor(gh / d.kernel);
+        gw = Math.floor(gw / d.kernel);
+        x = linear(engine, cut, d.proj.weight, { bias: d.proj.bias });
+        cut.release();
+      }
+      for (const block of stage.blocks) {
+        const y = runBlock(engine, x, block, B, gh, gw);
+        x.release();
+        x = y;
+      }
+    }
+    if (this.#normPre) {
+      const y = norm(engine, x, this.#normPre);
+      x.release();
+      x = y;
+    }
+    const C = x.shape[x.shape.length - 1];
+    const map = permute(engine, x.reshape([B, gh, gw, C]), [0, 3, 1, 2]);
+    x.release();
+    const pooled = globalAvgPool(engine, map);
+    const logits = this.#head.forward(engine, pooled);
+    const result: ForwardResult = { logits };
+    if (opts.featureMap) result.featureMap = map;
+    else map.release();
+    if (opts.features) result.features = pooled;
+    else pooled.release();
+    return result;
+  }
+
+  /** Frees the GPU weights. */
+  dispose(): void {
+    if (this.disposed) return;
+    this.disposed = true;
+    releaseLinear(this.#stem.proj);
+    releaseNorm(this.#stem.norm);
+    for (const s of this.#stages) {
+      if (s.downsample) {
+        releaseNorm(s.downsample.norm);
+        releaseLinear(s.downsample.proj);
+      }
+      for (const b of s.blocks) {
+        b.dw.release();
+        b.dwBias.release();
+        releaseNorm(b.norm);
+        releaseLinear(b.fc1);
+        releaseLinear(b.fc2);
+        b.grn?.weight.release();
+        b.grn?.bias.release();
+      }
+    }
+    if (this.#normPre) releaseNorm(this.#normPre);
+    this.#head.release();
+  }
+}
+
+function norm(engine: Engine, x: Tensor, n: LoadedNorm): Tensor {
+  return layerNorm(engine, x, n.weight, n.bias, n.eps);
+}
+
+/** tokens [B, gh*gw, C] -> non-overlapping k x k patches [B, (gh/k)(gw/k), C*k*k] in (c, i, j) order. */
+function patchesOfTokens(
+  engine: Engine,
+  x: Tensor,
+  B: number,
+  gh: number,
+  gw: number,
+  k: number,
+): Tensor {
+  const C = x.shape[x.shape.length - 1];
+  const nchw = permute(engine, x.reshape([B, gh, gw, C]), [0, 3, 1, 2]);
+  const out = patchify(engine, nchw, [k, k]);
+  nchw.release();
+  return out;
+}
+
+/** Depthwise k x k convolution (stride 1, pad k/2, bias) of tokens [B, gh*gw, C] -> [B, gh, gw, C]. */
+function depthwise(engine: Engine, x: Tensor, b: LoadedBlock, B: number, gh: number, gw: number) {
+  return depthwiseConv2dNHWC(engine, x.reshape([B, gh, gw, b.spec.dim]), b.dw, {
+    padding: Math.floor(b.spec.kernel / 2),
+    bias: b.dwBias,
+  });
+}
+
+/** One block on tokens [B, gh*gw, C]; returns a new tensor (x is not released). */
+function runBlock(
+  engine: Engine,
+  x: Tensor,
+  b: LoadedBlock,
+  B: number,
+  gh: number,
+  gw: number,
+): Tensor {
+  const dw = depthwise(engine, x, b, B, gh, gw);
+  const normed = norm(engine, dw, b.norm);
+  dw.release();
+  let h = linear(engine, normed, b.fc1.weight, { bias: b.fc1.bias, act: b.act });
+  normed.release();
+  const out = linear(engine, h, b.fc2.weight, { bias: b.fc2.bias, residual: x });
+  h.release();
+  h = out;
+  return h;
+}

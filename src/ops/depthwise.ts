@@ -1,0 +1,200 @@
+/**
+ * Depthwise 2-D convolution on channels-last (NHWC) activations
+ * (shaders/depthwise_nhwc.wgsl): ConvNeXt's 7x7 token mixer, EfficientNet /
+ * MobileNet's 3x3 and 5x5 depthwise layers. Weights are uploaded once as
+ * [kh * kw, C] so that the channels of one tap are contiguous.
+ */
+import code from "../../shaders/depthwise_nhwc.wgsl" with { type: "text" };
+import vec4Code from "../../shaders/depthwise_vec4.wgsl" with { type: "text" };
+import scalarCode from "../../shaders/depthwise_scalar.wgsl" with { type: "text" };
+import type { Engine } from "../gpu/engine.ts";
+import { packParams } from "../gpu/params.ts";
+import { numel, type Tensor } from "../tensor.ts";
+import { type Activation, ACTIVATION_WGSL, activationCode } from "./activation.ts";
+import { convOutSize, pair, type Size2 } from "./conv2d.ts";
+import { dummyTensor } from "./gemm.ts";
+
+const SOURCES = {
+  depthwise_nhwc: ACTIVATION_WGSL + vec4Code + code,
+  depthwise_nhwc_scalar: ACTIVATION_WGSL + scalarCode + code,
+};
+
+/** Lanes per workgroup (strips of output pixels side by side). */
+const LANES = 8;
+
+/**
+ * Depthwise weights on the GPU, stored [kh * kw, C] (tap-major, channels
+ * contiguous). Create with {@link uploadDepthwiseWeight}.
+ */
+export class DepthwiseWeight {
+  /** Wraps an uploaded weight; use {@link uploadDepthwiseWeight}. */
+  constructor(
+    /** The [kh * kw, C] weights. */
+    readonly tensor: Tensor,
+    /** Channels C. */
+    readonly channels: number,
+    /** Kernel height. */
+    readonly kh: number,
+    /** Kernel width. */
+    readonly kw: number,
+  ) {}
+
+  /** The PyTorch shape [C, 1, kh, kw] the weights came from. */
+  get shape(): [number, number, number, number] {
+    return [this.channels, 1, this.kh, this.kw];
+  }
+
+  /** Name used in errors and profiles. */
+  get label(): string {
+    return this.tensor.label;
+  }
+
+  /** Frees the GPU copy. */
+  release(): void {
+    this.tensor.release();
+  }
+}
+
+/**
+ * Uploads PyTorch depthwise weights (`nn.Conv2d(C, C, k, groups=C)`,
+ * [C, 1, kh, kw]) for {@link depthwiseConv2dNHWC}, reordered to [kh * kw, C].
+ */
+export function uploadDepthwiseWeight(
+  engine: Engine,
+  weight: Float32Array,
+  shape: readonly [number, number, number, number] | readonly number[],
+  label = "depthwise weight",
+): DepthwiseWeight {
+  if (shape.length !== 4 || shape[1] !== 1 || numel(shape) !== weight.length) {
+    throw new Error(
+      `uploadDepthwiseWeight ${label}: expected ${weight.length} values as [C, 1, kh, kw], ` +
+        `got shape [${shape}]`,
+    );
+  }
+  const [c, , kh, kw] = shape;
+  const taps = kh * kw;
+  const t = new Float32Array(weight.length);
+  for (let ch = 0; ch < c; ch++) {
+    for (let k = 0; k < taps; k++) t[k * c + ch] = weight[ch * taps + k];
+  }
+  return new DepthwiseWeight(engine.upload(t, [taps, c], label, true), c, kh, kw);
+}
+
+/** Options of {@link depthwiseConv2dNHWC}. */
+export interface DepthwiseOptions {
+  /** Stride, 1 or 2 per direction (default 1). */
+  stride?: Size2;
+  /** Zero padding on each side (default 0). */
+  padding?: Size2;
+  /** Bias [C]. */
+  bias?: Tensor;
+  /** Activation applied last (default "none"). */
+  act?: Activation;
+  /** Tensor [B, Ho, Wo, C] added before the activation. */
+  residual?: Tensor;
+  /** Output tensor [B, Ho, Wo, C] (default: a new pooled tensor). */
+  out?: Tensor;
+}
+
+/** The output shape [B, Ho, Wo, C] of {@link depthwiseConv2dNHWC}. */
+export function depthwiseShape(
+  xShape: readonly number[],
+  w: { kh: number; kw: number },
+  opts: Pick<DepthwiseOptions, "stride" | "padding"> = {},
+): [number, number, number, number] {
+  const [sh, sw] = pair(opts.stride, 1), [ph, pw] = pair(opts.padding, 0);
+  return [
+    xShape[0],
+    convOutSize(xShape[1], w.kh, sh, ph),
+    convOutSize(xShape[2], w.kw, sw, pw),
+    xShape[3],
+  ];
+}
+
+/**
+ * `y = act(depthwise_conv(x, w) + bias + residual)` on channels-last maps:
+ * x [B, H, W, C] -> y [B, Ho, Wo, C], zero padding, any kernel size, stride
+ * 1 or 2 (the same in both directions). The same as PyTorch's
+ * `nn.Conv2d(C, C, (kh, kw), stride, padding, groups=C)` on NCHW, permuted.
+ */
+export function depthwiseConv2dNHWC(
+  engine: Engine,
+  x: Tensor,
+  w: DepthwiseWeight,
+  opts: DepthwiseOptions = {},
+): Tensor {
+  if (x.shape.length !== 4) {
+    throw new Error(`depthwiseConv2dNHWC: input ${x.label} [${x.shape}] is not [B, H, W, C]`);
+  }
+  const [b, h, wd, c] = x.shape;
+  if (c !== w.channels) {
+    throw new Error(
+      `depthwiseConv2dNHWC: input ${x.label} [${x.shape}] has ${c} channels, weight ` +
+        `${w.label} ${w.channels}`,
+    );
+  }
+  const [sh, sw] = pair(opts.stride, 1), [ph, pw] = pair(opts.padding, 0);
+  if (sh !== sw || (sh !== 1 && sh !== 2)) {
+    throw new Error(`depthwiseConv2dNHWC: stride [${sh}, ${sw}] is not supported (1 or 2)`);
+  }
+  const outShape = depthwiseShape(x.shape, w, opts);
+  const [, ho, wo] = outShape;
+  if (ho <= 0 || wo <= 0) {
+    throw new Error(
+      `depthwiseConv2dNHWC: input ${x.label} [${x.shape}] is smaller than the ` +
+        `${w.kh}x${w.kw} kernel of ${w.label}`,
+    );
+  }
+  const act = opts.act ?? "none";
+  if (opts.bias && opts.bias.size !== c) {
+    throw new Error(
+      `depthwiseConv2dNHWC: bias ${opts.bias.label} has ${opts.bias.size} values, expected ${c}`,
+    );
+  }
+  if (opts.residual && opts.residual.size !== numel(outShape)) {
+    throw new Error(
+      `depthwiseConv2dNHWC: residual ${opts.residual.label} [${opts.residual.shape}] is not ` +
+        `[${outShape}]`,
+    );
+  }
+  if (opts.out && opts.out.size !== numel(outShape)) {
+    throw new Error(
+      `depthwiseConv2dNHWC: out ${opts.out.label} [${opts.out.shape}] is not [${outShape}]`,
+    );
+  }
+  if (opts.out && [x, opts.residual].some((t) => t && t.buffer === opts.out!.buffer)) {
+    throw new Error(
+      `depthwiseConv2dNHWC: out ${opts.out.label} must not share a buffer with an input`,
+    );
+  }
+  const out = opts.out?.reshape(outShape) ?? engine.empty(outShape, "f32", "depthwise");
+  const vec4 = c % 4 === 0;
+  const cv = vec4 ? c / 4 : c;
+  const strip = sh === 1 ? 8 : 4;
+  const strips = Math.ceil(wo / strip);
+  const pairs = Math.ceil(ho / 2);
+  const name = vec4 ? "depthwise_nhwc" : "depthwise_nhwc_scalar";
+  engine.run(
+    {
+      name,
+      code: SOURCES[name],
+      constants: {
+        KW: w.kw,
+        STRIDE: sh,
+        HAS_BIAS: opts.bias ? 1 : 0,
+        HAS_RES: opts.residual ? 1 : 0,
+        ACT: activationCode(act),
+      },
+    },
+    [
+      x,
+      w.tensor,
+      opts.bias ?? dummyTensor(engine),
+      opts.residual ?? dummyTensor(engine),
+      out,
+    ],
+    [cv, Math.ceil((pairs * strips) / LANES), b],
+    packParams([h, wd, cv, ho, wo, w.kh, ph, pw, strips, pairs]),
+  );
+  return out;
+}
