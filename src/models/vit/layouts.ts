@@ -26,7 +26,6 @@ import { expectHead, type HeadSpec, headSpec } from "../../nn/head.ts";
 import type { Activation } from "../../ops/gemm.ts";
 import {
   checkTensors,
-  countIndexed,
   type Expected,
   expectLinear,
   expectNorm,
