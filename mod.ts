@@ -325,6 +325,7 @@ export {
 } from "./src/report/from_snapshot.ts";
 // What every family shares: the plug-in interface, the classifier base, the head.
 export type { FamilyMatch, ModelFamily } from "./src/models/family.ts";
+export { detectFamily, FAMILIES, supportedSummary } from "./src/models/registry.ts";
 export { Classifier, type ClassifierMeta } from "./src/models/classifier.ts";
 export {
   ClassifierHead,
