@@ -377,3 +377,22 @@ Deno.test({
     if (measured.length) console.log(measured.join("\n"));
   },
 });
+
+Deno.test({
+  name: "convnext: loadModel finds the family through the registry in every layout" +
+    (HAVE_TORCH ? "" : " (skipped: /usr/bin/python3 cannot import torch)"),
+  ignore: !HAVE_TORCH,
+  fn: async () => {
+    const { loadModel, detectArchitecture } = await import("../src/models/load.ts");
+    const dir = await familyRefs();
+    for (const name of ["tv_convnext", "hf_convnext", "timm_convnext", "timm_convnext_bare"]) {
+      const files = findModelFiles(join(dir, name));
+      const st = await SafetensorsFile.open(files.weights);
+      assert.equal(detectArchitecture(files.config, st.names()), "convnext", name);
+      st.close();
+      const model = await loadModel(join(dir, name), await getEngine());
+      assert.equal(model.architecture, "convnext");
+      model.dispose();
+    }
+  },
+});
