@@ -23,7 +23,7 @@ import { familyRefs, HAVE_TORCH, readRef } from "./_family_refs.ts";
 
 const SKIP = HAVE_TORCH ? "" : " (skipped: /usr/bin/python3 cannot import torch/torchvision)";
 /** ConvNeXt V2 needs the GRN kernel (ops/grn.ts, kernels branch); until then V2 cases are skipped. */
-const GRN_READY = false;
+const GRN_READY = true;
 const isV2 = (name: string) => name.includes("v2");
 const skipOf = (name: string) =>
   SKIP || (isV2(name) && !GRN_READY ? " (skipped: no GRN kernel in this build yet)" : "");

@@ -15,6 +15,7 @@
  * (after timm's `norm_pre` where the model has one); `features` is the
  * pooled vector before the head's LayerNorm.
  */
+import { grn } from "../../ops/grn.ts";
 import { dirname } from "node:path";
 import type { Engine } from "../../gpu/engine.ts";
 import {
@@ -197,13 +198,6 @@ export class ConvNeXt extends Classifier {
     spec: ConvNeXtSpec,
     meta: Omit<ClassifierMeta, "numClasses" | "inChannels" | "path"> & { path?: string },
   ): Promise<ConvNeXt> {
-    if (spec.version === 2) {
-      // TODO(kernels): run GRN with ops/grn.ts once the kernels branch has it.
-      throw new ModelLayoutError(
-        `${file.path}: ConvNeXt V2 (GRN) is recognised but not run yet: this build has no Global ` +
-          `Response Normalization kernel. ConvNeXt V1 checkpoints load.`,
-      );
-    }
     const { stem } = spec;
     const k = stem.patch;
     // A conv weight [O, C, k, k] flattened is [O, C*k*k] in (c, i, j) order: patchify's columns.
@@ -397,6 +391,11 @@ function runBlock(
   dw.release();
   let h = linear(engine, normed, b.fc1.weight, { bias: b.fc1.bias, act: b.act });
   normed.release();
+  if (b.grn) {
+    const g = grn(engine, h, b.grn.weight, b.grn.bias, b.grn.eps);
+    h.release();
+    h = g;
+  }
   const out = linear(engine, h, b.fc2.weight, { bias: b.fc2.bias, residual: x });
   h.release();
   h = out;
