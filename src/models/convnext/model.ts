@@ -31,7 +31,6 @@ import { globalAvgPool } from "../../ops/pool.ts";
 import { permute } from "../../ops/transpose.ts";
 import type { Tensor } from "../../tensor.ts";
 import { ClassifierHead } from "../../nn/head.ts";
-import { ModelLayoutError } from "../../errors.ts";
 import type { SafetensorsFile } from "../../weights/safetensors.ts";
 import type { ForwardOptions, ForwardResult } from "../model.ts";
 import { Classifier, type ClassifierMeta } from "../classifier.ts";
