@@ -392,6 +392,7 @@ export {
   depthwiseConv2dNHWC,
   type DepthwiseOptions,
   depthwiseShape,
+  depthwiseTuning,
   DepthwiseWeight,
   uploadDepthwiseWeight,
 } from "./src/ops/depthwise.ts";

@@ -3,14 +3,17 @@
 //                       + bias[c] + res[b, i, j, c])
 // with zero padding, x [B, H, W, C], w [kh, kw, C] (channels contiguous),
 // y and res [B, Ho, Wo, C]. V is the element type (depthwise_vec4.wgsl: 4
-// channels, C % 4 == 0; depthwise_scalar.wgsl: 1 channel), prepended with
-// activation.wgsl (activate / activate4, override ACT) by the op.
+// channels, C % 4 == 0; depthwise_scalar.wgsl: 1 channel) and load_w reads
+// the weights (depthwise_w_uniform.wgsl or depthwise_w_storage.wgsl), both
+// prepended with activation.wgsl (activate / activate4, override ACT) by the
+// op. One dispatch covers the channels of one weight chunk (cv0 ..).
 //
 // Why this shape (lavapipe runs the 8 lanes of a workgroup as the SIMD
 // lanes of one CPU core, and a storage load whose address differs between
 // lanes costs a scalar load per lane and component, one with the same
-// address in all lanes a single load): the 8 lanes of a workgroup share one
-// group of channels (one V), so the weight and bias loads are uniform, and
+// address in all lanes a single load where it is a uniform block): the 8
+// lanes of a workgroup share one group of channels (one V), so the weight
+// loads are uniform (from a uniform block where C % 4 == 0), and
 // take 8 consecutive blocks of 2 x 8 output pixels (2 rows x 8 pixels at
 // stride 1, 2 x 4 at stride 2; consecutive blocks may be on different rows).
 // The per-lane input loads are what costs, so each invocation keeps its 16
@@ -20,13 +23,17 @@
 // feeds, and does 16 (or 8) FMAs. That is (kh + 1) x (8 + kw - 1) loads per
 // 16 outputs: 7 per output at 7x7, against 49 for a naive loop (measured on
 // llvmpipe: see bench/RESULTS.md).
-// Grid: x = channel element, y = blocks of 8 lanes, z = image.
+// Grid: x = channel element of the chunk, y (and z past the per-dimension
+// limit) = groups of 8 blocks over all images.
 
 struct Params {
   h: u32, w: u32, cv: u32, ho: u32,  // cv: elements of V per pixel (C / 4 or C)
   wo: u32, kh: u32, ph: u32, pw: u32,
   strips: u32,                       // strips per row pair: ceil(wo / strip)
   pairs: u32,                        // row pairs: ceil(ho / 2)
+  cv0: u32,                          // first channel element of this dispatch's weight chunk
+  wcv: u32,                          // channel elements per tap in the weights
+  batch: u32,
 }
 
 override KW: u32 = 3u;      // kernel width (the tap loop has a constant trip count)
@@ -38,7 +45,7 @@ const LANES = 8u;
 
 @group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read> x: array<V>;
-@group(0) @binding(2) var<storage, read> wt: array<V>;
+// binding 2 (weights): declared by depthwise_w_uniform.wgsl / depthwise_w_storage.wgsl.
 @group(0) @binding(3) var<storage, read> bias: array<V>;
 @group(0) @binding(4) var<storage, read> res: array<V>;
 @group(0) @binding(5) var<storage, read_write> y: array<V>;
@@ -61,16 +68,19 @@ fn store(pix: u32, ox: u32, ok: bool, cv: u32, b0: V, acc: V) {
 }
 
 @compute @workgroup_size(8)
-fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lane: u32) {
+fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+        @builtin(local_invocation_index) lane: u32) {
   let strip = select(4u, 8u, STRIDE == 1u);
-  let cv = wid.x;
-  let b = wid.z;
-  let s = wid.y * LANES + lane; // block of image b
-  let nblocks = p.pairs * p.strips;
-  let ok = s < nblocks;
-  let sc = min(s, nblocks - 1u); // lanes past the end compute a copy and store nothing
-  let oy = (sc / p.strips) * 2u; // output rows oy and oy + 1
-  let ox0 = (sc % p.strips) * strip;
+  let cv = p.cv0 + wid.x;
+  // Blocks run over all images (small maps still fill the 8 lanes).
+  let s = (wid.y + wid.z * nwg.y) * LANES + lane;
+  let per_image = p.pairs * p.strips;
+  let ok = s < p.batch * per_image;
+  let sc = min(s, p.batch * per_image - 1u); // lanes past the end compute a copy, store nothing
+  let b = sc / per_image;
+  let sb = sc % per_image;
+  let oy = (sb / p.strips) * 2u; // output rows oy and oy + 1
+  let ox0 = (sb % p.strips) * strip;
   let ix0 = i32(ox0 * STRIDE) - i32(p.pw);
 
   // aJ: output row oy, pixel ox0 + J; cJ: row oy + 1.
@@ -81,29 +91,30 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lane
   // Input row t feeds kernel row t of output row oy and t - STRIDE of oy + 1.
   for (var t = 0u; t < p.kh + STRIDE; t++) {
     let iy = i32(oy * STRIDE + t) - i32(p.ph);
+    // No branch on row_ok: it differs between lanes, and divergent control
+    // flow in the loop would make t (and the weight loads) per-lane too.
     let row_ok = iy >= 0 && iy < i32(p.h);
-    if (!row_ok) { continue; } // uniform for the 8 lanes only when they share oy; cheap either way
-    let row = (b * p.h + u32(iy)) * p.w;
+    let row = (b * p.h + u32(select(0, iy, row_ok))) * p.w;
     let use_a = t < p.kh;
     let use_c = t >= STRIDE;
-    var wa = min(t, p.kh - 1u) * KW * p.cv + cv;
-    var wc = (max(t, STRIDE) - STRIDE) * KW * p.cv + cv;
+    var wa = min(t, p.kh - 1u) * KW * p.wcv + wid.x;
+    var wc = (max(t, STRIDE) - STRIDE) * KW * p.wcv + wid.x;
     // Window: r_t = x[ix0 + v + t] at tap v.
-    var r0 = load_x(row, true, ix0, cv);
-    var r1 = load_x(row, true, ix0 + 1, cv);
-    var r2 = load_x(row, true, ix0 + 2, cv);
-    var r3 = load_x(row, true, ix0 + 3, cv);
-    var r4 = load_x(row, true, ix0 + 4, cv);
-    var r5 = load_x(row, true, ix0 + 5, cv);
+    var r0 = load_x(row, row_ok, ix0, cv);
+    var r1 = load_x(row, row_ok, ix0 + 1, cv);
+    var r2 = load_x(row, row_ok, ix0 + 2, cv);
+    var r3 = load_x(row, row_ok, ix0 + 3, cv);
+    var r4 = load_x(row, row_ok, ix0 + 4, cv);
+    var r5 = load_x(row, row_ok, ix0 + 5, cv);
     var r6 = V(0.0);
-    if (STRIDE == 1u) { r6 = load_x(row, true, ix0 + 6, cv); }
+    if (STRIDE == 1u) { r6 = load_x(row, row_ok, ix0 + 6, cv); }
     for (var v = 0u; v < KW; v++) {
-      let w_a = select(V(0.0), wt[wa], use_a);
-      let w_c = select(V(0.0), wt[wc], use_c);
-      wa += p.cv;
-      wc += p.cv;
+      let w_a = select(V(0.0), load_w(wa), use_a);
+      let w_c = select(V(0.0), load_w(wc), use_c);
+      wa += p.wcv;
+      wc += p.wcv;
       if (STRIDE == 1u) {
-        let r7 = load_x(row, true, ix0 + i32(v) + 7, cv);
+        let r7 = load_x(row, row_ok, ix0 + i32(v) + 7, cv);
         a0 = fma(r0, w_a, a0); c0 = fma(r0, w_c, c0);
         a1 = fma(r1, w_a, a1); c1 = fma(r1, w_c, c1);
         a2 = fma(r2, w_a, a2); c2 = fma(r2, w_c, c2);
@@ -114,7 +125,7 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lane
         a7 = fma(r7, w_a, a7); c7 = fma(r7, w_c, c7);
         r0 = r1; r1 = r2; r2 = r3; r3 = r4; r4 = r5; r5 = r6; r6 = r7;
       } else {
-        r6 = load_x(row, true, ix0 + i32(v) + 6, cv);
+        r6 = load_x(row, row_ok, ix0 + i32(v) + 6, cv);
         a0 = fma(r0, w_a, a0); c0 = fma(r0, w_c, c0);
         a1 = fma(r2, w_a, a1); c1 = fma(r2, w_c, c1);
         a2 = fma(r4, w_a, a2); c2 = fma(r4, w_c, c2);
