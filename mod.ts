@@ -396,3 +396,10 @@ export {
   DepthwiseWeight,
   uploadDepthwiseWeight,
 } from "./src/ops/depthwise.ts";
+export { grn } from "./src/ops/grn.ts";
+export {
+  meanTokens,
+  patchifyNCHWtoNHWC,
+  patchWeightToKhKwC,
+  spaceToDepthNHWC,
+} from "./src/ops/nhwc.ts";
