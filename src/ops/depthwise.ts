@@ -38,6 +38,8 @@ export const depthwiseTuning = {
 
 /** Lanes per workgroup (strips of output pixels side by side). */
 const LANES = 8;
+/** Output rows per invocation (ROWS in the shader). */
+const ROWS = 4;
 
 /**
  * Depthwise weights on the GPU, stored tap-major with the channels of a tap
@@ -215,7 +217,7 @@ export function depthwiseConv2dNHWC(
   const cv = vec4 ? c / 4 : c;
   const strip = sh === 1 ? 8 : 4;
   const strips = Math.ceil(wo / strip);
-  const pairs = Math.ceil(ho / 2);
+  const rowGroups = Math.ceil(ho / ROWS);
   const name = !vec4
     ? "depthwise_nhwc_scalar"
     : w.uniform
@@ -233,7 +235,7 @@ export function depthwiseConv2dNHWC(
     },
   };
   const [gy, gz] = splitGrid(
-    Math.ceil((b * pairs * strips) / LANES),
+    Math.ceil((b * rowGroups * strips) / LANES),
     engine.gpu.limits.maxComputeWorkgroupsPerDimension,
   );
   // One dispatch per weight chunk (one in all for a storage buffer).
@@ -246,7 +248,7 @@ export function depthwiseConv2dNHWC(
       kernel,
       [x, weights, opts.bias ?? dummyTensor(engine), opts.residual ?? dummyTensor(engine), out],
       [Math.min(chunkCv, cv - cv0), gy, gz],
-      packParams([h, wd, cv, ho, wo, w.kh, ph, pw, strips, pairs, cv0, chunkCv, b]),
+      packParams([h, wd, cv, ho, wo, w.kh, ph, pw, strips, rowGroups, cv0, chunkCv, b]),
     );
   }
   return out;
