@@ -420,6 +420,14 @@ export {
   depthwiseConv2dNHWC,
   type DepthwiseOptions,
   depthwiseShape,
+  depthwiseTuning,
   DepthwiseWeight,
   uploadDepthwiseWeight,
 } from "./src/ops/depthwise.ts";
+export { grn } from "./src/ops/grn.ts";
+export {
+  meanTokens,
+  patchifyNCHWtoNHWC,
+  patchWeightToKhKwC,
+  spaceToDepthNHWC,
+} from "./src/ops/nhwc.ts";

@@ -1,6 +1,7 @@
 /**
  * Rate measurement for the GEMM / conv2d / depthwise benches, and a script
- * that prints the whole table: `deno run -A bench/rates.ts [gemm|conv2d|depthwise|activation]`.
+ * that prints the whole table:
+ * `deno run -A bench/rates.ts [gemm|conv2d|depthwise|nhwc|activation]`.
  *
  * Each op is recorded and synced `reps` times after one warm-up (which also
  * compiles the pipeline); the reported time is the minimum (other processes
@@ -26,6 +27,8 @@ import {
   uploadDepthwiseWeight,
 } from "../src/ops/depthwise.ts";
 import { type Activation, ACTIVATIONS } from "../src/ops/activation.ts";
+import { grn } from "../src/ops/grn.ts";
+import { meanTokens, spaceToDepthNHWC } from "../src/ops/nhwc.ts";
 
 /** One measured rate. */
 export interface Rate {
@@ -222,6 +225,50 @@ export function setupDepthwise(
   return () => void depthwiseConv2dNHWC(engine, x, w, { padding, bias, act, out });
 }
 
+/** A memory-bound channels-last op at a ConvNeXt (V2) shape. */
+export interface NhwcCase {
+  /** Label. */
+  name: string;
+  /** Bytes read and written by one run. */
+  bytes: number;
+  /** Records one run. */
+  record: () => void;
+}
+
+/**
+ * GRN (ConvNeXt V2-T MLP widths, batch 8), space-to-depth before the
+ * downsampling layers and the final token mean, at their ConvNeXt-T shapes.
+ */
+export function setupNhwc(engine: Engine): NhwcCase[] {
+  const cases: NhwcCase[] = [];
+  const input = (shape: number[], seed: number) =>
+    engine.upload(randomF32(shape.reduce((a, b) => a * b, 1), seed), shape);
+  for (const [t, c] of [[3136, 384], [784, 768], [196, 1536], [49, 3072]]) {
+    const x = input([8, t, c], 10);
+    const g = input([c], 11), b = input([c], 12);
+    cases.push({
+      name: `grn [8, ${t}, ${c}]`,
+      bytes: 4 * 3 * 8 * t * c, // x read twice, y written
+      record: () => grn(engine, x, g, b).release(),
+    });
+  }
+  for (const [h, c] of [[56, 96], [28, 192], [14, 384]]) {
+    const x = input([8, h, h, c], 13);
+    cases.push({
+      name: `spaceToDepth k=2 [8, ${h}, ${h}, ${c}]`,
+      bytes: 4 * 2 * 8 * h * h * c,
+      record: () => spaceToDepthNHWC(engine, x, 2).release(),
+    });
+  }
+  const last = input([8, 49, 768], 14);
+  cases.push({
+    name: "meanTokens [8, 49, 768]",
+    bytes: 4 * (8 * 49 * 768 + 8 * 768),
+    record: () => meanTokens(engine, last).release(),
+  });
+  return cases;
+}
+
 if (import.meta.main) {
   const which = Deno.args[0] ?? "all";
   const engine = await Engine.create();
@@ -261,6 +308,18 @@ if (import.meta.main) {
       const { flops, bytes } = depthwiseCost(c);
       const r = await measure(engine, c.name, flops, setupDepthwise(engine, c));
       console.log(`${rateRow(r)} ${(bytes / r.ms / 1e6).toFixed(2)} |`);
+    }
+  }
+  if (which === "all" || which === "nhwc") {
+    console.log(
+      "\nchannels-last helpers\n| op | MB | ms | GB/s (wall) | GB/s (CPU time) |\n|---|---|---|---|---|",
+    );
+    for (const c of setupNhwc(engine)) {
+      const r = await measure(engine, c.name, c.bytes, c.record);
+      console.log(
+        `| ${c.name} | ${(c.bytes / 1e6).toFixed(1)} | ${r.ms.toFixed(1)} | ` +
+          `${r.gflops.toFixed(2)} | ${r.cpuGflops.toFixed(2)} |`,
+      );
     }
   }
   if (which === "all" || which === "activation") {

@@ -1,70 +1,83 @@
-// Global Response Normalization (ConvNeXt V2) on channels-last tokens x [B, T, C]:
-//   G[b, c] = sqrt(sum_t x[b, t, c]^2)            (entry `norms`, one invocation per (b, c))
-//   M[b]    = mean_c G[b, c]                      (entry `means`, one invocation per b)
-//   y[b, t, c] = gamma[c] * x * G[b, c] / (M[b] + eps) + beta[c] + x   (entry `apply`)
-// Sums run in f32 in token order; the grid may be split over x and y (src/gpu/kernel.ts).
+// Global response normalization (ConvNeXt V2) on channels-last tokens
+// x [B, T, C] (T = H * W), as Hugging Face ConvNextV2GRNLayer / timm
+// GlobalResponseNorm compute it:
+//   Gx[b, c] = sqrt(sum_t x[b, t, c]^2)
+//   Nx[b, c] = Gx[b, c] / (mean_c Gx[b, c] + eps)
+//   y[b, t, c] = gamma[c] * (x[b, t, c] * Nx[b, c]) + beta[c] + x[b, t, c]
+// Two passes: `sumsq` writes Gx (an invocation per image and channel, a
+// plain loop over the tokens; consecutive lanes read consecutive channels),
+// then `apply` (a workgroup per image and block of tokens) reduces Gx over
+// the channels with workgroupSum (shaders/workgroup_reduce.wgsl, prepended
+// by the op) and writes y.
 
 struct Params {
   batch: u32,
-  tokens: u32,
-  channels: u32,
+  t: u32,           // tokens per image
+  c: u32,           // channels
   eps: f32,
+  tok_block: u32,   // tokens per `apply` workgroup
+  blocks: u32,      // ceil(t / tok_block)
 }
 
 override WG: u32 = 64u;
 
-// Each entry declares its own bindings (numbered from 1, as src/ops/grn.ts binds them).
 @group(0) @binding(0) var<uniform> p: Params;
-@group(0) @binding(1) var<storage, read> nx: array<f32>;               // x [B, T, C]
-@group(0) @binding(2) var<storage, read_write> ng: array<f32>;         // G [B, C]
-
-@group(0) @binding(1) var<storage, read_write> mg: array<f32>;         // G [B, C], then M [B]
-
-@group(0) @binding(1) var<storage, read> ax: array<f32>;               // x
-@group(0) @binding(2) var<storage, read> gamma: array<f32>;            // [C]
-@group(0) @binding(3) var<storage, read> beta: array<f32>;             // [C]
-@group(0) @binding(4) var<storage, read> ag: array<f32>;               // G then M
-@group(0) @binding(5) var<storage, read_write> y: array<f32>;          // [B, T, C]
-
-fn flat(wid: vec3u, nwg: vec3u, lid: u32) -> u32 {
-  return (wid.x + wid.y * nwg.x) * WG + lid;
-}
+@group(0) @binding(1) var<storage, read> x: array<f32>;
+@group(0) @binding(2) var<storage, read_write> gx: array<f32>; // [B, C]
 
 @compute @workgroup_size(WG)
-fn norms(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+fn sumsq(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
          @builtin(local_invocation_index) lid: u32) {
-  let i = flat(wid, nwg, lid);
-  if (i >= p.batch * p.channels) { return; }
-  let b = i / p.channels;
-  let c = i - b * p.channels;
-  var s = 0.0;
-  var at = b * p.tokens * p.channels + c;
-  for (var t = 0u; t < p.tokens; t++) {
-    let v = nx[at];
-    s += v * v;
-    at += p.channels;
+  let i = (wid.x + wid.y * nwg.x) * WG + lid; // b * C + c
+  if (i >= p.batch * p.c) { return; }
+  let b = i / p.c;
+  let c = i % p.c;
+  var base = b * p.t * p.c + c;
+  // Four interleaved partial sums: shorter f32 rounding chains.
+  var s0 = 0.0; var s1 = 0.0; var s2 = 0.0; var s3 = 0.0;
+  let t4 = p.t / 4u;
+  for (var k = 0u; k < t4; k++) {
+    let v0 = x[base];
+    let v1 = x[base + p.c];
+    let v2 = x[base + 2u * p.c];
+    let v3 = x[base + 3u * p.c];
+    s0 = fma(v0, v0, s0);
+    s1 = fma(v1, v1, s1);
+    s2 = fma(v2, v2, s2);
+    s3 = fma(v3, v3, s3);
+    base += 4u * p.c;
   }
-  ng[i] = sqrt(s);
+  for (var k = t4 * 4u; k < p.t; k++) {
+    let v = x[base];
+    s0 = fma(v, v, s0);
+    base += p.c;
+  }
+  gx[i] = sqrt((s0 + s1) + (s2 + s3));
 }
 
-@compute @workgroup_size(WG)
-fn means(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
-         @builtin(local_invocation_index) lid: u32) {
-  let b = flat(wid, nwg, lid);
-  if (b >= p.batch) { return; }
-  var s = 0.0;
-  for (var c = 0u; c < p.channels; c++) { s += mg[b * p.channels + c]; }
-  mg[p.batch * p.channels + b] = s / f32(p.channels);
-}
+@group(0) @binding(3) var<storage, read> gamma: array<f32>;
+@group(0) @binding(4) var<storage, read> beta: array<f32>;
+@group(0) @binding(5) var<storage, read_write> y: array<f32>;
 
 @compute @workgroup_size(WG)
 fn apply(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
          @builtin(local_invocation_index) lid: u32) {
-  let i = flat(wid, nwg, lid);
-  if (i >= p.batch * p.tokens * p.channels) { return; }
-  let c = i % p.channels;
-  let b = i / (p.tokens * p.channels);
-  let n = ag[b * p.channels + c] / (ag[p.batch * p.channels + b] + p.eps);
-  let v = ax[i];
-  y[i] = gamma[c] * (v * n) + beta[c] + v;
+  let g = wid.x + wid.y * nwg.x; // b * blocks + block
+  if (g >= p.batch * p.blocks) { return; } // the whole workgroup: barriers stay uniform
+  let b = g / p.blocks;
+  let t0 = (g % p.blocks) * p.tok_block;
+  var s = 0.0;
+  for (var c = lid; c < p.c; c += WG) { s += gx[b * p.c + c]; }
+  let denom = workgroupSum(s, lid) / f32(p.c) + p.eps;
+  let t1 = min(t0 + p.tok_block, p.t);
+  for (var c = lid; c < p.c; c += WG) {
+    let nx = gx[b * p.c + c] / denom;
+    let gam = gamma[c];
+    let bet = beta[c];
+    for (var t = t0; t < t1; t++) {
+      let i = (b * p.t + t) * p.c + c;
+      let v = x[i];
+      y[i] = fma(gam, v * nx, bet) + v;
+    }
+  }
 }

@@ -3,7 +3,8 @@
  * shapes: C not a multiple of 4 (scalar path) or of 32 (partial channel
  * blocks), widths not multiples of the 8- / 4-pixel strips, 1x1 maps
  * smaller than the kernel, stride 2 on odd sizes, rectangular kernels and
- * padding, batch 1 and 3, fused bias + residual + activation.
+ * padding, batch 1 and 3, fused bias + residual + activation, weights in
+ * uniform blocks (one or two chunks) and in a storage buffer.
  * Tolerance: max |gpu - ref| <= 1e-5 * max |ref|.
  */
 import assert from "node:assert/strict";
@@ -12,6 +13,7 @@ import { activateRef, type Activation } from "../src/ops/activation.ts";
 import {
   depthwiseConv2dNHWC,
   depthwiseShape,
+  depthwiseTuning,
   uploadDepthwiseWeight,
 } from "../src/ops/depthwise.ts";
 import type { Size2 } from "../src/ops/conv2d.ts";
@@ -118,48 +120,86 @@ const CASES: Case[] = [
   { name: "rectangular 3x5 pad [1, 2], C=8", x: [1, 7, 9, 8], k: [3, 5], padding: [1, 2] },
   { name: "3x3/2 pad [0, 1], C=1", x: [1, 8, 8, 1], k: [3, 3], stride: 2, padding: [0, 1] },
   { name: "1x1, C=20, relu", x: [1, 3, 3, 20], k: [1, 1], act: "relu", bias: true },
+  {
+    name: "7x7 pad 3, C=344: two uniform weight chunks (332 + 12 channels)",
+    x: [2, 3, 9, 344],
+    k: [7, 7],
+    padding: 3,
+    bias: true,
+    res: true,
+  },
+  {
+    name: "3x3/2 pad 1, C=1828: two chunks at stride 2",
+    x: [1, 5, 5, 1828],
+    k: [3, 3],
+    stride: 2,
+    padding: 1,
+    bias: true,
+  },
 ];
 
 for (const cs of CASES) {
-  Deno.test(`depthwiseConv2dNHWC ${cs.name}: x [${cs.x}] k ${cs.k.join("x")}`, async () => {
-    const engine = await Engine.create();
-    const [, , , c] = cs.x;
-    const [kh, kw] = cs.k;
-    const n = cs.x.reduce((a, b) => a * b);
-    const x = randomF32(n, n + c, -2, 2);
-    const w = randomF32(c * kh * kw, 7 + c);
-    const bias = cs.bias ? randomF32(c, 11) : undefined;
-    const stride = cs.stride ?? 1;
-    const pad: [number, number] = typeof cs.padding === "number"
-      ? [cs.padding, cs.padding]
-      : cs.padding
-      ? [cs.padding[0], cs.padding[1]]
-      : [0, 0];
-    const wt = uploadDepthwiseWeight(engine, w, [c, 1, kh, kw], "dw");
-    assert.deepEqual(wt.shape, [c, 1, kh, kw]);
-    const outShape = depthwiseShape(cs.x, wt, { stride, padding: cs.padding });
-    const res = cs.res ? randomF32(outShape.reduce((a, b) => a * b), 13) : undefined;
-    const y = depthwiseConv2dNHWC(engine, engine.upload(x, cs.x), wt, {
-      stride,
-      padding: cs.padding,
-      bias: bias && engine.upload(bias, [c]),
-      residual: res && engine.upload(res, outShape),
-      act: cs.act,
+  for (const uniform of cs.x[3] % 4 === 0 ? [true, false] : [false]) {
+    const where = uniform ? "uniform" : "storage";
+    Deno.test(`depthwiseConv2dNHWC ${cs.name}: x [${cs.x}] k ${cs.k.join("x")}, ${where} weights`, async () => {
+      await runCase(cs, uniform);
     });
-    assert.deepEqual(y.shape, outShape);
-    const ref = depthwiseRef(x, cs.x, w, kh, kw, [stride, stride], pad, bias, res, cs.act);
-    assertRelClose(await engine.readF32(y), ref, RTOL, cs.name);
-    wt.release();
-  });
+  }
 }
 
-Deno.test("uploadDepthwiseWeight stores [kh * kw, C]", async () => {
+async function runCase(cs: Case, uniform: boolean): Promise<void> {
+  const engine = await Engine.create();
+  const [, , , c] = cs.x;
+  const [kh, kw] = cs.k;
+  const n = cs.x.reduce((a, b) => a * b);
+  const x = randomF32(n, n + c, -2, 2);
+  const w = randomF32(c * kh * kw, 7 + c);
+  const bias = cs.bias ? randomF32(c, 11) : undefined;
+  const stride = cs.stride ?? 1;
+  const pad: [number, number] = typeof cs.padding === "number"
+    ? [cs.padding, cs.padding]
+    : cs.padding
+    ? [cs.padding[0], cs.padding[1]]
+    : [0, 0];
+  depthwiseTuning.uniformWeights = uniform;
+  const wt = uploadDepthwiseWeight(engine, w, [c, 1, kh, kw], "dw");
+  depthwiseTuning.uniformWeights = true;
+  assert.equal(wt.uniform, uniform);
+  assert.deepEqual(wt.shape, [c, 1, kh, kw]);
+  const outShape = depthwiseShape(cs.x, wt, { stride, padding: cs.padding });
+  const res = cs.res ? randomF32(outShape.reduce((a, b) => a * b), 13) : undefined;
+  const y = depthwiseConv2dNHWC(engine, engine.upload(x, cs.x), wt, {
+    stride,
+    padding: cs.padding,
+    bias: bias && engine.upload(bias, [c]),
+    residual: res && engine.upload(res, outShape),
+    act: cs.act,
+  });
+  assert.deepEqual(y.shape, outShape);
+  const ref = depthwiseRef(x, cs.x, w, kh, kw, [stride, stride], pad, bias, res, cs.act);
+  assertRelClose(await engine.readF32(y), ref, RTOL, cs.name);
+  wt.release();
+}
+
+Deno.test("uploadDepthwiseWeight stores [kh * kw, C] (storage) or chunks of it (uniform)", async () => {
   const engine = await Engine.create();
   const w = Float32Array.from({ length: 3 * 4 }, (_, i) => i); // [3, 1, 2, 2]
   const wt = uploadDepthwiseWeight(engine, w, [3, 1, 2, 2]);
+  assert.deepEqual([wt.uniform, wt.chunkChannels], [false, 3]);
   assert.deepEqual(wt.tensor.shape, [4, 3]);
   assert.deepEqual([...await engine.readF32(wt.tensor)], [0, 4, 8, 1, 5, 9, 2, 6, 10, 3, 7, 11]);
+  const big = uploadDepthwiseWeight(engine, new Float32Array(344 * 49), [344, 1, 7, 7]);
+  assert.deepEqual([big.uniform, big.chunkChannels, big.tensor.byteLength], [true, 332, 2 * 65536]);
+  big.release();
   assert.throws(() => uploadDepthwiseWeight(engine, w, [3, 2, 1, 2]), /\[C, 1, kh, kw\]/);
+});
+
+Deno.test("depthwiseConv2dNHWC of an empty batch is an empty result", async () => {
+  const engine = await Engine.create();
+  const wt = uploadDepthwiseWeight(engine, new Float32Array(8 * 9), [8, 1, 3, 3]);
+  const y = depthwiseConv2dNHWC(engine, engine.empty([0, 5, 5, 8]), wt, { padding: 1 });
+  assert.deepEqual(y.shape, [0, 5, 5, 8]);
+  assert.equal((await engine.readF32(y)).length, 0);
 });
 
 Deno.test("depthwiseConv2dNHWC rejects bad shapes and strides", async () => {

@@ -1,60 +1,84 @@
-/** GRN (ConvNeXt V2) against a float64 reference on awkward shapes. */
+/**
+ * GRN (ConvNeXt V2) against a float64 reference of Hugging Face
+ * ConvNextV2GRNLayer on awkward shapes: batch 1 and 3, token counts not
+ * multiples of the 32-token block or of 4, channel counts not multiples of
+ * the 64-lane workgroup, [B, HW, C] and [B, H, W, C] inputs.
+ * Tolerance: max |gpu - ref| <= 1e-5 * max |ref|.
+ */
 import assert from "node:assert/strict";
 import { Engine } from "../src/gpu/engine.ts";
 import { grn } from "../src/ops/grn.ts";
-import { mulberry32 } from "../src/random.ts";
+import { assertRelClose, randomF32 } from "./_helpers.ts";
 
-const engine = await Engine.create();
-
+/** float64 GRN over x [B, T, C]. */
 function grnRef(
   x: Float32Array,
-  B: number,
-  T: number,
-  C: number,
-  g: Float32Array,
-  b: Float32Array,
-) {
+  b: number,
+  t: number,
+  c: number,
+  gamma: Float32Array,
+  beta: Float32Array,
+  eps: number,
+): Float64Array {
   const y = new Float64Array(x.length);
-  for (let n = 0; n < B; n++) {
-    const norms = new Float64Array(C);
-    for (let t = 0; t < T; t++) {
-      for (let c = 0; c < C; c++) norms[c] += x[(n * T + t) * C + c] ** 2;
+  for (let n = 0; n < b; n++) {
+    const gx = new Float64Array(c);
+    for (let k = 0; k < t; k++) {
+      for (let ch = 0; ch < c; ch++) gx[ch] += x[(n * t + k) * c + ch] ** 2;
     }
     let mean = 0;
-    for (let c = 0; c < C; c++) mean += (norms[c] = Math.sqrt(norms[c])) / C;
-    for (let t = 0; t < T; t++) {
-      for (let c = 0; c < C; c++) {
-        const i = (n * T + t) * C + c;
-        y[i] = g[c] * (x[i] * norms[c] / (mean + 1e-6)) + b[c] + x[i];
+    for (let ch = 0; ch < c; ch++) mean += (gx[ch] = Math.sqrt(gx[ch])) / c;
+    for (let k = 0; k < t; k++) {
+      for (let ch = 0; ch < c; ch++) {
+        const i = (n * t + k) * c + ch;
+        y[i] = gamma[ch] * (x[i] * (gx[ch] / (mean + eps))) + beta[ch] + x[i];
       }
     }
   }
   return y;
 }
 
-Deno.test("grn: matches float64 on awkward shapes (batch 1, odd C and T, 4-D input)", async () => {
-  const rand = mulberry32(7);
-  for (const [B, H, W, C] of [[1, 1, 1, 3], [2, 7, 5, 13], [3, 9, 9, 67], [1, 14, 14, 384]]) {
-    const T = H * W;
-    const x = Float32Array.from({ length: B * T * C }, () => rand() * 4 - 2);
-    const g = Float32Array.from({ length: C }, () => rand() - 0.5);
-    const b = Float32Array.from({ length: C }, () => rand() - 0.5);
-    const xt = engine.upload(x, [B, H, W, C], "x");
-    const gt = engine.upload(g, [1, 1, 1, C], "gamma");
-    const bt = engine.upload(b, [C], "beta");
-    const y = grn(engine, xt, gt, bt);
-    assert.deepEqual(y.shape, [B, H, W, C]);
-    const got = await engine.readF32(y);
-    const want = grnRef(x, B, T, C, g, b);
-    let err = 0, max = 0;
-    for (let i = 0; i < want.length; i++) {
-      err = Math.max(err, Math.abs(got[i] - want[i]));
-      max = Math.max(max, Math.abs(want[i]));
-    }
-    assert.ok(err <= 1e-5 * max, `[${B},${H},${W},${C}]: ${err} vs max ${max}`);
-    for (const t of [xt, gt, bt, y]) t.release();
-  }
-  const x = engine.upload(new Float32Array(8), [2, 4], "x");
-  assert.throws(() => grn(engine, x, x, x), /must be \[B, T, C\]/);
-  x.release();
+const CASES: [number[], number][] = [
+  [[1, 7, 7, 96], 1e-6],
+  [[3, 13, 5], 1e-6], // 13 tokens, 5 channels
+  [[2, 65, 130], 1e-6], // tokens over two blocks, channels over three lanes' rounds
+  [[1, 1, 1, 3], 1e-6],
+  [[2, 5, 11, 64], 1e-5],
+  [[1, 3136, 24], 1e-6], // ConvNeXt V2 stage-1 token count
+];
+
+for (const [shape, eps] of CASES) {
+  Deno.test(`grn x [${shape}] eps=${eps}`, async () => {
+    const engine = await Engine.create();
+    const b = shape[0], c = shape[shape.length - 1];
+    const t = shape.slice(1, -1).reduce((a, v) => a * v, 1);
+    const x = randomF32(b * t * c, b * 31 + t + c, -2, 2);
+    const gamma = randomF32(c, 5), beta = randomF32(c, 6);
+    const y = grn(
+      engine,
+      engine.upload(x, shape),
+      engine.upload(gamma, [c]),
+      engine.upload(beta, [c]),
+      eps,
+    );
+    assert.deepEqual(y.shape, shape);
+    assertRelClose(await engine.readF32(y), grnRef(x, b, t, c, gamma, beta, eps), 1e-5, "grn");
+  });
+}
+
+Deno.test("grn: an all-zero image gives beta (eps keeps Nx finite); bad shapes throw", async () => {
+  const engine = await Engine.create();
+  const beta = Float32Array.from([0.5, -1, 2]);
+  const y = grn(
+    engine,
+    engine.upload(new Float32Array(2 * 4 * 3), [2, 4, 3]),
+    engine.upload(Float32Array.from([1, 2, 3]), [3]),
+    engine.upload(beta, [3]),
+  );
+  const got = await engine.readF32(y);
+  for (let i = 0; i < got.length; i++) assert.equal(got[i], beta[i % 3]);
+  const g2 = engine.upload(new Float32Array(2), [2]);
+  assert.throws(() => grn(engine, engine.empty([1, 4, 3]), g2, g2), /do not have the 3 channels/);
+  assert.throws(() => grn(engine, engine.empty([4, 3]), g2, g2), /is not \[B, HW, C\]/);
+  assert.deepEqual(grn(engine, engine.empty([0, 4, 2]), g2, g2).shape, [0, 4, 2]);
 });

@@ -2,34 +2,55 @@
  * Depthwise 2-D convolution on channels-last (NHWC) activations
  * (shaders/depthwise_nhwc.wgsl): ConvNeXt's 7x7 token mixer, EfficientNet /
  * MobileNet's 3x3 and 5x5 depthwise layers. Weights are uploaded once as
- * [kh * kw, C] so that the channels of one tap are contiguous.
+ * [kh * kw, C] so that the channels of one tap are contiguous; where C is a
+ * multiple of 4 they go to uniform blocks of 64 KiB (a weight load the 8
+ * lanes of a workgroup share is then one load on llvmpipe, not eight), each
+ * holding [kh * kw, Cc] for a chunk of Cc channels (all C when they fit:
+ * C <= 16384 / (kh kw), e.g. 332 channels at 7x7).
  */
 import code from "../../shaders/depthwise_nhwc.wgsl" with { type: "text" };
 import vec4Code from "../../shaders/depthwise_vec4.wgsl" with { type: "text" };
 import scalarCode from "../../shaders/depthwise_scalar.wgsl" with { type: "text" };
+import wUniformCode from "../../shaders/depthwise_w_uniform.wgsl" with { type: "text" };
+import wStorageCode from "../../shaders/depthwise_w_storage.wgsl" with { type: "text" };
 import type { Engine } from "../gpu/engine.ts";
 import { packParams } from "../gpu/params.ts";
-import { numel, type Tensor } from "../tensor.ts";
+import { splitGrid } from "../gpu/kernel.ts";
+import { numel, Tensor } from "../tensor.ts";
 import { type Activation, ACTIVATION_WGSL, activationCode } from "./activation.ts";
 import { convOutSize, pair, type Size2 } from "./conv2d.ts";
 import { dummyTensor } from "./gemm.ts";
 
 const SOURCES = {
-  depthwise_nhwc: ACTIVATION_WGSL + vec4Code + code,
-  depthwise_nhwc_scalar: ACTIVATION_WGSL + scalarCode + code,
+  depthwise_nhwc: ACTIVATION_WGSL + vec4Code + wUniformCode + code,
+  depthwise_nhwc_storage_w: ACTIVATION_WGSL + vec4Code + wStorageCode + code,
+  depthwise_nhwc_scalar: ACTIVATION_WGSL + scalarCode + wStorageCode + code,
+};
+
+/** Bytes of one uniform weight chunk (the WGSL array size; WebGPU's guaranteed minimum). */
+const CHUNK_BYTES = 65536;
+
+/** Tuning knobs of {@link uploadDepthwiseWeight} (tests turn them off to cover every path). */
+export const depthwiseTuning = {
+  /** Put the weights of C % 4 == 0 layers in uniform blocks (false: a storage buffer). */
+  uniformWeights: true,
 };
 
 /** Lanes per workgroup (strips of output pixels side by side). */
 const LANES = 8;
+/** Output rows per invocation (ROWS in the shader). */
+const ROWS = 4;
 
 /**
- * Depthwise weights on the GPU, stored [kh * kw, C] (tap-major, channels
- * contiguous). Create with {@link uploadDepthwiseWeight}.
+ * Depthwise weights on the GPU, stored tap-major with the channels of a tap
+ * contiguous: [kh * kw, C] in a storage buffer, or (C % 4 == 0) chunks of
+ * `chunkChannels` channels, each [kh * kw, chunkChannels] in its own 64 KiB
+ * uniform block. Create with {@link uploadDepthwiseWeight}.
  */
 export class DepthwiseWeight {
-  /** Wraps an uploaded weight; use {@link uploadDepthwiseWeight}. */
+  /** Wraps uploaded weights; use {@link uploadDepthwiseWeight}. */
   constructor(
-    /** The [kh * kw, C] weights. */
+    /** The weights (storage buffer, or uniform blocks of 64 KiB one after the other). */
     readonly tensor: Tensor,
     /** Channels C. */
     readonly channels: number,
@@ -37,6 +58,10 @@ export class DepthwiseWeight {
     readonly kh: number,
     /** Kernel width. */
     readonly kw: number,
+    /** True if `tensor` holds uniform blocks. */
+    readonly uniform: boolean,
+    /** Channels per uniform block (C for a storage buffer). */
+    readonly chunkChannels: number,
   ) {}
 
   /** The PyTorch shape [C, 1, kh, kw] the weights came from. */
@@ -57,7 +82,8 @@ export class DepthwiseWeight {
 
 /**
  * Uploads PyTorch depthwise weights (`nn.Conv2d(C, C, k, groups=C)`,
- * [C, 1, kh, kw]) for {@link depthwiseConv2dNHWC}, reordered to [kh * kw, C].
+ * [C, 1, kh, kw]) for {@link depthwiseConv2dNHWC}, reordered tap-major
+ * (see {@link DepthwiseWeight}).
  */
 export function uploadDepthwiseWeight(
   engine: Engine,
@@ -73,11 +99,29 @@ export function uploadDepthwiseWeight(
   }
   const [c, , kh, kw] = shape;
   const taps = kh * kw;
+  // Channels per uniform chunk: a multiple of 4 whose taps fill at most 64 KiB.
+  const chunk = Math.min(c, Math.floor(CHUNK_BYTES / 16 / taps) * 4);
+  if (depthwiseTuning.uniformWeights && c % 4 === 0 && c > 0 && chunk >= 4) {
+    const chunks = Math.ceil(c / chunk);
+    const data = new Float32Array((chunks * CHUNK_BYTES) / 4);
+    for (let ch = 0; ch < c; ch++) {
+      const base = Math.floor(ch / chunk) * (CHUNK_BYTES / 4) + (ch % chunk);
+      for (let k = 0; k < taps; k++) data[base + k * chunk] = weight[ch * taps + k];
+    }
+    const buffer = engine.device.createBuffer({
+      size: data.byteLength,
+      usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST,
+      label,
+    });
+    engine.device.queue.writeBuffer(buffer, 0, data);
+    const t = new Tensor(buffer, [data.length], "f32", label, (x) => x.buffer.destroy());
+    return new DepthwiseWeight(t, c, kh, kw, true, chunk);
+  }
   const t = new Float32Array(weight.length);
   for (let ch = 0; ch < c; ch++) {
     for (let k = 0; k < taps; k++) t[k * c + ch] = weight[ch * taps + k];
   }
-  return new DepthwiseWeight(engine.upload(t, [taps, c], label, true), c, kh, kw);
+  return new DepthwiseWeight(engine.upload(t, [taps, c], label, true), c, kh, kw, false, c);
 }
 
 /** Options of {@link depthwiseConv2dNHWC}. */
@@ -168,33 +212,44 @@ export function depthwiseConv2dNHWC(
     );
   }
   const out = opts.out?.reshape(outShape) ?? engine.empty(outShape, "f32", "depthwise");
+  if (out.size === 0) return out; // an empty batch
   const vec4 = c % 4 === 0;
   const cv = vec4 ? c / 4 : c;
   const strip = sh === 1 ? 8 : 4;
   const strips = Math.ceil(wo / strip);
-  const pairs = Math.ceil(ho / 2);
-  const name = vec4 ? "depthwise_nhwc" : "depthwise_nhwc_scalar";
-  engine.run(
-    {
-      name,
-      code: SOURCES[name],
-      constants: {
-        KW: w.kw,
-        STRIDE: sh,
-        HAS_BIAS: opts.bias ? 1 : 0,
-        HAS_RES: opts.residual ? 1 : 0,
-        ACT: activationCode(act),
-      },
+  const rowGroups = Math.ceil(ho / ROWS);
+  const name = !vec4
+    ? "depthwise_nhwc_scalar"
+    : w.uniform
+    ? "depthwise_nhwc"
+    : "depthwise_nhwc_storage_w";
+  const kernel = {
+    name,
+    code: SOURCES[name],
+    constants: {
+      KW: w.kw,
+      STRIDE: sh,
+      HAS_BIAS: opts.bias ? 1 : 0,
+      HAS_RES: opts.residual ? 1 : 0,
+      ACT: activationCode(act),
     },
-    [
-      x,
-      w.tensor,
-      opts.bias ?? dummyTensor(engine),
-      opts.residual ?? dummyTensor(engine),
-      out,
-    ],
-    [cv, Math.ceil((pairs * strips) / LANES), b],
-    packParams([h, wd, cv, ho, wo, w.kh, ph, pw, strips, pairs]),
+  };
+  const [gy, gz] = splitGrid(
+    Math.ceil((b * rowGroups * strips) / LANES),
+    engine.gpu.limits.maxComputeWorkgroupsPerDimension,
   );
+  // One dispatch per weight chunk (one in all for a storage buffer).
+  const chunkCv = vec4 ? w.chunkChannels / 4 : c;
+  for (let cv0 = 0; cv0 < cv; cv0 += chunkCv) {
+    const weights = w.uniform
+      ? { buffer: w.tensor.buffer, offset: (cv0 / chunkCv) * CHUNK_BYTES, size: CHUNK_BYTES }
+      : w.tensor;
+    engine.run(
+      kernel,
+      [x, weights, opts.bias ?? dummyTensor(engine), opts.residual ?? dummyTensor(engine), out],
+      [Math.min(chunkCv, cv - cv0), gy, gz],
+      packParams([h, wd, cv, ho, wo, w.kh, ph, pw, strips, rowGroups, cv0, chunkCv, b]),
+    );
+  }
   return out;
 }

@@ -1,21 +1,27 @@
 /**
- * Global Response Normalization (ConvNeXt V2; Hugging Face
- * `ConvNextV2GRNLayer`, timm `GlobalResponseNorm`) on channels-last maps:
- * per image, the L2 norm of each channel over all positions, divided by its
- * mean over channels, scales the input (shaders/grn.wgsl).
+ * Global response normalization of ConvNeXt V2 on channels-last tokens
+ * (shaders/grn.wgsl).
  */
-import code from "../../shaders/grn.wgsl" with { type: "text" };
+import ownCode from "../../shaders/grn.wgsl" with { type: "text" };
+import reduceCode from "../../shaders/workgroup_reduce.wgsl" with { type: "text" };
 import type { Engine } from "../gpu/engine.ts";
 import { packParams } from "../gpu/params.ts";
 import type { Tensor } from "../tensor.ts";
 
+/** The kernel with its workgroup reduction. */
+const code = reduceCode + ownCode;
+
+/** Invocations per workgroup; a power of two (the reduction halves it). */
 const WG = 64;
+/** Tokens per workgroup of the apply pass (its channel-mean reduction is done once per block). */
+const TOKEN_BLOCK = 32;
 
 /**
- * `y = gamma * (x * N) + beta + x` with `N[b, c] = G[b, c] / (mean_c G[b, :] + eps)`
- * and `G[b, c] = ||x[b, :, c]||_2` over the positions, for `x` [B, T, C] or
- * [B, H, W, C] (channels last); `gamma` and `beta` hold C values (any shape).
- * Returns a new tensor of the shape of `x`.
+ * GRN as Hugging Face `ConvNextV2GRNLayer` / timm `GlobalResponseNorm`
+ * (channels last): per image b and channel c, `Gx = sqrt(sum over positions
+ * of x^2)`, `Nx = Gx / (mean over channels of Gx + eps)`, and
+ * `y = gamma * (x * Nx) + beta + x`. `x` is [B, HW, C] or [B, H, W, C];
+ * `gamma` and `beta` have C values. Returns a tensor of the shape of `x`.
  */
 export function grn(
   engine: Engine,
@@ -24,20 +30,35 @@ export function grn(
   beta: Tensor,
   eps = 1e-6,
 ): Tensor {
-  if (x.shape.length < 3) throw new Error(`grn: x [${x.shape}] must be [B, T, C] or [B, H, W, C]`);
-  const B = x.shape[0];
-  const C = x.shape[x.shape.length - 1];
-  const T = x.size / (B * C);
-  if (gamma.size !== C || beta.size !== C) {
-    throw new Error(`grn: gamma [${gamma.shape}] / beta [${beta.shape}] must hold ${C} values`);
+  if (x.shape.length !== 3 && x.shape.length !== 4) {
+    throw new Error(`grn: input ${x.label} [${x.shape}] is not [B, HW, C] or [B, H, W, C]`);
   }
-  const g = engine.empty([B * C + B], "f32", "grn-norms");
+  const b = x.shape[0];
+  const c = x.shape[x.shape.length - 1];
+  const t = c === 0 || b === 0 ? 0 : x.size / (b * c);
+  if (gamma.size !== c || beta.size !== c) {
+    throw new Error(
+      `grn: gamma ${gamma.label} [${gamma.shape}] / beta ${beta.label} [${beta.shape}] do not ` +
+        `have the ${c} channels of ${x.label} [${x.shape}]`,
+    );
+  }
   const y = engine.empty(x.shape, "f32", "grn");
-  const params = packParams([B, T, C, { f32: eps }]);
-  const kernel = (entry: string) => ({ name: "grn", code, entry, constants: { WG } });
-  engine.run(kernel("norms"), [x, g], Math.ceil((B * C) / WG), params);
-  engine.run(kernel("means"), [g], Math.ceil(B / WG), params);
-  engine.run(kernel("apply"), [x, gamma, beta, g, y], Math.ceil(x.size / WG), params);
-  g.release();
+  if (x.size === 0) return y;
+  const gx = engine.empty([b, c], "f32", "grn Gx");
+  const blocks = Math.ceil(t / TOKEN_BLOCK);
+  const params = packParams([b, t, c, { f32: eps }, TOKEN_BLOCK, blocks]);
+  engine.run(
+    { name: "grn", code, entry: "sumsq", constants: { WG } },
+    [x, gx],
+    Math.ceil((b * c) / WG),
+    params,
+  );
+  engine.run(
+    { name: "grn", code, entry: "apply", constants: { WG } },
+    [x, gx, gamma, beta, y],
+    b * blocks,
+    params,
+  );
+  gx.release();
   return y;
 }
