@@ -79,6 +79,8 @@ const S2D_CASES: [number[], number][] = [
   [[3, 2, 2, 1], 2],
   [[1, 3, 5, 7], 1],
   [[1, 14, 14, 6], 7],
+  // Not multiples of k: the last row / column is dropped, as by a stride-k conv.
+  [[2, 9, 7, 5], 2],
 ];
 
 for (const [shape, k] of S2D_CASES) {
@@ -87,7 +89,7 @@ for (const [shape, k] of S2D_CASES) {
     const x = randomF32(shape.reduce((a, v) => a * v), 3);
     const y = spaceToDepthNHWC(engine, engine.upload(x, shape), k);
     const [b, h, w, c] = shape;
-    assert.deepEqual(y.shape, [b, h / k, w / k, k * k * c]);
+    assert.deepEqual(y.shape, [b, Math.floor(h / k), Math.floor(w / k), k * k * c]);
     assert.deepEqual(await engine.readF32(y), patchesRef(x, shape, k, true));
   });
 }
@@ -157,8 +159,8 @@ Deno.test("patchWeightToKhKwC orders (kh, kw, c); helpers reject bad shapes", as
   assert.throws(() => patchWeightToKhKwC(w, [2, 3, 2, 3]), /do not fill/);
   const engine = await Engine.create();
   assert.throws(
-    () => spaceToDepthNHWC(engine, engine.empty([1, 6, 5, 2]), 2),
-    /multiples of the block size 2/,
+    () => spaceToDepthNHWC(engine, engine.empty([1, 6, 1, 2]), 2),
+    /smaller than one 2x2 block/,
   );
   assert.throws(() => patchifyNCHWtoNHWC(engine, engine.empty([1, 3, 3, 5]), 4), /smaller/);
   assert.throws(() => meanTokens(engine, engine.empty([4, 3])), /not \[B, T, C\]/);

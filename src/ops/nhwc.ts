@@ -2,7 +2,7 @@
  * Channels-last (NHWC) plumbing for ConvNeXt-style models
  * (shaders/nhwc.wgsl): space-to-depth and the stem's patchify, which turn a
  * non-overlapping k x k stride-k convolution into a `linear` over
- * [B, H/k, W/k, k*k*C] rows, and the global average pool of token maps.
+ * [B, floor(H/k), floor(W/k), k*k*C] rows, and the global average pool of token maps.
  */
 import code from "../../shaders/nhwc.wgsl" with { type: "text" };
 import type { Engine } from "../gpu/engine.ts";
@@ -32,25 +32,26 @@ function recordPatches(
 }
 
 /**
- * Space-to-depth on channels-last maps: x [B, H, W, C] -> [B, H/k, W/k, k*k*C]
- * with each output vector ordered (kh, kw, c). H and W must be multiples of
- * `k`. With the weight reordered by {@link patchWeightToKhKwC}, a k x k
- * stride-k convolution (ConvNeXt's downsampling layers) is
- * `linear(spaceToDepthNHWC(x, k), weight)`.
+ * Space-to-depth on channels-last maps: x [B, H, W, C] ->
+ * [B, floor(H/k), floor(W/k), k*k*C] with each output vector ordered
+ * (kh, kw, c); trailing rows and columns are dropped, as by a stride-k
+ * convolution without padding. With the weight reordered by
+ * {@link patchWeightToKhKwC}, a k x k stride-k convolution (ConvNeXt's
+ * downsampling layers) is `linear(spaceToDepthNHWC(x, k), weight)`.
  */
 export function spaceToDepthNHWC(engine: Engine, x: Tensor, k: number): Tensor {
   if (x.shape.length !== 4) {
     throw new Error(`spaceToDepthNHWC: input ${x.label} [${x.shape}] is not [B, H, W, C]`);
   }
   const [b, h, w, c] = x.shape;
-  if (!Number.isInteger(k) || k < 1 || h % k || w % k) {
+  const ho = Math.floor(h / k), wo = Math.floor(w / k);
+  if (!Number.isInteger(k) || k < 1 || ho < 1 || wo < 1) {
     throw new Error(
-      `spaceToDepthNHWC: ${x.label} [${x.shape}] has H=${h}, W=${w}, which must be multiples ` +
-        `of the block size ${k} (pad or crop the map first)`,
+      `spaceToDepthNHWC: ${x.label} [${x.shape}] is smaller than one ${k}x${k} block`,
     );
   }
-  const out = engine.empty([b, h / k, w / k, k * k * c], "f32", "space-to-depth");
-  recordPatches(engine, x, out, c, k, h / k, w / k, [h * w * c, 1, w * c, c]);
+  const out = engine.empty([b, ho, wo, k * k * c], "f32", "space-to-depth");
+  recordPatches(engine, x, out, c, k, ho, wo, [h * w * c, 1, w * c, c]);
   return out;
 }
 

@@ -8,14 +8,13 @@
  * - block: depthwise k x k (pad k/2, bias) -> LayerNorm -> fc1 with the
  *   activation fused -> (V2: GRN) -> fc2 with the layer scale folded into its
  *   weight and bias (gamma W, gamma b) and the residual add in its epilogue;
- * - downsampling: LayerNorm -> 2x2 stride-2 conv as patches + linear;
+ * - downsampling: LayerNorm -> 2x2 stride-2 conv as space-to-depth + linear;
  * - head: mean over tokens -> LayerNorm -> linear ({@link ClassifierHead}).
  *
  * The `featureMap` tap is the final stage's output as NCHW [B, C, h, w]
  * (after timm's `norm_pre` where the model has one); `features` is the
  * pooled vector before the head's LayerNorm.
  */
-import { grn } from "../../ops/grn.ts";
 import { dirname } from "node:path";
 import type { Engine } from "../../gpu/engine.ts";
 import {
@@ -27,7 +26,8 @@ import { linear, type PackedMatrix, prepareLinearWeight } from "../../ops/gemm.t
 import type { Activation } from "../../ops/activation.ts";
 import { layerNorm } from "../../ops/layernorm.ts";
 import { patchify } from "../../ops/patch_embed.ts";
-import { globalAvgPool } from "../../ops/pool.ts";
+import { grn } from "../../ops/grn.ts";
+import { meanTokens, patchWeightToKhKwC, spaceToDepthNHWC } from "../../ops/nhwc.ts";
 import { permute } from "../../ops/transpose.ts";
 import type { Tensor } from "../../tensor.ts";
 import { ClassifierHead } from "../../nn/head.ts";
@@ -216,9 +216,15 @@ export class ConvNeXt extends Classifier {
         const d = s.downsample;
         downsample = {
           norm: await loadNorm(engine, file, d.norm, d.inChannels),
+          // Columns in space-to-depth's (kh, kw, c) order.
           proj: packLinear(
             engine,
-            await file.readF32(d.conv.weight),
+            patchWeightToKhKwC(await file.readF32(d.conv.weight), [
+              s.dim,
+              d.inChannels,
+              d.kernel,
+              d.kernel,
+            ]),
             s.dim,
             d.inChannels * d.kernel * d.kernel,
             d.conv.weight,
@@ -267,7 +273,7 @@ export class ConvNeXt extends Classifier {
         const k = s.downsample.kernel;
         gh = Math.floor(gh / k);
         gw = Math.floor(gw / k);
-        // The patches [T', C k k] (and the NCHW copy they are cut from) hold about T C values.
+        // The patches [T', C k k] hold about as many values as the map they are cut from.
         largest = Math.max(largest, gh * gw * s.downsample.inChannels * k * k);
       }
       for (const b of s.blocks) largest = Math.max(largest, gh * gw * Math.max(b.hidden, b.dim));
@@ -291,7 +297,8 @@ export class ConvNeXt extends Classifier {
         const d = stage.downsample;
         const normed = norm(engine, x, d.norm);
         x.release();
-        const cut = patchesOfTokens(engine, normed, B, gh, gw, d.kernel);
+        const C = normed.shape[normed.shape.length - 1];
+        const cut = spaceToDepthNHWC(engine, normed.reshape([B, gh, gw, C]), d.kernel);
         normed.release();
         gh = Math.floor(gh / d.kernel);
         gw = Math.floor(gw / d.kernel);
@@ -310,13 +317,14 @@ export class ConvNeXt extends Classifier {
       x = y;
     }
     const C = x.shape[x.shape.length - 1];
-    const map = permute(engine, x.reshape([B, gh, gw, C]), [0, 3, 1, 2]);
-    x.release();
-    const pooled = globalAvgPool(engine, map);
+    const pooled = meanTokens(engine, x.reshape([B, gh * gw, C]));
     const logits = this.#head.forward(engine, pooled);
     const result: ForwardResult = { logits };
-    if (opts.featureMap) result.featureMap = map;
-    else map.release();
+    // Grad-CAM and the report read feature maps as NCHW.
+    if (opts.featureMap) {
+      result.featureMap = permute(engine, x.reshape([B, gh, gw, C]), [0, 3, 1, 2]);
+    }
+    x.release();
     if (opts.features) result.features = pooled;
     else pooled.release();
     return result;
@@ -350,22 +358,6 @@ export class ConvNeXt extends Classifier {
 
 function norm(engine: Engine, x: Tensor, n: LoadedNorm): Tensor {
   return layerNorm(engine, x, n.weight, n.bias, n.eps);
-}
-
-/** tokens [B, gh*gw, C] -> non-overlapping k x k patches [B, (gh/k)(gw/k), C*k*k] in (c, i, j) order. */
-function patchesOfTokens(
-  engine: Engine,
-  x: Tensor,
-  B: number,
-  gh: number,
-  gw: number,
-  k: number,
-): Tensor {
-  const C = x.shape[x.shape.length - 1];
-  const nchw = permute(engine, x.reshape([B, gh, gw, C]), [0, 3, 1, 2]);
-  const out = patchify(engine, nchw, [k, k]);
-  nchw.release();
-  return out;
 }
 
 /** Depthwise k x k convolution (stride 1, pad k/2, bias) of tokens [B, gh*gw, C] -> [B, gh, gw, C]. */
