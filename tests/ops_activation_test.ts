@@ -13,6 +13,7 @@ import {
   type Activation,
   ACTIVATION_WGSL,
   activationCode,
+  activationDerivativeRef,
   ACTIVATIONS,
   erf64,
 } from "../src/ops/activation.ts";
@@ -294,4 +295,15 @@ Deno.test("conv2d: relu is a synonym of act 'relu'; disagreeing options throw", 
   const w = engine.upload(new Float32Array(9), [1, 1, 3, 3]);
   assert.throws(() => conv2d(engine, x, w, { relu: true, act: "silu" }), /disagree/);
   assert.throws(() => conv2d(engine, x, w, { act: "tanh" as Activation }), /unknown activation/);
+});
+
+Deno.test("activationDerivativeRef matches central differences of activateRef", () => {
+  for (const a of ACTIVATIONS) {
+    for (const x of [-7.5, -3.2, -2.9, -1, -0.25, 0.3, 1.7, 2.95, 3.4, 5.5, 6.5, 12]) {
+      const h = 1e-6;
+      const fd = (activateRef(a, x + h) - activateRef(a, x - h)) / (2 * h);
+      const d = activationDerivativeRef(a, x);
+      assert.ok(Math.abs(d - fd) < 1e-6, `${a}'(${x}) = ${d}, finite difference ${fd}`);
+    }
+  }
 });

@@ -10,7 +10,7 @@
  * between the two layers; which ones it cannot say. The overwhelming
  * convention is ReLU (plus dropout, a no-op at evaluation), so that is
  * assumed and said in the model's notes; config.json's `head_activation`
- * overrides it ("relu", "gelu", "tanh", "none", ...). Adjacent indices mean no
+ * overrides it ("relu", "gelu", "silu", "tanh", "none", ...). Adjacent indices mean no
  * module between the layers.
  *
  * Grad-CAM needs d logit_c / d pooled for each image; for a single linear
@@ -21,7 +21,13 @@
  */
 import { ModelLayoutError } from "../errors.ts";
 import type { Engine } from "../gpu/engine.ts";
-import { type Activation, linear, type PackedMatrix, prepareLinearWeight } from "../ops/gemm.ts";
+import { linear, type PackedMatrix, prepareLinearWeight } from "../ops/gemm.ts";
+import {
+  activateRef,
+  type Activation,
+  activationDerivativeRef,
+  ACTIVATIONS,
+} from "../ops/activation.ts";
 import { layerNorm } from "../ops/layernorm.ts";
 import { elementwise } from "../ops/elementwise.ts";
 import type { Tensor } from "../tensor.ts";
@@ -42,7 +48,7 @@ import {
   type TensorIndex,
 } from "../weights/layout_check.ts";
 
-/** Activations a head may use between its layers (those the GEMM epilogue fuses, plus tanh on the host). */
+/** Activations a head may use between its layers: those the GEMM epilogue fuses, plus tanh. */
 export type HeadActivation = Activation | "tanh";
 
 /** One linear layer of a head. */
@@ -73,7 +79,7 @@ export interface HeadSpec {
   notes: string[];
 }
 
-const HEAD_ACTS: readonly HeadActivation[] = ["none", "relu", "gelu", "tanh"];
+const HEAD_ACTS: readonly HeadActivation[] = [...ACTIVATIONS, "tanh"];
 
 /** Options of {@link headSpec}. */
 export interface HeadSpecOptions {
@@ -407,38 +413,10 @@ export class ClassifierHead {
   }
 }
 
-/** erf to about 1e-7 (Abramowitz & Stegun 7.1.26), for GELU's derivative on the host. */
-function erf(x: number): number {
-  const z = Math.abs(x);
-  const t = 1 / (1 + 0.3275911 * z);
-  const y = 1 - t * (0.254829592 + t * (-0.284496736 + t * (1.421413741 +
-                t * (-1.453152027 + t * 1.061405429)))) *
-      Math.exp(-z * z);
-  return x >= 0 ? y : -y;
-}
-
 function activate(act: HeadActivation, x: number): number {
-  switch (act) {
-    case "relu":
-      return Math.max(x, 0);
-    case "gelu":
-      return 0.5 * x * (1 + erf(x / Math.SQRT2));
-    case "tanh":
-      return Math.tanh(x);
-    default:
-      return x;
-  }
+  return act === "tanh" ? Math.tanh(x) : activateRef(act, x);
 }
 
 function activationDerivative(act: HeadActivation, x: number): number {
-  switch (act) {
-    case "relu":
-      return x > 0 ? 1 : 0;
-    case "gelu":
-      return 0.5 * (1 + erf(x / Math.SQRT2)) + x * Math.exp(-0.5 * x * x) / Math.sqrt(2 * Math.PI);
-    case "tanh":
-      return 1 - Math.tanh(x) ** 2;
-    default:
-      return 1;
-  }
+  return act === "tanh" ? 1 - Math.tanh(x) ** 2 : activationDerivativeRef(act, x);
 }

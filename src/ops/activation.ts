@@ -113,3 +113,36 @@ export function activateRef(a: Activation, x: number): number {
       throw new Error(`unknown activation "${a}"`);
   }
 }
+
+/**
+ * d/dx of `a` at `x` in float64 (for closed-form gradients on the host, e.g.
+ * Grad-CAM through an MLP head). At the kinks (relu at 0, relu6 at 0 and 6,
+ * the hard functions at +-3) it takes PyTorch's autograd value.
+ */
+export function activationDerivativeRef(a: Activation, x: number): number {
+  switch (a) {
+    case "none":
+      return 1;
+    case "relu":
+      return x > 0 ? 1 : 0;
+    case "gelu":
+      return 0.5 * (1 + erf64(x / Math.SQRT2)) +
+        x * Math.exp(-0.5 * x * x) / Math.sqrt(2 * Math.PI);
+    case "relu6":
+      return x > 0 && x < 6 ? 1 : 0;
+    case "silu": {
+      const s = sigmoid64(x);
+      return s * (1 + x * (1 - s));
+    }
+    case "hardswish":
+      return x < -3 ? 0 : x > 3 ? 1 : (2 * x + 3) / 6;
+    case "sigmoid": {
+      const s = sigmoid64(x);
+      return s * (1 - s);
+    }
+    case "hardsigmoid":
+      return x > -3 && x < 3 ? 1 / 6 : 0;
+    default:
+      throw new Error(`unknown activation "${a}"`);
+  }
+}
