@@ -10,6 +10,7 @@ import { type Engine, fmtBytes } from "../gpu/engine.ts";
 import { GpuLimitError, ModelLayoutError } from "../errors.ts";
 import type { Tensor } from "../tensor.ts";
 import type { ClassifierModel, ForwardOptions, ForwardResult, ModelPreprocess } from "./model.ts";
+import { inputSizeFromConfig, labelsFromConfig, type ModelFiles } from "./config.ts";
 import {
   predict as predictImages,
   type PredictInput,
@@ -35,6 +36,36 @@ export interface ClassifierMeta {
   preprocess?: ModelPreprocess;
   /** What loading inferred or assumed, one sentence each (printed in the run header). */
   notes?: string[];
+}
+
+/**
+ * The metadata every family derives the same way from a checkpoint folder:
+ * `config` is config.json (+ the processor config) with the family's
+ * inferred description under its name, the input size the folder states (or
+ * `fallbackSize`), class names from the config.
+ */
+export function checkpointMeta(
+  files: ModelFiles,
+  o: {
+    family: string;
+    description: Record<string, unknown>;
+    numClasses: number;
+    notes: string[];
+    fallbackSize: [number, number];
+    preprocess: ModelPreprocess;
+  },
+): Omit<ClassifierMeta, "numClasses" | "inChannels"> {
+  const processor = files.preprocessorConfig
+    ? { preprocessor_config: files.preprocessorConfig }
+    : {};
+  return {
+    path: files.dir,
+    notes: o.notes,
+    config: { ...files.config, ...processor, [o.family]: o.description },
+    inputSize: inputSizeFromConfig({ ...files.config, ...processor }, o.fallbackSize),
+    labels: labelsFromConfig(files.config, o.numClasses),
+    preprocess: o.preprocess,
+  };
 }
 
 const BATCHED_OUTPUTS = [

@@ -12,13 +12,9 @@ import {
   preprocessConfigFromModelDir,
 } from "../../data/preprocess.ts";
 import { SafetensorsFile } from "../../weights/safetensors.ts";
-import {
-  findModelFiles,
-  inputSizeFromConfig,
-  labelsFromConfig,
-  type ModelFiles,
-} from "../config.ts";
+import { findModelFiles, type ModelFiles } from "../config.ts";
 import type { ModelFamily } from "../family.ts";
+import { checkpointMeta } from "../classifier.ts";
 import type { ModelPreprocess } from "../model.ts";
 import { convnextSpec, detectConvNeXtLayout } from "./layouts.ts";
 import { ConvNeXt } from "./model.ts";
@@ -137,38 +133,36 @@ export async function loadConvNeXt(
   try {
     const spec = convnextSpec(file, files.config, files.weights);
     const engine = options.engine ?? await Engine.create();
-    const config: Record<string, unknown> = {
-      ...files.config,
-      ...(files.preprocessorConfig ? { preprocessor_config: files.preprocessorConfig } : {}),
-      convnext: {
-        layout: spec.layout,
-        version: spec.version,
-        depths: spec.depths,
-        widths: spec.widths,
-        patch: spec.stem.patch,
-        kernels: spec.stages.map((s) => s.blocks[0].kernel),
-        mlpHidden: spec.stages.map((s) => s.blocks[0].hidden),
-        layerScale: Boolean(spec.stages[0].blocks[0].layerScale),
-        normEps: spec.stem.norm.eps,
-        headNormEps: spec.head.norm?.eps,
-        normPre: Boolean(spec.normPre),
-        act: spec.act,
-        numClasses: spec.head.numClasses,
-        features: spec.head.features,
-        headLayers: spec.head.layers.map((l) => ({ out: l.outFeatures, act: l.act })),
-      },
+    const description = {
+      layout: spec.layout,
+      version: spec.version,
+      depths: spec.depths,
+      widths: spec.widths,
+      patch: spec.stem.patch,
+      kernels: spec.stages.map((s) => s.blocks[0].kernel),
+      mlpHidden: spec.stages.map((s) => s.blocks[0].hidden),
+      layerScale: Boolean(spec.stages[0].blocks[0].layerScale),
+      normEps: spec.stem.norm.eps,
+      headNormEps: spec.head.norm?.eps,
+      normPre: Boolean(spec.normPre),
+      act: spec.act,
+      numClasses: spec.head.numClasses,
+      features: spec.head.features,
+      headLayers: spec.head.layers.map((l) => ({ out: l.outFeatures, act: l.act })),
     };
-    return await ConvNeXt.fromFile(engine, file, spec, {
-      path: files.dir,
-      notes: spec.notes,
-      config,
-      inputSize: inputSizeFromConfig(
-        { ...files.config, preprocessor_config: files.preprocessorConfig },
-        [224, 224],
-      ),
-      labels: labelsFromConfig(files.config, spec.head.numClasses),
-      preprocess: options.preprocess ?? convnextPipeline(files, spec),
-    });
+    return await ConvNeXt.fromFile(
+      engine,
+      file,
+      spec,
+      checkpointMeta(files, {
+        family: "convnext",
+        description,
+        numClasses: spec.head.numClasses,
+        notes: spec.notes,
+        fallbackSize: [224, 224],
+        preprocess: options.preprocess ?? convnextPipeline(files, spec),
+      }),
+    );
   } finally {
     file.close();
   }

@@ -31,14 +31,9 @@ import {
   resnetSpec,
   type ShortcutSpec,
 } from "./layouts.ts";
-import {
-  findModelFiles,
-  inputSizeFromConfig,
-  labelsFromConfig,
-  type ModelFiles,
-} from "../config.ts";
+import { findModelFiles, type ModelFiles } from "../config.ts";
 import type { ForwardOptions, ForwardResult, ModelPreprocess } from "../model.ts";
-import { Classifier, type ClassifierMeta } from "../classifier.ts";
+import { checkpointMeta, Classifier, type ClassifierMeta } from "../classifier.ts";
 import type { ModelFamily } from "../family.ts";
 
 /** A convolution with its BatchNorm folded in, on the GPU. */
@@ -330,36 +325,34 @@ export async function loadResNet(
     const spec = resnetSpec(file, files.config, files.weights);
     const cifarStem = spec.stem[0].stride === 1 && !spec.stemPool;
     const fallbackSize: [number, number] = cifarStem ? [32, 32] : [224, 224];
-    const config: Record<string, unknown> = {
-      ...files.config,
-      ...(files.preprocessorConfig ? { preprocessor_config: files.preprocessorConfig } : {}),
-      resnet: {
-        layout: spec.layout,
-        blockType: spec.blockType,
-        depths: spec.depths,
-        widths: spec.widths,
-        stemChannels: spec.stem[0].shape[0],
-        stemKernel: spec.stem[0].shape[2],
-        stemStride: spec.stem[0].stride,
-        maxPool: Boolean(spec.stemPool),
-        shortcut: shortcutKind(spec),
-        bnEps: spec.bnEps,
-        numClasses: spec.head.numClasses,
-        features: spec.head.features,
-        headLayers: spec.head.layers.map((l) => ({ out: l.outFeatures, act: l.act })),
-      },
+    const description = {
+      layout: spec.layout,
+      blockType: spec.blockType,
+      depths: spec.depths,
+      widths: spec.widths,
+      stemChannels: spec.stem[0].shape[0],
+      stemKernel: spec.stem[0].shape[2],
+      stemStride: spec.stem[0].stride,
+      maxPool: Boolean(spec.stemPool),
+      shortcut: shortcutKind(spec),
+      bnEps: spec.bnEps,
+      numClasses: spec.head.numClasses,
+      features: spec.head.features,
+      headLayers: spec.head.layers.map((l) => ({ out: l.outFeatures, act: l.act })),
     };
-    return await ResNet.fromFile(engine, file, spec, {
-      path: files.dir,
-      notes: spec.notes,
-      config,
-      inputSize: inputSizeFromConfig(
-        { ...files.config, preprocessor_config: files.preprocessorConfig },
+    return await ResNet.fromFile(
+      engine,
+      file,
+      spec,
+      checkpointMeta(files, {
+        family: "resnet",
+        description,
+        numClasses: spec.head.numClasses,
+        notes: spec.notes,
         fallbackSize,
-      ),
-      labels: labelsFromConfig(files.config, spec.head.numClasses),
-      preprocess: options.preprocess ?? resnetPipeline(files, spec),
-    });
+        preprocess: options.preprocess ?? resnetPipeline(files, spec),
+      }),
+    );
   } finally {
     file.close();
   }
