@@ -90,7 +90,10 @@ export interface GemmCase {
   k: number;
 }
 
-/** GEMM shapes: a square reference, ViT-B/16 (batch 8) and ResNet-50's classifier. */
+/**
+ * GEMM shapes: a square reference, ViT-B/16 (batch 8), ResNet-50's classifier
+ * and ConvNeXt-T's pointwise layers (batch 8: many rows, a short K).
+ */
 export const GEMM_CASES: GemmCase[] = [
   { name: "square 1024^3", m: 1024, n: 1024, k: 1024 },
   { name: "ViT-B qkv (B=8): 1576x768 -> 2304", m: 1576, n: 2304, k: 768 },
@@ -98,6 +101,9 @@ export const GEMM_CASES: GemmCase[] = [
   { name: "ViT-B fc1 (B=8): 1576x768 -> 3072", m: 1576, n: 3072, k: 768 },
   { name: "ViT-B fc2 (B=8): 1576x3072 -> 768", m: 1576, n: 768, k: 3072 },
   { name: "ResNet-50 fc (B=32): 32x2048 -> 1000", m: 32, n: 1000, k: 2048 },
+  { name: "ConvNeXt-T stage 1 fc1 (B=8): 25088x96 -> 384", m: 25088, n: 384, k: 96 },
+  { name: "ConvNeXt-T stage 1 fc2 (B=8): 25088x384 -> 96", m: 25088, n: 96, k: 384 },
+  { name: "ConvNeXt-T stage 3 fc1 (B=8): 1568x384 -> 1536", m: 1568, n: 1536, k: 384 },
 ];
 
 /** Sets up a linear layer with a prepacked weight; returns the recorder. */
