@@ -323,16 +323,23 @@ export {
   mostConfidentMistakes,
   worstClassCurves,
 } from "./src/report/from_snapshot.ts";
-// What every family shares: the plug-in interface, the classifier base, the head.
+// What every family shares: the plug-in interface, the classifier base, the head, the
+// transformer block.
 export type { FamilyMatch, ModelFamily } from "./src/models/family.ts";
 export { detectFamily, FAMILIES, supportedSummary } from "./src/models/registry.ts";
-export { Classifier, type ClassifierMeta } from "./src/models/classifier.ts";
+export { checkpointMeta, Classifier, type ClassifierMeta } from "./src/models/classifier.ts";
 export {
   ClassifierHead,
   type HeadActivation,
   type HeadLayerSpec,
   type HeadSpec,
 } from "./src/nn/head.ts";
+export {
+  type AttentionTaps,
+  TransformerBlock,
+  type TransformerBlockSpec,
+  type TransformerOptions,
+} from "./src/nn/transformer.ts";
 // ConvNeXt / ConvNeXt V2: family plug-in, model, layouts, spec.
 export {
   convnextFamily,

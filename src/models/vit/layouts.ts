@@ -23,6 +23,7 @@
  */
 import { ModelLayoutError } from "../../errors.ts";
 import { expectHead, type HeadSpec, headSpec } from "../../nn/head.ts";
+import type { TransformerBlockSpec } from "../../nn/transformer.ts";
 import type { Activation } from "../../ops/gemm.ts";
 import {
   checkTensors,
@@ -41,24 +42,8 @@ import {
 
 export type { LinearNames, NormNames, TensorIndex };
 
-/** One transformer block (pre-norm: LN inside the residual branch; post-norm: after the add). */
-export interface ViTBlockSpec {
-  /** LayerNorm of the attention sub-block. */
-  norm1: NormNames;
-  /**
-   * The q, k, v projections: one fused [3D, D] linear (timm) or three [D, D]
-   * linears in q, k, v order (Hugging Face), concatenated at load time.
-   */
-  qkv: LinearNames[];
-  /** Attention output projection [D, D]. */
-  proj: LinearNames;
-  /** LayerNorm of the MLP sub-block. */
-  norm2: NormNames;
-  /** MLP expansion [M, D] (followed by the spec's `mlpAct`). */
-  fc1: LinearNames;
-  /** MLP projection [D, M]. */
-  fc2: LinearNames;
-}
+/** One transformer block (the shared block of src/nn/transformer.ts). */
+export type ViTBlockSpec = TransformerBlockSpec;
 
 /** How position embeddings are resized to another token grid. */
 export type PosEmbedResize = "bicubic" | "bicubic-antialias";

@@ -14,43 +14,28 @@
  * the same kernels (and give identical logits for identical weights).
  */
 import { Engine } from "../../gpu/engine.ts";
-import { linear, type PackedMatrix, prepareLinearWeight } from "../../ops/gemm.ts";
+import { linear } from "../../ops/gemm.ts";
 import { layerNorm } from "../../ops/layernorm.ts";
-import { attention } from "../../ops/attention.ts";
 import { assembleTokens, patchify, takeTokens } from "../../ops/patch_embed.ts";
 import type { Tensor } from "../../tensor.ts";
 import { SafetensorsFile } from "../../weights/safetensors.ts";
-import { detectViTLayout, type LinearNames, type ViTSpec, vitSpec } from "./layouts.ts";
+import { detectViTLayout, type ViTSpec, vitSpec } from "./layouts.ts";
 import type { ModelFamily } from "../family.ts";
 import { ModelLayoutError } from "../../errors.ts";
 import { findModelFiles, labelsFromConfig, type ModelFiles } from "../config.ts";
 import type { ForwardOptions, ForwardResult, ModelPreprocess } from "../model.ts";
 import { Classifier } from "../classifier.ts";
 import { ClassifierHead } from "../../nn/head.ts";
+import {
+  type LoadedLinear,
+  type LoadedNorm,
+  loadLinear,
+  loadNorm,
+  packLinear,
+  TransformerBlock,
+} from "../../nn/transformer.ts";
 import { positionTable } from "./posembed.ts";
 import { type PreprocessConfig, preprocessConfigFromModelDir } from "../../data/preprocess.ts";
-
-/** GPU weights of one linear layer (weight packed once for the GEMM kernel). */
-interface LinearWeights {
-  weight: PackedMatrix;
-  bias?: Tensor;
-}
-
-/** GPU weights of one LayerNorm. */
-interface NormWeights {
-  weight: Tensor;
-  bias: Tensor;
-}
-
-/** GPU weights of one transformer block. */
-interface BlockWeights {
-  norm1: NormWeights;
-  qkv: LinearWeights;
-  proj: LinearWeights;
-  norm2: NormWeights;
-  fc1: LinearWeights;
-  fc2: LinearWeights;
-}
 
 /**
  * The preprocessing of a ViT folder. When the folder gives no input size (no
@@ -76,7 +61,7 @@ export function vitPipeline(files: ModelFiles, spec: ViTSpec): PreprocessConfig 
 /** The classifier: one (possibly MLP) head on the class token, or the mean of DeiT's two linear heads. */
 type HeadWeights =
   | { kind: "single"; head: ClassifierHead }
-  | { kind: "mean"; linear: LinearWeights; host: Float32Array };
+  | { kind: "mean"; linear: LoadedLinear; host: Float32Array };
 
 /** A loaded Vision Transformer (ViT or DeiT). */
 export class ViTModel extends Classifier {
@@ -85,10 +70,10 @@ export class ViTModel extends Classifier {
   /** The network's dimensions and tensor names. */
   readonly spec: ViTSpec;
 
-  #patch: LinearWeights;
+  #patch: LoadedLinear;
   #prefix: Tensor;
-  #blocks: BlockWeights[];
-  #norms: NormWeights[];
+  #blocks: TransformerBlock[];
+  #norms: LoadedNorm[];
   #head: HeadWeights;
   #posPrefix: Float32Array;
   #posGrid: Float32Array;
@@ -100,10 +85,10 @@ export class ViTModel extends Classifier {
     spec: ViTSpec,
     files: ModelFiles,
     weights: {
-      patch: LinearWeights;
+      patch: LoadedLinear;
       prefix: Tensor;
-      blocks: BlockWeights[];
-      norms: NormWeights[];
+      blocks: TransformerBlock[];
+      norms: LoadedNorm[];
       head: HeadWeights;
       posPrefix: Float32Array;
       posGrid: Float32Array;
@@ -173,47 +158,8 @@ export class ViTModel extends Classifier {
     const read = (name: string) => file.readF32(name);
     const upload = (data: Float32Array, shape: number[], label: string) =>
       engine.upload(data, shape, label, true);
-    // A linear weight [N, K], packed into the GEMM's panel layout; the raw copy is freed.
-    const uploadLinear = (data: Float32Array, shape: [number, number], label: string) => {
-      const raw = upload(data, shape, label);
-      const packed = prepareLinearWeight(engine, raw);
-      engine.submit();
-      raw.release();
-      return packed;
-    };
-    const linearW = async (l: LinearNames): Promise<LinearWeights> => {
-      const shape = file.info(l.weight).shape;
-      return {
-        weight: uploadLinear(
-          await read(l.weight),
-          [shape[0], shape.slice(1).reduce((a, b) => a * b)],
-          l.weight,
-        ),
-        bias: l.bias ? upload(await read(l.bias), [shape[0]], l.bias) : undefined,
-      };
-    };
-    const normW = async (n: { weight: string; bias: string }): Promise<NormWeights> => ({
-      weight: upload(await read(n.weight), [D], n.weight),
-      bias: upload(await read(n.bias), [D], n.bias),
-    });
-    // q, k, v as one [3D, D] linear.
-    const qkvW = async (parts: LinearNames[]): Promise<LinearWeights> => {
-      if (parts.length === 1) return linearW(parts[0]);
-      const w = new Float32Array(3 * D * D);
-      const hasBias = Boolean(parts[0].bias);
-      const b = hasBias ? new Float32Array(3 * D) : undefined;
-      for (let i = 0; i < 3; i++) {
-        w.set(await read(parts[i].weight), i * D * D);
-        if (b) b.set(await read(parts[i].bias!), i * D);
-      }
-      const label = parts[0].weight.replace(/query\.weight$/, "qkv.weight");
-      return {
-        weight: uploadLinear(w, [3 * D, D], label),
-        bias: b ? upload(b, [3 * D], label.replace(/weight$/, "bias")) : undefined,
-      };
-    };
 
-    const patch = await linearW(spec.patchEmbed);
+    const patch = await loadLinear(engine, file, spec.patchEmbed);
     const P = spec.prefixTokens.length;
     const prefixHost = new Float32Array(P * D);
     for (let i = 0; i < P; i++) prefixHost.set(await read(spec.prefixTokens[i]), i * D);
@@ -224,19 +170,10 @@ export class ViTModel extends Classifier {
     if (spec.posCoversPrefix) posPrefix.set(pos.subarray(0, P * D));
     const posGrid = pos.slice(spec.posCoversPrefix ? P * D : 0);
 
-    const blocks: BlockWeights[] = [];
-    for (const b of spec.blocks) {
-      blocks.push({
-        norm1: await normW(b.norm1),
-        qkv: await qkvW(b.qkv),
-        proj: await linearW(b.proj),
-        norm2: await normW(b.norm2),
-        fc1: await linearW(b.fc1),
-        fc2: await linearW(b.fc2),
-      });
-    }
-    const norms: NormWeights[] = [];
-    for (const n of spec.norms) norms.push(await normW(n));
+    const blocks: TransformerBlock[] = [];
+    for (const b of spec.blocks) blocks.push(await TransformerBlock.load(engine, file, b, D));
+    const norms: LoadedNorm[] = [];
+    for (const n of spec.norms) norms.push(await loadNorm(engine, file, n, D));
 
     const heads = spec.classifiers;
     heads.forEach((h, k) => {
@@ -270,14 +207,13 @@ export class ViTModel extends Classifier {
       }
       head = {
         kind: "mean",
-        linear: {
-          weight: uploadLinear(
-            headW,
-            [C, n * D],
-            heads.map((h) => h.head.layers[0].linear.weight).join("+"),
-          ),
-          bias: upload(headB, [C], "classifier-bias"),
-        },
+        linear: packLinear(
+          engine,
+          headW,
+          [C, n * D],
+          heads.map((h) => h.head.layers[0].linear.weight).join("+"),
+          headB,
+        ),
         host,
       };
     }
@@ -346,7 +282,6 @@ export class ViTModel extends Classifier {
     const P = spec.prefixTokens.length;
     const T = P + gh * gw;
     const L = spec.blocks.length;
-    const act = spec.mlpAct;
 
     const patches = patchify(engine, pixels, spec.patch);
     const emb = linear(engine, patches, this.#patch.weight, { bias: this.#patch.bias });
@@ -358,47 +293,19 @@ export class ViTModel extends Classifier {
     const clsHeads = opts.clsAttentionHeads
       ? engine.empty([B, spec.heads, T], "f32", "cls-attention-heads")
       : undefined;
-    const norm = (t: Tensor, n: NormWeights) => layerNorm(engine, t, n.weight, n.bias, spec.eps);
-    const attend = (t: Tensor, blk: BlockWeights, layer: number) => {
-      const qkv = linear(engine, t, blk.qkv.weight, { bias: blk.qkv.bias });
-      const o = attention(engine, qkv, {
-        heads: spec.heads,
-        headMeanProbs: attn ? { into: attn, layer } : undefined,
-        clsHeadProbs: layer === L - 1 ? clsHeads : undefined,
-      });
-      qkv.release();
-      return o;
+    const norm = (t: Tensor, n: LoadedNorm) => layerNorm(engine, t, n.weight, n.bias, spec.eps);
+    const block = {
+      dim: D,
+      heads: spec.heads,
+      eps: spec.eps,
+      normFirst: spec.normFirst,
+      mlpAct: spec.mlpAct,
     };
     this.#blocks.forEach((blk, layer) => {
-      if (spec.normFirst) {
-        // x = x + proj(attn(LN1(x))); x = x + fc2(act(fc1(LN2(x))))
-        const h1 = norm(x, blk.norm1);
-        const o = attend(h1, blk, layer);
-        h1.release();
-        const x2 = linear(engine, o, blk.proj.weight, { bias: blk.proj.bias, residual: x });
-        o.release();
-        x.release();
-        const h2 = norm(x2, blk.norm2);
-        const m = linear(engine, h2, blk.fc1.weight, { bias: blk.fc1.bias, act });
-        h2.release();
-        x = linear(engine, m, blk.fc2.weight, { bias: blk.fc2.bias, residual: x2 });
-        m.release();
-        x2.release();
-      } else {
-        // x = LN1(x + proj(attn(x))); x = LN2(x + fc2(act(fc1(x))))
-        const o = attend(x, blk, layer);
-        const s1 = linear(engine, o, blk.proj.weight, { bias: blk.proj.bias, residual: x });
-        o.release();
-        x.release();
-        const x2 = norm(s1, blk.norm1);
-        s1.release();
-        const m = linear(engine, x2, blk.fc1.weight, { bias: blk.fc1.bias, act });
-        const s2 = linear(engine, m, blk.fc2.weight, { bias: blk.fc2.bias, residual: x2 });
-        m.release();
-        x2.release();
-        x = norm(s2, blk.norm2);
-        s2.release();
-      }
+      x = blk.forward(engine, x, block, {
+        headMean: attn ? { into: attn, layer } : undefined,
+        clsHeads: layer === L - 1 ? clsHeads : undefined,
+      });
     });
 
     // LayerNorm is per token, so normalizing only the prefix tokens the
@@ -440,9 +347,7 @@ export class ViTModel extends Classifier {
     for (const n of this.#norms) all.push(n.weight, n.bias);
     if (this.#head.kind === "single") all.push(this.#head.head);
     else all.push(this.#head.linear.weight, this.#head.linear.bias);
-    for (const b of this.#blocks) {
-      for (const l of [b.qkv, b.proj, b.fc1, b.fc2, b.norm1, b.norm2]) all.push(l.weight, l.bias);
-    }
+    for (const b of this.#blocks) b.release();
     for (const t of all) t?.release();
     this.#positions.clear();
   }
