@@ -21,7 +21,8 @@
  */
 import { ModelLayoutError } from "../errors.ts";
 import type { Engine } from "../gpu/engine.ts";
-import { linear, type PackedMatrix, prepareLinearWeight } from "../ops/gemm.ts";
+import { linear } from "../ops/gemm.ts";
+import { type LoadedLinear, packLinear, releaseLinear } from "./layers.ts";
 import {
   activateRef,
   type Activation,
@@ -213,8 +214,7 @@ export function expectHead(e: Expected, head: HeadSpec): void {
 
 /** One layer's weights: on the GPU (packed) and on the host in float64 (for gradients). */
 interface LoadedLayer {
-  packed: PackedMatrix;
-  bias: Tensor;
+  gpu: LoadedLinear;
   act: HeadActivation;
   w: Float64Array;
   b: Float64Array;
@@ -269,18 +269,14 @@ export class ClassifierHead {
           b[o] = (b[o] - mean[o]) * s + beta[o];
         }
       }
-      const raw = engine.upload(
-        Float32Array.from(w),
-        [l.outFeatures, l.inFeatures],
-        l.linear.weight,
-        true,
-      );
-      const packed = prepareLinearWeight(engine, raw);
-      engine.submit();
-      raw.release();
       layers.push({
-        packed,
-        bias: engine.upload(Float32Array.from(b), [l.outFeatures], `${l.linear.weight}:bias`, true),
+        gpu: packLinear(
+          engine,
+          Float32Array.from(w),
+          [l.outFeatures, l.inFeatures],
+          l.linear.weight,
+          Float32Array.from(b),
+        ),
         act: l.act,
         w,
         b,
@@ -310,7 +306,10 @@ export class ClassifierHead {
       x = layerNorm(engine, pooled, this.#norm.weight, this.#norm.bias, this.#norm.eps);
     }
     for (const l of this.#layers) {
-      let y = linear(engine, x, l.packed, { bias: l.bias, act: l.act === "tanh" ? "none" : l.act });
+      let y = linear(engine, x, l.gpu.weight, {
+        bias: l.gpu.bias,
+        act: l.act === "tanh" ? "none" : l.act,
+      });
       if (l.act === "tanh") {
         const t = elementwise(engine, "tanh", y);
         y.release();
@@ -404,10 +403,7 @@ export class ClassifierHead {
 
   /** Frees the GPU weights. */
   release(): void {
-    for (const l of this.#layers) {
-      l.packed.release();
-      l.bias.release();
-    }
+    for (const l of this.#layers) releaseLinear(l.gpu);
     this.#norm?.weight.release();
     this.#norm?.bias.release();
   }

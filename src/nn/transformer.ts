@@ -14,10 +14,20 @@
 import type { Engine } from "../gpu/engine.ts";
 import { attention } from "../ops/attention.ts";
 import type { Activation } from "../ops/activation.ts";
-import { linear, type PackedMatrix, prepareLinearWeight } from "../ops/gemm.ts";
+import { linear } from "../ops/gemm.ts";
 import { layerNorm } from "../ops/layernorm.ts";
 import type { Tensor } from "../tensor.ts";
 import type { LinearNames, NormNames } from "../weights/layout_check.ts";
+import {
+  type LoadedLinear,
+  type LoadedNorm,
+  loadLinear,
+  loadNorm,
+  packLinear,
+  releaseLinear,
+  releaseNorm,
+  type WeightReader,
+} from "./layers.ts";
 
 /** One block's tensors. */
 export interface TransformerBlockSpec {
@@ -54,86 +64,6 @@ export interface TransformerOptions {
   normFirst: boolean;
   /** Activation between the MLP's linears. */
   mlpAct: Activation;
-}
-
-/** A linear layer on the GPU (weight packed once for the GEMM). */
-export interface LoadedLinear {
-  /** Packed weight. */
-  weight: PackedMatrix;
-  /** Bias, when the layer has one. */
-  bias?: Tensor;
-}
-
-/** A LayerNorm on the GPU. */
-export interface LoadedNorm {
-  /** gamma */
-  weight: Tensor;
-  /** beta */
-  bias: Tensor;
-}
-
-/** Reads tensors as float32 (a `SafetensorsFile` fits). */
-export interface WeightReader {
-  /** The tensor's values. */
-  readF32(name: string): Promise<Float32Array>;
-  /** Its shape. */
-  info(name: string): { shape: number[] };
-}
-
-/**
- * Uploads a linear layer [N, K] packed for `linear`; rows scaled by `scale`
- * (a folded layer scale) when given.
- */
-export async function loadLinear(
-  engine: Engine,
-  file: WeightReader,
-  l: LinearNames,
-  scale?: Float32Array,
-): Promise<LoadedLinear> {
-  const shape = file.info(l.weight).shape;
-  const n = shape[0], k = shape.slice(1).reduce((a, b) => a * b, 1);
-  const w = await file.readF32(l.weight);
-  const b = l.bias ? await file.readF32(l.bias) : undefined;
-  if (scale) {
-    for (let o = 0; o < n; o++) {
-      for (let i = 0; i < k; i++) w[o * k + i] *= scale[o];
-      if (b) b[o] *= scale[o];
-    }
-  }
-  return packLinear(engine, w, [n, k], l.weight, b);
-}
-
-/** Packs a host weight [N, K] (and bias [N]) for `linear`; the raw upload is freed. */
-export function packLinear(
-  engine: Engine,
-  w: Float32Array,
-  shape: [number, number],
-  label: string,
-  bias?: Float32Array,
-): LoadedLinear {
-  const raw = engine.upload(w, shape, label, true);
-  const weight = prepareLinearWeight(engine, raw);
-  engine.submit();
-  raw.release();
-  return {
-    weight,
-    bias: bias
-      ? engine.upload(bias, [shape[0]], label.replace(/weight$/, "bias"), true)
-      : undefined,
-  };
-}
-
-/** Uploads a LayerNorm over `dim` features. */
-export async function loadNorm(
-  engine: Engine,
-  file: WeightReader,
-  n: NormNames,
-  dim: number,
-): Promise<LoadedNorm> {
-  return {
-    weight: engine.upload(await file.readF32(n.weight), [dim], n.weight, true),
-    bias: engine.upload(await file.readF32(n.bias), [dim], n.bias, true),
-  };
 }
 
 /** Where a block writes its attention probabilities, when asked. */
@@ -234,13 +164,7 @@ export class TransformerBlock {
 
   /** Frees the GPU weights. */
   release(): void {
-    for (const l of [this.qkv, this.proj, this.fc1, this.fc2]) {
-      l.weight.release();
-      l.bias?.release();
-    }
-    for (const n of [this.norm1, this.norm2]) {
-      n.weight.release();
-      n.bias.release();
-    }
+    for (const l of [this.qkv, this.proj, this.fc1, this.fc2]) releaseLinear(l);
+    for (const n of [this.norm1, this.norm2]) releaseNorm(n);
   }
 }

@@ -22,7 +22,7 @@ import {
   type DepthwiseWeight,
   uploadDepthwiseWeight,
 } from "../../ops/depthwise.ts";
-import { linear, type PackedMatrix, prepareLinearWeight } from "../../ops/gemm.ts";
+import { linear } from "../../ops/gemm.ts";
 import type { Activation } from "../../ops/activation.ts";
 import { layerNorm } from "../../ops/layernorm.ts";
 import { patchify } from "../../ops/patch_embed.ts";
@@ -34,27 +34,27 @@ import { ClassifierHead } from "../../nn/head.ts";
 import type { SafetensorsFile } from "../../weights/safetensors.ts";
 import type { ForwardOptions, ForwardResult } from "../model.ts";
 import { Classifier, type ClassifierMeta } from "../classifier.ts";
+import {
+  type LoadedLinear,
+  type LoadedNorm,
+  loadLinear,
+  loadNorm,
+  loadTensor,
+  packLinear,
+  releaseLinear,
+  releaseNorm,
+} from "../../nn/layers.ts";
 import type { ChannelNorm, ConvNeXtBlockSpec, ConvNeXtSpec } from "./spec.ts";
 
-/** A linear layer on the GPU (packed weight, optional bias). */
-interface LoadedLinear {
-  weight: PackedMatrix;
-  bias?: Tensor;
-}
-
-/** A LayerNorm on the GPU. */
-interface LoadedNorm {
-  weight: Tensor;
-  bias: Tensor;
-  eps: number;
-}
+/** A LayerNorm on the GPU with its epsilon (ConvNeXt's differ by place). */
+type EpsNorm = LoadedNorm & { eps: number };
 
 interface LoadedBlock {
   spec: ConvNeXtBlockSpec;
   act: Activation;
   dw: DepthwiseWeight;
   dwBias: Tensor;
-  norm: LoadedNorm;
+  norm: EpsNorm;
   fc1: LoadedLinear;
   /** fc2 with the layer scale folded in. */
   fc2: LoadedLinear;
@@ -62,57 +62,18 @@ interface LoadedBlock {
 }
 
 interface LoadedStage {
-  downsample?: { norm: LoadedNorm; proj: LoadedLinear; kernel: number };
+  downsample?: { norm: EpsNorm; proj: LoadedLinear; kernel: number };
   blocks: LoadedBlock[];
 }
 
-/** Reads a tensor as float32 and uploads it. */
-async function uploadTensor(
-  engine: Engine,
-  file: SafetensorsFile,
-  name: string,
-  shape: number[],
-): Promise<Tensor> {
-  return engine.upload(await file.readF32(name), shape, name, true);
-}
-
-async function loadNorm(
+/** A channel LayerNorm with its epsilon. */
+async function loadEpsNorm(
   engine: Engine,
   file: SafetensorsFile,
   n: ChannelNorm,
   dim: number,
-): Promise<LoadedNorm> {
-  return {
-    weight: await uploadTensor(engine, file, n.weight, [dim]),
-    bias: await uploadTensor(engine, file, n.bias, [dim]),
-    eps: n.eps,
-  };
-}
-
-/** Packs a weight [out, in] (scaled per output row by `scale`) for `linear`. */
-function packLinear(
-  engine: Engine,
-  w: Float32Array,
-  out: number,
-  inp: number,
-  label: string,
-  bias?: Float32Array,
-): LoadedLinear {
-  const raw = engine.upload(w, [out, inp], label, true);
-  const weight = prepareLinearWeight(engine, raw);
-  engine.submit();
-  raw.release();
-  return { weight, bias: bias ? engine.upload(bias, [out], `${label}:bias`, true) : undefined };
-}
-
-function releaseLinear(l: LoadedLinear): void {
-  l.weight.release();
-  l.bias?.release();
-}
-
-function releaseNorm(n: LoadedNorm): void {
-  n.weight.release();
-  n.bias.release();
+): Promise<EpsNorm> {
+  return { ...await loadNorm(engine, file, n, dim), eps: n.eps };
 }
 
 async function loadBlock(
@@ -124,38 +85,26 @@ async function loadBlock(
   const { dim, hidden, kernel } = b;
   const dwW = await file.readF32(b.dwconv.weight);
   const dwB = b.dwconv.bias ? await file.readF32(b.dwconv.bias) : new Float32Array(dim);
-  const fc1 = packLinear(
-    engine,
-    await file.readF32(b.fc1.weight),
-    hidden,
-    dim,
-    b.fc1.weight,
-    b.fc1.bias ? await file.readF32(b.fc1.bias) : undefined,
-  );
+  const fc1 = await loadLinear(engine, file, b.fc1);
   // Layer scale folded into fc2: gamma * (W x + b) = (gamma W) x + gamma b.
-  const w2 = await file.readF32(b.fc2.weight);
-  const b2 = b.fc2.bias ? await file.readF32(b.fc2.bias) : undefined;
-  if (b.layerScale) {
-    const gamma = await file.readF32(b.layerScale);
-    for (let o = 0; o < dim; o++) {
-      const g = gamma[o];
-      for (let i = 0; i < hidden; i++) w2[o * hidden + i] *= g;
-      if (b2) b2[o] *= g;
-    }
-  }
-  const fc2 = packLinear(engine, w2, dim, hidden, b.fc2.weight, b2);
+  const fc2 = await loadLinear(
+    engine,
+    file,
+    b.fc2,
+    b.layerScale ? await file.readF32(b.layerScale) : undefined,
+  );
   return {
     spec: b,
     act,
     dw: uploadDepthwiseWeight(engine, dwW, [dim, 1, kernel, kernel], b.dwconv.weight),
     dwBias: engine.upload(dwB, [dim], `${b.dwconv.weight}:bias`, true),
-    norm: await loadNorm(engine, file, b.norm, dim),
+    norm: await loadEpsNorm(engine, file, b.norm, dim),
     fc1,
     fc2,
     grn: b.grn
       ? {
-        weight: await uploadTensor(engine, file, b.grn.weight, [hidden]),
-        bias: await uploadTensor(engine, file, b.grn.bias, [hidden]),
+        weight: await loadTensor(engine, file, b.grn.weight, [hidden]),
+        bias: await loadTensor(engine, file, b.grn.bias, [hidden]),
         eps: b.grn.eps,
       }
       : undefined,
@@ -167,18 +116,18 @@ export class ConvNeXt extends Classifier {
   /** Always "convnext" (V2 included; see `spec.version`). */
   readonly architecture = "convnext";
 
-  #stem: { proj: LoadedLinear; norm: LoadedNorm };
+  #stem: { proj: LoadedLinear; norm: EpsNorm };
   #stages: LoadedStage[];
-  #normPre?: LoadedNorm;
+  #normPre?: EpsNorm;
   #head: ClassifierHead;
 
   private constructor(
     /** The layout-free description of the network. */
     readonly spec: ConvNeXtSpec,
     parts: {
-      stem: { proj: LoadedLinear; norm: LoadedNorm };
+      stem: { proj: LoadedLinear; norm: EpsNorm };
       stages: LoadedStage[];
-      normPre?: LoadedNorm;
+      normPre?: EpsNorm;
       head: ClassifierHead;
     },
     meta: ClassifierMeta,
@@ -198,24 +147,16 @@ export class ConvNeXt extends Classifier {
     meta: Omit<ClassifierMeta, "numClasses" | "inChannels" | "path"> & { path?: string },
   ): Promise<ConvNeXt> {
     const { stem } = spec;
-    const k = stem.patch;
     // A conv weight [O, C, k, k] flattened is [O, C*k*k] in (c, i, j) order: patchify's columns.
-    const stemProj = packLinear(
-      engine,
-      await file.readF32(stem.conv.weight),
-      stem.dim,
-      spec.inChannels * k * k,
-      stem.conv.weight,
-      stem.conv.bias ? await file.readF32(stem.conv.bias) : undefined,
-    );
-    const stemNorm = await loadNorm(engine, file, stem.norm, stem.dim);
+    const stemProj = await loadLinear(engine, file, stem.conv);
+    const stemNorm = await loadEpsNorm(engine, file, stem.norm, stem.dim);
     const stages: LoadedStage[] = [];
     for (const s of spec.stages) {
       let downsample: LoadedStage["downsample"];
       if (s.downsample) {
         const d = s.downsample;
         downsample = {
-          norm: await loadNorm(engine, file, d.norm, d.inChannels),
+          norm: await loadEpsNorm(engine, file, d.norm, d.inChannels),
           // Columns in space-to-depth's (kh, kw, c) order.
           proj: packLinear(
             engine,
@@ -225,8 +166,7 @@ export class ConvNeXt extends Classifier {
               d.kernel,
               d.kernel,
             ]),
-            s.dim,
-            d.inChannels * d.kernel * d.kernel,
+            [s.dim, d.inChannels * d.kernel * d.kernel],
             d.conv.weight,
             d.conv.bias ? await file.readF32(d.conv.bias) : undefined,
           ),
@@ -238,7 +178,7 @@ export class ConvNeXt extends Classifier {
       stages.push({ downsample, blocks });
     }
     const last = spec.widths[spec.widths.length - 1];
-    const normPre = spec.normPre ? await loadNorm(engine, file, spec.normPre, last) : undefined;
+    const normPre = spec.normPre ? await loadEpsNorm(engine, file, spec.normPre, last) : undefined;
     const head = await ClassifierHead.load(engine, file, spec.head);
     return new ConvNeXt(spec, { stem: { proj: stemProj, norm: stemNorm }, stages, normPre, head }, {
       ...meta,
@@ -356,7 +296,7 @@ export class ConvNeXt extends Classifier {
   }
 }
 
-function norm(engine: Engine, x: Tensor, n: LoadedNorm): Tensor {
+function norm(engine: Engine, x: Tensor, n: EpsNorm): Tensor {
   return layerNorm(engine, x, n.weight, n.bias, n.eps);
 }
 

@@ -26,14 +26,14 @@ import { findModelFiles, labelsFromConfig, type ModelFiles } from "../config.ts"
 import type { ForwardOptions, ForwardResult, ModelPreprocess } from "../model.ts";
 import { Classifier } from "../classifier.ts";
 import { ClassifierHead } from "../../nn/head.ts";
+import { TransformerBlock } from "../../nn/transformer.ts";
 import {
   type LoadedLinear,
   type LoadedNorm,
   loadLinear,
   loadNorm,
   packLinear,
-  TransformerBlock,
-} from "../../nn/transformer.ts";
+} from "../../nn/layers.ts";
 import { positionTable } from "./posembed.ts";
 import { type PreprocessConfig, preprocessConfigFromModelDir } from "../../data/preprocess.ts";
 
