@@ -1,5 +1,6 @@
 /**
  * MobileNetV2, MobileNetV3 small/large and EfficientNet-B0 (torchvision
+ * layout; EfficientNet-B0 and MobileNetV3-large also renamed to timm's
  * layout) against float64 PyTorch references written by
  * scripts/families/gen_mobilenet_refs.py (generated once into a cache by
  * tests/_family_refs.ts; random-init weights, randomized BatchNorm
@@ -31,6 +32,8 @@ const CASES = [
   "tv_mobilenet_v3_small",
   "tv_mobilenet_v3_large",
   "tv_efficientnet_b0",
+  "timm_efficientnet_b0",
+  "timm_mobilenetv3_large",
 ];
 const refs = () => generatedRefs("gen_mobilenet_refs.py");
 
@@ -202,6 +205,16 @@ Deno.test({
       await variant("tv_mobilenet_v3_large", { config: { dilated: true } }),
       /dilated MobileNetV3/,
     );
+    await refusal(
+      await variant("timm_efficientnet_b0", { config: { architecture: "efficientnet_lite0" } }),
+      /timm efficientnet_lite0 is not supported/,
+    );
+    await refusal(
+      await variant("timm_efficientnet_b0", {
+        tensors: (t) => delete t["blocks.3.1.se.conv_reduce.bias"],
+      }),
+      /missing tensors: blocks\.3\.1\.se\.conv_reduce\.bias/,
+    );
     // EfficientNetV2's fused MBConv (a full 3x3 conv where the depthwise should be).
     await refusal(
       await variant("tv_efficientnet_b0", {
@@ -212,6 +225,36 @@ Deno.test({
       }),
       /not a depthwise convolution/,
     );
+  },
+});
+
+Deno.test({
+  name:
+    `mobilenet: the same weights give bit-identical logits in torchvision and timm layouts${SKIP}`,
+  ignore: !HAVE_TORCH,
+  async fn() {
+    const dir = await refs();
+    const ref = await readRef(join(dir, "tv_efficientnet_b0.ref_odd.safetensors"));
+    const logits = async (name: string) => {
+      const path = name.startsWith("/") ? name : join(dir, name);
+      const model = await loadMobileNet(path, { engine: await getEngine() });
+      try {
+        return (await run(model, ref.pixels)).logits;
+      } finally {
+        model.dispose();
+      }
+    };
+    assert.deepEqual(await logits("timm_efficientnet_b0"), await logits("tv_efficientnet_b0"));
+    // timm's MobileNetV3 differs only by BatchNorm eps (1e-5 vs torchvision's 0.001).
+    const v3 = await variant("timm_mobilenetv3_large", { config: { bn_eps: 1e-3 } });
+    assert.deepEqual(await logits(v3), await logits("tv_mobilenet_v3_large"));
+    const spec = await specOf("timm_mobilenetv3_large");
+    assert.deepEqual([spec.layout, spec.variant, spec.bnEps], ["timm", "mobilenet_v3_large", 1e-5]);
+    assert.deepEqual(spec.head.layers.map((l) => [l.outFeatures, l.act]), [
+      [640, "hardswish"],
+      [10, "none"],
+    ]);
+    assert.equal(spec.blocks[0].residual, true);
   },
 });
 

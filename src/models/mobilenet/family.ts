@@ -1,7 +1,7 @@
 /**
  * The MobileNet family plug-in (MobileNetV2, MobileNetV3 small/large,
  * EfficientNet B0-B7): detection, default preprocessing and loading of
- * torchvision checkpoints (see `layouts.ts`).
+ * torchvision and timm checkpoints (see `layouts.ts`).
  */
 import { Engine } from "../../gpu/engine.ts";
 import {
@@ -145,7 +145,8 @@ export async function loadMobileNet(
 /** The MobileNet family: MobileNetV2, MobileNetV3 small/large, EfficientNet B0-B7. */
 export const mobilenetFamily: ModelFamily = {
   name: "mobilenet",
-  summary: "MobileNetV2 / MobileNetV3 / EfficientNet B0-B7 (torchvision)",
+  summary:
+    "MobileNetV2 / MobileNetV3 / EfficientNet B0-B7 (torchvision; timm MobileNetV3, EfficientNet)",
   explain: { gradcam: true, rollout: false },
   detect(names, config) {
     const found = detectMobileNetLayout(names, config);

@@ -10,7 +10,16 @@
  *   dw, [se.fc1/fc2], project}`, `classifier.{0,3}` (Linear, Hardswish,
  *   Dropout, Linear);
  * - torchvision `efficientnet_b0..b7`: stages `features.s.j.block.{[expand],
- *   dw, se.fc1/fc2, project}`, `classifier.1`.
+ *   dw, se.fc1/fc2, project}`, `classifier.1`;
+ * - timm `efficientnet_b0..b7` / `mobilenetv3_{large,small}_*`: `conv_stem`,
+ *   `bn1`, `blocks.S.B.{conv_pw,bn1,conv_dw,bn2,se.conv_reduce,
+ *   se.conv_expand,conv_pwl,bn3}` (InvertedResidual) or
+ *   `{conv_dw,bn1,[se],conv_pw,bn2}` (DepthwiseSeparableConv); EfficientNet:
+ *   `conv_head`, `bn2`, `classifier`; MobileNetV3: the last stage's
+ *   ConvBnAct `blocks.L.0.{conv,bn1}` is the final conv and `conv_head`
+ *   (1x1 with bias) runs on the pooled features before `classifier`. timm
+ *   uses BatchNorm eps 1e-5 throughout; `tf_*` (TensorFlow "same" padding)
+ *   is refused.
  *
  * Channel counts, depths, kernel sizes and squeeze-and-excitation presence
  * and widths come from tensor shapes. Strides and activations are not in the
@@ -70,7 +79,11 @@ export function detectMobileNetLayout(
       return { layout: "torchvision", arch: "efficientnet" };
     }
   }
-  void config;
+  if (set.has("conv_stem.weight") && set.has("blocks.0.0.conv_dw.weight")) {
+    const arch = timmArchitecture(config);
+    const v3 = arch ? arch.startsWith("mobilenetv3") : !set.has("bn2.weight");
+    return { layout: "timm", arch: v3 ? "mobilenet_v3" : "efficientnet" };
+  }
   return undefined;
 }
 
@@ -92,12 +105,15 @@ export function mobilenetSpec(
   if (!found) {
     throw new ModelLayoutError(
       `${where} is not a MobileNet / EfficientNet layout this loader knows (torchvision ` +
-        `mobilenet_v2, mobilenet_v3_small/large, efficientnet_b0..b7). Found: ${
+        `mobilenet_v2, mobilenet_v3_small/large, efficientnet_b0..b7; timm efficientnet_b*, mobilenetv3_*). Found: ${
           summarizeNames(index.names())
         }.`,
     );
   }
-  return torchvisionSpec(index, config, where, found.arch);
+  const naming = found.layout === "timm"
+    ? timmNaming(index, config, where)
+    : torchvisionNaming(index, config, where, found.arch);
+  return buildSpec(index, config, where, naming);
 }
 
 // ------------------------------------------------------------------ torchvision architecture tables
@@ -230,19 +246,18 @@ interface BlockRule {
   seGate: Activation;
 }
 
-/** Parses one torchvision inverted-residual block under `prefix`. */
-function tvBlock(
-  index: TensorIndex,
-  set: Set<string>,
-  prefix: string,
-  inChannels: number,
-  rule: BlockRule,
-  e: Expected,
-  where: string,
-): InvertedResidualSpec {
+/** A block's convolutions (each with its BatchNorm) in order, and its SE module's two convs. */
+interface RawBlock {
+  prefix: string;
+  convs: { conv: string; bn: string; shape: number[] }[];
+  se?: { reduce: string; expand: string };
+}
+
+/** Reads one torchvision block's Sequential under `prefix`. */
+function tvRawBlock(index: TensorIndex, set: Set<string>, prefix: string, where: string): RawBlock {
   const list = units(index, set, prefix, where);
   // Normalize: a bare conv followed by a BatchNorm (MobileNetV2's projection) is one conv + BN.
-  const convs: { conv: string; bn: string; shape: number[] }[] = [];
+  const convs: RawBlock["convs"] = [];
   let se: string | undefined;
   let seAfter = -1;
   for (let i = 0; i < list.length; i++) {
@@ -261,6 +276,55 @@ function tvBlock(
       );
     }
   }
+  if (se !== undefined && seAfter !== convs.length - 1) {
+    throw new ModelLayoutError(
+      `${where}: block ${prefix}: squeeze-and-excitation is not between the depthwise and the ` +
+        `projection convolutions.`,
+    );
+  }
+  return {
+    prefix,
+    convs,
+    se: se === undefined ? undefined : { reduce: `${se}.fc1`, expand: `${se}.fc2` },
+  };
+}
+
+/**
+ * Reads one timm block `prefix`: InvertedResidual (conv_pw/bn1, conv_dw/bn2,
+ * [se], conv_pwl/bn3) or DepthwiseSeparableConv (conv_dw/bn1, [se],
+ * conv_pw/bn2).
+ */
+function timmRawBlock(
+  index: TensorIndex,
+  set: Set<string>,
+  prefix: string,
+  where: string,
+): RawBlock {
+  const cb = (conv: string, bn: string) => ({
+    conv: `${prefix}.${conv}.weight`,
+    bn: `${prefix}.${bn}`,
+    shape: requireShape(index, set, `${prefix}.${conv}.weight`, where, 4),
+  });
+  const convs = set.has(`${prefix}.conv_pwl.weight`)
+    ? [cb("conv_pw", "bn1"), cb("conv_dw", "bn2"), cb("conv_pwl", "bn3")]
+    : [cb("conv_dw", "bn1"), cb("conv_pw", "bn2")];
+  const se = set.has(`${prefix}.se.conv_reduce.weight`)
+    ? { reduce: `${prefix}.se.conv_reduce`, expand: `${prefix}.se.conv_expand` }
+    : undefined;
+  return { prefix, convs, se };
+}
+
+/** Builds one inverted-residual block from its raw tensors. */
+function block(
+  index: TensorIndex,
+  set: Set<string>,
+  raw: RawBlock,
+  inChannels: number,
+  rule: BlockRule,
+  e: Expected,
+  where: string,
+): InvertedResidualSpec {
+  const { prefix, convs } = raw;
   if (convs.length !== 2 && convs.length !== 3) {
     throw new ModelLayoutError(
       `${where}: block ${prefix} has ${convs.length} convolutions; an inverted-residual block has ` +
@@ -269,12 +333,6 @@ function tvBlock(
   }
   const hasExpand = convs.length === 3;
   const [expandC, dwC, projC] = hasExpand ? convs : [undefined, ...convs];
-  if (se !== undefined && seAfter !== convs.length - 1) {
-    throw new ModelLayoutError(
-      `${where}: block ${prefix}: squeeze-and-excitation is not between the depthwise and the ` +
-        `projection convolutions.`,
-    );
-  }
   const expanded = dwC!.shape[0];
   const k = dwC!.shape[2];
   const convBn = (
@@ -314,11 +372,11 @@ function tvBlock(
     act: rule.act,
     residual: rule.stride === 1 && inChannels === outChannels,
   };
-  if (se !== undefined) {
-    const squeeze = requireShape(index, set, `${se}.fc1.weight`, where, 4)[0];
+  if (raw.se) {
+    const squeeze = requireShape(index, set, `${raw.se.reduce}.weight`, where, 4)[0];
     const s: SqueezeExciteSpec = {
-      reduce: linearNames(`${se}.fc1`, true),
-      expand: linearNames(`${se}.fc2`, true),
+      reduce: linearNames(raw.se.reduce, true),
+      expand: linearNames(raw.se.expand, true),
       squeeze,
       act: rule.seAct,
       gate: rule.seGate,
@@ -353,22 +411,31 @@ function bnEpsOverride(config: Record<string, unknown>, where: string): number |
   return positiveField(config, "bn_eps", where) ?? positiveField(config, "batch_norm_eps", where);
 }
 
-function torchvisionSpec(
+/** Where a layout keeps the stem, blocks, final conv and head. */
+interface Naming {
+  layout: MobileNetLayout;
+  arch: MobileNetArch;
+  /** "torchvision" / "timm", for messages. */
+  label: string;
+  stem: { conv: string; bn: string };
+  blocks: RawBlock[];
+  /** Stage of each block (EfficientNet's stride rule). */
+  stageOf: number[];
+  final: { conv: string; bn: string };
+  /** MobileNetV3's BatchNorm eps in this layout's library (torchvision 0.001, timm 1e-5). */
+  v3Eps: number;
+  /** The head over the pooled final features; `e` gets its tensors. */
+  head(features: number, e: Expected): HeadSpec;
+}
+
+function torchvisionNaming(
   index: TensorIndex,
   config: Record<string, unknown>,
   where: string,
   arch: TvArch,
-): MobileNetSpec {
+): Naming {
   const names = index.names();
   const set = new Set(names);
-  const notes: string[] = [];
-  const e: Expected = new Map();
-  if (boolField(config, "dilated", where)) {
-    throw new ModelLayoutError(
-      `${where}: config says dilated: the dilated MobileNetV3 (a segmentation backbone) is not ` +
-        `supported; only the classification network is.`,
-    );
-  }
   const children = countIndexed(names, "features.", where);
   if (children < 3) {
     throw new ModelLayoutError(
@@ -377,21 +444,161 @@ function torchvisionSpec(
     );
   }
   // Block prefixes in order (EfficientNet: stages of blocks).
-  const prefixes: string[] = [];
+  const blocks: RawBlock[] = [];
   const stageOf: number[] = [];
   for (let i = 1; i < children - 1; i++) {
     if (arch === "efficientnet") {
       const n = countIndexed(names, `features.${i}.`, where);
       for (let j = 0; j < n; j++) {
-        prefixes.push(`features.${i}.${j}.block`);
+        blocks.push(tvRawBlock(index, set, `features.${i}.${j}.block`, where));
         stageOf.push(i - 1);
       }
     } else {
-      prefixes.push(`features.${i}.${arch === "mobilenet_v2" ? "conv" : "block"}`);
+      const p = `features.${i}.${arch === "mobilenet_v2" ? "conv" : "block"}`;
+      blocks.push(tvRawBlock(index, set, p, where));
       stageOf.push(i - 1);
     }
   }
-  const stemShape = requireShape(index, set, "features.0.0.weight", where, 4);
+  const fp = `features.${children - 1}`;
+  return {
+    layout: "torchvision",
+    arch,
+    label: "torchvision",
+    stem: { conv: "features.0.0.weight", bn: "features.0.1" },
+    blocks,
+    stageOf,
+    final: { conv: `${fp}.0.weight`, bn: `${fp}.1` },
+    v3Eps: 1e-3,
+    head: (features, e) => {
+      const head = headSpec(
+        index,
+        "classifier",
+        features,
+        config,
+        where,
+        arch === "mobilenet_v3"
+          ? {
+            hiddenActivation: {
+              act: "hardswish",
+              reason: "torchvision MobileNetV3's classifier is Linear, Hardswish, Dropout, Linear",
+            },
+          }
+          : {},
+      );
+      expectHead(e, head);
+      return head;
+    },
+  };
+}
+
+/** timm architecture names this loader runs (PyTorch padding, the torchvision-equivalent tables). */
+const TIMM_ARCHS = /^(efficientnet_b[0-7]|mobilenetv3_(large|small)_\d+)$/;
+
+function timmNaming(
+  index: TensorIndex,
+  config: Record<string, unknown>,
+  where: string,
+): Naming {
+  const names = index.names();
+  const set = new Set(names);
+  const archName = timmArchitecture(config);
+  if (archName && !TIMM_ARCHS.test(archName)) {
+    throw new ModelLayoutError(
+      `${where}: timm ${archName} is not supported; of timm's EfficientNet / MobileNet builds ` +
+        `only efficientnet_b0..b7 and mobilenetv3_large_* / mobilenetv3_small_* are (other ` +
+        `variants change blocks, activations or padding that the weights do not record).`,
+    );
+  }
+  // MobileNetV3: conv_head (with bias) runs on the pooled features; EfficientNet: conv_head + bn2.
+  const v3 = archName ? archName.startsWith("mobilenetv3") : !set.has("bn2.weight");
+  const stages = countIndexed(names, "blocks.", where);
+  const blocks: RawBlock[] = [];
+  const stageOf: number[] = [];
+  for (let s = 0; s < (v3 ? stages - 1 : stages); s++) {
+    const n = countIndexed(names, `blocks.${s}.`, where);
+    for (let j = 0; j < n; j++) {
+      blocks.push(timmRawBlock(index, set, `blocks.${s}.${j}`, where));
+      stageOf.push(s);
+    }
+  }
+  if (!v3 && blocks.some((b) => !b.se)) {
+    throw new ModelLayoutError(
+      `${where}: timm EfficientNet-style checkpoint with blocks lacking squeeze-and-excitation ` +
+        `(mobilenetv2_*, efficientnet_lite*, mnasnet_*?): not supported; only efficientnet_b0..b7 ` +
+        `(SE in every block) is. Set "architecture" in config.json to say which model it is.`,
+    );
+  }
+  const last = `blocks.${stages - 1}.0`;
+  return {
+    layout: "timm",
+    arch: v3 ? "mobilenet_v3" : "efficientnet",
+    label: "timm",
+    stem: { conv: "conv_stem.weight", bn: "bn1" },
+    blocks,
+    stageOf,
+    final: v3 ? { conv: `${last}.conv.weight`, bn: `${last}.bn1` } : {
+      conv: "conv_head.weight",
+      bn: "bn2",
+    },
+    v3Eps: 1e-5,
+    head: (features, e) => {
+      if (!v3) {
+        const head = headSpec(index, "classifier", features, config, where);
+        expectHead(e, head);
+        return head;
+      }
+      // timm MobileNetV3: pool -> conv_head (1x1, bias) -> Hardswish -> flatten -> classifier.
+      const hidden = requireShape(index, set, "conv_head.weight", where, 4)[0];
+      const classes = requireShape(index, set, "classifier.weight", where, 2)[0];
+      const head: HeadSpec = {
+        features,
+        layers: [
+          {
+            linear: linearNames("conv_head", true),
+            inFeatures: features,
+            outFeatures: hidden,
+            act: "hardswish",
+          },
+          {
+            linear: linearNames("classifier", true),
+            inFeatures: hidden,
+            outFeatures: classes,
+            act: "none",
+          },
+        ],
+        numClasses: classes,
+        notes: [
+          `head: timm MobileNetV3's conv_head (1x1 conv with bias on the pooled features, ` +
+          `${features} -> ${hidden}) + Hardswish, then classifier`,
+        ],
+      };
+      expectHead(e, head);
+      e.set("conv_head.weight", [hidden, features, 1, 1]);
+      return head;
+    },
+  };
+}
+
+function buildSpec(
+  index: TensorIndex,
+  config: Record<string, unknown>,
+  where: string,
+  n: Naming,
+): MobileNetSpec {
+  const set = new Set(index.names());
+  const notes: string[] = [];
+  const e: Expected = new Map();
+  const arch = n.arch;
+  const lib = n.label;
+  if (boolField(config, "dilated", where)) {
+    throw new ModelLayoutError(
+      `${where}: config says dilated: the dilated MobileNetV3 (a segmentation backbone) is not ` +
+        `supported; only the classification network is.`,
+    );
+  }
+  const raws = n.blocks;
+  const stageOf = n.stageOf;
+  const stemShape = requireShape(index, set, n.stem.conv, where, 4);
   const [stemOut, inChannels, sk] = stemShape;
 
   // What the weights cannot say: strides, activations, eps.
@@ -399,7 +606,7 @@ function torchvisionSpec(
   let eps: number;
   let rules: BlockRule[];
   let stemAct: Activation, finalAct: Activation;
-  const override = configStrides(config, prefixes.length, where);
+  const override = configStrides(config, raws.length, where);
   const strideNote = override ? "strides from config.json block_strides" : "";
   if (arch === "mobilenet_v2") {
     variant = "mobilenet_v2";
@@ -407,9 +614,9 @@ function torchvisionSpec(
     stemAct = finalAct = "relu6";
     let strides = override;
     if (!strides) {
-      if (prefixes.length !== V2_STRIDES.length) {
+      if (raws.length !== V2_STRIDES.length) {
         throw new ModelLayoutError(
-          `${where}: torchvision MobileNetV2 with ${prefixes.length} blocks: the strides are not ` +
+          `${where}: ${lib} MobileNetV2 with ${raws.length} blocks: the strides are not ` +
             `recorded in the weights and only the standard 17-block inverted_residual_setting is ` +
             `known; give them as config.json "block_strides": [1 or 2 per block].`,
         );
@@ -424,23 +631,19 @@ function torchvisionSpec(
     notes.push("ReLU6 activations, BatchNorm eps 1e-5: torchvision's MobileNetV2 definition");
   } else if (arch === "mobilenet_v3") {
     // Small (11 blocks) or large (15): the kernels and SE presence must match the table.
-    const table = prefixes.length === 11
+    const table = raws.length === 11
       ? "mobilenet_v3_small"
-      : prefixes.length === 15
+      : raws.length === 15
       ? "mobilenet_v3_large"
       : undefined;
     const rows = table ? V3_TABLES[table] : undefined;
-    const seen = prefixes.map((p) => {
-      const list = units(index, set, p, where);
-      const dw = list.filter((u) => u.kind === "convbn").map((u) =>
-        (u as { shape: number[] }).shape
-      )
-        .find((s) => s[1] === 1);
-      return { kernel: dw?.[2] ?? 0, se: list.some((u) => u.kind === "se") };
+    const seen = raws.map((r) => {
+      const dw = r.convs.map((c) => c.shape).find((s) => s[1] === 1);
+      return { kernel: dw?.[2] ?? 0, se: r.se !== undefined };
     });
     if (!rows || rows.some((r, i) => r[0] !== seen[i].kernel || r[1] !== seen[i].se)) {
       throw new ModelLayoutError(
-        `${where}: torchvision MobileNetV3 with ${prefixes.length} blocks (kernels ${
+        `${where}: ${lib} MobileNetV3 with ${raws.length} blocks (kernels ${
           seen.map((s) => s.kernel).join(",")
         }; SE ${seen.map((s) => (s.se ? 1 : 0)).join("")}) matches neither mobilenet_v3_small ` +
           `nor mobilenet_v3_large; the per-block activations and strides are not recorded in the ` +
@@ -448,7 +651,7 @@ function torchvisionSpec(
       );
     }
     variant = table;
-    eps = 1e-3;
+    eps = n.v3Eps;
     stemAct = finalAct = "hardswish";
     rules = rows.map((r, i) => ({
       stride: override?.[i] ?? r[3],
@@ -457,36 +660,33 @@ function torchvisionSpec(
       seGate: "hardsigmoid",
     }));
     notes.push(
-      `${table}: identified from ${prefixes.length} blocks with kernels and squeeze-and-` +
+      `${table}: identified from ${raws.length} blocks with kernels and squeeze-and-` +
         `excitation as in torchvision's table; per-block ReLU / Hardswish activations` +
         `${override ? "" : " and strides"} from that table, SE ReLU + Hardsigmoid gate, ` +
-        `BatchNorm eps 0.001 (torchvision's MobileNetV3 norm_layer); not in the weights`,
+        `BatchNorm eps ${n.v3Eps} (${lib}'s MobileNetV3 norm layer); not in the weights`,
     );
   } else {
-    const stages = children - 2;
+    const stages = stageOf.length ? stageOf[stageOf.length - 1] + 1 : 0;
     if (stages !== EFFNET_STAGES.length) {
       throw new ModelLayoutError(
-        `${where}: torchvision EfficientNet with ${stages} stages; only EfficientNet B0-B7 ` +
+        `${where}: ${lib} EfficientNet with ${stages} stages; only EfficientNet B0-B7 ` +
           `(7 MBConv stages) is supported (EfficientNetV2 is not).`,
       );
     }
-    const widths = Array.from({ length: stages }, (_, s) => {
-      const n = countIndexed(names, `features.${s + 1}.`, where);
-      const last = units(index, set, `features.${s + 1}.${n - 1}.block`, where).at(-1);
-      return last?.kind === "convbn" ? last.shape[0] : 0;
-    });
-    const depths = Array.from(
+    const inStage = (s: number) => raws.filter((_, i) => stageOf[i] === s);
+    const widths = Array.from(
       { length: stages },
-      (_, s) => countIndexed(names, `features.${s + 1}.`, where),
+      (_, s) => inStage(s).at(-1)?.convs.at(-1)?.shape[0] ?? 0,
     );
+    const depths = Array.from({ length: stages }, (_, s) => inStage(s).length);
     const match = EFFNET_VARIANTS.find((v) => {
       const sh = effnetShape(v.width, v.depth);
       return sh.stem === stemOut && same(sh.widths, widths) && same(sh.depths, depths);
     });
     variant = match?.name;
-    eps = match?.eps ?? 1e-5;
+    eps = n.layout === "timm" ? 1e-5 : match?.eps ?? 1e-5;
     stemAct = finalAct = "silu";
-    rules = prefixes.map((_, i) => {
+    rules = raws.map((_, i) => {
       const s = stageOf[i];
       const first = i === 0 || stageOf[i - 1] !== s;
       return {
@@ -499,7 +699,7 @@ function torchvisionSpec(
     notes.push(
       (match
         ? `${match.name}: stem ${stemOut}, stage widths ${widths} and depths ${depths} are ` +
-          `torchvision's; BatchNorm eps ${match.eps} from its definition`
+          `torchvision's; BatchNorm eps ${eps} from ${lib}'s definition`
         : `stem ${stemOut}, widths ${widths}, depths ${depths} match no published ` +
           `efficientnet_b0..b7; assumed BatchNorm eps 1e-5 (b0-b4; b5-b7 use 1e-3)`) +
         `; first-block stage strides 1,2,2,2,1,2,1 (torchvision's EfficientNet table), SiLU ` +
@@ -516,15 +716,15 @@ function torchvisionSpec(
   // Stem.
   if (sk !== stemShape[3] || sk % 2 !== 1) {
     throw new ModelLayoutError(
-      `${where}: stem conv features.0.0.weight [${stemShape}] should be [C, ${inChannels}, k, k] ` +
+      `${where}: stem conv ${n.stem.conv} [${stemShape}] should be [C, ${inChannels}, k, k] ` +
         `with an odd k.`,
     );
   }
-  e.set("features.0.0.weight", stemShape);
-  const stemBn = bnNames("features.0.1");
+  e.set(n.stem.conv, stemShape);
+  const stemBn = bnNames(n.stem.bn);
   expectBn(e, stemBn, stemOut);
   const stem = {
-    weight: "features.0.0.weight",
+    weight: n.stem.conv,
     bn: stemBn,
     out: stemOut,
     in: inChannels,
@@ -535,24 +735,24 @@ function torchvisionSpec(
 
   const blocks: InvertedResidualSpec[] = [];
   let prev = stemOut;
-  prefixes.forEach((p, i) => {
-    const b = tvBlock(index, set, p, prev, rules[i], e, where);
+  raws.forEach((r, i) => {
+    const b = block(index, set, r, prev, rules[i], e, where);
     blocks.push(b);
     prev = b.outChannels;
   });
 
-  const fp = `features.${children - 1}`;
-  const fShape = requireShape(index, set, `${fp}.0.weight`, where, 4);
+  const fp = n.final.conv;
+  const fShape = requireShape(index, set, fp, where, 4);
   if (fShape[1] !== prev || fShape[2] !== 1 || fShape[3] !== 1) {
     throw new ModelLayoutError(
-      `${where}: final conv ${fp}.0.weight [${fShape}] should be [C, ${prev}, 1, 1].`,
+      `${where}: final conv ${fp} [${fShape}] should be [C, ${prev}, 1, 1].`,
     );
   }
-  e.set(`${fp}.0.weight`, fShape);
-  const finalBn = bnNames(`${fp}.1`);
+  e.set(fp, fShape);
+  const finalBn = bnNames(n.final.bn);
   expectBn(e, finalBn, fShape[0]);
   const final = {
-    weight: `${fp}.0.weight`,
+    weight: fp,
     bn: finalBn,
     out: fShape[0],
     in: prev,
@@ -560,26 +760,11 @@ function torchvisionSpec(
     act: finalAct,
   };
 
-  const head: HeadSpec = headSpec(
-    index,
-    "classifier",
-    final.out,
-    config,
-    where,
-    arch === "mobilenet_v3"
-      ? {
-        hiddenActivation: {
-          act: "hardswish",
-          reason: "torchvision MobileNetV3's classifier is Linear, Hardswish, Dropout, Linear",
-        },
-      }
-      : {},
-  );
-  expectHead(e, head);
+  const head = n.head(final.out, e);
   notes.push(...head.notes);
-  checkTensors(index, e, where, { what: `${variant ?? arch} (torchvision)` });
+  checkTensors(index, e, where, { what: `${variant ?? arch} (${lib})` });
   return {
-    layout: "torchvision",
+    layout: n.layout,
     arch,
     variant,
     inChannels,
