@@ -707,6 +707,23 @@ function pytorchSpec(
         `${unsaid.join(", ")}; config.json norm_first / hidden_act / layer_norm_eps override`,
     );
   }
+  // How the head pools is not in the weights either: a model with a class token reads it.
+  const pool = config.pool ?? config.global_pool ?? "cls";
+  if (pool !== "cls" && pool !== "token") {
+    throw new ModelLayoutError(
+      `${where}: config.json pool ${JSON.stringify(pool)} is not supported for this layout ` +
+        `(only "cls": the head reads the class token).`,
+    );
+  }
+  notes.push(
+    `head reads the class token after the final norm${
+      config.pool === undefined && config.global_pool === undefined
+        ? " (assumed; config.json pool)"
+        : ""
+    }; ${posName} has ${posRows} rows: ${
+      coversPrefix ? "the class token's position and" : "no class-token position, only"
+    } a ${grid[0]}x${grid[1]} patch grid`,
+  );
   const blocks: ViTBlockSpec[] = [];
   for (let i = 0; i < depth; i++) {
     const p = `${prefix}${i}`;
