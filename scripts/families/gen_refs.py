@@ -28,7 +28,9 @@ from torchvision.models.vision_transformer import VisionTransformer
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "qa"))
 import st  # noqa: E402
 
-CIFAR_DIR = os.environ.get("VISIONEVAL_CIFAR_DIR", "/work/shared/fixtures/data/cifar10-test")
+# The CIFAR-10 JPEGs of the project's fixtures (the tests pass their path); without them the seed
+# models are centred on noise and no CIFAR predictions are written.
+CIFAR_DIR = os.environ.get("VISIONEVAL_CIFAR_DIR", "../shared/fixtures/data/cifar10-test")
 CIFAR_MEAN, CIFAR_STD = (0.4914, 0.4822, 0.4465), (0.2470, 0.2435, 0.2616)
 PIXEL_SEED = 1234  # torch.manual_seed(PIXEL_SEED); torch.randn(B, 3, H, W)
 NOISE_SEED = 99  # inputs used to centre the classifier bias
@@ -215,7 +217,15 @@ def tv_resnet_parts(m):
     return fmap_fn, head_fn
 
 
+def have_cifar():
+    ok = os.path.isfile(os.path.join(CIFAR_DIR, "labels.csv"))
+    if not ok:
+        print(f"no CIFAR-10 JPEGs at {CIFAR_DIR}: seed models centred on noise, no CIFAR predictions")
+    return ok
+
+
 def tv_resnet18_cifar(out, name="tv_resnet18_cifar", cifar=True):
+    cifar = cifar and have_cifar()
     torch.manual_seed(0)
     m = ResNet(BasicBlock, [1, 1, 1, 1], num_classes=10)
     m.conv1 = nn.Conv2d(3, 64, 3, 1, 1, bias=False)
@@ -347,6 +357,7 @@ def vit_ref(model, pixels):
 
 
 def ptvit(out, name, norm_first=False, act="gelu", heads=3, cifar=False, classes=10):
+    cifar = cifar and have_cifar()
     torch.manual_seed(0)
     img, patch, d, depth, mlp = 32, 4, 48, 2, 96
     m = UserViT(img, patch, d, depth, heads, mlp, classes, norm_first, act)
