@@ -564,6 +564,107 @@ def hf_dinov2(out, name, registers=0):
            [(img, img), (40, 48)], cfg, sd, ["ref", "ref_odd"])
 
 
+# -------------------------------------------------------------------------- timm ViT variants
+def timm_vit_forward(sd, heads, patch, pixels, no_embed_class, pool, eps=1e-6):
+    """timm VisionTransformer from its key names (timm/models/vision_transformer.py): patch conv,
+    _pos_embed ([cls] [reg x R] then patches; with no_embed_class the position rows cover only the
+    patches and are added before the prefix is concatenated), position grid resized like
+    resample_abs_pos_embed (bicubic, antialias, prefix rows kept), pre-norm blocks with optional layer
+    scales (ls1/ls2.gamma), `norm` (absent = Identity when fc_norm is used), then global_pool "token"
+    (token 0) or "avg" (mean of the patch tokens, then fc_norm), then head. Returns (features, logits,
+    attn) with features = the pooled vector before fc_norm."""
+    w = lambda n: sd[n]
+    b = pixels.shape[0]
+    x = F.conv2d(pixels, w("patch_embed.proj.weight"), w("patch_embed.proj.bias"), stride=patch)
+    gh, gw, d = x.shape[2], x.shape[3], x.shape[1]
+    x = x.flatten(2).transpose(1, 2)
+    prefix = [w(n).expand(b, -1, -1) for n in ("cls_token", "reg_token") if n in sd]
+    p = sum(t.shape[1] for t in prefix)
+    pos = w("pos_embed")
+    keep = 0 if no_embed_class else p
+    old = pos.shape[1] - keep
+    s0 = int(round(math.sqrt(old)))
+    if s0 * s0 != gh * gw or gh != gw:
+        grid = pos[:, keep:].reshape(1, s0, s0, d).permute(0, 3, 1, 2)
+        grid = F.interpolate(grid, size=(gh, gw), mode="bicubic", align_corners=False, antialias=True)
+        pos = torch.cat([pos[:, :keep], grid.permute(0, 2, 3, 1).reshape(1, gh * gw, d)], 1)
+    if no_embed_class:
+        x = torch.cat(prefix + [x + pos], 1)
+    else:
+        x = torch.cat(prefix + [x], 1) + pos
+    attn = []
+    i = 0
+    while f"blocks.{i}.norm1.weight" in sd:
+        q = f"blocks.{i}"
+        ln = lambda t, n: F.layer_norm(t, (d,), w(f"{q}.{n}.weight"), w(f"{q}.{n}.bias"), eps)
+        y, a = mha(ln(x, "norm1"), w(f"{q}.attn.qkv.weight"), w(f"{q}.attn.qkv.bias"),
+                   w(f"{q}.attn.proj.weight"), w(f"{q}.attn.proj.bias"), heads)
+        x = x + y * (w(f"{q}.ls1.gamma") if f"{q}.ls1.gamma" in sd else 1)
+        m = F.linear(F.gelu(F.linear(ln(x, "norm2"), w(f"{q}.mlp.fc1.weight"), w(f"{q}.mlp.fc1.bias"))),
+                     w(f"{q}.mlp.fc2.weight"), w(f"{q}.mlp.fc2.bias"))
+        x = x + m * (w(f"{q}.ls2.gamma") if f"{q}.ls2.gamma" in sd else 1)
+        attn.append(a)
+        i += 1
+    if "norm.weight" in sd:
+        x = F.layer_norm(x, (d,), w("norm.weight"), w("norm.bias"), eps)
+    f = x[:, p:].mean(1) if pool == "avg" else x[:, 0]
+    h = F.layer_norm(f, (d,), w("fc_norm.weight"), w("fc_norm.bias"), eps) if "fc_norm.weight" in sd else f
+    return f, F.linear(h, w("head.weight"), w("head.bias")), torch.stack(attn, 1)
+
+
+def timm_vit_variant(out, name, d, heads, registers, no_embed_class, pool, layer_scale, config):
+    torch.manual_seed(0)
+    img, patch, depth, classes = 32, 4, 2, 10
+    n = (img // patch) ** 2
+    g = lambda *shape: torch.randn(*shape)
+    sd = {"cls_token": 0.5 * g(1, 1, d)}
+    if registers:
+        sd["reg_token"] = 0.5 * g(1, registers, d)
+    p = 1 + registers
+    sd["pos_embed"] = 0.5 * g(1, n + (0 if no_embed_class else p), d)
+    sd["patch_embed.proj.weight"] = g(d, 3, patch, patch) / math.sqrt(3 * patch * patch)
+    sd["patch_embed.proj.bias"] = 0.05 * g(d)
+    lin = lambda key, o, i: sd.update({f"{key}.weight": g(o, i) / math.sqrt(i), f"{key}.bias": 0.05 * g(o)})
+    aff = lambda key, k: sd.update(dict(zip((f"{key}.weight", f"{key}.bias"), rand_affine(k))))
+    for i in range(depth):
+        q = f"blocks.{i}"
+        aff(f"{q}.norm1", d)
+        lin(f"{q}.attn.qkv", 3 * d, d)
+        lin(f"{q}.attn.proj", d, d)
+        aff(f"{q}.norm2", d)
+        lin(f"{q}.mlp.fc1", 4 * d, d)
+        lin(f"{q}.mlp.fc2", d, 4 * d)
+        if layer_scale:
+            sd[f"{q}.ls1.gamma"] = 0.5 + torch.rand(d)
+            sd[f"{q}.ls2.gamma"] = 0.5 + torch.rand(d)
+    if pool == "avg":
+        aff("fc_norm", d)  # timm: use_fc_norm with global_pool "avg" makes `norm` an Identity
+    else:
+        aff("norm", d)
+    lin("head", classes, d)
+    run = lambda sdd, px: timm_vit_forward(to64(sdd), heads, patch, px.double(), no_embed_class, pool)
+    f = run(sd, noise_batch(64, img, img))[0]
+    if "fc_norm.weight" in sd:
+        f = F.layer_norm(f, (d,), sd["fc_norm.weight"].double(), sd["fc_norm.bias"].double(), 1e-6)
+    sd["head.bias"] = centre_bias(sd["head.weight"].double(), f).float()
+    refs = {}
+    for suffix, (hh, ww) in (("ref", (img, img)), ("ref_odd", (40, 48))):
+        pixels = pixels_for(3, hh, ww)
+        feats, logits, attn = run(sd, pixels)
+        refs[suffix] = {"pixels": pixels, "logits": logits, "features": feats, "attn_mean": attn}
+    write_model(out, name, sd, config)
+    for suffix, ref in refs.items():
+        write_ref(out, name, ref, suffix)
+    log(name, refs["ref"])
+    record(name, "vit", "timm VisionTransformer" + (" + timm hub config.json" if config else " (bare)"),
+           f"D {d}, {heads} head(s), patch {patch}; " + (f"{registers} reg_token rows; " if registers else "")
+           + ("no_embed_class (position rows for the patches only); " if no_embed_class else "")
+           + ("layer scales ls1/ls2.gamma; " if layer_scale else "")
+           + ("global_pool avg + fc_norm, no final norm; " if pool == "avg" else "class-token head; ")
+           + "ref_odd = 40x48 (position grid resized like resample_abs_pos_embed)",
+           [(img, img), (40, 48)], config, sd, ["ref", "ref_odd"])
+
+
 # ---------------------------------------------------------------------------------------- ConvNeXt
 CN_DIMS, CN_DEPTHS = [16, 24, 32, 48], [1, 1, 2, 1]
 CN_HW, CN_ODD_HW = (64, 64), (72, 56)
@@ -946,6 +1047,14 @@ def main():
         "tv_vit_mlp_head": lambda: tv_vit(out, "tv_vit_mlp_head", representation_size=24),
         "hf_dinov2": lambda: hf_dinov2(out, "hf_dinov2"),
         "hf_dinov2_registers": lambda: hf_dinov2(out, "hf_dinov2_registers", registers=4),
+        # timm's DINOv2-with-registers design (layer scales, reg tokens, no_embed_class), config by model_args.
+        "timm_vit_reg_ls": lambda: timm_vit_variant(
+            out, "timm_vit_reg_ls", 48, 3, 4, True, "token", True,
+            {"architecture": "vit_small_patch4_reg4_custom", "num_classes": 10,
+             "model_args": {"num_heads": 3, "reg_tokens": 4, "no_embed_class": True, "init_values": 1.0}}),
+        # global_pool "avg" with fc_norm, bare state dict: the pooling and head count are inferred.
+        "timm_vit_avg_fcnorm": lambda: timm_vit_variant(
+            out, "timm_vit_avg_fcnorm", 64, 1, 0, False, "avg", False, None),
     }
     groups = {
         ("tv_convnext", "hf_convnext", "timm_convnext", "timm_convnext_bare", "timm_convnext_convmlp"):

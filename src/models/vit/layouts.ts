@@ -84,8 +84,13 @@ export interface ViTSpec {
   registers?: { name: string; count: number };
   /** Position embedding [1, N, D]. */
   posEmbed: string;
-  /** True if the position embedding covers the prefix tokens too (N = prefix + grid). */
-  posCoversPrefix: boolean;
+  /**
+   * How many of the leading prefix tokens (class, distillation, register
+   * tokens, in sequence order) have a row in the position embedding, before
+   * the grid rows: all of them (ViT), none (timm `no_embed_class`), or the
+   * class token only (Hugging Face DINOv2 with registers).
+   */
+  posPrefixRows: number;
   /** Resampling used when the input grid differs from `grid`. */
   posResize: PosEmbedResize;
   /** Patch-embedding conv: weight [D, C, ph, pw], bias [D]. */
@@ -99,9 +104,11 @@ export interface ViTSpec {
    * (`token` = its index), logits their mean (one head: the class token;
    * distilled DeiT: two, each a single linear); "cls+patch-mean" (DINOv2),
    * one classifier on the class token concatenated with the mean of the
-   * patch tokens (registers excluded), both after the final norm.
+   * patch tokens (registers excluded), both after the final norm;
+   * "patch-mean" (timm global_pool "avg"), one classifier (often with a
+   * LayerNorm, timm's fc_norm) on the mean of the patch tokens.
    */
-  pool: "tokens" | "cls+patch-mean";
+  pool: "tokens" | "cls+patch-mean" | "patch-mean";
   /** The classifiers (see `pool`). */
   classifiers: { head: HeadSpec; token: number }[];
   /** Number of classes. */
@@ -236,9 +243,23 @@ function patchGrid(
   );
 }
 
-/** Head count from the config, else head size 64 (true of the standard ViT sizes). */
-function headsFor(hidden: number, configured: number | undefined, where: string): number {
+/**
+ * Head count from the config, else head size 64 (true of every standard ViT
+ * size), said in `notes`.
+ */
+function headsFor(
+  hidden: number,
+  configured: number | undefined,
+  where: string,
+  notes?: string[],
+): number {
   const heads = configured ?? (hidden % 64 === 0 ? hidden / 64 : undefined);
+  if (configured === undefined && heads !== undefined) {
+    notes?.push(
+      `attention heads: ${heads}, inferred from width ${hidden} at the standard head size 64 ` +
+        `(set num_attention_heads or model_args.num_heads in config.json otherwise)`,
+    );
+  }
   if (!heads || !Number.isInteger(heads) || hidden % heads !== 0) {
     throw new ModelLayoutError(
       `${where}: cannot tell the number of attention heads for width ${hidden}` +
@@ -260,7 +281,7 @@ function finish(
   const e: Expected = new Map();
   for (const t of spec.prefixTokens) e.set(t, [1, 1, D]);
   if (spec.registers) e.set(spec.registers.name, [1, spec.registers.count, D]);
-  const posRows = gh * gw + (spec.posCoversPrefix ? spec.prefixTokens.length : 0);
+  const posRows = gh * gw + spec.posPrefixRows;
   e.set(spec.posEmbed, [1, posRows, D]);
   e.set(spec.patchEmbed.weight, [D, C, ph, pw]);
   if (spec.patchEmbed.bias) e.set(spec.patchEmbed.bias, [D]);
@@ -306,6 +327,7 @@ function hfSpec(
 ): ViTSpec {
   const names = index.names();
   const have = new Set(names);
+  const notes: string[] = [];
   const base = layout === "hf-deit" ? "deit" : "vit";
   const emb = `${base}.embeddings`;
   const cls = `${emb}.cls_token`;
@@ -372,7 +394,7 @@ function hfSpec(
     layout,
     architecture: layout === "hf-deit" || prefixTokens.length === 2 ? "deit" : "vit",
     hidden: D,
-    heads: headsFor(D, num(config.num_attention_heads), where),
+    heads: headsFor(D, num(config.num_attention_heads), where, notes),
     mlp,
     patch,
     channels: patchW[1],
@@ -382,7 +404,7 @@ function hfSpec(
     mlpAct: "gelu",
     prefixTokens,
     posEmbed,
-    posCoversPrefix: true,
+    posPrefixRows: prefixTokens.length,
     posResize: "bicubic",
     patchEmbed: linearNames(`${emb}.patch_embeddings.projection`, have),
     blocks,
@@ -390,7 +412,7 @@ function hfSpec(
     pool: "tokens",
     classifiers,
     numClasses,
-    notes: [],
+    notes,
   };
   // The mask token only exists for masked-image-modelling, the pooler (tanh dense on the class
   // token) only in ViTModel checkpoints; the image-classification heads never read either.
@@ -422,14 +444,20 @@ function timmSpec(index: TensorIndex, config: Record<string, unknown>, where: st
   const args = (config.model_args ?? {}) as Record<string, unknown>;
   const pretrained = (config.pretrained_cfg ?? {}) as Record<string, unknown>;
   const arch = typeof config.architecture === "string" ? config.architecture : "";
+  const notes: string[] = [];
 
-  const prefixTokens = ["cls_token", ...(have.has("dist_token") ? ["dist_token"] : [])];
-  const D = requireShape(index, have, "cls_token", where)[2];
+  // Sequence: [cls] [dist] [reg x R] patches (timm's _pos_embed order).
+  const prefixTokens = ["cls_token", "dist_token"].filter((n) => have.has(n));
+  const registers = have.has("reg_token")
+    ? { name: "reg_token", count: index.info("reg_token").shape[1] }
+    : undefined;
   const patchW = requireShape(index, have, "patch_embed.proj.weight", where);
+  const D = patchW[0];
   const posRows = requireShape(index, have, "pos_embed", where)[1];
   const depth = countBlocks(names, "blocks.", where);
   const mlp = requireShape(index, have, "blocks.0.mlp.fc1.weight", where)[0];
   const patch: [number, number] = [patchW[2], patchW[3]];
+  const P = prefixTokens.length + (registers?.count ?? 0);
 
   // Grid from img_size (model_args) or pretrained input_size, when it fits.
   const img = num(args.img_size) ??
@@ -437,30 +465,56 @@ function timmSpec(index: TensorIndex, config: Record<string, unknown>, where: st
   const configGrid: [number, number] | undefined = img
     ? [Math.floor(img / patch[0]), Math.floor(img / patch[1])]
     : undefined;
-  // no_embed_class models (DeiT III) keep no position rows for the prefix.
-  const noEmbedClass = args.no_embed_class === true;
-  const patchRows = noEmbedClass ? posRows : posRows - prefixTokens.length;
-  const grid = patchGrid(patchRows, configGrid, where, "pos_embed");
+  // no_embed_class models (DeiT III, DINOv2 with registers) keep no position rows for the
+  // prefix. model_args says; otherwise the row count does: a grid plus the prefix, or a grid.
+  let noEmbedClass: boolean;
+  if (typeof args.no_embed_class === "boolean") noEmbedClass = args.no_embed_class;
+  else {
+    const fits = (rows: number) =>
+      configGrid ? configGrid[0] * configGrid[1] === rows : Number.isInteger(Math.sqrt(rows));
+    noEmbedClass = P > 0 && fits(posRows) && !fits(posRows - P);
+    if (noEmbedClass) {
+      notes.push(
+        `pos_embed has ${posRows} rows, a patch grid without the ${P} prefix token(s): ` +
+          `no_embed_class (set model_args.no_embed_class otherwise)`,
+      );
+    }
+  }
+  const grid = patchGrid(noEmbedClass ? posRows : posRows - P, configGrid, where, "pos_embed");
 
-  const sizeName = /^(?:vit|deit)_([a-z]+)_/.exec(arch)?.[1];
+  const sizeName = /^(?:vit|deit)\d*_([a-z]+)_/.exec(arch)?.[1];
   const heads = headsFor(
     D,
     num(args.num_heads) ?? (sizeName ? TIMM_HEADS[sizeName] : undefined),
     where,
+    notes,
   );
-  // timm hub configs carry global_pool at the top level, model_args may override it.
-  const pool = args.global_pool ?? config.global_pool;
-  if (pool !== undefined && pool !== "token") {
-    throw new ModelLayoutError(
-      `${where}: timm global_pool ${JSON.stringify(pool)} is not supported (only ` +
-        `"token", the class-token classifier).`,
+  // timm hub configs carry global_pool at the top level, model_args may override it. A
+  // checkpoint with fc_norm (and no final norm) was built with global_pool "avg".
+  const configured = args.global_pool ?? config.global_pool;
+  const pool = configured ?? (have.has("fc_norm.weight") || !prefixTokens.length ? "avg" : "token");
+  if (configured === undefined && pool === "avg") {
+    notes.push(
+      `head pools the patch tokens (timm global_pool "avg"): ${
+        prefixTokens.length ? "fc_norm is present" : "there is no class token"
+      }; set global_pool in config.json otherwise`,
     );
   }
-
+  if (pool !== "token" && pool !== "avg") {
+    throw new ModelLayoutError(
+      `${where}: timm global_pool ${JSON.stringify(pool)} is not supported ("token", the ` +
+        `class-token classifier, or "avg", the mean of the patch tokens).`,
+    );
+  }
+  if (pool === "token" && !prefixTokens.length) {
+    throw new ModelLayoutError(`${where}: global_pool "token" needs a cls_token; there is none.`);
+  }
+  const eps = num(args.norm_eps) ?? 1e-6;
+  const fcNorm = have.has("fc_norm.weight") ? { ...normNames("fc_norm"), eps } : undefined;
   const classifiers: ViTSpec["classifiers"] = [
-    { head: headSpec(index, "head", D, config, where), token: 0 },
+    { head: headSpec(index, "head", D, config, where, { norm: fcNorm }), token: 0 },
   ];
-  if (prefixTokens.length === 2) {
+  if (prefixTokens.includes("dist_token")) {
     classifiers.push({ head: headSpec(index, "head_dist", D, config, where), token: 1 });
   }
   const numClasses = classifiers[0].head.numClasses;
@@ -478,31 +532,36 @@ function timmSpec(index: TensorIndex, config: Record<string, unknown>, where: st
       norm2: normNames(`${p}.norm2`),
       fc1: linearNames(`${p}.mlp.fc1`, true),
       fc2: linearNames(`${p}.mlp.fc2`, true),
+      // Layer scales (DeiT III, DINOv2, ...): ls1.gamma / ls2.gamma.
+      layerScale1: have.has(`${p}.ls1.gamma`) ? `${p}.ls1.gamma` : undefined,
+      layerScale2: have.has(`${p}.ls2.gamma`) ? `${p}.ls2.gamma` : undefined,
     });
   }
   const spec: ViTSpec = {
     layout: "timm",
-    architecture: prefixTokens.length === 2 ? "deit" : "vit",
+    architecture: prefixTokens.includes("dist_token") ? "deit" : "vit",
     hidden: D,
     heads,
     mlp,
     patch,
     channels: patchW[1],
     grid,
-    eps: num(args.norm_eps) ?? 1e-6,
+    eps,
     normFirst: true,
     mlpAct: "gelu",
     prefixTokens,
+    registers,
     posEmbed: "pos_embed",
-    posCoversPrefix: !noEmbedClass,
+    posPrefixRows: noEmbedClass ? 0 : P,
     posResize: "bicubic-antialias",
     patchEmbed: linearNames("patch_embed.proj", have),
     blocks,
-    norms: [normNames("norm")],
-    pool: "tokens",
+    // With fc_norm the final norm is an Identity (no tensors).
+    norms: have.has("norm.weight") ? [normNames("norm")] : [],
+    pool: pool === "avg" ? "patch-mean" : "tokens",
     classifiers,
     numClasses,
-    notes: [],
+    notes,
   };
   return finish(index, spec, where, () => false);
 }
@@ -635,7 +694,7 @@ function torchvisionSpec(
     mlpAct: mlpActivation(config, "gelu", where),
     prefixTokens: ["class_token"],
     posEmbed: "encoder.pos_embedding",
-    posCoversPrefix: true,
+    posPrefixRows: 1,
     posResize: "bicubic",
     patchEmbed: linearNames("conv_proj", have),
     blocks,
@@ -781,7 +840,7 @@ function pytorchSpec(
     mlpAct,
     prefixTokens: [clsName],
     posEmbed: posName,
-    posCoversPrefix: coversPrefix,
+    posPrefixRows: coversPrefix ? 1 : 0,
     posResize: "bicubic",
     patchEmbed: linearNames(projBase, have),
     blocks,
@@ -808,6 +867,7 @@ function pytorchSpec(
 function dinov2Spec(index: TensorIndex, config: Record<string, unknown>, where: string): ViTSpec {
   const names = index.names();
   const have = new Set(names);
+  const notes: string[] = [];
   const base = have.has("dinov2_with_registers.embeddings.cls_token") ||
       config.model_type === "dinov2_with_registers"
     ? "dinov2_with_registers"
@@ -868,7 +928,7 @@ function dinov2Spec(index: TensorIndex, config: Record<string, unknown>, where: 
     layout: "hf-dinov2",
     architecture: "vit",
     hidden: D,
-    heads: headsFor(D, num(config.num_attention_heads), where),
+    heads: headsFor(D, num(config.num_attention_heads), where, notes),
     mlp,
     patch,
     channels: patchW[1],
@@ -879,7 +939,7 @@ function dinov2Spec(index: TensorIndex, config: Record<string, unknown>, where: 
     prefixTokens: [cls],
     registers,
     posEmbed,
-    posCoversPrefix: true,
+    posPrefixRows: 1,
     posResize: registers ? "bicubic-antialias" : "bicubic",
     patchEmbed: linearNames(`${emb}.patch_embeddings.projection`, have),
     blocks,
@@ -887,7 +947,7 @@ function dinov2Spec(index: TensorIndex, config: Record<string, unknown>, where: 
     pool: "cls+patch-mean",
     classifiers: [{ head, token: 0 }],
     numClasses: head.numClasses,
-    notes: [],
+    notes,
   };
   // The mask token is only used in pre-training.
   return finish(index, spec, where, (n) => n === `${emb}.mask_token`);

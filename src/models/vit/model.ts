@@ -170,11 +170,11 @@ export class ViTModel extends Classifier {
     if (spec.registers) prefixHost.set(await read(spec.registers.name), named * D);
     const prefix = upload(prefixHost, [P, D], "prefix-tokens");
 
-    // Registers have no position rows: theirs stay zero.
+    // Prefix tokens without a position row (registers, no_embed_class) get zeros.
     const pos = await read(spec.posEmbed);
     const posPrefix = new Float32Array(P * D);
-    if (spec.posCoversPrefix) posPrefix.set(pos.subarray(0, named * D));
-    const posGrid = pos.slice(spec.posCoversPrefix ? named * D : 0);
+    posPrefix.set(pos.subarray(0, spec.posPrefixRows * D));
+    const posGrid = pos.slice(spec.posPrefixRows * D);
 
     const blocks: TransformerBlock[] = [];
     for (const b of spec.blocks) blocks.push(await TransformerBlock.load(engine, file, b, D));
@@ -338,9 +338,10 @@ export class ViTModel extends Classifier {
 
   /**
    * The classifier's input from the encoder output `x` [B, P + N, D] after
-   * the final norm(s): the prefix tokens (one per head) or DINOv2's
-   * [class token | mean of the patch tokens]; and the `features` tap, the
-   * class token (or the whole DINOv2 head input). `x` is not released.
+   * the final norm(s): the prefix tokens (one per head), the mean of the
+   * patch tokens (timm "avg"), or DINOv2's [class token | mean of the patch
+   * tokens]; and the `features` tap, the class token or the pooled vector
+   * (the whole head input). `x` is not released.
    */
   #pool(
     engine: Engine,
@@ -359,6 +360,15 @@ export class ViTModel extends Classifier {
       }
       return y;
     };
+    if (this.spec.pool === "patch-mean") {
+      // timm global_pool "avg": the mean of the patch tokens; the head applies fc_norm.
+      const xn = normAll(x);
+      const patches = takeTokens(engine, xn, P, N);
+      if (xn !== x) xn.release();
+      const mean = meanTokens(engine, patches);
+      patches.release();
+      return { head: mean, features: mean };
+    }
     if (this.spec.pool === "cls+patch-mean") {
       const xn = normAll(x);
       const cls = takeTokens(engine, xn, 0, 1, engine.empty([B, D], "f32", "cls-token"));

@@ -1,10 +1,12 @@
 /**
- * Hugging Face DINOv2 (with and without register tokens) against float64
- * PyTorch references written from the library's source
- * (scripts/families/gen_refs.py): logits, the head input (class token beside
- * the mean of the patch tokens), attention maps and rollout, at the trained
- * grid and at another one (position embeddings resized bicubically, with
- * antialias in the registers variant); refusals.
+ * Vision Transformer variants against float64 PyTorch references written
+ * from the libraries' sources (scripts/families/gen_refs.py): Hugging Face
+ * DINOv2 with and without register tokens (head on the class token beside
+ * the mean of the patch tokens; bicubic position resize, antialiased with
+ * registers) and timm ViTs with layer scales + register tokens +
+ * no_embed_class, and with global_pool "avg" + fc_norm (bare state dict):
+ * logits, the head input, attention maps and rollout, at the trained grid
+ * and at another one; what was inferred; refusals.
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
@@ -16,9 +18,9 @@ import { readRef, refsTest, relDiff } from "./_family_refs.ts";
 
 const engine = await Engine.create();
 
-for (const name of ["hf_dinov2", "hf_dinov2_registers"]) {
+for (const name of ["hf_dinov2", "hf_dinov2_registers", "timm_vit_reg_ls", "timm_vit_avg_fcnorm"]) {
   refsTest(
-    `dinov2: ${name} logits, head input and attention match PyTorch (32x32, 40x48)`,
+    `vit variants: ${name} logits, head input and attention match PyTorch (32x32, 40x48)`,
     async (dir) => {
       const model = await loadModel(join(dir, name), engine);
       try {
@@ -70,6 +72,29 @@ refsTest(
     } finally {
       model.dispose();
     }
+  },
+);
+
+refsTest(
+  "vit variants: timm pooling, no_embed_class and heads inferred from a bare state dict, and said",
+  async (dir) => {
+    const avg = await loadModel(join(dir, "timm_vit_avg_fcnorm"), engine);
+    const notes = avg.notes!.join("\n");
+    assert.match(notes, /global_pool "avg"\): fc_norm is present/);
+    assert.match(notes, /attention heads: 1, inferred from width 64/);
+    assert.deepEqual(avg.tokenGrid!(32, 32), { prefix: 1, grid: [8, 8] });
+    avg.dispose();
+    const reg = await loadModel(join(dir, "timm_vit_reg_ls"), engine);
+    assert.deepEqual(reg.tokenGrid!(32, 32), { prefix: 5, grid: [8, 8] });
+    reg.dispose();
+    // Without model_args, no_embed_class is inferred from the position rows (64 = a grid, not 64 - 5).
+    const { vitSpec: spec } = await import("../src/models/vit/layouts.ts");
+    const { SafetensorsFile } = await import("../src/weights/safetensors.ts");
+    const f = await SafetensorsFile.open(join(dir, "timm_vit_reg_ls", "model.safetensors"));
+    const s = spec(f, { model_args: { num_heads: 3 } }, "reg");
+    f.close();
+    assert.equal(s.posPrefixRows, 0);
+    assert.match(s.notes.join(" "), /no_embed_class/);
   },
 );
 
