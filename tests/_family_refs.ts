@@ -11,6 +11,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fromFileUrl } from "./_path.ts";
 import { SafetensorsFile } from "../src/weights/safetensors.ts";
+import { fixture, HAVE_FIXTURES } from "./_helpers.ts";
 
 const PYTHON = Deno.env.get("VISIONEVAL_PYTHON") ?? "/usr/bin/python3";
 
@@ -49,6 +50,8 @@ export function generatedRefs(script: string): Promise<string> {
     const helpers = fromFileUrl(new URL("../scripts/families/gen_refs.py", import.meta.url));
     const h = createHash("sha256").update(Deno.readFileSync(path));
     if (helpers !== path) h.update(Deno.readFileSync(helpers));
+    // Without the fixtures' CIFAR JPEGs the seed cases differ (centred on noise, no predictions).
+    h.update(HAVE_FIXTURES ? "cifar" : "no-cifar");
     const hash = h.digest("hex").slice(0, 12);
     const stem = script.replace(/\.py$/, "").replace(/^gen_/, "");
     const dir = join(tmpdir(), `visioneval-family-${stem}-${hash}`);
@@ -56,7 +59,11 @@ export function generatedRefs(script: string): Promise<string> {
       if (Deno.statSync(join(dir, "manifest.json")).isFile) return dir;
     } catch { /* not generated yet */ }
     const tmp = `${dir}.${Deno.pid}.tmp`;
-    const r = await new Deno.Command(PYTHON, { args: [path, tmp], stdout: "null" }).output();
+    const r = await new Deno.Command(PYTHON, {
+      args: [path, tmp],
+      stdout: "null",
+      env: { VISIONEVAL_CIFAR_DIR: fixture("data", "cifar10-test") },
+    }).output();
     if (!r.success) {
       throw new Error(`${path} failed:\n${new TextDecoder().decode(r.stderr)}`);
     }
