@@ -11,6 +11,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fromFileUrl } from "./_path.ts";
 import { SafetensorsFile } from "../src/weights/safetensors.ts";
+import { fixture, HAVE_FIXTURES } from "./_helpers.ts";
 
 const SCRIPT = fromFileUrl(new URL("../scripts/families/gen_refs.py", import.meta.url));
 const PYTHON = Deno.env.get("VISIONEVAL_PYTHON") ?? "/usr/bin/python3";
@@ -34,13 +35,19 @@ let ready: Promise<string> | undefined;
 /** The folder holding every generated case (generating it on first use). */
 export function familyRefs(): Promise<string> {
   ready ??= (async () => {
-    const hash = createHash("sha256").update(Deno.readFileSync(SCRIPT)).digest("hex").slice(0, 12);
+    // Without the fixtures' CIFAR JPEGs the seed cases differ (centred on noise, no predictions).
+    const hash = createHash("sha256").update(Deno.readFileSync(SCRIPT))
+      .update(HAVE_FIXTURES ? "cifar" : "no-cifar").digest("hex").slice(0, 12);
     const dir = join(tmpdir(), `visioneval-family-refs-${hash}`);
     try {
       if (Deno.statSync(join(dir, "manifest.json")).isFile) return dir;
     } catch { /* not generated yet */ }
     const tmp = `${dir}.${Deno.pid}.tmp`;
-    const r = await new Deno.Command(PYTHON, { args: [SCRIPT, tmp], stdout: "null" }).output();
+    const r = await new Deno.Command(PYTHON, {
+      args: [SCRIPT, tmp],
+      stdout: "null",
+      env: { VISIONEVAL_CIFAR_DIR: fixture("data", "cifar10-test") },
+    }).output();
     if (!r.success) {
       throw new Error(`${SCRIPT} failed:\n${new TextDecoder().decode(r.stderr)}`);
     }

@@ -6,7 +6,13 @@ import { modelPipeline } from "../models/pipeline.ts";
 import { Engine } from "../gpu/engine.ts";
 import { loadModel } from "../models/load.ts";
 import { predict } from "../predict.ts";
-import { intArg, PREPROCESS_HELP, PREPROCESS_OPTIONS, preprocessOverrides } from "./options.ts";
+import {
+  intArg,
+  PREPROCESS_HELP,
+  PREPROCESS_OPTIONS,
+  preprocessOverrides,
+  printModelNotes,
+} from "./options.ts";
 import { join } from "node:path";
 import { IMAGE_EXTENSIONS } from "../data/datasets.ts";
 
@@ -65,7 +71,7 @@ export async function run(args: string[]): Promise<void> {
   const model = await loadModel(v.model, engine);
   const overrides = preprocessOverrides(v);
   const pipeline = modelPipeline(model, overrides);
-  for (const n of model.notes ?? []) console.error(`visioneval: model: ${n}`);
+  printModelNotes(model);
   for (const w of pipeline.warnings) console.error(`visioneval: warning: ${w}`);
   console.error(`pipeline   ${describePipeline(pipeline)}`);
   // Unreadable images are skipped and listed; the others still get their predictions.

@@ -82,4 +82,10 @@ export interface ClassifierModel {
    * classifier weight's row (a single linear head).
    */
   classScoreGradient?(features: Float32Array, classes: ArrayLike<number>): Float32Array;
+  /**
+   * For token models: how many tokens precede the patches (class,
+   * distillation, register tokens) and the patch grid [gh, gw] of an
+   * `h` x `w` input, for attention rollout.
+   */
+  tokenGrid?(h: number, w: number): { prefix: number; grid: [number, number] };
 }

@@ -51,7 +51,7 @@ export type PosEmbedResize = "bicubic" | "bicubic-antialias";
 /** A Vision Transformer, independent of how its checkpoint names things. */
 export interface ViTSpec {
   /** Which key layout the checkpoint uses. */
-  layout: "hf-vit" | "hf-deit" | "timm" | "torchvision" | "pytorch";
+  layout: "hf-vit" | "hf-deit" | "hf-dinov2" | "timm" | "torchvision" | "pytorch";
   /** "vit", or "deit" when a distillation token is present. */
   architecture: "vit" | "deit";
   /** Model width D. */
@@ -77,6 +77,11 @@ export interface ViTSpec {
   mlpAct: Activation;
   /** Prefix tokens [1, 1, D] in sequence order: class token, then distillation token. */
   prefixTokens: string[];
+  /**
+   * Register tokens [1, count, D] (DINOv2 with registers): after the prefix
+   * tokens, before the patches, with no position embedding.
+   */
+  registers?: { name: string; count: number };
   /** Position embedding [1, N, D]. */
   posEmbed: string;
   /** True if the position embedding covers the prefix tokens too (N = prefix + grid). */
@@ -90,10 +95,14 @@ export interface ViTSpec {
   /** LayerNorms after the last block, in order (none, one, or the encoder's and the model's). */
   norms: NormNames[];
   /**
-   * Classifier heads, each reading one prefix token (`token` = its index);
-   * logits are their mean (one head: the class token; distilled DeiT: two,
-   * each a single linear).
+   * What the head reads: "tokens", each classifier one prefix token
+   * (`token` = its index), logits their mean (one head: the class token;
+   * distilled DeiT: two, each a single linear); "cls+patch-mean" (DINOv2),
+   * one classifier on the class token concatenated with the mean of the
+   * patch tokens (registers excluded), both after the final norm.
    */
+  pool: "tokens" | "cls+patch-mean";
+  /** The classifiers (see `pool`). */
   classifiers: { head: HeadSpec; token: number }[];
   /** Number of classes. */
   numClasses: number;
@@ -117,6 +126,13 @@ export function detectViTLayout(
   const timmArch = timmArchitecture(config);
   if (config.model_type === "deit" || hfArchs.some((a) => a.startsWith("DeiT"))) return "hf-deit";
   if (config.model_type === "vit" || hfArchs.some((a) => a.startsWith("ViT"))) return "hf-vit";
+  if (
+    config.model_type === "dinov2" || config.model_type === "dinov2_with_registers" ||
+    hfArchs.some((a) => a.startsWith("Dinov2")) ||
+    names.some((n) => /^dinov2(_with_registers)?\.embeddings\./.test(n))
+  ) {
+    return "hf-dinov2";
+  }
   if (/^(vit|deit)_/.test(timmArch)) return "timm";
   if (names.some((n) => n.startsWith("deit.embeddings."))) return "hf-deit";
   if (names.some((n) => n.startsWith("vit.embeddings."))) return "hf-vit";
@@ -143,6 +159,8 @@ export function vitSpec(
     case "hf-vit":
     case "hf-deit":
       return hfSpec(index, config, where, layout);
+    case "hf-dinov2":
+      return dinov2Spec(index, config, where);
     case "timm":
       return timmSpec(index, config, where);
     case "torchvision":
@@ -241,6 +259,7 @@ function finish(
   const { hidden: D, mlp: M, channels: C, patch: [ph, pw], grid: [gh, gw] } = spec;
   const e: Expected = new Map();
   for (const t of spec.prefixTokens) e.set(t, [1, 1, D]);
+  if (spec.registers) e.set(spec.registers.name, [1, spec.registers.count, D]);
   const posRows = gh * gw + (spec.posCoversPrefix ? spec.prefixTokens.length : 0);
   e.set(spec.posEmbed, [1, posRows, D]);
   e.set(spec.patchEmbed.weight, [D, C, ph, pw]);
@@ -260,6 +279,7 @@ function finish(
     expectNorm(e, b.norm2, D);
     expectLinear(e, b.fc1, M, D);
     expectLinear(e, b.fc2, D, M);
+    for (const ls of [b.layerScale1, b.layerScale2]) if (ls) e.set(ls, [D]);
   }
   for (const n of spec.norms) expectNorm(e, n, D);
   for (const c of spec.classifiers) {
@@ -367,6 +387,7 @@ function hfSpec(
     patchEmbed: linearNames(`${emb}.patch_embeddings.projection`, have),
     blocks,
     norms: [normNames(`${base}.layernorm`)],
+    pool: "tokens",
     classifiers,
     numClasses,
     notes: [],
@@ -478,6 +499,7 @@ function timmSpec(index: TensorIndex, config: Record<string, unknown>, where: st
     patchEmbed: linearNames("patch_embed.proj", have),
     blocks,
     norms: [normNames("norm")],
+    pool: "tokens",
     classifiers,
     numClasses,
     notes: [],
@@ -618,6 +640,7 @@ function torchvisionSpec(
     patchEmbed: linearNames("conv_proj", have),
     blocks,
     norms: [normNames("encoder.ln")],
+    pool: "tokens",
     classifiers: [{ head: classifier, token: 0 }],
     numClasses: classifier.numClasses,
     notes,
@@ -707,6 +730,23 @@ function pytorchSpec(
         `${unsaid.join(", ")}; config.json norm_first / hidden_act / layer_norm_eps override`,
     );
   }
+  // How the head pools is not in the weights either: a model with a class token reads it.
+  const pool = config.pool ?? config.global_pool ?? "cls";
+  if (pool !== "cls" && pool !== "token") {
+    throw new ModelLayoutError(
+      `${where}: config.json pool ${JSON.stringify(pool)} is not supported for this layout ` +
+        `(only "cls": the head reads the class token).`,
+    );
+  }
+  notes.push(
+    `head reads the class token after the final norm${
+      config.pool === undefined && config.global_pool === undefined
+        ? " (assumed; config.json pool)"
+        : ""
+    }; ${posName} has ${posRows} rows: ${
+      coversPrefix ? "the class token's position and" : "no class-token position, only"
+    } a ${grid[0]}x${grid[1]} patch grid`,
+  );
   const blocks: ViTBlockSpec[] = [];
   for (let i = 0; i < depth; i++) {
     const p = `${prefix}${i}`;
@@ -746,9 +786,114 @@ function pytorchSpec(
     patchEmbed: linearNames(projBase, have),
     blocks,
     norms,
+    pool: "tokens",
     classifiers: [{ head, token: 0 }],
     numClasses: head.numClasses,
     notes,
   };
   return finish(index, spec, where, () => false);
+}
+
+// ---------------------------------------------------------------------------
+// Hugging Face DINOv2 (with or without registers)
+
+/**
+ * `Dinov2ForImageClassification` / `Dinov2WithRegistersForImageClassification`:
+ * pre-norm blocks with layer scales (`layer_scale{1,2}.lambda1`), register
+ * tokens after the class token (no position embedding), a final layernorm
+ * over every token, and a classifier on concat(class token, mean of the
+ * patch tokens). The position grid is resized bicubically as the library
+ * does: without antialias for DINOv2, with it for the registers variant.
+ */
+function dinov2Spec(index: TensorIndex, config: Record<string, unknown>, where: string): ViTSpec {
+  const names = index.names();
+  const have = new Set(names);
+  const base = have.has("dinov2_with_registers.embeddings.cls_token") ||
+      config.model_type === "dinov2_with_registers"
+    ? "dinov2_with_registers"
+    : "dinov2";
+  const emb = `${base}.embeddings`;
+  const cls = `${emb}.cls_token`;
+  const D = requireShape(index, have, cls, where)[2];
+  const patchW = requireShape(index, have, `${emb}.patch_embeddings.projection.weight`, where);
+  const posEmbed = `${emb}.position_embeddings`;
+  const posRows = requireShape(index, have, posEmbed, where)[1];
+  const layerPrefix = `${base}.encoder.layer.`;
+  const depth = countBlocks(names, layerPrefix, where);
+  if (have.has(`${layerPrefix}0.mlp.weights_in.weight`)) {
+    throw new ModelLayoutError(
+      `${where}: a DINOv2 with a SwiGLU MLP (mlp.weights_in / weights_out, the giant models) is ` +
+        `not supported; its gated MLP has no kernel here.`,
+    );
+  }
+  const mlp = requireShape(index, have, `${layerPrefix}0.mlp.fc1.weight`, where)[0];
+  const patch: [number, number] = [patchW[2], patchW[3]];
+  const imageSize = num(config.image_size);
+  const configPatch = num(config.patch_size);
+  const configGrid: [number, number] | undefined = imageSize && configPatch
+    ? [Math.floor(imageSize / configPatch), Math.floor(imageSize / configPatch)]
+    : undefined;
+  const grid = patchGrid(posRows - 1, configGrid, where, posEmbed);
+  const regName = `${emb}.register_tokens`;
+  const registers = have.has(regName)
+    ? { name: regName, count: index.info(regName).shape[1] }
+    : undefined;
+  const act = config.hidden_act ?? "gelu";
+  if (act !== "gelu") {
+    throw new ModelLayoutError(
+      `${where}: hidden_act ${JSON.stringify(act)} is not supported (only "gelu", the exact GELU).`,
+    );
+  }
+  const qkvBias = typeof config.qkv_bias === "boolean"
+    ? config.qkv_bias
+    : have.has(`${layerPrefix}0.attention.attention.query.bias`);
+  const blocks: ViTBlockSpec[] = [];
+  for (let i = 0; i < depth; i++) {
+    const p = `${layerPrefix}${i}`;
+    blocks.push({
+      norm1: normNames(`${p}.norm1`),
+      qkv: ["query", "key", "value"].map((n) =>
+        linearNames(`${p}.attention.attention.${n}`, qkvBias)
+      ),
+      proj: linearNames(`${p}.attention.output.dense`, true),
+      norm2: normNames(`${p}.norm2`),
+      fc1: linearNames(`${p}.mlp.fc1`, true),
+      fc2: linearNames(`${p}.mlp.fc2`, true),
+      layerScale1: `${p}.layer_scale1.lambda1`,
+      layerScale2: `${p}.layer_scale2.lambda1`,
+    });
+  }
+  const head = headSpec(index, "classifier", 2 * D, config, where);
+  const spec: ViTSpec = {
+    layout: "hf-dinov2",
+    architecture: "vit",
+    hidden: D,
+    heads: headsFor(D, num(config.num_attention_heads), where),
+    mlp,
+    patch,
+    channels: patchW[1],
+    grid,
+    eps: num(config.layer_norm_eps) ?? 1e-6,
+    normFirst: true,
+    mlpAct: "gelu",
+    prefixTokens: [cls],
+    registers,
+    posEmbed,
+    posCoversPrefix: true,
+    posResize: registers ? "bicubic-antialias" : "bicubic",
+    patchEmbed: linearNames(`${emb}.patch_embeddings.projection`, have),
+    blocks,
+    norms: [normNames(`${base}.layernorm`)],
+    pool: "cls+patch-mean",
+    classifiers: [{ head, token: 0 }],
+    numClasses: head.numClasses,
+    notes: [],
+  };
+  // The mask token is only used in pre-training.
+  return finish(index, spec, where, (n) => n === `${emb}.mask_token`);
+}
+
+/** Tokens before the patches: prefix tokens, then registers. */
+export function prefixCount(spec: ViTSpec): number {
+  return spec.prefixTokens.length + (spec.registers?.count ?? 0);
 }
