@@ -8,7 +8,7 @@
  * ends. The loader prepares the next batches in workers while the GPU works.
  */
 import { join, resolve } from "node:path";
-import { DataError, UsageError } from "./errors.ts";
+import { DataError, NonFiniteValuesError, UsageError } from "./errors.ts";
 import { Engine } from "./gpu/engine.ts";
 import type { Tensor } from "./tensor.ts";
 import { loadModel } from "./models/load.ts";
@@ -31,6 +31,8 @@ import { MetricState } from "./metrics/state.ts";
 import type { MetricSnapshot } from "./metrics/snapshot.ts";
 import { computeMetrics, type MetricsReport } from "./metrics/report.ts";
 import { saveSnapshot } from "./metrics/state_file.ts";
+import { indexRanges, itemsSha256, sha256File } from "./metrics/provenance.ts";
+import { findModelFiles } from "./models/config.ts";
 import { topk as topkOp, TOPK_MAX } from "./ops/topk.ts";
 import { gatherColumns } from "./ops/gather_columns.ts";
 import { type PredictionRow, writePredictionsCsv } from "./report/csv.ts";
@@ -258,6 +260,15 @@ export function displayNames(
   return Array.from({ length: model.count }, (_, i) => names[i] || String(i));
 }
 
+/** SHA-256 of a model's weights file, or null when it cannot be found or read. */
+function weightsDigest(model: string): Promise<string | null> {
+  try {
+    return sha256File(findModelFiles(model).weights).catch(() => null);
+  } catch {
+    return Promise.resolve(null);
+  }
+}
+
 /** Items of shard `index` of `count` (contiguous ranges, sizes differ by at most one). */
 export function shardRange(n: number, shard?: Shard): [number, number] {
   if (!shard) return [0, n];
@@ -294,6 +305,8 @@ export async function evaluate(opts: EvaluateOptions): Promise<EvaluationResult>
   }
   const model = typeof opts.model === "string" ? await loadModel(opts.model, engine) : opts.model;
   requireSoftmaxClassifier(model);
+  // The state records the weights' hash (merge checks it); hashed while the batches run.
+  const weightsSha256 = weightsDigest(typeof opts.model === "string" ? opts.model : model.path);
   const tModel = performance.now();
   const classes = modelClasses(model);
   const mapping = mapLabels(dataset, classes, {
@@ -400,7 +413,18 @@ export async function evaluate(opts: EvaluateOptions): Promise<EvaluationResult>
   }
 
   const tFinish = performance.now();
-  const snapshot = await state.snapshot();
+  const snapshot = await state.snapshot().catch((e) => {
+    if (!(e instanceof NonFiniteValuesError)) throw e;
+    // Name the image: the state counts rows in the order they were recorded.
+    throw new NonFiniteValuesError(
+      `${e.count} of ${evaluated.length} images gave NaN or infinite logits (first: ` +
+        `${evaluated[e.firstRow]?.path}): no metrics are reported from them. Check the ` +
+        `weights and the preprocessing (--mean / --std).`,
+      e.count,
+      e.firstRow,
+      e.firstIndex,
+    );
+  });
   const top = await store.read();
   state.release();
   subsetTensor?.release();
@@ -449,6 +473,23 @@ export async function evaluate(opts: EvaluateOptions): Promise<EvaluationResult>
     },
   };
   const classNames = displayNames(classes, dataset.classes, mapping.datasetToModel);
+  snapshot.provenance = {
+    command: "eval",
+    model: {
+      path: model.path,
+      architecture: model.architecture,
+      weightsSha256: await weightsSha256,
+    },
+    dataset: {
+      path: opts.data,
+      items: mapped.items.length,
+      itemsSha256: itemsSha256(mapped.items),
+    },
+    classNames: subset ? subset.map((c) => classNames[c]) : classNames,
+    pipeline: describePipeline(pipeline),
+    shard: opts.shard ?? null,
+    samples: indexRanges(evaluated.map((e) => globalIndex.get(e.path)!)),
+  };
   const result: EvaluationResult = { metrics, predictions, snapshot, classNames, files: [] };
   if (opts.out) {
     result.files = await writeEvaluation(result, opts.out, {
