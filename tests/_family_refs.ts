@@ -11,6 +11,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fromFileUrl } from "./_path.ts";
 import { SafetensorsFile } from "../src/weights/safetensors.ts";
+import type { Engine } from "../src/gpu/engine.ts";
+import type { ClassifierModel } from "../src/models/model.ts";
 import { fixture, HAVE_FIXTURES } from "./_helpers.ts";
 
 const PYTHON = Deno.env.get("VISIONEVAL_PYTHON") ?? "/usr/bin/python3";
@@ -112,4 +114,59 @@ export function relDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
     m = Math.max(m, Math.abs(b[i]));
   }
   return m === 0 ? d : d / m;
+}
+
+/** A CNN's outputs on one reference input: logits, pooled features and the final feature map. */
+export interface CnnOutputs {
+  /** [B, C] */
+  logits: Float32Array;
+  /** [B, K] */
+  features: Float32Array;
+  /** [B, K, h, w] */
+  featureMap: Float32Array;
+  /** Shape of `featureMap`. */
+  mapShape: readonly number[];
+}
+
+/** Runs `model` on reference pixels with the features and feature-map taps. */
+export async function runCnn(
+  engine: Engine,
+  model: ClassifierModel,
+  pixels: { data: Float32Array; shape: number[] },
+): Promise<CnnOutputs> {
+  const x = engine.upload(pixels.data, pixels.shape, "pixels");
+  const r = model.forward(engine, x, { features: true, featureMap: true });
+  const out: CnnOutputs = {
+    logits: await engine.readF32(r.logits),
+    features: await engine.readF32(r.features!),
+    featureMap: await engine.readF32(r.featureMap!),
+    mapShape: r.featureMap!.shape,
+  };
+  for (const t of [x, r.logits, r.features!, r.featureMap!]) t.release();
+  return out;
+}
+
+/**
+ * Grad-CAM on the host from the taps (a reference independent of the GPU
+ * Grad-CAM kernel): w_k = mean over positions of d logit / d A_k, with the
+ * model's class-score gradient w.r.t. the pooled features.
+ */
+export function hostGradCam(
+  model: ClassifierModel,
+  o: CnnOutputs,
+  classes: ArrayLike<number>,
+): Float32Array {
+  const [B, K, h, w] = o.mapShape;
+  const g = model.classScoreGradient!(o.features, classes);
+  const out = new Float32Array(B * h * w);
+  for (let b = 0; b < B; b++) {
+    for (let p = 0; p < h * w; p++) {
+      let s = 0;
+      for (let k = 0; k < K; k++) {
+        s += (g[b * K + k] / (h * w)) * o.featureMap[(b * K + k) * h * w + p];
+      }
+      out[b * h * w + p] = Math.max(s, 0);
+    }
+  }
+  return out;
 }

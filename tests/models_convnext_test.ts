@@ -10,16 +10,16 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { Engine } from "../src/gpu/engine.ts";
+import type { ClassifierModel } from "../src/models/model.ts";
 import { ModelLayoutError } from "../src/errors.ts";
 import { findModelFiles } from "../src/models/config.ts";
 import { SafetensorsFile, writeSafetensors } from "../src/weights/safetensors.ts";
 import { convnextFamily, convnextPipeline, loadConvNeXt } from "../src/models/convnext/family.ts";
 import { convnextSpec } from "../src/models/convnext/layouts.ts";
-import type { ConvNeXt } from "../src/models/convnext/model.ts";
 import type { ConvNeXtSpec } from "../src/models/convnext/spec.ts";
 import type { TensorIndex } from "../src/weights/layout_check.ts";
 import { assertRelClose } from "./_helpers.ts";
-import { familyRefs, HAVE_TORCH, readRef } from "./_family_refs.ts";
+import { familyRefs, HAVE_TORCH, hostGradCam, readRef, runCnn } from "./_family_refs.ts";
 
 const SKIP = HAVE_TORCH ? "" : " (skipped: /usr/bin/python3 cannot import torch/torchvision)";
 /** ConvNeXt V2 needs the GRN kernel (ops/grn.ts, kernels branch); until then V2 cases are skipped. */
@@ -43,43 +43,9 @@ const readAll = readRef;
 let enginePromise: Promise<Engine> | undefined;
 const getEngine = () => enginePromise ??= Engine.create();
 
-interface Outputs {
-  logits: Float32Array;
-  features: Float32Array;
-  featureMap: Float32Array;
-  mapShape: readonly number[];
-}
-
-async function run(model: ConvNeXt, pixels: { data: Float32Array; shape: number[] }) {
-  const engine = await getEngine();
-  const x = engine.upload(pixels.data, pixels.shape, "pixels");
-  const r = model.forward(engine, x, { features: true, featureMap: true });
-  const out: Outputs = {
-    logits: await engine.readF32(r.logits),
-    features: await engine.readF32(r.features!),
-    featureMap: await engine.readF32(r.featureMap!),
-    mapShape: r.featureMap!.shape,
-  };
-  for (const t of [x, r.logits, r.features!, r.featureMap!]) t.release();
-  return out;
-}
-
-/** Grad-CAM on the host from the taps: w_k = mean over positions of d logit / d A_k. */
-function gradcam(model: ConvNeXt, o: Outputs, classes: ArrayLike<number>): Float32Array {
-  const [B, K, h, w] = o.mapShape;
-  const g = model.classScoreGradient(o.features, classes);
-  const out = new Float32Array(B * h * w);
-  for (let b = 0; b < B; b++) {
-    for (let p = 0; p < h * w; p++) {
-      let s = 0;
-      for (let k = 0; k < K; k++) {
-        s += (g[b * K + k] / (h * w)) * o.featureMap[(b * K + k) * h * w + p];
-      }
-      out[b * h * w + p] = Math.max(s, 0);
-    }
-  }
-  return out;
-}
+const run = async (model: ClassifierModel, pixels: { data: Float32Array; shape: number[] }) =>
+  runCnn(await getEngine(), model, pixels);
+const gradcam = hostGradCam;
 
 const measured: string[] = [];
 

@@ -12,6 +12,7 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { Engine } from "../src/gpu/engine.ts";
+import type { ClassifierModel } from "../src/models/model.ts";
 import { ModelLayoutError } from "../src/errors.ts";
 import { findModelFiles } from "../src/models/config.ts";
 import { SafetensorsFile, writeSafetensors } from "../src/weights/safetensors.ts";
@@ -21,10 +22,9 @@ import {
   mobilenetPipeline,
 } from "../src/models/mobilenet/family.ts";
 import { makeDivisible, mobilenetSpec } from "../src/models/mobilenet/layouts.ts";
-import type { MobileNet } from "../src/models/mobilenet/model.ts";
 import type { TensorIndex } from "../src/weights/layout_check.ts";
 import { assertRelClose } from "./_helpers.ts";
-import { generatedRefs, HAVE_TORCH, readRef } from "./_family_refs.ts";
+import { generatedRefs, HAVE_TORCH, hostGradCam, readRef, runCnn } from "./_family_refs.ts";
 
 const SKIP = HAVE_TORCH ? "" : " (skipped: /usr/bin/python3 cannot import torch/torchvision)";
 const CASES = [
@@ -40,43 +40,9 @@ const refs = () => generatedRefs("gen_mobilenet_refs.py");
 let enginePromise: Promise<Engine> | undefined;
 const getEngine = () => enginePromise ??= Engine.create();
 
-interface Outputs {
-  logits: Float32Array;
-  features: Float32Array;
-  featureMap: Float32Array;
-  mapShape: readonly number[];
-}
-
-async function run(model: MobileNet, pixels: { data: Float32Array; shape: number[] }) {
-  const engine = await getEngine();
-  const x = engine.upload(pixels.data, pixels.shape, "pixels");
-  const r = model.forward(engine, x, { features: true, featureMap: true });
-  const out: Outputs = {
-    logits: await engine.readF32(r.logits),
-    features: await engine.readF32(r.features!),
-    featureMap: await engine.readF32(r.featureMap!),
-    mapShape: r.featureMap!.shape,
-  };
-  for (const t of [x, r.logits, r.features!, r.featureMap!]) t.release();
-  return out;
-}
-
-/** Grad-CAM on the host from the taps: w_k = mean over positions of d logit / d A_k. */
-function gradcam(model: MobileNet, o: Outputs, classes: ArrayLike<number>): Float32Array {
-  const [B, K, h, w] = o.mapShape;
-  const g = model.classScoreGradient(o.features, classes);
-  const out = new Float32Array(B * h * w);
-  for (let b = 0; b < B; b++) {
-    for (let p = 0; p < h * w; p++) {
-      let s = 0;
-      for (let k = 0; k < K; k++) {
-        s += (g[b * K + k] / (h * w)) * o.featureMap[(b * K + k) * h * w + p];
-      }
-      out[b * h * w + p] = Math.max(s, 0);
-    }
-  }
-  return out;
-}
+const run = async (model: ClassifierModel, pixels: { data: Float32Array; shape: number[] }) =>
+  runCnn(await getEngine(), model, pixels);
+const gradcam = hostGradCam;
 
 const measured: string[] = [];
 

@@ -270,6 +270,26 @@ function headsFor(
   return heads;
 }
 
+/** Hugging Face's attention names (ViT, DeiT, DINOv2): separate q, k, v, then output.dense. */
+function hfAttention(p: string, qkvBias: boolean): Pick<ViTBlockSpec, "qkv" | "proj"> {
+  return {
+    qkv: ["query", "key", "value"].map((n) =>
+      linearNames(`${p}.attention.attention.${n}`, qkvBias)
+    ),
+    proj: linearNames(`${p}.attention.output.dense`, true),
+  };
+}
+
+/** Hugging Face's MLP runs exact (erf) GELU; a tanh or sigmoid approximation would be silently off. */
+function requireExactGelu(config: Record<string, unknown>, where: string): void {
+  const act = config.hidden_act ?? "gelu";
+  if (act !== "gelu") {
+    throw new ModelLayoutError(
+      `${where}: hidden_act ${JSON.stringify(act)} is not supported (only "gelu", the exact GELU).`,
+    );
+  }
+}
+
 /** Fills in the shapes every layout shares and runs the check. */
 function finish(
   index: TensorIndex,
@@ -366,12 +386,7 @@ function hfSpec(
   }
   const numClasses = classifiers[0].head.numClasses;
   // The MLP runs exact (erf) GELU; a tanh or sigmoid approximation would be silently off.
-  const act = config.hidden_act ?? "gelu";
-  if (act !== "gelu") {
-    throw new ModelLayoutError(
-      `${where}: hidden_act ${JSON.stringify(act)} is not supported (only "gelu", the exact GELU).`,
-    );
-  }
+  requireExactGelu(config, where);
 
   const qkvBias = typeof config.qkv_bias === "boolean"
     ? config.qkv_bias
@@ -381,10 +396,7 @@ function hfSpec(
     const p = `${layerPrefix}${i}`;
     blocks.push({
       norm1: normNames(`${p}.layernorm_before`),
-      qkv: ["query", "key", "value"].map((n) =>
-        linearNames(`${p}.attention.attention.${n}`, qkvBias)
-      ),
-      proj: linearNames(`${p}.attention.output.dense`, true),
+      ...hfAttention(p, qkvBias),
       norm2: normNames(`${p}.layernorm_after`),
       fc1: linearNames(`${p}.intermediate.dense`, true),
       fc2: linearNames(`${p}.output.dense`, true),
@@ -898,12 +910,7 @@ function dinov2Spec(index: TensorIndex, config: Record<string, unknown>, where: 
   const registers = have.has(regName)
     ? { name: regName, count: index.info(regName).shape[1] }
     : undefined;
-  const act = config.hidden_act ?? "gelu";
-  if (act !== "gelu") {
-    throw new ModelLayoutError(
-      `${where}: hidden_act ${JSON.stringify(act)} is not supported (only "gelu", the exact GELU).`,
-    );
-  }
+  requireExactGelu(config, where);
   const qkvBias = typeof config.qkv_bias === "boolean"
     ? config.qkv_bias
     : have.has(`${layerPrefix}0.attention.attention.query.bias`);
@@ -912,10 +919,7 @@ function dinov2Spec(index: TensorIndex, config: Record<string, unknown>, where: 
     const p = `${layerPrefix}${i}`;
     blocks.push({
       norm1: normNames(`${p}.norm1`),
-      qkv: ["query", "key", "value"].map((n) =>
-        linearNames(`${p}.attention.attention.${n}`, qkvBias)
-      ),
-      proj: linearNames(`${p}.attention.output.dense`, true),
+      ...hfAttention(p, qkvBias),
       norm2: normNames(`${p}.norm2`),
       fc1: linearNames(`${p}.mlp.fc1`, true),
       fc2: linearNames(`${p}.mlp.fc2`, true),
