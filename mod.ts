@@ -331,7 +331,12 @@ export {
 // transformer block.
 export type { FamilyMatch, ModelFamily } from "./src/models/family.ts";
 export { detectFamily, FAMILIES, supportedSummary } from "./src/models/registry.ts";
-export { checkpointMeta, Classifier, type ClassifierMeta } from "./src/models/classifier.ts";
+export {
+  checkpointMeta,
+  Classifier,
+  type ClassifierMeta,
+  PooledClassifier,
+} from "./src/models/classifier.ts";
 export {
   ClassifierHead,
   type HeadActivation,

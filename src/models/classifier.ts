@@ -11,6 +11,7 @@ import { GpuLimitError, ModelLayoutError } from "../errors.ts";
 import type { Tensor } from "../tensor.ts";
 import type { ClassifierModel, ForwardOptions, ForwardResult, ModelPreprocess } from "./model.ts";
 import { inputSizeFromConfig, labelsFromConfig, type ModelFiles } from "./config.ts";
+import type { ClassifierHead } from "../nn/head.ts";
 import {
   predict as predictImages,
   type PredictInput,
@@ -201,5 +202,36 @@ export abstract class Classifier implements ClassifierModel {
    */
   predict(inputs: readonly PredictInput[], opts?: PredictOptions): Promise<Prediction[]> {
     return predictImages(this, inputs, opts);
+  }
+}
+
+/**
+ * A classifier whose head (src/nn/head.ts) reads pooled features: the CNN
+ * families. The head gives the classifier weight and, for Grad-CAM, the
+ * per-image gradient of a class score with respect to the pooled features.
+ */
+export abstract class PooledClassifier extends Classifier {
+  /** The classifier head on the pooled features. */
+  protected readonly head: ClassifierHead;
+
+  /** Stores the metadata and the head. */
+  constructor(meta: ClassifierMeta, head: ClassifierHead) {
+    super(meta);
+    this.head = head;
+  }
+
+  /** Host copy of the classifier weight [numClasses, features] (first layer of an MLP head). */
+  classifierWeight(): Float32Array {
+    return this.head.firstWeight();
+  }
+
+  /** d logit[class] / d pooled features, per image [B, features] (float64 on the host). */
+  classScoreGradient(features: Float32Array, classes: ArrayLike<number>): Float32Array {
+    return this.head.classScoreGradient(features, classes);
+  }
+
+  /** Width of the pooled features (the head's input). */
+  get featureDim(): number {
+    return this.head.spec.features;
   }
 }

@@ -33,7 +33,7 @@ import type { Tensor } from "../../tensor.ts";
 import { ClassifierHead } from "../../nn/head.ts";
 import type { SafetensorsFile } from "../../weights/safetensors.ts";
 import type { ForwardOptions, ForwardResult } from "../model.ts";
-import { Classifier, type ClassifierMeta } from "../classifier.ts";
+import { type ClassifierMeta, PooledClassifier } from "../classifier.ts";
 import {
   type LoadedLinear,
   type LoadedNorm,
@@ -112,14 +112,13 @@ async function loadBlock(
 }
 
 /** A ConvNeXt / ConvNeXt V2 ready to run. */
-export class ConvNeXt extends Classifier {
+export class ConvNeXt extends PooledClassifier {
   /** Always "convnext" (V2 included; see `spec.version`). */
   readonly architecture = "convnext";
 
   #stem: { proj: LoadedLinear; norm: EpsNorm };
   #stages: LoadedStage[];
   #normPre?: EpsNorm;
-  #head: ClassifierHead;
 
   private constructor(
     /** The layout-free description of the network. */
@@ -132,11 +131,10 @@ export class ConvNeXt extends Classifier {
     },
     meta: ClassifierMeta,
   ) {
-    super(meta);
+    super(meta, parts.head);
     this.#stem = parts.stem;
     this.#stages = parts.stages;
     this.#normPre = parts.normPre;
-    this.#head = parts.head;
   }
 
   /** Loads the weights of an opened checkpoint described by `spec`. */
@@ -186,21 +184,6 @@ export class ConvNeXt extends Classifier {
       numClasses: spec.head.numClasses,
       inChannels: spec.inChannels,
     });
-  }
-
-  /** Host copy of the classifier weight [numClasses, features] (first layer of an MLP head). */
-  classifierWeight(): Float32Array {
-    return this.#head.firstWeight();
-  }
-
-  /** d logit[class] / d pooled features (before the head's LayerNorm), per image [B, features]. */
-  classScoreGradient(features: Float32Array, classes: ArrayLike<number>): Float32Array {
-    return this.#head.classScoreGradient(features, classes);
-  }
-
-  /** Width of the pooled features (channels of the last stage). */
-  get featureDim(): number {
-    return this.spec.head.features;
   }
 
   /** The largest tensor one `h` x `w` image produces anywhere in the network, in bytes. */
@@ -258,7 +241,7 @@ export class ConvNeXt extends Classifier {
     }
     const C = x.shape[x.shape.length - 1];
     const pooled = meanTokens(engine, x.reshape([B, gh * gw, C]));
-    const logits = this.#head.forward(engine, pooled);
+    const logits = this.head.forward(engine, pooled);
     const result: ForwardResult = { logits };
     // Grad-CAM and the report read feature maps as NCHW.
     if (opts.featureMap) {
@@ -292,7 +275,7 @@ export class ConvNeXt extends Classifier {
       }
     }
     if (this.#normPre) releaseNorm(this.#normPre);
-    this.#head.release();
+    this.head.release();
   }
 }
 

@@ -44,7 +44,7 @@ import {
 } from "../../nn/layers.ts";
 import type { SafetensorsFile } from "../../weights/safetensors.ts";
 import type { ForwardOptions, ForwardResult } from "../model.ts";
-import { Classifier, type ClassifierMeta } from "../classifier.ts";
+import { type ClassifierMeta, PooledClassifier } from "../classifier.ts";
 import type { ConvBnSpec, InvertedResidualSpec, MobileNetSpec } from "./spec.ts";
 
 interface LoadedBlock {
@@ -115,14 +115,13 @@ async function loadBlock(
 }
 
 /** A MobileNetV2 / V3 / EfficientNet ready to run. */
-export class MobileNet extends Classifier {
+export class MobileNet extends PooledClassifier {
   /** "mobilenet_v2", "mobilenet_v3" or "efficientnet" (see `spec.variant` for the exact model). */
   readonly architecture: string;
 
   #stem: { weight: ConvWeight; bias: Tensor };
   #blocks: LoadedBlock[];
   #final: LoadedLinear;
-  #head: ClassifierHead;
 
   private constructor(
     /** The layout-free description of the network. */
@@ -135,12 +134,11 @@ export class MobileNet extends Classifier {
     },
     meta: ClassifierMeta,
   ) {
-    super(meta);
+    super(meta, parts.head);
     this.architecture = spec.arch;
     this.#stem = parts.stem;
     this.#blocks = parts.blocks;
     this.#final = parts.final;
-    this.#head = parts.head;
   }
 
   /** Loads the weights of an opened checkpoint described by `spec`. */
@@ -173,21 +171,6 @@ export class MobileNet extends Classifier {
       numClasses: spec.head.numClasses,
       inChannels: spec.inChannels,
     });
-  }
-
-  /** Host copy of the classifier weight [numClasses, features] (first layer of an MLP head). */
-  classifierWeight(): Float32Array {
-    return this.#head.firstWeight();
-  }
-
-  /** d logit[class] / d pooled features, per image [B, features] (float64 on the host). */
-  classScoreGradient(features: Float32Array, classes: ArrayLike<number>): Float32Array {
-    return this.#head.classScoreGradient(features, classes);
-  }
-
-  /** Width of the pooled features (channels of the final conv). */
-  get featureDim(): number {
-    return this.spec.head.features;
   }
 
   /** The largest tensor one `h` x `w` image produces anywhere in the network, in bytes. */
@@ -231,7 +214,7 @@ export class MobileNet extends Classifier {
     x.release();
     const C = this.spec.final.out;
     const pooled = meanTokens(engine, f.reshape([B, gh * gw, C]));
-    const logits = this.#head.forward(engine, pooled);
+    const logits = this.head.forward(engine, pooled);
     const result: ForwardResult = { logits };
     if (opts.featureMap) result.featureMap = permute(engine, f, [0, 3, 1, 2]);
     f.release();
@@ -257,7 +240,7 @@ export class MobileNet extends Classifier {
       releaseLinear(b.project);
     }
     releaseLinear(this.#final);
-    this.#head.release();
+    this.head.release();
   }
 }
 

@@ -33,7 +33,7 @@ import {
 } from "./layouts.ts";
 import { findModelFiles, type ModelFiles } from "../config.ts";
 import type { ForwardOptions, ForwardResult, ModelPreprocess } from "../model.ts";
-import { checkpointMeta, Classifier, type ClassifierMeta } from "../classifier.ts";
+import { checkpointMeta, type ClassifierMeta, PooledClassifier } from "../classifier.ts";
 import type { ModelFamily } from "../family.ts";
 
 /** A convolution with its BatchNorm folded in, on the GPU. */
@@ -91,13 +91,12 @@ async function loadConv(
 }
 
 /** A ResNet ready to run: folded weights on the GPU plus what the checkpoint says about it. */
-export class ResNet extends Classifier {
+export class ResNet extends PooledClassifier {
   /** Always "resnet". */
   readonly architecture = "resnet";
 
   #stem: LoadedConv[];
   #blocks: LoadedBlock[][];
-  #head: ClassifierHead;
 
   private constructor(
     /** The layout-free description of the network. */
@@ -105,10 +104,9 @@ export class ResNet extends Classifier {
     parts: { stem: LoadedConv[]; blocks: LoadedBlock[][]; head: ClassifierHead },
     meta: ClassifierMeta,
   ) {
-    super(meta);
+    super(meta, parts.head);
     this.#stem = parts.stem;
     this.#blocks = parts.blocks;
-    this.#head = parts.head;
   }
 
   /** Loads the weights of an opened checkpoint described by `spec`. */
@@ -141,21 +139,6 @@ export class ResNet extends Classifier {
       numClasses: spec.head.numClasses,
       inChannels: spec.inChannels,
     });
-  }
-
-  /** Host copy of the classifier weight [numClasses, features] (first layer of an MLP head). */
-  classifierWeight(): Float32Array {
-    return this.#head.firstWeight();
-  }
-
-  /** d logit[class] / d pooled features, per image [B, features] (see {@link ClassifierHead}). */
-  classScoreGradient(features: Float32Array, classes: ArrayLike<number>): Float32Array {
-    return this.#head.classScoreGradient(features, classes);
-  }
-
-  /** Width of the pooled features (channels of the last stage). */
-  get featureDim(): number {
-    return this.spec.head.features;
   }
 
   /**
@@ -199,7 +182,7 @@ export class ResNet extends Classifier {
     }
     // h is the final-stage feature map (after its last ReLU).
     const features = globalAvgPool(engine, h);
-    const logits = this.#head.forward(engine, features);
+    const logits = this.head.forward(engine, features);
     const result: ForwardResult = { logits };
     if (opts.featureMap) result.featureMap = h !== x ? h : copyOf(engine, h);
     else if (h !== x) h.release();
@@ -223,7 +206,7 @@ export class ResNet extends Classifier {
       c.weight.release();
       c.bias.release();
     }
-    this.#head.release();
+    this.head.release();
   }
 }
 
