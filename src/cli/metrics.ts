@@ -8,7 +8,7 @@ import { snapshotFromArrays } from "../metrics/state.ts";
 import { computeMetrics, type MetricsReport } from "../metrics/report.ts";
 import { saveSnapshot } from "../metrics/state_file.ts";
 import { VERSION } from "../version.ts";
-import { intArg } from "./options.ts";
+import { intArg, prepareOutDir } from "./options.ts";
 
 /** Usage text. */
 export const HELP = `usage: visioneval metrics --predictions FILE [--labels FILE] [options]
@@ -102,7 +102,7 @@ export async function run(args: string[]): Promise<void> {
     temperatureScaling: fitTemperature,
   });
   const t3 = performance.now();
-  await Deno.mkdir(v.out!, { recursive: true });
+  await prepareOutDir(v.out!);
   const out = {
     ...report,
     run: {

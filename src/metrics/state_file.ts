@@ -128,7 +128,18 @@ export async function decodeSnapshot(bytes: Uint8Array, name: string): Promise<M
         `files written by eval/metrics.`,
     );
   }
-  const meta = JSON.parse(raw);
+  let meta;
+  try {
+    meta = JSON.parse(raw);
+  } catch (e) {
+    throw new MetricsInputError(
+      `${name}: its ${META_KEY} metadata is not JSON (${(e as Error).message}); ` +
+        `the state file is damaged or was not written by visioneval`,
+    );
+  }
+  if (typeof meta !== "object" || meta === null || Array.isArray(meta)) {
+    throw new MetricsInputError(`${name}: its ${META_KEY} metadata is not a JSON object`);
+  }
   if (meta.format !== "visioneval-metric-state" || meta.version !== 1) {
     throw new MetricsInputError(
       `${name}: unsupported metric state format ${meta.format} v${meta.version}`,

@@ -82,4 +82,9 @@ export interface ClassifierModel {
    * classifier weight's row (a single linear head).
    */
   classScoreGradient?(features: Float32Array, classes: ArrayLike<number>): Float32Array;
+  /**
+   * Warnings about running at input size [H, W] rather than the trained one
+   * (e.g. a transformer's token count and attention cost); none when fine.
+   */
+  inputSizeWarnings?(size: [number, number]): string[];
 }
