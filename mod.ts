@@ -337,6 +337,7 @@ export {
   type HeadActivation,
   type HeadLayerSpec,
   type HeadSpec,
+  type HeadSpecOptions,
 } from "./src/nn/head.ts";
 export {
   type AttentionTaps,
@@ -361,6 +362,27 @@ export type {
   ConvNeXtSpec,
   ConvNeXtStageSpec,
 } from "./src/models/convnext/spec.ts";
+// MobileNetV2 / MobileNetV3 / EfficientNet: family plug-in, model, layouts, spec.
+export {
+  loadMobileNet,
+  type LoadMobileNetOptions,
+  mobilenetFamily,
+  mobilenetPipeline,
+} from "./src/models/mobilenet/family.ts";
+export { MobileNet } from "./src/models/mobilenet/model.ts";
+export {
+  detectMobileNetLayout,
+  makeDivisible,
+  mobilenetSpec,
+} from "./src/models/mobilenet/layouts.ts";
+export type {
+  ConvBnSpec,
+  InvertedResidualSpec,
+  MobileNetArch,
+  MobileNetLayout,
+  MobileNetSpec,
+  SqueezeExciteSpec,
+} from "./src/models/mobilenet/spec.ts";
 // Vision Transformers (ViT / DeiT): model, layouts, ops, attention rollout.
 export { loadViT, ViTModel } from "./src/models/vit/model.ts";
 export {
@@ -436,6 +458,7 @@ export {
   uploadDepthwiseWeight,
 } from "./src/ops/depthwise.ts";
 export { grn } from "./src/ops/grn.ts";
+export { channelScale } from "./src/ops/channel_scale.ts";
 export {
   meanTokens,
   patchifyNCHWtoNHWC,

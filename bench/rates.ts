@@ -29,6 +29,7 @@ import {
 import { type Activation, ACTIVATIONS } from "../src/ops/activation.ts";
 import { grn } from "../src/ops/grn.ts";
 import { meanTokens, spaceToDepthNHWC } from "../src/ops/nhwc.ts";
+import { channelScale } from "../src/ops/channel_scale.ts";
 
 /** One measured rate. */
 export interface Rate {
@@ -243,7 +244,8 @@ export interface NhwcCase {
 
 /**
  * GRN (ConvNeXt V2-T MLP widths, batch 8), space-to-depth before the
- * downsampling layers and the final token mean, at their ConvNeXt-T shapes.
+ * downsampling layers and the final token mean, at their ConvNeXt-T shapes;
+ * the squeeze-and-excitation channel scaling at EfficientNet-B0's shapes.
  */
 export function setupNhwc(engine: Engine): NhwcCase[] {
   const cases: NhwcCase[] = [];
@@ -264,6 +266,16 @@ export function setupNhwc(engine: Engine): NhwcCase[] {
       name: `spaceToDepth k=2 [8, ${h}, ${h}, ${c}]`,
       bytes: 4 * 2 * 8 * h * h * c,
       record: () => spaceToDepthNHWC(engine, x, 2).release(),
+    });
+  }
+  // Squeeze-and-excitation's excite step at EfficientNet-B0 shapes (expanded widths, batch 8).
+  for (const [h, c] of [[112, 96], [56, 144], [28, 240], [14, 672], [7, 1152]]) {
+    const x = input([8, h * h, c], 15);
+    const s = input([8, c], 16);
+    cases.push({
+      name: `channelScale [8, ${h}x${h}, ${c}]`,
+      bytes: 4 * (2 * 8 * h * h * c + 8 * c),
+      record: () => channelScale(engine, x, s).release(),
     });
   }
   const last = input([8, 49, 768], 14);

@@ -11,8 +11,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fromFileUrl } from "./_path.ts";
 import { SafetensorsFile } from "../src/weights/safetensors.ts";
+import { fixture, HAVE_FIXTURES } from "./_helpers.ts";
 
-const SCRIPT = fromFileUrl(new URL("../scripts/families/gen_refs.py", import.meta.url));
 const PYTHON = Deno.env.get("VISIONEVAL_PYTHON") ?? "/usr/bin/python3";
 
 /** True when the reference generator can run (python3 with torch and torchvision). */
@@ -29,20 +29,43 @@ export const HAVE_TORCH: boolean = (() => {
   }
 })();
 
-let ready: Promise<string> | undefined;
+const ready = new Map<string, Promise<string>>();
 
 /** The folder holding every generated case (generating it on first use). */
 export function familyRefs(): Promise<string> {
-  ready ??= (async () => {
-    const hash = createHash("sha256").update(Deno.readFileSync(SCRIPT)).digest("hex").slice(0, 12);
-    const dir = join(tmpdir(), `visioneval-family-refs-${hash}`);
+  return generatedRefs("gen_refs.py");
+}
+
+/**
+ * The folder written by `scripts/families/<script> OUTDIR` (e.g.
+ * "gen_mobilenet_refs.py"), generated on first use into a cache folder
+ * named after the script's hash.
+ */
+export function generatedRefs(script: string): Promise<string> {
+  let p = ready.get(script);
+  if (p) return p;
+  p = (async () => {
+    const path = fromFileUrl(new URL(`../scripts/families/${script}`, import.meta.url));
+    // Scripts other than gen_refs.py import its helpers: they count in the hash too.
+    const helpers = fromFileUrl(new URL("../scripts/families/gen_refs.py", import.meta.url));
+    const h = createHash("sha256").update(Deno.readFileSync(path));
+    if (helpers !== path) h.update(Deno.readFileSync(helpers));
+    // Without the fixtures' CIFAR JPEGs the seed cases differ (centred on noise, no predictions).
+    h.update(HAVE_FIXTURES ? "cifar" : "no-cifar");
+    const hash = h.digest("hex").slice(0, 12);
+    const stem = script.replace(/\.py$/, "").replace(/^gen_/, "");
+    const dir = join(tmpdir(), `visioneval-family-${stem}-${hash}`);
     try {
       if (Deno.statSync(join(dir, "manifest.json")).isFile) return dir;
     } catch { /* not generated yet */ }
     const tmp = `${dir}.${Deno.pid}.tmp`;
-    const r = await new Deno.Command(PYTHON, { args: [SCRIPT, tmp], stdout: "null" }).output();
+    const r = await new Deno.Command(PYTHON, {
+      args: [path, tmp],
+      stdout: "null",
+      env: { VISIONEVAL_CIFAR_DIR: fixture("data", "cifar10-test") },
+    }).output();
     if (!r.success) {
-      throw new Error(`${SCRIPT} failed:\n${new TextDecoder().decode(r.stderr)}`);
+      throw new Error(`${path} failed:\n${new TextDecoder().decode(r.stderr)}`);
     }
     try {
       Deno.renameSync(tmp, dir);
@@ -52,7 +75,8 @@ export function familyRefs(): Promise<string> {
     }
     return dir;
   })();
-  return ready;
+  ready.set(script, p);
+  return p;
 }
 
 /** `Deno.test` for tests that need the generated references. */

@@ -241,3 +241,50 @@ for (const name of ["tv_resnet18_cifar", "ptvit_post_norm"]) {
     },
   });
 }
+
+Deno.test("seeds: torchvision ViT heads inferred only for torchvision's named sizes", async () => {
+  const { vitSpec } = await import("../src/models/vit/layouts.ts");
+  const tvIndex = (D: number, depth: number, M: number, classes = 10) => {
+    const s: Record<string, number[]> = {
+      "conv_proj.weight": [D, 3, 16, 16],
+      "conv_proj.bias": [D],
+      "class_token": [1, 1, D],
+      "encoder.pos_embedding": [1, 197, D],
+      "encoder.ln.weight": [D],
+      "encoder.ln.bias": [D],
+      "heads.head.weight": [classes, D],
+      "heads.head.bias": [classes],
+    };
+    for (let i = 0; i < depth; i++) {
+      const p = `encoder.layers.encoder_layer_${i}`;
+      for (const n of ["ln_1", "ln_2"]) s[`${p}.${n}.weight`] = s[`${p}.${n}.bias`] = [D];
+      s[`${p}.self_attention.in_proj_weight`] = [3 * D, D];
+      s[`${p}.self_attention.in_proj_bias`] = [3 * D];
+      s[`${p}.self_attention.out_proj.weight`] = [D, D];
+      s[`${p}.self_attention.out_proj.bias`] = [D];
+      s[`${p}.mlp.0.weight`] = [M, D];
+      s[`${p}.mlp.0.bias`] = [M];
+      s[`${p}.mlp.3.weight`] = [D, M];
+      s[`${p}.mlp.3.bias`] = [D];
+    }
+    return { names: () => Object.keys(s), info: (n: string) => ({ dtype: "F32", shape: s[n] }) };
+  };
+  // vit_b_16 as saved by torch.save(model.state_dict()) + safetensors, no config.json.
+  const b16 = vitSpec(tvIndex(768, 12, 3072), {}, "vit_b_16.safetensors");
+  assert.equal(b16.heads, 12);
+  assert.deepEqual(b16.grid, [14, 14]);
+  assert.match(b16.notes.join(" "), /torchvision's vit_b_\* configuration/);
+  // vit_l width and depth.
+  assert.equal(vitSpec(tvIndex(1024, 24, 4096), {}, "l.safetensors").heads, 16);
+  // A width/depth no named model has: refused, with the config.json hint.
+  assert.throws(
+    () => vitSpec(tvIndex(768, 6, 3072), {}, "custom.safetensors"),
+    /does not record the number of attention heads.*num_attention_heads/,
+  );
+  // config.json decides when present (and must divide the width).
+  assert.equal(vitSpec(tvIndex(768, 6, 3072), { num_attention_heads: 8 }, "c").heads, 8);
+  assert.throws(
+    () => vitSpec(tvIndex(768, 6, 3072), { num_attention_heads: 7 }, "c"),
+    /does not divide the width 768/,
+  );
+});

@@ -660,7 +660,7 @@ Deno.test("findModelFiles: a sharded checkpoint is named as such, not as 'severa
   assert.throws(() => findModelFiles(dir), /sharded checkpoint .* merge the shards/);
 });
 
-Deno.test("timm ViT layout: a top-level global_pool other than token is refused", () => {
+Deno.test("timm ViT layout: a top-level global_pool is honoured (avg pools patches), others refused", () => {
   const shapes = timmViTShapes({
     D: 16,
     depth: 1,
@@ -676,7 +676,10 @@ Deno.test("timm ViT layout: a top-level global_pool other than token is refused"
   };
   const config = { architecture: "vit_custom", model_args: { num_heads: 1 } };
   assert.equal(vitSpec(index, { ...config, global_pool: "token" }, "t").numClasses, 3);
-  assert.throws(() => vitSpec(index, { ...config, global_pool: "avg" }, "t"), /global_pool "avg"/);
+  // "avg" is supported now: the head reads the mean of the patch tokens, not the class token.
+  assert.equal(vitSpec(index, { ...config, global_pool: "avg" }, "t").pool, "patch-mean");
+  assert.equal(vitSpec(index, { ...config, global_pool: "token" }, "t").pool, "tokens");
+  assert.throws(() => vitSpec(index, { ...config, global_pool: "max" }, "t"), /global_pool "max"/);
 });
 
 Deno.test("decode: WebP through libwebp (lossless exact, lossy close), as Pillow", async () => {

@@ -28,7 +28,9 @@ from torchvision.models.vision_transformer import VisionTransformer
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "qa"))
 import st  # noqa: E402
 
-CIFAR_DIR = os.environ.get("VISIONEVAL_CIFAR_DIR", "/work/shared/fixtures/data/cifar10-test")
+# The CIFAR-10 JPEGs of the project's fixtures (the tests pass their path); without them the seed
+# models are centred on noise and no CIFAR predictions are written.
+CIFAR_DIR = os.environ.get("VISIONEVAL_CIFAR_DIR", "../shared/fixtures/data/cifar10-test")
 CIFAR_MEAN, CIFAR_STD = (0.4914, 0.4822, 0.4465), (0.2470, 0.2435, 0.2616)
 PIXEL_SEED = 1234  # torch.manual_seed(PIXEL_SEED); torch.randn(B, 3, H, W)
 NOISE_SEED = 99  # inputs used to centre the classifier bias
@@ -215,7 +217,15 @@ def tv_resnet_parts(m):
     return fmap_fn, head_fn
 
 
+def have_cifar():
+    ok = os.path.isfile(os.path.join(CIFAR_DIR, "labels.csv"))
+    if not ok:
+        print(f"no CIFAR-10 JPEGs at {CIFAR_DIR}: seed models centred on noise, no CIFAR predictions")
+    return ok
+
+
 def tv_resnet18_cifar(out, name="tv_resnet18_cifar", cifar=True):
+    cifar = cifar and have_cifar()
     torch.manual_seed(0)
     m = ResNet(BasicBlock, [1, 1, 1, 1], num_classes=10)
     m.conv1 = nn.Conv2d(3, 64, 3, 1, 1, bias=False)
@@ -347,6 +357,7 @@ def vit_ref(model, pixels):
 
 
 def ptvit(out, name, norm_first=False, act="gelu", heads=3, cifar=False, classes=10):
+    cifar = cifar and have_cifar()
     torch.manual_seed(0)
     img, patch, d, depth, mlp = 32, 4, 48, 2, 96
     m = UserViT(img, patch, d, depth, heads, mlp, classes, norm_first, act)
@@ -441,6 +452,217 @@ def tv_vit(out, name, representation_size=None):
            + ("; heads = pre_logits Linear -> Tanh -> head Linear (representation_size)" if representation_size
               else "; heads.head Linear"),
            [(img, img)], cfg, sd, ["ref"])
+
+
+# ------------------------------------------------------------------------------------------ DINOv2
+def dinov2_forward(sd, base, heads, patch, registers, antialias, pixels, eps=1e-6):
+    """Dinov2(WithRegisters)ForImageClassification from HF key names (modeling_dinov2.py,
+    modeling_dinov2_with_registers.py): patch conv; [cls] + patches + position embeddings (patch rows
+    resized bicubically to the input grid, antialiased in the registers variant); register tokens after
+    cls (no position); pre-norm blocks whose branches are scaled by layer_scale{1,2}.lambda1; final
+    layernorm over every token; classifier on concat(cls, mean of the patch tokens)."""
+    e = f"{base}.embeddings"
+    w = lambda n: sd[n]
+    b, _, h, wd = pixels.shape
+    x = F.conv2d(pixels, w(f"{e}.patch_embeddings.projection.weight"),
+                 w(f"{e}.patch_embeddings.projection.bias"), stride=patch)
+    gh, gw = x.shape[2], x.shape[3]
+    d = x.shape[1]
+    x = x.flatten(2).transpose(1, 2)
+    pos = w(f"{e}.position_embeddings")
+    n0 = pos.shape[1] - 1
+    s0 = int(round(math.sqrt(n0)))
+    if not (gh * gw == n0 and h == wd):
+        grid = pos[:, 1:].reshape(1, s0, s0, d).permute(0, 3, 1, 2)
+        grid = F.interpolate(grid, size=(gh, gw), mode="bicubic", align_corners=False, antialias=antialias)
+        pos = torch.cat([pos[:, :1], grid.permute(0, 2, 3, 1).reshape(1, gh * gw, d)], 1)
+    x = torch.cat([w(f"{e}.cls_token").expand(b, -1, -1), x], 1) + pos
+    if registers:
+        x = torch.cat([x[:, :1], w(f"{e}.register_tokens").expand(b, -1, -1), x[:, 1:]], 1)
+    attn = []
+    i = 0
+    while f"{base}.encoder.layer.{i}.norm1.weight" in sd:
+        p = f"{base}.encoder.layer.{i}"
+        ln = lambda t, n: F.layer_norm(t, (d,), w(f"{p}.{n}.weight"), w(f"{p}.{n}.bias"), eps)
+        y = ln(x, "norm1")
+        a = f"{p}.attention.attention"
+        q, k, v = (F.linear(y, w(f"{a}.{n}.weight"), w(f"{a}.{n}.bias")).reshape(b, -1, heads, d // heads)
+                   .transpose(1, 2) for n in ("query", "key", "value"))
+        probs = torch.softmax(q @ k.transpose(-1, -2) / math.sqrt(d // heads), -1)
+        ctx = (probs @ v).transpose(1, 2).reshape(b, -1, d)
+        o = F.linear(ctx, w(f"{p}.attention.output.dense.weight"), w(f"{p}.attention.output.dense.bias"))
+        x = x + o * w(f"{p}.layer_scale1.lambda1")
+        m = F.gelu(F.linear(ln(x, "norm2"), w(f"{p}.mlp.fc1.weight"), w(f"{p}.mlp.fc1.bias")))
+        x = x + F.linear(m, w(f"{p}.mlp.fc2.weight"), w(f"{p}.mlp.fc2.bias")) * w(f"{p}.layer_scale2.lambda1")
+        attn.append(probs.mean(1))
+        i += 1
+    x = F.layer_norm(x, (d,), w(f"{base}.layernorm.weight"), w(f"{base}.layernorm.bias"), eps)
+    feats = torch.cat([x[:, 0], x[:, 1 + registers:].mean(1)], 1)
+    return feats, F.linear(feats, w("classifier.weight"), w("classifier.bias")), torch.stack(attn, 1)
+
+
+def hf_dinov2(out, name, registers=0):
+    torch.manual_seed(0)
+    img, patch, d, heads, depth, classes = 32, 4, 48, 3, 2, 10
+    base = "dinov2_with_registers" if registers else "dinov2"
+    e = f"{base}.embeddings"
+    g = lambda *shape: torch.randn(*shape)
+    n = (img // patch) ** 2
+    sd = {
+        f"{e}.cls_token": 0.5 * g(1, 1, d),
+        f"{e}.mask_token": torch.zeros(1, d),
+        f"{e}.position_embeddings": 0.5 * g(1, n + 1, d),
+        f"{e}.patch_embeddings.projection.weight": g(d, 3, patch, patch) / math.sqrt(3 * patch * patch),
+        f"{e}.patch_embeddings.projection.bias": 0.05 * g(d),
+    }
+    if registers:
+        sd[f"{e}.register_tokens"] = 0.5 * g(1, registers, d)
+    lin = lambda key, o, i: sd.update({f"{key}.weight": g(o, i) / math.sqrt(i), f"{key}.bias": 0.05 * g(o)})
+    aff = lambda key, k: sd.update(dict(zip((f"{key}.weight", f"{key}.bias"), rand_affine(k))))
+    for i in range(depth):
+        p = f"{base}.encoder.layer.{i}"
+        aff(f"{p}.norm1", d)
+        for nm in ("query", "key", "value"):
+            lin(f"{p}.attention.attention.{nm}", d, d)
+        lin(f"{p}.attention.output.dense", d, d)
+        sd[f"{p}.layer_scale1.lambda1"] = 0.5 + torch.rand(d)
+        aff(f"{p}.norm2", d)
+        lin(f"{p}.mlp.fc1", 4 * d, d)
+        lin(f"{p}.mlp.fc2", d, 4 * d)
+        sd[f"{p}.layer_scale2.lambda1"] = 0.5 + torch.rand(d)
+    aff(f"{base}.layernorm", d)
+    lin("classifier", classes, 2 * d)
+    sd64 = to64(sd)
+    feats = dinov2_forward(sd64, base, heads, patch, registers, bool(registers), noise_batch(64, img, img).double())[0]
+    sd["classifier.bias"] = centre_bias(sd["classifier.weight"].double(), feats).float()
+    sd64 = to64(sd)
+    refs = {}
+    for suffix, (hh, ww) in (("ref", (img, img)), ("ref_odd", (40, 48))):
+        pixels = pixels_for(3, hh, ww)
+        f, logits, attn = dinov2_forward(sd64, base, heads, patch, registers, bool(registers), pixels.double())
+        refs[suffix] = {"pixels": pixels, "logits": logits, "features": f, "attn_mean": attn}
+    cfg = {
+        "model_type": base, "architectures": [("Dinov2WithRegisters" if registers else "Dinov2") +
+                                               "ForImageClassification"],
+        "hidden_size": d, "num_hidden_layers": depth, "num_attention_heads": heads, "mlp_ratio": 4,
+        "hidden_act": "gelu", "layer_norm_eps": 1e-6, "image_size": img, "patch_size": patch,
+        "num_channels": 3, "qkv_bias": True, "layerscale_value": 1.0, "use_swiglu_ffn": False,
+        "id2label": {str(i): f"class_{i}" for i in range(classes)},
+        "label2id": {f"class_{i}": i for i in range(classes)},
+    }
+    if registers:
+        cfg["num_register_tokens"] = registers
+    write_model(out, name, sd, cfg)
+    for suffix, ref in refs.items():
+        write_ref(out, name, ref, suffix)
+    log(name, refs["ref"])
+    record(name, "vit", f"Hugging Face {cfg['architectures'][0]} + config.json",
+           "DINOv2: layer scales, head on concat(cls, mean of patch tokens), bicubic position-embedding resize "
+           + ("with antialias (registers variant), " if registers else "without antialias, ")
+           + (f"{registers} register tokens after cls (no position); " if registers else "")
+           + "ref_odd = 40x48 input (10x12 grid from the 8x8 one)",
+           [(img, img), (40, 48)], cfg, sd, ["ref", "ref_odd"])
+
+
+# -------------------------------------------------------------------------- timm ViT variants
+def timm_vit_forward(sd, heads, patch, pixels, no_embed_class, pool, eps=1e-6):
+    """timm VisionTransformer from its key names (timm/models/vision_transformer.py): patch conv,
+    _pos_embed ([cls] [reg x R] then patches; with no_embed_class the position rows cover only the
+    patches and are added before the prefix is concatenated), position grid resized like
+    resample_abs_pos_embed (bicubic, antialias, prefix rows kept), pre-norm blocks with optional layer
+    scales (ls1/ls2.gamma), `norm` (absent = Identity when fc_norm is used), then global_pool "token"
+    (token 0) or "avg" (mean of the patch tokens, then fc_norm), then head. Returns (features, logits,
+    attn) with features = the pooled vector before fc_norm."""
+    w = lambda n: sd[n]
+    b = pixels.shape[0]
+    x = F.conv2d(pixels, w("patch_embed.proj.weight"), w("patch_embed.proj.bias"), stride=patch)
+    gh, gw, d = x.shape[2], x.shape[3], x.shape[1]
+    x = x.flatten(2).transpose(1, 2)
+    prefix = [w(n).expand(b, -1, -1) for n in ("cls_token", "reg_token") if n in sd]
+    p = sum(t.shape[1] for t in prefix)
+    pos = w("pos_embed")
+    keep = 0 if no_embed_class else p
+    old = pos.shape[1] - keep
+    s0 = int(round(math.sqrt(old)))
+    if s0 * s0 != gh * gw or gh != gw:
+        grid = pos[:, keep:].reshape(1, s0, s0, d).permute(0, 3, 1, 2)
+        grid = F.interpolate(grid, size=(gh, gw), mode="bicubic", align_corners=False, antialias=True)
+        pos = torch.cat([pos[:, :keep], grid.permute(0, 2, 3, 1).reshape(1, gh * gw, d)], 1)
+    if no_embed_class:
+        x = torch.cat(prefix + [x + pos], 1)
+    else:
+        x = torch.cat(prefix + [x], 1) + pos
+    attn = []
+    i = 0
+    while f"blocks.{i}.norm1.weight" in sd:
+        q = f"blocks.{i}"
+        ln = lambda t, n: F.layer_norm(t, (d,), w(f"{q}.{n}.weight"), w(f"{q}.{n}.bias"), eps)
+        y, a = mha(ln(x, "norm1"), w(f"{q}.attn.qkv.weight"), w(f"{q}.attn.qkv.bias"),
+                   w(f"{q}.attn.proj.weight"), w(f"{q}.attn.proj.bias"), heads)
+        x = x + y * (w(f"{q}.ls1.gamma") if f"{q}.ls1.gamma" in sd else 1)
+        m = F.linear(F.gelu(F.linear(ln(x, "norm2"), w(f"{q}.mlp.fc1.weight"), w(f"{q}.mlp.fc1.bias"))),
+                     w(f"{q}.mlp.fc2.weight"), w(f"{q}.mlp.fc2.bias"))
+        x = x + m * (w(f"{q}.ls2.gamma") if f"{q}.ls2.gamma" in sd else 1)
+        attn.append(a)
+        i += 1
+    if "norm.weight" in sd:
+        x = F.layer_norm(x, (d,), w("norm.weight"), w("norm.bias"), eps)
+    f = x[:, p:].mean(1) if pool == "avg" else x[:, 0]
+    h = F.layer_norm(f, (d,), w("fc_norm.weight"), w("fc_norm.bias"), eps) if "fc_norm.weight" in sd else f
+    return f, F.linear(h, w("head.weight"), w("head.bias")), torch.stack(attn, 1)
+
+
+def timm_vit_variant(out, name, d, heads, registers, no_embed_class, pool, layer_scale, config):
+    torch.manual_seed(0)
+    img, patch, depth, classes = 32, 4, 2, 10
+    n = (img // patch) ** 2
+    g = lambda *shape: torch.randn(*shape)
+    sd = {"cls_token": 0.5 * g(1, 1, d)}
+    if registers:
+        sd["reg_token"] = 0.5 * g(1, registers, d)
+    p = 1 + registers
+    sd["pos_embed"] = 0.5 * g(1, n + (0 if no_embed_class else p), d)
+    sd["patch_embed.proj.weight"] = g(d, 3, patch, patch) / math.sqrt(3 * patch * patch)
+    sd["patch_embed.proj.bias"] = 0.05 * g(d)
+    lin = lambda key, o, i: sd.update({f"{key}.weight": g(o, i) / math.sqrt(i), f"{key}.bias": 0.05 * g(o)})
+    aff = lambda key, k: sd.update(dict(zip((f"{key}.weight", f"{key}.bias"), rand_affine(k))))
+    for i in range(depth):
+        q = f"blocks.{i}"
+        aff(f"{q}.norm1", d)
+        lin(f"{q}.attn.qkv", 3 * d, d)
+        lin(f"{q}.attn.proj", d, d)
+        aff(f"{q}.norm2", d)
+        lin(f"{q}.mlp.fc1", 4 * d, d)
+        lin(f"{q}.mlp.fc2", d, 4 * d)
+        if layer_scale:
+            sd[f"{q}.ls1.gamma"] = 0.5 + torch.rand(d)
+            sd[f"{q}.ls2.gamma"] = 0.5 + torch.rand(d)
+    if pool == "avg":
+        aff("fc_norm", d)  # timm: use_fc_norm with global_pool "avg" makes `norm` an Identity
+    else:
+        aff("norm", d)
+    lin("head", classes, d)
+    run = lambda sdd, px: timm_vit_forward(to64(sdd), heads, patch, px.double(), no_embed_class, pool)
+    f = run(sd, noise_batch(64, img, img))[0]
+    if "fc_norm.weight" in sd:
+        f = F.layer_norm(f, (d,), sd["fc_norm.weight"].double(), sd["fc_norm.bias"].double(), 1e-6)
+    sd["head.bias"] = centre_bias(sd["head.weight"].double(), f).float()
+    refs = {}
+    for suffix, (hh, ww) in (("ref", (img, img)), ("ref_odd", (40, 48))):
+        pixels = pixels_for(3, hh, ww)
+        feats, logits, attn = run(sd, pixels)
+        refs[suffix] = {"pixels": pixels, "logits": logits, "features": feats, "attn_mean": attn}
+    write_model(out, name, sd, config)
+    for suffix, ref in refs.items():
+        write_ref(out, name, ref, suffix)
+    log(name, refs["ref"])
+    record(name, "vit", "timm VisionTransformer" + (" + timm hub config.json" if config else " (bare)"),
+           f"D {d}, {heads} head(s), patch {patch}; " + (f"{registers} reg_token rows; " if registers else "")
+           + ("no_embed_class (position rows for the patches only); " if no_embed_class else "")
+           + ("layer scales ls1/ls2.gamma; " if layer_scale else "")
+           + ("global_pool avg + fc_norm, no final norm; " if pool == "avg" else "class-token head; ")
+           + "ref_odd = 40x48 (position grid resized like resample_abs_pos_embed)",
+           [(img, img), (40, 48)], config, sd, ["ref", "ref_odd"])
 
 
 # ---------------------------------------------------------------------------------------- ConvNeXt
@@ -823,6 +1045,16 @@ def main():
         "ptvit_post_norm_relu": lambda: ptvit(out, "ptvit_post_norm_relu", act="relu", heads=6, classes=6),
         "tv_vit": lambda: tv_vit(out, "tv_vit"),
         "tv_vit_mlp_head": lambda: tv_vit(out, "tv_vit_mlp_head", representation_size=24),
+        "hf_dinov2": lambda: hf_dinov2(out, "hf_dinov2"),
+        "hf_dinov2_registers": lambda: hf_dinov2(out, "hf_dinov2_registers", registers=4),
+        # timm's DINOv2-with-registers design (layer scales, reg tokens, no_embed_class), config by model_args.
+        "timm_vit_reg_ls": lambda: timm_vit_variant(
+            out, "timm_vit_reg_ls", 48, 3, 4, True, "token", True,
+            {"architecture": "vit_small_patch4_reg4_custom", "num_classes": 10,
+             "model_args": {"num_heads": 3, "reg_tokens": 4, "no_embed_class": True, "init_values": 1.0}}),
+        # global_pool "avg" with fc_norm, bare state dict: the pooling and head count are inferred.
+        "timm_vit_avg_fcnorm": lambda: timm_vit_variant(
+            out, "timm_vit_avg_fcnorm", 64, 1, 0, False, "avg", False, None),
     }
     groups = {
         ("tv_convnext", "hf_convnext", "timm_convnext", "timm_convnext_bare", "timm_convnext_convmlp"):

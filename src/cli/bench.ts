@@ -3,7 +3,7 @@ import { parseArgs } from "node:util";
 import { UsageError } from "../errors.ts";
 import { Engine } from "../gpu/engine.ts";
 import { loadModel } from "../models/load.ts";
-import { intArg } from "./options.ts";
+import { intArg, printModelNotes } from "./options.ts";
 
 /** Usage text. */
 export const HELP =
@@ -37,6 +37,7 @@ export async function run(args: string[]): Promise<void> {
   const iterations = intArg(v.iterations, "--iterations", 1, 1000)!;
   const engine = await Engine.create({ profile: v.profile });
   const model = await loadModel(v.model, engine);
+  printModelNotes(model);
   const [h, w] = model.inputSize;
   const pixels = new Float32Array(batch * 3 * h * w);
   let seed = 1;

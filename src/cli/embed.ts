@@ -4,7 +4,7 @@ import { join } from "node:path";
 import { DataError, UsageError } from "../errors.ts";
 import { Engine } from "../gpu/engine.ts";
 import { loadModel } from "../models/load.ts";
-import { prepareOutDir } from "./options.ts";
+import { prepareOutDir, printModelNotes } from "./options.ts";
 import { openDataset } from "../data/datasets.ts";
 import { applyLabelMapping, mapLabels } from "../data/labels.ts";
 import { modelClasses } from "../models/pipeline.ts";
@@ -129,6 +129,7 @@ export async function run(args: string[]): Promise<void> {
   await prepareOutDir(v.out!);
   const engine = await Engine.create();
   const model = await loadModel(v.model, engine);
+  printModelNotes(model);
   const dataset = openDataset(v.data, { labels: v.labels, limit });
   for (const w of dataset.warnings) console.error(`warning: ${w}`);
   // Labels in model class indices mark the mistakes; without a mapping the

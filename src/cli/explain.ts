@@ -4,7 +4,7 @@ import { basename, extname, join } from "node:path";
 import { UsageError } from "../errors.ts";
 import { Engine } from "../gpu/engine.ts";
 import { loadModel } from "../models/load.ts";
-import { prepareOutDir } from "./options.ts";
+import { prepareOutDir, printModelNotes } from "./options.ts";
 import type { ClassifierModel } from "../models/model.ts";
 import {
   defaultMethod,
@@ -117,6 +117,7 @@ export async function run(args: string[]): Promise<void> {
   await prepareOutDir(v.out!);
   const engine = await Engine.create();
   const model = await loadModel(v.model, engine);
+  printModelNotes(model);
   const method = (v.method as ExplainMethod | undefined) ?? defaultMethod(model);
   const cls = v.class === undefined ? undefined : parseClass(v.class, model);
   const colormap = v.colormap as "turbo" | "viridis";

@@ -3,6 +3,7 @@ import { DataError, UsageError } from "../errors.ts";
 import type { PreprocessOverrides } from "../data/preprocess.ts";
 import type { Interpolation } from "../data/resize.ts";
 import type { Shard } from "../evaluate.ts";
+import type { ClassifierModel } from "../models/model.ts";
 
 /** Pillow's resampling filters, all reproduced exactly by src/data/resize.ts. */
 const FILTERS: readonly Interpolation[] = [
@@ -131,4 +132,9 @@ export function shardArg(s: string | undefined): Shard | undefined {
   const index = Number(m[1]), count = Number(m[2]);
   if (count < 1 || index >= count) throw new UsageError(`--shard ${s}: need 0 <= i < n`);
   return { index, count };
+}
+
+/** Prints what loading inferred or assumed about the model (the run header's model lines). */
+export function printModelNotes(model: ClassifierModel): void {
+  for (const n of model.notes ?? []) console.error(`visioneval: model: ${n}`);
 }

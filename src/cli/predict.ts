@@ -6,7 +6,13 @@ import { inputSizeWarnings, modelPipeline } from "../models/pipeline.ts";
 import { Engine } from "../gpu/engine.ts";
 import { loadModel } from "../models/load.ts";
 import { predict } from "../predict.ts";
-import { intArg, PREPROCESS_HELP, PREPROCESS_OPTIONS, preprocessOverrides } from "./options.ts";
+import {
+  intArg,
+  PREPROCESS_HELP,
+  PREPROCESS_OPTIONS,
+  preprocessOverrides,
+  printModelNotes,
+} from "./options.ts";
 import { join } from "node:path";
 import { IMAGE_EXTENSIONS } from "../data/datasets.ts";
 
@@ -65,7 +71,7 @@ export async function run(args: string[]): Promise<void> {
   const engine = await Engine.create();
   const model = await loadModel(v.model, engine);
   const pipeline = modelPipeline(model, overrides);
-  for (const n of model.notes ?? []) console.error(`visioneval: model: ${n}`);
+  printModelNotes(model);
   for (const w of [...pipeline.warnings, ...inputSizeWarnings(model, pipeline)]) {
     console.error(`visioneval: warning: ${w}`);
   }

@@ -100,11 +100,7 @@ function tokenLayout(
   H: number,
   W: number,
 ): { prefix: number; grid: [number, number] } {
-  const spec = (model as { spec?: { prefixTokens?: unknown[]; patch?: [number, number] } }).spec;
-  if (spec?.prefixTokens && spec.patch) {
-    const grid: [number, number] = [Math.floor(H / spec.patch[0]), Math.floor(W / spec.patch[1])];
-    return { prefix: spec.prefixTokens.length, grid };
-  }
+  if (model.tokenGrid) return model.tokenGrid(H, W);
   for (const prefix of [1, 2]) { // class token, or class + distillation token
     const patch = Math.sqrt((H * W) / (tokens - prefix));
     if (Number.isInteger(patch) && H % patch === 0 && W % patch === 0) {

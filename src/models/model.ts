@@ -87,4 +87,10 @@ export interface ClassifierModel {
    * (e.g. a transformer's token count and attention cost); none when fine.
    */
   inputSizeWarnings?(size: [number, number]): string[];
+  /**
+   * For token models: how many tokens precede the patches (class,
+   * distillation, register tokens) and the patch grid [gh, gw] of an
+   * `h` x `w` input, for attention rollout.
+   */
+  tokenGrid?(h: number, w: number): { prefix: number; grid: [number, number] };
 }

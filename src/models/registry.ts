@@ -7,9 +7,15 @@ import type { ModelFamily } from "./family.ts";
 import { resnetFamily } from "./resnet/model.ts";
 import { vitFamily } from "./vit/model.ts";
 import { convnextFamily } from "./convnext/family.ts";
+import { mobilenetFamily } from "./mobilenet/family.ts";
 
 /** Every family, in the order their `detect` is tried. */
-export const FAMILIES: readonly ModelFamily[] = [resnetFamily, vitFamily, convnextFamily];
+export const FAMILIES: readonly ModelFamily[] = [
+  resnetFamily,
+  vitFamily,
+  convnextFamily,
+  mobilenetFamily,
+];
 
 /** The family and layout a checkpoint holds, or undefined when no family claims it. */
 export function detectFamily(

@@ -88,6 +88,13 @@ export interface HeadSpecOptions {
   norm?: NormNames & { eps: number };
   /** BatchNorm epsilon of BatchNorm1d layers inside the head (default 1e-5). */
   bnEps?: number;
+  /**
+   * The activation between linear layers when the architecture fixes it
+   * (torchvision MobileNetV3: Hardswish), used instead of the ReLU
+   * assumption; `reason` says where it comes from (in the notes).
+   * config.json's `head_activation` still overrides it.
+   */
+  hiddenActivation?: { act: HeadActivation; reason: string };
 }
 
 /**
@@ -154,8 +161,18 @@ export function headSpec(
         last.bn = bnNames(p);
       } else if (w?.length === 2) {
         if (last) {
-          last.act = gap > 0 ? (configured as HeadActivation | undefined) ?? "relu" : "none";
-          if (gap > 0 && configured === undefined) {
+          const known = opts.hiddenActivation;
+          last.act = gap > 0
+            ? (configured as HeadActivation | undefined) ?? known?.act ?? "relu"
+            : "none";
+          if (gap > 0 && configured === undefined && known) {
+            notes.push(
+              `head: ${known.act} between ${
+                last.linear.weight.replace(/\.weight$/, "")
+              } and ${p} ` +
+                `(${known.reason}; head_activation in config.json overrides it)`,
+            );
+          } else if (gap > 0 && configured === undefined) {
             notes.push(
               `head: assumed ReLU between ${
                 last.linear.weight.replace(/\.weight$/, "")

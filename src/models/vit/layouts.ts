@@ -51,7 +51,7 @@ export type PosEmbedResize = "bicubic" | "bicubic-antialias";
 /** A Vision Transformer, independent of how its checkpoint names things. */
 export interface ViTSpec {
   /** Which key layout the checkpoint uses. */
-  layout: "hf-vit" | "hf-deit" | "timm" | "torchvision" | "pytorch";
+  layout: "hf-vit" | "hf-deit" | "hf-dinov2" | "timm" | "torchvision" | "pytorch";
   /** "vit", or "deit" when a distillation token is present. */
   architecture: "vit" | "deit";
   /** Model width D. */
@@ -77,10 +77,20 @@ export interface ViTSpec {
   mlpAct: Activation;
   /** Prefix tokens [1, 1, D] in sequence order: class token, then distillation token. */
   prefixTokens: string[];
+  /**
+   * Register tokens [1, count, D] (DINOv2 with registers): after the prefix
+   * tokens, before the patches, with no position embedding.
+   */
+  registers?: { name: string; count: number };
   /** Position embedding [1, N, D]. */
   posEmbed: string;
-  /** True if the position embedding covers the prefix tokens too (N = prefix + grid). */
-  posCoversPrefix: boolean;
+  /**
+   * How many of the leading prefix tokens (class, distillation, register
+   * tokens, in sequence order) have a row in the position embedding, before
+   * the grid rows: all of them (ViT), none (timm `no_embed_class`), or the
+   * class token only (Hugging Face DINOv2 with registers).
+   */
+  posPrefixRows: number;
   /** Resampling used when the input grid differs from `grid`. */
   posResize: PosEmbedResize;
   /** Patch-embedding conv: weight [D, C, ph, pw], bias [D]. */
@@ -90,10 +100,16 @@ export interface ViTSpec {
   /** LayerNorms after the last block, in order (none, one, or the encoder's and the model's). */
   norms: NormNames[];
   /**
-   * Classifier heads, each reading one prefix token (`token` = its index);
-   * logits are their mean (one head: the class token; distilled DeiT: two,
-   * each a single linear).
+   * What the head reads: "tokens", each classifier one prefix token
+   * (`token` = its index), logits their mean (one head: the class token;
+   * distilled DeiT: two, each a single linear); "cls+patch-mean" (DINOv2),
+   * one classifier on the class token concatenated with the mean of the
+   * patch tokens (registers excluded), both after the final norm;
+   * "patch-mean" (timm global_pool "avg"), one classifier (often with a
+   * LayerNorm, timm's fc_norm) on the mean of the patch tokens.
    */
+  pool: "tokens" | "cls+patch-mean" | "patch-mean";
+  /** The classifiers (see `pool`). */
   classifiers: { head: HeadSpec; token: number }[];
   /** Number of classes. */
   numClasses: number;
@@ -117,6 +133,13 @@ export function detectViTLayout(
   const timmArch = timmArchitecture(config);
   if (config.model_type === "deit" || hfArchs.some((a) => a.startsWith("DeiT"))) return "hf-deit";
   if (config.model_type === "vit" || hfArchs.some((a) => a.startsWith("ViT"))) return "hf-vit";
+  if (
+    config.model_type === "dinov2" || config.model_type === "dinov2_with_registers" ||
+    hfArchs.some((a) => a.startsWith("Dinov2")) ||
+    names.some((n) => /^dinov2(_with_registers)?\.embeddings\./.test(n))
+  ) {
+    return "hf-dinov2";
+  }
   if (/^(vit|deit)_/.test(timmArch)) return "timm";
   if (names.some((n) => n.startsWith("deit.embeddings."))) return "hf-deit";
   if (names.some((n) => n.startsWith("vit.embeddings."))) return "hf-vit";
@@ -143,6 +166,8 @@ export function vitSpec(
     case "hf-vit":
     case "hf-deit":
       return hfSpec(index, config, where, layout);
+    case "hf-dinov2":
+      return dinov2Spec(index, config, where);
     case "timm":
       return timmSpec(index, config, where);
     case "torchvision":
@@ -218,9 +243,23 @@ function patchGrid(
   );
 }
 
-/** Head count from the config, else head size 64 (true of the standard ViT sizes). */
-function headsFor(hidden: number, configured: number | undefined, where: string): number {
+/**
+ * Head count from the config, else head size 64 (true of every standard ViT
+ * size), said in `notes`.
+ */
+function headsFor(
+  hidden: number,
+  configured: number | undefined,
+  where: string,
+  notes?: string[],
+): number {
   const heads = configured ?? (hidden % 64 === 0 ? hidden / 64 : undefined);
+  if (configured === undefined && heads !== undefined) {
+    notes?.push(
+      `attention heads: ${heads}, inferred from width ${hidden} at the standard head size 64 ` +
+        `(set num_attention_heads or model_args.num_heads in config.json otherwise)`,
+    );
+  }
   if (!heads || !Number.isInteger(heads) || hidden % heads !== 0) {
     throw new ModelLayoutError(
       `${where}: cannot tell the number of attention heads for width ${hidden}` +
@@ -241,7 +280,8 @@ function finish(
   const { hidden: D, mlp: M, channels: C, patch: [ph, pw], grid: [gh, gw] } = spec;
   const e: Expected = new Map();
   for (const t of spec.prefixTokens) e.set(t, [1, 1, D]);
-  const posRows = gh * gw + (spec.posCoversPrefix ? spec.prefixTokens.length : 0);
+  if (spec.registers) e.set(spec.registers.name, [1, spec.registers.count, D]);
+  const posRows = gh * gw + spec.posPrefixRows;
   e.set(spec.posEmbed, [1, posRows, D]);
   e.set(spec.patchEmbed.weight, [D, C, ph, pw]);
   if (spec.patchEmbed.bias) e.set(spec.patchEmbed.bias, [D]);
@@ -260,6 +300,7 @@ function finish(
     expectNorm(e, b.norm2, D);
     expectLinear(e, b.fc1, M, D);
     expectLinear(e, b.fc2, D, M);
+    for (const ls of [b.layerScale1, b.layerScale2]) if (ls) e.set(ls, [D]);
   }
   for (const n of spec.norms) expectNorm(e, n, D);
   for (const c of spec.classifiers) {
@@ -286,6 +327,7 @@ function hfSpec(
 ): ViTSpec {
   const names = index.names();
   const have = new Set(names);
+  const notes: string[] = [];
   const base = layout === "hf-deit" ? "deit" : "vit";
   const emb = `${base}.embeddings`;
   const cls = `${emb}.cls_token`;
@@ -352,7 +394,7 @@ function hfSpec(
     layout,
     architecture: layout === "hf-deit" || prefixTokens.length === 2 ? "deit" : "vit",
     hidden: D,
-    heads: headsFor(D, num(config.num_attention_heads), where),
+    heads: headsFor(D, num(config.num_attention_heads), where, notes),
     mlp,
     patch,
     channels: patchW[1],
@@ -362,14 +404,15 @@ function hfSpec(
     mlpAct: "gelu",
     prefixTokens,
     posEmbed,
-    posCoversPrefix: true,
+    posPrefixRows: prefixTokens.length,
     posResize: "bicubic",
     patchEmbed: linearNames(`${emb}.patch_embeddings.projection`, have),
     blocks,
     norms: [normNames(`${base}.layernorm`)],
+    pool: "tokens",
     classifiers,
     numClasses,
-    notes: [],
+    notes,
   };
   // The mask token only exists for masked-image-modelling, the pooler (tanh dense on the class
   // token) only in ViTModel checkpoints; the image-classification heads never read either.
@@ -401,14 +444,20 @@ function timmSpec(index: TensorIndex, config: Record<string, unknown>, where: st
   const args = (config.model_args ?? {}) as Record<string, unknown>;
   const pretrained = (config.pretrained_cfg ?? {}) as Record<string, unknown>;
   const arch = typeof config.architecture === "string" ? config.architecture : "";
+  const notes: string[] = [];
 
-  const prefixTokens = ["cls_token", ...(have.has("dist_token") ? ["dist_token"] : [])];
-  const D = requireShape(index, have, "cls_token", where)[2];
+  // Sequence: [cls] [dist] [reg x R] patches (timm's _pos_embed order).
+  const prefixTokens = ["cls_token", "dist_token"].filter((n) => have.has(n));
+  const registers = have.has("reg_token")
+    ? { name: "reg_token", count: index.info("reg_token").shape[1] }
+    : undefined;
   const patchW = requireShape(index, have, "patch_embed.proj.weight", where);
+  const D = patchW[0];
   const posRows = requireShape(index, have, "pos_embed", where)[1];
   const depth = countBlocks(names, "blocks.", where);
   const mlp = requireShape(index, have, "blocks.0.mlp.fc1.weight", where)[0];
   const patch: [number, number] = [patchW[2], patchW[3]];
+  const P = prefixTokens.length + (registers?.count ?? 0);
 
   // Grid from img_size (model_args) or pretrained input_size, when it fits.
   const img = num(args.img_size) ??
@@ -416,30 +465,56 @@ function timmSpec(index: TensorIndex, config: Record<string, unknown>, where: st
   const configGrid: [number, number] | undefined = img
     ? [Math.floor(img / patch[0]), Math.floor(img / patch[1])]
     : undefined;
-  // no_embed_class models (DeiT III) keep no position rows for the prefix.
-  const noEmbedClass = args.no_embed_class === true;
-  const patchRows = noEmbedClass ? posRows : posRows - prefixTokens.length;
-  const grid = patchGrid(patchRows, configGrid, where, "pos_embed");
+  // no_embed_class models (DeiT III, DINOv2 with registers) keep no position rows for the
+  // prefix. model_args says; otherwise the row count does: a grid plus the prefix, or a grid.
+  let noEmbedClass: boolean;
+  if (typeof args.no_embed_class === "boolean") noEmbedClass = args.no_embed_class;
+  else {
+    const fits = (rows: number) =>
+      configGrid ? configGrid[0] * configGrid[1] === rows : Number.isInteger(Math.sqrt(rows));
+    noEmbedClass = P > 0 && fits(posRows) && !fits(posRows - P);
+    if (noEmbedClass) {
+      notes.push(
+        `pos_embed has ${posRows} rows, a patch grid without the ${P} prefix token(s): ` +
+          `no_embed_class (set model_args.no_embed_class otherwise)`,
+      );
+    }
+  }
+  const grid = patchGrid(noEmbedClass ? posRows : posRows - P, configGrid, where, "pos_embed");
 
-  const sizeName = /^(?:vit|deit)_([a-z]+)_/.exec(arch)?.[1];
+  const sizeName = /^(?:vit|deit)\d*_([a-z]+)_/.exec(arch)?.[1];
   const heads = headsFor(
     D,
     num(args.num_heads) ?? (sizeName ? TIMM_HEADS[sizeName] : undefined),
     where,
+    notes,
   );
-  // timm hub configs carry global_pool at the top level, model_args may override it.
-  const pool = args.global_pool ?? config.global_pool;
-  if (pool !== undefined && pool !== "token") {
-    throw new ModelLayoutError(
-      `${where}: timm global_pool ${JSON.stringify(pool)} is not supported (only ` +
-        `"token", the class-token classifier).`,
+  // timm hub configs carry global_pool at the top level, model_args may override it. A
+  // checkpoint with fc_norm (and no final norm) was built with global_pool "avg".
+  const configured = args.global_pool ?? config.global_pool;
+  const pool = configured ?? (have.has("fc_norm.weight") || !prefixTokens.length ? "avg" : "token");
+  if (configured === undefined && pool === "avg") {
+    notes.push(
+      `head pools the patch tokens (timm global_pool "avg"): ${
+        prefixTokens.length ? "fc_norm is present" : "there is no class token"
+      }; set global_pool in config.json otherwise`,
     );
   }
-
+  if (pool !== "token" && pool !== "avg") {
+    throw new ModelLayoutError(
+      `${where}: timm global_pool ${JSON.stringify(pool)} is not supported ("token", the ` +
+        `class-token classifier, or "avg", the mean of the patch tokens).`,
+    );
+  }
+  if (pool === "token" && !prefixTokens.length) {
+    throw new ModelLayoutError(`${where}: global_pool "token" needs a cls_token; there is none.`);
+  }
+  const eps = num(args.norm_eps) ?? 1e-6;
+  const fcNorm = have.has("fc_norm.weight") ? { ...normNames("fc_norm"), eps } : undefined;
   const classifiers: ViTSpec["classifiers"] = [
-    { head: headSpec(index, "head", D, config, where), token: 0 },
+    { head: headSpec(index, "head", D, config, where, { norm: fcNorm }), token: 0 },
   ];
-  if (prefixTokens.length === 2) {
+  if (prefixTokens.includes("dist_token")) {
     classifiers.push({ head: headSpec(index, "head_dist", D, config, where), token: 1 });
   }
   const numClasses = classifiers[0].head.numClasses;
@@ -457,30 +532,36 @@ function timmSpec(index: TensorIndex, config: Record<string, unknown>, where: st
       norm2: normNames(`${p}.norm2`),
       fc1: linearNames(`${p}.mlp.fc1`, true),
       fc2: linearNames(`${p}.mlp.fc2`, true),
+      // Layer scales (DeiT III, DINOv2, ...): ls1.gamma / ls2.gamma.
+      layerScale1: have.has(`${p}.ls1.gamma`) ? `${p}.ls1.gamma` : undefined,
+      layerScale2: have.has(`${p}.ls2.gamma`) ? `${p}.ls2.gamma` : undefined,
     });
   }
   const spec: ViTSpec = {
     layout: "timm",
-    architecture: prefixTokens.length === 2 ? "deit" : "vit",
+    architecture: prefixTokens.includes("dist_token") ? "deit" : "vit",
     hidden: D,
     heads,
     mlp,
     patch,
     channels: patchW[1],
     grid,
-    eps: num(args.norm_eps) ?? 1e-6,
+    eps,
     normFirst: true,
     mlpAct: "gelu",
     prefixTokens,
+    registers,
     posEmbed: "pos_embed",
-    posCoversPrefix: !noEmbedClass,
+    posPrefixRows: noEmbedClass ? 0 : P,
     posResize: "bicubic-antialias",
     patchEmbed: linearNames("patch_embed.proj", have),
     blocks,
-    norms: [normNames("norm")],
+    // With fc_norm the final norm is an Identity (no tensors).
+    norms: have.has("norm.weight") ? [normNames("norm")] : [],
+    pool: pool === "avg" ? "patch-mean" : "tokens",
     classifiers,
     numClasses,
-    notes: [],
+    notes,
   };
   return finish(index, spec, where, () => false);
 }
@@ -613,11 +694,12 @@ function torchvisionSpec(
     mlpAct: mlpActivation(config, "gelu", where),
     prefixTokens: ["class_token"],
     posEmbed: "encoder.pos_embedding",
-    posCoversPrefix: true,
+    posPrefixRows: 1,
     posResize: "bicubic",
     patchEmbed: linearNames("conv_proj", have),
     blocks,
     norms: [normNames("encoder.ln")],
+    pool: "tokens",
     classifiers: [{ head: classifier, token: 0 }],
     numClasses: classifier.numClasses,
     notes,
@@ -707,6 +789,23 @@ function pytorchSpec(
         `${unsaid.join(", ")}; config.json norm_first / hidden_act / layer_norm_eps override`,
     );
   }
+  // How the head pools is not in the weights either: a model with a class token reads it.
+  const pool = config.pool ?? config.global_pool ?? "cls";
+  if (pool !== "cls" && pool !== "token") {
+    throw new ModelLayoutError(
+      `${where}: config.json pool ${JSON.stringify(pool)} is not supported for this layout ` +
+        `(only "cls": the head reads the class token).`,
+    );
+  }
+  notes.push(
+    `head reads the class token after the final norm${
+      config.pool === undefined && config.global_pool === undefined
+        ? " (assumed; config.json pool)"
+        : ""
+    }; ${posName} has ${posRows} rows: ${
+      coversPrefix ? "the class token's position and" : "no class-token position, only"
+    } a ${grid[0]}x${grid[1]} patch grid`,
+  );
   const blocks: ViTBlockSpec[] = [];
   for (let i = 0; i < depth; i++) {
     const p = `${prefix}${i}`;
@@ -741,14 +840,120 @@ function pytorchSpec(
     mlpAct,
     prefixTokens: [clsName],
     posEmbed: posName,
-    posCoversPrefix: coversPrefix,
+    posPrefixRows: coversPrefix ? 1 : 0,
     posResize: "bicubic",
     patchEmbed: linearNames(projBase, have),
     blocks,
     norms,
+    pool: "tokens",
     classifiers: [{ head, token: 0 }],
     numClasses: head.numClasses,
     notes,
   };
   return finish(index, spec, where, () => false);
+}
+
+// ---------------------------------------------------------------------------
+// Hugging Face DINOv2 (with or without registers)
+
+/**
+ * `Dinov2ForImageClassification` / `Dinov2WithRegistersForImageClassification`:
+ * pre-norm blocks with layer scales (`layer_scale{1,2}.lambda1`), register
+ * tokens after the class token (no position embedding), a final layernorm
+ * over every token, and a classifier on concat(class token, mean of the
+ * patch tokens). The position grid is resized bicubically as the library
+ * does: without antialias for DINOv2, with it for the registers variant.
+ */
+function dinov2Spec(index: TensorIndex, config: Record<string, unknown>, where: string): ViTSpec {
+  const names = index.names();
+  const have = new Set(names);
+  const notes: string[] = [];
+  const base = have.has("dinov2_with_registers.embeddings.cls_token") ||
+      config.model_type === "dinov2_with_registers"
+    ? "dinov2_with_registers"
+    : "dinov2";
+  const emb = `${base}.embeddings`;
+  const cls = `${emb}.cls_token`;
+  const D = requireShape(index, have, cls, where)[2];
+  const patchW = requireShape(index, have, `${emb}.patch_embeddings.projection.weight`, where);
+  const posEmbed = `${emb}.position_embeddings`;
+  const posRows = requireShape(index, have, posEmbed, where)[1];
+  const layerPrefix = `${base}.encoder.layer.`;
+  const depth = countBlocks(names, layerPrefix, where);
+  if (have.has(`${layerPrefix}0.mlp.weights_in.weight`)) {
+    throw new ModelLayoutError(
+      `${where}: a DINOv2 with a SwiGLU MLP (mlp.weights_in / weights_out, the giant models) is ` +
+        `not supported; its gated MLP has no kernel here.`,
+    );
+  }
+  const mlp = requireShape(index, have, `${layerPrefix}0.mlp.fc1.weight`, where)[0];
+  const patch: [number, number] = [patchW[2], patchW[3]];
+  const imageSize = num(config.image_size);
+  const configPatch = num(config.patch_size);
+  const configGrid: [number, number] | undefined = imageSize && configPatch
+    ? [Math.floor(imageSize / configPatch), Math.floor(imageSize / configPatch)]
+    : undefined;
+  const grid = patchGrid(posRows - 1, configGrid, where, posEmbed);
+  const regName = `${emb}.register_tokens`;
+  const registers = have.has(regName)
+    ? { name: regName, count: index.info(regName).shape[1] }
+    : undefined;
+  const act = config.hidden_act ?? "gelu";
+  if (act !== "gelu") {
+    throw new ModelLayoutError(
+      `${where}: hidden_act ${JSON.stringify(act)} is not supported (only "gelu", the exact GELU).`,
+    );
+  }
+  const qkvBias = typeof config.qkv_bias === "boolean"
+    ? config.qkv_bias
+    : have.has(`${layerPrefix}0.attention.attention.query.bias`);
+  const blocks: ViTBlockSpec[] = [];
+  for (let i = 0; i < depth; i++) {
+    const p = `${layerPrefix}${i}`;
+    blocks.push({
+      norm1: normNames(`${p}.norm1`),
+      qkv: ["query", "key", "value"].map((n) =>
+        linearNames(`${p}.attention.attention.${n}`, qkvBias)
+      ),
+      proj: linearNames(`${p}.attention.output.dense`, true),
+      norm2: normNames(`${p}.norm2`),
+      fc1: linearNames(`${p}.mlp.fc1`, true),
+      fc2: linearNames(`${p}.mlp.fc2`, true),
+      layerScale1: `${p}.layer_scale1.lambda1`,
+      layerScale2: `${p}.layer_scale2.lambda1`,
+    });
+  }
+  const head = headSpec(index, "classifier", 2 * D, config, where);
+  const spec: ViTSpec = {
+    layout: "hf-dinov2",
+    architecture: "vit",
+    hidden: D,
+    heads: headsFor(D, num(config.num_attention_heads), where, notes),
+    mlp,
+    patch,
+    channels: patchW[1],
+    grid,
+    eps: num(config.layer_norm_eps) ?? 1e-6,
+    normFirst: true,
+    mlpAct: "gelu",
+    prefixTokens: [cls],
+    registers,
+    posEmbed,
+    posPrefixRows: 1,
+    posResize: registers ? "bicubic-antialias" : "bicubic",
+    patchEmbed: linearNames(`${emb}.patch_embeddings.projection`, have),
+    blocks,
+    norms: [normNames(`${base}.layernorm`)],
+    pool: "cls+patch-mean",
+    classifiers: [{ head, token: 0 }],
+    numClasses: head.numClasses,
+    notes,
+  };
+  // The mask token is only used in pre-training.
+  return finish(index, spec, where, (n) => n === `${emb}.mask_token`);
+}
+
+/** Tokens before the patches: prefix tokens, then registers. */
+export function prefixCount(spec: ViTSpec): number {
+  return spec.prefixTokens.length + (spec.registers?.count ?? 0);
 }

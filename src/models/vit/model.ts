@@ -19,7 +19,9 @@ import { layerNorm } from "../../ops/layernorm.ts";
 import { assembleTokens, patchify, takeTokens } from "../../ops/patch_embed.ts";
 import type { Tensor } from "../../tensor.ts";
 import { SafetensorsFile } from "../../weights/safetensors.ts";
-import { detectViTLayout, type ViTSpec, vitSpec } from "./layouts.ts";
+import { detectViTLayout, prefixCount, type ViTSpec, vitSpec } from "./layouts.ts";
+import { concatLast } from "../../ops/concat.ts";
+import { meanTokens } from "../../ops/nhwc.ts";
 import type { ModelFamily } from "../family.ts";
 import { ModelLayoutError } from "../../errors.ts";
 import { findModelFiles, labelsFromConfig, type ModelFiles } from "../config.ts";
@@ -167,15 +169,19 @@ export class ViTModel extends Classifier {
       engine.upload(data, shape, label, true);
 
     const patch = await loadLinear(engine, file, spec.patchEmbed);
-    const P = spec.prefixTokens.length;
+    // Prefix tokens, then registers: the rows before the patches.
+    const named = spec.prefixTokens.length;
+    const P = prefixCount(spec);
     const prefixHost = new Float32Array(P * D);
-    for (let i = 0; i < P; i++) prefixHost.set(await read(spec.prefixTokens[i]), i * D);
+    for (let i = 0; i < named; i++) prefixHost.set(await read(spec.prefixTokens[i]), i * D);
+    if (spec.registers) prefixHost.set(await read(spec.registers.name), named * D);
     const prefix = upload(prefixHost, [P, D], "prefix-tokens");
 
+    // Prefix tokens without a position row (registers, no_embed_class) get zeros.
     const pos = await read(spec.posEmbed);
     const posPrefix = new Float32Array(P * D);
-    if (spec.posCoversPrefix) posPrefix.set(pos.subarray(0, P * D));
-    const posGrid = pos.slice(spec.posCoversPrefix ? P * D : 0);
+    posPrefix.set(pos.subarray(0, spec.posPrefixRows * D));
+    const posGrid = pos.slice(spec.posPrefixRows * D);
 
     const blocks: TransformerBlock[] = [];
     for (const b of spec.blocks) blocks.push(await TransformerBlock.load(engine, file, b, D));
@@ -245,10 +251,16 @@ export class ViTModel extends Classifier {
     return this.#head.kind === "single" ? this.#head.head.firstWeight() : this.#head.host.slice();
   }
 
+  /** Tokens before the patches and the patch grid of an `h` x `w` input (for attention rollout). */
+  tokenGrid(h: number, w: number): { prefix: number; grid: [number, number] } {
+    const [ph, pw] = this.spec.patch;
+    return { prefix: prefixCount(this.spec), grid: [Math.floor(h / ph), Math.floor(w / pw)] };
+  }
+
   /** Largest tensor of one image, in bytes: qkv, the MLP, or the attention maps of every layer. */
   activationBytesPerImage(h: number, w: number): number {
-    const { patch, hidden: D, mlp: M, prefixTokens } = this.spec;
-    const T = prefixTokens.length + Math.floor(h / patch[0]) * Math.floor(w / patch[1]);
+    const { patch, hidden: D, mlp: M } = this.spec;
+    const T = prefixCount(this.spec) + Math.floor(h / patch[0]) * Math.floor(w / patch[1]);
     return 4 * Math.max(T * 3 * D, T * M, T * T * this.spec.blocks.length);
   }
 
@@ -258,9 +270,9 @@ export class ViTModel extends Classifier {
    * with its tokens and its cost per image before the run.
    */
   inputSizeWarnings(size: [number, number]): string[] {
-    const { patch, hidden: D, mlp: M, prefixTokens, grid, heads } = this.spec;
+    const { patch, hidden: D, mlp: M, grid, heads } = this.spec;
     const L = this.spec.blocks.length;
-    const P = prefixTokens.length;
+    const P = prefixCount(this.spec);
     const tokens = (h: number, w: number) =>
       P + Math.floor(h / patch[0]) * Math.floor(w / patch[1]);
     // Multiply-adds x 2 per image: q/k/v/proj and the MLP (linear in T), QK^T and AV (T^2).
@@ -320,7 +332,7 @@ export class ViTModel extends Classifier {
       );
     }
     const D = spec.hidden;
-    const P = spec.prefixTokens.length;
+    const P = prefixCount(spec);
     const T = P + gh * gw;
     const L = spec.blocks.length;
 
@@ -334,7 +346,6 @@ export class ViTModel extends Classifier {
     const clsHeads = opts.clsAttentionHeads
       ? engine.empty([B, spec.heads, T], "f32", "cls-attention-heads")
       : undefined;
-    const norm = (t: Tensor, n: LoadedNorm) => layerNorm(engine, t, n.weight, n.bias, spec.eps);
     const block = {
       dim: D,
       heads: spec.heads,
@@ -349,30 +360,82 @@ export class ViTModel extends Classifier {
       });
     });
 
-    // LayerNorm is per token, so normalizing only the prefix tokens the
-    // heads read gives the same numbers as normalizing the whole sequence.
-    // [B, D] for one prefix token so that `normed` itself can be the features.
-    const prefix = takeTokens(engine, x, 0, P);
+    const { head, features } = this.#pool(engine, x, B, P, gh * gw);
     x.release();
-    let normed = P === 1 ? prefix.reshape([B, D]) : prefix;
-    for (const n of this.#norms) {
-      const next = norm(normed, n);
-      normed.release();
-      normed = next;
-    }
     const logits = this.#head.kind === "single"
-      ? this.#head.head.forward(engine, normed)
-      : linear(engine, normed.reshape([B, P * D]), this.#head.linear.weight, {
+      ? this.#head.head.forward(engine, head)
+      : linear(engine, head.reshape([B, head.size / B]), this.#head.linear.weight, {
         bias: this.#head.linear.bias,
       });
-    let features: Tensor | undefined;
-    if (opts.features) {
-      features = P === 1
-        ? normed
-        : takeTokens(engine, normed, 0, 1, engine.empty([B, D], "f32", "cls-features"));
+    if (features !== head) head.release();
+    if (!opts.features) features.release();
+    return {
+      logits,
+      features: opts.features ? features : undefined,
+      attention: attn,
+      clsAttentionHeads: clsHeads,
+    };
+  }
+
+  /**
+   * The classifier's input from the encoder output `x` [B, P + N, D] after
+   * the final norm(s): the prefix tokens (one per head), the mean of the
+   * patch tokens (timm "avg"), or DINOv2's [class token | mean of the patch
+   * tokens]; and the `features` tap, the class token or the pooled vector
+   * (the whole head input). `x` is not released.
+   */
+  #pool(
+    engine: Engine,
+    x: Tensor,
+    B: number,
+    P: number,
+    N: number,
+  ): { head: Tensor; features: Tensor } {
+    const D = this.spec.hidden;
+    const normAll = (t: Tensor) => {
+      let y = t;
+      for (const n of this.#norms) {
+        const next = layerNorm(engine, y, n.weight, n.bias, this.spec.eps);
+        if (y !== t) y.release();
+        y = next;
+      }
+      return y;
+    };
+    if (this.spec.pool === "patch-mean") {
+      // timm global_pool "avg": the mean of the patch tokens; the head applies fc_norm.
+      const xn = normAll(x);
+      const patches = takeTokens(engine, xn, P, N);
+      if (xn !== x) xn.release();
+      const mean = meanTokens(engine, patches);
+      patches.release();
+      return { head: mean, features: mean };
     }
-    if (features !== normed) normed.release();
-    return { logits, features, attention: attn, clsAttentionHeads: clsHeads };
+    if (this.spec.pool === "cls+patch-mean") {
+      const xn = normAll(x);
+      const cls = takeTokens(engine, xn, 0, 1, engine.empty([B, D], "f32", "cls-token"));
+      const patches = takeTokens(engine, xn, P, N);
+      if (xn !== x) xn.release();
+      const mean = meanTokens(engine, patches);
+      patches.release();
+      const head = concatLast(engine, cls, mean);
+      cls.release();
+      mean.release();
+      return { head, features: head };
+    }
+    // LayerNorm is per token, so normalizing only the prefix tokens the
+    // heads read gives the same numbers as normalizing the whole sequence.
+    // A [B, D] head input for one prefix token, so that it can be the features itself. (The
+    // buffer is owned by the tensor takeTokens returns, not by a reshaped view of it.)
+    const named = this.spec.prefixTokens.length;
+    const prefix = named === 1
+      ? takeTokens(engine, x, 0, 1, engine.empty([B, D], "f32", "cls-token"))
+      : takeTokens(engine, x, 0, named);
+    const head = normAll(prefix);
+    if (head !== prefix) prefix.release();
+    const features = named === 1
+      ? head
+      : takeTokens(engine, head, 0, 1, engine.empty([B, D], "f32", "cls-features"));
+    return { head, features };
   }
 
   /** Frees the GPU weights. */

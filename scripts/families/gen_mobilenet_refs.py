@@ -1,0 +1,249 @@
+"""Reference generator for the MobileNet family (MobileNetV2, MobileNetV3 small/large, EfficientNet):
+random-init torchvision checkpoints with float64 PyTorch reference outputs.
+
+Usage: /usr/bin/python3 scripts/families/gen_mobilenet_refs.py OUTDIR [name ...]
+
+Follows gen_refs.py's conventions (and reuses its helpers): each case writes OUTDIR/<name>/model.safetensors
+(+ config.json where the case has one), OUTDIR/<name>.ref.safetensors for a 64x64 input (B=3) and
+OUTDIR/<name>.ref_odd.safetensors for a 72x56 input (B=2) with F32 `pixels`, `logits`, `features` (the pooled
+vector the classifier reads), `feature_map` (output of the final 1x1 conv + BN + activation, NCHW), `gradcam`
+and I32 `target_class`; OUTDIR/manifest.json lists the cases. References are computed in float64
+(`model.double()` on the float32 weights as stored). Random init: every conv / linear weight ~ N(0, 1/fan_in),
+bias ~ N(0, 0.05^2); BatchNorm affine parameters randomized, running statistics calibrated on noise images
+then perturbed (see calibrate_bn); the last classifier layer scaled so
+its logits over 64 noise images have a per-class std of about 2 and its bias centred on their mean. Run with Debian's /usr/bin/python3 (torch 1.13, torchvision 0.14).
+Never commit the outputs (they are weights).
+"""
+import json
+import os
+import sys
+import time
+
+import torch
+import torch.nn.functional as F
+import torchvision
+from torchvision.models import efficientnet_b0, mobilenet_v2, mobilenet_v3_large, mobilenet_v3_small
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import gen_refs as g  # noqa: E402  (helpers: randomize_*, centre_bias, cnn_ref, writers)
+
+HW, ODD_HW = (64, 64), (72, 56)
+CLASSES = 10
+
+# name -> (constructor, description of what it checks)
+CASES = {
+    "tv_mobilenet_v2": (
+        lambda: mobilenet_v2(width_mult=0.5, num_classes=CLASSES),
+        "torchvision mobilenet_v2(width_mult=0.5): stem 16, 17 inverted-residual blocks (the first without "
+        "expansion; at this width blocks 3 and 6 keep 16 channels across a stride-2 block, so strides cannot "
+        "come from channel changes), final conv 1280, ReLU6, classifier.1"),
+    "tv_mobilenet_v3_small": (
+        lambda: mobilenet_v3_small(num_classes=CLASSES),
+        "torchvision mobilenet_v3_small: 11 blocks, SE (ReLU + Hardsigmoid) in 9, ReLU / Hardswish per block, "
+        "BN eps 1e-3, classifier.0 (576->1024) Hardswish classifier.3"),
+    "tv_mobilenet_v3_large": (
+        lambda: mobilenet_v3_large(width_mult=0.5, num_classes=CLASSES),
+        "torchvision mobilenet_v3_large(width_mult=0.5): 15 blocks (the first without expansion, residual), "
+        "SE in 8, BN eps 1e-3, classifier.0 (480->1280) Hardswish classifier.3"),
+    "tv_efficientnet_b0": (
+        lambda: efficientnet_b0(num_classes=CLASSES),
+        "torchvision efficientnet_b0: 7 stages of MBConv (16 blocks, 3x3 and 5x5 depthwise, SE with SiLU + "
+        "sigmoid in every block), SiLU, BN eps 1e-5, final conv 1280, classifier.1"),
+}
+
+
+# timm's stage grouping of MobileNetV3's 15 / 11 blocks (its arch_def), before the final ConvBnAct stage.
+TIMM_V3_STAGES = {15: [1, 2, 3, 4, 2, 3], 11: [1, 2, 3, 2, 3]}
+
+
+def tv_block_to_timm(sd, src, dst, out):
+    """One torchvision block Sequential `src` (Conv2dNormActivation children `.0`/`.1`, SE `.fc1/.fc2`)
+    renamed to timm's InvertedResidual (conv_pw/bn1, conv_dw/bn2, se, conv_pwl/bn3) or, without an
+    expansion, DepthwiseSeparableConv (conv_dw/bn1, se, conv_pw/bn2)."""
+    kids = sorted({int(k[len(src) + 1:].split(".")[0]) for k in sd if k.startswith(src + ".")})
+    convs = [i for i in kids if f"{src}.{i}.0.weight" in sd]
+    se = [i for i in kids if f"{src}.{i}.fc1.weight" in sd]
+    names = [("conv_pw", "bn1"), ("conv_dw", "bn2"), ("conv_pwl", "bn3")] if len(convs) == 3 else \
+        [("conv_dw", "bn1"), ("conv_pw", "bn2")]
+    for i, (c, b) in zip(convs, names):
+        for k, v in sd.items():
+            if k.startswith(f"{src}.{i}.0."):
+                out[f"{dst}.{c}.{k[len(f'{src}.{i}.0.'):]}"] = v
+            elif k.startswith(f"{src}.{i}.1."):
+                out[f"{dst}.{b}.{k[len(f'{src}.{i}.1.'):]}"] = v
+    for i in se:
+        for a, b in (("fc1", "conv_reduce"), ("fc2", "conv_expand")):
+            for t in ("weight", "bias"):
+                out[f"{dst}.se.{b}.{t}"] = sd[f"{src}.{i}.{a}.{t}"]
+
+
+def tv_to_timm(sd, arch):
+    """torchvision efficientnet_b* / mobilenet_v3_* state dict -> timm efficientnet_b* / mobilenetv3_*."""
+    out = {}
+    for k, v in sd.items():
+        if k.startswith("features.0.0."):
+            out["conv_stem." + k[len("features.0.0."):]] = v
+        elif k.startswith("features.0.1."):
+            out["bn1." + k[len("features.0.1."):]] = v
+    last = max(int(k.split(".")[1]) for k in sd if k.startswith("features."))
+    if arch == "efficientnet":
+        for s in range(1, last):
+            n = len({k.split(".")[2] for k in sd if k.startswith(f"features.{s}.")})
+            for j in range(n):
+                tv_block_to_timm(sd, f"features.{s}.{j}.block", f"blocks.{s - 1}.{j}", out)
+        head = {"conv_head": f"features.{last}.0", "bn2": f"features.{last}.1", "classifier": "classifier.1"}
+    else:
+        i = 1
+        stages = TIMM_V3_STAGES[last - 1]
+        for s, n in enumerate(stages):
+            for j in range(n):
+                tv_block_to_timm(sd, f"features.{i}.block", f"blocks.{s}.{j}", out)
+                i += 1
+        cn = f"blocks.{len(stages)}.0"
+        head = {f"{cn}.conv": f"features.{last}.0", f"{cn}.bn1": f"features.{last}.1", "classifier": "classifier.3"}
+        out["conv_head.weight"] = sd["classifier.0.weight"][:, :, None, None]
+        out["conv_head.bias"] = sd["classifier.0.bias"]
+    for d, src in head.items():
+        for k, v in sd.items():
+            if k.startswith(src + "."):
+                out[d + "." + k[len(src) + 1:]] = v
+    assert len(out) == len(sd), (len(out), len(sd))
+    return out
+
+
+def calibrate_bn(m):
+    """Random BatchNorm statistics alone let a deep random network's features collapse (they stop depending
+    on the input, and a spread classifier then amplifies float32 rounding). So the running statistics are
+    set to the batch statistics of 32 noise images (one pass with only the BatchNorms in training mode,
+    cumulative average), then perturbed: mean += N(0, 0.1^2) * std, var *= U(0.8, 1.25). The affine
+    parameters keep gen_refs.randomize_bn's U(0.5, 1.5) / N(0, 0.1^2)."""
+    bns = [mod for mod in m.modules() if isinstance(mod, torch.nn.BatchNorm2d)]
+    m.eval()
+    for bn in bns:
+        bn.reset_running_stats()
+        bn.momentum = None
+        bn.train()
+    with torch.no_grad():
+        m(g.noise_batch(32, *HW))
+    for bn in bns:
+        bn.eval()
+        std = bn.running_var.sqrt()
+        bn.running_mean.data += 0.1 * torch.randn(bn.num_features) * std
+        bn.running_var.data *= 0.8 + 0.45 * torch.rand(bn.num_features)
+        bn.num_batches_tracked.fill_(100)
+
+
+def build(name):
+    torch.manual_seed(0)
+    ctor, checks = CASES[name]
+    m = ctor()
+    g.randomize_dense(m)
+    g.randomize_bn(m)
+    calibrate_bn(m)
+    m.eval()
+
+    def head_fn(a, mm=m):
+        p = F.adaptive_avg_pool2d(a, 1).flatten(1)  # MobileNetV2 has no avgpool module
+        return p, mm.classifier(p)
+
+    last = [mod for mod in m.classifier if isinstance(mod, torch.nn.Linear)][-1]
+    with torch.no_grad():
+        p = F.adaptive_avg_pool2d(m.features(g.noise_batch(64, *HW)), 1).flatten(1)
+        z = p
+        for mod in m.classifier:
+            if mod is last:
+                break
+            z = mod(z)
+    g.spread_head(last, z)  # logits that depend on the input: per-class std about 2 over the noise
+    last.bias.data = g.centre_bias(last.weight, z)
+    sd = g.f32(m.state_dict())
+    m.double()
+    ref = g.cnn_ref(m.features, head_fn, g.pixels_for(3, *HW))
+    odd = g.cnn_ref(m.features, head_fn, g.pixels_for(2, *ODD_HW))
+    with torch.no_grad():  # the split forward is the module's own forward
+        assert g.max_rel(m(ref["pixels"].double()), ref["logits"]) < 1e-12
+        assert g.max_rel(m(odd["pixels"].double()), odd["logits"]) < 1e-12
+    return sd, ref, odd, checks
+
+
+# timm renamings of torchvision cases: name -> (torchvision case, arch, config.json or None, BN eps, checks)
+TIMM_CASES = {
+    "timm_efficientnet_b0": (
+        "tv_efficientnet_b0", "efficientnet", {"architecture": "efficientnet_b0", "num_classes": CLASSES}, 1e-5,
+        "the tv_efficientnet_b0 weights renamed to timm efficientnet_b0 (conv_stem, bn1, blocks.S.B.{conv_dw,bn1,"
+        "se.conv_reduce,se.conv_expand,conv_pw,bn2} for the first (DepthwiseSeparableConv) block, {conv_pw,bn1,"
+        "conv_dw,bn2,se.*,conv_pwl,bn3} for the others, conv_head, bn2, classifier) with a timm hub config; "
+        "timm's BN eps 1e-5 equals torchvision's, so the references are the torchvision ones"),
+    "timm_mobilenetv3_large": (
+        "tv_mobilenet_v3_large", "mobilenet_v3", None, 1e-5,
+        "the tv_mobilenet_v3_large weights renamed to timm mobilenetv3_large_* (stages of 1,2,3,4,2,3 blocks, the "
+        "final 1x1 ConvBnAct as blocks.6.0.{conv,bn1}, classifier.0 as conv_head [640,480,1,1] with bias on the "
+        "pooled features, classifier.3 as classifier), no config.json (detected from names); references from the "
+        "torchvision module with every BatchNorm eps set to timm's 1e-5"),
+}
+
+
+def build_timm(name, tv_sd):
+    tv_name, arch, config, eps, checks = TIMM_CASES[name]
+    m = CASES[tv_name][0]()
+    m.load_state_dict(tv_sd)
+    for bn in m.modules():
+        if isinstance(bn, torch.nn.BatchNorm2d):
+            bn.eps = eps
+    m.eval().double()
+
+    def head_fn(a, mm=m):
+        p = F.adaptive_avg_pool2d(a, 1).flatten(1)
+        return p, mm.classifier(p)
+
+    ref = g.cnn_ref(m.features, head_fn, g.pixels_for(3, *HW))
+    odd = g.cnn_ref(m.features, head_fn, g.pixels_for(2, *ODD_HW))
+    return tv_to_timm(tv_sd, arch), config, ref, odd, checks
+
+
+def main():
+    if len(sys.argv) < 2:
+        sys.exit(__doc__)
+    out = sys.argv[1]
+    only = set(sys.argv[2:])
+    known = set(CASES) | set(TIMM_CASES)
+    unknown = only - known
+    if unknown:
+        sys.exit(f"unknown case(s) {sorted(unknown)}; known: {sorted(known)}")
+    os.makedirs(out, exist_ok=True)
+    torch.set_num_threads(min(2, torch.get_num_threads()))
+    t0 = time.time()
+    tv_sds = {}
+    for name in CASES:
+        wanted = {name} | {t for t, c in TIMM_CASES.items() if c[0] == name}
+        if only and not (only & wanted):
+            continue
+        sd, ref, odd, checks = build(name)
+        tv_sds[name] = sd
+        if only and name not in only:
+            continue
+        g.write_model(out, name, sd, None)
+        g.write_ref(out, name, ref)
+        g.write_ref(out, name, odd, "ref_odd")
+        g.log(name, ref)
+        g.log(f"{name} (odd)", odd)
+        g.record(name, "mobilenet", "torchvision", checks, [HW, ODD_HW], None, sd, ["ref", "ref_odd"])
+    for name, (tv_name, *_rest) in TIMM_CASES.items():
+        if only and name not in only:
+            continue
+        sd, config, ref, odd, checks = build_timm(name, tv_sds[tv_name])
+        g.write_model(out, name, sd, config)
+        g.write_ref(out, name, ref)
+        g.write_ref(out, name, odd, "ref_odd")
+        g.log(name, ref)
+        g.record(name, "mobilenet", "timm", checks, [HW, ODD_HW], config, sd, ["ref", "ref_odd"])
+    with open(os.path.join(out, "manifest.json"), "w") as fh:
+        json.dump({"generator": "scripts/families/gen_mobilenet_refs.py", "torch": torch.__version__,
+                   "torchvision": torchvision.__version__, "pixel_seed": g.PIXEL_SEED,
+                   "reference_dtype": "float64 forward, stored as float32",
+                   "cases": sorted(g.MANIFEST, key=lambda c: c["name"])}, fh, indent=1)
+    print(f"{len(g.MANIFEST)} cases written to {out} in {time.time() - t0:.1f}s")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,294 @@
+/**
+ * MobileNetV2 / MobileNetV3 / EfficientNet classifiers on the GPU,
+ * channels-last. Every BatchNorm is folded into the convolution before it
+ * at load time (in float64), so each conv + BN + act is one kernel:
+ * - stem: k x k stride-2 `conv2d` on the NCHW pixels with the activation
+ *   fused, then one `permute` to NHWC;
+ * - block: 1x1 expand = `linear` over the tokens (act fused) -> depthwise
+ *   k x k (`depthwiseConv2dNHWC`, stride 1/2, pad k/2, bias + act fused) ->
+ *   squeeze-and-excitation (`meanTokens` -> `linear` + act -> `linear` +
+ *   gate -> `channelScale`) -> 1x1 project = `linear` with the residual add
+ *   in its epilogue;
+ * - final 1x1 conv (`linear` + act) -> `meanTokens` -> the head
+ *   ({@link ClassifierHead}).
+ *
+ * The `featureMap` tap is the final 1x1 conv's output as NCHW [B, C, h, w]
+ * (Grad-CAM's target layer); `features` is the pooled vector the head reads.
+ */
+import { dirname } from "node:path";
+import type { Engine } from "../../gpu/engine.ts";
+import {
+  depthwiseConv2dNHWC,
+  type DepthwiseWeight,
+  uploadDepthwiseWeight,
+} from "../../ops/depthwise.ts";
+import { linear } from "../../ops/gemm.ts";
+import {
+  conv2d,
+  convOutSize,
+  type ConvWeight,
+  foldBatchNorm,
+  uploadConvWeight,
+} from "../../ops/conv2d.ts";
+import { meanTokens } from "../../ops/nhwc.ts";
+import { channelScale } from "../../ops/channel_scale.ts";
+import { permute } from "../../ops/transpose.ts";
+import type { Tensor } from "../../tensor.ts";
+import { ClassifierHead } from "../../nn/head.ts";
+import {
+  type LoadedLinear,
+  loadLinear,
+  packLinear,
+  releaseLinear,
+  type WeightReader,
+} from "../../nn/layers.ts";
+import type { SafetensorsFile } from "../../weights/safetensors.ts";
+import type { ForwardOptions, ForwardResult } from "../model.ts";
+import { Classifier, type ClassifierMeta } from "../classifier.ts";
+import type { ConvBnSpec, InvertedResidualSpec, MobileNetSpec } from "./spec.ts";
+
+interface LoadedBlock {
+  spec: InvertedResidualSpec;
+  expand?: LoadedLinear;
+  dw: DepthwiseWeight;
+  dwBias: Tensor;
+  se?: { reduce: LoadedLinear; expand: LoadedLinear };
+  project: LoadedLinear;
+}
+
+/** A conv's weight and bias with its BatchNorm folded in. */
+async function folded(
+  file: WeightReader,
+  c: ConvBnSpec,
+  eps: number,
+): Promise<{ weight: Float32Array; bias: Float32Array }> {
+  return foldBatchNorm(
+    await file.readF32(c.weight),
+    [c.out, c.in, c.kernel, c.kernel],
+    undefined,
+    {
+      weight: await file.readF32(c.bn.weight),
+      bias: await file.readF32(c.bn.bias),
+      runningMean: await file.readF32(c.bn.runningMean),
+      runningVar: await file.readF32(c.bn.runningVar),
+      eps,
+    },
+  );
+}
+
+/** A 1x1 conv + BN as a packed linear layer [out, in]. */
+async function pointwise(
+  engine: Engine,
+  file: WeightReader,
+  c: ConvBnSpec,
+  eps: number,
+): Promise<LoadedLinear> {
+  const f = await folded(file, c, eps);
+  return packLinear(engine, f.weight, [c.out, c.in], c.weight, f.bias);
+}
+
+async function loadBlock(
+  engine: Engine,
+  file: WeightReader,
+  b: InvertedResidualSpec,
+  eps: number,
+): Promise<LoadedBlock> {
+  const dw = await folded(file, b.depthwise, eps);
+  return {
+    spec: b,
+    expand: b.expand ? await pointwise(engine, file, b.expand, eps) : undefined,
+    dw: uploadDepthwiseWeight(
+      engine,
+      dw.weight,
+      [b.expanded, 1, b.kernel, b.kernel],
+      b.depthwise.weight,
+    ),
+    dwBias: engine.upload(dw.bias, [b.expanded], `${b.depthwise.weight}:bias`, true),
+    se: b.se
+      ? {
+        reduce: await loadLinear(engine, file, b.se.reduce),
+        expand: await loadLinear(engine, file, b.se.expand),
+      }
+      : undefined,
+    project: await pointwise(engine, file, b.project, eps),
+  };
+}
+
+/** A MobileNetV2 / V3 / EfficientNet ready to run. */
+export class MobileNet extends Classifier {
+  /** "mobilenet_v2", "mobilenet_v3" or "efficientnet" (see `spec.variant` for the exact model). */
+  readonly architecture: string;
+
+  #stem: { weight: ConvWeight; bias: Tensor };
+  #blocks: LoadedBlock[];
+  #final: LoadedLinear;
+  #head: ClassifierHead;
+
+  private constructor(
+    /** The layout-free description of the network. */
+    readonly spec: MobileNetSpec,
+    parts: {
+      stem: { weight: ConvWeight; bias: Tensor };
+      blocks: LoadedBlock[];
+      final: LoadedLinear;
+      head: ClassifierHead;
+    },
+    meta: ClassifierMeta,
+  ) {
+    super(meta);
+    this.architecture = spec.arch;
+    this.#stem = parts.stem;
+    this.#blocks = parts.blocks;
+    this.#final = parts.final;
+    this.#head = parts.head;
+  }
+
+  /** Loads the weights of an opened checkpoint described by `spec`. */
+  static async fromFile(
+    engine: Engine,
+    file: SafetensorsFile,
+    spec: MobileNetSpec,
+    meta: Omit<ClassifierMeta, "numClasses" | "inChannels" | "path"> & { path?: string },
+  ): Promise<MobileNet> {
+    const eps = spec.bnEps;
+    const s = spec.stem;
+    const stemF = await folded(file, s, eps);
+    const stem = {
+      weight: uploadConvWeight(
+        engine,
+        stemF.weight,
+        [s.out, s.in, s.kernel, s.kernel],
+        1,
+        s.weight,
+      ),
+      bias: engine.upload(stemF.bias, [s.out], `${s.weight}:bias`, true),
+    };
+    const blocks: LoadedBlock[] = [];
+    for (const b of spec.blocks) blocks.push(await loadBlock(engine, file, b, eps));
+    const final = await pointwise(engine, file, spec.final, eps);
+    const head = await ClassifierHead.load(engine, file, spec.head);
+    return new MobileNet(spec, { stem, blocks, final, head }, {
+      ...meta,
+      path: meta.path ?? dirname(file.path),
+      numClasses: spec.head.numClasses,
+      inChannels: spec.inChannels,
+    });
+  }
+
+  /** Host copy of the classifier weight [numClasses, features] (first layer of an MLP head). */
+  classifierWeight(): Float32Array {
+    return this.#head.firstWeight();
+  }
+
+  /** d logit[class] / d pooled features, per image [B, features] (float64 on the host). */
+  classScoreGradient(features: Float32Array, classes: ArrayLike<number>): Float32Array {
+    return this.#head.classScoreGradient(features, classes);
+  }
+
+  /** Width of the pooled features (channels of the final conv). */
+  get featureDim(): number {
+    return this.spec.head.features;
+  }
+
+  /** The largest tensor one `h` x `w` image produces anywhere in the network, in bytes. */
+  activationBytesPerImage(h: number, w: number): number {
+    const s = this.spec.stem;
+    const pad = Math.floor(s.kernel / 2);
+    let gh = convOutSize(h, s.kernel, s.stride, pad), gw = convOutSize(w, s.kernel, s.stride, pad);
+    let largest = Math.max(this.spec.inChannels * h * w, gh * gw * s.out);
+    for (const b of this.spec.blocks) {
+      largest = Math.max(largest, gh * gw * b.expanded);
+      const p = Math.floor(b.kernel / 2);
+      gh = convOutSize(gh, b.kernel, b.stride, p);
+      gw = convOutSize(gw, b.kernel, b.stride, p);
+      largest = Math.max(largest, gh * gw * Math.max(b.expanded, b.outChannels));
+    }
+    return Math.max(largest, gh * gw * this.spec.final.out) * 4;
+  }
+
+  /** The network on one chunk (the base class splits batches). */
+  protected forwardBatch(engine: Engine, pixels: Tensor, opts: ForwardOptions): ForwardResult {
+    const B = pixels.shape[0];
+    const s = this.spec.stem;
+    const nchw = conv2d(engine, pixels, this.#stem.weight, {
+      stride: s.stride,
+      padding: Math.floor(s.kernel / 2),
+      bias: this.#stem.bias,
+      act: s.act,
+    });
+    let x = permute(engine, nchw, [0, 2, 3, 1]); // [B, H, W, C]
+    nchw.release();
+    for (const block of this.#blocks) {
+      const y = runBlock(engine, x, block);
+      x.release();
+      x = y;
+    }
+    const [, gh, gw] = x.shape;
+    const f = linear(engine, x, this.#final.weight, {
+      bias: this.#final.bias,
+      act: this.spec.final.act,
+    });
+    x.release();
+    const C = this.spec.final.out;
+    const pooled = meanTokens(engine, f.reshape([B, gh * gw, C]));
+    const logits = this.#head.forward(engine, pooled);
+    const result: ForwardResult = { logits };
+    if (opts.featureMap) result.featureMap = permute(engine, f, [0, 3, 1, 2]);
+    f.release();
+    if (opts.features) result.features = pooled;
+    else pooled.release();
+    return result;
+  }
+
+  /** Frees the GPU weights. */
+  dispose(): void {
+    if (this.disposed) return;
+    this.disposed = true;
+    this.#stem.weight.release();
+    this.#stem.bias.release();
+    for (const b of this.#blocks) {
+      if (b.expand) releaseLinear(b.expand);
+      b.dw.release();
+      b.dwBias.release();
+      if (b.se) {
+        releaseLinear(b.se.reduce);
+        releaseLinear(b.se.expand);
+      }
+      releaseLinear(b.project);
+    }
+    releaseLinear(this.#final);
+    this.#head.release();
+  }
+}
+
+/** One inverted-residual block on x [B, H, W, C]; returns a new tensor (x is not released). */
+function runBlock(engine: Engine, x: Tensor, b: LoadedBlock): Tensor {
+  const s = b.spec;
+  let h = x;
+  if (b.expand) h = linear(engine, x, b.expand.weight, { bias: b.expand.bias, act: s.act });
+  let d = depthwiseConv2dNHWC(engine, h, b.dw, {
+    stride: s.stride,
+    padding: Math.floor(s.kernel / 2),
+    bias: b.dwBias,
+    act: s.act,
+  });
+  if (h !== x) h.release();
+  if (b.se && s.se) {
+    const [B, ho, wo, E] = d.shape;
+    const pooled = meanTokens(engine, d.reshape([B, ho * wo, E]));
+    const r = linear(engine, pooled, b.se.reduce.weight, { bias: b.se.reduce.bias, act: s.se.act });
+    pooled.release();
+    const g = linear(engine, r, b.se.expand.weight, { bias: b.se.expand.bias, act: s.se.gate });
+    r.release();
+    const scaled = channelScale(engine, d, g);
+    g.release();
+    d.release();
+    d = scaled;
+  }
+  const out = linear(engine, d, b.project.weight, {
+    bias: b.project.bias,
+    residual: s.residual ? x : undefined,
+  });
+  d.release();
+  return out;
+}

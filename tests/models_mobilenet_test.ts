@@ -1,0 +1,456 @@
+/**
+ * MobileNetV2, MobileNetV3 small/large and EfficientNet-B0 (torchvision
+ * layout; EfficientNet-B0 and MobileNetV3-large also renamed to timm's
+ * layout) against float64 PyTorch references written by
+ * scripts/families/gen_mobilenet_refs.py (generated once into a cache by
+ * tests/_family_refs.ts; random-init weights, randomized BatchNorm
+ * statistics): logits, pooled features, the final feature map and Grad-CAM
+ * at 64x64 and at an odd 72x56 input; refusals of broken or unsupported
+ * checkpoints; variant identification, strides, activations and notes
+ * from names and shapes alone; preprocessing defaults.
+ */
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { Engine } from "../src/gpu/engine.ts";
+import { ModelLayoutError } from "../src/errors.ts";
+import { findModelFiles } from "../src/models/config.ts";
+import { SafetensorsFile, writeSafetensors } from "../src/weights/safetensors.ts";
+import {
+  loadMobileNet,
+  mobilenetFamily,
+  mobilenetPipeline,
+} from "../src/models/mobilenet/family.ts";
+import { makeDivisible, mobilenetSpec } from "../src/models/mobilenet/layouts.ts";
+import type { MobileNet } from "../src/models/mobilenet/model.ts";
+import type { TensorIndex } from "../src/weights/layout_check.ts";
+import { assertRelClose } from "./_helpers.ts";
+import { generatedRefs, HAVE_TORCH, readRef } from "./_family_refs.ts";
+
+const SKIP = HAVE_TORCH ? "" : " (skipped: /usr/bin/python3 cannot import torch/torchvision)";
+const CASES = [
+  "tv_mobilenet_v2",
+  "tv_mobilenet_v3_small",
+  "tv_mobilenet_v3_large",
+  "tv_efficientnet_b0",
+  "timm_efficientnet_b0",
+  "timm_mobilenetv3_large",
+];
+const refs = () => generatedRefs("gen_mobilenet_refs.py");
+
+let enginePromise: Promise<Engine> | undefined;
+const getEngine = () => enginePromise ??= Engine.create();
+
+interface Outputs {
+  logits: Float32Array;
+  features: Float32Array;
+  featureMap: Float32Array;
+  mapShape: readonly number[];
+}
+
+async function run(model: MobileNet, pixels: { data: Float32Array; shape: number[] }) {
+  const engine = await getEngine();
+  const x = engine.upload(pixels.data, pixels.shape, "pixels");
+  const r = model.forward(engine, x, { features: true, featureMap: true });
+  const out: Outputs = {
+    logits: await engine.readF32(r.logits),
+    features: await engine.readF32(r.features!),
+    featureMap: await engine.readF32(r.featureMap!),
+    mapShape: r.featureMap!.shape,
+  };
+  for (const t of [x, r.logits, r.features!, r.featureMap!]) t.release();
+  return out;
+}
+
+/** Grad-CAM on the host from the taps: w_k = mean over positions of d logit / d A_k. */
+function gradcam(model: MobileNet, o: Outputs, classes: ArrayLike<number>): Float32Array {
+  const [B, K, h, w] = o.mapShape;
+  const g = model.classScoreGradient(o.features, classes);
+  const out = new Float32Array(B * h * w);
+  for (let b = 0; b < B; b++) {
+    for (let p = 0; p < h * w; p++) {
+      let s = 0;
+      for (let k = 0; k < K; k++) {
+        s += (g[b * K + k] / (h * w)) * o.featureMap[(b * K + k) * h * w + p];
+      }
+      out[b * h * w + p] = Math.max(s, 0);
+    }
+  }
+  return out;
+}
+
+const measured: string[] = [];
+
+for (const name of CASES) {
+  Deno.test({
+    name:
+      `mobilenet ${name}: logits, features, feature map, Grad-CAM vs PyTorch (64x64, 72x56)${SKIP}`,
+    ignore: !HAVE_TORCH,
+    async fn() {
+      const dir = await refs();
+      const files = findModelFiles(join(dir, name));
+      const names = Object.keys(await readRef(files.weights));
+      assert.ok(mobilenetFamily.detect(names, files.config), `${name} not detected`);
+      const model = await loadMobileNet(files, { engine: await getEngine() });
+      try {
+        for (const suffix of ["ref", "ref_odd"]) {
+          const ref = await readRef(join(dir, `${name}.${suffix}.safetensors`));
+          const o = await run(model, ref.pixels);
+          assert.deepEqual([...o.mapShape], ref.feature_map.shape);
+          const dl = assertRelClose(o.logits, ref.logits.data, 1e-4, `${name} ${suffix} logits`);
+          const df = assertRelClose(o.features, ref.features.data, 1e-4, `${name} features`);
+          const dm = assertRelClose(o.featureMap, ref.feature_map.data, 1e-4, `${name} map`);
+          const cam = gradcam(model, o, ref.target_class.data);
+          const dc = assertRelClose(cam, ref.gradcam.data, 1e-4, `${name} ${suffix} Grad-CAM`);
+          measured.push(
+            `${name} ${suffix}: logits ${dl.toExponential(1)} features ${df.toExponential(1)} ` +
+              `map ${dm.toExponential(1)} gradcam ${dc.toExponential(1)}`,
+          );
+        }
+      } finally {
+        model.dispose();
+      }
+    },
+  });
+}
+
+/** A copy of case `name` with config.json set (null: none) and tensors edited. */
+async function variant(
+  name: string,
+  edit: {
+    config?: Record<string, unknown> | null;
+    tensors?: (t: Record<string, { data: Float32Array; shape: number[] }>) => void;
+  },
+): Promise<string> {
+  const dir = await refs();
+  const dst = await Deno.makeTempDir({ prefix: `mobilenet-${name}-` });
+  const t = await readRef(join(dir, name, "model.safetensors"));
+  edit.tensors?.(t);
+  await writeSafetensors(
+    join(dst, "model.safetensors"),
+    Object.fromEntries(
+      Object.entries(t).map((
+        [k, v],
+      ) => [k, { dtype: "F32" as const, shape: v.shape, data: v.data }]),
+    ),
+  );
+  if (edit.config) await Deno.writeTextFile(join(dst, "config.json"), JSON.stringify(edit.config));
+  return dst;
+}
+
+async function refusal(path: string, ...patterns: RegExp[]): Promise<string> {
+  const err = await loadMobileNet(path, { engine: await getEngine() }).then(
+    () => undefined,
+    (e) => e,
+  );
+  assert.ok(err instanceof ModelLayoutError, `expected a ModelLayoutError, got ${err}`);
+  for (const p of patterns) assert.match(err.message, p);
+  return err.message;
+}
+
+/** Renames `features.<from>.*` to `features.<to>.*`. */
+function moveChild(t: Record<string, unknown>, from: number, to: number) {
+  for (const k of Object.keys(t)) {
+    if (k.startsWith(`features.${from}.`)) {
+      t[`features.${to}.${k.slice(`features.${from}.`.length)}`] = t[k];
+      delete t[k];
+    }
+  }
+}
+
+Deno.test({
+  name: `mobilenet: broken or unsupported checkpoints are refused with the tensors named${SKIP}`,
+  ignore: !HAVE_TORCH,
+  async fn() {
+    // A missing tensor.
+    await refusal(
+      await variant("tv_mobilenet_v2", {
+        tensors: (t) => delete t["features.3.conv.1.1.running_var"],
+      }),
+      /missing tensors: features\.3\.conv\.1\.1\.running_var/,
+    );
+    // A wrong shape (the SE convs are [out, in, 1, 1]).
+    await refusal(
+      await variant("tv_efficientnet_b0", {
+        tensors: (t) => t["features.2.0.block.2.fc1.weight"].shape = [4, 96],
+      }),
+      /features\.2\.0\.block\.2\.fc1\.weight.*\[4,96\]/,
+    );
+    // A MobileNetV3 that is neither small nor large: per-block activations unknown.
+    await refusal(
+      await variant("tv_mobilenet_v3_small", {
+        tensors: (t) => {
+          for (const k of Object.keys(t)) if (k.startsWith("features.11.")) delete t[k];
+          moveChild(t, 12, 11);
+        },
+      }),
+      /10 blocks .*matches neither mobilenet_v3_small nor mobilenet_v3_large/,
+    );
+    // A MobileNetV2 with a non-standard number of blocks: strides unknown unless config gives them.
+    const short = (config?: Record<string, unknown>) =>
+      variant("tv_mobilenet_v2", {
+        config,
+        tensors: (t) => {
+          for (const k of Object.keys(t)) if (k.startsWith("features.17.")) delete t[k];
+          moveChild(t, 18, 17);
+        },
+      });
+    await refusal(await short(), /16 blocks: the strides are not recorded/, /block_strides/);
+    await refusal(await short({ block_strides: [1, 2] }), /must list 16 strides of 1 or 2/);
+    // TensorFlow "same" padding and dilated backbones.
+    await refusal(
+      await variant("tv_efficientnet_b0", { config: { architecture: "tf_efficientnet_b0" } }),
+      /TensorFlow "same" padding/,
+    );
+    await refusal(
+      await variant("tv_mobilenet_v3_large", { config: { dilated: true } }),
+      /dilated MobileNetV3/,
+    );
+    await refusal(
+      await variant("timm_efficientnet_b0", { config: { architecture: "efficientnet_lite0" } }),
+      /timm efficientnet_lite0 is not supported/,
+    );
+    await refusal(
+      await variant("timm_efficientnet_b0", {
+        tensors: (t) => delete t["blocks.3.1.se.conv_reduce.bias"],
+      }),
+      /missing tensors: blocks\.3\.1\.se\.conv_reduce\.bias/,
+    );
+    // EfficientNetV2's fused MBConv (a full 3x3 conv where the depthwise should be).
+    await refusal(
+      await variant("tv_efficientnet_b0", {
+        tensors: (t) => {
+          const w = t["features.2.0.block.1.0.weight"];
+          w.shape = [w.shape[0] / 4, 4, 3, 3];
+        },
+      }),
+      /not a depthwise convolution/,
+    );
+  },
+});
+
+Deno.test({
+  name:
+    `mobilenet: the same weights give bit-identical logits in torchvision and timm layouts${SKIP}`,
+  ignore: !HAVE_TORCH,
+  async fn() {
+    const dir = await refs();
+    const ref = await readRef(join(dir, "tv_efficientnet_b0.ref_odd.safetensors"));
+    const logits = async (name: string) => {
+      const path = name.startsWith("/") ? name : join(dir, name);
+      const model = await loadMobileNet(path, { engine: await getEngine() });
+      try {
+        return (await run(model, ref.pixels)).logits;
+      } finally {
+        model.dispose();
+      }
+    };
+    assert.deepEqual(await logits("timm_efficientnet_b0"), await logits("tv_efficientnet_b0"));
+    // timm's MobileNetV3 differs only by BatchNorm eps (1e-5 vs torchvision's 0.001).
+    const v3 = await variant("timm_mobilenetv3_large", { config: { bn_eps: 1e-3 } });
+    assert.deepEqual(await logits(v3), await logits("tv_mobilenet_v3_large"));
+    const spec = await specOf("timm_mobilenetv3_large");
+    assert.deepEqual([spec.layout, spec.variant, spec.bnEps], ["timm", "mobilenet_v3_large", 1e-5]);
+    assert.deepEqual(spec.head.layers.map((l) => [l.outFeatures, l.act]), [
+      [640, "hardswish"],
+      [10, "none"],
+    ]);
+    assert.equal(spec.blocks[0].residual, true);
+  },
+});
+
+Deno.test({
+  name: `mobilenet: a batch split into one-image chunks gives the same outputs${SKIP}`,
+  ignore: !HAVE_TORCH,
+  async fn() {
+    const dir = await refs();
+    const ref = await readRef(join(dir, "tv_efficientnet_b0.ref_odd.safetensors"));
+    const model = await loadMobileNet(join(dir, "tv_efficientnet_b0"), {
+      engine: await getEngine(),
+    });
+    try {
+      const whole = await run(model, ref.pixels);
+      const [, , h, w] = ref.pixels.shape;
+      model.maxTensorBytes = model.activationBytesPerImage(h, w);
+      assert.equal(model.maxBatch(await getEngine(), h, w), 1);
+      const chunked = await run(model, ref.pixels);
+      assert.deepEqual(chunked.logits, whole.logits);
+      assert.deepEqual(chunked.featureMap, whole.featureMap);
+    } finally {
+      model.dispose();
+    }
+  },
+});
+
+async function specOf(name: string, config: Record<string, unknown> = {}) {
+  const dir = await refs();
+  const f = await SafetensorsFile.open(join(dir, name, "model.safetensors"));
+  try {
+    return mobilenetSpec(f, config, name);
+  } finally {
+    f.close();
+  }
+}
+
+Deno.test({
+  name: `mobilenet: variants, strides, activations, eps and notes inferred from the weights${SKIP}`,
+  ignore: !HAVE_TORCH,
+  async fn() {
+    // MobileNetV2 (width 0.5): the standard 17-block table, even where widths do not change.
+    const v2 = await specOf("tv_mobilenet_v2");
+    assert.equal(v2.variant, "mobilenet_v2");
+    assert.deepEqual(
+      v2.blocks.map((b) => b.stride),
+      [1, 2, 1, 2, 1, 1, 2, 1, 1, 1, 1, 1, 1, 2, 1, 1, 1],
+    );
+    assert.equal(v2.blocks[3].inChannels, v2.blocks[3].outChannels); // 16 -> 16 at stride 2
+    assert.equal(v2.blocks[3].residual, false);
+    assert.equal(v2.blocks[4].residual, true);
+    assert.ok(v2.blocks.every((b) => b.act === "relu6" && !b.se));
+    assert.equal(v2.blocks[0].expand, undefined);
+    assert.equal(v2.bnEps, 1e-5);
+    assert.match(v2.notes.join("\n"), /inverted_residual_setting/);
+    // MobileNetV3 small: table activations, SE gates, eps 0.001, hardswish head.
+    const small = await specOf("tv_mobilenet_v3_small");
+    assert.equal(small.variant, "mobilenet_v3_small");
+    assert.deepEqual(
+      small.blocks.map((b) => b.act === "hardswish" ? "HS" : "RE").join(""),
+      [
+        "RERERE" + "HS".repeat(8),
+      ].join(""),
+    );
+    assert.deepEqual(small.blocks.map((b) => b.stride), [2, 2, 1, 2, 1, 1, 1, 1, 2, 1, 1]);
+    assert.deepEqual(small.blocks[0].se && [small.blocks[0].se.act, small.blocks[0].se.gate], [
+      "relu",
+      "hardsigmoid",
+    ]);
+    assert.equal(small.bnEps, 1e-3);
+    assert.deepEqual(small.head.layers.map((l) => l.act), ["hardswish", "none"]);
+    assert.match(small.notes.join("\n"), /hardswish between classifier\.0 and classifier\.3/);
+    // config.json head_activation still overrides the architecture's head activation.
+    const relu = await specOf("tv_mobilenet_v3_small", { head_activation: "relu" });
+    assert.equal(relu.head.layers[0].act, "relu");
+    const large = await specOf("tv_mobilenet_v3_large");
+    assert.equal(large.variant, "mobilenet_v3_large");
+    assert.equal(large.blocks[0].residual, true);
+    // EfficientNet-B0 identified from widths and depths; eps override and stride override.
+    const b0 = await specOf("tv_efficientnet_b0");
+    assert.equal(b0.variant, "efficientnet_b0");
+    assert.equal(b0.bnEps, 1e-5);
+    assert.ok(b0.blocks.every((b) => b.act === "silu" && b.se?.gate === "sigmoid"));
+    assert.deepEqual(b0.blocks.map((b) => b.kernel), [
+      3,
+      3,
+      3,
+      5,
+      5,
+      3,
+      3,
+      3,
+      5,
+      5,
+      5,
+      5,
+      5,
+      5,
+      5,
+      3,
+    ]);
+    assert.deepEqual(
+      b0.blocks.map((b) => b.stride),
+      [1, 2, 1, 2, 1, 2, 1, 1, 1, 1, 1, 2, 1, 1, 1, 1],
+    );
+    const eps = await specOf("tv_efficientnet_b0", { batch_norm_eps: 1e-3 });
+    assert.equal(eps.bnEps, 1e-3);
+    assert.match(eps.notes.join("\n"), /BatchNorm eps 0\.001 from config\.json/);
+    const strides = Array(16).fill(1);
+    const s1 = await specOf("tv_efficientnet_b0", { block_strides: strides });
+    assert.ok(s1.blocks.every((b) => b.stride === 1));
+    // torchvision's _make_divisible (values checked against torchvision 0.14).
+    assert.deepEqual([35.2, 44.8, 12, 51.2, 57.6, 8.8, 4].map((v) => makeDivisible(v)), [
+      32,
+      48,
+      16,
+      48,
+      56,
+      8,
+      8,
+    ]);
+  },
+});
+
+/** A tensor index with the given names and shapes. */
+function indexOf(t: Record<string, number[]>): TensorIndex {
+  return { names: () => Object.keys(t), info: (n) => ({ dtype: "F32", shape: t[n] }) };
+}
+
+Deno.test("mobilenet: detection from names alone; other families are not claimed", () => {
+  assert.deepEqual(
+    mobilenetFamily.detect(["features.0.0.weight", "features.1.conv.0.0.weight"], {}),
+    { layout: "torchvision" },
+  );
+  assert.equal(
+    mobilenetFamily.detect(["features.0.0.weight", "features.1.0.block.0.weight"], {}),
+    undefined,
+  ); // ConvNeXt
+  assert.equal(mobilenetFamily.detect(["conv1.weight", "layer1.0.conv1.weight"], {}), undefined);
+  assert.throws(
+    () => mobilenetSpec(indexOf({ "fc.weight": [2, 2] }), {}, "x"),
+    /not a MobileNet \/ EfficientNet layout/,
+  );
+});
+
+Deno.test({
+  name: `mobilenet: preprocessing defaults from the identified torchvision model${SKIP}`,
+  ignore: !HAVE_TORCH,
+  async fn() {
+    const dir = await refs();
+    const pipeline = async (path: string) => {
+      const files = findModelFiles(path);
+      const f = await SafetensorsFile.open(files.weights);
+      try {
+        return mobilenetFamily.pipeline(files, f);
+      } finally {
+        f.close();
+      }
+    };
+    const v2 = await pipeline(join(dir, "tv_mobilenet_v2"));
+    assert.deepEqual([v2.size, v2.crop, v2.interpolation], [[232, 232], [224, 224], "bilinear"]);
+    assert.match(v2.warnings.join("\n"), /torchvision's mobilenet_v2/);
+    const b0 = await pipeline(join(dir, "tv_efficientnet_b0"));
+    assert.deepEqual([b0.size, b0.crop, b0.interpolation], [[256, 256], [224, 224], "bicubic"]);
+    const small = await pipeline(join(dir, "tv_mobilenet_v3_small"));
+    assert.deepEqual(small.size, [256, 256]);
+    const unknown = mobilenetPipeline(findModelFiles(join(dir, "tv_mobilenet_v2")), {
+      ...(await specOf("tv_mobilenet_v2")),
+      variant: undefined,
+    });
+    assert.match(unknown.warnings.join("\n"), /match no published/);
+  },
+});
+
+Deno.test({
+  name: `mobilenet: loadModel finds the family through the registry${SKIP}`,
+  ignore: !HAVE_TORCH,
+  async fn() {
+    const { loadModel, detectArchitecture } = await import("../src/models/load.ts");
+    const dir = await refs();
+    for (const name of CASES) {
+      const files = findModelFiles(join(dir, name));
+      const st = await SafetensorsFile.open(files.weights);
+      assert.equal(detectArchitecture(files.config, st.names()), "mobilenet", name);
+      st.close();
+      const model = await loadModel(join(dir, name), await getEngine());
+      assert.ok(["mobilenet_v2", "mobilenet_v3", "efficientnet"].includes(model.architecture));
+      assert.ok((model.notes?.length ?? 0) > 0);
+      model.dispose();
+    }
+  },
+});
+
+Deno.test({
+  name: `mobilenet: measured differences${SKIP}`,
+  ignore: !HAVE_TORCH,
+  fn() {
+    if (measured.length) console.log(measured.join("\n"));
+  },
+});

@@ -1,0 +1,146 @@
+/**
+ * Vision Transformer variants against float64 PyTorch references written
+ * from the libraries' sources (scripts/families/gen_refs.py): Hugging Face
+ * DINOv2 with and without register tokens (head on the class token beside
+ * the mean of the patch tokens; bicubic position resize, antialiased with
+ * registers) and timm ViTs with layer scales + register tokens +
+ * no_embed_class, and with global_pool "avg" + fc_norm (bare state dict):
+ * logits, the head input, attention maps and rollout, at the trained grid
+ * and at another one; what was inferred; refusals.
+ */
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { Engine } from "../src/gpu/engine.ts";
+import { loadModel } from "../src/models/load.ts";
+import { explainPixels } from "../src/explain/explain.ts";
+import { vitSpec } from "../src/models/vit/layouts.ts";
+import { readRef, refsTest, relDiff } from "./_family_refs.ts";
+
+const engine = await Engine.create();
+
+for (const name of ["hf_dinov2", "hf_dinov2_registers", "timm_vit_reg_ls", "timm_vit_avg_fcnorm"]) {
+  refsTest(
+    `vit variants: ${name} logits, head input and attention match PyTorch (32x32, 40x48)`,
+    async (dir) => {
+      const model = await loadModel(join(dir, name), engine);
+      try {
+        assert.equal(model.architecture, "vit");
+        for (const suffix of ["ref", "ref_odd"]) {
+          const ref = await readRef(join(dir, `${name}.${suffix}.safetensors`));
+          const x = engine.upload(ref.pixels.data, ref.pixels.shape, "pixels");
+          const out = model.forward(engine, x, { features: true, attention: true });
+          const [lg, ft, at] = await engine.read(out.logits, out.features!, out.attention!);
+          for (const t of [x, out.logits, out.features!, out.attention!]) t.release();
+          const what = `${name} ${suffix}`;
+          assert.ok(relDiff(lg as Float32Array, ref.logits.data) < 1e-4, `${what} logits`);
+          assert.deepEqual(out.features!.shape, ref.features.shape);
+          assert.ok(relDiff(ft as Float32Array, ref.features.data) < 1e-4, `${what} features`);
+          let maxAbs = 0;
+          const a = at as Float32Array;
+          for (let i = 0; i < a.length; i++) {
+            maxAbs = Math.max(maxAbs, Math.abs(a[i] - ref.attn_mean.data[i]));
+          }
+          assert.ok(maxAbs < 1e-4, `${what} attention ${maxAbs}`);
+        }
+      } finally {
+        model.dispose();
+      }
+    },
+  );
+}
+
+refsTest(
+  "dinov2: rollout skips the class and register tokens; the grid follows the input",
+  async (dir) => {
+    const model = await loadModel(join(dir, "hf_dinov2_registers"), engine);
+    try {
+      assert.deepEqual(model.tokenGrid!(40, 48), { prefix: 5, grid: [10, 12] });
+      const ref = await readRef(join(dir, "hf_dinov2_registers.ref_odd.safetensors"));
+      const ex = await explainPixels(
+        engine,
+        model,
+        ref.pixels.data,
+        ref.pixels.shape as [number, number, number, number],
+        {
+          method: "rollout",
+          png: false,
+          normalization: { mean: [0, 0, 0], std: [1, 1, 1], scale: 1 },
+        },
+      );
+      assert.equal(ex.length, 3);
+      assert.deepEqual([ex[0].map.height, ex[0].map.width], [10, 12]);
+    } finally {
+      model.dispose();
+    }
+  },
+);
+
+refsTest(
+  "vit variants: timm pooling, no_embed_class and heads inferred from a bare state dict, and said",
+  async (dir) => {
+    const avg = await loadModel(join(dir, "timm_vit_avg_fcnorm"), engine);
+    const notes = avg.notes!.join("\n");
+    assert.match(notes, /global_pool "avg"\): fc_norm is present/);
+    assert.match(notes, /attention heads: 1, inferred from width 64/);
+    assert.deepEqual(avg.tokenGrid!(32, 32), { prefix: 1, grid: [8, 8] });
+    avg.dispose();
+    const reg = await loadModel(join(dir, "timm_vit_reg_ls"), engine);
+    assert.deepEqual(reg.tokenGrid!(32, 32), { prefix: 5, grid: [8, 8] });
+    reg.dispose();
+    // Without model_args, no_embed_class is inferred from the position rows (64 = a grid, not 64 - 5).
+    const { vitSpec: spec } = await import("../src/models/vit/layouts.ts");
+    const { SafetensorsFile } = await import("../src/weights/safetensors.ts");
+    const f = await SafetensorsFile.open(join(dir, "timm_vit_reg_ls", "model.safetensors"));
+    const s = spec(f, { model_args: { num_heads: 3 } }, "reg");
+    f.close();
+    assert.equal(s.posPrefixRows, 0);
+    assert.match(s.notes.join(" "), /no_embed_class/);
+  },
+);
+
+Deno.test("dinov2: layout detection, SwiGLU refused, mask token ignored", () => {
+  const D = 8;
+  const shapes: Record<string, number[]> = {
+    "dinov2.embeddings.cls_token": [1, 1, D],
+    "dinov2.embeddings.mask_token": [1, D],
+    "dinov2.embeddings.position_embeddings": [1, 17, D],
+    "dinov2.embeddings.patch_embeddings.projection.weight": [D, 3, 4, 4],
+    "dinov2.embeddings.patch_embeddings.projection.bias": [D],
+    "dinov2.layernorm.weight": [D],
+    "dinov2.layernorm.bias": [D],
+    "classifier.weight": [5, 2 * D],
+    "classifier.bias": [5],
+  };
+  const p = "dinov2.encoder.layer.0";
+  for (const n of ["norm1", "norm2"]) shapes[`${p}.${n}.weight`] = shapes[`${p}.${n}.bias`] = [D];
+  for (const n of ["query", "key", "value"]) {
+    shapes[`${p}.attention.attention.${n}.weight`] = [D, D];
+    shapes[`${p}.attention.attention.${n}.bias`] = [D];
+  }
+  shapes[`${p}.attention.output.dense.weight`] = [D, D];
+  shapes[`${p}.attention.output.dense.bias`] = [D];
+  shapes[`${p}.layer_scale1.lambda1`] = shapes[`${p}.layer_scale2.lambda1`] = [D];
+  shapes[`${p}.mlp.fc1.weight`] = [4 * D, D];
+  shapes[`${p}.mlp.fc1.bias`] = [4 * D];
+  shapes[`${p}.mlp.fc2.weight`] = [D, 4 * D];
+  shapes[`${p}.mlp.fc2.bias`] = [D];
+  const index = (s: Record<string, number[]>) => ({
+    names: () => Object.keys(s),
+    info: (n: string) => ({ dtype: "F32", shape: s[n] }),
+  });
+  const spec = vitSpec(index(shapes), { num_attention_heads: 2 }, "d.safetensors");
+  assert.equal(spec.layout, "hf-dinov2");
+  assert.equal(spec.pool, "cls+patch-mean");
+  assert.deepEqual(spec.grid, [4, 4]);
+  assert.equal(spec.blocks[0].layerScale1, `${p}.layer_scale1.lambda1`);
+  // A head over the class token alone (not 2D wide) is a shape mismatch, named.
+  assert.throws(
+    () =>
+      vitSpec(index({ ...shapes, "classifier.weight": [5, D] }), { num_attention_heads: 2 }, "d"),
+    /classifier\.weight: expected \[5,16\], found \[5,8\]/,
+  );
+  const swiglu = { ...shapes };
+  delete swiglu[`${p}.mlp.fc1.weight`];
+  swiglu[`${p}.mlp.weights_in.weight`] = [8 * D, D];
+  assert.throws(() => vitSpec(index(swiglu), { num_attention_heads: 2 }, "g"), /SwiGLU/);
+});
