@@ -383,7 +383,7 @@ export async function decodeImage(bytes: Uint8Array, path: string): Promise<RgbI
 export async function readImage(path: string): Promise<RgbImage> {
   // A FIFO or device would block the read forever: refuse what is not a regular file.
   const why = notRegularFileReason(path);
-  if (why !== null) throw new ImageDecodeError(path, why);
+  if (why !== null && why !== "does not exist") throw new ImageDecodeError(path, why);
   let bytes: Uint8Array;
   try {
     bytes = await Deno.readFile(path);
