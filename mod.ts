@@ -33,6 +33,7 @@ export {
   GpuUnavailableError,
   MetricsInputError,
   ModelLayoutError,
+  NonFiniteValuesError,
   SafetensorsError,
   UsageError,
   VisionEvalError,
@@ -293,13 +294,16 @@ export {
   type AccumulateOptions,
   calibrationBin,
   emptySnapshot,
+  type MergeOptions,
   mergeSnapshots,
   type MetricInputKind,
   type MetricSnapshot,
   type SampleRecords,
   scoreBin,
   type SnapshotShape,
+  validateSnapshot,
 } from "./src/metrics/snapshot.ts";
+export { type StateProvenance } from "./src/metrics/provenance.ts";
 export {
   computeMetrics,
   computeMetricsFromArrays,

@@ -26,6 +26,11 @@
 // product rounds the float32 images of edge values (0.2, 1/3, ...) back onto
 // the edge, so they land in the same bin as under the float64 rule.
 //
+// Non-finite values: a row holding a NaN or an infinity (tested on the bits,
+// which no fast-math assumption can fold away) is counted in N_NONFINITE,
+// the first one's position in the run kept, and left out of everything else:
+// the host refuses the state rather than report metrics of garbage.
+//
 // Ties: pred is the lowest index among equal maxima; the label's rank counts
 // the classes scored above it, plus tied classes with a lower index (lower
 // rule) or with a higher index (scikit-learn's rule).
@@ -39,6 +44,7 @@ struct Params {
   isLogits: u32,
   keepConfusion: u32,
   keepScores: u32,
+  rowBase: u32, // rows recorded before this batch (position of row 0 in the run)
 }
 
 override WG: u32 = 128u;
@@ -56,6 +62,8 @@ const RANK_LOWER: u32 = 2u;   // [10]
 const RANK_SKLEARN: u32 = 12u; // [10]
 const NLL_SUM: u32 = 22u;     // lo, hi
 const BRIER_SUM: u32 = 24u;   // lo, hi
+const N_NONFINITE: u32 = 26u; // rows with a NaN or infinite value (left out of every count)
+const FIRST_NONFINITE: u32 = 27u; // ~(position in the run) of the first such row (atomicMax)
 const PER_CLASS: u32 = 32u;   // labelCount[C], predCount[C], truePositive[C], then calibration bins
 
 @group(0) @binding(0) var<uniform> p: Params;
@@ -73,6 +81,7 @@ var<workgroup> redU: array<u32, WG>;
 var<workgroup> redV: array<u32, WG>;
 var<workgroup> redW: array<u32, WG>;
 var<workgroup> rowLabel: i32;
+var<workgroup> rowBadFlag: u32;
 var<workgroup> labelInfo: vec3f; // q, calibration bin, score bin of the label's class
 
 fn toFixed(v: f32) -> u32 {
@@ -190,6 +199,17 @@ fn rejectRow(row: u32) {
   samples[row * 3u] = 0xffffffffu;
 }
 
+// 1 when v is NaN or +-infinity (exponent bits all ones), else 0.
+fn nonFinite(v: f32) -> u32 {
+  return select(0u, 1u, (bitcast<u32>(v) & 0x7f800000u) == 0x7f800000u);
+}
+
+fn rejectNonFinite(row: u32) {
+  atomicAdd(&counters[N_NONFINITE], 1u);
+  atomicMax(&counters[FIRST_NONFINITE], ~(p.rowBase + row));
+  samples[row * 3u] = 0xffffffffu;
+}
+
 // One workgroup per row.
 @compute @workgroup_size(WG)
 fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
@@ -210,15 +230,19 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
   // 1. Row maximum and argmax (lowest index among equal maxima).
   var best = -3.4e38;
   var bestIdx = 0xffffffffu;
+  var bad = 0u;
   for (var c = lid; c < C; c = c + WG) {
     let v = x[base + c];
+    bad = bad | nonFinite(v);
     if (v > best || bestIdx == 0xffffffffu) { best = v; bestIdx = c; }
   }
   redF[lid] = best;
   redU[lid] = bestIdx;
+  redV[lid] = bad;
   workgroupBarrier();
   for (var s = WG / 2u; s > 0u; s = s / 2u) {
     if (lid < s) {
+      redV[lid] = redV[lid] | redV[lid + s];
       let vo = redF[lid + s];
       let io = redU[lid + s];
       if (io != 0xffffffffu &&
@@ -231,7 +255,12 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
   }
   let m = redF[0];
   let pred = redU[0];
-  workgroupBarrier();
+  if (lid == 0u) { rowBadFlag = redV[0]; }
+  // Uniform load (with its barriers): the whole workgroup leaves together.
+  if (workgroupUniformLoad(&rowBadFlag) != 0u) {
+    if (lid == 0u) { rejectNonFinite(row); }
+    return;
+  }
 
   // 2. Softmax denominator (or clipped row sum).
   var part = 0.0;
@@ -289,9 +318,15 @@ fn serial(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u
   let y = u32(label);
   var m = x[base];
   var pred = 0u;
+  var bad = nonFinite(m);
   for (var c = 1u; c < C; c = c + 1u) {
     let v = x[base + c];
+    bad = bad | nonFinite(v);
     if (v > m) { m = v; pred = c; }
+  }
+  if (bad != 0u) {
+    rejectNonFinite(row);
+    return;
   }
   // Blocked sums (blocks of 32, then the block sums) keep the float32
   // rounding of a long row close to that of the workgroup's tree sum.

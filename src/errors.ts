@@ -35,3 +35,24 @@ export class MetricsInputError extends VisionEvalError {}
 
 /** Bad command-line usage (exit code 2). */
 export class UsageError extends VisionEvalError {}
+
+/**
+ * Samples whose logits (or probabilities) hold NaN or infinite values: a
+ * metric computed from them would be garbage, so the metric state refuses
+ * them. `count` rows were affected; `firstRow` is the first one's position
+ * in the order the rows were recorded, `firstIndex` its global sample index.
+ */
+export class NonFiniteValuesError extends MetricsInputError {
+  /** Creates the error; the message is built by the caller. */
+  constructor(
+    message: string,
+    /** Rows with a NaN or infinite value. */
+    readonly count: number,
+    /** Position (0-based, in update order) of the first such row. */
+    readonly firstRow: number,
+    /** Global sample index of the first such row. */
+    readonly firstIndex: number,
+  ) {
+    super(message);
+  }
+}

@@ -7,7 +7,7 @@
  * metric state and the top-k predictions stay on the GPU until the data
  * ends. The loader prepares the next batches in workers while the GPU works.
  */
-import { DataError, UsageError } from "./errors.ts";
+import { DataError, NonFiniteValuesError, UsageError } from "./errors.ts";
 import { Engine } from "./gpu/engine.ts";
 import type { Tensor } from "./tensor.ts";
 import { loadModel } from "./models/load.ts";
@@ -35,6 +35,8 @@ import { MetricState } from "./metrics/state.ts";
 import type { MetricSnapshot } from "./metrics/snapshot.ts";
 import { computeMetrics, type MetricsReport } from "./metrics/report.ts";
 import { saveSnapshot } from "./metrics/state_file.ts";
+import { indexRanges, itemsSha256, sha256File } from "./metrics/provenance.ts";
+import { findModelFiles } from "./models/config.ts";
 import { topk as topkOp, TOPK_MAX } from "./ops/topk.ts";
 import { gatherColumns } from "./ops/gather_columns.ts";
 import { type PredictionRow, writePredictionsCsv } from "./report/csv.ts";
@@ -286,6 +288,15 @@ export function shardRange(n: number, shard?: Shard): [number, number] {
   return [Math.floor((index * n) / count), Math.floor(((index + 1) * n) / count)];
 }
 
+/** SHA-256 of a model's weights file, or null when it cannot be found or read. */
+function weightsDigest(model: string): Promise<string | null> {
+  try {
+    return sha256File(findModelFiles(model).weights).catch(() => null);
+  } catch {
+    return Promise.resolve(null);
+  }
+}
+
 /** The names `eval` owns in its output folder (replaced together, see report/output_dir.ts). */
 export const EVAL_OUTPUTS: readonly string[] = [
   "metrics.json",
@@ -321,12 +332,15 @@ export async function evaluate(opts: EvaluateOptions): Promise<EvaluationResult>
     model = typeof opts.model === "string" ? await loadModel(opts.model, engine) : opts.model;
     requireSoftmaxClassifier(model);
     const tModel = performance.now();
+    // The state records the weights' hash (merge checks it); hashed while the batches run.
+    const weightsSha256 = weightsDigest(typeof opts.model === "string" ? opts.model : model.path);
     const plan = mapClasses(dataset, model, opts);
     const run = await runBatches(engine, model, plan, { ...opts, batch: batchSize });
     const result = await finishEvaluation(engine, model, dataset, plan, run, {
       ...opts,
       batch: batchSize,
       times: { t0, tModel, started },
+      weightsSha256,
     });
     if (staged) {
       result.files = await writeEvaluation(result, staged, {
@@ -370,6 +384,8 @@ interface ClassPlan {
   mapping: LabelMapping;
   /** This shard's items, labels in model classes. */
   items: DatasetItem[];
+  /** The whole dataset's items after the class mapping (all shards). */
+  mappedItems: DatasetItem[];
   /** Index of this shard's first item in the whole (mapped) dataset. */
   start: number;
   /** Entries left out before the run (scan skips, classes the model lacks). */
@@ -438,7 +454,17 @@ function mapClasses(dataset: Dataset, model: ClassifierModel, opts: EvaluateOpti
   const toMetricLabel = new Int32Array(model.numClasses).fill(-1);
   if (subset) subset.forEach((c, j) => (toMetricLabel[c] = j));
   else toMetricLabel.forEach((_, c) => (toMetricLabel[c] = c));
-  return { classes, mapping, items, start, failed, pipeline, toMetricLabel, numClasses };
+  return {
+    classes,
+    mapping,
+    items,
+    mappedItems: mapped.items,
+    start,
+    failed,
+    pipeline,
+    toMetricLabel,
+    numClasses,
+  };
 }
 
 /** What {@link runBatches} leaves on the GPU and in memory for the finish. */
@@ -448,6 +474,8 @@ interface BatchRun {
   features?: FeatureCollector;
   /** Images evaluated, in order, labels in model classes. */
   evaluated: { path: string; label: number }[];
+  /** Index in the whole dataset of each item path. */
+  globalIndex: Map<string, number>;
   /** Images skipped before and during the run. */
   failed: FailedItem[];
   /** Whether the state keeps the logits (temperature scaling). */
@@ -541,7 +569,17 @@ async function runBatches(
       `none of the ${nTotal} images could be read (first failure: ${first?.path}: ${first?.reason})`,
     );
   }
-  return { state, store, features, evaluated, failed, fitT, tLoop, tFinish: performance.now() };
+  return {
+    state,
+    store,
+    features,
+    evaluated,
+    globalIndex,
+    failed,
+    fitT,
+    tLoop,
+    tFinish: performance.now(),
+  };
 }
 
 /** Step 4: one readback, the metrics in float64, the predictions and the run metadata. */
@@ -554,6 +592,7 @@ async function finishEvaluation(
   opts: EvaluateOptions & {
     batch: number;
     times: { t0: number; tModel: number; started: string };
+    weightsSha256: Promise<string | null>;
   },
 ): Promise<EvaluationResult> {
   const { state, store, evaluated, tLoop, tFinish } = run;
@@ -561,10 +600,22 @@ async function finishEvaluation(
   let snapshot: MetricSnapshot;
   let top: { indices: Uint32Array; probs: Float32Array };
   try {
-    snapshot = await state.snapshot();
+    snapshot = await state.snapshot().catch((e) => {
+      if (!(e instanceof NonFiniteValuesError)) throw e;
+      // Name the image: the state counts rows in the order they were recorded.
+      throw new NonFiniteValuesError(
+        `${e.count} of ${evaluated.length} images gave NaN or infinite logits (first: ` +
+          `${evaluated[e.firstRow]?.path}): no metrics are reported from them. Check the ` +
+          `weights and the preprocessing (--mean / --std).`,
+        e.count,
+        e.firstRow,
+        e.firstIndex,
+      );
+    });
     top = await store.read();
   } finally {
     state.release();
+    store.release();
   }
   const k = Math.min(opts.topk ?? 5, TOPK_MAX);
   const report = computeMetrics(snapshot, {
@@ -612,6 +663,23 @@ async function finishEvaluation(
     },
   };
   const classNames = displayNames(plan.classes, dataset.classes, plan.mapping.datasetToModel);
+  snapshot.provenance = {
+    command: "eval",
+    model: {
+      path: model.path,
+      architecture: model.architecture,
+      weightsSha256: await opts.weightsSha256,
+    },
+    dataset: {
+      path: opts.data,
+      items: plan.mappedItems.length,
+      itemsSha256: itemsSha256(plan.mappedItems),
+    },
+    classNames: subset ? subset.map((c) => classNames[c]) : classNames,
+    pipeline: describePipeline(plan.pipeline),
+    shard: opts.shard ?? null,
+    samples: indexRanges(evaluated.map((e) => run.globalIndex.get(e.path)!)),
+  };
   return { metrics, predictions, snapshot, classNames, files: [] };
 }
 

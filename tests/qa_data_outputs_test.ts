@@ -217,7 +217,9 @@ Deno.test("merge: a state whose metadata is not JSON is a one-line error naming 
   });
   await assert.rejects(
     () => decodeSnapshot(Deno.readFileSync(path), path),
-    (e) => e instanceof MetricsInputError && e.message.includes(path) && /not JSON/.test(e.message),
+    (e) =>
+      e instanceof MetricsInputError && e.message.includes(path) &&
+      /not a JSON object|not JSON/.test(e.message),
   );
   const r = await cli(["merge", "--out", join(tmp, "merged"), path]);
   assert.equal(r.code, 1);

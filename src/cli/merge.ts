@@ -14,9 +14,12 @@ export const HELP = `usage: visioneval merge STATE... [--out DIR]
 
 Merges the state.safetensors files of shards (eval --shard i/n, or metrics
 runs over parts of a dataset) and writes the metrics.json one pass over all
-the data would have produced, plus the merged state.safetensors. The same
-file twice, or two byte-identical non-empty states, are refused (their
-samples would be counted twice).
+the data would have produced, plus the merged state.safetensors. Refused,
+naming the two files: states holding the same samples (the same file twice,
+a shard with the full run, metrics parts without --sample-offset), states of
+different models, datasets, class names or pipelines, an \`eval\` state with a
+\`metrics\` state, and states with inconsistent counts. States written before
+provenance was recorded are merged with a warning.
 
 options:
   --out DIR        output directory (default out/merged)
@@ -42,7 +45,10 @@ export async function run(args: string[]): Promise<void> {
     strict: true,
   });
   if (positionals.length === 0) throw new UsageError("give at least one state file");
-  const merged = mergeSnapshots(await loadShardSnapshots(positionals));
+  const merged = mergeSnapshots(await loadShardSnapshots(positionals), {
+    names: positionals,
+    onWarning: (w) => console.error(`visioneval: warning: ${w}`),
+  });
   const report = computeMetrics(merged, {
     topk: intArg(v.topk!, "--topk", 1, 10),
     bootstrap: intArg(v.bootstrap!, "--bootstrap", 0, 100000),

@@ -3,10 +3,16 @@ import { parseArgs } from "node:util";
 import { join } from "node:path";
 import { UsageError } from "../errors.ts";
 import { Engine } from "../gpu/engine.ts";
-import { PROB_SUM_TOLERANCE, readPredictions } from "../metrics/io.ts";
+import {
+  DECLARED_PROB_SUM_TOLERANCE,
+  PROB_SUM_TOLERANCE,
+  PROB_VALUE_TOLERANCE,
+  readPredictions,
+} from "../metrics/io.ts";
 import { snapshotFromArrays } from "../metrics/state.ts";
 import { computeMetrics, type MetricsReport } from "../metrics/report.ts";
 import { saveSnapshot } from "../metrics/state_file.ts";
+import { sha256File } from "../metrics/provenance.ts";
 import { VERSION } from "../version.ts";
 import { intArg, prepareOutDir } from "./options.ts";
 
@@ -28,8 +34,11 @@ Inputs:
 options:
   --predictions FILE  predictions file (required)
   --labels FILE       labels file when they are not in the predictions file
-  --logits | --probs  what the values are (default: from names, else detected;
-                      probability rows must sum to 1 within ${PROB_SUM_TOLERANCE})
+  --logits | --probs  what the values are (default: from names, else detected).
+                      Probabilities: values in [0, 1] within ${PROB_VALUE_TOLERANCE} (clipped),
+                      rows summing to 1 within ${PROB_SUM_TOLERANCE} (${DECLARED_PROB_SUM_TOLERANCE} with --probs);
+                      values that look like probabilities but miss this are
+                      refused unless --probs / --logits says which
   --bins N            calibration bins (default 15)
   --topk K            k of the top-k entry, 1..10 (default 5)
   --bootstrap R       Poisson bootstrap replicates for CIs of top-1, macro-F1, ECE
@@ -94,6 +103,16 @@ export async function run(args: string[]): Promise<void> {
     keepLogits: fitTemperature,
     sampleOffset,
   });
+  snapshot.provenance = {
+    command: "metrics",
+    model: null,
+    dataset: null,
+    predictions: { path: preds.sources, sha256: await sha256File(v.predictions) },
+    classNames: null,
+    pipeline: null,
+    shard: null,
+    samples: preds.n ? [[sampleOffset, sampleOffset + preds.n]] : [],
+  };
   const t2 = performance.now();
   const report = computeMetrics(snapshot, {
     topk,
@@ -108,6 +127,7 @@ export async function run(args: string[]): Promise<void> {
     run: {
       command: "metrics",
       predictions: preds.sources,
+      input: { kind: preds.kind, decided_by: preds.kindReason },
       adapter: engine.gpu.info.description,
       version: VERSION,
       timings_ms: { read: t1 - t0, gpu: t2 - t1, finish: t3 - t2 },
@@ -117,7 +137,7 @@ export async function run(args: string[]): Promise<void> {
   await saveSnapshot(join(v.out!, "state.safetensors"), snapshot);
   if (v.json) console.log(JSON.stringify(out, null, 2));
   else {
-    console.log(summaryTable(report));
+    console.log(summaryTable(report, [["input", `${preds.kind} (${preds.kindReason})`]]));
     console.log(`wrote ${join(v.out!, "metrics.json")} and ${join(v.out!, "state.safetensors")}`);
   }
 }
@@ -125,11 +145,12 @@ export async function run(args: string[]): Promise<void> {
 const fmt = (x: number | null | undefined, digits = 4) =>
   x === null || x === undefined ? "-" : x.toFixed(digits);
 
-/** A short text table of the headline metrics. */
-export function summaryTable(r: MetricsReport): string {
+/** A short text table of the headline metrics (`first`: rows shown before them). */
+export function summaryTable(r: MetricsReport, first: [string, string][] = []): string {
   const ci = (name: "top1" | "macro_f1" | "ece") =>
     r.bootstrap ? `  [${fmt(r.bootstrap[name].lo)}, ${fmt(r.bootstrap[name].hi)}]` : "";
   const rows: [string, string][] = [
+    ...first,
     ["samples", String(r.num_samples)],
     ["classes", String(r.num_classes)],
     ["top-1", fmt(r.top1) + ci("top1")],

@@ -7,11 +7,15 @@
  * or `"logits"`). Labels files: `.npy`, `.safetensors` (`labels`), `.json`
  * (an array) or text/CSV (one integer per line, optional header).
  *
- * Whether values are probabilities is taken from the tensor / column / key
- * names, else detected: every value in [0, 1] and every row summing to 1
- * within {@link PROB_SUM_TOLERANCE} means probabilities, otherwise logits.
- * Declared probabilities are validated the same way; a bad row raises a
- * {@link MetricsInputError} naming the file and the row.
+ * Whether values are probabilities is taken from `--probs` / `--logits`,
+ * else from the tensor / column / key names, else detected (see
+ * {@link resolveKind}): probabilities must lie in [0, 1] within
+ * {@link PROB_VALUE_TOLERANCE} (clipped) with rows summing to 1 within
+ * {@link PROB_SUM_TOLERANCE} ({@link DECLARED_PROB_SUM_TOLERANCE} with
+ * `--probs`); values that look like probabilities but miss these tolerances
+ * are refused as ambiguous rather than guessed. Every value must fit in
+ * float32 (the GPU's type). A bad row raises a {@link MetricsInputError}
+ * naming the file and the row.
  */
 import { basename, dirname, extname, join } from "node:path";
 import { MetricsInputError } from "../errors.ts";
@@ -20,8 +24,18 @@ import { SafetensorsFile } from "../weights/safetensors.ts";
 import { npyToF64, readNpy } from "../weights/npy.ts";
 import type { MetricInputKind } from "./snapshot.ts";
 
-/** Rows declared or detected as probabilities must sum to 1 within this. */
+/** Rows named or detected as probabilities must sum to 1 within this. */
 export const PROB_SUM_TOLERANCE = 1e-3;
+/** Rows declared probabilities with `--probs` must sum to 1 within this (e.g. float16 softmax). */
+export const DECLARED_PROB_SUM_TOLERANCE = 1e-2;
+/** Probabilities may lie this far outside [0, 1] (rounding in the writer); they are clipped. */
+export const PROB_VALUE_TOLERANCE = 1e-6;
+/**
+ * Values that all lie within this margin of [0, 1] look like probabilities:
+ * if they miss the tolerances above they are refused as ambiguous (unless
+ * `--probs` / `--logits` says which), never silently softmaxed as logits.
+ */
+export const PROB_LOOKALIKE_MARGIN = 0.01;
 
 /** Predictions read from a file. */
 export interface Predictions {
@@ -35,6 +49,8 @@ export interface Predictions {
   numClasses: number;
   /** Logits or probabilities. */
   kind: MetricInputKind;
+  /** How the kind was decided, for the summary (e.g. "detected: values outside [0, 1]"). */
+  kindReason: string;
   /** Files read. */
   sources: string[];
 }
@@ -107,8 +123,8 @@ export async function readPredictions(
       throw fail(path, `row ${i + 1}: label ${labels[i]} is outside 0..${C - 1} (${C} classes)`);
     }
   }
-  const kind = resolveKind(path, values, C, options.kind ?? "auto", named);
-  return { values, labels, n, numClasses: C, kind, sources };
+  const { kind, reason } = resolveKind(path, values, C, options.kind ?? "auto", named);
+  return { values, labels, n, numClasses: C, kind, kindReason: reason, sources };
 }
 
 function exists(p: string): boolean {
@@ -119,49 +135,110 @@ function exists(p: string): boolean {
   }
 }
 
-/** Index of the first row that is not a probability distribution, or -1. */
+/** The first row that is not a probability distribution within `sumTolerance`, or null. */
 function badProbabilityRow(
   values: ArrayLike<number>,
   C: number,
+  sumTolerance: number,
+  valueTolerance = PROB_VALUE_TOLERANCE,
 ): { row: number; why: string } | null {
   const n = values.length / C;
   for (let i = 0; i < n; i++) {
     let s = 0;
     for (let c = 0; c < C; c++) {
       const v = values[i * C + c];
-      if (!(v >= 0 && v <= 1)) return { row: i, why: `value ${v} in column ${c} is not in [0, 1]` };
+      if (!(v >= -valueTolerance && v <= 1 + valueTolerance)) {
+        return {
+          row: i,
+          why: `value ${v} in column ${c} is not in [0, 1] (tolerance ${valueTolerance})`,
+        };
+      }
       s += v;
     }
-    if (Math.abs(s - 1) > PROB_SUM_TOLERANCE) {
-      return { row: i, why: `probabilities sum to ${s}, not 1 (tolerance ${PROB_SUM_TOLERANCE})` };
+    if (!(Math.abs(s - 1) <= sumTolerance)) {
+      return { row: i, why: `probabilities sum to ${s}, not 1 (tolerance ${sumTolerance})` };
     }
   }
   return null;
 }
 
-function resolveKind(
+/**
+ * Decides whether `values` are logits or probabilities and checks them:
+ * every value finite and within the float32 range; `--logits` / `--probs`
+ * (`requested`) win over names in the file (`named`), which win over
+ * detection. Probabilities (declared or detected) must lie in [0, 1] within
+ * {@link PROB_VALUE_TOLERANCE} (then clipped into it, in place) with rows
+ * summing to 1 within {@link PROB_SUM_TOLERANCE} (`--probs`:
+ * {@link DECLARED_PROB_SUM_TOLERANCE}). Detection: probabilities when they
+ * pass; logits when some value lies more than {@link PROB_LOOKALIKE_MARGIN}
+ * outside [0, 1]; otherwise (values like probabilities that miss the
+ * tolerances, e.g. a row summing to 1.002) ambiguous, refused.
+ */
+export function resolveKind(
   path: string,
-  values: ArrayLike<number>,
+  values: Float32Array | Float64Array,
   C: number,
   requested: MetricInputKind | "auto",
   named: MetricInputKind | null,
-): MetricInputKind {
+): { kind: MetricInputKind; reason: string } {
+  let lookalike = true;
+  const lo = -PROB_LOOKALIKE_MARGIN, hi = 1 + PROB_LOOKALIKE_MARGIN;
   for (let i = 0; i < values.length; i++) {
-    if (!Number.isFinite(values[i])) {
+    const v = values[i];
+    if (!Number.isFinite(v)) {
+      throw fail(path, `row ${Math.floor(i / C) + 1}: value ${v} in column ${i % C} is not finite`);
+    }
+    if (!Number.isFinite(Math.fround(v))) {
       throw fail(
         path,
-        `row ${Math.floor(i / C) + 1}: value ${values[i]} in column ${i % C} is not finite`,
+        `row ${Math.floor(i / C) + 1}: value ${v} in column ${i % C} does not fit in float32 ` +
+          `(largest 3.4028235e38), the type the GPU computes in`,
       );
     }
+    if (v < lo || v > hi) lookalike = false;
   }
-  const kind = requested !== "auto" ? requested : named;
-  if (kind === "logits") return "logits";
-  const bad = badProbabilityRow(values, C);
-  if (kind === "probs") {
+  const clip = () => {
+    for (let i = 0; i < values.length; i++) values[i] = Math.min(Math.max(values[i], 0), 1);
+  };
+  if (requested === "logits") return { kind: "logits", reason: "--logits" };
+  if (requested === "probs") {
+    const bad = badProbabilityRow(values, C, DECLARED_PROB_SUM_TOLERANCE);
     if (bad) throw fail(path, `row ${bad.row + 1}: ${bad.why}. Pass --logits if these are logits.`);
-    return "probs";
+    clip();
+    return { kind: "probs", reason: "--probs" };
   }
-  return bad ? "logits" : "probs";
+  if (named === "logits") return { kind: "logits", reason: "named logits in the file" };
+  const bad = badProbabilityRow(values, C, PROB_SUM_TOLERANCE);
+  if (named === "probs") {
+    if (bad) {
+      throw fail(
+        path,
+        `row ${bad.row + 1}: ${bad.why}. Pass --probs to accept rows summing to 1 within ` +
+          `${DECLARED_PROB_SUM_TOLERANCE}, or --logits if these are logits.`,
+      );
+    }
+    clip();
+    return { kind: "probs", reason: "named probabilities in the file" };
+  }
+  if (!bad) {
+    clip();
+    return {
+      kind: "probs",
+      reason: `detected: values in [0, 1], rows sum to 1 within ${PROB_SUM_TOLERANCE}`,
+    };
+  }
+  if (!lookalike) {
+    return {
+      kind: "logits",
+      reason: `detected: values outside [${lo}, ${hi}]`,
+    };
+  }
+  throw fail(
+    path,
+    `cannot tell logits from probabilities: every value lies in [${lo}, ${hi}] like ` +
+      `probabilities, but row ${bad.row + 1}: ${bad.why}. Pass --probs (rows summing to 1 ` +
+      `within ${DECLARED_PROB_SUM_TOLERANCE}; values clipped to [0, 1]) or --logits.`,
+  );
 }
 
 async function readSafetensorsPredictions(path: string) {
@@ -188,7 +265,10 @@ async function readSafetensorsPredictions(path: string) {
     throw fail(path, `tensor ${name} has shape [${info.shape}], expected [n, C]`);
   }
   const raw = await st.read(name);
-  const values = raw instanceof Float64Array ? raw : await st.readF32(name);
+  // Checked by resolveKind, naming the row.
+  const values = raw instanceof Float64Array
+    ? raw
+    : await st.readF32(name, { allowNonFinite: true });
   let labels: Int32Array | null = null;
   if (st.has("labels")) labels = toLabels(Array.from(npyLike(await st.read("labels"))), path);
   return {
@@ -216,14 +296,18 @@ async function readNpyPredictions(path: string) {
   return { values, C: a.shape[1], labels: null, named };
 }
 
+/** Labels must be integers that an Int32Array holds without wrapping. */
+function checkLabel(v: number, file: string, where: string): number {
+  if (!Number.isInteger(v)) throw fail(file, `${where}: label ${v} is not an integer class index`);
+  if (v < -(2 ** 31) || v >= 2 ** 31) {
+    throw fail(file, `${where}: label ${v} is not a class index (beyond the 32-bit range)`);
+  }
+  return v;
+}
+
 function toLabels(values: number[], file: string): Int32Array {
   const out = new Int32Array(values.length);
-  values.forEach((v, i) => {
-    if (!Number.isInteger(v)) {
-      throw fail(file, `row ${i + 1}: label ${v} is not an integer class index`);
-    }
-    out[i] = v;
-  });
+  values.forEach((v, i) => (out[i] = checkLabel(v, file, `row ${i + 1}`)));
   return out;
 }
 
@@ -241,7 +325,11 @@ export async function readLabels(path: string): Promise<Int32Array> {
   if (ext === ".json") {
     const arr = JSON.parse(text);
     if (!Array.isArray(arr)) throw fail(path, "expected a JSON array of class indices");
-    return toLabels(arr.map(Number), path);
+    const bad = arr.findIndex((v) => typeof v !== "number");
+    if (bad >= 0) {
+      throw fail(path, `entry ${bad + 1}: ${JSON.stringify(arr[bad])} is not a class index`);
+    }
+    return toLabels(arr, path);
   }
   const out: number[] = [];
   let col = 0;
@@ -255,7 +343,7 @@ export async function readLabels(path: string): Promise<Int32Array> {
     if (fields[col] === "" || !Number.isInteger(v)) {
       throw fail(path, `line ${line}: "${fields[col]}" is not an integer class index`);
     }
-    out.push(v);
+    out.push(checkLabel(v, path, `line ${i + 1}`));
   });
   return Int32Array.from(out);
 }
@@ -354,11 +442,19 @@ function readJsonl(path: string) {
       throw fail(path, `line ${i + 1}: mixes "${key}" with the earlier lines' kind`);
     }
     named = kind;
-    const row = (obj[key] as unknown[]).map(Number);
+    const raw = obj[key] as unknown[];
+    // Only JSON numbers: null (how pandas writes NaN), strings and the like are errors, not 0.
+    const bad = raw.findIndex((v) => typeof v !== "number");
+    if (bad >= 0) {
+      throw fail(
+        path,
+        `line ${i + 1}: value ${JSON.stringify(raw[bad]) ?? String(raw[bad])} in column ${bad} ` +
+          `is not a number${raw[bad] === null ? " (NaN is written as null by pandas)" : ""}`,
+      );
+    }
+    const row = raw as number[];
     if (C < 0) C = row.length;
     if (row.length !== C) throw fail(path, `line ${i + 1}: ${row.length} values, expected ${C}`);
-    const bad = row.findIndex((v) => !Number.isFinite(v));
-    if (bad >= 0) throw fail(path, `line ${i + 1}: value in column ${bad} is not a number`);
     const y = obj.label;
     if (typeof y !== "number" || !Number.isInteger(y)) {
       throw fail(path, `line ${i + 1}: "label" must be an integer class index`);

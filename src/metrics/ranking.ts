@@ -11,6 +11,7 @@
  * counts as ties. So |AUC_binned - AUC_exact| ≤ ½ Σ_s pos_s·neg_s / (P·N),
  * reported per class as `max_error` (a rigorous, data-dependent bound).
  */
+import { MetricsInputError } from "../errors.ts";
 import type { MetricSnapshot } from "./snapshot.ts";
 
 /** AUROC or AUPRC per class with averages. */
@@ -56,25 +57,39 @@ function fromGroups(
   return { auc: auc / (P * N), ap, tiedPairs };
 }
 
-/** Groups sorted positive and negative scores into runs of equal score (ascending). */
-function tieGroups(
+/** Score equality that also holds NaN equal to itself, so a group is never empty. */
+function same(a: number, b: number): boolean {
+  return a === b || (a !== a && b !== b);
+}
+
+/**
+ * Groups sorted positive and negative scores into runs of equal score
+ * (ascending). Safe on any input: typed-array sort puts NaN last, NaN is one
+ * group, and every step consumes at least one score, so it always ends.
+ */
+export function tieGroups(
   posScores: Float64Array,
   negScores: Float64Array,
 ): { pos: number[]; neg: number[] } {
   posScores.sort();
   negScores.sort();
   const pos: number[] = [], neg: number[] = [];
+  const P = posScores.length, N = negScores.length;
   let i = 0, j = 0;
-  while (i < posScores.length || j < negScores.length) {
-    const v = j >= negScores.length || (i < posScores.length && posScores[i] <= negScores[j])
-      ? posScores[i]
-      : negScores[j];
+  while (i < P || j < N) {
+    let v: number;
+    if (i >= P) v = negScores[j];
+    else if (j >= N) v = posScores[i];
+    else {
+      const a = posScores[i], b = negScores[j];
+      v = a !== a ? b : b !== b ? a : Math.min(a, b);
+    }
     let a = 0, b = 0;
-    while (i < posScores.length && posScores[i] === v) {
+    while (i < P && same(posScores[i], v)) {
       i++;
       a++;
     }
-    while (j < negScores.length && negScores[j] === v) {
+    while (j < N && same(negScores[j], v)) {
       j++;
       b++;
     }
@@ -116,8 +131,25 @@ export function exactRanking(
   numClasses: number,
 ): { auroc: RankingMetric; auprc: RankingMetric } {
   const C = numClasses, n = labels.length;
+  if (scores.length !== n * C) {
+    throw new MetricsInputError(`${scores.length} scores do not form ${n} rows of ${C} classes`);
+  }
   const support = new Float64Array(C);
-  for (let i = 0; i < n; i++) support[labels[i]]++;
+  for (let i = 0; i < n; i++) {
+    const y = labels[i];
+    if (!(Number.isInteger(y) && y >= 0 && y < C)) {
+      throw new MetricsInputError(`label ${y} of sample row ${i} is outside 0..${C - 1}`);
+    }
+    support[y]++;
+  }
+  for (let i = 0; i < n * C; i++) {
+    if (!Number.isFinite(scores[i])) {
+      throw new MetricsInputError(
+        `score ${scores[i]} of sample row ${Math.floor(i / C)}, class ${i % C} is not a finite ` +
+          `number: AUROC / AP cannot rank it. Check the predictions for NaN or infinite values.`,
+      );
+    }
+  }
   const auc: (number | null)[] = [], ap: (number | null)[] = [];
   for (let k = 0; k < C; k++) {
     const P = support[k], N = n - P;

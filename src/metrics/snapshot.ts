@@ -15,6 +15,12 @@
  *   over many bins, where equal width in p would put them all in bin 0.
  */
 import { MetricsInputError } from "../errors.ts";
+import {
+  checkMergeable,
+  checkProvenance,
+  mergedProvenance,
+  type StateProvenance,
+} from "./provenance.ts";
 
 /** Highest rank recorded for top-k accuracy (k ≤ 10). */
 export const MAX_TOPK = 10;
@@ -96,6 +102,12 @@ export interface MetricSnapshot {
   scores: Float32Array | Float64Array | null;
   /** Per-sample logits [n, C] (before temperature) for temperature scaling, or null. */
   logits: Float32Array | Float64Array | null;
+  /**
+   * What the state is (model, dataset, classes, pipeline, shard, sample
+   * ranges), checked by {@link mergeSnapshots}; absent in states written by
+   * older versions and in states not written by `eval` / `metrics` / `merge`.
+   */
+  provenance?: StateProvenance | null;
 }
 
 /** Calibration bin of `c` (see the module doc). */
@@ -310,14 +322,155 @@ export const COUNT_FIELDS = [
 ] as const;
 
 /**
+ * Checks that a snapshot is internally consistent (`name` is used in
+ * messages): counts are non-negative integers, sums finite and
+ * non-negative, and the marginals agree (per-class supports, predictions,
+ * calibration bins, histogram rows and the confusion matrix all total the
+ * sample count; true positives fit in both marginals); per-sample records,
+ * when kept, have one entry per sample, distinct indices and labels in range;
+ * the provenance's sample ranges match. Throws a {@link MetricsInputError}.
+ */
+export function validateSnapshot(s: MetricSnapshot, name: string): void {
+  const damaged = (what: string) =>
+    new MetricsInputError(
+      `${name}: ${what}: the state is inconsistent (damaged or edited); re-run the shard that ` +
+        `wrote it.`,
+    );
+  const C = s.numClasses, B = s.calibrationBins, S = s.scoreBins, n = s.numSamples;
+  if (!Number.isInteger(C) || C < 1) throw damaged(`numClasses is ${C}`);
+  if (!Number.isInteger(B) || B < 1) throw damaged(`calibrationBins is ${B}`);
+  if (!Number.isInteger(S) || S < 1) throw damaged(`scoreBins is ${S}`);
+  if (!Number.isSafeInteger(n) || n < 0) throw damaged(`numSamples is ${n}`);
+  if (s.input !== "logits" && s.input !== "probs") throw damaged(`input is ${s.input}`);
+  if (!(s.temperature > 0 && Number.isFinite(s.temperature))) {
+    throw damaged(`temperature is ${s.temperature}`);
+  }
+  for (const key of ["nllSum", "brierSum"] as const) {
+    if (!(s[key] >= 0 && Number.isFinite(s[key]))) throw damaged(`${key} is ${s[key]}`);
+  }
+  const sums = new Set(["calibConfSum", "classwiseProbSum"]);
+  const fields = [...COUNT_FIELDS, ...(s.confusion ? ["confusion" as const] : [])];
+  for (const f of fields) {
+    const a = s[f]!;
+    for (let i = 0; i < a.length; i++) {
+      const v = a[i];
+      if (!(v >= 0 && Number.isFinite(v)) || (!sums.has(f) && !Number.isInteger(v))) {
+        throw damaged(`${f}[${i}] is ${v}, not a ${sums.has(f) ? "finite sum ≥ 0" : "count ≥ 0"}`);
+      }
+    }
+  }
+  const total = (a: ArrayLike<number>, from = 0, len = a.length) => {
+    let t = 0;
+    for (let i = from; i < from + len; i++) t += a[i];
+    return t;
+  };
+  const expect = (what: string, got: number, want: number, of = "numSamples") => {
+    if (got !== want) throw damaged(`${what} totals ${got} but ${of} is ${want}`);
+  };
+  expect("labelCount", total(s.labelCount), n);
+  expect("predCount", total(s.predCount), n);
+  expect("calibCount", total(s.calibCount), n);
+  if (total(s.rankLower) > n || total(s.rankSklearn) > n) {
+    throw damaged(`the top-k rank counts exceed numSamples ${n}`);
+  }
+  for (let k = 0; k < C; k++) {
+    if (s.truePositive[k] > Math.min(s.labelCount[k], s.predCount[k])) {
+      throw damaged(`class ${k} has more true positives than samples or predictions`);
+    }
+    expect(`scoreAll of class ${k}`, total(s.scoreAll, k * S, S), n);
+    expect(`classwiseCount of class ${k}`, total(s.classwiseCount, k * B, B), n);
+    const of = `labelCount[${k}]`;
+    expect(`scorePositives of class ${k}`, total(s.scorePositives, k * S, S), s.labelCount[k], of);
+    expect(
+      `classwisePositives of class ${k}`,
+      total(s.classwisePositives, k * B, B),
+      s.labelCount[k],
+      of,
+    );
+    if (s.confusion) {
+      expect(`confusion row ${k}`, total(s.confusion, k * C, C), s.labelCount[k], of);
+      if (s.confusion[k * C + k] !== s.truePositive[k]) {
+        throw damaged(`confusion[${k}, ${k}] is not truePositive[${k}]`);
+      }
+    }
+  }
+  for (let b = 0; b < B; b++) {
+    if (s.calibCorrect[b] > s.calibCount[b]) {
+      throw damaged(`calibration bin ${b} has more correct than samples`);
+    }
+  }
+  expect("calibCorrect", total(s.calibCorrect), total(s.truePositive), "the true positives' total");
+  if (s.samples) {
+    const r = s.samples;
+    for (const key of ["index", "label", "pred", "conf"] as const) {
+      if (r[key].length !== n) {
+        throw damaged(`samples.${key} has ${r[key].length} entries for ${n} samples`);
+      }
+    }
+    const seen = new Set<number>();
+    for (let i = 0; i < n; i++) {
+      const idx = r.index[i];
+      if (!Number.isSafeInteger(idx) || idx < 0) {
+        throw damaged(`sample index ${idx} is not an index`);
+      }
+      if (seen.has(idx)) throw damaged(`sample index ${idx} appears twice`);
+      seen.add(idx);
+      if (!(r.label[i] >= 0 && r.label[i] < C) || !(r.pred[i] >= 0 && r.pred[i] < C)) {
+        throw damaged(
+          `sample ${idx} has label ${r.label[i]} / prediction ${r.pred[i]} outside 0..${C - 1}`,
+        );
+      }
+    }
+  }
+  for (const key of ["scores", "logits"] as const) {
+    const a = s[key];
+    if (a && a.length !== n * C) throw damaged(`${key} has ${a.length} values for ${n} × ${C}`);
+  }
+  checkProvenance(s, name);
+}
+
+/** Options of {@link mergeSnapshots}. */
+export interface MergeOptions {
+  /** Names of the parts in messages (their files; default "state 1", "state 2", ...). */
+  names?: readonly string[];
+  /** Called with each warning (e.g. a part without provenance); default: ignored. */
+  onWarning?: (message: string) => void;
+}
+
+/**
  * Combines shard snapshots into the snapshot of all their samples. Counts and
  * sums add; per-sample records (and kept scores / logits) are concatenated
  * and ordered by global sample index, so any split gives the same result.
- * Per-sample data is kept only when every shard has it.
+ * Per-sample data is kept only when every shard has it. Every part is
+ * validated first ({@link validateSnapshot}), and parts that are not shards
+ * of one evaluation are refused (`checkMergeable` in provenance.ts:
+ * overlapping samples, different models / datasets / classes / pipelines),
+ * naming both parts.
  */
-export function mergeSnapshots(parts: readonly MetricSnapshot[]): MetricSnapshot {
+export function mergeSnapshots(
+  parts: readonly MetricSnapshot[],
+  options: MergeOptions = {},
+): MetricSnapshot {
   if (parts.length === 0) throw new MetricsInputError("merge needs at least one state");
+  const names = parts.map((_, k) => options.names?.[k] ?? `state ${k + 1}`);
+  parts.forEach((p, k) => validateSnapshot(p, names[k]));
   const first = parts[0];
+  parts.forEach((p, k) => {
+    for (
+      const key of ["numClasses", "calibrationBins", "scoreBins", "input", "temperature"] as const
+    ) {
+      if (p[key] !== first[key]) {
+        throw new MetricsInputError(
+          `cannot merge ${names[k]} with ${names[0]}: ${names[k]} has ${key} = ${p[key]} but ` +
+            `${names[0]} has ${first[key]}: only states of the same evaluation settings can be ` +
+            `merged`,
+        );
+      }
+    }
+  });
+  for (const w of checkMergeable(parts.map((snapshot, k) => ({ name: names[k], snapshot })))) {
+    options.onWarning?.(w);
+  }
   const out = emptySnapshot({
     numClasses: first.numClasses,
     calibrationBins: first.calibrationBins,
@@ -326,23 +479,14 @@ export function mergeSnapshots(parts: readonly MetricSnapshot[]): MetricSnapshot
     temperature: first.temperature,
     confusion: parts.every((p) => p.confusion !== null),
   });
-  parts.forEach((p, k) => {
-    for (
-      const key of ["numClasses", "calibrationBins", "scoreBins", "input", "temperature"] as const
-    ) {
-      if (p[key] !== first[key]) {
-        throw new MetricsInputError(
-          `state ${k + 1} has ${key} = ${p[key]} but state 1 has ${first[key]}: only states of ` +
-            `the same evaluation settings can be merged`,
-        );
-      }
-    }
+  out.provenance = mergedProvenance(parts);
+  for (const p of parts) {
     out.numSamples += p.numSamples;
     out.nllSum += p.nllSum;
     out.brierSum += p.brierSum;
     for (const f of COUNT_FIELDS) addInto(out[f], p[f]);
     if (out.confusion && p.confusion) addInto(out.confusion, p.confusion);
-  });
+  }
   const C = first.numClasses;
   if (parts.every((p) => p.samples)) {
     const n = parts.reduce((a, p) => a + p.samples!.label.length, 0);

@@ -12,7 +12,7 @@ import code from "../../shaders/metrics_update.wgsl" with { type: "text" };
 import type { Engine } from "../gpu/engine.ts";
 import { packParams } from "../gpu/params.ts";
 import type { Tensor } from "../tensor.ts";
-import { MetricsInputError } from "../errors.ts";
+import { MetricsInputError, NonFiniteValuesError } from "../errors.ts";
 import {
   defaultScoreBins,
   emptySnapshot,
@@ -239,6 +239,7 @@ export class MetricState {
         this.#opts.input === "logits" ? 1 : 0,
         this.#opts.confusion ? 1 : 0,
         scores ? 1 : 0,
+        this.#rows,
       ]),
     );
     this.#batches.push({
@@ -286,6 +287,26 @@ export class MetricState {
       throw new MetricsInputError(
         `${invalid} samples had labels outside 0..${C - 1}: labels must be class indices of ` +
           `the model's ${C} classes`,
+      );
+    }
+    const nonFinite = counters[26];
+    if (nonFinite > 0) {
+      const firstRow = ~counters[27] >>> 0;
+      let at = 0, firstIndex = o.sampleOffset + firstRow;
+      for (const b of keep) {
+        if (firstRow < at + b.rows) {
+          if (b.indices) firstIndex = b.indices[firstRow - at];
+          break;
+        }
+        at += b.rows;
+      }
+      throw new NonFiniteValuesError(
+        `${nonFinite} of ${this.#rows} samples have NaN or infinite ${o.input} (first: sample ` +
+          `${firstIndex}): metrics computed from them would be meaningless. Check the model's ` +
+          `weights and the preprocessing (e.g. a zero --std), or the predictions file.`,
+        nonFinite,
+        firstRow,
+        firstIndex,
       );
     }
     const fixed = (i: number) => (counters[i] + counters[i + 1] * TWO32) * FIXED_UNIT;

@@ -12,9 +12,12 @@ import {
   writeSafetensors,
 } from "../weights/safetensors.ts";
 import { MetricsInputError } from "../errors.ts";
-import { COUNT_FIELDS, type MetricSnapshot } from "./snapshot.ts";
+import { COUNT_FIELDS, type MetricSnapshot, validateSnapshot } from "./snapshot.ts";
+import type { StateProvenance } from "./provenance.ts";
 
 const META_KEY = "visioneval_metric_state";
+/** Metadata key of the state's provenance (model, dataset, classes, samples held). */
+const PROVENANCE_KEY = "visioneval_provenance";
 /** Every array field of a snapshot that the file stores (one list with merge's). */
 const ARRAY_FIELDS = [...COUNT_FIELDS, "confusion"] as const;
 
@@ -53,7 +56,9 @@ export function encodeSnapshot(s: MetricSnapshot): {
     nllSum: s.nllSum,
     brierSum: s.brierSum,
   };
-  return { tensors, metadata: { [META_KEY]: JSON.stringify(meta) } };
+  const metadata: Record<string, string> = { [META_KEY]: JSON.stringify(meta) };
+  if (s.provenance) metadata[PROVENANCE_KEY] = JSON.stringify(s.provenance);
+  return { tensors, metadata };
 }
 
 /** Writes a snapshot to `path` (safetensors). */
@@ -128,18 +133,19 @@ export async function decodeSnapshot(bytes: Uint8Array, name: string): Promise<M
         `files written by eval/metrics.`,
     );
   }
-  let meta;
-  try {
-    meta = JSON.parse(raw);
-  } catch (e) {
+  const json = (key: string, text: string) => {
+    try {
+      const v = JSON.parse(text);
+      if (v !== null && typeof v === "object" && !Array.isArray(v)) return v;
+    } catch {
+      // reported below
+    }
     throw new MetricsInputError(
-      `${name}: its ${META_KEY} metadata is not JSON (${(e as Error).message}); ` +
-        `the state file is damaged or was not written by visioneval`,
+      `${name}: metadata ${key} is not a JSON object: the state file is damaged; re-run the ` +
+        `shard that wrote it.`,
     );
-  }
-  if (typeof meta !== "object" || meta === null || Array.isArray(meta)) {
-    throw new MetricsInputError(`${name}: its ${META_KEY} metadata is not a JSON object`);
-  }
+  };
+  const meta = json(META_KEY, raw);
   if (meta.format !== "visioneval-metric-state" || meta.version !== 1) {
     throw new MetricsInputError(
       `${name}: unsupported metric state format ${meta.format} v${meta.version}`,
@@ -151,6 +157,8 @@ export async function decodeSnapshot(bytes: Uint8Array, name: string): Promise<M
     return a ? Float64Array.from(a as Float64Array) : null;
   };
   const s = { ...meta, samples: null, scores: null, logits: null } as MetricSnapshot;
+  const prov = st.metadata[PROVENANCE_KEY];
+  s.provenance = prov === undefined ? null : json(PROVENANCE_KEY, prov) as StateProvenance;
   for (const f of ARRAY_FIELDS) {
     const a = await f64(f);
     if (!a && f !== "confusion") throw new MetricsInputError(`${name}: tensor ${f} is missing`);
@@ -192,5 +200,6 @@ export async function decodeSnapshot(bytes: Uint8Array, name: string): Promise<M
   }
   s.scores = (await read("scores")) as Float32Array | Float64Array | null;
   s.logits = (await read("logits")) as Float32Array | Float64Array | null;
+  validateSnapshot(s, name);
   return s;
 }

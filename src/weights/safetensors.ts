@@ -23,6 +23,8 @@ import {
   viewRaw,
 } from "./dtype.ts";
 
+import { checkWeightValues } from "./values.ts";
+
 export type { RawTypedArray, SafetensorsDType } from "./dtype.ts";
 
 /** Where and what one tensor is. */
@@ -137,7 +139,54 @@ function parseHeaderJson(bytes: Uint8Array, source: string): Record<string, unkn
   if (json === null || typeof json !== "object" || Array.isArray(json)) {
     throw corrupt(source, `header must be a JSON object, found ${describe(json)}`);
   }
+  const dup = duplicateKey(text);
+  if (dup) {
+    throw corrupt(
+      source,
+      dup.inside === null
+        ? `tensor ${show(dup.key)} appears twice in the header (a JSON reader keeps only the ` +
+          `last one, so which data is meant is ambiguous)`
+        : `key ${show(dup.key)} appears twice in header entry ${show(dup.inside)}`,
+    );
+  }
   return json as Record<string, unknown>;
+}
+
+/**
+ * The first key repeated within one object of a JSON text already known to
+ * be valid (`JSON.parse` silently keeps the last of duplicates), with the
+ * top-level key it appears under (null for a top-level duplicate), or null.
+ * Keys compare after unescaping, as `JSON.parse` compares them.
+ */
+export function duplicateKey(text: string): { key: string; inside: string | null } | null {
+  // One frame per open object (its keys) or array (null), plus the top-level key we are under.
+  const stack: (Set<string> | null)[] = [];
+  let expectKey = false, topKey: string | null = null, lastKey = "";
+  for (let i = 0; i < text.length; i++) {
+    const ch = text.charCodeAt(i);
+    if (ch === 0x22) { // "
+      let j = i + 1;
+      while (text.charCodeAt(j) !== 0x22) j += text.charCodeAt(j) === 0x5c ? 2 : 1;
+      const keys = stack[stack.length - 1];
+      if (expectKey && keys) {
+        const key = JSON.parse(text.slice(i, j + 1)) as string;
+        if (keys.has(key)) return { key, inside: stack.length === 1 ? null : topKey };
+        keys.add(key);
+        lastKey = key;
+        expectKey = false;
+      }
+      i = j;
+    } else if (ch === 0x7b) { // {
+      if (stack.length === 1) topKey = lastKey;
+      stack.push(new Set());
+      expectKey = true;
+    } else if (ch === 0x5b) { // [
+      if (stack.length === 1) topKey = lastKey;
+      stack.push(null);
+    } else if (ch === 0x7d || ch === 0x5d) stack.pop(); // } ]
+    else if (ch === 0x2c) expectKey = stack[stack.length - 1] !== null; // ,
+  }
+  return null;
 }
 
 function parseMetadata(value: unknown, source: string): Record<string, string> {
@@ -489,12 +538,18 @@ export class SafetensorsFile {
   /**
    * Reads tensor `name` converted to float32: F16, BF16 and F8 exactly
    * (subnormals, infinities, NaN), F64 rounded to nearest, integers as
-   * values (exact up to 2^24), BOOL as 0 / 1.
+   * values (exact up to 2^24), BOOL as 0 / 1. This is the weights' read
+   * path, so by default the values are checked ({@link checkWeightValues}):
+   * a NaN / infinite value, or a negative BatchNorm variance, is a
+   * {@link SafetensorsError} naming the tensor. Pass `allowNonFinite` to
+   * read data that is checked elsewhere (prediction files).
    */
-  async readF32(name: string): Promise<Float32Array> {
+  async readF32(name: string, options: { allowNonFinite?: boolean } = {}): Promise<Float32Array> {
     const info = this.#tensors.get(name);
     if (!info) throw this.#notFound(name);
-    return rawToF32(await this.read(name), info.dtype);
+    const values = rawToF32(await this.read(name), info.dtype);
+    if (!options.allowNonFinite) checkWeightValues(values, name, this.path);
+    return values;
   }
 
   /** Closes the file handle; later `read`s fail. Safe to call twice. */
