@@ -120,6 +120,7 @@ export {
 export { renderHtmlReport, writeHtmlReport } from "./src/report/html.ts";
 export { formatJson, writeJson, writeMetricsJson } from "./src/report/json.ts";
 export {
+  type CsvOptions,
   embeddingCsv,
   parseCsv,
   type PredictionRow,
@@ -229,7 +230,9 @@ export {
   IMAGENET_MEAN,
   IMAGENET_STD,
   normalizationTable,
+  type PipelineAssumption,
   pipelineOutputSize,
+  type PipelineSetting,
   preprocess,
   type PreprocessConfig,
   preprocessConfigFromHfProcessor,
@@ -252,6 +255,7 @@ export {
   openDataset,
   type OpenDatasetOptions,
   readCifarRecord,
+  type SkippedEntry,
 } from "./src/data/datasets.ts";
 export {
   applyLabelMapping,

@@ -7,7 +7,6 @@
  * metric state and the top-k predictions stay on the GPU until the data
  * ends. The loader prepares the next batches in workers while the GPU works.
  */
-import { join, resolve } from "node:path";
 import { DataError, NonFiniteValuesError, UsageError } from "./errors.ts";
 import { Engine } from "./gpu/engine.ts";
 import type { Tensor } from "./tensor.ts";
@@ -18,10 +17,15 @@ import {
   type PreprocessConfig,
   type PreprocessOverrides,
 } from "./data/preprocess.ts";
-import { modelClasses, modelPipeline } from "./models/pipeline.ts";
+import { inputSizeWarnings, modelClasses, modelPipeline } from "./models/pipeline.ts";
 import { requireSoftmaxClassifier } from "./predict.ts";
-import { type DatasetItem, openDataset, readCifarRecord } from "./data/datasets.ts";
-import { applyLabelMapping, mapLabels, type ModelClasses } from "./data/labels.ts";
+import { type Dataset, type DatasetItem, openDataset, readCifarRecord } from "./data/datasets.ts";
+import {
+  applyLabelMapping,
+  type LabelMapping,
+  mapLabels,
+  type ModelClasses,
+} from "./data/labels.ts";
 import { defaultWorkerCount, loadBatches } from "./data/loader.ts";
 import type { FailedItem } from "./data/prepare.ts";
 import { ProgressDisplay } from "./data/progress.ts";
@@ -38,6 +42,7 @@ import { gatherColumns } from "./ops/gather_columns.ts";
 import { type PredictionRow, writePredictionsCsv } from "./report/csv.ts";
 import { writeJson } from "./report/json.ts";
 import { writeHtmlReport } from "./report/html.ts";
+import { StagedOutput } from "./report/output_dir.ts";
 import type {
   EmbeddingInput,
   ExplanationExample,
@@ -220,6 +225,17 @@ export class TopKStore {
     this.#pendingRows = 0;
   }
 
+  /** Frees the GPU buffers without reading them (a run that failed). */
+  release(): void {
+    for (const c of [...this.#chunks, ...this.#pending]) {
+      c.indices.release();
+      c.probs.release();
+    }
+    this.#chunks = [];
+    this.#pending = [];
+    this.#pendingRows = 0;
+  }
+
   /** Reads everything back once: indices and probabilities, [n * k] each. */
   async read(): Promise<{ indices: Uint32Array; probs: Float32Array }> {
     const all = [...this.#chunks, ...this.#pending];
@@ -260,15 +276,6 @@ export function displayNames(
   return Array.from({ length: model.count }, (_, i) => names[i] || String(i));
 }
 
-/** SHA-256 of a model's weights file, or null when it cannot be found or read. */
-function weightsDigest(model: string): Promise<string | null> {
-  try {
-    return sha256File(findModelFiles(model).weights).catch(() => null);
-  } catch {
-    return Promise.resolve(null);
-  }
-}
-
 /** Items of shard `index` of `count` (contiguous ranges, sizes differ by at most one). */
 export function shardRange(n: number, shard?: Shard): [number, number] {
   if (!shard) return [0, n];
@@ -281,21 +288,85 @@ export function shardRange(n: number, shard?: Shard): [number, number] {
   return [Math.floor((index * n) / count), Math.floor(((index + 1) * n) / count)];
 }
 
+/** SHA-256 of a model's weights file, or null when it cannot be found or read. */
+function weightsDigest(model: string): Promise<string | null> {
+  try {
+    return sha256File(findModelFiles(model).weights).catch(() => null);
+  } catch {
+    return Promise.resolve(null);
+  }
+}
+
+/** The names `eval` owns in its output folder (replaced together, see report/output_dir.ts). */
+export const EVAL_OUTPUTS: readonly string[] = [
+  "metrics.json",
+  "predictions.csv",
+  "state.safetensors",
+  "report.html",
+];
+
 /**
  * Evaluates a classifier on a labelled dataset and returns (and, with
  * `out`, writes) the metrics, predictions, metric state and report.
+ *
+ * The steps: open the data, map its classes to the model's, run the
+ * batches, finish the metrics, write the outputs. With `out`, the output
+ * folder is checked (and its staging folder made) before the model loads,
+ * and the files appear there together at the end or not at all (see
+ * `src/report/output_dir.ts`). A model loaded here from a path is released
+ * here, whatever happens.
  */
 export async function evaluate(opts: EvaluateOptions): Promise<EvaluationResult> {
   const t0 = performance.now();
   const started = new Date().toISOString();
-  const engine = opts.engine ?? await Engine.create();
   const batchSize = opts.batch ?? 32;
   if (!Number.isInteger(batchSize) || batchSize < 1) {
     throw new UsageError(`batch size must be a positive integer, got ${opts.batch}`);
   }
-  const k = Math.min(opts.topk ?? 5, TOPK_MAX);
-
   // Everything a user can get wrong is checked before any GPU work.
+  const dataset = openEvaluationData(opts);
+  const staged = opts.out ? await StagedOutput.open(opts.out, EVAL_OUTPUTS) : undefined;
+  let model: ClassifierModel | undefined;
+  try {
+    const engine = opts.engine ?? await Engine.create();
+    model = typeof opts.model === "string" ? await loadModel(opts.model, engine) : opts.model;
+    requireSoftmaxClassifier(model);
+    const tModel = performance.now();
+    // The state records the weights' hash (merge checks it); hashed while the batches run.
+    const weightsSha256 = weightsDigest(typeof opts.model === "string" ? opts.model : model.path);
+    const plan = mapClasses(dataset, model, opts);
+    const run = await runBatches(engine, model, plan, { ...opts, batch: batchSize });
+    const result = await finishEvaluation(engine, model, dataset, plan, run, {
+      ...opts,
+      batch: batchSize,
+      times: { t0, tModel, started },
+      weightsSha256,
+    });
+    if (staged) {
+      result.files = await writeEvaluation(result, staged, {
+        report: opts.report ?? true,
+        engine,
+        model,
+        pipeline: plan.pipeline,
+        items: plan.items,
+        subset: plan.mapping.modelSubset,
+        explain: opts.explain ?? 0,
+        embed: opts.embed,
+        features: await run.features?.finish(),
+        gallery: opts.gallery ?? 24,
+        seed: opts.seed ?? 0,
+        batch: batchSize,
+      });
+    }
+    return result;
+  } finally {
+    await staged?.discard();
+    if (typeof opts.model === "string") model?.dispose();
+  }
+}
+
+/** Step 1: the dataset, which must have labels. */
+function openEvaluationData(opts: EvaluateOptions): Dataset {
   const dataset = openDataset(opts.data, { labels: opts.labels, limit: opts.limit });
   if (dataset.labelKind === "none") {
     throw new DataError(
@@ -303,11 +374,34 @@ export async function evaluate(opts: EvaluateOptions): Promise<EvaluationResult>
         `Use an ImageFolder layout, --labels CSV, or \`visioneval predict\` for unlabelled images.`,
     );
   }
-  const model = typeof opts.model === "string" ? await loadModel(opts.model, engine) : opts.model;
-  requireSoftmaxClassifier(model);
-  // The state records the weights' hash (merge checks it); hashed while the batches run.
-  const weightsSha256 = weightsDigest(typeof opts.model === "string" ? opts.model : model.path);
-  const tModel = performance.now();
+  return dataset;
+}
+
+/** What {@link mapClasses} decided: the items to run, their labels, the pipeline. */
+interface ClassPlan {
+  /** Model classes of the dataset's classes. */
+  classes: ModelClasses;
+  mapping: LabelMapping;
+  /** This shard's items, labels in model classes. */
+  items: DatasetItem[];
+  /** The whole dataset's items after the class mapping (all shards). */
+  mappedItems: DatasetItem[];
+  /** Index of this shard's first item in the whole (mapped) dataset. */
+  start: number;
+  /** Entries left out before the run (scan skips, classes the model lacks). */
+  failed: FailedItem[];
+  pipeline: PreprocessConfig;
+  /** Metric label per model class (-1: outside the restricted subset). */
+  toMetricLabel: Int32Array;
+  /** Number of classes the metrics count. */
+  numClasses: number;
+}
+
+/**
+ * Step 2: dataset classes -> model classes, the shard, and the pipeline;
+ * prints the model notes and every warning before the run.
+ */
+function mapClasses(dataset: Dataset, model: ClassifierModel, opts: EvaluateOptions): ClassPlan {
   const classes = modelClasses(model);
   const mapping = mapLabels(dataset, classes, {
     by: opts.mapBy,
@@ -317,7 +411,12 @@ export async function evaluate(opts: EvaluateOptions): Promise<EvaluationResult>
   const mapped = applyLabelMapping(dataset.items, mapping, dataset);
   const [start, end] = shardRange(mapped.items.length, opts.shard);
   const items: DatasetItem[] = mapped.items.slice(start, end);
-  const failed: FailedItem[] = mapped.dropped.map((d) => ({ path: d.path, reason: d.reason }));
+  // Scan skips are listed once, by the first shard.
+  const skipped = start === 0 ? dataset.skipped ?? [] : [];
+  const failed: FailedItem[] = [
+    ...skipped.map((d) => ({ path: d.path, reason: d.reason })),
+    ...mapped.dropped.map((d) => ({ path: d.path, reason: d.reason })),
+  ];
   if (items.length === 0 && opts.shard && mapped.items.length > 0) {
     // More shards than images: this shard's state is empty and still merges.
     console.error(
@@ -333,108 +432,198 @@ export async function evaluate(opts: EvaluateOptions): Promise<EvaluationResult>
   }
   const pipeline = modelPipeline(model, opts.preprocess);
   for (const n of model.notes ?? []) console.error(`visioneval: model: ${n}`);
-  for (const w of [...dataset.warnings, ...mapping.warnings, ...pipeline.warnings]) {
+  for (
+    const w of [
+      ...dataset.warnings,
+      ...mapping.warnings,
+      ...pipeline.warnings,
+      ...inputSizeWarnings(model, pipeline),
+    ]
+  ) {
     console.error(`visioneval: warning: ${w}`);
   }
-
+  if (skipped.length) {
+    console.error(
+      `visioneval: warning: ${skipped.length} entr${skipped.length === 1 ? "y" : "ies"} of ` +
+        `the dataset skipped (listed in failed); first: ${skipped[0].path}: ${skipped[0].reason}`,
+    );
+  }
   // Metric label space: all model classes, or the restricted subset in its order.
   const subset = mapping.modelSubset;
   const numClasses = subset ? subset.length : model.numClasses;
   const toMetricLabel = new Int32Array(model.numClasses).fill(-1);
   if (subset) subset.forEach((c, j) => (toMetricLabel[c] = j));
   else toMetricLabel.forEach((_, c) => (toMetricLabel[c] = c));
-  const subsetTensor = subset
-    ? engine.upload(Uint32Array.from(subset), [subset.length], "class-subset", true)
-    : undefined;
+  return {
+    classes,
+    mapping,
+    items,
+    mappedItems: mapped.items,
+    start,
+    failed,
+    pipeline,
+    toMetricLabel,
+    numClasses,
+  };
+}
 
+/** What {@link runBatches} leaves on the GPU and in memory for the finish. */
+interface BatchRun {
+  state: MetricState;
+  store: TopKStore;
+  features?: FeatureCollector;
+  /** Images evaluated, in order, labels in model classes. */
+  evaluated: { path: string; label: number }[];
+  /** Index in the whole dataset of each item path. */
+  globalIndex: Map<string, number>;
+  /** Images skipped before and during the run. */
+  failed: FailedItem[];
+  /** Whether the state keeps the logits (temperature scaling). */
+  fitT: boolean;
+  tLoop: number;
+  tFinish: number;
+}
+
+/** Step 3: every batch through the model into the GPU metric state and top-k store. */
+async function runBatches(
+  engine: Engine,
+  model: ClassifierModel,
+  plan: ClassPlan,
+  opts: EvaluateOptions & { batch: number },
+): Promise<BatchRun> {
+  const { items, start, numClasses, toMetricLabel } = plan;
+  const subset = plan.mapping.modelSubset;
+  const k = Math.min(opts.topk ?? 5, TOPK_MAX);
   const globalIndex = new Map<string, number>();
   items.forEach((it, i) => globalIndex.set(it.path, start + i));
   const nTotal = items.length;
   const bigExact = nTotal * numClasses <= EXACT_LIMIT;
-  const keepScores = opts.exact ?? bigExact;
   const fitT = opts.temperature ?? bigExact;
   const state = MetricState.create(engine, {
     numClasses,
     calibrationBins: opts.bins ?? 15,
-    keepScores,
+    keepScores: opts.exact ?? bigExact,
     keepLogits: fitT,
     sampleOffset: start,
   });
   const store = new TopKStore(engine, Math.min(k, numClasses));
   // Embedding features come from the same forward passes (no second pass).
   const features = opts.embed && opts.out ? new FeatureCollector(engine) : undefined;
+  const subsetTensor = subset
+    ? engine.upload(Uint32Array.from(subset), [subset.length], "class-subset", true)
+    : undefined;
   const evaluated: { path: string; label: number }[] = [];
-
+  const failed = [...plan.failed];
   const progress = opts.progress === false
     ? undefined
     : new ProgressDisplay({ total: nTotal, label: "eval" });
   let done = 0;
   const tLoop = performance.now();
-  for await (
-    const batch of loadBatches(items, {
-      preprocess: pipeline,
-      batchSize,
-      workers: opts.workers ?? defaultWorkerCount(),
-    })
-  ) {
-    failed.push(...batch.failed);
-    done += batch.items.length + batch.failed.length;
-    const b = batch.items.length;
-    if (b > 0) {
-      const pixels = engine.upload(batch.pixels, batch.shape, "pixels");
-      const out = model.forward(engine, pixels, { features: Boolean(features) });
-      const logits = out.logits;
-      pixels.release();
-      const scores = subsetTensor ? gatherColumns(engine, logits, subsetTensor) : logits;
-      const labels = Int32Array.from(batch.items, (it) => toMetricLabel[it.label!]);
-      state.update(scores, labels, {
-        indices: batch.items.map((it) => globalIndex.get(it.path)!),
-      });
-      store.add(scores);
-      if (features && out.features) {
-        // metric label space (the class subset when restricted), like the rest of the report
-        features.add(out.features, scores, labels, batch.items.map((it) => it.path));
-        out.features.release();
+  try {
+    for await (
+      const batch of loadBatches(items, {
+        preprocess: plan.pipeline,
+        batchSize: opts.batch,
+        workers: opts.workers ?? defaultWorkerCount(),
+      })
+    ) {
+      failed.push(...batch.failed);
+      done += batch.items.length + batch.failed.length;
+      const b = batch.items.length;
+      if (b > 0) {
+        const pixels = engine.upload(batch.pixels, batch.shape, "pixels");
+        const out = model.forward(engine, pixels, { features: Boolean(features) });
+        const logits = out.logits;
+        pixels.release();
+        const scores = subsetTensor ? gatherColumns(engine, logits, subsetTensor) : logits;
+        const labels = Int32Array.from(batch.items, (it) => toMetricLabel[it.label!]);
+        state.update(scores, labels, {
+          indices: batch.items.map((it) => globalIndex.get(it.path)!),
+        });
+        store.add(scores);
+        if (features && out.features) {
+          // metric label space (the class subset when restricted), like the rest of the report
+          features.add(out.features, scores, labels, batch.items.map((it) => it.path));
+          out.features.release();
+        }
+        if (scores !== logits) scores.release();
+        logits.release();
+        engine.submit();
+        for (const it of batch.items) evaluated.push({ path: it.path, label: it.label! });
       }
-      if (scores !== logits) scores.release();
-      logits.release();
-      engine.submit();
-      for (const it of batch.items) evaluated.push({ path: it.path, label: it.label! });
+      progress?.update(done, failed.length);
     }
-    progress?.update(done, failed.length);
+    progress?.finish();
+  } catch (e) {
+    state.release();
+    store.release();
+    throw e;
+  } finally {
+    subsetTensor?.release();
   }
-  progress?.finish();
   if (evaluated.length === 0 && nTotal > 0) {
+    state.release();
+    store.release();
+    const first = failed[plan.failed.length] ?? failed[0];
     throw new DataError(
-      `none of the ${nTotal} images could be read (first failure: ${failed[0]?.path}: ${
-        failed[0]?.reason
-      })`,
+      `none of the ${nTotal} images could be read (first failure: ${first?.path}: ${first?.reason})`,
     );
   }
+  return {
+    state,
+    store,
+    features,
+    evaluated,
+    globalIndex,
+    failed,
+    fitT,
+    tLoop,
+    tFinish: performance.now(),
+  };
+}
 
-  const tFinish = performance.now();
-  const snapshot = await state.snapshot().catch((e) => {
-    if (!(e instanceof NonFiniteValuesError)) throw e;
-    // Name the image: the state counts rows in the order they were recorded.
-    throw new NonFiniteValuesError(
-      `${e.count} of ${evaluated.length} images gave NaN or infinite logits (first: ` +
-        `${evaluated[e.firstRow]?.path}): no metrics are reported from them. Check the ` +
-        `weights and the preprocessing (--mean / --std).`,
-      e.count,
-      e.firstRow,
-      e.firstIndex,
-    );
-  });
-  const top = await store.read();
-  state.release();
-  subsetTensor?.release();
+/** Step 4: one readback, the metrics in float64, the predictions and the run metadata. */
+async function finishEvaluation(
+  engine: Engine,
+  model: ClassifierModel,
+  dataset: Dataset,
+  plan: ClassPlan,
+  run: BatchRun,
+  opts: EvaluateOptions & {
+    batch: number;
+    times: { t0: number; tModel: number; started: string };
+    weightsSha256: Promise<string | null>;
+  },
+): Promise<EvaluationResult> {
+  const { state, store, evaluated, tLoop, tFinish } = run;
+  const subset = plan.mapping.modelSubset;
+  let snapshot: MetricSnapshot;
+  let top: { indices: Uint32Array; probs: Float32Array };
+  try {
+    snapshot = await state.snapshot().catch((e) => {
+      if (!(e instanceof NonFiniteValuesError)) throw e;
+      // Name the image: the state counts rows in the order they were recorded.
+      throw new NonFiniteValuesError(
+        `${e.count} of ${evaluated.length} images gave NaN or infinite logits (first: ` +
+          `${evaluated[e.firstRow]?.path}): no metrics are reported from them. Check the ` +
+          `weights and the preprocessing (--mean / --std).`,
+        e.count,
+        e.firstRow,
+        e.firstIndex,
+      );
+    });
+    top = await store.read();
+  } finally {
+    state.release();
+    store.release();
+  }
+  const k = Math.min(opts.topk ?? 5, TOPK_MAX);
   const report = computeMetrics(snapshot, {
     topk: k,
     bootstrap: opts.bootstrap ?? 200,
     seed: opts.seed ?? 0,
-    temperatureScaling: fitT && snapshot.numSamples > 0,
+    temperatureScaling: run.fitT && snapshot.numSamples > 0,
   });
-
   const kk = store.k;
   const toModel = (j: number) => (subset ? subset[j] : j);
   const predictions: PredictionRow[] = evaluated.map((e, i) => ({
@@ -446,9 +635,10 @@ export async function evaluate(opts: EvaluateOptions): Promise<EvaluationResult>
   }));
   const tEnd = performance.now();
   const loopS = (tFinish - tLoop) / 1000;
+  const { t0, tModel, started } = opts.times;
   const metrics: EvaluationMetrics = {
     ...report,
-    failed,
+    failed: run.failed,
     run: {
       version: VERSION,
       model: model.path,
@@ -456,11 +646,11 @@ export async function evaluate(opts: EvaluateOptions): Promise<EvaluationResult>
       model_notes: [...(model.notes ?? [])],
       data: opts.data,
       dataset: dataset.description,
-      label_mapping: mapping.description,
+      label_mapping: plan.mapping.description,
       class_subset: subset,
-      preprocessing: describePipeline(pipeline),
+      preprocessing: describePipeline(plan.pipeline),
       adapter: engine.gpu.info.description,
-      batch: batchSize,
+      batch: opts.batch,
       shard: opts.shard ?? null,
       timings: {
         load_model_s: (tModel - t0) / 1000,
@@ -472,43 +662,25 @@ export async function evaluate(opts: EvaluateOptions): Promise<EvaluationResult>
       started,
     },
   };
-  const classNames = displayNames(classes, dataset.classes, mapping.datasetToModel);
+  const classNames = displayNames(plan.classes, dataset.classes, plan.mapping.datasetToModel);
   snapshot.provenance = {
     command: "eval",
     model: {
       path: model.path,
       architecture: model.architecture,
-      weightsSha256: await weightsSha256,
+      weightsSha256: await opts.weightsSha256,
     },
     dataset: {
       path: opts.data,
-      items: mapped.items.length,
-      itemsSha256: itemsSha256(mapped.items),
+      items: plan.mappedItems.length,
+      itemsSha256: itemsSha256(plan.mappedItems),
     },
     classNames: subset ? subset.map((c) => classNames[c]) : classNames,
-    pipeline: describePipeline(pipeline),
+    pipeline: describePipeline(plan.pipeline),
     shard: opts.shard ?? null,
-    samples: indexRanges(evaluated.map((e) => globalIndex.get(e.path)!)),
+    samples: indexRanges(evaluated.map((e) => run.globalIndex.get(e.path)!)),
   };
-  const result: EvaluationResult = { metrics, predictions, snapshot, classNames, files: [] };
-  if (opts.out) {
-    result.files = await writeEvaluation(result, opts.out, {
-      report: opts.report ?? true,
-      engine,
-      model,
-      pipeline,
-      items,
-      subset,
-      explain: opts.explain ?? 0,
-      embed: opts.embed,
-      features: await features?.finish(),
-      gallery: opts.gallery ?? 24,
-      seed: opts.seed ?? 0,
-      batch: batchSize,
-    });
-  }
-  if (typeof opts.model === "string") model.dispose();
-  return result;
+  return { metrics, predictions, snapshot, classNames, files: [] };
 }
 
 interface WriteContext {
@@ -526,27 +698,20 @@ interface WriteContext {
   batch: number;
 }
 
-/** Writes metrics.json, predictions.csv, state.safetensors and report.html into `out`. */
+/**
+ * Step 5: metrics.json, predictions.csv, state.safetensors and report.html,
+ * written into the staging folder and moved into place together.
+ */
 async function writeEvaluation(
   r: EvaluationResult,
-  out: string,
+  out: StagedOutput,
   ctx: WriteContext,
 ): Promise<string[]> {
-  await Deno.mkdir(out, { recursive: true });
-  const files = [
-    join(out, "metrics.json"),
-    join(out, "predictions.csv"),
-    join(out, "state.safetensors"),
-  ];
-  await writeJson(files[0], r.metrics);
-  await writePredictionsCsv(files[1], r.predictions, r.classNames);
-  await saveSnapshot(files[2], r.snapshot);
-  if (ctx.report) {
-    const path = join(out, "report.html");
-    await writeHtmlReport(path, await reportInput(r, ctx));
-    files.push(path);
-  }
-  return files.map((f) => resolve(f));
+  await writeJson(out.path("metrics.json"), r.metrics);
+  await writePredictionsCsv(out.path("predictions.csv"), r.predictions, r.classNames);
+  await saveSnapshot(out.path("state.safetensors"), r.snapshot);
+  if (ctx.report) await writeHtmlReport(out.path("report.html"), await reportInput(r, ctx));
+  return await out.commit("metrics.json");
 }
 
 /** Decodes an item's image (a file or a CIFAR record). */

@@ -230,11 +230,19 @@ Deno.test("datasets: single image, lists, globs, empty and missing paths", async
     assert.deepEqual(folder.classes, ["cat", "dog"]);
     assert.equal(folder.warnings.length, 1, "an empty class folder is reported");
     // Symlinked class folders are followed; a link cycle is not walked twice.
-    await Deno.symlink(join(dir, "classes", "dog"), join(dir, "classes", "hound"));
-    await Deno.symlink(join(dir, "classes"), join(dir, "classes", "dog", "loop"));
+    await Deno.mkdir(join(dir, "elsewhere"));
+    await Deno.writeFile(join(dir, "elsewhere", "2.jpg"), new Uint8Array(1));
+    await Deno.symlink(join(dir, "elsewhere"), join(dir, "classes", "hound"));
+    await Deno.symlink(join(dir, "classes", "dog"), join(dir, "classes", "dog", "loop"));
     const linked = openDataset(join(dir, "classes"));
     assert.deepEqual(linked.classes, ["cat", "dog", "hound"]);
     assert.deepEqual(linked.items.map((i) => i.label), [1, 2]);
+    // The same image under two class folders (a link to another class) is refused.
+    await Deno.symlink(join(dir, "classes", "dog"), join(dir, "classes", "puppy"));
+    assert.throws(
+      () => openDataset(join(dir, "classes")),
+      /dog\/1\.jpg and .*puppy\/1\.jpg are the same file/,
+    );
   });
 });
 

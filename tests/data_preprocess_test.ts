@@ -308,8 +308,8 @@ fixtureTest("preprocess: pipelines resolved from the model folders", () => {
   assert.match(describePipeline(hf), /ViTImageProcessor/);
 
   const timm = preprocessConfigFromModelDir(join(MODELS, "vit-tiny-in1k", "timm"));
-  const { source: _s, warnings: _w, ...timmCore } = timm;
-  const { source: _s2, warnings: _w2, ...want } = PIPELINES.timm;
+  const { source: _s, warnings: _w, assumptions: _a, ...timmCore } = timm;
+  const { source: _s2, warnings: _w2, assumptions: _a2, ...want } = PIPELINES.timm;
   assert.deepEqual(timmCore, want);
   assert.deepEqual(pipelineOutputSize(timm), [224, 224]);
   const line = describePipeline(timm);

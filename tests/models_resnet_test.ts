@@ -529,7 +529,9 @@ Deno.test("incomplete or foreign checkpoints fail listing missing, unexpected an
 
 Deno.test("labels and input size from HF, timm and plain configs", () => {
   assert.deepEqual(labelsFromConfig({ id2label: { "0": "cat", "1": "dog" } }, 2), ["cat", "dog"]);
-  assert.equal(labelsFromConfig({ id2label: { "0": "cat" } }, 2), undefined);
+  // A gap keeps the other names (issue 17); no name at all is no list.
+  assert.deepEqual(labelsFromConfig({ id2label: { "0": "cat" } }, 2), ["cat", ""]);
+  assert.equal(labelsFromConfig({ id2label: { "5": "cat" } }, 2), undefined);
   assert.deepEqual(
     labelsFromConfig({ label_names: ["n1", "n2"], label_descriptions: ["one", "two"] }, 2),
     ["one", "two"],

@@ -5,7 +5,7 @@ import { UsageError } from "../errors.ts";
 import { readPredictions } from "../metrics/io.ts";
 import { fitTemperature, type TemperatureScaling } from "../metrics/calibration.ts";
 import { reliabilityDiagramSvg } from "../report/reliability.ts";
-import { intArg } from "./options.ts";
+import { intArg, prepareOutDir } from "./options.ts";
 import { VERSION } from "../version.ts";
 
 /** Usage text. */
@@ -89,7 +89,7 @@ export async function run(args: string[]): Promise<void> {
       failed: r.metrics.failed,
     }];
   }
-  await Deno.mkdir(v.out!, { recursive: true });
+  await prepareOutDir(v.out!);
   const out = {
     num_samples: n,
     num_classes: numClasses,

@@ -10,6 +10,7 @@ import { join, resolve } from "node:path";
 import { run as runEval } from "./eval.ts";
 import { intArg } from "./options.ts";
 import { writeSyntheticImages, writeSyntheticModel } from "../demo/synthetic.ts";
+import { csvLine, parseCsv } from "../csv.ts";
 
 /** Usage text. */
 export const HELP = `usage: visioneval demo [--out DIR] [--per-class N] [--synthetic]
@@ -55,15 +56,14 @@ export async function run(args: string[]): Promise<void> {
   if (fixtures) {
     // A stratified sample: the first N images of every class, as a labels CSV.
     const root = join(fixtures, "data/cifar10-test");
-    const rows = Deno.readTextFileSync(join(root, "labels.csv")).trim().split("\n").slice(1);
+    const rows = parseCsv(Deno.readTextFileSync(join(root, "labels.csv"))).slice(1);
     const taken = new Map<string, number>();
     const lines = ["path,label"];
-    for (const row of rows) {
-      const [path, label] = row.split(",");
+    for (const [path, label] of rows) {
       const n = taken.get(label) ?? 0;
       if (n >= perClass) continue;
       taken.set(label, n + 1);
-      lines.push(`${join(root, path)},${label}`);
+      lines.push(csvLine([join(root, path), label]));
     }
     data = join(out, "cifar10-sample.csv");
     await Deno.writeTextFile(data, lines.join("\n") + "\n");

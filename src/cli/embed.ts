@@ -6,7 +6,8 @@ import { Engine } from "../gpu/engine.ts";
 import { loadModel } from "../models/load.ts";
 import { prepareOutDir, printModelNotes } from "./options.ts";
 import { openDataset } from "../data/datasets.ts";
-import { applyLabelMapping, mapLabels, modelClassesFromNames } from "../data/labels.ts";
+import { applyLabelMapping, mapLabels } from "../data/labels.ts";
+import { modelClasses } from "../models/pipeline.ts";
 import {
   collectFeatures,
   embeddingInput,
@@ -138,7 +139,7 @@ export async function run(args: string[]): Promise<void> {
   let mapped = dataset.labelKind !== "none";
   if (mapped) {
     try {
-      const mapping = mapLabels(dataset, modelClassesFromNames(model.labels, model.numClasses));
+      const mapping = mapLabels(dataset, modelClasses(model));
       const applied = applyLabelMapping(items, mapping, dataset);
       items = applied.items;
     } catch (e) {

@@ -6,7 +6,6 @@ import { evaluate } from "../evaluate.ts";
 import { summaryTable } from "./metrics.ts";
 import {
   intArg,
-  prepareOutDir,
   PREPROCESS_HELP,
   PREPROCESS_OPTIONS,
   preprocessOverrides,
@@ -19,6 +18,10 @@ export const HELP = `usage: visioneval eval --model PATH --data PATH [options]
 Runs the model over a labelled dataset on the GPU and writes, into --out:
 metrics.json (every metric + failed images + run metadata), predictions.csv,
 state.safetensors (mergeable with \`visioneval merge\`) and report.html.
+They are written to a hidden staging folder in --out and moved in together at
+the end, replacing an earlier run's four files as a set (other files in --out
+are left alone); a failed or killed run leaves the earlier outputs. While
+metrics.json is present, the files beside it are from its run.
 
   --model PATH        model folder (config.json + model.safetensors; HF or timm) or .safetensors
   --data PATH         ImageFolder, labels CSV, CIFAR binary batch/folder, image, or glob
@@ -41,6 +44,15 @@ state.safetensors (mergeable with \`visioneval merge\`) and report.html.
   --no-report         skip report.html
   --json              print metrics.json instead of the summary table
 ${PREPROCESS_HELP}`;
+
+function exists(path: string): boolean {
+  try {
+    Deno.lstatSync(path);
+    return true;
+  } catch {
+    return false;
+  }
+}
 
 /** Runs `eval`. */
 export async function run(args: string[]): Promise<void> {
@@ -85,17 +97,8 @@ export async function run(args: string[]): Promise<void> {
   if (embed !== undefined && !["pca", "umap", "tsne"].includes(embed)) {
     throw new UsageError(`--embed must be pca, umap or tsne, got "${embed}"`);
   }
-  await prepareOutDir(v.out);
-  if (v["no-report"]) {
-    try {
-      Deno.statSync(join(v.out, "report.html"));
-      console.error(
-        `visioneval: warning: ${join(v.out, "report.html")} is from an earlier run ` +
-          `(--no-report leaves it as it was)`,
-      );
-    } catch { /* no earlier report */ }
-  }
-  const result = await evaluate({
+  // Every option is parsed (usage errors, exit 2) before anything is created on disk.
+  const options = {
     model: v.model,
     data: v.data,
     labels: v.labels,
@@ -116,7 +119,15 @@ export async function run(args: string[]): Promise<void> {
     seed: intArg(v.seed, "--seed", 0, 2 ** 31),
     explain: intArg(v.explain, "--explain", 0, 1000),
     embed: embed as "pca" | "umap" | "tsne" | undefined,
-  });
+  };
+  if (v["no-report"] && exists(join(v.out, "report.html"))) {
+    console.error(
+      `visioneval: note: --no-report: the earlier run's ${join(v.out, "report.html")} will be ` +
+        `removed with its other outputs when this run's are moved in`,
+    );
+  }
+  // evaluate() checks that --out is writable (its staging folder) before loading the model.
+  const result = await evaluate(options);
   const m = result.metrics;
   if (v.json) {
     console.log(JSON.stringify(m, null, 2));

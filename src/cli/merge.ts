@@ -6,7 +6,7 @@ import { mergeSnapshots } from "../metrics/snapshot.ts";
 import { loadShardSnapshots, saveSnapshot } from "../metrics/state_file.ts";
 import { computeMetrics } from "../metrics/report.ts";
 import { summaryTable } from "./metrics.ts";
-import { intArg } from "./options.ts";
+import { intArg, prepareOutDir } from "./options.ts";
 import { VERSION } from "../version.ts";
 
 /** Usage text. */
@@ -55,7 +55,7 @@ export async function run(args: string[]): Promise<void> {
     seed: intArg(v.seed!, "--seed", 0, 2 ** 31),
     temperatureScaling: !v["no-temperature"],
   });
-  await Deno.mkdir(v.out!, { recursive: true });
+  await prepareOutDir(v.out!);
   const out = { ...report, run: { command: "merge", states: positionals, version: VERSION } };
   await Deno.writeTextFile(join(v.out!, "metrics.json"), JSON.stringify(out, null, 2) + "\n");
   await saveSnapshot(join(v.out!, "state.safetensors"), merged);

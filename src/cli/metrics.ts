@@ -14,7 +14,7 @@ import { computeMetrics, type MetricsReport } from "../metrics/report.ts";
 import { saveSnapshot } from "../metrics/state_file.ts";
 import { sha256File } from "../metrics/provenance.ts";
 import { VERSION } from "../version.ts";
-import { intArg } from "./options.ts";
+import { intArg, prepareOutDir } from "./options.ts";
 
 /** Usage text. */
 export const HELP = `usage: visioneval metrics --predictions FILE [--labels FILE] [options]
@@ -121,7 +121,7 @@ export async function run(args: string[]): Promise<void> {
     temperatureScaling: fitTemperature,
   });
   const t3 = performance.now();
-  await Deno.mkdir(v.out!, { recursive: true });
+  await prepareOutDir(v.out!);
   const out = {
     ...report,
     run: {

@@ -74,6 +74,16 @@ export async function prepareOutDir(dir: string): Promise<void> {
       `cannot create the output folder ${dir} (${(e as Error).message}); pass a writable --out`,
     );
   }
+  // An existing folder may still refuse files: try one.
+  try {
+    const probe = await Deno.makeTempFile({ dir, prefix: ".visioneval-probe-" });
+    await Deno.remove(probe);
+  } catch (e) {
+    throw new DataError(
+      `cannot write into the output folder ${dir} (${(e as Error).message}); ` +
+        `pass a writable --out`,
+    );
+  }
 }
 
 function tripleArg(s: string, name: string): [number, number, number] {
@@ -103,7 +113,14 @@ export function preprocessOverrides(v: Record<string, unknown>): PreprocessOverr
     o.interpolation = v.interpolation as Interpolation;
   }
   if (typeof v.mean === "string") o.mean = tripleArg(v.mean, "--mean");
-  if (typeof v.std === "string") o.std = tripleArg(v.std, "--std");
+  if (typeof v.std === "string") {
+    o.std = tripleArg(v.std, "--std");
+    if (o.std.some((s) => !(s > 0))) {
+      throw new UsageError(
+        `--std must be three positive numbers (pixels are divided by them), got "${v.std}"`,
+      );
+    }
+  }
   return o;
 }
 

@@ -2,7 +2,7 @@
 import { parseArgs } from "node:util";
 import { DataError, UsageError } from "../errors.ts";
 import { describePipeline } from "../data/preprocess.ts";
-import { modelPipeline } from "../models/pipeline.ts";
+import { inputSizeWarnings, modelPipeline } from "../models/pipeline.ts";
 import { Engine } from "../gpu/engine.ts";
 import { loadModel } from "../models/load.ts";
 import { predict } from "../predict.ts";
@@ -67,12 +67,14 @@ export async function run(args: string[]): Promise<void> {
   if (positionals.length === 0) throw new UsageError("give at least one image");
   const images = positionals.flatMap(expandFolder);
   if (images.length === 0) throw new DataError(`no image files in ${positionals.join(", ")}`);
+  const overrides = preprocessOverrides(v); // usage errors before the model loads
   const engine = await Engine.create();
   const model = await loadModel(v.model, engine);
-  const overrides = preprocessOverrides(v);
   const pipeline = modelPipeline(model, overrides);
   printModelNotes(model);
-  for (const w of pipeline.warnings) console.error(`visioneval: warning: ${w}`);
+  for (const w of [...pipeline.warnings, ...inputSizeWarnings(model, pipeline)]) {
+    console.error(`visioneval: warning: ${w}`);
+  }
   console.error(`pipeline   ${describePipeline(pipeline)}`);
   // Unreadable images are skipped and listed; the others still get their predictions.
   const failed: { path: string; reason: string }[] = [];

@@ -16,6 +16,8 @@
  */
 import { basename, dirname, extname, isAbsolute, join, relative, resolve } from "node:path";
 import { DataError } from "../errors.ts";
+import { readCsvRecords } from "../csv.ts";
+import { notRegularFileReason, requireRegularFile } from "../files.ts";
 import type { RgbImage } from "./resize.ts";
 
 /** Extensions treated as images (torchvision's IMG_EXTENSIONS). */
@@ -74,6 +76,21 @@ export interface Dataset {
   description: string;
   /** Non-fatal observations (empty class folders, ...). */
   warnings: string[];
+  /**
+   * Entries the scan found and could not use, each with the reason: FIFOs,
+   * sockets and devices with an image name, dangling or looping symbolic
+   * links, image formats ImageFolder does not list (GIF, ...). An evaluation
+   * lists them in `failed`; absent when there were none.
+   */
+  skipped?: SkippedEntry[];
+}
+
+/** An entry of a scanned folder that is not in the dataset, and why. */
+export interface SkippedEntry {
+  /** The path as found by the scan. */
+  path: string;
+  /** Why it was left out. */
+  reason: string;
 }
 
 /** Options of {@link openDataset}. */
@@ -129,6 +146,43 @@ function isImageFile(name: string): boolean {
   return IMAGE_EXTENSIONS.includes(extname(name).toLowerCase());
 }
 
+/**
+ * Image formats torchvision's ImageFolder does not list, so a scan leaves
+ * them out as torchvision does; they are reported as skipped, not dropped
+ * silently. (GIF decodes: list such files in a labels CSV to evaluate them.)
+ */
+const UNLISTED_IMAGE_EXTENSIONS: Record<string, string> = {
+  ".gif": "GIF",
+  ".pbm": "PBM",
+  ".pnm": "PNM",
+  ".jfif": "JFIF (JPEG)",
+  ".jpe": "JPEG (.jpe)",
+  ".avif": "AVIF",
+  ".heic": "HEIC",
+  ".heif": "HEIF",
+  ".jxl": "JPEG XL",
+  ".jp2": "JPEG 2000",
+  ".ico": "ICO",
+  ".svg": "SVG",
+  ".tga": "TGA",
+};
+
+/** Why a folder entry that is not a usable image file is skipped, or null to ignore it. */
+function skipReason(e: ListedEntry): string | null {
+  if (e.problem) return e.problem;
+  const ext = extname(e.name).toLowerCase();
+  if (e.isFile) {
+    const format = UNLISTED_IMAGE_EXTENSIONS[ext];
+    return format
+      ? `${format} files are not among ImageFolder's image extensions (${
+        IMAGE_EXTENSIONS.join(" ")
+      }), so the scan leaves them out; list the image in a labels CSV or convert it`
+      : null;
+  }
+  if (!e.isDirectory && isImageFile(e.name)) return e.kind ?? "not a regular file";
+  return null;
+}
+
 function statOrNull(path: string): Deno.FileInfo | null {
   try {
     return Deno.statSync(path);
@@ -143,12 +197,23 @@ function statOrNull(path: string): Deno.FileInfo | null {
  * folder counts as a folder, as torchvision's os.walk(followlinks=True)
  * does; a dangling link is neither).
  */
-function listDir(dir: string): Deno.DirEntry[] {
+function listDir(dir: string): ListedEntry[] {
   try {
-    return [...Deno.readDirSync(dir)].map((e) => {
-      if (!e.isSymlink) return e;
-      const st = statOrNull(join(dir, e.name));
-      return { ...e, isFile: !!st?.isFile, isDirectory: !!st?.isDirectory };
+    return [...Deno.readDirSync(dir)].map((e): ListedEntry => {
+      if (!e.isSymlink && (e.isFile || e.isDirectory)) return e;
+      const path = join(dir, e.name);
+      const why = notRegularFileReason(path);
+      if (why === null) return { ...e, isFile: true, isDirectory: false };
+      let st: Deno.FileInfo | null = null;
+      try {
+        st = Deno.statSync(path);
+      } catch { /* a dangling or looping link: `problem` says which */ }
+      if (st?.isDirectory) return { ...e, isFile: false, isDirectory: true };
+      // A FIFO, socket or device (maybe behind a link), or a broken link.
+      const kind = why.startsWith("is ") ? why.slice(3) : why;
+      return st
+        ? { ...e, isFile: false, isDirectory: false, kind }
+        : { ...e, isFile: false, isDirectory: false, problem: kind };
     }).sort((
       a,
       b,
@@ -158,6 +223,17 @@ function listDir(dir: string): Deno.DirEntry[] {
       `cannot read folder ${dir}: ${(e as Error).message} (check that it exists and is readable)`,
     );
   }
+}
+
+/**
+ * A folder entry with links resolved; `kind` says what a non-regular,
+ * non-folder entry is, `problem` why a link cannot be followed.
+ */
+interface ListedEntry extends Deno.DirEntry {
+  /** What the entry is when neither a regular file nor a folder ("a FIFO (named pipe)"). */
+  kind?: string;
+  /** Why a symbolic link cannot be followed (dangling, loop). */
+  problem?: string;
 }
 
 /** True the first time a folder (by real path) is seen: guards against link cycles. */
@@ -178,7 +254,7 @@ function firstVisit(dir: string, seen: Set<string>): boolean {
  * torchvision's order: folders sorted by path string (as `sorted(os.walk())`
  * does), files sorted by name within each folder.
  */
-function imagesUnder(dir: string): string[] {
+function imagesUnder(dir: string, skipped: SkippedEntry[] = []): string[] {
   const folders: { path: string; files: string[] }[] = [];
   const seen = new Set<string>();
   const walk = (d: string) => {
@@ -189,6 +265,10 @@ function imagesUnder(dir: string): string[] {
       const p = join(d, e.name);
       if (e.isDirectory) walk(p);
       else if (e.isFile && isImageFile(e.name)) files.push(p);
+      else {
+        const why = skipReason(e);
+        if (why) skipped.push({ path: p, reason: why });
+      }
     }
     folders.push({ path: d, files });
   };
@@ -234,6 +314,7 @@ export function openDataset(
       ds = openFolder(root, opts);
     }
   }
+  requireDistinctFiles(ds);
   if (opts.limit !== undefined && opts.limit >= 0 && ds.items.length > opts.limit) {
     ds.items = ds.items.slice(0, opts.limit);
     ds.description += ` (first ${opts.limit} used)`;
@@ -242,6 +323,37 @@ export function openDataset(
     throw new DataError(`dataset ${ds.root} contains no images (${ds.description})`);
   }
   return ds;
+}
+
+/**
+ * Refuses a dataset in which two items are the same file (by real path: a
+ * symbolic link in another class folder, a link and its target, a CSV naming
+ * one image under two spellings): it would be scored twice, under two labels
+ * perhaps. Items whose path cannot be resolved are left to the loader, which
+ * lists them as failed.
+ */
+function requireDistinctFiles(ds: Dataset): void {
+  const seen = new Map<string, string>();
+  for (const it of ds.items) {
+    if (it.record) continue;
+    let real: string;
+    try {
+      real = Deno.realPathSync(it.path);
+    } catch {
+      continue;
+    }
+    const first = seen.get(real);
+    if (first !== undefined) {
+      throw new DataError(
+        `${ds.root}: ${first} and ${it.path} are the same file${
+          real !== first && real !== it.path ? ` (${real})` : ""
+        }, so the image would be evaluated twice${
+          ds.labelKind === "none" ? "" : ", perhaps under two labels"
+        }; each image may appear once (remove the link or the duplicate entry)`,
+      );
+    }
+    seen.set(real, it.path);
+  }
 }
 
 function openFolder(root: string, opts: OpenDatasetOptions): Dataset {
@@ -267,10 +379,19 @@ function openFolder(root: string, opts: OpenDatasetOptions): Dataset {
   }
   const classDirs = entries.filter((e) => e.isDirectory && !e.name.startsWith("."));
   const topImages = entries.filter((e) => e.isFile && isImageFile(e.name));
-  if (classDirs.length && !topImages.length) return openImageFolder(root, classDirs);
+  // Broken links, FIFOs with image names, unlisted formats at the top: listed, not dropped.
+  const topSkipped = entries.filter((e) => !e.name.startsWith(".")).flatMap((e) => {
+    const why = skipReason(e);
+    return why ? [{ path: join(root, e.name), reason: why }] : [];
+  });
+  const withTop = (ds: Dataset): Dataset => {
+    ds.skipped = [...topSkipped, ...(ds.skipped ?? [])];
+    return ds;
+  };
+  if (classDirs.length && !topImages.length) return withTop(openImageFolder(root, classDirs));
   if (names.has("labels.csv")) return openCsv(join(root, "labels.csv"));
   if (topImages.length) {
-    const ds = imageList(topImages.map((e) => join(root, e.name)));
+    const ds = withTop(imageList(topImages.map((e) => join(root, e.name))));
     ds.root = root;
     if (classDirs.length) {
       ds.warnings.push(
@@ -282,7 +403,7 @@ function openFolder(root: string, opts: OpenDatasetOptions): Dataset {
     }
     return ds;
   }
-  if (classDirs.length) return openImageFolder(root, classDirs);
+  if (classDirs.length) return withTop(openImageFolder(root, classDirs));
   throw new DataError(
     `${root} has no images, class sub-folders, labels.csv or CIFAR batches; ` +
       `point at an ImageFolder, a labels CSV or image files`,
@@ -293,8 +414,9 @@ function openImageFolder(root: string, classDirs: Deno.DirEntry[]): Dataset {
   const classes = classDirs.map((e) => e.name);
   const items: DatasetItem[] = [];
   const warnings: string[] = [];
+  const skipped: SkippedEntry[] = [];
   classes.forEach((c, label) => {
-    const files = imagesUnder(join(root, c));
+    const files = imagesUnder(join(root, c), skipped);
     if (!files.length) warnings.push(`class folder ${join(root, c)} has no images`);
     for (const path of files) items.push({ path, label });
   });
@@ -304,40 +426,15 @@ function openImageFolder(root: string, classDirs: Deno.DirEntry[]): Dataset {
     items,
     labelKind: "name",
     classes,
-    description: `ImageFolder ${root}: ${items.length} images in ${classes.length} classes`,
+    description: `ImageFolder ${root}: ${items.length} images in ${classes.length} classes${
+      skipped.length ? ` (${skipped.length} entries skipped)` : ""
+    }`,
     warnings,
+    skipped,
   };
 }
 
-/** Splits CSV text into rows of fields (RFC 4180 quoting). */
-export function parseCsv(text: string): string[][] {
-  const rows: string[][] = [];
-  let row: string[] = [];
-  let field = "";
-  let quoted = false;
-  let i = 0;
-  if (text.charCodeAt(0) === 0xfeff) i = 1; // BOM
-  for (; i < text.length; i++) {
-    const ch = text[i];
-    if (quoted) {
-      if (ch === '"') {
-        if (text[i + 1] === '"') (field += '"', i++);
-        else quoted = false;
-      } else field += ch;
-    } else if (ch === '"') quoted = true;
-    else if (ch === ",") (row.push(field), field = "");
-    else if (ch === "\n" || ch === "\r") {
-      if (ch === "\r" && text[i + 1] === "\n") i++;
-      row.push(field);
-      field = "";
-      if (row.length > 1 || row[0] !== "") rows.push(row);
-      row = [];
-    } else field += ch;
-  }
-  row.push(field);
-  if (row.length > 1 || row[0] !== "") rows.push(row);
-  return rows;
-}
+export { parseCsv } from "../csv.ts";
 
 const PATH_COLUMNS = ["path", "file", "filename", "image", "image_path", "filepath"];
 const LABEL_COLUMNS = [
@@ -358,12 +455,14 @@ const LABEL_COLUMNS = [
 
 function openCsv(csvPath: string, baseDir = dirname(csvPath)): Dataset {
   let text: string;
+  requireRegularFile(csvPath, "labels file");
   try {
     text = Deno.readTextFileSync(csvPath);
   } catch (e) {
     throw new DataError(`cannot read labels file ${csvPath}: ${(e as Error).message}`);
   }
-  const rows = parseCsv(text);
+  const records = readCsvRecords(text);
+  const rows = records.map((r) => r.fields);
   if (!rows.length) throw new DataError(`labels file ${csvPath} is empty`);
   const header = rows[0].map((h) => h.trim().toLowerCase());
   let pathCol = header.findIndex((h) => PATH_COLUMNS.includes(h));
@@ -380,7 +479,7 @@ function openCsv(csvPath: string, baseDir = dirname(csvPath)): Dataset {
   const nameCol = pathCol >= 0 && body !== rows ? header.indexOf("name") : -1;
   const raw: { path: string; label?: string; name?: string; line: number }[] = [];
   body.forEach((r, i) => {
-    const line = i + (body === rows ? 1 : 2);
+    const line = records[i + (body === rows ? 0 : 1)].line;
     const p = r[pathCol]?.trim();
     if (!p) throw new DataError(`${csvPath} line ${line}: empty path`);
     // "3.0" is an index written through a float column (pandas does that when any cell is NaN).
@@ -403,11 +502,19 @@ function openCsv(csvPath: string, baseDir = dirname(csvPath)): Dataset {
     firstLine.set(r.path, r.line);
   }
   // Every listed image must exist: this is the user's list, not a scan.
-  const missing = raw.filter((r) => !statOrNull(r.path)?.isFile);
+  const missing = raw.flatMap((r) => {
+    const why = notRegularFileReason(r.path);
+    return why === null ? [] : [{ ...r, why }];
+  });
   if (missing.length) {
-    const shown = missing.slice(0, 5).map((m) => `${relative(baseDir, m.path)} (line ${m.line})`);
+    const shown = missing.slice(0, 5).map((m) =>
+      `${relative(baseDir, m.path)} (line ${m.line}${
+        m.why === "does not exist" ? "" : `: ${m.why}`
+      })`
+    );
     throw new DataError(
-      `labels file ${csvPath} names ${missing.length} image(s) that do not exist: ` +
+      `labels file ${csvPath} names ${missing.length} image(s) that do not exist or are not ` +
+        `regular files: ` +
         `${shown.join(", ")}${missing.length > 5 ? ", ..." : ""} ` +
         `(paths are relative to ${baseDir}; fix the file or the folder)`,
     );
@@ -467,6 +574,7 @@ function naturalCompare(a: string, b: string): number {
 }
 
 function readNames(path: string): string[] | null {
+  if (notRegularFileReason(path) !== null) return null;
   try {
     return Deno.readTextFileSync(path).split(/\r?\n/).map((s) => s.trim()).filter(Boolean);
   } catch {
@@ -623,6 +731,7 @@ function expandGlob(pattern: string): string[] {
 function imageList(paths: string[]): Dataset {
   const items: DatasetItem[] = [];
   const missing: string[] = [];
+  const skipped: SkippedEntry[] = [];
   for (const p of paths) {
     if (/[*?[]/.test(p) && !statOrNull(p)) {
       const found = expandGlob(p);
@@ -631,8 +740,9 @@ function imageList(paths: string[]): Dataset {
     } else {
       const st = statOrNull(p);
       if (!st) missing.push(p);
-      else if (st.isDirectory) { for (const f of imagesUnder(resolve(p))) items.push({ path: f }); }
-      else items.push({ path: resolve(p) });
+      else if (st.isDirectory) {
+        for (const f of imagesUnder(resolve(p), skipped)) items.push({ path: f });
+      } else items.push({ path: resolve(p) });
     }
   }
   if (missing.length) {
@@ -646,5 +756,6 @@ function imageList(paths: string[]): Dataset {
     classes: [],
     description: `${items.length} image file(s), unlabelled`,
     warnings: [],
+    skipped,
   };
 }

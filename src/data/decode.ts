@@ -33,6 +33,7 @@ import mozjpegFactory from "@jsquash/jpeg/codec/dec/mozjpeg_dec.js";
 import webpFactory from "@jsquash/webp/codec/dec/webp_dec.js";
 import { GIF, Image } from "imagescript";
 import { DataError } from "../errors.ts";
+import { notRegularFileReason } from "../files.ts";
 import type { RgbImage } from "./resize.ts";
 import { decodeTiff, TiffError } from "./tiff.ts";
 import { decodePnm, isPnm, PnmError } from "./pnm.ts";
@@ -380,6 +381,9 @@ export async function decodeImage(bytes: Uint8Array, path: string): Promise<RgbI
 
 /** Reads and decodes an image file (see {@link decodeImage}). */
 export async function readImage(path: string): Promise<RgbImage> {
+  // A FIFO or device would block the read forever: refuse what is not a regular file.
+  const why = notRegularFileReason(path);
+  if (why !== null && why !== "does not exist") throw new ImageDecodeError(path, why);
   let bytes: Uint8Array;
   try {
     bytes = await Deno.readFile(path);

@@ -16,7 +16,9 @@
  */
 import { extname } from "node:path";
 import { DataError } from "../errors.ts";
-import { type Dataset, type DatasetItem, parseCsv } from "./datasets.ts";
+import { requireRegularFile } from "../files.ts";
+import type { Dataset, DatasetItem } from "./datasets.ts";
+import { readCsvRecords } from "../csv.ts";
 
 /** A model's classes: how many, and the names each can be called by. */
 export interface ModelClasses {
@@ -69,12 +71,24 @@ export function modelClassesFromConfig(
 export function readModelClasses(dir: string, count?: number): ModelClasses {
   const path = `${dir}/config.json`;
   let config: Record<string, unknown>;
+  requireRegularFile(path, "model config");
   try {
     config = JSON.parse(Deno.readTextFileSync(path));
   } catch (e) {
     throw new DataError(`cannot read class names from ${path}: ${(e as Error).message}`);
   }
   return modelClassesFromConfig(config, count);
+}
+
+/** Classes of a model that names some of its classes but not these (indices, ascending). */
+export function unnamedClasses(model: ModelClasses): number[] {
+  if (!model.named) return [];
+  const out: number[] = [];
+  for (let c = 0; c < model.count; c++) {
+    const name = model.names[c];
+    if (!model.ids[c] && (!name || PLACEHOLDER.test(name))) out.push(c);
+  }
+  return out;
 }
 
 /** Model classes from a plain list of names (e.g. `ClassifierModel.labels`). */
@@ -168,6 +182,7 @@ function lookup(
 
 function readMappingFile(path: string): Map<string, string> {
   let text: string;
+  requireRegularFile(path, "label mapping file");
   try {
     text = Deno.readTextFileSync(path);
   } catch (e) {
@@ -186,9 +201,8 @@ function readMappingFile(path: string): Map<string, string> {
     }
     for (const [k, v] of Object.entries(obj)) out.set(k, String(v));
   } else {
-    const rows = parseCsv(text);
-    rows.forEach((r, i) => {
-      if (r.length < 2) throw new DataError(`${path} line ${i + 1}: expected "dataset,model"`);
+    readCsvRecords(text).forEach(({ fields: r, line }, i) => {
+      if (r.length < 2) throw new DataError(`${path} line ${line}: expected "dataset,model"`);
       if (i === 0 && /^(dataset|source|from)/i.test(r[0].trim())) return; // header
       out.set(r[0].trim(), r[1].trim());
     });
@@ -321,6 +335,20 @@ export function mapLabels(
   const used = new Set(dataset.items.map((it) => it.label!));
   const missing = [...used].filter((l) => map[l] < 0).sort((a, b) => a - b)
     .map((l) => dataset.classes[l] || String(l));
+  // A model that names only some of its classes (an id2label with gaps): a dataset class
+  // that found no name may be one of the unnamed ones, so the mapping is refused, not guessed.
+  const unnamed = mode === "index" ? [] : unnamedClasses(model);
+  if (missing.length && unnamed.length) {
+    const shown = unnamed.slice(0, 10).join(", ") + (unnamed.length > 10 ? ", ..." : "");
+    throw new DataError(
+      `the model names ${model.count - unnamed.length} of its ${model.count} classes: ` +
+        `its config (id2label) has no name for class index(es) ${shown}, so mapping the ` +
+        `dataset's classes by name cannot be complete (${missing.slice(0, 8).join(", ")}${
+          missing.length > 8 ? ", ..." : ""
+        } found no model class). Add the missing names to id2label, give a mapping file ` +
+        `(--mapping), or map by position (--map-by index)`,
+    );
+  }
   if (missing.length && !opts.restrict) {
     throw new DataError(
       `${missing.length} dataset class(es) are not among the model's ${model.count} classes: ` +

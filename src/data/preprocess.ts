@@ -12,6 +12,7 @@
  */
 import { dirname, join } from "node:path";
 import { DataError } from "../errors.ts";
+import { notRegularFileReason } from "../files.ts";
 import { type Interpolation, resizeCrop, type RgbImage } from "./resize.ts";
 
 /** ImageNet channel means (torchvision, timm IMAGENET_DEFAULT_MEAN). */
@@ -53,8 +54,60 @@ export interface PreprocessConfig {
   std: [number, number, number];
   /** Where the pipeline came from, for printing ("timm pretrained_cfg in config.json"). */
   source: string;
-  /** Things the resolver had to assume; print them so the user can override. */
+  /**
+   * What to tell the user, in print order: notes about the description and
+   * the text of every assumption (below) still in force.
+   */
   warnings: string[];
+  /**
+   * What the resolver assumed because the model folder did not say, each
+   * with the settings it stands for. {@link applyOverrides} drops those whose
+   * settings the user replaced (`--mean` and `--std` replace an assumed
+   * mean/std), with their text in `warnings`.
+   */
+  assumptions?: PipelineAssumption[];
+}
+
+/** A pipeline setting an assumption can stand for (and a user override replace). */
+export type PipelineSetting = "size" | "crop" | "interpolation" | "mean" | "std";
+
+/** Something a pipeline assumed, and the settings the assumption decided. */
+export interface PipelineAssumption {
+  /** The warning printed while it holds. */
+  text: string;
+  /** The settings it decided; replacing all of them makes it moot. */
+  covers: PipelineSetting[];
+}
+
+/** Records an assumption on `cfg` (and its text among the warnings). */
+export function assume(cfg: PreprocessConfig, text: string, covers: PipelineSetting[]): void {
+  cfg.assumptions = [...(cfg.assumptions ?? []), { text, covers }];
+  cfg.warnings = [...cfg.warnings, text];
+}
+
+/** The warnings and assumptions of a pipeline that assumed only `text`, for object literals. */
+export function assumedOnly(
+  text: string,
+  covers: PipelineSetting[],
+): Pick<PreprocessConfig, "warnings" | "assumptions"> {
+  return { warnings: [text], assumptions: [{ text, covers }] };
+}
+
+/**
+ * A copy of `cfg` without the assumptions that `settings` replace entirely
+ * (and without their warnings): what is left is what is still assumed.
+ */
+export function withoutAssumptions(
+  cfg: PreprocessConfig,
+  settings: readonly PipelineSetting[],
+): PreprocessConfig {
+  const all = cfg.assumptions ?? [];
+  const moot = all.filter((a) => a.covers.every((c) => settings.includes(c)));
+  return {
+    ...cfg,
+    assumptions: all.filter((a) => !moot.includes(a)),
+    warnings: cfg.warnings.filter((w) => !moot.some((a) => a.text === w)),
+  };
 }
 
 /** User overrides (e.g. CLI flags); any field replaces the resolved one. */
@@ -93,6 +146,9 @@ const INTERPOLATIONS: readonly Interpolation[] = Object.values(PIL_RESAMPLE);
 
 function readJson(path: string): Record<string, unknown> | null {
   let text: string;
+  const why = notRegularFileReason(path);
+  if (why === "does not exist") return null;
+  if (why !== null) throw new DataError(`${path} ${why.startsWith("a ") ? `is ${why}` : why}`);
   try {
     text = Deno.readTextFileSync(path);
   } catch (e) {
@@ -104,6 +160,31 @@ function readJson(path: string): Record<string, unknown> | null {
   } catch (e) {
     throw new DataError(`${path} is not valid JSON (${(e as Error).message}); fix or remove it`);
   }
+}
+
+/** Largest image side a config may ask for (a bigger one is a typo or a broken file). */
+export const MAX_INPUT_SIDE = 16384;
+
+/** A side length from a config file: a whole number of pixels in 1..MAX_INPUT_SIDE. */
+export function checkSide(v: unknown, what: string, path: string): number {
+  if (typeof v !== "number" || !Number.isInteger(v) || v < 1 || v > MAX_INPUT_SIDE) {
+    throw new DataError(
+      `${path}: ${what} must be a whole number of pixels in 1..${MAX_INPUT_SIDE}, got ` +
+        `${JSON.stringify(v)}; fix the file or override with --size`,
+    );
+  }
+  return v;
+}
+
+/**
+ * Checks a config's `image_size` (a number or [H, W]) when it has one; a
+ * negative, fractional or huge value is an error naming the file.
+ */
+export function checkImageSize(config: Record<string, unknown>, path: string): void {
+  const s = config.image_size;
+  if (s === undefined || s === null) return;
+  if (Array.isArray(s) && s.length === 2) s.forEach((v) => checkSide(v, "image_size", path));
+  else checkSide(s, "image_size", path);
 }
 
 function triple(v: unknown, what: string, path: string): [number, number, number] | undefined {
@@ -150,6 +231,7 @@ export function preprocessConfigFromHfProcessor(
 function fromHfProcessor(p: Record<string, unknown>, path: string): PreprocessConfig {
   const type = String(p.image_processor_type ?? p.feature_extractor_type ?? "unknown");
   const warnings: string[] = [];
+  const assumptions: PipelineAssumption[] = [];
   let size = p.size as Record<string, number> | number | undefined;
   const cropSize = p.crop_size as Record<string, number> | number | undefined;
   if (size === undefined && p.do_resize !== false) {
@@ -160,7 +242,9 @@ function fromHfProcessor(p: Record<string, unknown>, path: string): PreprocessCo
       : type.startsWith("DeiT")
       ? { height: 256, width: 256 }
       : { height: 224, width: 224 };
-    warnings.push(`${path} has no size; assumed ${type}'s default ${JSON.stringify(size)}`);
+    const text = `${path} has no size; assumed ${type}'s default ${JSON.stringify(size)}`;
+    warnings.push(text);
+    assumptions.push({ text, covers: ["size"] });
   }
   // A bare number means what the processor's get_size_dict makes of it: a square for
   // ViT/DeiT (default_to_square), the shorter side for ConvNext (what Hugging Face
@@ -183,8 +267,13 @@ function fromHfProcessor(p: Record<string, unknown>, path: string): PreprocessCo
     std: doNormalize ? triple(p.image_std, "image_std", path) ?? [0.5, 0.5, 0.5] : [1, 1, 1],
     source: `${type} in ${path}`,
     warnings,
+    assumptions,
   };
   if (doResize && size !== undefined) {
+    if (typeof size === "number") checkSide(size, "size", path);
+    else if (size && typeof size === "object") {
+      for (const [k, v] of Object.entries(size)) if (v !== null) checkSide(v, `size.${k}`, path);
+    }
     if (typeof size === "number") {
       cfg = { ...cfg, resizeMode: "exact", size: [size, size] };
     } else if (size.height !== undefined && size.width !== undefined) {
@@ -213,6 +302,7 @@ function fromHfProcessor(p: Record<string, unknown>, path: string): PreprocessCo
     const c: [number, number] = typeof cropSize === "number"
       ? [cropSize, cropSize]
       : [cropSize.height, cropSize.width];
+    c.forEach((v) => checkSide(v, "crop_size", path));
     cfg.crop = c;
   }
   return cfg;
@@ -223,7 +313,14 @@ function fromTimm(pc: Record<string, unknown>, path: string): PreprocessConfig {
   const warnings: string[] = [];
   const inputSize = pc.input_size as number[] | undefined;
   const [h, w] = inputSize ? [inputSize[1], inputSize[2]] : [224, 224];
-  if (!inputSize) warnings.push("pretrained_cfg has no input_size; assumed 224x224");
+  checkSide(h, "pretrained_cfg.input_size[1]", path);
+  checkSide(w, "pretrained_cfg.input_size[2]", path);
+  const assumptions: PipelineAssumption[] = [];
+  if (!inputSize) {
+    const text = "pretrained_cfg has no input_size; assumed 224x224";
+    warnings.push(text);
+    assumptions.push({ text, covers: ["size", "crop"] });
+  }
   const cropPct = Number(pc.crop_pct ?? 0.875);
   const mode = String(pc.crop_mode ?? "center");
   const scaleH = Math.floor(h / cropPct);
@@ -239,6 +336,7 @@ function fromTimm(pc: Record<string, unknown>, path: string): PreprocessConfig {
     std: triple(pc.std, "std", path) ?? IMAGENET_STD,
     source: `timm pretrained_cfg in ${path}`,
     warnings,
+    assumptions,
   };
   if (mode === "squash") return { ...base, resizeMode: "exact" };
   if (mode !== "center") {
@@ -299,7 +397,13 @@ function fromPlainConfig(
   dir: string,
 ): PreprocessConfig {
   const warnings: string[] = [];
+  const assumptions: PipelineAssumption[] = [];
+  const assumed = (text: string, covers: PipelineSetting[]) => {
+    warnings.push(text);
+    assumptions.push({ text, covers });
+  };
   const modelType = String(config?.model_type ?? config?.architecture ?? "");
+  if (config) checkImageSize(config, path);
   const imageSize = config?.image_size;
   if (imageSize === undefined && /^(resnet|convnext|convnextv2|regnet)$/.test(modelType)) {
     // Hugging Face CNNs ship a ConvNextImageProcessor; without it, use its
@@ -313,16 +417,18 @@ function fromPlainConfig(
       image_std: IMAGENET_STD,
     }, path);
     cfg.source = `ConvNextImageProcessor defaults for model_type ${modelType} (${path})`;
-    cfg.warnings.push(
+    assume(
+      cfg,
       `no preprocessor_config.json in ${dir}: assumed Hugging Face ConvNextImageProcessor ` +
         `defaults for ${modelType} (shorter side 256, center-crop 224, bilinear, ImageNet mean/std)`,
+      ["size", "crop", "interpolation", "mean", "std"],
     );
     return cfg;
   }
   let size: [number, number] = [224, 224];
   if (typeof imageSize === "number") size = [imageSize, imageSize];
   else if (Array.isArray(imageSize) && imageSize.length === 2) size = [imageSize[0], imageSize[1]];
-  else warnings.push(`no image_size in ${config ? path : dir}; assumed 224x224`);
+  else assumed(`no image_size in ${config ? path : dir}; assumed 224x224`, ["size"]);
   let mean = triple(config?.mean ?? config?.image_mean, "mean", path);
   let std = triple(config?.std ?? config?.image_std, "std", path);
   // Hugging Face ViT/DeiT-style defaults when the processor file is missing.
@@ -331,10 +437,11 @@ function fromPlainConfig(
     const [m, s] = halfHalf ? [[0.5, 0.5, 0.5], [0.5, 0.5, 0.5]] : [IMAGENET_MEAN, IMAGENET_STD];
     mean ??= m as [number, number, number];
     std ??= s as [number, number, number];
-    warnings.push(
+    assumed(
       `no preprocessor_config.json or pretrained_cfg in ${dir}: assumed mean ${
         JSON.stringify(mean)
       } std ${JSON.stringify(std)}${halfHalf ? ` (${modelType} default)` : " (ImageNet)"}`,
+      ["mean", "std"],
     );
   }
   return {
@@ -348,15 +455,26 @@ function fromPlainConfig(
     std,
     source: config ? `config.json (${path})` : `defaults (nothing found in ${dir})`,
     warnings,
+    assumptions,
   };
 }
 
-/** Merges user overrides into a resolved pipeline. */
+/**
+ * Merges user overrides into a resolved pipeline. Assumptions the overrides
+ * replace are dropped with their warnings: only what is still assumed is
+ * printed.
+ */
 export function applyOverrides(
   cfg: PreprocessConfig,
   o: PreprocessOverrides,
 ): PreprocessConfig {
-  const out: PreprocessConfig = { ...cfg, warnings: [...cfg.warnings] };
+  const replaced: PipelineSetting[] = [];
+  if (o.size !== undefined || o.cropPct !== undefined) replaced.push("size");
+  if (o.crop !== undefined || o.cropPct !== undefined) replaced.push("crop");
+  if (o.interpolation !== undefined) replaced.push("interpolation");
+  if (o.mean !== undefined) replaced.push("mean");
+  if (o.std !== undefined) replaced.push("std");
+  const out: PreprocessConfig = withoutAssumptions(cfg, replaced);
   const changed: string[] = [];
   if (o.crop !== undefined) {
     out.crop = o.crop === null || o.crop === 0

@@ -19,6 +19,7 @@
  */
 import { basename, dirname, extname, join } from "node:path";
 import { MetricsInputError } from "../errors.ts";
+import { readCsvRecords } from "../csv.ts";
 import { SafetensorsFile } from "../weights/safetensors.ts";
 import { npyToF64, readNpy } from "../weights/npy.ts";
 import type { MetricInputKind } from "./snapshot.ts";
@@ -330,19 +331,17 @@ export async function readLabels(path: string): Promise<Int32Array> {
     }
     return toLabels(arr, path);
   }
-  const lines = text.split(/\r?\n/);
   const out: number[] = [];
   let col = 0;
-  lines.forEach((line, i) => {
-    if (line.trim() === "") return;
-    const fields = line.split(",").map((f) => f.trim());
+  readCsvRecords(text).forEach(({ fields: raw, line }, i) => {
+    const fields = raw.map((f) => f.trim());
     if (i === 0 && isNaN(Number(fields[0])) || (i === 0 && fields.some((f) => f === "label"))) {
       col = Math.max(0, fields.indexOf("label"));
       return;
     }
     const v = Number(fields[col]);
     if (fields[col] === "" || !Number.isInteger(v)) {
-      throw fail(path, `line ${i + 1}: "${fields[col]}" is not an integer class index`);
+      throw fail(path, `line ${line}: "${fields[col]}" is not an integer class index`);
     }
     out.push(checkLabel(v, path, `line ${i + 1}`));
   });
@@ -367,15 +366,13 @@ function predictionTable(
 function readCsv(path: string) {
   const text = Deno.readTextFileSync(path);
   const sep = extname(path).toLowerCase() === ".tsv" ? "\t" : ",";
-  const lines = text.split(/\r?\n/);
   let named: MetricInputKind | null = null;
   let C = -1;
   const labels: number[] = [];
   const rows: number[][] = [];
   const lineOf: number[] = [];
-  lines.forEach((line, i) => {
-    if (line.trim() === "") return;
-    const fields = line.split(sep).map((f) => f.trim());
+  readCsvRecords(text, { separator: sep }).forEach(({ fields: raw, line }) => {
+    const fields = raw.map((f) => f.trim());
     if (rows.length === 0 && C < 0 && isNaN(Number(fields[0]))) {
       // Header: `label,p_0,...` / `label,prob_0,...` / `label,logit_0,...`.
       const h = fields.slice(1).join(" ").toLowerCase();
@@ -391,24 +388,24 @@ function readCsv(path: string) {
     if (fields.length - 1 !== C || C < 1) {
       throw fail(
         path,
-        `line ${i + 1}: ${fields.length} fields, expected ${C + 1} (label and ${C} values)`,
+        `line ${line}: ${fields.length} fields, expected ${C + 1} (label and ${C} values)`,
       );
     }
     const y = Number(fields[0]);
     if (!Number.isInteger(y) || fields[0] === "") {
-      throw fail(path, `line ${i + 1}: label "${fields[0]}" is not an integer class index`);
+      throw fail(path, `line ${line}: label "${fields[0]}" is not an integer class index`);
     }
     const row = fields.slice(1).map(Number);
     const bad = row.findIndex((v, k) => !Number.isFinite(v) || fields[k + 1] === "");
     if (bad >= 0) {
       throw fail(
         path,
-        `line ${i + 1}: value "${fields[bad + 1]}" in column ${bad + 1} is not a number`,
+        `line ${line}: value "${fields[bad + 1]}" in column ${bad + 1} is not a number`,
       );
     }
     labels.push(y);
     rows.push(row);
-    lineOf.push(i + 1);
+    lineOf.push(line);
   });
   return predictionTable(path, rows, labels, lineOf, C, named);
 }

@@ -7,6 +7,8 @@
  */
 import { basename, dirname, join } from "node:path";
 import { ModelLayoutError } from "../errors.ts";
+import { notRegularFileReason, requireRegularFile } from "../files.ts";
+import { checkImageSize } from "../data/preprocess.ts";
 
 /** A model checkpoint on disk. */
 export interface ModelFiles {
@@ -33,6 +35,7 @@ function statOrUndefined(path: string): Deno.FileInfo | undefined {
 /** Reads a JSON object file; a clear error when it is not one. */
 export function readJsonObject(path: string): Record<string, unknown> {
   let text: string;
+  requireRegularFile(path, "config file", ModelLayoutError);
   try {
     text = Deno.readTextFileSync(path);
   } catch (e) {
@@ -70,11 +73,20 @@ export function findModelFiles(path: string): ModelFiles {
   if (st.isDirectory) {
     dir = path;
     const preferred = join(dir, "model.safetensors");
-    if (statOrUndefined(preferred)?.isFile) {
+    if (notRegularFileReason(preferred) === null) {
       weights = preferred;
     } else {
+      // A model.safetensors that is a FIFO, a device or a broken link is named, not passed over.
+      const why = notRegularFileReason(preferred);
+      if (why !== "does not exist") {
+        throw new ModelLayoutError(
+          `${preferred} ${
+            why!.startsWith("a ") ? `is ${why}` : why
+          }; the weights must be a regular .safetensors file`,
+        );
+      }
       const found = [...Deno.readDirSync(dir)]
-        .filter((e) => e.isFile && e.name.endsWith(".safetensors"))
+        .filter((e) => (e.isFile || e.isSymlink) && e.name.endsWith(".safetensors"))
         .map((e) => e.name)
         .sort();
       if (found.length !== 1 && statOrUndefined(join(dir, "model.safetensors.index.json"))) {
@@ -102,22 +114,29 @@ export function findModelFiles(path: string): ModelFiles {
           `.safetensors file.`,
       );
     }
+    requireRegularFile(path, "model weights", ModelLayoutError);
     dir = dirname(path);
     weights = path;
   }
+  // An existing config.json / preprocessor_config.json that is not a regular file (a FIFO,
+  // a broken link) is an error from readJsonObject, never silently treated as absent.
+  const present = (p: string) => notRegularFileReason(p) !== "does not exist";
   const configPath = join(dir, "config.json");
-  const hasConfig = Boolean(statOrUndefined(configPath)?.isFile);
+  const hasConfig = present(configPath);
   const config = hasConfig ? readJsonObject(configPath) : {};
+  checkImageSize(config, configPath);
   const ppPath = join(dir, "preprocessor_config.json");
-  const preprocessorConfig = statOrUndefined(ppPath)?.isFile ? readJsonObject(ppPath) : undefined;
+  const preprocessorConfig = present(ppPath) ? readJsonObject(ppPath) : undefined;
   return { dir, weights, config, hasConfig, preprocessorConfig };
 }
 
 /**
  * Class names from a config, when it has them: Hugging Face `id2label`
  * (index -> name), timm `label_descriptions` (preferred, human-readable) or
- * `label_names`, or a plain `labels` list. Returns undefined when there are
- * none or their count does not match `numClasses`.
+ * `label_names`, or a plain `labels` list. An `id2label` with gaps gives the
+ * names it has and "" for the missing indices (a gap does not erase the
+ * other names). Returns undefined when there are none, or when a list's
+ * length does not match `numClasses`.
  */
 export function labelsFromConfig(
   config: Record<string, unknown>,
@@ -138,10 +157,9 @@ export function labelsFromConfig(
     const out: string[] = [];
     for (let i = 0; i < numClasses; i++) {
       const name = map[String(i)];
-      if (typeof name !== "string") return undefined;
-      out.push(name);
+      out.push(typeof name === "string" ? name : "");
     }
-    return out;
+    return out.some(Boolean) ? out : undefined;
   }
   return undefined;
 }

@@ -83,6 +83,11 @@ export interface ClassifierModel {
    */
   classScoreGradient?(features: Float32Array, classes: ArrayLike<number>): Float32Array;
   /**
+   * Warnings about running at input size [H, W] rather than the trained one
+   * (e.g. a transformer's token count and attention cost); none when fine.
+   */
+  inputSizeWarnings?(size: [number, number]): string[];
+  /**
    * For token models: how many tokens precede the patches (class,
    * distillation, register tokens) and the patch grid [gh, gw] of an
    * `h` x `w` input, for attention rollout.

@@ -7,6 +7,7 @@ import { dirname } from "node:path";
 import type { ClassifierModel } from "./model.ts";
 import {
   applyOverrides,
+  pipelineOutputSize,
   type PreprocessConfig,
   preprocessConfigFromModelDir,
   type PreprocessOverrides,
@@ -30,6 +31,16 @@ export function modelPipeline(
   return model.preprocess
     ? applyOverrides(model.preprocess, overrides)
     : preprocessConfigFromModelDir(modelDir(model), overrides);
+}
+
+/**
+ * Warnings about the input size a pipeline gives the model (a transformer
+ * run far above its trained size), printed before a run; none when the size
+ * depends on the image.
+ */
+export function inputSizeWarnings(model: ClassifierModel, pipeline: PreprocessConfig): string[] {
+  const size = pipelineOutputSize(pipeline);
+  return size && model.inputSizeWarnings ? model.inputSizeWarnings(size) : [];
 }
 
 /** The model's classes (names, WordNet ids) from its config, else its labels. */

@@ -1,61 +1,15 @@
 /**
  * CSV writers (RFC 4180: comma-separated, fields with a comma, quote, CR/LF
  * or edge spaces are quoted and inner quotes doubled) for predictions.csv and
- * the embedding coordinates, and a matching parser.
+ * the embedding coordinates; the reader and field writer are src/csv.ts's
+ * (re-exported here).
  */
 import { dirname } from "node:path";
+import { csvLine } from "../csv.ts";
 import { className, isNum } from "./format.ts";
 import type { EmbeddingPoint } from "./types.ts";
 
-/** One field: missing and non-finite values are empty; text is quoted when needed. */
-export function csvField(v: unknown): string {
-  if (v === null || v === undefined) return "";
-  if (typeof v === "number") return Number.isFinite(v) ? String(v) : "";
-  const s = String(v);
-  return /[",\r\n]|^\s|\s$/.test(s) ? `"${s.replaceAll('"', '""')}"` : s;
-}
-
-/** One line (without the line ending). */
-export function csvLine(fields: readonly unknown[]): string {
-  return fields.map(csvField).join(",");
-}
-
-/** Parses CSV text into rows of fields (quoted fields may hold commas, quotes, newlines). */
-export function parseCsv(text: string): string[][] {
-  const rows: string[][] = [];
-  let row: string[] = [], field = "", i = 0, quoted = false;
-  while (i < text.length) {
-    const c = text[i];
-    if (quoted) {
-      if (c === '"' && text[i + 1] === '"') {
-        field += '"';
-        i += 2;
-        continue;
-      }
-      if (c === '"') quoted = false;
-      else field += c;
-      i++;
-      continue;
-    }
-    if (c === '"' && field === "") quoted = true;
-    else if (c === ",") {
-      row.push(field);
-      field = "";
-    } else if (c === "\n" || c === "\r") {
-      row.push(field);
-      rows.push(row);
-      row = [];
-      field = "";
-      if (c === "\r" && text[i + 1] === "\n") i++;
-    } else field += c;
-    i++;
-  }
-  if (field !== "" || row.length) {
-    row.push(field);
-    rows.push(row);
-  }
-  return rows;
-}
+export { csvField, csvLine, type CsvOptions, parseCsv } from "../csv.ts";
 
 /** One row of predictions.csv. */
 export interface PredictionRow {

@@ -7,6 +7,7 @@
  * rejected with a {@link DataError} that says how to re-save the array.
  */
 import { DataError } from "../errors.ts";
+import { notRegularFileReason } from "../files.ts";
 import { f16ToF32, type RawTypedArray } from "./dtype.ts";
 
 /** Element type of an {@link NpyArray}: NumPy kind letter + bytes per element (`b1` = bool). */
@@ -248,6 +249,10 @@ export function parseNpy(bytes: Uint8Array, name = "<in-memory .npy>"): NpyArray
 /** Reads a `.npy` file. Errors (missing file, bad format) are {@link DataError}s naming the file. */
 export async function readNpy(path: string): Promise<NpyArray> {
   let bytes: Uint8Array;
+  const why = notRegularFileReason(path);
+  if (why !== null && why !== "does not exist") {
+    throw new DataError(`${path}: ${why.startsWith("a ") ? `is ${why}` : why}.`);
+  }
   try {
     bytes = await Deno.readFile(path);
   } catch (e) {

@@ -11,6 +11,7 @@
  * the tensor and what to do.
  */
 import { SafetensorsError } from "../errors.ts";
+import { notRegularFileReason } from "../files.ts";
 import {
   dtypeSize,
   HOST_LITTLE_ENDIAN,
@@ -435,6 +436,14 @@ export class SafetensorsFile {
   static async open(path: string): Promise<SafetensorsFile> {
     let file: Deno.FsFile;
     let size: number;
+    // Opening a FIFO or a device blocks: refuse anything but a regular file first.
+    const why = notRegularFileReason(path);
+    if (why !== null && why !== "does not exist") {
+      throw new SafetensorsError(
+        `${path}: ${why.startsWith("a ") ? `is ${why}` : why}. Pass the .safetensors file ` +
+          `itself (e.g. <model dir>/model.safetensors).`,
+      );
+    }
     try {
       file = await Deno.open(path, { read: true });
     } catch (e) {

@@ -5,8 +5,11 @@
  */
 import { Engine } from "../../gpu/engine.ts";
 import {
+  assume,
+  assumedOnly,
   IMAGENET_MEAN,
   IMAGENET_STD,
+  type PipelineSetting,
   type PreprocessConfig,
   preprocessConfigFromHfProcessor,
   preprocessConfigFromModelDir,
@@ -28,6 +31,9 @@ const TORCHVISION_PRESETS: { name: string; widths: number[]; depths: number[]; r
     { name: "convnext_base", widths: [128, 256, 512, 1024], depths: [3, 3, 27, 3], resize: 232 },
     { name: "convnext_large", widths: [192, 384, 768, 1536], depths: [3, 3, 27, 3], resize: 232 },
   ];
+
+/** A family default decides the whole pipeline. */
+const ALL_SETTINGS: PipelineSetting[] = ["size", "crop", "interpolation", "mean", "std"];
 
 const same = (a: number[], b: number[]) => a.length === b.length && a.every((v, i) => v === b[i]);
 
@@ -60,16 +66,18 @@ export function convnextPipeline(files: ModelFiles, spec: ConvNeXtSpec): Preproc
       image_std: IMAGENET_STD,
     }, where);
     cfg.source = `ConvNextImageProcessor rule for a Hugging Face ConvNeXt (${where})`;
-    cfg.warnings.push(
+    assume(
+      cfg,
       `no preprocessor_config.json in ${files.dir}: assumed ConvNextImageProcessor with ` +
         `shortest_edge ${se}${
           typeof c.image_size === "number" ? " (config image_size)" : ""
         }, crop_pct 0.875, bilinear, ImageNet mean/std; override with --size/--crop/--interpolation`,
+      ALL_SETTINGS,
     );
     return cfg;
   }
   if (c.image_size !== undefined) return preprocessConfigFromModelDir(files.dir);
-  const base: Omit<PreprocessConfig, "size" | "source" | "warnings"> = {
+  const base: Omit<PreprocessConfig, "size" | "source" | "warnings" | "assumptions"> = {
     resizeMode: "shortest",
     crop: [224, 224],
     cropRounding: "half-even",
@@ -84,10 +92,11 @@ export function convnextPipeline(files: ModelFiles, spec: ConvNeXtSpec): Preproc
       size: [256, 256],
       interpolation: "bicubic",
       source: `timm ConvNeXt default cfg (nothing in ${where})`,
-      warnings: [
+      ...assumedOnly(
         `no pretrained_cfg in ${where}: assumed timm's ConvNeXt default (input 224, crop_pct ` +
-        `0.875 -> shorter side 256, bicubic, ImageNet mean/std); override with --size/--crop`,
-      ],
+          `0.875 -> shorter side 256, bicubic, ImageNet mean/std); override with --size/--crop`,
+        ALL_SETTINGS,
+      ),
     };
   }
   const preset = TORCHVISION_PRESETS.find((p) =>
@@ -98,7 +107,7 @@ export function convnextPipeline(files: ModelFiles, spec: ConvNeXtSpec): Preproc
     ...base,
     size: [resize, resize],
     source: `torchvision ${preset?.name ?? "ConvNeXt"} preset (nothing in ${where})`,
-    warnings: [
+    ...assumedOnly(
       preset
         ? `no config in ${files.dir}: widths ${spec.widths} and depths ${spec.depths} are ` +
           `torchvision's ${preset.name}; used its published preset (shorter side ${resize}, ` +
@@ -106,7 +115,8 @@ export function convnextPipeline(files: ModelFiles, spec: ConvNeXtSpec): Preproc
         : `no config in ${files.dir}: widths ${spec.widths} / depths ${spec.depths} match no ` +
           `published torchvision ConvNeXt; assumed the base/large preset (shorter side 232, ` +
           `bilinear, center-crop 224, ImageNet mean/std); override with --size/--crop`,
-    ],
+      ALL_SETTINGS,
+    ),
   };
 }
 

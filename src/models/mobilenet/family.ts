@@ -5,6 +5,7 @@
  */
 import { Engine } from "../../gpu/engine.ts";
 import {
+  assumedOnly,
   IMAGENET_MEAN,
   IMAGENET_STD,
   type PreprocessConfig,
@@ -68,7 +69,7 @@ export function mobilenetPipeline(files: ModelFiles, spec: MobileNetSpec): Prepr
     mean: IMAGENET_MEAN,
     std: IMAGENET_STD,
     source: `torchvision ${spec.variant ?? spec.arch} preset (nothing in ${where})`,
-    warnings: [
+    ...assumedOnly(
       preset
         ? `no preprocessing description in ${where}: the shapes are torchvision's ` +
           `${spec.variant}; used its default weights' preset (shorter side ${p.resize}, ` +
@@ -77,7 +78,8 @@ export function mobilenetPipeline(files: ModelFiles, spec: MobileNetSpec): Prepr
         : `no preprocessing description in ${where} and the shapes match no published ` +
           `torchvision model: assumed shorter side 256, bilinear, center-crop 224, ImageNet ` +
           `mean/std; override with --size/--crop/--interpolation`,
-    ],
+      ["size", "crop", "interpolation", "mean", "std"],
+    ),
   };
 }
 

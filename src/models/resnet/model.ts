@@ -21,7 +21,12 @@ import {
 import { globalAvgPool, maxPool2d } from "../../ops/pool.ts";
 import { shortcutOptionA } from "../../ops/shortcut_option_a.ts";
 import type { Tensor } from "../../tensor.ts";
-import { type PreprocessConfig, preprocessConfigFromModelDir } from "../../data/preprocess.ts";
+import {
+  assume,
+  type PreprocessConfig,
+  preprocessConfigFromModelDir,
+  withoutAssumptions,
+} from "../../data/preprocess.ts";
 import { SafetensorsFile } from "../../weights/safetensors.ts";
 import { ClassifierHead } from "../../nn/head.ts";
 import {
@@ -266,31 +271,37 @@ export function resnetPipeline(files: ModelFiles, spec: ResNetSpec): PreprocessC
   const saysInput = files.preprocessorConfig !== undefined || c.pretrained_cfg !== undefined ||
     c.image_size !== undefined;
   if (saysInput || layout === "hf" || cfg.resizeMode !== "exact") return cfg;
-  const warnings = cfg.warnings.filter((w) => !w.startsWith("no image_size"));
+  // The generic "assumed 224x224" gives way to what the layout says.
+  const base = withoutAssumptions(cfg, ["size"]);
   if (layout === "cifar" || (spec.stem[0].stride === 1 && !spec.stemPool)) {
-    warnings.push(
+    const out: PreprocessConfig = { ...base, size: [32, 32] };
+    assume(
+      out,
       `no image_size in ${files.dir}: assumed 32x32 (${
         layout === "cifar"
           ? "CIFAR ResNet layout"
           : "stride-1 stem without max-pool: a CIFAR ResNet"
       })`,
+      ["size"],
     );
-    return { ...cfg, size: [32, 32], warnings };
+    return out;
   }
-  warnings.push(
-    `no image_size in ${files.dir}: assumed torchvision's ImageNet preset for its key layout ` +
-      `(shorter side 256, bilinear, center-crop 224); override with --size/--crop`,
-  );
-  return {
-    ...cfg,
+  const out: PreprocessConfig = {
+    ...base,
     resizeMode: "shortest",
     size: [256, 256],
     crop: [224, 224],
     cropRounding: "half-even",
     interpolation: "bilinear",
     source: `torchvision ImageNet preset (${cfg.source})`,
-    warnings,
   };
+  assume(
+    out,
+    `no image_size in ${files.dir}: assumed torchvision's ImageNet preset for its key layout ` +
+      `(shorter side 256, bilinear, center-crop 224); override with --size/--crop`,
+    ["size", "crop", "interpolation"],
+  );
+  return out;
 }
 
 /**

@@ -37,7 +37,12 @@ import {
   packLinear,
 } from "../../nn/layers.ts";
 import { positionTable } from "./posembed.ts";
-import { type PreprocessConfig, preprocessConfigFromModelDir } from "../../data/preprocess.ts";
+import {
+  assume,
+  type PreprocessConfig,
+  preprocessConfigFromModelDir,
+  withoutAssumptions,
+} from "../../data/preprocess.ts";
 
 /**
  * The preprocessing of a ViT folder. When the folder gives no input size (no
@@ -52,12 +57,14 @@ export function vitPipeline(files: ModelFiles, spec: ViTSpec): PreprocessConfig 
     c.image_size !== undefined;
   if (saysInput || cfg.resizeMode !== "exact") return cfg;
   const size: [number, number] = [spec.grid[0] * spec.patch[0], spec.grid[1] * spec.patch[1]];
-  const warnings = cfg.warnings.filter((w) => !w.startsWith("no image_size"));
-  warnings.push(
+  const out: PreprocessConfig = { ...withoutAssumptions(cfg, ["size"]), size };
+  assume(
+    out,
     `no image_size in ${files.dir}: assumed ${size[0]}x${size[1]}, the position-embedding grid ` +
       `(${spec.grid[0]}x${spec.grid[1]}) times the patch size`,
+    ["size"],
   );
-  return { ...cfg, size, warnings };
+  return out;
 }
 
 /** The classifier: one (possibly MLP) head on the class token, or the mean of DeiT's two linear heads. */
@@ -255,6 +262,40 @@ export class ViTModel extends Classifier {
     const { patch, hidden: D, mlp: M } = this.spec;
     const T = prefixCount(this.spec) + Math.floor(h / patch[0]) * Math.floor(w / patch[1]);
     return 4 * Math.max(T * 3 * D, T * M, T * T * this.spec.blocks.length);
+  }
+
+  /**
+   * Attention cost grows with the square of the token count: an input much
+   * larger than the trained one (`--size 1024` on a 32-pixel ViT) is named
+   * with its tokens and its cost per image before the run.
+   */
+  inputSizeWarnings(size: [number, number]): string[] {
+    const { patch, hidden: D, mlp: M, grid, heads } = this.spec;
+    const L = this.spec.blocks.length;
+    const P = prefixCount(this.spec);
+    const tokens = (h: number, w: number) =>
+      P + Math.floor(h / patch[0]) * Math.floor(w / patch[1]);
+    // Multiply-adds x 2 per image: q/k/v/proj and the MLP (linear in T), QK^T and AV (T^2).
+    const flops = (t: number) => L * (2 * t * D * (4 * D + 2 * M) + 4 * t * t * D);
+    const t = tokens(size[0], size[1]);
+    const t0 = P + grid[0] * grid[1];
+    const ratio = flops(t) / flops(t0);
+    if (ratio < 16) return [];
+    const fmt = (x: number, unit: string) =>
+      x >= 1e12
+        ? `${(x / 1e12).toFixed(1)} T${unit}`
+        : x >= 1e9
+        ? `${(x / 1e9).toFixed(1)} G${unit}`
+        : `${(x / 1e6).toFixed(1)} M${unit}`;
+    return [
+      `input ${size[0]}x${size[1]} gives ${t} tokens per image (the model was trained on ` +
+      `${grid[0] * patch[0]}x${grid[1] * patch[1]}: ${t0} tokens); attention grows with ` +
+      `tokens^2: about ${fmt(flops(t), "FLOP")} and ${
+        fmt(4 * t * t * heads, "B")
+      } of attention scores per image per layer, ${
+        Math.round(ratio)
+      }x the trained size's cost; check --size / --crop`,
+    ];
   }
 
   /** Position table [P + gh * gw, D] on the GPU for a token grid, resized once per grid. */
