@@ -8,24 +8,8 @@
  *
  * @module
  */
-export {
-  type Binding,
-  type BufferRange,
-  Engine,
-  type EngineOptions,
-  type KernelProfile,
-} from "./src/gpu/engine.ts";
-export { BufferPool } from "./src/gpu/buffer_pool.ts";
-export { GpuTexture, TEXTURE_USAGE, TexturePool } from "./src/gpu/texture.ts";
-export { type Kernel } from "./src/gpu/kernel.ts";
-export {
-  type AdapterDescription,
-  getGpu,
-  type Gpu,
-  GpuError,
-  requestGpu,
-} from "./src/gpu/device.ts";
-export { type DType, Tensor } from "./src/tensor.ts";
+
+// Evaluating: a model folder and a dataset to metrics, predictions and a report; errors.
 export {
   DataError,
   GpuDeviceLostError,
@@ -49,8 +33,201 @@ export {
   shardRange,
 } from "./src/evaluate.ts";
 export { predict, type PredictInput, type Prediction, type PredictOptions } from "./src/predict.ts";
+
+// GPU: adapter, engine (pipelines, dispatch, readback, profiling), tensors.
+export {
+  type Binding,
+  type BufferRange,
+  Engine,
+  type EngineOptions,
+  type KernelProfile,
+} from "./src/gpu/engine.ts";
+export { BufferPool } from "./src/gpu/buffer_pool.ts";
+export { GpuTexture, TEXTURE_USAGE, TexturePool } from "./src/gpu/texture.ts";
+export { type Kernel } from "./src/gpu/kernel.ts";
+export {
+  type AdapterDescription,
+  getGpu,
+  type Gpu,
+  GpuError,
+  requestGpu,
+} from "./src/gpu/device.ts";
+export { type DType, Tensor } from "./src/tensor.ts";
+
+// Models: loading any supported checkpoint, the family registry, what every family shares.
+export {
+  type ClassifierModel,
+  type ForwardOptions,
+  type ForwardResult,
+  type ModelPreprocess,
+} from "./src/models/model.ts";
+export { type ArchitectureFamily, detectArchitecture, loadModel } from "./src/models/load.ts";
+export {
+  findModelFiles,
+  inputSizeFromConfig,
+  labelsFromConfig,
+  type ModelFiles,
+} from "./src/models/config.ts";
+export { modelClasses, modelDir, modelPipeline } from "./src/models/pipeline.ts";
+export type { FamilyMatch, ModelFamily } from "./src/models/family.ts";
+export { detectFamily, FAMILIES, supportedSummary } from "./src/models/registry.ts";
+export {
+  checkpointMeta,
+  Classifier,
+  type ClassifierMeta,
+  PooledClassifier,
+} from "./src/models/classifier.ts";
+
+// ResNet family.
+export { loadResNet, type LoadResNetOptions, ResNet } from "./src/models/resnet/model.ts";
+export {
+  type BatchNormNames,
+  type BlockSpec,
+  type ConvSpec,
+  detectResNetLayout,
+  type ResNetLayout,
+  type ResNetSpec,
+  resnetSpec,
+  type ShortcutSpec,
+  type TensorIndex,
+} from "./src/models/resnet/layouts.ts";
+
+// Vision Transformer family (ViT, DeiT, DINOv2, torchvision, nn.TransformerEncoder).
+export { loadViT, ViTModel } from "./src/models/vit/model.ts";
+export {
+  detectViTLayout,
+  type LinearNames,
+  type NormNames,
+  type PosEmbedResize,
+  type ViTBlockSpec,
+  type ViTLayout,
+  type ViTSpec,
+  vitSpec,
+} from "./src/models/vit/layouts.ts";
+export { positionTable, resizeGrid } from "./src/models/vit/posembed.ts";
+
+// ConvNeXt / ConvNeXt V2 family.
+export {
+  convnextFamily,
+  convnextPipeline,
+  loadConvNeXt,
+  type LoadConvNeXtOptions,
+} from "./src/models/convnext/family.ts";
+export { ConvNeXt } from "./src/models/convnext/model.ts";
+export { convnextSpec, detectConvNeXtLayout } from "./src/models/convnext/layouts.ts";
+export type {
+  ChannelNorm,
+  ConvNames,
+  ConvNeXtBlockSpec,
+  ConvNeXtLayout,
+  ConvNeXtSpec,
+  ConvNeXtStageSpec,
+} from "./src/models/convnext/spec.ts";
+
+// MobileNetV2 / MobileNetV3 / EfficientNet family.
+export {
+  loadMobileNet,
+  type LoadMobileNetOptions,
+  mobilenetFamily,
+  mobilenetPipeline,
+} from "./src/models/mobilenet/family.ts";
+export { MobileNet } from "./src/models/mobilenet/model.ts";
+export {
+  detectMobileNetLayout,
+  makeDivisible,
+  mobilenetSpec,
+} from "./src/models/mobilenet/layouts.ts";
+export type {
+  ConvBnSpec,
+  InvertedResidualSpec,
+  MobileNetArch,
+  MobileNetLayout,
+  MobileNetSpec,
+  SqueezeExciteSpec,
+} from "./src/models/mobilenet/spec.ts";
+
+// Blocks the families compose: classifier head, transformer block, layer loading.
+export {
+  ClassifierHead,
+  type HeadActivation,
+  type HeadLayerSpec,
+  type HeadSpec,
+  type HeadSpecOptions,
+} from "./src/nn/head.ts";
+export {
+  type AttentionTaps,
+  TransformerBlock,
+  type TransformerBlockSpec,
+  type TransformerOptions,
+} from "./src/nn/transformer.ts";
+
+// Ops: one typed wrapper per WGSL kernel family.
 export { type TopK, topk, TOPK_MAX } from "./src/ops/topk.ts";
 export { gatherColumns } from "./src/ops/gather_columns.ts";
+export { shortcutOptionA } from "./src/ops/shortcut_option_a.ts";
+export { attention, type AttentionOptions } from "./src/ops/attention.ts";
+export { layerNorm, type LayerNormStrategy } from "./src/ops/layernorm.ts";
+export { softmaxRows } from "./src/ops/softmax.ts";
+export { assembleTokens, patchify, takeTokens } from "./src/ops/patch_embed.ts";
+export {
+  type Activation,
+  gemm,
+  type GemmA,
+  type GemmC,
+  linear,
+  type LinearOptions,
+  matmul,
+  type MatmulOptions,
+  packB,
+  PackedMatrix,
+  prepareLinearWeight,
+} from "./src/ops/gemm.ts";
+export {
+  activateRef,
+  ACTIVATION_WGSL,
+  activationCode,
+  ACTIVATIONS,
+  erf64,
+} from "./src/ops/activation.ts";
+export {
+  type BatchNormParams,
+  conv2d,
+  type Conv2dOptions,
+  conv2dShape,
+  conv2dTuning,
+  convActivation,
+  convOutSize,
+  ConvWeight,
+  foldBatchNorm,
+  type Size2,
+  uploadConvWeight,
+} from "./src/ops/conv2d.ts";
+export {
+  avgPool2d,
+  globalAvgPool,
+  maxPool2d,
+  type Pool2dOptions,
+  poolOutSize,
+} from "./src/ops/pool.ts";
+export { permute, transposeLast2 } from "./src/ops/transpose.ts";
+export {
+  depthwiseConv2dNHWC,
+  type DepthwiseOptions,
+  depthwiseShape,
+  depthwiseTuning,
+  DepthwiseWeight,
+  uploadDepthwiseWeight,
+} from "./src/ops/depthwise.ts";
+export { grn } from "./src/ops/grn.ts";
+export { channelScale } from "./src/ops/channel_scale.ts";
+export {
+  meanTokens,
+  patchifyNCHWtoNHWC,
+  patchWeightToKhKwC,
+  spaceToDepthNHWC,
+} from "./src/ops/nhwc.ts";
+
+// Weights: safetensors, npy, dtypes, the layout toolkit.
 export {
   encodeSafetensors,
   parseSafetensorsBytes,
@@ -69,141 +246,8 @@ export {
   parseNpy,
   readNpy,
 } from "./src/weights/npy.ts";
-export {
-  type ClassifierModel,
-  type ForwardOptions,
-  type ForwardResult,
-  type ModelPreprocess,
-} from "./src/models/model.ts";
-export { type ArchitectureFamily, detectArchitecture, loadModel } from "./src/models/load.ts";
-export {
-  findModelFiles,
-  inputSizeFromConfig,
-  labelsFromConfig,
-  type ModelFiles,
-} from "./src/models/config.ts";
-export { loadResNet, type LoadResNetOptions, ResNet } from "./src/models/resnet/model.ts";
-export {
-  type BatchNormNames,
-  type BlockSpec,
-  type ConvSpec,
-  detectResNetLayout,
-  type ResNetLayout,
-  type ResNetSpec,
-  resnetSpec,
-  type ShortcutSpec,
-  type TensorIndex,
-} from "./src/models/resnet/layouts.ts";
-export { shortcutOptionA } from "./src/ops/shortcut_option_a.ts";
-export {
-  type AveragedScore,
-  type BootstrapLike,
-  type CalibrationInput,
-  type CalibrationSide,
-  type ClassCurves,
-  type ConfidenceHistograms,
-  type EmbeddingInput,
-  type EmbeddingPoint,
-  type ExplanationExample,
-  type FailedImage,
-  type IntervalLike,
-  type MaybeNumber,
-  type MetricsLike,
-  type MistakeExample,
-  type PrPoint,
-  type RasterImage,
-  type ReliabilityBin as ReportReliabilityBin,
-  type ReportInput,
-  type RocPoint,
-  type TemperatureScalingLike,
-} from "./src/report/types.ts";
-export { renderHtmlReport, writeHtmlReport } from "./src/report/html.ts";
-export { formatJson, writeJson, writeMetricsJson } from "./src/report/json.ts";
-export {
-  type CsvOptions,
-  embeddingCsv,
-  parseCsv,
-  type PredictionRow,
-  predictionsCsv,
-  writeEmbeddingCsv,
-  writePredictionsCsv,
-} from "./src/report/csv.ts";
-export { reliabilityDiagramSvg, type ReliabilityOptions } from "./src/report/reliability.ts";
-export {
-  type ConfusedPair,
-  confusedPairsSvg,
-  confusionHeatmapSvg,
-  type ConfusionMatrix,
-  type ConfusionOptions,
-  mostConfusedPairs,
-} from "./src/report/confusion.ts";
-export {
-  type CurvePlotOptions,
-  type CurvePoints,
-  curvesFromHistograms,
-  curvesFromScores,
-  prCurvesSvg,
-  rocCurvesSvg,
-} from "./src/report/curves.ts";
-export { confidenceDistributionSvg, type DistributionOptions } from "./src/report/distributions.ts";
-export { embeddingScatterSvg, type ScatterOptions } from "./src/report/scatter.ts";
-export { type Colormap, COLORMAPS, type Rgb, turbo, viridis } from "./src/report/colormap.ts";
-export { encodePng, imageDataUri } from "./src/report/png.ts";
-export {
-  argmaxRows,
-  gradCam,
-  type GradCamOptions,
-  type GradCamResult,
-} from "./src/explain/gradcam.ts";
-export {
-  colorize,
-  type ColormapName,
-  denormalize,
-  type HeatMap,
-  heatmapPng,
-  normalizeMap,
-  overlayMap,
-  type OverlayOptions,
-  overlayPng,
-  type Region,
-  resizeBilinear,
-} from "./src/explain/overlay.ts";
-export {
-  defaultMethod,
-  explainImages,
-  type ExplainImagesOptions,
-  type ExplainMethod,
-  type ExplainOptions,
-  explainPixels,
-  type ExplainSource,
-  type Explanation,
-  explanationExample,
-  inputRegion,
-} from "./src/explain/explain.ts";
-export { modelClasses, modelDir, modelPipeline } from "./src/models/pipeline.ts";
-export {
-  collectFeatures,
-  type CollectOptions,
-  embeddingInput,
-  FeatureCollector,
-  type FeatureSet,
-  projectEmbeddings,
-  type ProjectEmbeddingsOptions,
-  type Projection,
-  type ProjectionMethod,
-} from "./src/explain/embeddings.ts";
-export {
-  covarianceGpu,
-  jacobiEigen,
-  pca,
-  type PcaOptions,
-  type PcaResult,
-  topEigenpairs,
-} from "./src/explain/pca.ts";
-export { tsne, type TsneOptions, type TsneResult } from "./src/explain/tsne.ts";
-export { umap, type UmapOptions } from "./src/explain/umap.ts";
-export { exactKnn, type Knn } from "./src/explain/knn.ts";
-// Input pipeline: decode, PIL-exact preprocessing, datasets, labels, loader.
+
+// Data: decoding, PIL-exact preprocessing, datasets, labels, loader, files.
 export {
   decodeImage,
   headerSize,
@@ -283,6 +327,8 @@ export {
   type LoaderProgress,
 } from "./src/data/loader.ts";
 export { ProgressDisplay, type ProgressOptions } from "./src/data/progress.ts";
+
+// Metrics: GPU state, classification, ranking, calibration, bootstrap, state files, merge.
 export {
   MetricState,
   type MetricStateOptions,
@@ -325,152 +371,126 @@ export {
   readPredictions,
   type ReadPredictionsOptions,
 } from "./src/metrics/io.ts";
+
+// Explanations: Grad-CAM, attention rollout, embeddings and projections.
 export {
-  confidenceHistogramsFromSnapshot,
-  type MistakeRecord,
-  mostConfidentMistakes,
-  worstClassCurves,
-} from "./src/report/from_snapshot.ts";
-// What every family shares: the plug-in interface, the classifier base, the head, the
-// transformer block.
-export type { FamilyMatch, ModelFamily } from "./src/models/family.ts";
-export { detectFamily, FAMILIES, supportedSummary } from "./src/models/registry.ts";
+  argmaxRows,
+  gradCam,
+  type GradCamOptions,
+  type GradCamResult,
+} from "./src/explain/gradcam.ts";
 export {
-  checkpointMeta,
-  Classifier,
-  type ClassifierMeta,
-  PooledClassifier,
-} from "./src/models/classifier.ts";
+  colorize,
+  type ColormapName,
+  denormalize,
+  type HeatMap,
+  heatmapPng,
+  normalizeMap,
+  overlayMap,
+  type OverlayOptions,
+  overlayPng,
+  type Region,
+  resizeBilinear,
+} from "./src/explain/overlay.ts";
 export {
-  ClassifierHead,
-  type HeadActivation,
-  type HeadLayerSpec,
-  type HeadSpec,
-  type HeadSpecOptions,
-} from "./src/nn/head.ts";
+  defaultMethod,
+  explainImages,
+  type ExplainImagesOptions,
+  type ExplainMethod,
+  type ExplainOptions,
+  explainPixels,
+  type ExplainSource,
+  type Explanation,
+  explanationExample,
+  inputRegion,
+} from "./src/explain/explain.ts";
 export {
-  type AttentionTaps,
-  TransformerBlock,
-  type TransformerBlockSpec,
-  type TransformerOptions,
-} from "./src/nn/transformer.ts";
-// ConvNeXt / ConvNeXt V2: family plug-in, model, layouts, spec.
+  collectFeatures,
+  type CollectOptions,
+  embeddingInput,
+  FeatureCollector,
+  type FeatureSet,
+  projectEmbeddings,
+  type ProjectEmbeddingsOptions,
+  type Projection,
+  type ProjectionMethod,
+} from "./src/explain/embeddings.ts";
 export {
-  convnextFamily,
-  convnextPipeline,
-  loadConvNeXt,
-  type LoadConvNeXtOptions,
-} from "./src/models/convnext/family.ts";
-export { ConvNeXt } from "./src/models/convnext/model.ts";
-export { convnextSpec, detectConvNeXtLayout } from "./src/models/convnext/layouts.ts";
-export type {
-  ChannelNorm,
-  ConvNames,
-  ConvNeXtBlockSpec,
-  ConvNeXtLayout,
-  ConvNeXtSpec,
-  ConvNeXtStageSpec,
-} from "./src/models/convnext/spec.ts";
-// MobileNetV2 / MobileNetV3 / EfficientNet: family plug-in, model, layouts, spec.
-export {
-  loadMobileNet,
-  type LoadMobileNetOptions,
-  mobilenetFamily,
-  mobilenetPipeline,
-} from "./src/models/mobilenet/family.ts";
-export { MobileNet } from "./src/models/mobilenet/model.ts";
-export {
-  detectMobileNetLayout,
-  makeDivisible,
-  mobilenetSpec,
-} from "./src/models/mobilenet/layouts.ts";
-export type {
-  ConvBnSpec,
-  InvertedResidualSpec,
-  MobileNetArch,
-  MobileNetLayout,
-  MobileNetSpec,
-  SqueezeExciteSpec,
-} from "./src/models/mobilenet/spec.ts";
-// Vision Transformers (ViT / DeiT): model, layouts, ops, attention rollout.
-export { loadViT, ViTModel } from "./src/models/vit/model.ts";
-export {
-  detectViTLayout,
-  type LinearNames,
-  type NormNames,
-  type PosEmbedResize,
-  type ViTBlockSpec,
-  type ViTLayout,
-  type ViTSpec,
-  vitSpec,
-} from "./src/models/vit/layouts.ts";
-export { positionTable, resizeGrid } from "./src/models/vit/posembed.ts";
-export { attention, type AttentionOptions } from "./src/ops/attention.ts";
-export { layerNorm, type LayerNormStrategy } from "./src/ops/layernorm.ts";
-export { softmaxRows } from "./src/ops/softmax.ts";
-export { assembleTokens, patchify, takeTokens } from "./src/ops/patch_embed.ts";
+  covarianceGpu,
+  jacobiEigen,
+  pca,
+  type PcaOptions,
+  type PcaResult,
+  topEigenpairs,
+} from "./src/explain/pca.ts";
+export { tsne, type TsneOptions, type TsneResult } from "./src/explain/tsne.ts";
+export { umap, type UmapOptions } from "./src/explain/umap.ts";
+export { exactKnn, type Knn } from "./src/explain/knn.ts";
 export {
   attentionRollout,
   rolloutBatch,
   type RolloutMap,
   type RolloutOptions,
 } from "./src/explain/rollout.ts";
-// Core kernels: GEMM (linear / batched matmul), convolution, pooling, permute.
+
+// Reports: HTML report, plots, PNG, JSON / CSV writers.
 export {
-  type Activation,
-  gemm,
-  type GemmA,
-  type GemmC,
-  linear,
-  type LinearOptions,
-  matmul,
-  type MatmulOptions,
-  packB,
-  PackedMatrix,
-  prepareLinearWeight,
-} from "./src/ops/gemm.ts";
-export { GELU_WGSL } from "./src/ops/gelu.ts";
+  type AveragedScore,
+  type BootstrapLike,
+  type CalibrationInput,
+  type CalibrationSide,
+  type ClassCurves,
+  type ConfidenceHistograms,
+  type EmbeddingInput,
+  type EmbeddingPoint,
+  type ExplanationExample,
+  type FailedImage,
+  type IntervalLike,
+  type MaybeNumber,
+  type MetricsLike,
+  type MistakeExample,
+  type PrPoint,
+  type RasterImage,
+  type ReliabilityBin as ReportReliabilityBin,
+  type ReportInput,
+  type RocPoint,
+  type TemperatureScalingLike,
+} from "./src/report/types.ts";
+export { renderHtmlReport, writeHtmlReport } from "./src/report/html.ts";
+export { formatJson, writeJson, writeMetricsJson } from "./src/report/json.ts";
 export {
-  activateRef,
-  ACTIVATION_WGSL,
-  activationCode,
-  ACTIVATIONS,
-  erf64,
-} from "./src/ops/activation.ts";
+  type CsvOptions,
+  embeddingCsv,
+  parseCsv,
+  type PredictionRow,
+  predictionsCsv,
+  writeEmbeddingCsv,
+  writePredictionsCsv,
+} from "./src/report/csv.ts";
+export { reliabilityDiagramSvg, type ReliabilityOptions } from "./src/report/reliability.ts";
 export {
-  type BatchNormParams,
-  conv2d,
-  type Conv2dOptions,
-  conv2dShape,
-  conv2dTuning,
-  convActivation,
-  convOutSize,
-  ConvWeight,
-  foldBatchNorm,
-  type Size2,
-  uploadConvWeight,
-} from "./src/ops/conv2d.ts";
+  type ConfusedPair,
+  confusedPairsSvg,
+  confusionHeatmapSvg,
+  type ConfusionMatrix,
+  type ConfusionOptions,
+  mostConfusedPairs,
+} from "./src/report/confusion.ts";
 export {
-  avgPool2d,
-  globalAvgPool,
-  maxPool2d,
-  type Pool2dOptions,
-  poolOutSize,
-} from "./src/ops/pool.ts";
-export { permute, transposeLast2 } from "./src/ops/transpose.ts";
+  type CurvePlotOptions,
+  type CurvePoints,
+  curvesFromHistograms,
+  curvesFromScores,
+  prCurvesSvg,
+  rocCurvesSvg,
+} from "./src/report/curves.ts";
+export { confidenceDistributionSvg, type DistributionOptions } from "./src/report/distributions.ts";
+export { embeddingScatterSvg, type ScatterOptions } from "./src/report/scatter.ts";
+export { type Colormap, COLORMAPS, type Rgb, turbo, viridis } from "./src/report/colormap.ts";
+export { encodePng, imageDataUri } from "./src/report/png.ts";
 export {
-  depthwiseConv2dNHWC,
-  type DepthwiseOptions,
-  depthwiseShape,
-  depthwiseTuning,
-  DepthwiseWeight,
-  uploadDepthwiseWeight,
-} from "./src/ops/depthwise.ts";
-export { grn } from "./src/ops/grn.ts";
-export { channelScale } from "./src/ops/channel_scale.ts";
-export {
-  meanTokens,
-  patchifyNCHWtoNHWC,
-  patchWeightToKhKwC,
-  spaceToDepthNHWC,
-} from "./src/ops/nhwc.ts";
+  confidenceHistogramsFromSnapshot,
+  type MistakeRecord,
+  mostConfidentMistakes,
+  worstClassCurves,
+} from "./src/report/from_snapshot.ts";
