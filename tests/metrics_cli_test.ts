@@ -190,3 +190,45 @@ Deno.test("metrics io: labels files (.json, text with header, CSV column) and --
     /2 labels for 3 prediction rows/,
   );
 });
+
+Deno.test("metrics and merge write all-or-nothing: a refused run leaves the earlier outputs and no staging folder", async () => {
+  const dir = Deno.makeTempDirSync();
+  try {
+    const out = join(dir, "out");
+    Deno.writeTextFileSync(
+      join(dir, "good.csv"),
+      "label,0,1,2\n0,2.0,0.1,-1\n1,0.3,1.5,0.2\n2,0,0,3\n",
+    );
+    // A probability-looking file that misses the tolerance: refused as ambiguous.
+    Deno.writeTextFileSync(join(dir, "bad.csv"), "label,0,1\n0,0.5,0.502\n1,0.2,0.8\n");
+    assert.equal(
+      await quiet(() => main(["metrics", "--predictions", join(dir, "good.csv"), "--out", out])),
+      0,
+    );
+    Deno.writeTextFileSync(join(out, "notes.txt"), "the user's own file");
+    const before = Deno.readTextFileSync(join(out, "metrics.json"));
+    assert.notEqual(
+      await quiet(() => main(["metrics", "--predictions", join(dir, "bad.csv"), "--out", out])),
+      0,
+    );
+    assert.equal(Deno.readTextFileSync(join(out, "metrics.json")), before);
+    assert.notEqual(
+      await quiet(() => main(["merge", join(dir, "missing.safetensors"), "--out", out])),
+      0,
+    );
+    assert.equal(Deno.readTextFileSync(join(out, "metrics.json")), before);
+    const names = [...Deno.readDirSync(out)].map((e) => e.name).sort();
+    assert.deepEqual(names, ["metrics.json", "notes.txt", "state.safetensors"]);
+    // A successful merge replaces both files together.
+    assert.equal(
+      await quiet(() => main(["merge", join(out, "state.safetensors"), "--out", join(dir, "m")])),
+      0,
+    );
+    assert.deepEqual([...Deno.readDirSync(join(dir, "m"))].map((e) => e.name).sort(), [
+      "metrics.json",
+      "state.safetensors",
+    ]);
+  } finally {
+    Deno.removeSync(dir, { recursive: true });
+  }
+});

@@ -6,7 +6,11 @@ import { mergeSnapshots } from "../metrics/snapshot.ts";
 import { loadShardSnapshots, saveSnapshot } from "../metrics/state_file.ts";
 import { computeMetrics } from "../metrics/report.ts";
 import { summaryTable } from "./metrics.ts";
-import { intArg, prepareOutDir } from "./options.ts";
+import { intArg } from "./options.ts";
+import { StagedOutput, withStagedOutput } from "../report/output_dir.ts";
+
+/** What `merge` writes into --out (replaced together). */
+const MERGE_OUTPUTS = ["metrics.json", "state.safetensors"];
 import { VERSION } from "../version.ts";
 
 /** Usage text. */
@@ -45,20 +49,27 @@ export async function run(args: string[]): Promise<void> {
     strict: true,
   });
   if (positionals.length === 0) throw new UsageError("give at least one state file");
-  const merged = mergeSnapshots(await loadShardSnapshots(positionals), {
-    names: positionals,
-    onWarning: (w) => console.error(`visioneval: warning: ${w}`),
+  const topk = intArg(v.topk!, "--topk", 1, 10);
+  const bootstrap = intArg(v.bootstrap!, "--bootstrap", 0, 100000);
+  const seed = intArg(v.seed!, "--seed", 0, 2 ** 31);
+  // Written all-or-nothing: metrics.json and the merged state always belong together.
+  const staged = await StagedOutput.open(v.out!, MERGE_OUTPUTS);
+  const { out, report } = await withStagedOutput(staged, "metrics.json", async (path) => {
+    const merged = mergeSnapshots(await loadShardSnapshots(positionals), {
+      names: positionals,
+      onWarning: (w) => console.error(`visioneval: warning: ${w}`),
+    });
+    const report = computeMetrics(merged, {
+      topk,
+      bootstrap,
+      seed,
+      temperatureScaling: !v["no-temperature"],
+    });
+    const out = { ...report, run: { command: "merge", states: positionals, version: VERSION } };
+    await Deno.writeTextFile(path("metrics.json"), JSON.stringify(out, null, 2) + "\n");
+    await saveSnapshot(path("state.safetensors"), merged);
+    return { out, report };
   });
-  const report = computeMetrics(merged, {
-    topk: intArg(v.topk!, "--topk", 1, 10),
-    bootstrap: intArg(v.bootstrap!, "--bootstrap", 0, 100000),
-    seed: intArg(v.seed!, "--seed", 0, 2 ** 31),
-    temperatureScaling: !v["no-temperature"],
-  });
-  await prepareOutDir(v.out!);
-  const out = { ...report, run: { command: "merge", states: positionals, version: VERSION } };
-  await Deno.writeTextFile(join(v.out!, "metrics.json"), JSON.stringify(out, null, 2) + "\n");
-  await saveSnapshot(join(v.out!, "state.safetensors"), merged);
   if (v.json) console.log(JSON.stringify(out, null, 2));
   else {
     console.log(summaryTable(report));

@@ -14,7 +14,11 @@ import { computeMetrics, type MetricsReport } from "../metrics/report.ts";
 import { saveSnapshot } from "../metrics/state_file.ts";
 import { sha256File } from "../metrics/provenance.ts";
 import { VERSION } from "../version.ts";
-import { intArg, prepareOutDir } from "./options.ts";
+import { intArg } from "./options.ts";
+import { StagedOutput, withStagedOutput } from "../report/output_dir.ts";
+
+/** What `metrics` writes into --out (replaced together). */
+const METRICS_OUTPUTS = ["metrics.json", "state.safetensors"];
 
 /** Usage text. */
 export const HELP = `usage: visioneval metrics --predictions FILE [--labels FILE] [options]
@@ -76,7 +80,8 @@ export async function run(args: string[]): Promise<void> {
     },
     strict: true,
   });
-  if (!v.predictions) throw new UsageError("--predictions FILE is required");
+  const predictionsPath = v.predictions;
+  if (!predictionsPath) throw new UsageError("--predictions FILE is required");
   if (v.logits && v.probs) throw new UsageError("give at most one of --logits and --probs");
   if (v.exact && v.binned) throw new UsageError("give at most one of --exact and --binned");
   const bins = intArg(v.bins!, "--bins", 1, 1000);
@@ -85,56 +90,61 @@ export async function run(args: string[]): Promise<void> {
   const seed = intArg(v.seed!, "--seed", 0, 2 ** 31);
   const sampleOffset = intArg(v["sample-offset"]!, "--sample-offset", 0, 2 ** 52);
 
-  const t0 = performance.now();
-  const preds = await readPredictions(v.predictions, {
-    labels: v.labels,
-    kind: v.logits ? "logits" : v.probs ? "probs" : "auto",
-  });
-  const small = preds.n * preds.numClasses <= 2 ** 25;
-  const exact = v.exact ?? (!v.binned && small);
-  const fitTemperature = preds.kind === "logits" && small && !v["no-temperature"];
-  const engine = await Engine.create();
-  const t1 = performance.now();
-  const snapshot = await snapshotFromArrays(engine, preds.values, preds.labels, {
-    numClasses: preds.numClasses,
-    input: preds.kind,
-    calibrationBins: bins,
-    keepScores: exact,
-    keepLogits: fitTemperature,
-    sampleOffset,
-  });
-  snapshot.provenance = {
-    command: "metrics",
-    model: null,
-    dataset: null,
-    predictions: { path: preds.sources, sha256: await sha256File(v.predictions) },
-    classNames: null,
-    pipeline: null,
-    shard: null,
-    samples: preds.n ? [[sampleOffset, sampleOffset + preds.n]] : [],
-  };
-  const t2 = performance.now();
-  const report = computeMetrics(snapshot, {
-    topk,
-    bootstrap,
-    seed,
-    temperatureScaling: fitTemperature,
-  });
-  const t3 = performance.now();
-  await prepareOutDir(v.out!);
-  const out = {
-    ...report,
-    run: {
+  // Written all-or-nothing (metrics.json and the state belong together); the folder is checked
+  // for writability before the GPU pass.
+  const staged = await StagedOutput.open(v.out!, METRICS_OUTPUTS);
+  const { out, report, preds } = await withStagedOutput(staged, "metrics.json", async (path) => {
+    const t0 = performance.now();
+    const preds = await readPredictions(predictionsPath, {
+      labels: v.labels,
+      kind: v.logits ? "logits" : v.probs ? "probs" : "auto",
+    });
+    const small = preds.n * preds.numClasses <= 2 ** 25;
+    const exact = v.exact ?? (!v.binned && small);
+    const fitTemperature = preds.kind === "logits" && small && !v["no-temperature"];
+    const engine = await Engine.create();
+    const t1 = performance.now();
+    const snapshot = await snapshotFromArrays(engine, preds.values, preds.labels, {
+      numClasses: preds.numClasses,
+      input: preds.kind,
+      calibrationBins: bins,
+      keepScores: exact,
+      keepLogits: fitTemperature,
+      sampleOffset,
+    });
+    snapshot.provenance = {
       command: "metrics",
-      predictions: preds.sources,
-      input: { kind: preds.kind, decided_by: preds.kindReason },
-      adapter: engine.gpu.info.description,
-      version: VERSION,
-      timings_ms: { read: t1 - t0, gpu: t2 - t1, finish: t3 - t2 },
-    },
-  };
-  await Deno.writeTextFile(join(v.out!, "metrics.json"), JSON.stringify(out, null, 2) + "\n");
-  await saveSnapshot(join(v.out!, "state.safetensors"), snapshot);
+      model: null,
+      dataset: null,
+      predictions: { path: preds.sources, sha256: await sha256File(predictionsPath) },
+      classNames: null,
+      pipeline: null,
+      shard: null,
+      samples: preds.n ? [[sampleOffset, sampleOffset + preds.n]] : [],
+    };
+    const t2 = performance.now();
+    const report = computeMetrics(snapshot, {
+      topk,
+      bootstrap,
+      seed,
+      temperatureScaling: fitTemperature,
+    });
+    const t3 = performance.now();
+    const out = {
+      ...report,
+      run: {
+        command: "metrics",
+        predictions: preds.sources,
+        input: { kind: preds.kind, decided_by: preds.kindReason },
+        adapter: engine.gpu.info.description,
+        version: VERSION,
+        timings_ms: { read: t1 - t0, gpu: t2 - t1, finish: t3 - t2 },
+      },
+    };
+    await Deno.writeTextFile(path("metrics.json"), JSON.stringify(out, null, 2) + "\n");
+    await saveSnapshot(path("state.safetensors"), snapshot);
+    return { out, report, preds };
+  });
   if (v.json) console.log(JSON.stringify(out, null, 2));
   else {
     console.log(summaryTable(report, [["input", `${preds.kind} (${preds.kindReason})`]]));

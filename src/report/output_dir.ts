@@ -155,3 +155,23 @@ export class StagedOutput {
     if (this.created) await Deno.remove(this.dir).catch(() => {}); // only if empty
   }
 }
+
+/**
+ * Runs `work` (which writes its files at `path(name)`) against an opened
+ * staged output folder and commits it with `marker` (metrics.json) as the
+ * commit marker; an error anywhere in `work` discards the staged files. For
+ * commands that compute and then write a few files (`merge`, `metrics`).
+ */
+export async function withStagedOutput<T>(
+  out: StagedOutput,
+  marker: string,
+  work: (path: (name: string) => string) => Promise<T>,
+): Promise<T> {
+  try {
+    const result = await work((name) => out.path(name));
+    await out.commit(marker);
+    return result;
+  } finally {
+    await out.discard();
+  }
+}
