@@ -5,7 +5,11 @@ import { UsageError } from "../errors.ts";
 import { readPredictions } from "../metrics/io.ts";
 import { fitTemperature, type TemperatureScaling } from "../metrics/calibration.ts";
 import { reliabilityDiagramSvg } from "../report/reliability.ts";
-import { intArg, prepareOutDir } from "./options.ts";
+import { intArg } from "./options.ts";
+import { StagedOutput, withStagedOutput } from "../report/output_dir.ts";
+
+/** What `calibrate` writes into --out (replaced together). */
+const CALIBRATE_OUTPUTS = ["calibration.json", "reliability_before.svg", "reliability_after.svg"];
 import { VERSION } from "../version.ts";
 
 /** Usage text. */
@@ -89,7 +93,6 @@ export async function run(args: string[]): Promise<void> {
       failed: r.metrics.failed,
     }];
   }
-  await prepareOutDir(v.out!);
   const out = {
     num_samples: n,
     num_classes: numClasses,
@@ -98,15 +101,19 @@ export async function run(args: string[]): Promise<void> {
     ...fit,
     run: { command: "calibrate", source: sources, version: VERSION },
   };
-  const path = join(v.out!, "calibration.json");
-  await Deno.writeTextFile(path, JSON.stringify(out, null, 2) + "\n");
   const diagrams = [
     ["reliability_before.svg", fit.reliability_before, "Before (T = 1)"],
     ["reliability_after.svg", fit.reliability_after, `After (T = ${fit.temperature.toFixed(3)})`],
   ] as const;
-  for (const [file, table, title] of diagrams) {
-    await Deno.writeTextFile(join(v.out!, file), reliabilityDiagramSvg(table, { title }));
-  }
+  // All-or-nothing: calibration.json (the marker) and its diagrams come from one run.
+  const staged = await StagedOutput.open(v.out!, CALIBRATE_OUTPUTS);
+  await withStagedOutput(staged, "calibration.json", async (stagedPath) => {
+    await Deno.writeTextFile(stagedPath("calibration.json"), JSON.stringify(out, null, 2) + "\n");
+    for (const [file, table, title] of diagrams) {
+      await Deno.writeTextFile(stagedPath(file), reliabilityDiagramSvg(table, { title }));
+    }
+  });
+  const path = join(v.out!, "calibration.json");
   if (v.json) console.log(JSON.stringify(out, null, 2));
   else {
     console.log(`  temperature  ${fit.temperature.toFixed(6)}`);
