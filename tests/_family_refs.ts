@@ -10,7 +10,8 @@ import { createHash } from "node:crypto";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fromFileUrl } from "./_path.ts";
-import { SafetensorsFile } from "../src/weights/safetensors.ts";
+import { SafetensorsFile, writeSafetensors } from "../src/weights/safetensors.ts";
+import { assertRelClose } from "./_helpers.ts";
 import type { Engine } from "../src/gpu/engine.ts";
 import type { ClassifierModel } from "../src/models/model.ts";
 import { fixture, HAVE_FIXTURES } from "./_helpers.ts";
@@ -169,4 +170,71 @@ export function hostGradCam(
     }
   }
   return out;
+}
+
+/**
+ * Checks a CNN against case `name`'s references in `dir` (`.ref` and
+ * `.ref_odd`): feature-map shape; logits, pooled features, feature map and
+ * host Grad-CAM within 1e-4 relative. Returns one line of measured
+ * differences per reference.
+ */
+export async function checkCnnCase(
+  engine: Engine,
+  model: ClassifierModel,
+  dir: string,
+  name: string,
+): Promise<string[]> {
+  const lines: string[] = [];
+  for (const suffix of ["ref", "ref_odd"]) {
+    const ref = await readRef(join(dir, `${name}.${suffix}.safetensors`));
+    const o = await runCnn(engine, model, ref.pixels);
+    if (o.mapShape.join() !== ref.feature_map.shape.join()) {
+      throw new Error(`${name} ${suffix}: map [${o.mapShape}] != [${ref.feature_map.shape}]`);
+    }
+    const what = `${name} ${suffix}`;
+    const dl = assertRelClose(o.logits, ref.logits.data, 1e-4, `${what} logits`);
+    const df = assertRelClose(o.features, ref.features.data, 1e-4, `${what} features`);
+    const dm = assertRelClose(o.featureMap, ref.feature_map.data, 1e-4, `${what} map`);
+    const cam = hostGradCam(model, o, ref.target_class.data);
+    const dc = assertRelClose(cam, ref.gradcam.data, 1e-4, `${what} Grad-CAM`);
+    lines.push(
+      `${what}: logits ${dl.toExponential(1)} features ${df.toExponential(1)} ` +
+        `map ${dm.toExponential(1)} gradcam ${dc.toExponential(1)}`,
+    );
+  }
+  return lines;
+}
+
+/**
+ * A temporary copy of case `name` (in `dir`) with its tensors edited and its
+ * config.json merged with `edit.config` (null: no config.json), for refusal
+ * and override tests.
+ */
+export async function caseVariant(
+  dir: string,
+  name: string,
+  edit: {
+    config?: Record<string, unknown> | null;
+    tensors?: (t: Record<string, { data: Float32Array; shape: number[] }>) => void;
+  },
+): Promise<string> {
+  const src = join(dir, name);
+  const dst = await Deno.makeTempDir({ prefix: `visioneval-${name}-` });
+  const t = await readRef(join(src, "model.safetensors"));
+  edit.tensors?.(t);
+  await writeSafetensors(
+    join(dst, "model.safetensors"),
+    Object.fromEntries(
+      Object.entries(t).map((
+        [k, v],
+      ) => [k, { dtype: "F32" as const, shape: v.shape, data: v.data }]),
+    ),
+  );
+  let config: Record<string, unknown> | null = null;
+  try {
+    config = JSON.parse(await Deno.readTextFile(join(src, "config.json")));
+  } catch { /* no config.json */ }
+  if (edit.config !== undefined) config = edit.config && { ...config, ...edit.config };
+  if (config) await Deno.writeTextFile(join(dst, "config.json"), JSON.stringify(config));
+  return dst;
 }

@@ -13,13 +13,19 @@ import { Engine } from "../src/gpu/engine.ts";
 import type { ClassifierModel } from "../src/models/model.ts";
 import { ModelLayoutError } from "../src/errors.ts";
 import { findModelFiles } from "../src/models/config.ts";
-import { SafetensorsFile, writeSafetensors } from "../src/weights/safetensors.ts";
+import { SafetensorsFile } from "../src/weights/safetensors.ts";
 import { convnextFamily, convnextPipeline, loadConvNeXt } from "../src/models/convnext/family.ts";
 import { convnextSpec } from "../src/models/convnext/layouts.ts";
 import type { ConvNeXtSpec } from "../src/models/convnext/spec.ts";
 import type { TensorIndex } from "../src/weights/layout_check.ts";
-import { assertRelClose } from "./_helpers.ts";
-import { familyRefs, HAVE_TORCH, hostGradCam, readRef, runCnn } from "./_family_refs.ts";
+import {
+  caseVariant,
+  checkCnnCase,
+  familyRefs,
+  HAVE_TORCH,
+  readRef,
+  runCnn,
+} from "./_family_refs.ts";
 
 const SKIP = HAVE_TORCH ? "" : " (skipped: /usr/bin/python3 cannot import torch/torchvision)";
 /** ConvNeXt V2 needs the GRN kernel (ops/grn.ts, kernels branch); until then V2 cases are skipped. */
@@ -45,7 +51,6 @@ const getEngine = () => enginePromise ??= Engine.create();
 
 const run = async (model: ClassifierModel, pixels: { data: Float32Array; shape: number[] }) =>
   runCnn(await getEngine(), model, pixels);
-const gradcam = hostGradCam;
 
 const measured: string[] = [];
 
@@ -62,20 +67,7 @@ for (const name of CASES) {
       assert.ok(convnextFamily.detect(Object.keys(names), files.config), `${name} not detected`);
       const model = await loadConvNeXt(files, { engine: await getEngine() });
       try {
-        for (const suffix of ["ref", "ref_odd"]) {
-          const ref = await readAll(join(dir, `${name}.${suffix}.safetensors`));
-          const o = await run(model, ref.pixels);
-          assert.deepEqual([...o.mapShape], ref.feature_map.shape);
-          const dl = assertRelClose(o.logits, ref.logits.data, 1e-4, `${name} ${suffix} logits`);
-          const df = assertRelClose(o.features, ref.features.data, 1e-4, `${name} features`);
-          const dm = assertRelClose(o.featureMap, ref.feature_map.data, 1e-4, `${name} map`);
-          const cam = gradcam(model, o, ref.target_class.data);
-          const dc = assertRelClose(cam, ref.gradcam.data, 1e-4, `${name} ${suffix} Grad-CAM`);
-          measured.push(
-            `${name} ${suffix}: logits ${dl.toExponential(1)} features ${df.toExponential(1)} ` +
-              `map ${dm.toExponential(1)} gradcam ${dc.toExponential(1)}`,
-          );
-        }
+        measured.push(...await checkCnnCase(await getEngine(), model, dir, name));
       } finally {
         model.dispose();
       }
@@ -83,35 +75,9 @@ for (const name of CASES) {
   });
 }
 
-/** A copy of case `name` with config.json replaced (undefined: removed) and tensors edited. */
-async function variant(
-  name: string,
-  edit: {
-    config?: Record<string, unknown> | null;
-    tensors?: (t: Record<string, { data: Float32Array; shape: number[] }>) => void;
-  },
-): Promise<string> {
-  const dir = await refs();
-  const src = join(dir, name);
-  const dst = await Deno.makeTempDir({ prefix: `convnext-${name}-` });
-  const t = await readAll(join(src, "model.safetensors"));
-  edit.tensors?.(t);
-  await writeSafetensors(
-    join(dst, "model.safetensors"),
-    Object.fromEntries(
-      Object.entries(t).map((
-        [k, v],
-      ) => [k, { dtype: "F32" as const, shape: v.shape, data: v.data }]),
-    ),
-  );
-  let config: Record<string, unknown> | null = null;
-  try {
-    config = JSON.parse(await Deno.readTextFile(join(src, "config.json")));
-  } catch { /* no config */ }
-  if (edit.config !== undefined) config = edit.config && { ...config, ...edit.config };
-  if (config) await Deno.writeTextFile(join(dst, "config.json"), JSON.stringify(config));
-  return dst;
-}
+/** A copy of case `name` with config.json merged with `edit.config` (null: none), tensors edited. */
+const variant = async (name: string, edit: Parameters<typeof caseVariant>[2]) =>
+  caseVariant(await refs(), name, edit);
 
 async function logitsOf(path: string): Promise<Float32Array> {
   const dir = await refs();

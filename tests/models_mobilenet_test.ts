@@ -15,7 +15,7 @@ import { Engine } from "../src/gpu/engine.ts";
 import type { ClassifierModel } from "../src/models/model.ts";
 import { ModelLayoutError } from "../src/errors.ts";
 import { findModelFiles } from "../src/models/config.ts";
-import { SafetensorsFile, writeSafetensors } from "../src/weights/safetensors.ts";
+import { SafetensorsFile } from "../src/weights/safetensors.ts";
 import {
   loadMobileNet,
   mobilenetFamily,
@@ -23,8 +23,14 @@ import {
 } from "../src/models/mobilenet/family.ts";
 import { makeDivisible, mobilenetSpec } from "../src/models/mobilenet/layouts.ts";
 import type { TensorIndex } from "../src/weights/layout_check.ts";
-import { assertRelClose } from "./_helpers.ts";
-import { generatedRefs, HAVE_TORCH, hostGradCam, readRef, runCnn } from "./_family_refs.ts";
+import {
+  caseVariant,
+  checkCnnCase,
+  generatedRefs,
+  HAVE_TORCH,
+  readRef,
+  runCnn,
+} from "./_family_refs.ts";
 
 const SKIP = HAVE_TORCH ? "" : " (skipped: /usr/bin/python3 cannot import torch/torchvision)";
 const CASES = [
@@ -42,7 +48,6 @@ const getEngine = () => enginePromise ??= Engine.create();
 
 const run = async (model: ClassifierModel, pixels: { data: Float32Array; shape: number[] }) =>
   runCnn(await getEngine(), model, pixels);
-const gradcam = hostGradCam;
 
 const measured: string[] = [];
 
@@ -58,20 +63,7 @@ for (const name of CASES) {
       assert.ok(mobilenetFamily.detect(names, files.config), `${name} not detected`);
       const model = await loadMobileNet(files, { engine: await getEngine() });
       try {
-        for (const suffix of ["ref", "ref_odd"]) {
-          const ref = await readRef(join(dir, `${name}.${suffix}.safetensors`));
-          const o = await run(model, ref.pixels);
-          assert.deepEqual([...o.mapShape], ref.feature_map.shape);
-          const dl = assertRelClose(o.logits, ref.logits.data, 1e-4, `${name} ${suffix} logits`);
-          const df = assertRelClose(o.features, ref.features.data, 1e-4, `${name} features`);
-          const dm = assertRelClose(o.featureMap, ref.feature_map.data, 1e-4, `${name} map`);
-          const cam = gradcam(model, o, ref.target_class.data);
-          const dc = assertRelClose(cam, ref.gradcam.data, 1e-4, `${name} ${suffix} Grad-CAM`);
-          measured.push(
-            `${name} ${suffix}: logits ${dl.toExponential(1)} features ${df.toExponential(1)} ` +
-              `map ${dm.toExponential(1)} gradcam ${dc.toExponential(1)}`,
-          );
-        }
+        measured.push(...await checkCnnCase(await getEngine(), model, dir, name));
       } finally {
         model.dispose();
       }
@@ -79,29 +71,9 @@ for (const name of CASES) {
   });
 }
 
-/** A copy of case `name` with config.json set (null: none) and tensors edited. */
-async function variant(
-  name: string,
-  edit: {
-    config?: Record<string, unknown> | null;
-    tensors?: (t: Record<string, { data: Float32Array; shape: number[] }>) => void;
-  },
-): Promise<string> {
-  const dir = await refs();
-  const dst = await Deno.makeTempDir({ prefix: `mobilenet-${name}-` });
-  const t = await readRef(join(dir, name, "model.safetensors"));
-  edit.tensors?.(t);
-  await writeSafetensors(
-    join(dst, "model.safetensors"),
-    Object.fromEntries(
-      Object.entries(t).map((
-        [k, v],
-      ) => [k, { dtype: "F32" as const, shape: v.shape, data: v.data }]),
-    ),
-  );
-  if (edit.config) await Deno.writeTextFile(join(dst, "config.json"), JSON.stringify(edit.config));
-  return dst;
-}
+/** A copy of case `name` with config.json merged with `edit.config` (null: none), tensors edited. */
+const variant = async (name: string, edit: Parameters<typeof caseVariant>[2]) =>
+  caseVariant(await refs(), name, edit);
 
 async function refusal(path: string, ...patterns: RegExp[]): Promise<string> {
   const err = await loadMobileNet(path, { engine: await getEngine() }).then(
