@@ -75,6 +75,8 @@ export {
   checkpointMeta,
   Classifier,
   type ClassifierMeta,
+  completeMeta,
+  type LoaderMeta,
   PooledClassifier,
 } from "./src/models/classifier.ts";
 

@@ -6,6 +6,7 @@
  * extends {@link Classifier} and writes only `forwardBatch` (the network on
  * one chunk), `activationBytesPerImage` and `dispose`.
  */
+import { dirname } from "node:path";
 import { type Engine, fmtBytes } from "../gpu/engine.ts";
 import { GpuLimitError, ModelLayoutError } from "../errors.ts";
 import type { Tensor } from "../tensor.ts";
@@ -66,6 +67,28 @@ export function checkpointMeta(
     inputSize: inputSizeFromConfig({ ...files.config, ...processor }, o.fallbackSize),
     labels: labelsFromConfig(files.config, o.numClasses),
     preprocess: o.preprocess,
+  };
+}
+
+/** What a family's `fromFile` is given: {@link checkpointMeta}'s result (`path` optional). */
+export type LoaderMeta = Omit<ClassifierMeta, "numClasses" | "inChannels" | "path"> & {
+  path?: string;
+};
+
+/**
+ * Completes loader metadata from the spec: its head's classes and input
+ * channels, and the weights file's folder when no `path` is given.
+ */
+export function completeMeta(
+  meta: LoaderMeta,
+  weightsPath: string,
+  spec: { head: { numClasses: number }; inChannels: number },
+): ClassifierMeta {
+  return {
+    ...meta,
+    path: meta.path ?? dirname(weightsPath),
+    numClasses: spec.head.numClasses,
+    inChannels: spec.inChannels,
   };
 }
 

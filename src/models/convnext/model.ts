@@ -15,7 +15,6 @@
  * (after timm's `norm_pre` where the model has one); `features` is the
  * pooled vector before the head's LayerNorm.
  */
-import { dirname } from "node:path";
 import type { Engine } from "../../gpu/engine.ts";
 import {
   depthwiseConv2dNHWC,
@@ -33,7 +32,12 @@ import type { Tensor } from "../../tensor.ts";
 import { ClassifierHead } from "../../nn/head.ts";
 import type { SafetensorsFile } from "../../weights/safetensors.ts";
 import type { ForwardOptions, ForwardResult } from "../model.ts";
-import { type ClassifierMeta, PooledClassifier } from "../classifier.ts";
+import {
+  type ClassifierMeta,
+  completeMeta,
+  type LoaderMeta,
+  PooledClassifier,
+} from "../classifier.ts";
 import {
   type LoadedLinear,
   type LoadedNorm,
@@ -142,7 +146,7 @@ export class ConvNeXt extends PooledClassifier {
     engine: Engine,
     file: SafetensorsFile,
     spec: ConvNeXtSpec,
-    meta: Omit<ClassifierMeta, "numClasses" | "inChannels" | "path"> & { path?: string },
+    meta: LoaderMeta,
   ): Promise<ConvNeXt> {
     const { stem } = spec;
     // A conv weight [O, C, k, k] flattened is [O, C*k*k] in (c, i, j) order: patchify's columns.
@@ -178,12 +182,11 @@ export class ConvNeXt extends PooledClassifier {
     const last = spec.widths[spec.widths.length - 1];
     const normPre = spec.normPre ? await loadEpsNorm(engine, file, spec.normPre, last) : undefined;
     const head = await ClassifierHead.load(engine, file, spec.head);
-    return new ConvNeXt(spec, { stem: { proj: stemProj, norm: stemNorm }, stages, normPre, head }, {
-      ...meta,
-      path: meta.path ?? dirname(file.path),
-      numClasses: spec.head.numClasses,
-      inChannels: spec.inChannels,
-    });
+    return new ConvNeXt(
+      spec,
+      { stem: { proj: stemProj, norm: stemNorm }, stages, normPre, head },
+      completeMeta(meta, file.path, spec),
+    );
   }
 
   /** The largest tensor one `h` x `w` image produces anywhere in the network, in bytes. */

@@ -15,7 +15,6 @@
  * The `featureMap` tap is the final 1x1 conv's output as NCHW [B, C, h, w]
  * (Grad-CAM's target layer); `features` is the pooled vector the head reads.
  */
-import { dirname } from "node:path";
 import type { Engine } from "../../gpu/engine.ts";
 import {
   depthwiseConv2dNHWC,
@@ -44,7 +43,12 @@ import {
 } from "../../nn/layers.ts";
 import type { SafetensorsFile } from "../../weights/safetensors.ts";
 import type { ForwardOptions, ForwardResult } from "../model.ts";
-import { type ClassifierMeta, PooledClassifier } from "../classifier.ts";
+import {
+  type ClassifierMeta,
+  completeMeta,
+  type LoaderMeta,
+  PooledClassifier,
+} from "../classifier.ts";
 import type { ConvBnSpec, InvertedResidualSpec, MobileNetSpec } from "./spec.ts";
 
 interface LoadedBlock {
@@ -146,7 +150,7 @@ export class MobileNet extends PooledClassifier {
     engine: Engine,
     file: SafetensorsFile,
     spec: MobileNetSpec,
-    meta: Omit<ClassifierMeta, "numClasses" | "inChannels" | "path"> & { path?: string },
+    meta: LoaderMeta,
   ): Promise<MobileNet> {
     const eps = spec.bnEps;
     const s = spec.stem;
@@ -165,12 +169,7 @@ export class MobileNet extends PooledClassifier {
     for (const b of spec.blocks) blocks.push(await loadBlock(engine, file, b, eps));
     const final = await pointwise(engine, file, spec.final, eps);
     const head = await ClassifierHead.load(engine, file, spec.head);
-    return new MobileNet(spec, { stem, blocks, final, head }, {
-      ...meta,
-      path: meta.path ?? dirname(file.path),
-      numClasses: spec.head.numClasses,
-      inChannels: spec.inChannels,
-    });
+    return new MobileNet(spec, { stem, blocks, final, head }, completeMeta(meta, file.path, spec));
   }
 
   /** The largest tensor one `h` x `w` image produces anywhere in the network, in bytes. */

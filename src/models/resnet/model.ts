@@ -9,7 +9,6 @@
  * folded into its convolution at load time, and ReLU and the residual add run
  * in the convolution's epilogue, so a basic block is two conv dispatches.
  */
-import { dirname } from "node:path";
 import { Engine } from "../../gpu/engine.ts";
 import {
   conv2d,
@@ -38,7 +37,13 @@ import {
 } from "./layouts.ts";
 import { findModelFiles, type ModelFiles } from "../config.ts";
 import type { ForwardOptions, ForwardResult, ModelPreprocess } from "../model.ts";
-import { checkpointMeta, type ClassifierMeta, PooledClassifier } from "../classifier.ts";
+import {
+  checkpointMeta,
+  type ClassifierMeta,
+  completeMeta,
+  type LoaderMeta,
+  PooledClassifier,
+} from "../classifier.ts";
 import type { ModelFamily } from "../family.ts";
 
 /** A convolution with its BatchNorm folded in, on the GPU. */
@@ -119,7 +124,7 @@ export class ResNet extends PooledClassifier {
     engine: Engine,
     file: SafetensorsFile,
     spec: ResNetSpec,
-    meta: Omit<ClassifierMeta, "numClasses" | "inChannels" | "path"> & { path?: string },
+    meta: LoaderMeta,
   ): Promise<ResNet> {
     const eps = spec.bnEps;
     const stem: LoadedConv[] = [];
@@ -138,12 +143,7 @@ export class ResNet extends PooledClassifier {
       blocks.push(loaded);
     }
     const head = await ClassifierHead.load(engine, file, spec.head, eps);
-    return new ResNet(spec, { stem, blocks, head }, {
-      ...meta,
-      path: meta.path ?? dirname(file.path),
-      numClasses: spec.head.numClasses,
-      inChannels: spec.inChannels,
-    });
+    return new ResNet(spec, { stem, blocks, head }, completeMeta(meta, file.path, spec));
   }
 
   /**
