@@ -20,6 +20,8 @@
 //
 // HEAD_DIM (d) and KEYS_PER_TILE are substituted by src/ops/attention.ts
 // before compilation, because per-invocation arrays need constant sizes.
+// An optional additive bias B[h, i, j] (BEiT's relative positions, Swin's
+// window masks) joins the scores: softmax(Q K^T / sqrt(d) + B) V.
 // The entry point `main_stats` also writes each row's final (m, l), from
 // which shaders/attention_probs.wgsl rebuilds the probabilities for
 // attention rollout; `main` does not, so it pays nothing for that option.
@@ -35,6 +37,7 @@ struct Params {
   qTiles: u32,   // ceil(T / (2 * WG)) query blocks per head
   blocks: u32,   // B * H * qTiles workgroups
   scale: f32,    // 1 / sqrt(HEAD_DIM)
+  biasGroups: u32, // 0: no bias; else image b adds bias[b % biasGroups] [H, T, T] to its scores
 }
 
 override WG: u32 = 16u;   // invocations; a workgroup covers 2 * WG query rows
@@ -42,7 +45,8 @@ override WG: u32 = 16u;   // invocations; a workgroup covers 2 * WG query rows
 @group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read> qkv: array<vec4f>;
 @group(0) @binding(2) var<storage, read_write> out: array<vec4f>;
-@group(0) @binding(3) var<storage, read_write> stats: array<vec2f>;  // [B, H, T] (m, l)
+@group(0) @binding(3) var<storage, read> bias: array<f32>;  // [G, H, T, T] (a dummy when G = 0)
+@group(0) @binding(4) var<storage, read_write> stats: array<vec2f>;  // [B, H, T] (m, l)
 
 var<workgroup> kTile: array<vec4f, KEYS_PER_TILE * D4>;
 var<workgroup> vTile: array<vec4f, KEYS_PER_TILE * D4>;
@@ -113,8 +117,14 @@ fn attendRows(wid: vec3u, nwg: vec3u, lid: u32) -> RowStats {
         dot0 = fma(q0[c], k, dot0);
         dot1 = fma(q1[c], k, dot1);
       }
-      let x0 = (dot0.x + dot0.y) + (dot0.z + dot0.w);
-      let x1 = (dot1.x + dot1.y) + (dot1.z + dot1.w);
+      var x0 = (dot0.x + dot0.y) + (dot0.z + dot0.w);
+      var x1 = (dot1.x + dot1.y) + (dot1.z + dot1.w);
+      if (p.biasGroups > 0u) {
+        // Additive score bias (relative positions, window masks); rows past T read row T - 1.
+        let g = ((b % p.biasGroups) * p.H + h) * p.T;
+        x0 += bias[(g + min(i0, p.T - 1u)) * p.T + k0 + jj];
+        x1 += bias[(g + min(i1, p.T - 1u)) * p.T + k0 + jj];
+      }
       s0[jj] = x0;
       s1[jj] = x1;
       max0 = max(max0, x0);

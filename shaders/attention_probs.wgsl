@@ -19,6 +19,7 @@ struct Params {
   layer: u32,
   rows: u32,     // B * T (main) or B (cls_heads)
   scale: f32,
+  biasGroups: u32, // as in the attention kernel: bias[b % biasGroups] [H, T, T] joins the scores
 }
 
 override WG: u32 = 64u;
@@ -29,6 +30,12 @@ override MODEL_DIM: u32 = 192u;
 @group(0) @binding(1) var<storage, read> qkv: array<vec4f>;     // [B, T, 3D]
 @group(0) @binding(2) var<storage, read> stats: array<vec2f>;   // [B, H, T]
 @group(0) @binding(3) var<storage, read_write> out: array<f32>; // [B, L, T, T]
+@group(0) @binding(4) var<storage, read> bias: array<f32>;      // [G, H, T, T] (dummy when G = 0)
+
+fn scoreBias(b: u32, h: u32, i: u32, j: u32) -> f32 {
+  if (p.biasGroups == 0u) { return 0.0; }
+  return bias[(((b % p.biasGroups) * p.H + h) * p.T + i) * p.T + j];
+}
 
 var<workgroup> qRow: array<vec4f, MODEL_DIM / 4u>;
 
@@ -58,7 +65,7 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
       }
       let dot = (dot4.x + dot4.y) + (dot4.z + dot4.w);
       let ml = stats[(b * p.H + h) * p.T + i];
-      sum += exp(dot - ml.x) / ml.y;
+      sum += exp(dot + scoreBias(b, h, i, j) - ml.x) / ml.y;
     }
     out[((b * p.L + p.layer) * p.T + i) * p.T + j] = sum * invH;
   }
@@ -86,7 +93,7 @@ fn cls_heads(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: ve
       }
       let dot = (dot4.x + dot4.y) + (dot4.z + dot4.w);
       let ml = stats[(b * p.H + h) * p.T];
-      out[(b * p.H + h) * p.T + j] = exp(dot - ml.x) / ml.y;
+      out[(b * p.H + h) * p.T + j] = exp(dot + scoreBias(b, h, 0u, j) - ml.x) / ml.y;
     }
   }
 }

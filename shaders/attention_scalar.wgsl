@@ -28,6 +28,7 @@ struct Params {
   qTiles: u32,   // ceil(T / WG)
   blocks: u32,   // B * H * qTiles workgroups
   scale: f32,    // 1 / sqrt(HEAD_DIM)
+  biasGroups: u32, // 0: no bias; else image b adds bias[b % biasGroups] [H, T, T] to its scores
 }
 
 override WG: u32 = 64u;
@@ -35,7 +36,8 @@ override WG: u32 = 64u;
 @group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read> qkv: array<f32>;
 @group(0) @binding(2) var<storage, read_write> out: array<f32>;
-@group(0) @binding(3) var<storage, read_write> stats: array<vec2f>;  // [B, H, T] (m, l)
+@group(0) @binding(3) var<storage, read> bias: array<f32>;  // [G, H, T, T] (a dummy when G = 0)
+@group(0) @binding(4) var<storage, read_write> stats: array<vec2f>;  // [B, H, T] (m, l)
 
 var<workgroup> kTile: array<f32, KEYS_PER_TILE * HEAD_DIM>;
 var<workgroup> vTile: array<f32, KEYS_PER_TILE * HEAD_DIM>;
@@ -91,6 +93,9 @@ fn attendRows(wid: vec3u, nwg: vec3u, lid: u32) -> RowStats {
     for (var jj = 0u; jj < n; jj++) {
       var dot = 0.0;
       for (var c = 0u; c < HEAD_DIM; c++) { dot = fma(q[c], kTile[jj * HEAD_DIM + c], dot); }
+      if (p.biasGroups > 0u) {
+        dot += bias[(((b % p.biasGroups) * p.H + h) * p.T + min(i, p.T - 1u)) * p.T + k0 + jj];
+      }
       s[jj] = dot;
       tileMax = max(tileMax, dot);
     }

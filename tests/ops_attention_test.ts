@@ -6,7 +6,14 @@ import { assertAbsClose, randomF32 } from "./_helpers.ts";
  * float64 reference of multi-head attention on a fused qkv [B, T, 3D]:
  * returns O [B, T, D] and the head-mean probabilities [B, T, T].
  */
-function attentionRef(qkv: Float32Array, B: number, T: number, D: number, H: number) {
+function attentionRef(
+  qkv: Float32Array,
+  B: number,
+  T: number,
+  D: number,
+  H: number,
+  bias?: { data: Float32Array; groups: number },
+) {
   const d = D / H;
   const out = new Float64Array(B * T * D);
   const probs = new Float64Array(B * T * T);
@@ -20,7 +27,8 @@ function attentionRef(qkv: Float32Array, B: number, T: number, D: number, H: num
         for (let j = 0; j < T; j++) {
           let dot = 0;
           for (let c = 0; c < d; c++) dot += at(b, i, 0, h, c) * at(b, j, 1, h, c);
-          s[j] = dot / Math.sqrt(d);
+          s[j] = dot / Math.sqrt(d) +
+            (bias ? bias.data[(((b % bias.groups) * H + h) * T + i) * T + j] : 0);
           m = Math.max(m, s[j]);
         }
         let sum = 0;
@@ -72,4 +80,61 @@ Deno.test("attention matches a float64 reference (T 17/65/197, d 5/6/16/32/64, h
     }
     assertAbsClose(got, ref.probs, 1e-6 * range, `head-mean probabilities ${what}`);
   }
+});
+
+Deno.test("attention with an additive score bias (G = 1 and per-window groups), probs and cls rows", async () => {
+  const engine = await Engine.create();
+  // [B, T, H, d, groups]: vec4 and scalar kernels, T not a multiple of the tiles.
+  const cases: [number, number, number, number, number][] = [
+    [2, 17, 3, 16, 1],
+    [4, 49, 2, 8, 2],
+    [3, 19, 3, 6, 3],
+    [2, 65, 1, 32, 1],
+  ];
+  let seed = 101;
+  for (const [B, T, H, d, G] of cases) {
+    const D = H * d;
+    const qkv = randomF32(B * T * 3 * D, seed++, -2, 2);
+    // A relative-position-like bias plus a window-mask-like -100 on some pairs.
+    const bias = randomF32(G * H * T * T, seed++, -1, 1);
+    for (let k = 0; k < bias.length; k += 7) bias[k] = -100;
+    const ref = attentionRef(qkv, B, T, D, H, { data: bias, groups: G });
+    const x = engine.upload(qkv, [B, T, 3 * D]);
+    const b = engine.upload(bias, G === 1 ? [H, T, T] : [G, H, T, T]);
+    const probs = engine.zeros([B, 1, T, T]);
+    const cls = engine.zeros([B, H, T]);
+    const plain = attention(engine, x, { heads: H, bias: b });
+    const tapped = attention(engine, x, {
+      heads: H,
+      bias: b,
+      headMeanProbs: { into: probs, layer: 0 },
+      clsHeadProbs: cls,
+    });
+    const [o1, o2, pr, cl] = await engine.read(plain, tapped, probs, cls);
+    const what = `[B ${B}, T ${T}, H ${H}, d ${d}, G ${G}]`;
+    assertAbsClose(o1, ref.out, 4e-5, `biased attention ${what}`);
+    assertAbsClose(o2, ref.out, 4e-5, `biased attention (taps) ${what}`);
+    assertAbsClose(pr, ref.probs, 2e-6, `biased head-mean probabilities ${what}`);
+    // Row 0 of each head sums to 1 and its head mean is the reference's row 0.
+    for (let bb = 0; bb < B; bb++) {
+      for (let j = 0; j < T; j++) {
+        let mean = 0;
+        for (let h = 0; h < H; h++) mean += cl[(bb * H + h) * T + j] / H;
+        const want = ref.probs[(bb * T) * T + j];
+        if (Math.abs(mean - want) > 2e-6) {
+          throw new Error(`cls row ${what} ${j}: ${mean} vs ${want}`);
+        }
+      }
+    }
+  }
+  // A bias whose groups do not divide the batch is refused.
+  const x = engine.upload(randomF32(3 * 5 * 12, 1), [3, 5, 12]);
+  const bad = engine.upload(randomF32(2 * 2 * 25, 2), [2, 2, 5, 5]);
+  let threw = false;
+  try {
+    attention(engine, x, { heads: 2, bias: bad });
+  } catch (e) {
+    threw = /G dividing the batch 3/.test((e as Error).message);
+  }
+  if (!threw) throw new Error("a bias with 2 groups for a batch of 3 was not refused");
 });

@@ -11,6 +11,7 @@ import type { Engine } from "../gpu/engine.ts";
 import type { Kernel } from "../gpu/kernel.ts";
 import { packParams } from "../gpu/params.ts";
 import type { Tensor } from "../tensor.ts";
+import { dummyTensor } from "./gemm.ts";
 
 /** Keys staged per tile: K and V tiles then take 2 * 1024 floats = 8 KiB of workgroup memory. */
 const TILE_FLOATS = 1024;
@@ -33,6 +34,14 @@ export interface AttentionOptions {
    * `headMeanProbs`; costs nothing when omitted.
    */
   clsHeadProbs?: Tensor;
+  /**
+   * Additive score bias [G, H, T, T] (or [H, T, T], G = 1): image b adds
+   * `bias[b % G]` to its scores before the softmax, i.e.
+   * softmax(Q K^T / sqrt(d) + bias) V. BEiT's relative-position bias has
+   * G = 1; Swin's windows (batch ordered image-major, window-minor) use G =
+   * windows per image for their masks.
+   */
+  bias?: Tensor;
 }
 
 const kernels = new Map<string, Kernel>();
@@ -93,10 +102,19 @@ export function attention(engine: Engine, qkv: Tensor, opts: AttentionOptions): 
   const wg = invocationsPerWorkgroup(T, rowsPerInvocation);
   const qTiles = Math.ceil(T / (wg * rowsPerInvocation));
   const blocks = B * H * qTiles;
-  const params = packParams([T, H, D, qTiles, blocks, { f32: scale }]);
+  const bias = opts.bias;
+  const biasGroups = bias ? bias.size / (H * T * T) : 0;
+  if (bias && (!Number.isInteger(biasGroups) || biasGroups < 1 || B % biasGroups !== 0)) {
+    throw new Error(
+      `attention: bias [${bias.shape}] must be [G, ${H}, ${T}, ${T}] with G dividing the batch ${B}`,
+    );
+  }
+  // The kernels always bind a bias buffer; without one they never read it.
+  const biasBinding = bias ?? dummyTensor(engine);
+  const params = packParams([T, H, D, qTiles, blocks, { f32: scale }, biasGroups]);
 
   if (!opts.headMeanProbs && !opts.clsHeadProbs) {
-    engine.run(attentionKernel(headDim, "main", wg), [qkv, out], blocks, params);
+    engine.run(attentionKernel(headDim, "main", wg), [qkv, out, biasBinding], blocks, params);
     return out;
   }
 
@@ -122,7 +140,12 @@ export function attention(engine: Engine, qkv: Tensor, opts: AttentionOptions): 
     throw new Error(`attention: clsHeadProbs must be [${B}, ${H}, ${T}], got [${cls.shape}]`);
   }
   const stats = engine.empty([B, H, T, 2], "f32", "attention-stats");
-  engine.run(attentionKernel(headDim, "main_stats", wg), [qkv, out, stats], blocks, params);
+  engine.run(
+    attentionKernel(headDim, "main_stats", wg),
+    [qkv, out, biasBinding, stats],
+    blocks,
+    params,
+  );
   const vec4 = headDim % 4 === 0;
   const probsKernel = (entry: "main" | "cls_heads"): Kernel => ({
     name: vec4 ? "attention_probs" : "attention_probs_scalar",
@@ -134,18 +157,18 @@ export function attention(engine: Engine, qkv: Tensor, opts: AttentionOptions): 
     const L = mean.into.shape[1];
     engine.run(
       probsKernel("main"),
-      [qkv, stats, mean.into],
+      [qkv, stats, mean.into, biasBinding],
       B * T,
-      packParams([T, H, D, L, mean.layer, B * T, { f32: scale }]),
+      packParams([T, H, D, L, mean.layer, B * T, { f32: scale }, biasGroups]),
     );
   }
   if (cls) {
     // The same probabilities as `main`, for row 0 only and per head.
     engine.run(
       probsKernel("cls_heads"),
-      [qkv, stats, cls],
+      [qkv, stats, cls, biasBinding],
       B,
-      packParams([T, H, D, 1, 0, B, { f32: scale }]),
+      packParams([T, H, D, 1, 0, B, { f32: scale }, biasGroups]),
     );
   }
   stats.release();
