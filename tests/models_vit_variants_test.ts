@@ -18,14 +18,23 @@ import { readRef, refsTest, relDiff } from "./_family_refs.ts";
 
 const engine = await Engine.create();
 
-for (const name of ["hf_dinov2", "hf_dinov2_registers", "timm_vit_reg_ls", "timm_vit_avg_fcnorm"]) {
+// [case, references]: "ref" at the trained 32x32 grid, "ref_odd" at 40x48 (resized positions).
+const CASES: [string, string[]][] = [
+  ["hf_dinov2", ["ref", "ref_odd"]],
+  ["hf_dinov2_registers", ["ref", "ref_odd"]],
+  ["timm_vit_reg_ls", ["ref", "ref_odd"]],
+  ["timm_vit_avg_fcnorm", ["ref", "ref_odd"]],
+  ["hf_beit", ["ref"]],
+];
+
+for (const [name, suffixes] of CASES) {
   refsTest(
-    `vit variants: ${name} logits, head input and attention match PyTorch (32x32, 40x48)`,
+    `vit variants: ${name} logits, head input and attention match PyTorch (${suffixes.join(", ")})`,
     async (dir) => {
       const model = await loadModel(join(dir, name), engine);
       try {
         assert.equal(model.architecture, "vit");
-        for (const suffix of ["ref", "ref_odd"]) {
+        for (const suffix of suffixes) {
           const ref = await readRef(join(dir, `${name}.${suffix}.safetensors`));
           const x = engine.upload(ref.pixels.data, ref.pixels.shape, "pixels");
           const out = model.forward(engine, x, { features: true, attention: true });
@@ -97,6 +106,39 @@ refsTest(
     assert.match(s.notes.join(" "), /no_embed_class/);
   },
 );
+
+refsTest(
+  "beit: relative position bias only at its trained grid; other grids refused with the size",
+  async (dir) => {
+    const model = await loadModel(join(dir, "hf_beit"), engine);
+    try {
+      const x = engine.upload(new Float32Array(1 * 3 * 40 * 48), [1, 3, 40, 48], "pixels");
+      assert.throws(
+        () => model.forward(engine, x),
+        /relative position bias is for 8x8; resize images to 32x32/,
+      );
+      x.release();
+    } finally {
+      model.dispose();
+    }
+  },
+);
+
+Deno.test("beit: the dense relative position bias indexes the table as the library does", async () => {
+  const { relativePositionBias } = await import("../src/nn/transformer.ts");
+  // Window 2x3, 1 head: rows 0..(3*5-1) are offsets, then class->patch, patch->class, class->class.
+  const rows = (2 * 2 - 1) * (2 * 3 - 1) + 3;
+  const table = Float32Array.from({ length: rows }, (_, i) => i);
+  const b = relativePositionBias(table, 1, [2, 3]);
+  const T = 7;
+  assert.equal(b[0], rows - 1); // class to class
+  assert.equal(b[1], rows - 3); // class to patch
+  assert.equal(b[T], rows - 2); // patch to class
+  // Patch (0,0) to itself: offset (0,0) -> (1)*(5) + 2 = 7; patch (1,2) to (0,0): (2)*5 + 4 = 14.
+  assert.equal(b[1 * T + 1], 7);
+  assert.equal(b[6 * T + 1], 14);
+  assert.throws(() => relativePositionBias(table, 2, [2, 3]), /is not \[18, 2\]/);
+});
 
 Deno.test("dinov2: layout detection, SwiGLU refused, mask token ignored", () => {
   const D = 8;

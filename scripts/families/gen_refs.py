@@ -564,6 +564,120 @@ def hf_dinov2(out, name, registers=0):
            [(img, img), (40, 48)], cfg, sd, ["ref", "ref_odd"])
 
 
+# -------------------------------------------------------------------------------------------- BEiT
+def beit_rel_index(wh, ww):
+    """BeitRelativePositionBias.generate_relative_position_index (modeling_beit.py), written out."""
+    n = (2 * wh - 1) * (2 * ww - 1) + 3
+    coords = torch.stack(torch.meshgrid(torch.arange(wh), torch.arange(ww), indexing="ij")).flatten(1)
+    rel = (coords[:, :, None] - coords[:, None, :]).permute(1, 2, 0).contiguous()
+    rel[:, :, 0] += wh - 1
+    rel[:, :, 1] += ww - 1
+    rel[:, :, 0] *= 2 * ww - 1
+    idx = torch.zeros((wh * ww + 1,) * 2, dtype=torch.long)
+    idx[1:, 1:] = rel.sum(-1)
+    idx[0, 0:] = n - 3
+    idx[0:, 0] = n - 2
+    idx[0, 0] = n - 1
+    return idx
+
+
+def beit_forward(sd, heads, patch, pixels, eps=1e-12):
+    """BeitForImageClassification from HF key names (modeling_beit.py): patch conv, [cls] + patches
+    (no absolute position embedding), pre-norm layers whose attention adds the per-layer relative
+    position bias (table indexed by beit_rel_index) to q k^T / sqrt(d), key without bias, branches
+    scaled by lambda_1 / lambda_2; pooler = LayerNorm(mean of the patch tokens); classifier."""
+    w = lambda n: sd[n]
+    b = pixels.shape[0]
+    x = F.conv2d(pixels, w("beit.embeddings.patch_embeddings.projection.weight"),
+                 w("beit.embeddings.patch_embeddings.projection.bias"), stride=patch)
+    gh, gw, d = x.shape[2], x.shape[3], x.shape[1]
+    x = torch.cat([w("beit.embeddings.cls_token").expand(b, -1, -1), x.flatten(2).transpose(1, 2)], 1)
+    idx = beit_rel_index(gh, gw)
+    t = x.shape[1]
+    attn = []
+    i = 0
+    while f"beit.encoder.layer.{i}.layernorm_before.weight" in sd:
+        p = f"beit.encoder.layer.{i}"
+        a = f"{p}.attention.attention"
+        y = F.layer_norm(x, (d,), w(f"{p}.layernorm_before.weight"), w(f"{p}.layernorm_before.bias"), eps)
+        q = F.linear(y, w(f"{a}.query.weight"), w(f"{a}.query.bias"))
+        k = F.linear(y, w(f"{a}.key.weight"))
+        v = F.linear(y, w(f"{a}.value.weight"), w(f"{a}.value.bias"))
+        q, k, v = (z.reshape(b, t, heads, d // heads).transpose(1, 2) for z in (q, k, v))
+        table = w(f"{a}.relative_position_bias.relative_position_bias_table")
+        bias = table[idx.reshape(-1)].reshape(t, t, heads).permute(2, 0, 1)
+        probs = torch.softmax(q @ k.transpose(-1, -2) / math.sqrt(d // heads) + bias, -1)
+        ctx = (probs @ v).transpose(1, 2).reshape(b, t, d)
+        o = F.linear(ctx, w(f"{p}.attention.output.dense.weight"), w(f"{p}.attention.output.dense.bias"))
+        x = x + w(f"{p}.lambda_1") * o
+        y = F.layer_norm(x, (d,), w(f"{p}.layernorm_after.weight"), w(f"{p}.layernorm_after.bias"), eps)
+        m = F.linear(F.gelu(F.linear(y, w(f"{p}.intermediate.dense.weight"), w(f"{p}.intermediate.dense.bias"))),
+                     w(f"{p}.output.dense.weight"), w(f"{p}.output.dense.bias"))
+        x = x + w(f"{p}.lambda_2") * m
+        attn.append(probs.mean(1))
+        i += 1
+    f = x[:, 1:].mean(1)
+    h = F.layer_norm(f, (d,), w("beit.pooler.layernorm.weight"), w("beit.pooler.layernorm.bias"), eps)
+    return f, F.linear(h, w("classifier.weight"), w("classifier.bias")), torch.stack(attn, 1)
+
+
+def hf_beit(out, name):
+    torch.manual_seed(0)
+    img, patch, d, heads, depth, classes = 32, 4, 48, 3, 2, 10
+    g = lambda *shape: torch.randn(*shape)
+    wn = img // patch
+    sd = {
+        "beit.embeddings.cls_token": 0.5 * g(1, 1, d),
+        "beit.embeddings.mask_token": torch.zeros(1, 1, d),
+        "beit.embeddings.patch_embeddings.projection.weight": g(d, 3, patch, patch) / math.sqrt(3 * patch * patch),
+        "beit.embeddings.patch_embeddings.projection.bias": 0.05 * g(d),
+    }
+    lin = lambda key, o, i, bias=True: sd.update(
+        {f"{key}.weight": g(o, i) / math.sqrt(i), **({f"{key}.bias": 0.05 * g(o)} if bias else {})})
+    aff = lambda key, k: sd.update(dict(zip((f"{key}.weight", f"{key}.bias"), rand_affine(k))))
+    for i in range(depth):
+        p = f"beit.encoder.layer.{i}"
+        a = f"{p}.attention.attention"
+        aff(f"{p}.layernorm_before", d)
+        lin(f"{a}.query", d, d)
+        lin(f"{a}.key", d, d, bias=False)
+        lin(f"{a}.value", d, d)
+        sd[f"{a}.relative_position_bias.relative_position_bias_table"] = g((2 * wn - 1) ** 2 + 3, heads)
+        lin(f"{p}.attention.output.dense", d, d)
+        sd[f"{p}.lambda_1"] = 0.5 + torch.rand(d)
+        aff(f"{p}.layernorm_after", d)
+        lin(f"{p}.intermediate.dense", 2 * d, d)
+        lin(f"{p}.output.dense", d, 2 * d)
+        sd[f"{p}.lambda_2"] = 0.5 + torch.rand(d)
+    aff("beit.pooler.layernorm", d)
+    lin("classifier", classes, d)
+    f = beit_forward(to64(sd), heads, patch, noise_batch(64, img, img).double())[0]
+    f = F.layer_norm(f, (d,), sd["beit.pooler.layernorm.weight"].double(),
+                     sd["beit.pooler.layernorm.bias"].double(), 1e-12)
+    sd["classifier.bias"] = centre_bias(sd["classifier.weight"].double(), f).float()
+    pixels = pixels_for(3, img, img)
+    feats, logits, attn = beit_forward(to64(sd), heads, patch, pixels.double())
+    ref = {"pixels": pixels, "logits": logits, "features": feats, "attn_mean": attn}
+    cfg = {
+        "model_type": "beit", "architectures": ["BeitForImageClassification"], "hidden_size": d,
+        "num_hidden_layers": depth, "num_attention_heads": heads, "intermediate_size": 2 * d,
+        "hidden_act": "gelu", "layer_norm_eps": 1e-12, "image_size": img, "patch_size": patch,
+        "num_channels": 3, "use_mask_token": True, "use_absolute_position_embeddings": False,
+        "use_relative_position_bias": True, "use_shared_relative_position_bias": False,
+        "layer_scale_init_value": 0.1, "use_mean_pooling": True,
+        "id2label": {str(i): f"class_{i}" for i in range(classes)},
+        "label2id": {f"class_{i}": i for i in range(classes)},
+    }
+    write_model(out, name, sd, cfg)
+    write_ref(out, name, ref)
+    log(name, ref)
+    record(name, "vit", "Hugging Face BeitForImageClassification + config.json",
+           "BEiT: per-layer relative position bias tables [(2*8-1)^2+3, 3] (cls rows last), key without bias, "
+           "lambda_1/lambda_2 layer scales, no absolute position embeddings, mean pooling + pooler LayerNorm "
+           "(eps 1e-12); forward written from modeling_beit.py",
+           [(img, img)], cfg, sd, ["ref"])
+
+
 # -------------------------------------------------------------------------- timm ViT variants
 def timm_vit_forward(sd, heads, patch, pixels, no_embed_class, pool, eps=1e-6):
     """timm VisionTransformer from its key names (timm/models/vision_transformer.py): patch conv,
@@ -1047,6 +1161,7 @@ def main():
         "tv_vit_mlp_head": lambda: tv_vit(out, "tv_vit_mlp_head", representation_size=24),
         "hf_dinov2": lambda: hf_dinov2(out, "hf_dinov2"),
         "hf_dinov2_registers": lambda: hf_dinov2(out, "hf_dinov2_registers", registers=4),
+        "hf_beit": lambda: hf_beit(out, "hf_beit"),
         # timm's DINOv2-with-registers design (layer scales, reg tokens, no_embed_class), config by model_args.
         "timm_vit_reg_ls": lambda: timm_vit_variant(
             out, "timm_vit_reg_ls", 48, 3, 4, True, "token", True,

@@ -50,6 +50,49 @@ export interface TransformerBlockSpec {
   layerScale1?: string;
   /** Layer scale [D] of the MLP branch (pre-norm blocks only). */
   layerScale2?: string;
+  /**
+   * A relative-position bias added to the attention scores (BEiT): the
+   * table [(2Wh-1)(2Ww-1) + 3, H] of a Wh x Ww patch window with one class
+   * token before the patches (the last three rows: class to patch, patch to
+   * class, class to class).
+   */
+  relativePositionBias?: { table: string; window: [number, number] };
+}
+
+/**
+ * BEiT's relative-position bias as a dense [H, T, T] score bias, T = 1 +
+ * Wh * Ww (class token first): patch i attends to patch j with the table row
+ * of their offset (dy + Wh - 1) * (2Ww - 1) + (dx + Ww - 1); the class
+ * token's row and column use the last three table rows.
+ */
+export function relativePositionBias(
+  table: Float32Array,
+  heads: number,
+  [wh, ww]: [number, number],
+): Float32Array {
+  const n = wh * ww, T = n + 1;
+  const distances = (2 * wh - 1) * (2 * ww - 1) + 3;
+  if (table.length !== distances * heads) {
+    throw new Error(
+      `relative position table of ${table.length} values is not [${distances}, ${heads}]`,
+    );
+  }
+  const index = (i: number, j: number): number => {
+    if (i === 0 && j === 0) return distances - 1; // class to class
+    if (i === 0) return distances - 3; // class to patch
+    if (j === 0) return distances - 2; // patch to class
+    const yi = Math.floor((i - 1) / ww), xi = (i - 1) % ww;
+    const yj = Math.floor((j - 1) / ww), xj = (j - 1) % ww;
+    return (yi - yj + wh - 1) * (2 * ww - 1) + (xi - xj + ww - 1);
+  };
+  const out = new Float32Array(heads * T * T);
+  for (let i = 0; i < T; i++) {
+    for (let j = 0; j < T; j++) {
+      const row = index(i, j) * heads;
+      for (let h = 0; h < heads; h++) out[(h * T + i) * T + j] = table[row + h];
+    }
+  }
+  return out;
 }
 
 /** What every block of an encoder shares. */
@@ -83,6 +126,7 @@ export class TransformerBlock {
     private readonly norm2: LoadedNorm,
     private readonly fc1: LoadedLinear,
     private readonly fc2: LoadedLinear,
+    private readonly scoreBias?: { tensor: Tensor; window: [number, number] },
   ) {}
 
   /** Reads, fuses (q|k|v, layer scales) and uploads a block's weights. */
@@ -91,6 +135,7 @@ export class TransformerBlock {
     file: WeightReader,
     spec: TransformerBlockSpec,
     dim: number,
+    heads = 1,
   ): Promise<TransformerBlock> {
     const scale = async (name?: string) => name ? await file.readF32(name) : undefined;
     let qkv: LoadedLinear;
@@ -98,10 +143,12 @@ export class TransformerBlock {
     else {
       const D = dim;
       const w = new Float32Array(3 * D * D);
-      const b = spec.qkv[0].bias ? new Float32Array(3 * D) : undefined;
+      // A projection without a bias (BEiT's key) gets zeros beside the others'.
+      const b = spec.qkv.some((l) => l.bias) ? new Float32Array(3 * D) : undefined;
       for (let i = 0; i < 3; i++) {
         w.set(await file.readF32(spec.qkv[i].weight), i * D * D);
-        if (b) b.set(await file.readF32(spec.qkv[i].bias!), i * D);
+        const bias = spec.qkv[i].bias;
+        if (b && bias) b.set(await file.readF32(bias), i * D);
       }
       const label = spec.qkv[0].weight.replace(/query\.weight$/, "qkv.weight");
       qkv = packLinear(engine, w, [3 * D, D], label, b);
@@ -113,7 +160,13 @@ export class TransformerBlock {
       await loadNorm(engine, file, spec.norm2, dim),
       await loadLinear(engine, file, spec.fc1),
       await loadLinear(engine, file, spec.fc2, await scale(spec.layerScale2)),
+      await loadScoreBias(engine, file, spec, heads),
     );
+  }
+
+  /** The input grid this block's relative-position bias was built for, if it has one. */
+  get biasWindow(): [number, number] | undefined {
+    return this.scoreBias?.window;
   }
 
   /** The block on tokens `x` [B, T, D]; returns a new tensor (`x` is released). */
@@ -125,6 +178,7 @@ export class TransformerBlock {
         heads: o.heads,
         headMeanProbs: taps.headMean,
         clsHeadProbs: taps.clsHeads,
+        bias: this.scoreBias?.tensor,
       });
       qkv.release();
       return out;
@@ -166,5 +220,23 @@ export class TransformerBlock {
   release(): void {
     for (const l of [this.qkv, this.proj, this.fc1, this.fc2]) releaseLinear(l);
     for (const n of [this.norm1, this.norm2]) releaseNorm(n);
+    this.scoreBias?.tensor.release();
   }
+}
+
+/** The dense score bias of a block with a relative-position table, on the GPU. */
+async function loadScoreBias(
+  engine: Engine,
+  file: WeightReader,
+  spec: TransformerBlockSpec,
+  heads: number,
+): Promise<{ tensor: Tensor; window: [number, number] } | undefined> {
+  const rel = spec.relativePositionBias;
+  if (!rel) return undefined;
+  const T = 1 + rel.window[0] * rel.window[1];
+  const dense = relativePositionBias(await file.readF32(rel.table), heads, rel.window);
+  return {
+    tensor: engine.upload(dense, [heads, T, T], `${rel.table}:dense`, true),
+    window: rel.window,
+  };
 }

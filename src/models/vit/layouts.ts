@@ -51,7 +51,7 @@ export type PosEmbedResize = "bicubic" | "bicubic-antialias";
 /** A Vision Transformer, independent of how its checkpoint names things. */
 export interface ViTSpec {
   /** Which key layout the checkpoint uses. */
-  layout: "hf-vit" | "hf-deit" | "hf-dinov2" | "timm" | "torchvision" | "pytorch";
+  layout: "hf-vit" | "hf-deit" | "hf-dinov2" | "hf-beit" | "timm" | "torchvision" | "pytorch";
   /** "vit", or "deit" when a distillation token is present. */
   architecture: "vit" | "deit";
   /** Model width D. */
@@ -82,7 +82,7 @@ export interface ViTSpec {
    * tokens, before the patches, with no position embedding.
    */
   registers?: { name: string; count: number };
-  /** Position embedding [1, N, D]. */
+  /** Position embedding [1, N, D]; "" when the model has none (BEiT's relative bias instead). */
   posEmbed: string;
   /**
    * How many of the leading prefix tokens (class, distillation, register
@@ -134,6 +134,12 @@ export function detectViTLayout(
   if (config.model_type === "deit" || hfArchs.some((a) => a.startsWith("DeiT"))) return "hf-deit";
   if (config.model_type === "vit" || hfArchs.some((a) => a.startsWith("ViT"))) return "hf-vit";
   if (
+    config.model_type === "beit" || hfArchs.some((a) => a.startsWith("Beit")) ||
+    names.some((n) => n.startsWith("beit.embeddings."))
+  ) {
+    return "hf-beit";
+  }
+  if (
     config.model_type === "dinov2" || config.model_type === "dinov2_with_registers" ||
     hfArchs.some((a) => a.startsWith("Dinov2")) ||
     names.some((n) => /^dinov2(_with_registers)?\.embeddings\./.test(n))
@@ -168,6 +174,8 @@ export function vitSpec(
       return hfSpec(index, config, where, layout);
     case "hf-dinov2":
       return dinov2Spec(index, config, where);
+    case "hf-beit":
+      return beitSpec(index, config, where);
     case "timm":
       return timmSpec(index, config, where);
     case "torchvision":
@@ -302,7 +310,7 @@ function finish(
   for (const t of spec.prefixTokens) e.set(t, [1, 1, D]);
   if (spec.registers) e.set(spec.registers.name, [1, spec.registers.count, D]);
   const posRows = gh * gw + spec.posPrefixRows;
-  e.set(spec.posEmbed, [1, posRows, D]);
+  if (spec.posEmbed) e.set(spec.posEmbed, [1, posRows, D]);
   e.set(spec.patchEmbed.weight, [D, C, ph, pw]);
   if (spec.patchEmbed.bias) e.set(spec.patchEmbed.bias, [D]);
   for (const b of spec.blocks) {
@@ -310,7 +318,8 @@ function finish(
     if (b.qkv.length === 1) expectLinear(e, b.qkv[0], 3 * D, D);
     else for (const l of b.qkv) expectLinear(e, l, D, D);
     const qkvBiases = b.qkv.filter((l) => l.bias).length;
-    if (qkvBiases !== 0 && qkvBiases !== b.qkv.length) {
+    // BEiT's key has no bias while its query and value do; elsewhere all or none.
+    if (spec.layout !== "hf-beit" && qkvBiases !== 0 && qkvBiases !== b.qkv.length) {
       throw new ModelLayoutError(
         `${where}: ${b.qkv[0].weight} and its sibling q/k/v projections must all have a bias or ` +
           `none.`,
@@ -321,6 +330,8 @@ function finish(
     expectLinear(e, b.fc1, M, D);
     expectLinear(e, b.fc2, D, M);
     for (const ls of [b.layerScale1, b.layerScale2]) if (ls) e.set(ls, [D]);
+    const rel = b.relativePositionBias;
+    if (rel) e.set(rel.table, [(2 * rel.window[0] - 1) * (2 * rel.window[1] - 1) + 3, spec.heads]);
   }
   for (const n of spec.norms) expectNorm(e, n, D);
   for (const c of spec.classifiers) {
@@ -960,4 +971,123 @@ function dinov2Spec(index: TensorIndex, config: Record<string, unknown>, where: 
 /** Tokens before the patches: prefix tokens, then registers. */
 export function prefixCount(spec: ViTSpec): number {
   return spec.prefixTokens.length + (spec.registers?.count ?? 0);
+}
+
+// ---------------------------------------------------------------------------
+// Hugging Face BEiT
+
+/**
+ * `BeitForImageClassification`: pre-norm blocks (`layernorm_before/after`)
+ * with layer scales (`lambda_1/2`), a query and value bias but none on the
+ * key, a relative-position bias per layer (or one shared, `encoder.
+ * relative_position_bias`) added to the attention scores, optional absolute
+ * position embeddings, and the head on the pooler's LayerNorm of the mean
+ * patch token (`use_mean_pooling`; otherwise `beit.layernorm` and the class
+ * token). The relative bias is built for the trained patch grid, so inputs
+ * must have that grid (as in the library without `interpolate_pos_encoding`).
+ */
+function beitSpec(index: TensorIndex, config: Record<string, unknown>, where: string): ViTSpec {
+  const names = index.names();
+  const have = new Set(names);
+  const notes: string[] = [];
+  const emb = "beit.embeddings";
+  const cls = `${emb}.cls_token`;
+  const D = requireShape(index, have, cls, where)[2];
+  const patchW = requireShape(index, have, `${emb}.patch_embeddings.projection.weight`, where);
+  const patch: [number, number] = [patchW[2], patchW[3]];
+  const layerPrefix = "beit.encoder.layer.";
+  const depth = countBlocks(names, layerPrefix, where);
+  const mlp = requireShape(index, have, `${layerPrefix}0.intermediate.dense.weight`, where)[0];
+  requireExactGelu(config, where);
+  const heads = headsFor(D, num(config.num_attention_heads), where, notes);
+  const posEmbed = `${emb}.position_embeddings`;
+  const shared = "beit.encoder.relative_position_bias.relative_position_bias_table";
+  const tableOf = (i: number) =>
+    have.has(shared)
+      ? shared
+      : `${layerPrefix}${i}.attention.attention.relative_position_bias.relative_position_bias_table`;
+  // The window (trained patch grid): config image_size / patch_size, else the table's size.
+  const imageSize = num(config.image_size);
+  let window: [number, number] | undefined = imageSize
+    ? [Math.floor(imageSize / patch[0]), Math.floor(imageSize / patch[1])]
+    : undefined;
+  if (have.has(tableOf(0)) && !window) {
+    // (2w - 1)^2 + 3 rows for a square window w.
+    const rows = index.info(tableOf(0)).shape[0];
+    const side = (Math.sqrt(rows - 3) + 1) / 2;
+    if (!Number.isInteger(side)) {
+      throw new ModelLayoutError(
+        `${where}: ${tableOf(0)} has ${rows} rows, not a square window's; set image_size in ` +
+          `config.json.`,
+      );
+    }
+    window = [side, side];
+    notes.push(`relative position bias window ${side}x${side}, from its table's ${rows} rows`);
+  }
+  const hasPos = have.has(posEmbed);
+  const grid: [number, number] = hasPos
+    ? patchGrid(index.info(posEmbed).shape[1] - 1, window, where, posEmbed)
+    : window ?? (() => {
+      throw new ModelLayoutError(
+        `${where}: BEiT without position embeddings or a relative position table: set ` +
+          `image_size in config.json.`,
+      );
+    })();
+  const blocks: ViTBlockSpec[] = [];
+  for (let i = 0; i < depth; i++) {
+    const p = `${layerPrefix}${i}`;
+    blocks.push({
+      norm1: normNames(`${p}.layernorm_before`),
+      qkv: [
+        linearNames(`${p}.attention.attention.query`, true),
+        linearNames(`${p}.attention.attention.key`, false),
+        linearNames(`${p}.attention.attention.value`, true),
+      ],
+      proj: linearNames(`${p}.attention.output.dense`, true),
+      norm2: normNames(`${p}.layernorm_after`),
+      fc1: linearNames(`${p}.intermediate.dense`, true),
+      fc2: linearNames(`${p}.output.dense`, true),
+      layerScale1: have.has(`${p}.lambda_1`) ? `${p}.lambda_1` : undefined,
+      layerScale2: have.has(`${p}.lambda_2`) ? `${p}.lambda_2` : undefined,
+      relativePositionBias: have.has(tableOf(i)) ? { table: tableOf(i), window: grid } : undefined,
+    });
+  }
+  // use_mean_pooling (the default): pooler LayerNorm over the mean patch token.
+  const meanPool = have.has("beit.pooler.layernorm.weight");
+  const eps = num(config.layer_norm_eps) ?? 1e-12;
+  const head = headSpec(index, "classifier", D, config, where, {
+    norm: meanPool ? { ...normNames("beit.pooler.layernorm"), eps } : undefined,
+  });
+  const spec: ViTSpec = {
+    layout: "hf-beit",
+    architecture: "vit",
+    hidden: D,
+    heads,
+    mlp,
+    patch,
+    channels: patchW[1],
+    grid,
+    eps,
+    normFirst: true,
+    mlpAct: "gelu",
+    prefixTokens: [cls],
+    // Without absolute position embeddings the table is a zero one (positions come from the bias).
+    posEmbed: hasPos ? posEmbed : "",
+    posPrefixRows: hasPos ? 1 : 0,
+    posResize: "bicubic",
+    patchEmbed: linearNames(`${emb}.patch_embeddings.projection`, have),
+    blocks,
+    norms: meanPool ? [] : [normNames("beit.layernorm")],
+    pool: meanPool ? "patch-mean" : "tokens",
+    classifiers: [{ head, token: 0 }],
+    numClasses: head.numClasses,
+    notes,
+  };
+  // The mask token is for pre-training; old checkpoints also store the index buffers.
+  return finish(
+    index,
+    spec,
+    where,
+    (n) => n === `${emb}.mask_token` || n.endsWith("relative_position_index"),
+  );
 }

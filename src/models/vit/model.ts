@@ -178,13 +178,18 @@ export class ViTModel extends Classifier {
     const prefix = upload(prefixHost, [P, D], "prefix-tokens");
 
     // Prefix tokens without a position row (registers, no_embed_class) get zeros.
-    const pos = await read(spec.posEmbed);
+    // No absolute position embedding (BEiT): zeros.
+    const pos = spec.posEmbed
+      ? await read(spec.posEmbed)
+      : new Float32Array((spec.posPrefixRows + spec.grid[0] * spec.grid[1]) * D);
     const posPrefix = new Float32Array(P * D);
     posPrefix.set(pos.subarray(0, spec.posPrefixRows * D));
     const posGrid = pos.slice(spec.posPrefixRows * D);
 
     const blocks: TransformerBlock[] = [];
-    for (const b of spec.blocks) blocks.push(await TransformerBlock.load(engine, file, b, D));
+    for (const b of spec.blocks) {
+      blocks.push(await TransformerBlock.load(engine, file, b, D, spec.heads));
+    }
     const norms: LoadedNorm[] = [];
     for (const n of spec.norms) norms.push(await loadNorm(engine, file, n, D));
 
@@ -329,6 +334,14 @@ export class ViTModel extends Classifier {
     if (gh < 1 || gw < 1) {
       throw new ModelLayoutError(
         `${this.path}: input ${H}x${W} is smaller than one ${ph}x${pw} patch.`,
+      );
+    }
+    const window = this.#blocks[0]?.biasWindow;
+    if (window && (window[0] !== gh || window[1] !== gw)) {
+      throw new ModelLayoutError(
+        `${this.path}: a ${H}x${W} input gives a ${gh}x${gw} patch grid, but this model's ` +
+          `relative position bias is for ${window[0]}x${window[1]}; resize images to ` +
+          `${window[0] * ph}x${window[1] * pw} (--size ${window[0] * ph},${window[1] * pw}).`,
       );
     }
     const D = spec.hidden;
