@@ -205,6 +205,16 @@ export async function checkCnnCase(
   return lines;
 }
 
+/** Copies made by {@link caseVariant}, removed when the test process ends. */
+const variantDirs: string[] = [];
+globalThis.addEventListener("unload", () => {
+  for (const d of variantDirs) {
+    try {
+      Deno.removeSync(d, { recursive: true });
+    } catch { /* already gone */ }
+  }
+});
+
 /**
  * A temporary copy of case `name` (in `dir`) with its tensors edited and its
  * config.json merged with `edit.config` (null: no config.json), for refusal
@@ -220,6 +230,7 @@ export async function caseVariant(
 ): Promise<string> {
   const src = join(dir, name);
   const dst = await Deno.makeTempDir({ prefix: `visioneval-${name}-` });
+  variantDirs.push(dst);
   const t = await readRef(join(src, "model.safetensors"));
   edit.tensors?.(t);
   await writeSafetensors(
