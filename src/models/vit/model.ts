@@ -486,7 +486,8 @@ export function loadViT(
 /** The Vision Transformer family: Hugging Face ViT / DeiT and timm VisionTransformer. */
 export const vitFamily: ModelFamily = {
   name: "vit",
-  summary: "ViT/DeiT (Hugging Face, timm, torchvision, nn.TransformerEncoder; MLP heads)",
+  summary:
+    "ViT/DeiT/DINOv2/BEiT (Hugging Face, timm, torchvision, nn.TransformerEncoder; MLP heads)",
   explain: { gradcam: false, rollout: true },
   detect(names, config) {
     const layout = detectViTLayout(names, config);
