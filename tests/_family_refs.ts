@@ -34,6 +34,25 @@ export const HAVE_TORCH: boolean = (() => {
 
 const ready = new Map<string, Promise<string>>();
 
+/**
+ * Removes earlier caches of the same script (other hashes: an older script
+ * or the other fixtures variant) untouched for an hour, so editing a
+ * generator does not pile up ~100 MB folders in the temp dir; recent ones
+ * may belong to a test process running beside this one.
+ */
+function pruneStaleCaches(prefix: string, keep: string): void {
+  const hourAgo = Date.now() - 3600_000;
+  for (const e of Deno.readDirSync(tmpdir())) {
+    const path = join(tmpdir(), e.name);
+    if (!e.isDirectory || !e.name.startsWith(prefix) || path === keep) continue;
+    try {
+      if ((Deno.statSync(path).mtime?.getTime() ?? Date.now()) < hourAgo) {
+        Deno.removeSync(path, { recursive: true });
+      }
+    } catch { /* removed meanwhile */ }
+  }
+}
+
 /** The folder holding every generated case (generating it on first use). */
 export function familyRefs(): Promise<string> {
   return generatedRefs("gen_refs.py");
@@ -76,6 +95,7 @@ export function generatedRefs(script: string): Promise<string> {
       // Another test process finished first: use its copy.
       Deno.removeSync(tmp, { recursive: true });
     }
+    pruneStaleCaches(`visioneval-family-${stem}-`, dir);
     return dir;
   })();
   ready.set(script, p);
