@@ -14,6 +14,9 @@ import { SafetensorsFile, writeSafetensors } from "../src/weights/safetensors.ts
 import { assertRelClose } from "./_helpers.ts";
 import type { Engine } from "../src/gpu/engine.ts";
 import type { ClassifierModel } from "../src/models/model.ts";
+import type { ModelFamily } from "../src/models/family.ts";
+import { findModelFiles } from "../src/models/config.ts";
+import type { PreprocessConfig } from "../src/data/preprocess.ts";
 import { fixture, HAVE_FIXTURES } from "./_helpers.ts";
 
 const PYTHON = Deno.env.get("VISIONEVAL_PYTHON") ?? "/usr/bin/python3";
@@ -268,4 +271,15 @@ export async function caseVariant(
   if (edit.config !== undefined) config = edit.config && { ...config, ...edit.config };
   if (config) await Deno.writeTextFile(join(dst, "config.json"), JSON.stringify(config));
   return dst;
+}
+
+/** The default pipeline `family` gives the checkpoint at `path` (without loading weights). */
+export async function familyPipeline(family: ModelFamily, path: string): Promise<PreprocessConfig> {
+  const files = findModelFiles(path);
+  const f = await SafetensorsFile.open(files.weights);
+  try {
+    return family.pipeline(files, f);
+  } finally {
+    f.close();
+  }
 }

@@ -21,6 +21,7 @@ import type { TensorIndex } from "../src/weights/layout_check.ts";
 import {
   caseVariant,
   checkCnnCase,
+  familyPipeline,
   familyRefs,
   HAVE_TORCH,
   readRef,
@@ -212,15 +213,7 @@ Deno.test({
   ignore: !HAVE_TORCH,
   async fn() {
     const dir = await refs();
-    const pipeline = async (path: string) => {
-      const files = findModelFiles(path);
-      const f = await SafetensorsFile.open(files.weights);
-      try {
-        return convnextFamily.pipeline(files, f);
-      } finally {
-        f.close();
-      }
-    };
+    const pipeline = (path: string) => familyPipeline(convnextFamily, path);
     // HF without preprocessor_config.json: ConvNextImageProcessor's rule at image_size 64.
     const hf = await pipeline(join(dir, "hf_convnext"));
     assert.equal(hf.resizeMode, "shortest");

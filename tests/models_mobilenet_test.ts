@@ -26,6 +26,7 @@ import type { TensorIndex } from "../src/weights/layout_check.ts";
 import {
   caseVariant,
   checkCnnCase,
+  familyPipeline,
   generatedRefs,
   HAVE_TORCH,
   readRef,
@@ -342,15 +343,7 @@ Deno.test({
   ignore: !HAVE_TORCH,
   async fn() {
     const dir = await refs();
-    const pipeline = async (path: string) => {
-      const files = findModelFiles(path);
-      const f = await SafetensorsFile.open(files.weights);
-      try {
-        return mobilenetFamily.pipeline(files, f);
-      } finally {
-        f.close();
-      }
-    };
+    const pipeline = (path: string) => familyPipeline(mobilenetFamily, path);
     const v2 = await pipeline(join(dir, "tv_mobilenet_v2"));
     assert.deepEqual([v2.size, v2.crop, v2.interpolation], [[232, 232], [224, 224], "bilinear"]);
     assert.match(v2.warnings.join("\n"), /torchvision's mobilenet_v2/);

@@ -288,6 +288,13 @@ function hfAttention(p: string, qkvBias: boolean): Pick<ViTBlockSpec, "qkv" | "p
   };
 }
 
+/** Whether HF's q/k/v projections have biases: config `qkv_bias`, else the first query's bias. */
+function hfQkvBias(config: Record<string, unknown>, have: Set<string>, layerPrefix: string) {
+  return typeof config.qkv_bias === "boolean"
+    ? config.qkv_bias
+    : have.has(`${layerPrefix}0.attention.attention.query.bias`);
+}
+
 /** Hugging Face's MLP runs exact (erf) GELU; a tanh or sigmoid approximation would be silently off. */
 function requireExactGelu(config: Record<string, unknown>, where: string): void {
   const act = config.hidden_act ?? "gelu";
@@ -399,9 +406,7 @@ function hfSpec(
   // The MLP runs exact (erf) GELU; a tanh or sigmoid approximation would be silently off.
   requireExactGelu(config, where);
 
-  const qkvBias = typeof config.qkv_bias === "boolean"
-    ? config.qkv_bias
-    : have.has(`${layerPrefix}0.attention.attention.query.bias`);
+  const qkvBias = hfQkvBias(config, have, layerPrefix);
   const blocks: ViTBlockSpec[] = [];
   for (let i = 0; i < depth; i++) {
     const p = `${layerPrefix}${i}`;
@@ -922,9 +927,7 @@ function dinov2Spec(index: TensorIndex, config: Record<string, unknown>, where: 
     ? { name: regName, count: index.info(regName).shape[1] }
     : undefined;
   requireExactGelu(config, where);
-  const qkvBias = typeof config.qkv_bias === "boolean"
-    ? config.qkv_bias
-    : have.has(`${layerPrefix}0.attention.attention.query.bias`);
+  const qkvBias = hfQkvBias(config, have, layerPrefix);
   const blocks: ViTBlockSpec[] = [];
   for (let i = 0; i < depth; i++) {
     const p = `${layerPrefix}${i}`;
