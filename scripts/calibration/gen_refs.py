@@ -2,6 +2,14 @@
 """Reference fits of the post-hoc calibration methods (tests/metrics_calibrators_test.ts).
 
 usage: gen_refs.py OUT.json [FIXTURES_DIR]
+       gen_refs.py --table IN.json OUT.json
+
+--table: IN.json holds `logits` [n*C], `labels`, `num_classes`, `fit` and `held` (sample
+indices) and `bins`; OUT.json gets one row per method fitted on `fit` with its metrics on
+`held` (uncalibrated row "none" first): NLL (sklearn.metrics.log_loss), Brier
+(sum_c (p_c - onehot_c)^2), ECE over `bins` equal-width bins (lo, hi], adaptive ECE
+(stable sort by confidence, numpy.array_split into `bins` groups), class-wise ECE
+(mean over classes of the binned error of p_k against label == k) and accuracy.
 
 Cases: seeded synthetic logits (rounded to float32, as a model's logits are) and,
 when FIXTURES_DIR/metrics/overconfident_100class.json exists, that case's logits.
@@ -33,6 +41,7 @@ import numpy as np
 from scipy.optimize import minimize_scalar
 from sklearn.isotonic import IsotonicRegression
 from sklearn.linear_model import LogisticRegression
+from sklearn.metrics import log_loss
 
 BINS = 15
 L2 = 0.01
@@ -198,7 +207,55 @@ def synthetic(name, seed, C, n, n_fit, weights=None, scale=3.0, decimals=None):
     return name, z, y, n_fit
 
 
+def calibration_metrics(p, y, bins):
+    n, C = p.shape
+    pred = p.argmax(1)
+    conf = p[np.arange(n), pred]
+    correct = (pred == y).astype(float)
+    binof = lambda v: np.clip(np.ceil(v * bins) - 1, 0, bins - 1).astype(int)
+    def binned(v, t):
+        b = binof(v)
+        e = 0.0
+        for j in range(bins):
+            m = b == j
+            if m.any():
+                e += m.sum() / n * abs(t[m].mean() - v[m].mean())
+        return e
+    order = np.argsort(conf, kind="stable")
+    ace = sum(len(g) / n * abs(correct[g].mean() - conf[g].mean())
+              for g in np.array_split(order, bins) if len(g))
+    onehot = np.eye(C)[y]
+    return {
+        "nll": float(log_loss(y, p, labels=list(range(C)))),
+        "brier": float(np.mean(np.sum((p - onehot) ** 2, axis=1))),
+        "ece": float(binned(conf, correct)),
+        "ace": float(ace),
+        "classwise_ece": float(np.mean([binned(p[:, k], (y == k).astype(float)) for k in range(C)])),
+        "accuracy": float(correct.mean()),
+    }
+
+
+def table(in_path, out_path):
+    with open(in_path) as f:
+        d = json.load(f)
+    C = d["num_classes"]
+    z = np.array(d["logits"], dtype=np.float64).reshape(-1, C)
+    y = np.array(d["labels"])
+    fit, held = np.array(d["fit"]), np.array(d["held"])
+    rows = [{"method": "none", **calibration_metrics(softmax(z[held]), y[held], d["bins"])}]
+    for method in ["temperature", "vector", "matrix", "platt", "isotonic", "histogram"]:
+        _, probs = fit_apply(method, z[fit], y[fit], [z[held]])
+        if probs is None:
+            rows.append({"method": method, "refused": True})
+        else:
+            rows.append({"method": method, **calibration_metrics(probs[0], y[held], d["bins"])})
+    with open(out_path, "w") as f:
+        json.dump({"rows": rows}, f)
+
+
 def main():
+    if sys.argv[1] == "--table":
+        return table(sys.argv[2], sys.argv[3])
     out_path = sys.argv[1]
     fixtures = sys.argv[2] if len(sys.argv) > 2 else None
     cases = [

@@ -4,7 +4,7 @@
  * `{"format": "visioneval-calibrator", "version": 1, "method", "num_classes",
  * "params", "fitted_on": {...}}`.
  */
-import { MetricsInputError } from "../../errors.ts";
+import { MetricsInputError, UsageError } from "../../errors.ts";
 import { VERSION } from "../../version.ts";
 import {
   CALIBRATION_METHODS,
@@ -34,13 +34,13 @@ export interface CalibratorSettings {
   plattC?: number;
 }
 
-/** Parses a comma-separated list of method names ("all" = every method). */
+/** Parses a comma-separated list of method names ("all" = every method); a UsageError names `option`. */
 export function parseMethods(s: string, option = "--method"): CalibrationMethod[] {
   if (s === "all") return [...CALIBRATION_METHODS];
   const names = s.split(",").map((x) => x.trim()).filter((x) => x);
   const bad = names.find((x) => !(CALIBRATION_METHODS as readonly string[]).includes(x));
   if (bad !== undefined || names.length === 0) {
-    throw new MetricsInputError(
+    throw new UsageError(
       `${option}: unknown calibration method "${bad ?? s}"; use all or a list of ` +
         CALIBRATION_METHODS.join(", "),
     );

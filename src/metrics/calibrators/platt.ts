@@ -14,7 +14,6 @@ import {
   checkFitData,
   type FitData,
   renormalizeRows,
-  softmaxRows,
 } from "./common.ts";
 
 /** scikit-learn's default inverse regularisation strength C. */
