@@ -365,6 +365,34 @@ export {
   type ReliabilityBin,
   type TemperatureScaling,
 } from "./src/metrics/calibration.ts";
+export {
+  CALIBRATION_METHODS,
+  type CalibrationMethod,
+  type Calibrator,
+  CALIBRATOR_FORMAT,
+  CALIBRATOR_VERSION,
+  type CalibratorFile,
+  calibratorFromJson,
+  type CalibratorSettings,
+  calibratorToJson,
+  checkCalibratorClasses,
+  fitCalibrator,
+  type FitData,
+  parseMethods,
+  readCalibrator,
+} from "./src/metrics/calibrators/index.ts";
+export {
+  type CalibratedReport,
+  calibratedReport,
+  type CalibrationReports,
+  calibrationReports,
+  type CalibrationRow,
+  calibrationRow,
+  type CalibrationSplitOptions,
+  type CalibrationSplitReport,
+  calibrationSplitReport,
+  stratifiedSplit,
+} from "./src/metrics/calibration_split.ts";
 export { type BootstrapIntervals, type Interval } from "./src/metrics/bootstrap.ts";
 export { decodeSnapshot, loadSnapshot, saveSnapshot } from "./src/metrics/state_file.ts";
 export {
@@ -440,7 +468,9 @@ export {
   type AveragedScore,
   type BootstrapLike,
   type CalibrationInput,
+  type CalibrationRowLike,
   type CalibrationSide,
+  type CalibrationTableLike,
   type ClassCurves,
   type ConfidenceHistograms,
   type EmbeddingInput,

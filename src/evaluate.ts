@@ -57,6 +57,13 @@ import {
   projectEmbeddings,
 } from "./explain/embeddings.ts";
 import { VERSION } from "./version.ts";
+import {
+  type CalibrationMethod,
+  type Calibrator,
+  checkCalibratorClasses,
+  readCalibrator,
+} from "./metrics/calibrators/index.ts";
+import { type CalibrationReports, calibrationReports } from "./metrics/calibration_split.ts";
 
 /** A shard of an evaluation: this process evaluates part `index` (0-based) of `count`. */
 export interface Shard {
@@ -102,6 +109,16 @@ export interface EvaluateOptions {
   exact?: boolean;
   /** Fit temperature scaling (default: when n*C <= 2^25, logits kept on the host). */
   temperature?: boolean;
+  /**
+   * Fit every calibration method on this fraction of each class (seeded by
+   * `seed`) and report each one's metrics on the rest (metrics.json
+   * `calibration_split`); keeps the logits on the host.
+   */
+  calibrationSplit?: number;
+  /** Methods of `calibrationSplit` (default all). */
+  calibrationMethods?: CalibrationMethod[];
+  /** A calibrator file (`visioneval calibrate`) to apply: metrics.json `calibrated`. */
+  calibrator?: string;
   /** Bootstrap replicates for intervals of top-1, macro-F1 and ECE (default 200; 0 = off). */
   bootstrap?: number;
   /** Seed of the bootstrap and of the embedding projection (default 0). */
@@ -119,7 +136,7 @@ export interface EvaluateOptions {
 }
 
 /** The metrics.json object of an evaluation: the metrics plus the run. */
-export interface EvaluationMetrics extends MetricsReport {
+export interface EvaluationMetrics extends MetricsReport, CalibrationReports {
   /** Images that were skipped, with the reason. */
   failed: FailedItem[];
   /** What ran, on what, how long it took. */
@@ -325,6 +342,7 @@ export async function evaluate(opts: EvaluateOptions): Promise<EvaluationResult>
   }
   // Everything a user can get wrong is checked before any GPU work.
   const dataset = openEvaluationData(opts);
+  const calibrator = opts.calibrator ? await readCalibrator(opts.calibrator) : undefined;
   const staged = opts.out ? await StagedOutput.open(opts.out, EVAL_OUTPUTS) : undefined;
   let model: ClassifierModel | undefined;
   try {
@@ -335,9 +353,11 @@ export async function evaluate(opts: EvaluateOptions): Promise<EvaluationResult>
     // The state records the weights' hash (merge checks it); hashed while the batches run.
     const weightsSha256 = weightsDigest(typeof opts.model === "string" ? opts.model : model.path);
     const plan = mapClasses(dataset, model, opts);
+    if (calibrator) checkCalibratorClasses(calibrator, plan.numClasses, opts.calibrator!);
     const run = await runBatches(engine, model, plan, { ...opts, batch: batchSize });
     const result = await finishEvaluation(engine, model, dataset, plan, run, {
       ...opts,
+      calibratorFile: calibrator && { calibrator, file: opts.calibrator! },
       batch: batchSize,
       times: { t0, tModel, started },
       weightsSha256,
@@ -503,7 +523,8 @@ async function runBatches(
     numClasses,
     calibrationBins: opts.bins ?? 15,
     keepScores: opts.exact ?? bigExact,
-    keepLogits: fitT,
+    // Calibration on a split or with a calibrator works from the logits too.
+    keepLogits: fitT || opts.calibrationSplit !== undefined || opts.calibrator !== undefined,
     sampleOffset: start,
   });
   const store = new TopKStore(engine, Math.min(k, numClasses));
@@ -593,6 +614,7 @@ async function finishEvaluation(
     batch: number;
     times: { t0: number; tModel: number; started: string };
     weightsSha256: Promise<string | null>;
+    calibratorFile?: { calibrator: Calibrator; file: string };
   },
 ): Promise<EvaluationResult> {
   const { state, store, evaluated, tLoop, tFinish } = run;
@@ -638,6 +660,13 @@ async function finishEvaluation(
   const { t0, tModel, started } = opts.times;
   const metrics: EvaluationMetrics = {
     ...report,
+    ...calibrationReports(snapshot.logits, snapshot.samples?.label ?? [], snapshot.numClasses, {
+      split: opts.calibrationSplit,
+      methods: opts.calibrationMethods,
+      seed: opts.seed,
+      bins: snapshot.calibrationBins,
+      calibrator: opts.calibratorFile,
+    }),
     failed: run.failed,
     run: {
       version: VERSION,

@@ -4,7 +4,9 @@ import { join } from "node:path";
 import { UsageError } from "../errors.ts";
 import { evaluate } from "../evaluate.ts";
 import { summaryTable } from "./metrics.ts";
+import { calibrationMethodsArg, calibrationTable } from "./calibrate.ts";
 import {
+  fractionArg,
   intArg,
   PREPROCESS_HELP,
   PREPROCESS_OPTIONS,
@@ -38,7 +40,15 @@ metrics.json is present, the files beside it are from its run.
   --restrict          restrict predictions to the dataset's classes (e.g. ImageNet model, 10 classes)
   --exact | --binned  AUROC/AUPRC from per-sample scores or from histograms (default exact if n*C <= 2^25)
   --bootstrap R       bootstrap replicates for CIs of top-1, macro-F1, ECE (default 200; 0 = off)
-  --seed S            seed of the bootstrap and the embedding (default 0)
+  --seed S            seed of the bootstrap, the embedding and the calibration split (default 0)
+  --calibration-split F
+                      fit every calibration method on a seeded, stratified fraction F of
+                      the images and report NLL, Brier, ECE, ACE, class-wise ECE and
+                      accuracy on the rest, before and after (metrics.json calibration_split)
+  --calibration-methods LIST
+                      methods of --calibration-split: all (default) or a comma list of
+                      temperature, vector, matrix, platt, isotonic, histogram
+  --calibrator FILE   apply a calibrator written by \`visioneval calibrate\` (metrics.json calibrated)
   --explain N         Grad-CAM / rollout maps of the N most confident mistakes in the report
   --embed METHOD      pca | umap | tsne embedding plot in the report
   --no-report         skip report.html
@@ -76,6 +86,9 @@ export async function run(args: string[]): Promise<void> {
       binned: { type: "boolean" },
       bootstrap: { type: "string" },
       seed: { type: "string" },
+      "calibration-split": { type: "string" },
+      "calibration-methods": { type: "string" },
+      calibrator: { type: "string" },
       explain: { type: "string" },
       embed: { type: "string" },
       "no-report": { type: "boolean" },
@@ -117,6 +130,9 @@ export async function run(args: string[]): Promise<void> {
     exact: v.exact ? true : v.binned ? false : undefined,
     bootstrap: intArg(v.bootstrap, "--bootstrap", 0, 100000),
     seed: intArg(v.seed, "--seed", 0, 2 ** 31),
+    calibrationSplit: fractionArg(v["calibration-split"], "--calibration-split"),
+    calibrationMethods: calibrationMethodsArg(v["calibration-methods"], v["calibration-split"]),
+    calibrator: v.calibrator,
     explain: intArg(v.explain, "--explain", 0, 1000),
     embed: embed as "pca" | "umap" | "tsne" | undefined,
   };
@@ -140,6 +156,15 @@ export async function run(args: string[]): Promise<void> {
   console.log(`adapter    ${m.run.adapter}`);
   console.log(summaryTable(m));
   console.log(`  ${"images/s".padEnd(17)}  ${m.run.images_per_second.toFixed(1)}`);
+  if (m.calibration_split) {
+    const s = m.calibration_split;
+    console.log(`calibration fitted on ${s.fit_samples} images, measured on ${s.eval_samples}:`);
+    console.log(calibrationTable(s.rows));
+  }
+  if (m.calibrated) {
+    console.log(`calibrator ${m.calibrated.calibrator} (${m.calibrated.method}):`);
+    console.log(calibrationTable(m.calibrated.rows));
+  }
   if (m.failed.length) {
     console.log(
       `skipped ${m.failed.length} image(s); first: ${m.failed[0].path}: ${m.failed[0].reason}`,

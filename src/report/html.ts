@@ -21,6 +21,7 @@ import { PAGE_CSS, PAGE_SCRIPT } from "./page_assets.ts";
 import { perClassBarsSvg, perClassRows, perClassTableHtml } from "./perclass.ts";
 import { imageDataUri } from "./png.ts";
 import { reliabilityDiagramSvg } from "./reliability.ts";
+import { calibrationMethodsHtml } from "./calibration_methods.ts";
 import { embeddingScatterSvg } from "./scatter.ts";
 import type {
   CalibrationInput,
@@ -57,6 +58,8 @@ const KNOWN_FIELDS = new Set([
   "classwise_ece_per_class",
   "temperature_scaling",
   "bootstrap",
+  "calibration_split",
+  "calibrated",
 ]);
 
 interface Section {
@@ -224,6 +227,11 @@ function calibrationSection(r: ReportInput): Section | undefined {
       "The histogram under the diagram shows how many samples each bin holds. Hover a bar for its numbers.",
     parts.join(""),
   );
+}
+
+function calibrationMethodsSection(r: ReportInput): Section | undefined {
+  const c = calibrationMethodsHtml(r.metrics);
+  return c && section("calibration-methods", "Calibration methods", c.lead, c.body);
 }
 
 function confusionSection(r: ReportInput): Section | undefined {
@@ -464,6 +472,7 @@ export function renderHtmlReport(report: ReportInput): string {
   const sections = [
     summarySection(m, m.failed?.length ?? 0),
     calibrationSection(report),
+    calibrationMethodsSection(report),
     confusionSection(report),
     perClassSection(report),
     curvesSection(report),

@@ -98,6 +98,10 @@ export interface MetricsLike {
   readonly temperature_scaling?: TemperatureScalingLike;
   /** Bootstrap confidence intervals of the headline metrics. */
   readonly bootstrap?: BootstrapLike;
+  /** Calibration methods fitted on one part and measured on the other (`--calibration-split`). */
+  readonly calibration_split?: CalibrationTableLike;
+  /** A stored calibrator applied to every sample (`--calibrator`). */
+  readonly calibrated?: CalibrationTableLike;
 }
 
 /** A confidence interval. */
@@ -246,6 +250,42 @@ export interface EmbeddingInput {
   readonly method: string;
   /** The points. */
   readonly points: readonly EmbeddingPoint[];
+}
+
+/** One method's calibration metrics (metrics.json `calibration_split.rows[i]`). */
+export interface CalibrationRowLike {
+  /** The method ("none" = uncalibrated). */
+  readonly method: string;
+  /** Why it was not fitted. */
+  readonly refused?: string;
+  /** Mean negative log-likelihood. */
+  readonly nll?: MaybeNumber;
+  /** Multiclass Brier score. */
+  readonly brier?: MaybeNumber;
+  /** Expected calibration error. */
+  readonly ece?: MaybeNumber;
+  /** Adaptive ECE. */
+  readonly ace?: MaybeNumber;
+  /** Mean class-wise ECE. */
+  readonly classwise_ece?: MaybeNumber;
+  /** Top-1 accuracy. */
+  readonly accuracy?: MaybeNumber;
+  /** Reliability bins. */
+  readonly reliability?: readonly ReliabilityBin[] | null;
+}
+
+/** A table of calibration rows and what they were measured on. */
+export interface CalibrationTableLike {
+  /** The rows, "none" first. */
+  readonly rows: readonly CalibrationRowLike[];
+  /** Samples fitted on (split). */
+  readonly fit_samples?: number;
+  /** Samples measured on (split). */
+  readonly eval_samples?: number;
+  /** Samples measured on (calibrator). */
+  readonly samples?: number;
+  /** The calibrator file. */
+  readonly calibrator?: string;
 }
 
 /** Calibration numbers at one temperature. */
