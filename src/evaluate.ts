@@ -720,7 +720,7 @@ async function itemImage(item: DatasetItem): Promise<RgbImage> {
 }
 
 /** A thumbnail no larger than `max` pixels on its longer side. */
-function thumbnail(img: RgbImage, max = 128): RgbImage {
+export function thumbnail(img: RgbImage, max = 128): RgbImage {
   const s = Math.min(1, max / Math.max(img.width, img.height));
   if (s === 1 && img.width >= 48) return img;
   // Small images (CIFAR) are enlarged so they can be seen.
