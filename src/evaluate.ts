@@ -57,6 +57,8 @@ import {
   projectEmbeddings,
 } from "./explain/embeddings.ts";
 import { VERSION } from "./version.ts";
+import { type TtaPlan, ttaPlan, type TtaSpec } from "./data/tta.ts";
+import { type TtaReport, TtaRunner } from "./tta.ts";
 
 /** A shard of an evaluation: this process evaluates part `index` (0-based) of `count`. */
 export interface Shard {
@@ -116,6 +118,8 @@ export interface EvaluateOptions {
   progress?: boolean;
   /** GPU engine (default: a new one on the process GPU). */
   engine?: Engine;
+  /** Test-time augmentation: metrics with it are reported beside those without (`tta`). */
+  tta?: TtaSpec;
 }
 
 /** The metrics.json object of an evaluation: the metrics plus the run. */
@@ -124,6 +128,8 @@ export interface EvaluationMetrics extends MetricsReport {
   failed: FailedItem[];
   /** What ran, on what, how long it took. */
   run: RunMetadata;
+  /** With `tta`: the metrics with test-time augmentation and what it changed. */
+  tta?: TtaReport;
 }
 
 /** Run metadata written into metrics.json and the report. */
@@ -324,6 +330,9 @@ export async function evaluate(opts: EvaluateOptions): Promise<EvaluationResult>
     throw new UsageError(`batch size must be a positive integer, got ${opts.batch}`);
   }
   // Everything a user can get wrong is checked before any GPU work.
+  if (opts.tta && opts.embed) {
+    throw new UsageError("--embed and --tta cannot be combined yet; run the embedding without --tta");
+  }
   const dataset = openEvaluationData(opts);
   const staged = opts.out ? await StagedOutput.open(opts.out, EVAL_OUTPUTS) : undefined;
   let model: ClassifierModel | undefined;
@@ -480,6 +489,8 @@ interface BatchRun {
   failed: FailedItem[];
   /** Whether the state keeps the logits (temperature scaling). */
   fitT: boolean;
+  /** The test-time-augmentation side, when asked for. */
+  tta?: TtaRunner;
   tLoop: number;
   tFinish: number;
 }
@@ -507,6 +518,7 @@ async function runBatches(
     sampleOffset: start,
   });
   const store = new TopKStore(engine, Math.min(k, numClasses));
+  const ttaSide = opts.tta ? ttaSetup(engine, plan, opts.tta, store.k, bigExact, opts) : undefined;
   // Embedding features come from the same forward passes (no second pass).
   const features = opts.embed && opts.out ? new FeatureCollector(engine) : undefined;
   const subsetTensor = subset
@@ -525,21 +537,27 @@ async function runBatches(
         preprocess: plan.pipeline,
         batchSize: opts.batch,
         workers: opts.workers ?? defaultWorkerCount(),
+        tta: ttaSide?.plan.groups,
       })
     ) {
       failed.push(...batch.failed);
       done += batch.items.length + batch.failed.length;
       const b = batch.items.length;
       if (b > 0) {
-        const pixels = engine.upload(batch.pixels, batch.shape, "pixels");
-        const out = model.forward(engine, pixels, { features: Boolean(features) });
-        const logits = out.logits;
-        pixels.release();
-        const scores = subsetTensor ? gatherColumns(engine, logits, subsetTensor) : logits;
         const labels = Int32Array.from(batch.items, (it) => toMetricLabel[it.label!]);
-        state.update(scores, labels, {
-          indices: batch.items.map((it) => globalIndex.get(it.path)!),
-        });
+        const indices = batch.items.map((it) => globalIndex.get(it.path)!);
+        let out: { logits: Tensor; features?: Tensor };
+        if (ttaSide) {
+          // The views of the batch; the plain view's scores come back for this state.
+          out = { logits: ttaSide.runner.update(model, batch, subsetTensor, labels, indices) };
+        } else {
+          const pixels = engine.upload(batch.pixels, batch.shape, "pixels");
+          out = model.forward(engine, pixels, { features: Boolean(features) });
+          pixels.release();
+        }
+        const logits = out.logits;
+        const scores = subsetTensor && !ttaSide ? gatherColumns(engine, logits, subsetTensor) : logits;
+        state.update(scores, labels, { indices });
         store.add(scores);
         if (features && out.features) {
           // metric label space (the class subset when restricted), like the rest of the report
@@ -557,6 +575,7 @@ async function runBatches(
   } catch (e) {
     state.release();
     store.release();
+    ttaSide?.runner.release();
     throw e;
   } finally {
     subsetTensor?.release();
@@ -564,6 +583,7 @@ async function runBatches(
   if (evaluated.length === 0 && nTotal > 0) {
     state.release();
     store.release();
+    ttaSide?.runner.release();
     const first = failed[plan.failed.length] ?? failed[0];
     throw new DataError(
       `none of the ${nTotal} images could be read (first failure: ${first?.path}: ${first?.reason})`,
@@ -577,9 +597,30 @@ async function runBatches(
     globalIndex,
     failed,
     fitT,
+    tta: ttaSide?.runner,
     tLoop,
     tFinish: performance.now(),
   };
+}
+
+/** The TTA plan of the evaluation's pipeline and its runner (own state, own top-k store). */
+function ttaSetup(
+  engine: Engine,
+  plan: ClassPlan,
+  spec: TtaSpec,
+  k: number,
+  bigExact: boolean,
+  opts: EvaluateOptions,
+): { plan: TtaPlan; runner: TtaRunner } {
+  const tta = ttaPlan(plan.pipeline, spec);
+  for (const w of tta.warnings) console.error(`visioneval: warning: ${w}`);
+  const runner = new TtaRunner(engine, tta, new TopKStore(engine, k), {
+    numClasses: plan.numClasses,
+    calibrationBins: opts.bins ?? 15,
+    keepScores: opts.exact ?? bigExact,
+    sampleOffset: plan.start,
+  });
+  return { plan: tta, runner };
 }
 
 /** Step 4: one readback, the metrics in float64, the predictions and the run metadata. */
@@ -613,6 +654,9 @@ async function finishEvaluation(
       );
     });
     top = await store.read();
+  } catch (e) {
+    run.tta?.release();
+    throw e;
   } finally {
     state.release();
     store.release();
@@ -662,6 +706,13 @@ async function finishEvaluation(
       started,
     },
   };
+  if (run.tta) {
+    metrics.tta = await run.tta.finish({ metrics, predictions }, toModel, {
+      topk: k,
+      bootstrap: opts.bootstrap ?? 200,
+      seed: opts.seed ?? 0,
+    });
+  }
   const classNames = displayNames(plan.classes, dataset.classes, plan.mapping.datasetToModel);
   snapshot.provenance = {
     command: "eval",
