@@ -23,6 +23,11 @@ import {
 import { binnedCalibration, type ReliabilityBin } from "./metrics/calibration.ts";
 import { evaluate, type EvaluateOptions, type EvaluationResult, thumbnail } from "./evaluate.ts";
 import { StagedOutput } from "./report/output_dir.ts";
+import { Engine } from "./gpu/engine.ts";
+import { loadModel } from "./models/load.ts";
+import type { ClassifierModel } from "./models/model.ts";
+import { modelPipeline } from "./models/pipeline.ts";
+import { pipelineKey, SharedBatches } from "./data/shared_batches.ts";
 import { writeJson } from "./report/json.ts";
 import { type ComparisonReportInput, writeComparisonHtml } from "./report/compare_html.ts";
 
@@ -339,10 +344,12 @@ export function modelNames(paths: readonly string[]): string[] {
 }
 
 /**
- * Evaluates every model on the same dataset (each model with its own
- * pipeline) and compares them. With `out` and `keepRuns`, each model's eval
- * outputs go to `<out>/<name>/`, so `compare RUN_A RUN_B` can redo the
- * comparison later without the GPU.
+ * Evaluates every model on the same dataset and compares them. The models
+ * are loaded first; those whose preprocessing pipelines agree are evaluated
+ * side by side on one pass of the data (each image decoded and preprocessed
+ * once, src/data/shared_batches.ts), the others on passes of their own. With
+ * `out` and `keepRuns`, each model's eval outputs go to `<out>/<name>/`, so
+ * `compare RUN_A RUN_B` can redo the comparison later without the GPU.
  */
 export async function compareModelsOnData(opts: CompareModelsOptions): Promise<ComparisonResult> {
   if (opts.models.length < 2) {
@@ -353,15 +360,42 @@ export async function compareModelsOnData(opts: CompareModelsOptions): Promise<C
     throw new UsageError(`${names.length} --name for ${opts.models.length} --model`);
   }
   const keep = opts.out !== undefined && (opts.keepRuns ?? true);
-  const runs: RunRecords[] = [];
-  for (let i = 0; i < opts.models.length; i++) {
-    console.error(`visioneval: compare: evaluating ${names[i]} (${opts.models[i]})`);
-    const result = await evaluate({
-      ...opts.evaluation,
-      model: opts.models[i],
-      out: keep ? join(opts.out!, names[i]) : undefined,
-    });
-    runs.push(evaluationRecords(names[i], result));
+  const engine = opts.evaluation.engine ?? await Engine.create();
+  const models: ClassifierModel[] = [];
+  try {
+    for (const path of opts.models) models.push(await loadModel(path, engine));
+    // One shared loader per distinct pipeline; slot = the model's place in its group.
+    const keys = models.map((m) => pipelineKey(modelPipeline(m, opts.evaluation.preprocess)));
+    const groups = new Map<string, SharedBatches>();
+    for (const k of new Set(keys)) groups.set(k, new SharedBatches(keys.filter((x) => x === k).length));
+    const passes = groups.size;
+    console.error(
+      `visioneval: compare: ${models.length} models, ${passes} pass${passes === 1 ? "" : "es"} ` +
+        `over the data (models with the same preprocessing share one)`,
+    );
+    const settled = await Promise.allSettled(models.map((model, i) => {
+      const shared = groups.get(keys[i])!;
+      const slot = keys.slice(0, i).filter((x) => x === keys[i]).length;
+      return evaluate({
+        ...opts.evaluation,
+        engine,
+        model,
+        out: keep ? join(opts.out!, names[i]) : undefined,
+        // One progress line: the first model's.
+        progress: i === 0 ? opts.evaluation.progress : false,
+        batches: shared.loaderFor(slot),
+      }).catch((e) => {
+        shared.close(slot);
+        throw e;
+      });
+    }));
+    const failed = settled.find((r) => r.status === "rejected");
+    if (failed) throw (failed as PromiseRejectedResult).reason;
+    const runs = settled.map((r, i) =>
+      evaluationRecords(names[i], (r as PromiseFulfilledResult<EvaluationResult>).value)
+    );
+    return await compareRuns(runs, opts);
+  } finally {
+    for (const m of models) m.dispose();
   }
-  return await compareRuns(runs, opts);
 }

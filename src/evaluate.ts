@@ -26,7 +26,7 @@ import {
   mapLabels,
   type ModelClasses,
 } from "./data/labels.ts";
-import { defaultWorkerCount, loadBatches } from "./data/loader.ts";
+import { type Batch, defaultWorkerCount, loadBatches, type LoaderOptions } from "./data/loader.ts";
 import type { FailedItem } from "./data/prepare.ts";
 import { ProgressDisplay } from "./data/progress.ts";
 import { readImage, type RgbImage } from "./data/decode.ts";
@@ -59,6 +59,7 @@ import {
 import { VERSION } from "./version.ts";
 import { type TtaPlan, ttaPlan, type TtaSpec } from "./data/tta.ts";
 import { type TtaReport, TtaRunner } from "./tta.ts";
+import { orderFlips } from "./report/tta_section.ts";
 
 /** A shard of an evaluation: this process evaluates part `index` (0-based) of `count`. */
 export interface Shard {
@@ -120,6 +121,11 @@ export interface EvaluateOptions {
   engine?: Engine;
   /** Test-time augmentation: metrics with it are reported beside those without (`tta`). */
   tta?: TtaSpec;
+  /**
+   * Where the batches come from (default {@link loadBatches}); `compare`
+   * passes a shared loader so models with the same pipeline read one pass.
+   */
+  batches?: (items: DatasetItem[], opts: LoaderOptions) => AsyncIterable<Batch>;
 }
 
 /** The metrics.json object of an evaluation: the metrics plus the run. */
@@ -533,7 +539,7 @@ async function runBatches(
   const tLoop = performance.now();
   try {
     for await (
-      const batch of loadBatches(items, {
+      const batch of (opts.batches ?? loadBatches)(items, {
         preprocess: plan.pipeline,
         batchSize: opts.batch,
         workers: opts.workers ?? defaultWorkerCount(),
@@ -846,8 +852,20 @@ async function reportInput(r: EvaluationResult, ctx: WriteContext): Promise<Repo
     embedding = embeddingInput(ctx.features, projection);
   }
 
+  // The images TTA changed, in the report's label space, with thumbnails.
+  const toReport = (c: number) => (ctx.subset ? ctx.subset.indexOf(c) : c);
+  const ttaFlips = m.tta
+    ? await Promise.all(orderFlips(m.tta.flipped.images).slice(0, ctx.gallery).map(async (f) => ({
+      ...f,
+      label: toReport(f.label),
+      before: toReport(f.before),
+      after: toReport(f.after),
+      thumbnail: await itemImage(byPath.get(f.path)!).then(thumbnail, () => undefined),
+    })))
+    : undefined;
   const ts = m.temperature_scaling;
   return {
+    ttaFlips,
     metrics: m,
     classNames: metricNames,
     title: `Evaluation of ${ctx.model.path}`,

@@ -7,33 +7,14 @@
  */
 import assert from "node:assert/strict";
 import { fixture, fixtureTest } from "./_helpers.ts";
-import { fromFileUrl } from "./_path.ts";
+import { HAVE_SCIPY, PYTHON, scipyRef } from "./_scipy_ref.ts";
 import { parseCsv } from "../src/csv.ts";
 import { binomialTestHalf, mcnemar } from "../src/metrics/mcnemar.ts";
 import { compareModels, comparisonSummary, type ModelRecords } from "../src/metrics/compare.ts";
 import { matchRuns, type RunRecords } from "../src/compare.ts";
 import { DataError } from "../src/errors.ts";
 import { renderComparisonHtml } from "../src/report/compare_html.ts";
-
-const PYTHON = Deno.env.get("VISIONEVAL_PYTHON") ?? "/usr/bin/python3";
-const SCRIPT = fromFileUrl(new URL("../scripts/compare/mcnemar_ref.py", import.meta.url));
-
-/** True when python3 can import scipy (the reference of the p-values). */
-export const HAVE_SCIPY: boolean = (() => {
-  try {
-    return new Deno.Command(PYTHON, { args: ["-c", "import scipy.stats"], stderr: "null" })
-      .outputSync().success;
-  } catch {
-    return false;
-  }
-})();
-
-/** Runs the reference script and parses its JSON. */
-export function scipyRef(...args: string[]): unknown {
-  const out = new Deno.Command(PYTHON, { args: [SCRIPT, ...args] }).outputSync();
-  if (!out.success) throw new Error(new TextDecoder().decode(out.stderr));
-  return JSON.parse(new TextDecoder().decode(out.stdout));
-}
+import type { Batch } from "../src/data/loader.ts";
 
 function scipyTest(name: string, fn: () => Promise<void> | void): void {
   Deno.test({
@@ -197,4 +178,30 @@ Deno.test("compare: runs that cannot be matched are refused with what differs", 
   b.pred = Int32Array.from([0, 0, 1]);
   const m = matchRuns([a, b]);
   assert.deepEqual(Array.from(m.models[1].pred), [0, 1, 0]);
+});
+
+fixtureTest("shared batches: consumers with one pipeline read one pass; another pipeline gets its own", async () => {
+  const { SharedBatches } = await import("../src/data/shared_batches.ts");
+  const { preprocessConfigFromModelDir, applyOverrides } = await import("../src/data/preprocess.ts");
+  const cfg = preprocessConfigFromModelDir(fixture("models/resnet-cifar10/resnet20"));
+  const items = ["airplane/0000.jpg", "cat/0001.jpg", "dog/0002.jpg", "ship/0003.jpg", "frog/0004.jpg"]
+    .map((p) => ({ path: fixture("data/cifar10-test", p), label: 0 }));
+  const shared = new SharedBatches(3);
+  const opts = { preprocess: cfg, batchSize: 2, workers: 0 };
+  const a = shared.loaderFor(0)(items, opts)[Symbol.asyncIterator]();
+  const b = shared.loaderFor(1)(items, opts)[Symbol.asyncIterator]();
+  const own = shared.loaderFor(2)(items, { ...opts, preprocess: applyOverrides(cfg, { size: [24, 24] }) });
+  const seenA: (Batch | void)[] = [], seenB: (Batch | void)[] = [];
+  // Interleaved reads: a runs two batches ahead of b; both get the very same batch objects.
+  seenA.push((await a.next()).value, (await a.next()).value);
+  seenB.push((await b.next()).value);
+  seenA.push((await a.next()).value);
+  seenB.push((await b.next()).value, (await b.next()).value);
+  assert.equal((await a.next()).done, true);
+  assert.equal((await b.next()).done, true);
+  assert.deepEqual(seenA.map((x) => x!.items.length), [2, 2, 1]);
+  seenA.forEach((x, i) => assert.equal(x, seenB[i]));
+  const ownBatches = [];
+  for await (const x of own) ownBatches.push(x);
+  assert.deepEqual(ownBatches.map((x) => x.shape), [[2, 3, 24, 24], [2, 3, 24, 24], [1, 3, 24, 24]]);
 });

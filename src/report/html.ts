@@ -22,6 +22,7 @@ import { perClassBarsSvg, perClassRows, perClassTableHtml } from "./perclass.ts"
 import { imageDataUri } from "./png.ts";
 import { reliabilityDiagramSvg } from "./reliability.ts";
 import { embeddingScatterSvg } from "./scatter.ts";
+import { type TtaLike, ttaSectionHtml } from "./tta_section.ts";
 import type {
   CalibrationInput,
   IntervalLike,
@@ -57,6 +58,7 @@ const KNOWN_FIELDS = new Set([
   "classwise_ece_per_class",
   "temperature_scaling",
   "bootstrap",
+  "tta",
 ]);
 
 interface Section {
@@ -288,6 +290,18 @@ function imageTag(src: string, alt: string): string {
   return `<img alt="${escapeXml(alt)}" loading="lazy" src="${src}">`;
 }
 
+function ttaSection(r: ReportInput): Section | undefined {
+  const t = (r.metrics as { tta?: TtaLike }).tta;
+  if (!t) return undefined;
+  return section(
+    "tta",
+    "Test-time augmentation",
+    `${escapeXml(t.spec)}, ${t.views} views per image: the metrics without TTA (the plain view) ` +
+      `and with it, from the same forward passes.`,
+    ttaSectionHtml(t, r.ttaFlips ?? [], r.classNames),
+  );
+}
+
 function mistakesSection(r: ReportInput): Section | undefined {
   if (!r.mistakes?.length) return undefined;
   const names = r.classNames;
@@ -464,6 +478,7 @@ export function renderHtmlReport(report: ReportInput): string {
   const sections = [
     summarySection(m, m.failed?.length ?? 0),
     calibrationSection(report),
+    ttaSection(report),
     confusionSection(report),
     perClassSection(report),
     curvesSection(report),

@@ -4,6 +4,8 @@
  * passed as it is; anything missing is shown as "n/a" or its section is left out.
  */
 
+import type { TtaFlipExample } from "./tta_section.ts";
+
 /** A metric that may be absent or undefined (e.g. AUROC of a class with no positives). */
 export type MaybeNumber = number | null | undefined;
 
@@ -292,4 +294,6 @@ export interface ReportInput {
   readonly calibration?: CalibrationInput;
   /** Extra run metadata (model, data, adapter, timings, ...), shown as a table. */
   readonly meta?: Readonly<Record<string, unknown>>;
+  /** Images whose prediction test-time augmentation changed (with `metrics.tta`). */
+  readonly ttaFlips?: readonly TtaFlipExample[];
 }
