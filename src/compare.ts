@@ -15,9 +15,9 @@ import { readImage, type RgbImage } from "./data/decode.ts";
 import { loadSnapshot } from "./metrics/state_file.ts";
 import { LOG_LOSS_EPS, type MetricSnapshot } from "./metrics/snapshot.ts";
 import {
-  type Comparison,
   compareModels,
   type CompareOptions,
+  type Comparison,
   type ModelRecords,
 } from "./metrics/compare.ts";
 import { binnedCalibration, type ReliabilityBin } from "./metrics/calibration.ts";
@@ -99,7 +99,10 @@ export function runRecords(
 }
 
 /** Reads an eval output folder (predictions.csv + state.safetensors). */
-export async function loadRun(dir: string, name = basename(resolve(dir))): Promise<RunRecords> {
+export async function loadRun(
+  dir: string,
+  name: string = basename(resolve(dir)),
+): Promise<RunRecords> {
   const csvPath = join(dir, "predictions.csv");
   const statePath = join(dir, "state.safetensors");
   let text: string;
@@ -169,7 +172,9 @@ export function matchRuns(runs: readonly RunRecords[]): MatchedRuns {
           `compare runs over the same classes (use the same dataset and --restrict choice)`,
       );
     }
-    if (r.classNames && first.classNames && r.classNames.join("\n") !== first.classNames.join("\n")) {
+    if (
+      r.classNames && first.classNames && r.classNames.join("\n") !== first.classNames.join("\n")
+    ) {
       const k = r.classNames.findIndex((n, i) => n !== first.classNames![i]);
       throw new DataError(
         `${r.source} and ${first.source} name class ${k} differently ("${r.classNames[k]}" vs ` +
@@ -207,7 +212,7 @@ export function matchRuns(runs: readonly RunRecords[]): MatchedRuns {
     models.push({ name: r.name, pred, conf, nll });
   }
   // Log loss is compared only when every run kept probabilities.
-  if (models.some((m) => !m.nll)) for (const m of models) m.nll = null;
+  if (models.some((m) => !m.nll)) { for (const m of models) m.nll = null; }
   return {
     paths: first.paths,
     label: first.label,
@@ -280,10 +285,13 @@ export async function compareRuns(
     if (!staged) return { comparison, files: [] };
     await writeJson(staged.path("comparison.json"), comparison);
     if (opts.report ?? true) {
-      await writeComparisonHtml(staged.path("comparison.html"), await reportInput(matched, comparison, {
-        bins,
-        gallery: opts.gallery ?? 12,
-      }));
+      await writeComparisonHtml(
+        staged.path("comparison.html"),
+        await reportInput(matched, comparison, {
+          bins,
+          gallery: opts.gallery ?? 12,
+        }),
+      );
     }
     return { comparison, files: await staged.commit("comparison.json") };
   } finally {
@@ -367,7 +375,12 @@ export async function compareModelsOnData(opts: CompareModelsOptions): Promise<C
     // One shared loader per distinct pipeline; slot = the model's place in its group.
     const keys = models.map((m) => pipelineKey(modelPipeline(m, opts.evaluation.preprocess)));
     const groups = new Map<string, SharedBatches>();
-    for (const k of new Set(keys)) groups.set(k, new SharedBatches(keys.filter((x) => x === k).length));
+    for (const k of new Set(keys)) {
+      groups.set(
+        k,
+        new SharedBatches(keys.filter((x) => x === k).length),
+      );
+    }
     const passes = groups.size;
     console.error(
       `visioneval: compare: ${models.length} models, ${passes} pass${passes === 1 ? "" : "es"} ` +

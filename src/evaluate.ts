@@ -337,7 +337,9 @@ export async function evaluate(opts: EvaluateOptions): Promise<EvaluationResult>
   }
   // Everything a user can get wrong is checked before any GPU work.
   if (opts.tta && opts.embed) {
-    throw new UsageError("--embed and --tta cannot be combined yet; run the embedding without --tta");
+    throw new UsageError(
+      "--embed and --tta cannot be combined yet; run the embedding without --tta",
+    );
   }
   const dataset = openEvaluationData(opts);
   const staged = opts.out ? await StagedOutput.open(opts.out, EVAL_OUTPUTS) : undefined;
@@ -562,7 +564,9 @@ async function runBatches(
           pixels.release();
         }
         const logits = out.logits;
-        const scores = subsetTensor && !ttaSide ? gatherColumns(engine, logits, subsetTensor) : logits;
+        const scores = subsetTensor && !ttaSide
+          ? gatherColumns(engine, logits, subsetTensor)
+          : logits;
         state.update(scores, labels, { indices });
         store.add(scores);
         if (features && out.features) {
@@ -855,13 +859,15 @@ async function reportInput(r: EvaluationResult, ctx: WriteContext): Promise<Repo
   // The images TTA changed, in the report's label space, with thumbnails.
   const toReport = (c: number) => (ctx.subset ? ctx.subset.indexOf(c) : c);
   const ttaFlips = m.tta
-    ? await Promise.all(orderFlips(m.tta.flipped.images).slice(0, ctx.gallery).map(async (f) => ({
-      ...f,
-      label: toReport(f.label),
-      before: toReport(f.before),
-      after: toReport(f.after),
-      thumbnail: await itemImage(byPath.get(f.path)!).then(thumbnail, () => undefined),
-    })))
+    ? await Promise.all(
+      orderFlips(m.tta.flipped.images).slice(0, ctx.gallery).map(async (f) => ({
+        ...f,
+        label: toReport(f.label),
+        before: toReport(f.before),
+        after: toReport(f.after),
+        thumbnail: await itemImage(byPath.get(f.path)!).then(thumbnail, () => undefined),
+      })),
+    )
     : undefined;
   const ts = m.temperature_scaling;
   return {

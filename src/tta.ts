@@ -71,6 +71,7 @@ const MAX_LISTED = 10000;
 
 /** The TTA side of an evaluation: its GPU tables, metric state and top-k store. */
 export class TtaRunner {
+  /** The metric state of the averaged views. */
   readonly state: MetricState;
   readonly #tables: Tensor[];
   readonly #meanWeights: (Tensor | null)[];
@@ -129,7 +130,7 @@ export class TtaRunner {
     const e = this.engine, B = batch.items.length;
     let plain: Tensor | undefined;
     let acc: Tensor | undefined;
-    this.plan.groups.forEach((g, k) => {
+    this.plan.groups.forEach((_, k) => {
       const { pixels, shape } = batch.groups![k];
       const crops = e.upload(pixels, shape, "tta.crops");
       const views = ttaViews(e, crops, this.#tables[k], B);

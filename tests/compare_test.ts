@@ -58,7 +58,10 @@ scipyTest("mcnemar: the exact binomial p-value equals scipy.stats.binomtest on a
 fixtureTest("mcnemar: ResNet-20 vs ResNet-56 counts and p-value equal scipy's", () => {
   if (!HAVE_SCIPY) return;
   const a = referenceRun("resnet20"), b = referenceRun("resnet56");
-  const ref = scipyRef(fixture(REF, "predictions_resnet20.csv"), fixture(REF, "predictions_resnet56.csv")) as {
+  const ref = scipyRef(
+    fixture(REF, "predictions_resnet20.csv"),
+    fixture(REF, "predictions_resnet56.csv"),
+  ) as {
     b: number;
     c: number;
     p_value: number;
@@ -75,47 +78,59 @@ fixtureTest("mcnemar: ResNet-20 vs ResNet-56 counts and p-value equal scipy's", 
   assert.equal(c.pairs[0].agreement.a_only + c.pairs[0].agreement.both_right, 4051); // top-1 81.02%
 });
 
-fixtureTest("paired bootstrap: intervals hold the observed difference and shrink as 1/sqrt(n)", () => {
-  const a = referenceRun("resnet20"), b = referenceRun("resnet56");
-  const all = compareModels([a, b], a.label, 10, { replicates: 400, seed: 3 });
-  // The difference of the metrics on the matched set, by direct computation.
-  const acc = (m: ModelRecords) => m.pred.filter((p, i) => p === a.label[i]).length / 5000;
-  const d = all.pairs[0].differences;
-  assert.ok(Math.abs(d.top1.value! - (acc(a) - acc(b))) < 1e-15);
-  assert.equal(d.top1.value, all.models[0].metrics.top1.value! - all.models[1].metrics.top1.value!);
-  for (const k of ["top1", "macro_f1", "ece"] as const) {
-    const x = d[k];
-    assert.ok(x.interval!.lo <= x.value! && x.value! <= x.interval!.hi, `${k}: ${JSON.stringify(x)}`);
-    const own = all.models[0].metrics[k];
-    assert.ok(own.interval!.lo <= own.value! && own.value! <= own.interval!.hi, k);
-  }
-  assert.equal(d.log_loss.value, null); // the reference CSVs carry no probabilities
-  // A quarter of the images (every 4th, so all classes stay): intervals about twice as wide.
-  const pick = (m: ModelRecords): ModelRecords => ({
-    ...m,
-    pred: m.pred.filter((_, i) => i % 4 === 0),
-    conf: m.conf.filter((_, i) => i % 4 === 0),
-  });
-  const quarter = compareModels([pick(a), pick(b)], a.label.filter((_, i) => i % 4 === 0), 10, {
-    replicates: 400,
-    seed: 3,
-  });
-  for (const k of ["top1", "macro_f1"] as const) {
-    const w = (x: { lo: number; hi: number }) => x.hi - x.lo;
-    const ratio = w(quarter.pairs[0].differences[k].interval!) / w(d[k].interval!);
-    assert.ok(ratio > 1.6 && ratio < 2.5, `${k}: width ratio ${ratio} (expected about 2)`);
-  }
-  // The top-1 difference is significant by McNemar (p = 1.5e-4); the summary says so.
-  const lines = comparisonSummary(all);
-  assert.match(lines[0], /^top1 .*resnet56 better, significant at 0\.05 \(McNemar p = 0\.000146/);
-  const html = renderComparisonHtml({
-    comparison: all,
-    classNames: Array.from({ length: 10 }, (_, k) => `class ${k}`),
-    reliability: [[], []],
-    galleries: [],
-  });
-  assert.match(html, /McNemar&#39;s exact test: b = 291, c = 391|McNemar's exact test: b = 291, c = 391/);
-});
+fixtureTest(
+  "paired bootstrap: intervals hold the observed difference and shrink as 1/sqrt(n)",
+  () => {
+    const a = referenceRun("resnet20"), b = referenceRun("resnet56");
+    const all = compareModels([a, b], a.label, 10, { replicates: 400, seed: 3 });
+    // The difference of the metrics on the matched set, by direct computation.
+    const acc = (m: ModelRecords) => m.pred.filter((p, i) => p === a.label[i]).length / 5000;
+    const d = all.pairs[0].differences;
+    assert.ok(Math.abs(d.top1.value! - (acc(a) - acc(b))) < 1e-15);
+    assert.equal(
+      d.top1.value,
+      all.models[0].metrics.top1.value! - all.models[1].metrics.top1.value!,
+    );
+    for (const k of ["top1", "macro_f1", "ece"] as const) {
+      const x = d[k];
+      assert.ok(
+        x.interval!.lo <= x.value! && x.value! <= x.interval!.hi,
+        `${k}: ${JSON.stringify(x)}`,
+      );
+      const own = all.models[0].metrics[k];
+      assert.ok(own.interval!.lo <= own.value! && own.value! <= own.interval!.hi, k);
+    }
+    assert.equal(d.log_loss.value, null); // the reference CSVs carry no probabilities
+    // A quarter of the images (every 4th, so all classes stay): intervals about twice as wide.
+    const pick = (m: ModelRecords): ModelRecords => ({
+      ...m,
+      pred: m.pred.filter((_, i) => i % 4 === 0),
+      conf: m.conf.filter((_, i) => i % 4 === 0),
+    });
+    const quarter = compareModels([pick(a), pick(b)], a.label.filter((_, i) => i % 4 === 0), 10, {
+      replicates: 400,
+      seed: 3,
+    });
+    for (const k of ["top1", "macro_f1"] as const) {
+      const w = (x: { lo: number; hi: number }) => x.hi - x.lo;
+      const ratio = w(quarter.pairs[0].differences[k].interval!) / w(d[k].interval!);
+      assert.ok(ratio > 1.6 && ratio < 2.5, `${k}: width ratio ${ratio} (expected about 2)`);
+    }
+    // The top-1 difference is significant by McNemar (p = 1.5e-4); the summary says so.
+    const lines = comparisonSummary(all);
+    assert.match(lines[0], /^top1 .*resnet56 better, significant at 0\.05 \(McNemar p = 0\.000146/);
+    const html = renderComparisonHtml({
+      comparison: all,
+      classNames: Array.from({ length: 10 }, (_, k) => `class ${k}`),
+      reliability: [[], []],
+      galleries: [],
+    });
+    assert.match(
+      html,
+      /McNemar&#39;s exact test: b = 291, c = 391|McNemar's exact test: b = 291, c = 391/,
+    );
+  },
+);
 
 Deno.test("compare: log loss and paired differences from per-image records", () => {
   // Two models on 6 images of 3 classes; B is A with two mistakes fixed.
@@ -170,7 +185,11 @@ Deno.test("compare: runs that cannot be matched are refused with what differs", 
     (e: Error) => e instanceof DataError && /z\.jpg has label 0 in runs\/b but 2/.test(e.message),
   );
   assert.throws(
-    () => matchRuns([a, { ...run("b", ["x.jpg", "y.jpg", "z.jpg"], [0, 1, 2]), classNames: ["cat", "wolf", "eel"] }]),
+    () =>
+      matchRuns([a, {
+        ...run("b", ["x.jpg", "y.jpg", "z.jpg"], [0, 1, 2]),
+        classNames: ["cat", "wolf", "eel"],
+      }]),
     (e: Error) => e instanceof DataError && /name class 1 differently/.test(e.message),
   );
   // Matched in the first run's order whatever the second's order is.
@@ -180,28 +199,47 @@ Deno.test("compare: runs that cannot be matched are refused with what differs", 
   assert.deepEqual(Array.from(m.models[1].pred), [0, 1, 0]);
 });
 
-fixtureTest("shared batches: consumers with one pipeline read one pass; another pipeline gets its own", async () => {
-  const { SharedBatches } = await import("../src/data/shared_batches.ts");
-  const { preprocessConfigFromModelDir, applyOverrides } = await import("../src/data/preprocess.ts");
-  const cfg = preprocessConfigFromModelDir(fixture("models/resnet-cifar10/resnet20"));
-  const items = ["airplane/0000.jpg", "cat/0001.jpg", "dog/0002.jpg", "ship/0003.jpg", "frog/0004.jpg"]
-    .map((p) => ({ path: fixture("data/cifar10-test", p), label: 0 }));
-  const shared = new SharedBatches(3);
-  const opts = { preprocess: cfg, batchSize: 2, workers: 0 };
-  const a = shared.loaderFor(0)(items, opts)[Symbol.asyncIterator]();
-  const b = shared.loaderFor(1)(items, opts)[Symbol.asyncIterator]();
-  const own = shared.loaderFor(2)(items, { ...opts, preprocess: applyOverrides(cfg, { size: [24, 24] }) });
-  const seenA: (Batch | void)[] = [], seenB: (Batch | void)[] = [];
-  // Interleaved reads: a runs two batches ahead of b; both get the very same batch objects.
-  seenA.push((await a.next()).value, (await a.next()).value);
-  seenB.push((await b.next()).value);
-  seenA.push((await a.next()).value);
-  seenB.push((await b.next()).value, (await b.next()).value);
-  assert.equal((await a.next()).done, true);
-  assert.equal((await b.next()).done, true);
-  assert.deepEqual(seenA.map((x) => x!.items.length), [2, 2, 1]);
-  seenA.forEach((x, i) => assert.equal(x, seenB[i]));
-  const ownBatches = [];
-  for await (const x of own) ownBatches.push(x);
-  assert.deepEqual(ownBatches.map((x) => x.shape), [[2, 3, 24, 24], [2, 3, 24, 24], [1, 3, 24, 24]]);
-});
+fixtureTest(
+  "shared batches: consumers with one pipeline read one pass; another pipeline gets its own",
+  async () => {
+    const { SharedBatches } = await import("../src/data/shared_batches.ts");
+    const { preprocessConfigFromModelDir, applyOverrides } = await import(
+      "../src/data/preprocess.ts"
+    );
+    const cfg = preprocessConfigFromModelDir(fixture("models/resnet-cifar10/resnet20"));
+    const items = [
+      "airplane/0000.jpg",
+      "cat/0001.jpg",
+      "dog/0002.jpg",
+      "ship/0003.jpg",
+      "frog/0004.jpg",
+    ]
+      .map((p) => ({ path: fixture("data/cifar10-test", p), label: 0 }));
+    const shared = new SharedBatches(3);
+    const opts = { preprocess: cfg, batchSize: 2, workers: 0 };
+    const a = shared.loaderFor(0)(items, opts)[Symbol.asyncIterator]();
+    const b = shared.loaderFor(1)(items, opts)[Symbol.asyncIterator]();
+    const own = shared.loaderFor(2)(items, {
+      ...opts,
+      preprocess: applyOverrides(cfg, { size: [24, 24] }),
+    });
+    const seenA: (Batch | void)[] = [], seenB: (Batch | void)[] = [];
+    // Interleaved reads: a runs two batches ahead of b; both get the very same batch objects.
+    seenA.push((await a.next()).value, (await a.next()).value);
+    seenB.push((await b.next()).value);
+    seenA.push((await a.next()).value);
+    seenB.push((await b.next()).value, (await b.next()).value);
+    assert.equal((await a.next()).done, true);
+    assert.equal((await b.next()).done, true);
+    assert.deepEqual(seenA.map((x) => x!.items.length), [2, 2, 1]);
+    seenA.forEach((x, i) => assert.equal(x, seenB[i]));
+    const ownBatches = [];
+    for await (const x of own) ownBatches.push(x);
+    assert.deepEqual(ownBatches.map((x) => x.shape), [[2, 3, 24, 24], [2, 3, 24, 24], [
+      1,
+      3,
+      24,
+      24,
+    ]]);
+  },
+);

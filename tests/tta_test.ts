@@ -89,35 +89,38 @@ Deno.test("tta: --tta parsing and the views of each mode", () => {
   assert.deepEqual(floor.groups[0].views[5], { crop: 5, flip: false, mean: false });
 });
 
-torchFixtureTest("tta: TenCrop views equal torchvision's (odd margin: the mirrored center differs)", async () => {
-  const image = fixture("data/imagenet-sample/n01440764_tench.JPEG");
-  const ref = torchRef("--crops", image, "37", "32") as { resized: number[]; views: number[][] };
-  assert.deepEqual(ref.resized, [49, 37]); // 49 - 32 = 17: round(8.5) = 8 from the left
-  const cfg = applyOverrides(preprocessConfigFromModelDir(fixture(R20)), {
-    size: 37,
-    crop: 32,
-    interpolation: "bilinear",
-  });
-  const plan = ttaPlan(cfg, parseTta("ten-crop"));
-  const g = plan.groups[0];
-  const per = 3 * 32 * 32;
-  const crops = new Float32Array(g.crops.length * per);
-  prepareGroupCrops(await readImage(image), g, crops, 0);
-  let worst = 0;
-  g.views.forEach((v, k) => {
-    const src = crops.subarray(v.crop * per, (v.crop + 1) * per);
-    for (let i = 0; i < per; i++) {
-      const x = i % 32, rest = i - x;
-      const ours = src[rest + (v.flip ? 31 - x : x)];
-      worst = Math.max(worst, Math.abs(ours - ref.views[k][i]));
-    }
-  });
-  assert.ok(worst < 1e-6, `largest difference ${worst}`);
-  // The plain crop is what the loader makes without TTA, bit for bit.
-  const plain = await prepareBatch([{ path: image }], cfg, [32, 32]);
-  const at = g.crops.indexOf("plain");
-  assert.deepEqual(crops.subarray(at * per, (at + 1) * per), plain.pixels);
-});
+torchFixtureTest(
+  "tta: TenCrop views equal torchvision's (odd margin: the mirrored center differs)",
+  async () => {
+    const image = fixture("data/imagenet-sample/n01440764_tench.JPEG");
+    const ref = torchRef("--crops", image, "37", "32") as { resized: number[]; views: number[][] };
+    assert.deepEqual(ref.resized, [49, 37]); // 49 - 32 = 17: round(8.5) = 8 from the left
+    const cfg = applyOverrides(preprocessConfigFromModelDir(fixture(R20)), {
+      size: 37,
+      crop: 32,
+      interpolation: "bilinear",
+    });
+    const plan = ttaPlan(cfg, parseTta("ten-crop"));
+    const g = plan.groups[0];
+    const per = 3 * 32 * 32;
+    const crops = new Float32Array(g.crops.length * per);
+    prepareGroupCrops(await readImage(image), g, crops, 0);
+    let worst = 0;
+    g.views.forEach((v, k) => {
+      const src = crops.subarray(v.crop * per, (v.crop + 1) * per);
+      for (let i = 0; i < per; i++) {
+        const x = i % 32, rest = i - x;
+        const ours = src[rest + (v.flip ? 31 - x : x)];
+        worst = Math.max(worst, Math.abs(ours - ref.views[k][i]));
+      }
+    });
+    assert.ok(worst < 1e-6, `largest difference ${worst}`);
+    // The plain crop is what the loader makes without TTA, bit for bit.
+    const plain = await prepareBatch([{ path: image }], cfg, [32, 32]);
+    const at = g.crops.indexOf("plain");
+    assert.deepEqual(crops.subarray(at * per, (at + 1) * per), plain.pixels);
+  },
+);
 
 Deno.test("tta: GPU views (gather + flip) and the weighted view reduction equal float64 references", async () => {
   const engine = await Engine.create();
@@ -126,7 +129,12 @@ Deno.test("tta: GPU views (gather + flip) and the weighted view reduction equal 
     const table = Array.from({ length: 2 * R + 1 }, (_, v) => [v % R, v % 2]);
     const V = table.length;
     const got = await engine.readF32(
-      ttaViews(engine, engine.upload(x, [B * R, 3, h, w]), engine.upload(Uint32Array.from(table.flat()), [V, 2]), B),
+      ttaViews(
+        engine,
+        engine.upload(x, [B * R, 3, h, w]),
+        engine.upload(Uint32Array.from(table.flat()), [V, 2]),
+        B,
+      ),
     );
     for (let b = 0; b < B; b++) {
       for (let v = 0; v < V; v++) {
@@ -150,7 +158,10 @@ Deno.test("tta: GPU views (gather + flip) and the weighted view reduction equal 
       const b = Math.floor(i / C), c = i % C;
       let s = 0.25;
       for (let v = 0; v < V; v++) if (w[v] !== 0) s += w[v] * x[(b * V + v) * C + c];
-      assert.ok(Math.abs(got[i] - Math.log(s)) < 2e-6 * Math.max(1, Math.abs(Math.log(s))), `${got[i]}`);
+      assert.ok(
+        Math.abs(got[i] - Math.log(s)) < 2e-6 * Math.max(1, Math.abs(Math.log(s))),
+        `${got[i]}`,
+      );
     }
   }
 });
@@ -188,9 +199,28 @@ async function evalTta(dir: string, csv: string, mode: string, extra: string[] =
   console.log = () => {};
   try {
     const code = await main([
-      "eval", "--model", fixture(R20), "--data", csv, "--out", out, "--size", "36", "--crop", "32",
-      "--interpolation", "bilinear", "--tta", mode, "--batch", "50", "--no-report", "--bootstrap", "0",
-      "--workers", "0",
+      "eval",
+      "--model",
+      fixture(R20),
+      "--data",
+      csv,
+      "--out",
+      out,
+      "--size",
+      "36",
+      "--crop",
+      "32",
+      "--interpolation",
+      "bilinear",
+      "--tta",
+      mode,
+      "--batch",
+      "50",
+      "--no-report",
+      "--bootstrap",
+      "0",
+      "--workers",
+      "0",
       ...extra,
     ]);
     assert.equal(code, 0);
@@ -210,33 +240,56 @@ function agreement(ours: Map<string, number>, paths: string[], ref: number[]): n
   return paths.filter((p, i) => ours.get(p) === ref[i]).length / paths.length;
 }
 
-torchFixtureTest("eval --tta: hflip, five-crop and ten-crop predictions agree with PyTorch", async () => {
-  const dir = Deno.makeTempDirSync({ prefix: "visioneval_tta_" });
-  const csv = cifarSubset(dir, 8); // 80 images
-  type Ref = { paths: string[]; modes: Record<string, { probs: number[]; logits: number[]; nll: number }> };
-  const ref = torchRef(fixture(R20), csv, "36", "32") as Ref;
-  for (const mode of ["hflip", "five-crop", "ten-crop"]) {
-    const { metrics, plain, withTta } = await evalTta(dir, csv, mode);
-    assert.equal(agreement(plain, ref.paths, ref.modes.plain.probs), 1, `${mode}: plain view`);
-    const a = agreement(withTta, ref.paths, ref.modes[mode].probs);
-    assert.ok(a >= 0.995, `${mode}: ${a} of the TTA predictions agree with PyTorch`);
-    // PyTorch clamps at 1e-15, we clip at 2.2e-16 as scikit-learn: equal unless p < 1e-15.
-    assert.ok(Math.abs(metrics.tta.metrics.log_loss - ref.modes[mode].nll) < 1e-4, mode);
-    assert.ok(Math.abs(metrics.log_loss - ref.modes.plain.nll) < 1e-4, `${mode} plain log loss`);
-  }
-  const logits = await evalTta(dir, csv, "five-crop", ["--tta-mean", "logits"]);
-  assert.ok(agreement(logits.withTta, ref.paths, ref.modes["five-crop"].logits) >= 0.995);
-  // The plain view is the run without TTA: same predictions and metrics.
-  const out = join(dir, "plain");
-  const log = console.log;
-  console.log = () => {};
-  await main([
-    "eval", "--model", fixture(R20), "--data", csv, "--out", out, "--size", "36", "--crop", "32",
-    "--interpolation", "bilinear", "--batch", "50", "--no-report", "--bootstrap", "0",
-    "--workers", "0",
-  ]).finally(() => (console.log = log));
-  const plainRun = JSON.parse(Deno.readTextFileSync(join(out, "metrics.json")));
-  assert.equal(plainRun.top1, logits.metrics.top1);
-  assert.ok(Math.abs(plainRun.log_loss - logits.metrics.log_loss) < 1e-6);
-  Deno.removeSync(dir, { recursive: true });
-});
+torchFixtureTest(
+  "eval --tta: hflip, five-crop and ten-crop predictions agree with PyTorch",
+  async () => {
+    const dir = Deno.makeTempDirSync({ prefix: "visioneval_tta_" });
+    const csv = cifarSubset(dir, 8); // 80 images
+    type Ref = {
+      paths: string[];
+      modes: Record<string, { probs: number[]; logits: number[]; nll: number }>;
+    };
+    const ref = torchRef(fixture(R20), csv, "36", "32") as Ref;
+    for (const mode of ["hflip", "five-crop", "ten-crop"]) {
+      const { metrics, plain, withTta } = await evalTta(dir, csv, mode);
+      assert.equal(agreement(plain, ref.paths, ref.modes.plain.probs), 1, `${mode}: plain view`);
+      const a = agreement(withTta, ref.paths, ref.modes[mode].probs);
+      assert.ok(a >= 0.995, `${mode}: ${a} of the TTA predictions agree with PyTorch`);
+      // PyTorch clamps at 1e-15, we clip at 2.2e-16 as scikit-learn: equal unless p < 1e-15.
+      assert.ok(Math.abs(metrics.tta.metrics.log_loss - ref.modes[mode].nll) < 1e-4, mode);
+      assert.ok(Math.abs(metrics.log_loss - ref.modes.plain.nll) < 1e-4, `${mode} plain log loss`);
+    }
+    const logits = await evalTta(dir, csv, "five-crop", ["--tta-mean", "logits"]);
+    assert.ok(agreement(logits.withTta, ref.paths, ref.modes["five-crop"].logits) >= 0.995);
+    // The plain view is the run without TTA: same predictions and metrics.
+    const out = join(dir, "plain");
+    const log = console.log;
+    console.log = () => {};
+    await main([
+      "eval",
+      "--model",
+      fixture(R20),
+      "--data",
+      csv,
+      "--out",
+      out,
+      "--size",
+      "36",
+      "--crop",
+      "32",
+      "--interpolation",
+      "bilinear",
+      "--batch",
+      "50",
+      "--no-report",
+      "--bootstrap",
+      "0",
+      "--workers",
+      "0",
+    ]).finally(() => (console.log = log));
+    const plainRun = JSON.parse(Deno.readTextFileSync(join(out, "metrics.json")));
+    assert.equal(plainRun.top1, logits.metrics.top1);
+    assert.ok(Math.abs(plainRun.log_loss - logits.metrics.log_loss) < 1e-6);
+    Deno.removeSync(dir, { recursive: true });
+  },
+);

@@ -7,7 +7,8 @@ import { fmt } from "../report/format.ts";
 import { intArg } from "./options.ts";
 
 /** Usage text. */
-export const HELP = `usage: visioneval compare --model A --model B [--model C ...] --data PATH [options]
+export const HELP =
+  `usage: visioneval compare --model A --model B [--model C ...] --data PATH [options]
        visioneval compare RUN_A RUN_B [RUN_C ...] [options]
 
 Compares models on the same images and writes, into --out, comparison.json
@@ -111,9 +112,13 @@ export async function run(args: string[]): Promise<void> {
     });
   } else {
     if (positionals.length < 2) {
-      throw new UsageError("give two or more eval output folders, or --model A --model B --data PATH");
+      throw new UsageError(
+        "give two or more eval output folders, or --model A --model B --data PATH",
+      );
     }
-    if (v.data || v.name) throw new UsageError("--data and --name go with --model, not run folders");
+    if (v.data || v.name) {
+      throw new UsageError("--data and --name go with --model, not run folders");
+    }
     const runs = [];
     for (const dir of positionals) runs.push(await loadRun(dir));
     result = await compareRuns(runs, common);

@@ -154,7 +154,7 @@ export async function run(args: string[]): Promise<void> {
   console.log(`adapter    ${m.run.adapter}`);
   console.log(summaryTable(m));
   console.log(`  ${"images/s".padEnd(17)}  ${m.run.images_per_second.toFixed(1)}`);
-  if (m.tta) for (const line of ttaSummary(m.tta)) console.log(line);
+  if (m.tta) { for (const line of ttaSummary(m.tta)) console.log(line); }
   if (m.failed.length) {
     console.log(
       `skipped ${m.failed.length} image(s); first: ${m.failed[0].path}: ${m.failed[0].reason}`,

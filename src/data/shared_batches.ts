@@ -13,7 +13,16 @@ import type { PreprocessConfig } from "./preprocess.ts";
 /** The settings that decide a pipeline's pixels (not where it was read from). */
 export function pipelineKey(cfg: PreprocessConfig): string {
   const { resizeMode, size, crop, cropRounding, interpolation, rescale, mean, std } = cfg;
-  return JSON.stringify({ resizeMode, size, crop, cropRounding, interpolation, rescale, mean, std });
+  return JSON.stringify({
+    resizeMode,
+    size,
+    crop,
+    cropRounding,
+    interpolation,
+    rescale,
+    mean,
+    std,
+  });
 }
 
 /** A loader shared by `consumers` readers (slots 0..consumers-1). */

@@ -59,7 +59,9 @@ export function parseTta(text: string, mean: "probs" | "logits" = "probs"): TtaS
       spec.flip = true;
       inScales = false;
     } else if (tok === "five-crop" || tok === "ten-crop") {
-      if (spec.crops !== "plain") throw new UsageError(`--tta "${text}": give one of five-crop / ten-crop`);
+      if (spec.crops !== "plain") {
+        throw new UsageError(`--tta "${text}": give one of five-crop / ten-crop`);
+      }
       spec.crops = tok === "five-crop" ? "five" : "ten";
       inScales = false;
     } else {
@@ -85,7 +87,9 @@ export function describeTta(spec: TtaSpec): string {
     spec.flip ? "hflip" : "",
     spec.scales ? `scales=${spec.scales.join(",")}` : "",
   ].filter((s) => s);
-  return `${parts.join(",")} (mean of ${spec.mean === "probs" ? "softmax probabilities" : "logits"})`;
+  return `${parts.join(",")} (mean of ${
+    spec.mean === "probs" ? "softmax probabilities" : "logits"
+  })`;
 }
 
 /** Where a crop lies in the resized image. */
@@ -165,7 +169,9 @@ function groupOf(cfg: PreprocessConfig, spec: TtaSpec, base: boolean): TtaGroup 
 export function ttaPlan(cfg: PreprocessConfig, spec: TtaSpec): TtaPlan {
   const out = pipelineOutputSize(cfg);
   if (!out) {
-    throw new DataError(`--tta needs a pipeline with a fixed output size (a crop or an exact resize)`);
+    throw new DataError(
+      `--tta needs a pipeline with a fixed output size (a crop or an exact resize)`,
+    );
   }
   const warnings: string[] = [];
   const sizes = spec.scales ?? [out[0]];
@@ -179,7 +185,11 @@ export function ttaPlan(cfg: PreprocessConfig, spec: TtaSpec): TtaPlan {
     group: g,
     view: groups[g].views.findIndex((v) => groups[g].crops[v.crop] === "plain" && !v.flip),
   };
-  if (spec.crops !== "plain" && (!cfg.crop || cfg.resizeMode === "exact" && cfg.crop[0] === cfg.size[0] && cfg.crop[1] === cfg.size[1])) {
+  if (
+    spec.crops !== "plain" &&
+    (!cfg.crop ||
+      cfg.resizeMode === "exact" && cfg.crop[0] === cfg.size[0] && cfg.crop[1] === cfg.size[1])
+  ) {
     warnings.push(
       `--tta ${spec.crops}-crop: the pipeline crops ${out[1]}x${out[0]} out of an image ` +
         `resized to the same size, so the crops are all the same; resize larger than the crop ` +

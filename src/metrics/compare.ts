@@ -355,11 +355,7 @@ export function comparisonSummary(c: Comparison, alpha = 0.05): string[] {
         lines.push(`${k}: not compared (a run kept no per-image probabilities)`);
         continue;
       }
-      const better = d.value === 0
-        ? "tie"
-        : (d.value > 0) === HIGHER_IS_BETTER[k]
-        ? p.a
-        : p.b;
+      const better = d.value === 0 ? "tie" : (d.value > 0) === HIGHER_IS_BETTER[k] ? p.a : p.b;
       const ci = d.interval ? ` [${fmtSigned(d.interval.lo)}, ${fmtSigned(d.interval.hi)}]` : "";
       // top-1: McNemar's exact test; the others: does the paired interval exclude 0?
       const significant = k === "top1"

@@ -46,7 +46,9 @@ export function binomialTestHalf(k: number, n: number): number {
 /** McNemar's exact test from per-image correctness of two models (same images, same order). */
 export function mcnemar(aCorrect: ArrayLike<boolean>, bCorrect: ArrayLike<boolean>): McNemarTest {
   if (aCorrect.length !== bCorrect.length) {
-    throw new RangeError(`McNemar needs paired results, got ${aCorrect.length} and ${bCorrect.length}`);
+    throw new RangeError(
+      `McNemar needs paired results, got ${aCorrect.length} and ${bCorrect.length}`,
+    );
   }
   let b = 0, c = 0;
   for (let i = 0; i < aCorrect.length; i++) {

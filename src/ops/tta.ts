@@ -18,7 +18,9 @@ export function ttaViews(engine: Engine, crops: Tensor, table: Tensor, images: n
   const [rows, ch, h, w] = crops.shape;
   const R = rows / images, V = table.shape[0];
   if (!Number.isInteger(R) || ch !== 3) {
-    throw new Error(`ttaViews: crops [${crops.shape}] are not ${images} images x R crops x 3 channels`);
+    throw new Error(
+      `ttaViews: crops [${crops.shape}] are not ${images} images x R crops x 3 channels`,
+    );
   }
   const out = engine.empty([images * V, 3, h, w], "f32", "tta.views");
   engine.run(

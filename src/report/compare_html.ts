@@ -8,13 +8,23 @@
  */
 import { dirname } from "node:path";
 import { VERSION } from "../version.ts";
-import type { Comparison, ComparedMetric } from "../metrics/compare.ts";
+import type { ComparedMetric, Comparison } from "../metrics/compare.ts";
 import { COMPARED_METRICS, comparisonSummary, HIGHER_IS_BETTER } from "../metrics/compare.ts";
 import { categorical } from "./colormap.ts";
 import { className, escapeXml, fmt, isNum, truncate } from "./format.ts";
 import { PAGE_CSS, PAGE_SCRIPT } from "./page_assets.ts";
 import { imageDataUri } from "./png.ts";
-import { axes, el, type Frame, legend, LinearScale, MUTED, pathThrough, svgRoot, title } from "./svg.ts";
+import {
+  axes,
+  el,
+  type Frame,
+  legend,
+  LinearScale,
+  MUTED,
+  pathThrough,
+  svgRoot,
+  title,
+} from "./svg.ts";
 import type { RasterImage, ReliabilityBin } from "./types.ts";
 
 /** An image one model of a pair gets right and the other wrong. */
@@ -92,19 +102,24 @@ function pairSection(c: Comparison, k: number, names: readonly string[]): string
     }</td></tr>`;
   }).join("");
   const a = escapeXml(p.a), b = escapeXml(p.b);
-  const agreement = `<table class="summary"><thead><tr><th></th><th>${b} right</th><th>${b} wrong</th>` +
+  const agreement =
+    `<table class="summary"><thead><tr><th></th><th>${b} right</th><th>${b} wrong</th>` +
     `</tr></thead><tbody><tr><td>${a} right</td><td>${p.agreement.both_right}</td><td><b>${p.agreement.a_only}</b> (b)</td></tr>` +
     `<tr><td>${a} wrong</td><td><b>${p.agreement.b_only}</b> (c)</td><td>${p.agreement.both_wrong}</td></tr></tbody></table>`;
   const deltas = p.per_class.slice(0, 30).map((d) =>
     `<tr><td>${escapeXml(truncate(className(d.class, names), 40))}</td><td>${d.support}</td>` +
-    `<td>${fmt(d.recall.a, 3)}</td><td>${fmt(d.recall.b, 3)}</td><td>${fmt(d.recall.delta, 3)}</td>` +
+    `<td>${fmt(d.recall.a, 3)}</td><td>${fmt(d.recall.b, 3)}</td><td>${
+      fmt(d.recall.delta, 3)
+    }</td>` +
     `<td>${fmt(d.f1.a, 3)}</td><td>${fmt(d.f1.b, 3)}</td><td>${fmt(d.f1.delta, 3)}</td></tr>`
   ).join("");
   const body = `<p>McNemar's exact test: b = ${m.b}, c = ${m.c}, p = ${m.p_value.toPrecision(4)} ` +
     `(${m.p_value < 0.05 ? "significant" : "not significant"} at 0.05). ` +
     `Same prediction on ${p.same_prediction} of ${c.num_samples} images.</p>` +
     `<div class="grid2"><div>${agreement}</div><div><table class="summary"><thead><tr><th>${a} − ${b}</th>` +
-    `<th>difference</th><th>${Math.round(c.bootstrap.level * 100)}% paired interval</th></tr></thead>` +
+    `<th>difference</th><th>${
+      Math.round(c.bootstrap.level * 100)
+    }% paired interval</th></tr></thead>` +
     `<tbody>${diffRows}</tbody></table></div></div>` +
     `<h3>Per-class deltas (largest first${p.per_class.length > 30 ? ", 30 shown" : ""})</h3>` +
     `<table class="summary"><thead><tr><th>class</th><th>support</th><th>recall ${a}</th>` +
@@ -153,7 +168,9 @@ export function reliabilityOverlaySvg(
     const color = categorical(k, series.length);
     const pts = s.bins
       .filter((b) => b.count > 0 && isNum(b.confidence) && isNum(b.accuracy))
-      .map((b) => [xs.map(b.confidence as number), ys.map(b.accuracy as number)] as [number, number]);
+      .map((b) =>
+        [xs.map(b.confidence as number), ys.map(b.accuracy as number)] as [number, number]
+      );
     if (!pts.length) return;
     parts.push(el("path", { d: pathThrough(pts), fill: "none", stroke: color, "stroke-width": 2 }));
     for (const [x, y] of pts) parts.push(el("circle", { cx: x, cy: y, r: 3, fill: color }));
@@ -167,7 +184,12 @@ export function reliabilityOverlaySvg(
   return svgRoot(width, height, parts, { title: "Reliability diagrams of the compared models" });
 }
 
-function tile(e: DisagreementExample, right: string, wrong: string, names: readonly string[]): string {
+function tile(
+  e: DisagreementExample,
+  right: string,
+  wrong: string,
+  names: readonly string[],
+): string {
   const img = e.thumbnail
     ? `<img alt="${escapeXml(e.path)}" loading="lazy" src="${imageDataUri(e.thumbnail)}">`
     : "no thumbnail";
@@ -176,9 +198,9 @@ function tile(e: DisagreementExample, right: string, wrong: string, names: reado
     `<div>${escapeXml(right)}: ${escapeXml(truncate(className(e.right.pred, names), 30))} (${
       fmt(e.right.confidence, 3)
     })</div>` +
-    `<div class="pred">${escapeXml(wrong)}: ${escapeXml(truncate(className(e.wrong.pred, names), 30))} (${
-      fmt(e.wrong.confidence, 3)
-    })</div>` +
+    `<div class="pred">${escapeXml(wrong)}: ${
+      escapeXml(truncate(className(e.wrong.pred, names), 30))
+    } (${fmt(e.wrong.confidence, 3)})</div>` +
     `<div class="path" title="${escapeXml(e.path)}">${escapeXml(e.path)}</div></div></div>`;
 }
 
@@ -187,7 +209,9 @@ function galleriesSection(r: ComparisonReportInput): string {
     const one = (xs: DisagreementExample[], right: string, wrong: string) =>
       `<h3>${escapeXml(right)} right, ${escapeXml(wrong)} wrong (${xs.length} shown)</h3>` +
       (xs.length
-        ? `<div class="gallery">${xs.map((e) => tile(e, right, wrong, r.classNames)).join("")}</div>`
+        ? `<div class="gallery">${
+          xs.map((e) => tile(e, right, wrong, r.classNames)).join("")
+        }</div>`
         : `<p class="muted">none</p>`);
     return one(g.aOnly, g.a, g.b) + one(g.bOnly, g.b, g.a);
   }).join("");
@@ -204,9 +228,8 @@ export function renderComparisonHtml(r: ComparisonReportInput): string {
   const c = r.comparison;
   const heading = `Comparison of ${c.models.map((m) => m.name).join(", ")}`;
   const summary = comparisonSummary(c).map((l) => `<li>${escapeXml(l)}</li>`).join("");
-  const sources = (c.runs ?? []).map((s) =>
-    `<li>${escapeXml(s.name)}: ${escapeXml(s.source)}</li>`
-  ).join("");
+  const sources = (c.runs ?? []).map((s) => `<li>${escapeXml(s.name)}: ${escapeXml(s.source)}</li>`)
+    .join("");
   const sections = [
     section(
       "summary",
@@ -220,7 +243,9 @@ export function renderComparisonHtml(r: ComparisonReportInput): string {
       "reliability",
       "Calibration",
       `Accuracy against mean confidence in ${c.calibration_bins} equal-width bins; the dashed diagonal is perfect calibration.`,
-      reliabilityOverlaySvg(c.models.map((m, k) => ({ name: m.name, bins: r.reliability[k] ?? [] }))),
+      reliabilityOverlaySvg(
+        c.models.map((m, k) => ({ name: m.name, bins: r.reliability[k] ?? [] })),
+      ),
     ),
     galleriesSection(r),
   ];
