@@ -293,3 +293,32 @@ torchFixtureTest(
     Deno.removeSync(dir, { recursive: true });
   },
 );
+
+Deno.test("tta: the report's section shows without/with and the flipped images, fixed first", async () => {
+  const { sampleReport } = await import("./_report_sample.ts");
+  const { renderHtmlReport } = await import("../src/report/html.ts");
+  const { orderFlips } = await import("../src/report/tta_section.ts");
+  const base = sampleReport();
+  const tta = {
+    spec: "hflip (mean of softmax probabilities)",
+    views: 2,
+    changes: {
+      top1: { without: 0.8, with: 0.825, delta: 0.025 },
+      ece: { without: 0.1, with: 0.12, delta: 0.02 },
+    },
+    flipped: { count: 2, fixed: 1, broken: 1 },
+  };
+  const flips = orderFlips([
+    { path: "b.jpg", label: 1, before: 1, after: 2, confidence_before: 0.6, confidence_after: 0.5 },
+    { path: "a.jpg", label: 0, before: 2, after: 0, confidence_before: 0.7, confidence_after: 0.8 },
+  ]);
+  assert.deepEqual(flips.map((f) => f.path), ["a.jpg", "b.jpg"]);
+  const html = renderHtmlReport({ ...base, metrics: { ...base.metrics, tta }, ttaFlips: flips });
+  assert.match(html, /<h2>Test-time augmentation<\/h2>/);
+  assert.match(html, /<td>top1<\/td><td>0\.8000<\/td><td>0\.8250<\/td><td>\+0\.0250<\/td><td>better<\/td>/);
+  assert.match(html, /<td>ece<\/td>.*?<td>worse<\/td>/);
+  assert.match(html, /2 predictions changed: 1 became right, 1 became wrong/);
+  assert.ok(html.indexOf("a.jpg") < html.indexOf("b.jpg"));
+  // The tta block is shown in its section, not dumped into the run metadata.
+  assert.doesNotMatch(html, /<td>tta\.spec<\/td>/);
+});

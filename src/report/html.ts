@@ -22,7 +22,7 @@ import { perClassBarsSvg, perClassRows, perClassTableHtml } from "./perclass.ts"
 import { imageDataUri } from "./png.ts";
 import { reliabilityDiagramSvg } from "./reliability.ts";
 import { embeddingScatterSvg } from "./scatter.ts";
-import { type TtaLike, ttaSectionHtml } from "./tta_section.ts";
+import { ttaSectionHtml } from "./tta_section.ts";
 import type {
   CalibrationInput,
   IntervalLike,
@@ -291,7 +291,7 @@ function imageTag(src: string, alt: string): string {
 }
 
 function ttaSection(r: ReportInput): Section | undefined {
-  const t = (r.metrics as { tta?: TtaLike }).tta;
+  const t = r.metrics.tta;
   if (!t) return undefined;
   return section(
     "tta",

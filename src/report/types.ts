@@ -4,7 +4,7 @@
  * passed as it is; anything missing is shown as "n/a" or its section is left out.
  */
 
-import type { TtaFlipExample } from "./tta_section.ts";
+import type { TtaFlipExample, TtaLike } from "./tta_section.ts";
 
 /** A metric that may be absent or undefined (e.g. AUROC of a class with no positives). */
 export type MaybeNumber = number | null | undefined;
@@ -100,6 +100,8 @@ export interface MetricsLike {
   readonly temperature_scaling?: TemperatureScalingLike;
   /** Bootstrap confidence intervals of the headline metrics. */
   readonly bootstrap?: BootstrapLike;
+  /** Test-time augmentation: the metrics with it and what it changed. */
+  readonly tta?: TtaLike;
 }
 
 /** A confidence interval. */
