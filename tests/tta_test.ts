@@ -315,7 +315,10 @@ Deno.test("tta: the report's section shows without/with and the flipped images, 
   assert.deepEqual(flips.map((f) => f.path), ["a.jpg", "b.jpg"]);
   const html = renderHtmlReport({ ...base, metrics: { ...base.metrics, tta }, ttaFlips: flips });
   assert.match(html, /<h2>Test-time augmentation<\/h2>/);
-  assert.match(html, /<td>top1<\/td><td>0\.8000<\/td><td>0\.8250<\/td><td>\+0\.0250<\/td><td>better<\/td>/);
+  assert.match(
+    html,
+    /<td>top1<\/td><td>0\.8000<\/td><td>0\.8250<\/td><td>\+0\.0250<\/td><td>better<\/td>/,
+  );
   assert.match(html, /<td>ece<\/td>.*?<td>worse<\/td>/);
   assert.match(html, /2 predictions changed: 1 became right, 1 became wrong/);
   assert.ok(html.indexOf("a.jpg") < html.indexOf("b.jpg"));
