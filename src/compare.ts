@@ -13,7 +13,7 @@ import { DataError, UsageError } from "./errors.ts";
 import { parseCsv } from "./csv.ts";
 import { readImage, type RgbImage } from "./data/decode.ts";
 import { loadSnapshot } from "./metrics/state_file.ts";
-import { LOG_LOSS_EPS, type MetricSnapshot } from "./metrics/snapshot.ts";
+import { calibrationBin, LOG_LOSS_EPS, type MetricSnapshot } from "./metrics/snapshot.ts";
 import {
   compareModels,
   type CompareOptions,
@@ -249,7 +249,7 @@ function reliabilityOf(m: ModelRecords, label: Int32Array, bins: number): Reliab
   const count = new Float64Array(bins), confSum = new Float64Array(bins);
   const correct = new Float64Array(bins);
   m.conf.forEach((c, i) => {
-    const b = Math.min(Math.max(Math.ceil(c * bins) - 1, 0), bins - 1);
+    const b = calibrationBin(c, bins);
     count[b]++;
     confSum[b] += c;
     if (m.pred[i] === label[i]) correct[b]++;
