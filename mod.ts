@@ -31,8 +31,32 @@ export {
   type RunMetadata,
   type Shard,
   shardRange,
+  thumbnail,
+  TopKStore,
 } from "./src/evaluate.ts";
 export { predict, type PredictInput, type Prediction, type PredictOptions } from "./src/predict.ts";
+export {
+  COMPARE_OUTPUTS,
+  compareModelsOnData,
+  type CompareModelsOptions,
+  compareRuns,
+  type CompareRunsOptions,
+  type ComparisonResult,
+  evaluationRecords,
+  loadRun,
+  type MatchedRuns,
+  matchRuns,
+  modelNames,
+  type RunRecords,
+  runRecords,
+} from "./src/compare.ts";
+export {
+  type FlippedPrediction,
+  type TtaChange,
+  type TtaReport,
+  TtaRunner,
+  ttaSummary,
+} from "./src/tta.ts";
 
 // GPU: adapter, engine (pipelines, dispatch, readback, profiling), tensors.
 export {
@@ -170,6 +194,7 @@ export { shortcutOptionA } from "./src/ops/shortcut_option_a.ts";
 export { attention, type AttentionOptions } from "./src/ops/attention.ts";
 export { layerNorm, type LayerNormStrategy } from "./src/ops/layernorm.ts";
 export { softmaxRows } from "./src/ops/softmax.ts";
+export { ttaReduce, type TtaReduceOptions, ttaViews } from "./src/ops/tta.ts";
 export { assembleTokens, patchify, takeTokens } from "./src/ops/patch_embed.ts";
 export {
   type Activation,
@@ -328,6 +353,19 @@ export {
   LoaderPool,
   type LoaderProgress,
 } from "./src/data/loader.ts";
+export { pipelineKey, SharedBatches } from "./src/data/shared_batches.ts";
+export {
+  cropAt,
+  type CropPosition,
+  describeTta,
+  parseTta,
+  prepareGroupCrops,
+  type TtaGroup,
+  type TtaPlan,
+  ttaPlan,
+  type TtaSpec,
+  type TtaView,
+} from "./src/data/tta.ts";
 export { ProgressDisplay, type ProgressOptions } from "./src/data/progress.ts";
 
 // Metrics: GPU state, classification, ranking, calibration, bootstrap, state files, merge.
@@ -394,6 +432,21 @@ export {
   stratifiedSplit,
 } from "./src/metrics/calibration_split.ts";
 export { type BootstrapIntervals, type Interval } from "./src/metrics/bootstrap.ts";
+export { binomialTestHalf, mcnemar, type McNemarTest } from "./src/metrics/mcnemar.ts";
+export {
+  type ClassDelta,
+  COMPARED_METRICS,
+  type ComparedMetric,
+  compareModels,
+  type CompareOptions,
+  type Comparison,
+  comparisonSummary,
+  HIGHER_IS_BETTER,
+  type ModelRecords,
+  type ModelSummary,
+  type PairComparison,
+  type ValueWithInterval,
+} from "./src/metrics/compare.ts";
 export { decodeSnapshot, loadSnapshot, saveSnapshot } from "./src/metrics/state_file.ts";
 export {
   type Predictions,
@@ -489,6 +542,19 @@ export {
   type TemperatureScalingLike,
 } from "./src/report/types.ts";
 export { renderHtmlReport, writeHtmlReport } from "./src/report/html.ts";
+export {
+  type ComparisonReportInput,
+  type DisagreementExample,
+  reliabilityOverlaySvg,
+  renderComparisonHtml,
+  writeComparisonHtml,
+} from "./src/report/compare_html.ts";
+export {
+  orderFlips,
+  type TtaFlipExample,
+  type TtaLike,
+  ttaSectionHtml,
+} from "./src/report/tta_section.ts";
 export { formatJson, writeJson, writeMetricsJson } from "./src/report/json.ts";
 export {
   type CsvOptions,

@@ -26,7 +26,7 @@ import {
   mapLabels,
   type ModelClasses,
 } from "./data/labels.ts";
-import { defaultWorkerCount, loadBatches } from "./data/loader.ts";
+import { type Batch, defaultWorkerCount, loadBatches, type LoaderOptions } from "./data/loader.ts";
 import type { FailedItem } from "./data/prepare.ts";
 import { ProgressDisplay } from "./data/progress.ts";
 import { readImage, type RgbImage } from "./data/decode.ts";
@@ -64,6 +64,9 @@ import {
   readCalibrator,
 } from "./metrics/calibrators/index.ts";
 import { type CalibrationReports, calibrationReports } from "./metrics/calibration_split.ts";
+import { type TtaPlan, ttaPlan, type TtaSpec } from "./data/tta.ts";
+import { type TtaReport, TtaRunner } from "./tta.ts";
+import { orderFlips } from "./report/tta_section.ts";
 
 /** A shard of an evaluation: this process evaluates part `index` (0-based) of `count`. */
 export interface Shard {
@@ -133,6 +136,13 @@ export interface EvaluateOptions {
   progress?: boolean;
   /** GPU engine (default: a new one on the process GPU). */
   engine?: Engine;
+  /** Test-time augmentation: metrics with it are reported beside those without (`tta`). */
+  tta?: TtaSpec;
+  /**
+   * Where the batches come from (default {@link loadBatches}); `compare`
+   * passes a shared loader so models with the same pipeline read one pass.
+   */
+  batches?: (items: DatasetItem[], opts: LoaderOptions) => AsyncIterable<Batch>;
 }
 
 /** The metrics.json object of an evaluation: the metrics plus the run. */
@@ -141,6 +151,8 @@ export interface EvaluationMetrics extends MetricsReport, CalibrationReports {
   failed: FailedItem[];
   /** What ran, on what, how long it took. */
   run: RunMetadata;
+  /** With `tta`: the metrics with test-time augmentation and what it changed. */
+  tta?: TtaReport;
 }
 
 /** Run metadata written into metrics.json and the report. */
@@ -341,6 +353,11 @@ export async function evaluate(opts: EvaluateOptions): Promise<EvaluationResult>
     throw new UsageError(`batch size must be a positive integer, got ${opts.batch}`);
   }
   // Everything a user can get wrong is checked before any GPU work.
+  if (opts.tta && opts.embed) {
+    throw new UsageError(
+      "--embed and --tta cannot be combined yet; run the embedding without --tta",
+    );
+  }
   const dataset = openEvaluationData(opts);
   const calibrator = opts.calibrator ? await readCalibrator(opts.calibrator) : undefined;
   const staged = opts.out ? await StagedOutput.open(opts.out, EVAL_OUTPUTS) : undefined;
@@ -500,6 +517,8 @@ interface BatchRun {
   failed: FailedItem[];
   /** Whether the state keeps the logits (temperature scaling). */
   fitT: boolean;
+  /** The test-time-augmentation side, when asked for. */
+  tta?: TtaRunner;
   tLoop: number;
   tFinish: number;
 }
@@ -528,6 +547,7 @@ async function runBatches(
     sampleOffset: start,
   });
   const store = new TopKStore(engine, Math.min(k, numClasses));
+  const ttaSide = opts.tta ? ttaSetup(engine, plan, opts.tta, store.k, bigExact, opts) : undefined;
   // Embedding features come from the same forward passes (no second pass).
   const features = opts.embed && opts.out ? new FeatureCollector(engine) : undefined;
   const subsetTensor = subset
@@ -542,25 +562,33 @@ async function runBatches(
   const tLoop = performance.now();
   try {
     for await (
-      const batch of loadBatches(items, {
+      const batch of (opts.batches ?? loadBatches)(items, {
         preprocess: plan.pipeline,
         batchSize: opts.batch,
         workers: opts.workers ?? defaultWorkerCount(),
+        tta: ttaSide?.plan.groups,
       })
     ) {
       failed.push(...batch.failed);
       done += batch.items.length + batch.failed.length;
       const b = batch.items.length;
       if (b > 0) {
-        const pixels = engine.upload(batch.pixels, batch.shape, "pixels");
-        const out = model.forward(engine, pixels, { features: Boolean(features) });
-        const logits = out.logits;
-        pixels.release();
-        const scores = subsetTensor ? gatherColumns(engine, logits, subsetTensor) : logits;
         const labels = Int32Array.from(batch.items, (it) => toMetricLabel[it.label!]);
-        state.update(scores, labels, {
-          indices: batch.items.map((it) => globalIndex.get(it.path)!),
-        });
+        const indices = batch.items.map((it) => globalIndex.get(it.path)!);
+        let out: { logits: Tensor; features?: Tensor };
+        if (ttaSide) {
+          // The views of the batch; the plain view's scores come back for this state.
+          out = { logits: ttaSide.runner.update(model, batch, subsetTensor, labels, indices) };
+        } else {
+          const pixels = engine.upload(batch.pixels, batch.shape, "pixels");
+          out = model.forward(engine, pixels, { features: Boolean(features) });
+          pixels.release();
+        }
+        const logits = out.logits;
+        const scores = subsetTensor && !ttaSide
+          ? gatherColumns(engine, logits, subsetTensor)
+          : logits;
+        state.update(scores, labels, { indices });
         store.add(scores);
         if (features && out.features) {
           // metric label space (the class subset when restricted), like the rest of the report
@@ -578,6 +606,7 @@ async function runBatches(
   } catch (e) {
     state.release();
     store.release();
+    ttaSide?.runner.release();
     throw e;
   } finally {
     subsetTensor?.release();
@@ -585,6 +614,7 @@ async function runBatches(
   if (evaluated.length === 0 && nTotal > 0) {
     state.release();
     store.release();
+    ttaSide?.runner.release();
     const first = failed[plan.failed.length] ?? failed[0];
     throw new DataError(
       `none of the ${nTotal} images could be read (first failure: ${first?.path}: ${first?.reason})`,
@@ -598,9 +628,30 @@ async function runBatches(
     globalIndex,
     failed,
     fitT,
+    tta: ttaSide?.runner,
     tLoop,
     tFinish: performance.now(),
   };
+}
+
+/** The TTA plan of the evaluation's pipeline and its runner (own state, own top-k store). */
+function ttaSetup(
+  engine: Engine,
+  plan: ClassPlan,
+  spec: TtaSpec,
+  k: number,
+  bigExact: boolean,
+  opts: EvaluateOptions,
+): { plan: TtaPlan; runner: TtaRunner } {
+  const tta = ttaPlan(plan.pipeline, spec);
+  for (const w of tta.warnings) console.error(`visioneval: warning: ${w}`);
+  const runner = new TtaRunner(engine, tta, new TopKStore(engine, k), {
+    numClasses: plan.numClasses,
+    calibrationBins: opts.bins ?? 15,
+    keepScores: opts.exact ?? bigExact,
+    sampleOffset: plan.start,
+  });
+  return { plan: tta, runner };
 }
 
 /** Step 4: one readback, the metrics in float64, the predictions and the run metadata. */
@@ -635,6 +686,9 @@ async function finishEvaluation(
       );
     });
     top = await store.read();
+  } catch (e) {
+    run.tta?.release();
+    throw e;
   } finally {
     state.release();
     store.release();
@@ -691,6 +745,13 @@ async function finishEvaluation(
       started,
     },
   };
+  if (run.tta) {
+    metrics.tta = await run.tta.finish({ metrics, predictions }, toModel, {
+      topk: k,
+      bootstrap: opts.bootstrap ?? 200,
+      seed: opts.seed ?? 0,
+    });
+  }
   const classNames = displayNames(plan.classes, dataset.classes, plan.mapping.datasetToModel);
   snapshot.provenance = {
     command: "eval",
@@ -749,7 +810,7 @@ async function itemImage(item: DatasetItem): Promise<RgbImage> {
 }
 
 /** A thumbnail no larger than `max` pixels on its longer side. */
-function thumbnail(img: RgbImage, max = 128): RgbImage {
+export function thumbnail(img: RgbImage, max = 128): RgbImage {
   const s = Math.min(1, max / Math.max(img.width, img.height));
   if (s === 1 && img.width >= 48) return img;
   // Small images (CIFAR) are enlarged so they can be seen.
@@ -824,8 +885,22 @@ async function reportInput(r: EvaluationResult, ctx: WriteContext): Promise<Repo
     embedding = embeddingInput(ctx.features, projection);
   }
 
+  // The images TTA changed, in the report's label space, with thumbnails.
+  const toReport = (c: number) => (ctx.subset ? ctx.subset.indexOf(c) : c);
+  const ttaFlips = m.tta
+    ? await Promise.all(
+      orderFlips(m.tta.flipped.images).slice(0, ctx.gallery).map(async (f) => ({
+        ...f,
+        label: toReport(f.label),
+        before: toReport(f.before),
+        after: toReport(f.after),
+        thumbnail: await itemImage(byPath.get(f.path)!).then(thumbnail, () => undefined),
+      })),
+    )
+    : undefined;
   const ts = m.temperature_scaling;
   return {
+    ttaFlips,
     metrics: m,
     classNames: metricNames,
     title: `Evaluation of ${ctx.model.path}`,

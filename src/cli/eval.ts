@@ -3,6 +3,8 @@ import { parseArgs } from "node:util";
 import { join } from "node:path";
 import { UsageError } from "../errors.ts";
 import { evaluate } from "../evaluate.ts";
+import { parseTta } from "../data/tta.ts";
+import { ttaSummary } from "../tta.ts";
 import { summaryTable } from "./metrics.ts";
 import { calibrationMethodsArg, calibrationTable } from "./calibrate.ts";
 import {
@@ -51,6 +53,10 @@ metrics.json is present, the files beside it are from its run.
   --calibrator FILE   apply a calibrator written by \`visioneval calibrate\` (metrics.json calibrated)
   --explain N         Grad-CAM / rollout maps of the N most confident mistakes in the report
   --embed METHOD      pca | umap | tsne embedding plot in the report
+  --tta SPEC          test-time augmentation: hflip | five-crop | ten-crop | scales=S1,S2,...
+                      (combinable: hflip,scales=224,256); metrics with TTA go to metrics.json's
+                      "tta" block and the report, beside the metrics without it
+  --tta-mean M        probs (default: average softmax probabilities) | logits
   --no-report         skip report.html
   --json              print metrics.json instead of the summary table
 ${PREPROCESS_HELP}`;
@@ -91,6 +97,8 @@ export async function run(args: string[]): Promise<void> {
       calibrator: { type: "string" },
       explain: { type: "string" },
       embed: { type: "string" },
+      tta: { type: "string" },
+      "tta-mean": { type: "string" },
       "no-report": { type: "boolean" },
       json: { type: "boolean" },
       ...PREPROCESS_OPTIONS,
@@ -110,6 +118,11 @@ export async function run(args: string[]): Promise<void> {
   if (embed !== undefined && !["pca", "umap", "tsne"].includes(embed)) {
     throw new UsageError(`--embed must be pca, umap or tsne, got "${embed}"`);
   }
+  const ttaMean = v["tta-mean"] ?? "probs";
+  if (ttaMean !== "probs" && ttaMean !== "logits") {
+    throw new UsageError(`--tta-mean must be probs or logits, got "${ttaMean}"`);
+  }
+  if (v["tta-mean"] && !v.tta) throw new UsageError("--tta-mean goes with --tta");
   // Every option is parsed (usage errors, exit 2) before anything is created on disk.
   const options = {
     model: v.model,
@@ -135,6 +148,7 @@ export async function run(args: string[]): Promise<void> {
     calibrator: v.calibrator,
     explain: intArg(v.explain, "--explain", 0, 1000),
     embed: embed as "pca" | "umap" | "tsne" | undefined,
+    tta: v.tta ? parseTta(v.tta, ttaMean) : undefined,
   };
   if (v["no-report"] && exists(join(v.out, "report.html"))) {
     console.error(
@@ -165,6 +179,7 @@ export async function run(args: string[]): Promise<void> {
     console.log(`calibrator ${m.calibrated.calibrator} (${m.calibrated.method}):`);
     console.log(calibrationTable(m.calibrated.rows));
   }
+  if (m.tta) { for (const line of ttaSummary(m.tta)) console.log(line); }
   if (m.failed.length) {
     console.log(
       `skipped ${m.failed.length} image(s); first: ${m.failed[0].path}: ${m.failed[0].reason}`,

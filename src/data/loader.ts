@@ -18,6 +18,7 @@
 import { DataError, VisionEvalError } from "../errors.ts";
 import type { DatasetItem } from "./datasets.ts";
 import { describePipeline, pipelineOutputSize, type PreprocessConfig } from "./preprocess.ts";
+import type { TtaGroup } from "./tta.ts";
 import { type BatchRequest, type FailedItem, prepareBatch, type PreparedBatch } from "./prepare.ts";
 
 /** One batch of normalised images. */
@@ -32,6 +33,11 @@ export interface Batch {
   items: { path: string; label?: number }[];
   /** Items that failed to load since the previous batch. */
   failed: FailedItem[];
+  /**
+   * With `tta`: per group, the crops [B * R, 3, H, W] of the B images (and
+   * `pixels` is empty).
+   */
+  groups?: { pixels: Float32Array; shape: [number, number, number, number] }[];
 }
 
 /** Progress counts reported after each batch. */
@@ -54,6 +60,8 @@ export interface LoaderOptions {
   workers?: number;
   /** Batches ready or in flight at most (default workers + 1, at least 2). */
   prefetch?: number;
+  /** Test-time augmentation groups: prepare their crops instead of `pixels`. */
+  tta?: Pick<TtaGroup, "cfg" | "crops" | "outSize">[];
   /** Called after each batch is handed out. */
   onProgress?: (p: LoaderProgress) => void;
   /**
@@ -147,7 +155,9 @@ export class LoaderPool {
     this.#idle.push(w);
     this.#waiters.shift()?.resolve();
     if (reply.error) p.reject(new VisionEvalError(`image loader worker failed: ${reply.error}`));
-    else p.resolve({ pixels: reply.pixels, ok: reply.ok, failed: reply.failed });
+    else {
+      p.resolve({ pixels: reply.pixels, ok: reply.ok, failed: reply.failed, groups: reply.groups });
+    }
   }
 
   #fail(w: Worker, err: Error): void {
@@ -203,8 +213,14 @@ export async function* loadBatches(
   const fill = (next: number) => {
     while (dispatched < chunks.length && dispatched - next < prefetch && (!pool || pool.hasIdle)) {
       const id = dispatched++;
-      const req: BatchRequest = { id, items: chunks[id], cfg: opts.preprocess, outSize };
-      const p = pool ? pool.run(req) : prepareBatch(req.items, req.cfg, outSize);
+      const req: BatchRequest = {
+        id,
+        items: chunks[id],
+        cfg: opts.preprocess,
+        outSize,
+        tta: opts.tta,
+      };
+      const p = pool ? pool.run(req) : prepareBatch(req.items, req.cfg, outSize, opts.tta);
       p.catch(() => {}); // observed when awaited; avoid unhandled-rejection noise
       results.set(id, p);
       if (!pool) break; // in-process: prepare lazily, one at a time
@@ -241,6 +257,15 @@ export async function* loadBatches(
         }),
         failed: carried,
       };
+      if (r.groups) {
+        batch.groups = r.groups.map((pixels, k) => {
+          const g = opts.tta![k];
+          return {
+            pixels,
+            shape: [r.ok.length * g.crops.length, 3, g.outSize[0], g.outSize[1]],
+          };
+        });
+      }
       carried = [];
       opts.onProgress?.({ done, failed: failedTotal, total: items.length });
       yield batch;

@@ -23,6 +23,7 @@ import { imageDataUri } from "./png.ts";
 import { reliabilityDiagramSvg } from "./reliability.ts";
 import { calibrationMethodsHtml } from "./calibration_methods.ts";
 import { embeddingScatterSvg } from "./scatter.ts";
+import { ttaSectionHtml } from "./tta_section.ts";
 import type {
   CalibrationInput,
   IntervalLike,
@@ -60,6 +61,7 @@ const KNOWN_FIELDS = new Set([
   "bootstrap",
   "calibration_split",
   "calibrated",
+  "tta",
 ]);
 
 interface Section {
@@ -296,6 +298,18 @@ function imageTag(src: string, alt: string): string {
   return `<img alt="${escapeXml(alt)}" loading="lazy" src="${src}">`;
 }
 
+function ttaSection(r: ReportInput): Section | undefined {
+  const t = r.metrics.tta;
+  if (!t) return undefined;
+  return section(
+    "tta",
+    "Test-time augmentation",
+    `${escapeXml(t.spec)}, ${t.views} views per image: the metrics without TTA (the plain view) ` +
+      `and with it, from the same forward passes.`,
+    ttaSectionHtml(t, r.ttaFlips ?? [], r.classNames),
+  );
+}
+
 function mistakesSection(r: ReportInput): Section | undefined {
   if (!r.mistakes?.length) return undefined;
   const names = r.classNames;
@@ -473,6 +487,7 @@ export function renderHtmlReport(report: ReportInput): string {
     summarySection(m, m.failed?.length ?? 0),
     calibrationSection(report),
     calibrationMethodsSection(report),
+    ttaSection(report),
     confusionSection(report),
     perClassSection(report),
     curvesSection(report),

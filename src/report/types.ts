@@ -4,6 +4,8 @@
  * passed as it is; anything missing is shown as "n/a" or its section is left out.
  */
 
+import type { TtaFlipExample, TtaLike } from "./tta_section.ts";
+
 /** A metric that may be absent or undefined (e.g. AUROC of a class with no positives). */
 export type MaybeNumber = number | null | undefined;
 
@@ -102,6 +104,8 @@ export interface MetricsLike {
   readonly calibration_split?: CalibrationTableLike;
   /** A stored calibrator applied to every sample (`--calibrator`). */
   readonly calibrated?: CalibrationTableLike;
+  /** Test-time augmentation: the metrics with it and what it changed. */
+  readonly tta?: TtaLike;
 }
 
 /** A confidence interval. */
@@ -332,4 +336,6 @@ export interface ReportInput {
   readonly calibration?: CalibrationInput;
   /** Extra run metadata (model, data, adapter, timings, ...), shown as a table. */
   readonly meta?: Readonly<Record<string, unknown>>;
+  /** Images whose prediction test-time augmentation changed (with `metrics.tta`). */
+  readonly ttaFlips?: readonly TtaFlipExample[];
 }
