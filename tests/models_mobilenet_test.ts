@@ -1,11 +1,13 @@
 /**
  * MobileNetV2, MobileNetV3 small/large and EfficientNet-B0 (torchvision
  * layout; EfficientNet-B0 and MobileNetV3-large also renamed to timm's
- * layout) against float64 PyTorch references written by
+ * layout, with PyTorch and TensorFlow "same" padding; MobileNetV2 and
+ * EfficientNet-B0 renamed to Hugging Face's layouts, with their own
+ * padding) against float64 PyTorch references written by
  * scripts/families/gen_mobilenet_refs.py (generated once into a cache by
  * tests/_family_refs.ts; random-init weights, randomized BatchNorm
  * statistics): logits, pooled features, the final feature map and Grad-CAM
- * at 64x64 and at an odd 72x56 input; refusals of broken or unsupported
+ * at 64x64 and at an odd 67x53 input; refusals of broken or unsupported
  * checkpoints; variant identification, strides, activations and notes
  * from names and shapes alone; preprocessing defaults.
  */
@@ -41,6 +43,10 @@ const CASES = [
   "tv_efficientnet_b0",
   "timm_efficientnet_b0",
   "timm_mobilenetv3_large",
+  "timm_tf_efficientnet_b0",
+  "timm_tf_mobilenetv3_large",
+  "hf_mobilenet_v2",
+  "hf_efficientnet_b0",
 ];
 const refs = () => generatedRefs("gen_mobilenet_refs.py");
 
@@ -55,7 +61,7 @@ const measured: string[] = [];
 for (const name of CASES) {
   Deno.test({
     name:
-      `mobilenet ${name}: logits, features, feature map, Grad-CAM vs PyTorch (64x64, 72x56)${SKIP}`,
+      `mobilenet ${name}: logits, features, feature map, Grad-CAM vs PyTorch (64x64, 67x53)${SKIP}`,
     ignore: !HAVE_TORCH,
     async fn() {
       const dir = await refs();
@@ -135,10 +141,12 @@ Deno.test({
       });
     await refusal(await short(), /16 blocks: the strides are not recorded/, /block_strides/);
     await refusal(await short({ block_strides: [1, 2] }), /must list 16 strides of 1 or 2/);
-    // TensorFlow "same" padding and dilated backbones.
+    // timm builds whose blocks or activations the weights do not record; dilated backbones.
     await refusal(
-      await variant("tv_efficientnet_b0", { config: { architecture: "tf_efficientnet_b0" } }),
-      /TensorFlow "same" padding/,
+      await variant("timm_tf_efficientnet_b0", {
+        config: { architecture: "tf_efficientnet_lite0" },
+      }),
+      /timm tf_efficientnet_lite0 is not supported/,
     );
     await refusal(
       await variant("tv_mobilenet_v3_large", { config: { dilated: true } }),
@@ -383,5 +391,153 @@ Deno.test({
   ignore: !HAVE_TORCH,
   fn() {
     if (measured.length) console.log(measured.join("\n"));
+  },
+});
+
+/** The spec of case `name` with its own config.json merged with `edit`. */
+async function specWith(name: string, edit: Record<string, unknown> = {}) {
+  const dir = await refs();
+  const config = findModelFiles(join(dir, name)).config;
+  return specOf(name, { ...config, ...edit });
+}
+
+/** Logits of the model at `path` (a case name or a folder) on the pixels of `ref`. */
+async function logitsOf(path: string, ref: string): Promise<Float32Array> {
+  const dir = await refs();
+  const pixels = (await readRef(join(dir, ref))).pixels;
+  const model = await loadMobileNet(path.startsWith("/") ? path : join(dir, path), {
+    engine: await getEngine(),
+  });
+  try {
+    return (await run(model, pixels)).logits;
+  } finally {
+    model.dispose();
+  }
+}
+
+Deno.test({
+  name: `mobilenet: Hugging Face and tf_ layouts: padding, residuals, eps and defaults${SKIP}`,
+  ignore: !HAVE_TORCH,
+  async fn() {
+    // HF MobileNetV2: TensorFlow "same" padding everywhere, eps from layer_norm_eps, the stem's block
+    // (conv_stem.conv_3x3 / reduce_1x1) without a residual.
+    const v2 = await specWith("hf_mobilenet_v2");
+    assert.deepEqual([v2.layout, v2.variant, v2.bnEps, v2.stem.padding], [
+      "hf",
+      "mobilenet_v2",
+      1e-3,
+      "same",
+    ]);
+    assert.ok(v2.blocks.every((b) => b.padding === "same" && b.act === "relu6"));
+    assert.equal(v2.blocks[0].residual, false);
+    assert.deepEqual(
+      v2.blocks.map((b) => b.stride),
+      [1, 2, 1, 2, 1, 1, 2, 1, 1, 1, 1, 1, 1, 2, 1, 1, 1],
+    );
+    const pt = await specWith("hf_mobilenet_v2", { tf_padding: false });
+    assert.deepEqual([pt.stem.padding, pt.blocks[1].padding], [1, 1]);
+    // HF EfficientNet: its fixed pads, residual after the first block of each stage.
+    const b0 = await specWith("hf_efficientnet_b0");
+    assert.deepEqual([b0.variant, b0.bnEps], ["efficientnet_b0", 1e-3]);
+    assert.deepEqual(b0.stem.padding, { top: 0, bottom: 1, left: 0, right: 1 });
+    assert.deepEqual(b0.blocks[1].padding, { top: 0, bottom: 1, left: 0, right: 1 }); // 3x3 / 2
+    assert.deepEqual(b0.blocks[3].padding, { top: 1, bottom: 2, left: 1, right: 2 }); // 5x5 / 2
+    assert.equal(b0.blocks[2].padding, 1);
+    assert.deepEqual(
+      b0.blocks.map((b) => (b.residual ? 1 : 0)).join(""),
+      // Stages of 1, 2, 2, 3, 3, 4, 1 blocks: every block but the first of its stage.
+      "0" + "01" + "01" + "011" + "011" + "0111" + "0",
+    );
+    const keep = await specWith("hf_efficientnet_b0", { depthwise_padding: [3] });
+    assert.equal(keep.blocks[3].padding, 2);
+    assert.match(keep.notes.join("\n"), /blocks 3, config depthwise_padding/);
+    // timm tf_*: "same" everywhere, eps 0.001.
+    const tf = await specWith("timm_tf_efficientnet_b0");
+    assert.deepEqual([tf.layout, tf.bnEps, tf.stem.padding], ["timm", 1e-3, "same"]);
+    assert.ok(tf.blocks.every((b) => b.padding === "same"));
+    const v3 = await specWith("timm_tf_mobilenetv3_large");
+    assert.deepEqual([v3.variant, v3.bnEps, v3.blocks[3].padding], [
+      "mobilenet_v3_large",
+      1e-3,
+      "same",
+    ]);
+    assert.match(v3.notes.join("\n"), /TensorFlow "same" padding on every convolution/);
+  },
+});
+
+Deno.test({
+  name:
+    `mobilenet: the same weights in two layouts give bit-identical logits where the math agrees${SKIP}`,
+  ignore: !HAVE_TORCH,
+  async fn() {
+    for (const ref of ["tv_mobilenet_v2.ref.safetensors", "tv_mobilenet_v2.ref_odd.safetensors"]) {
+      // HF MobileNetV2 with tf_padding false and torchvision's eps is torchvision's mobilenet_v2.
+      const hfPt = await variant("hf_mobilenet_v2", {
+        config: { tf_padding: false, layer_norm_eps: 1e-5 },
+      });
+      assert.deepEqual(await logitsOf(hfPt, ref), await logitsOf("tv_mobilenet_v2", ref));
+    }
+    // At 64x64 every stride-2 input is even: HF EfficientNet's fixed pads are TensorFlow's "same".
+    const even = "hf_efficientnet_b0.ref.safetensors";
+    assert.deepEqual(
+      await logitsOf("hf_efficientnet_b0", even),
+      await logitsOf("timm_tf_efficientnet_b0", even),
+    );
+    // At 67x53 they are not (the references differ too; checked against each above).
+    const odd = "hf_efficientnet_b0.ref_odd.safetensors";
+    assert.notDeepEqual(
+      await logitsOf("hf_efficientnet_b0", odd),
+      await logitsOf("timm_tf_efficientnet_b0", odd),
+    );
+    // Bare state dicts (no config.json): detected from names, Hugging Face's defaults (tf_padding true,
+    // eps 0.001, relu6 / swish, EfficientNet stages where the width changes) give the same logits.
+    for (const name of ["hf_mobilenet_v2", "hf_efficientnet_b0"]) {
+      const bare = await variant(name, { config: null });
+      const files = findModelFiles(bare);
+      assert.equal(files.hasConfig, false);
+      const names = Object.keys(await readRef(files.weights));
+      assert.deepEqual(mobilenetFamily.detect(names, {}), { layout: "hf" });
+      assert.deepEqual(await logitsOf(bare, odd), await logitsOf(name, odd), name);
+      const spec = mobilenetSpec(indexOfFile(await readRef(files.weights)), {}, name);
+      assert.match(spec.notes.join("\n"), /Hugging Face's default/);
+    }
+  },
+});
+
+/** A tensor index over tensors read with readRef. */
+function indexOfFile(t: Record<string, { shape: number[] }>): TensorIndex {
+  return indexOf(Object.fromEntries(Object.entries(t).map(([k, v]) => [k, v.shape])));
+}
+
+Deno.test({
+  name: `mobilenet: Hugging Face checkpoints the loader cannot run exactly are refused${SKIP}`,
+  ignore: !HAVE_TORCH,
+  async fn() {
+    await refusal(
+      await variant("hf_mobilenet_v2", { config: { output_stride: 16 } }),
+      /output_stride 16: the dilated MobileNetV2/,
+    );
+    await refusal(
+      await variant("hf_mobilenet_v2", { config: { hidden_act: "gelu" } }),
+      /hidden_act "gelu" is not supported/,
+    );
+    await refusal(
+      await variant("hf_efficientnet_b0", { config: { pooling_type: "max" } }),
+      /pooling_type "max" is not supported/,
+    );
+    await refusal(
+      await variant("hf_efficientnet_b0", { config: { num_block_repeats: [1, 2, 2, 3, 3, 4, 2] } }),
+      /make 17 blocks, but the weights have 16/,
+    );
+    await refusal(
+      await variant("hf_efficientnet_b0", { config: { strides: [1, 2, 2] } }),
+      /config strides \[1,2,2\] must list 7 strides/,
+    );
+    await refusal(
+      await variant("hf_efficientnet_b0", {
+        tensors: (t) => delete t["efficientnet.encoder.blocks.4.squeeze_excite.expand.bias"],
+      }),
+      /missing tensors: efficientnet\.encoder\.blocks\.4\.squeeze_excite\.expand\.bias/,
+    );
   },
 });

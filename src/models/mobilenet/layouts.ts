@@ -31,6 +31,7 @@
  */
 import { ModelLayoutError } from "../../errors.ts";
 import type { Activation } from "../../ops/activation.ts";
+import type { Padding } from "../../ops/padding.ts";
 import { expectHead, type HeadSpec, headSpec } from "../../nn/head.ts";
 import {
   bnNames,
@@ -55,6 +56,7 @@ import type {
   MobileNetSpec,
   SqueezeExciteSpec,
 } from "./spec.ts";
+import { hfEfficientNetNaming, hfMobileNetV2Naming } from "./hf.ts";
 
 /** The torchvision architecture a checkpoint's names follow. */
 type TvArch = MobileNetArch;
@@ -79,8 +81,14 @@ export function detectMobileNetLayout(
       return { layout: "torchvision", arch: "efficientnet" };
     }
   }
+  if (set.has("mobilenet_v2.conv_stem.first_conv.convolution.weight")) {
+    return { layout: "hf", arch: "mobilenet_v2" };
+  }
+  if (set.has("efficientnet.embeddings.convolution.weight")) {
+    return { layout: "hf", arch: "efficientnet" };
+  }
   if (set.has("conv_stem.weight") && set.has("blocks.0.0.conv_dw.weight")) {
-    const arch = timmArchitecture(config);
+    const arch = timmArchitecture(config).replace(/^tf_/, "");
     const v3 = arch ? arch.startsWith("mobilenetv3") : !set.has("bn2.weight");
     return { layout: "timm", arch: v3 ? "mobilenet_v3" : "efficientnet" };
   }
@@ -93,25 +101,23 @@ export function mobilenetSpec(
   config: Record<string, unknown> = {},
   where = "checkpoint",
 ): MobileNetSpec {
-  const arch = timmArchitecture(config);
-  if (/^tf_/.test(arch)) {
-    throw new ModelLayoutError(
-      `${where}: timm ${arch} uses TensorFlow "same" padding (asymmetric, input-size dependent), ` +
-        `which this loader does not run; use the PyTorch-native efficientnet_* / mobilenetv3_* ` +
-        `weights instead.`,
-    );
-  }
   const found = detectMobileNetLayout(index.names(), config);
   if (!found) {
     throw new ModelLayoutError(
       `${where} is not a MobileNet / EfficientNet layout this loader knows (torchvision ` +
-        `mobilenet_v2, mobilenet_v3_small/large, efficientnet_b0..b7; timm efficientnet_b*, mobilenetv3_*). Found: ${
-          summarizeNames(index.names())
-        }.`,
+        `mobilenet_v2, mobilenet_v3_small/large, efficientnet_b0..b7; timm [tf_]efficientnet_b*, ` +
+        `[tf_]mobilenetv3_*; Hugging Face MobileNetV2ForImageClassification, ` +
+        `EfficientNetForImageClassification). Found: ${summarizeNames(index.names())}.`,
     );
   }
   const naming = found.layout === "timm"
     ? timmNaming(index, config, where)
+    : found.layout === "hf"
+    ? (found.arch === "mobilenet_v2" ? hfMobileNetV2Naming : hfEfficientNetNaming)(
+      index,
+      config,
+      where,
+    )
     : torchvisionNaming(index, config, where, found.arch);
   return buildSpec(index, config, where, naming);
 }
@@ -240,6 +246,10 @@ function units(index: TensorIndex, set: Set<string>, prefix: string, where: stri
 /** What the architecture says about block i beyond its shapes. */
 interface BlockRule {
   stride: 1 | 2;
+  /** The depthwise padding for a k x k kernel. */
+  padding: (k: number) => Padding;
+  /** Adds the input (default: stride 1 and in == out). */
+  residual?: boolean;
   act: Activation;
   /** SE activations (when the block has SE). */
   seAct: Activation;
@@ -247,7 +257,7 @@ interface BlockRule {
 }
 
 /** A block's convolutions (each with its BatchNorm) in order, and its SE module's two convs. */
-interface RawBlock {
+export interface RawBlock {
   prefix: string;
   convs: { conv: string; bn: string; shape: number[] }[];
   se?: { reduce: string; expand: string };
@@ -366,11 +376,12 @@ function block(
     outChannels,
     kernel: k,
     stride: rule.stride,
+    padding: rule.padding(k),
     expand: expandC ? convBn(expandC, expanded, inChannels, 1) : undefined,
     depthwise: convBn(dwC!, expanded, 1, k),
     project: convBn(projC!, outChannels, expanded, 1),
     act: rule.act,
-    residual: rule.stride === 1 && inChannels === outChannels,
+    residual: rule.residual ?? (rule.stride === 1 && inChannels === outChannels),
   };
   if (raw.se) {
     const squeeze = requireShape(index, set, `${raw.se.reduce}.weight`, where, 4)[0];
@@ -411,8 +422,8 @@ function bnEpsOverride(config: Record<string, unknown>, where: string): number |
   return positiveField(config, "bn_eps", where) ?? positiveField(config, "batch_norm_eps", where);
 }
 
-/** Where a layout keeps the stem, blocks, final conv and head. */
-interface Naming {
+/** Where a layout keeps the stem, blocks, final conv and head, and what it fixes beyond them. */
+export interface Naming {
   layout: MobileNetLayout;
   arch: MobileNetArch;
   /** "torchvision" / "timm", for messages. */
@@ -424,6 +435,20 @@ interface Naming {
   final: { conv: string; bn: string };
   /** MobileNetV3's BatchNorm eps in this layout's library (torchvision 0.001, timm 1e-5). */
   v3Eps: number;
+  /** BatchNorm eps fixed by the layout (config.json, a library default), with its note. */
+  eps?: { value: number; note: string };
+  /** Activation fixed by the layout (MobileNetV2, EfficientNet), with its note. */
+  act?: { value: Activation; note: string };
+  /** EfficientNet: stride of each stage's first block (default torchvision's table). */
+  stageStrides?: number[];
+  /** How the stem convolution pads (k: its kernel size). */
+  stemPadding: (k: number) => Padding;
+  /** How block i's depthwise convolution pads. */
+  dwPadding: (i: number, k: number, stride: 1 | 2) => Padding;
+  /** Whether block i adds its input; undefined: stride 1 and in == out. */
+  residual?: (i: number, stride: 1 | 2) => boolean | undefined;
+  /** What the layout assumes (padding, stages), for the spec's notes. */
+  notes?: string[];
   /** The head over the pooled final features; `e` gets its tensors. */
   head(features: number, e: Expected): HeadSpec;
 }
@@ -469,6 +494,8 @@ function torchvisionNaming(
     stageOf,
     final: { conv: `${fp}.0.weight`, bn: `${fp}.1` },
     v3Eps: 1e-3,
+    stemPadding: symmetric,
+    dwPadding: (_i, k) => symmetric(k),
     head: (features, e) => {
       const head = headSpec(
         index,
@@ -491,8 +518,14 @@ function torchvisionNaming(
   };
 }
 
-/** timm architecture names this loader runs (PyTorch padding, the torchvision-equivalent tables). */
-const TIMM_ARCHS = /^(efficientnet_b[0-7]|mobilenetv3_(large|small)_\d+)$/;
+/** PyTorch's padding of an odd k x k convolution: k/2 on every side. */
+const symmetric = (k: number): Padding => Math.floor(k / 2);
+
+/**
+ * timm architecture names this loader runs (the torchvision-equivalent
+ * tables; `tf_*`: TensorFlow "same" padding and BatchNorm eps 0.001).
+ */
+const TIMM_ARCHS = /^(tf_)?(efficientnet_b[0-7](_ap|_ns)?|mobilenetv3_(large|small)_\d+)$/;
 
 function timmNaming(
   index: TensorIndex,
@@ -505,12 +538,15 @@ function timmNaming(
   if (archName && !TIMM_ARCHS.test(archName)) {
     throw new ModelLayoutError(
       `${where}: timm ${archName} is not supported; of timm's EfficientNet / MobileNet builds ` +
-        `only efficientnet_b0..b7 and mobilenetv3_large_* / mobilenetv3_small_* are (other ` +
+        `only [tf_]efficientnet_b0..b7 and [tf_]mobilenetv3_large_* / mobilenetv3_small_* are (other ` +
         `variants change blocks, activations or padding that the weights do not record).`,
     );
   }
   // MobileNetV3: conv_head (with bias) runs on the pooled features; EfficientNet: conv_head + bn2.
-  const v3 = archName ? archName.startsWith("mobilenetv3") : !set.has("bn2.weight");
+  const tf = archName.startsWith("tf_");
+  const v3 = archName
+    ? archName.replace(/^tf_/, "").startsWith("mobilenetv3")
+    : !set.has("bn2.weight");
   const stages = countIndexed(names, "blocks.", where);
   const blocks: RawBlock[] = [];
   const stageOf: number[] = [];
@@ -540,7 +576,15 @@ function timmNaming(
       conv: "conv_head.weight",
       bn: "bn2",
     },
-    v3Eps: 1e-5,
+    v3Eps: tf ? 1e-3 : 1e-5,
+    eps: tf
+      ? { value: 1e-3, note: `BatchNorm eps 0.001: timm's tf_* models (BN_EPS_TF_DEFAULT)` }
+      : undefined,
+    stemPadding: tf ? () => "same" : symmetric,
+    dwPadding: tf ? () => "same" : (_i, k) => symmetric(k),
+    notes: tf
+      ? [`TensorFlow "same" padding on every convolution (timm ${archName}: pad_type "same")`]
+      : [],
     head: (features, e) => {
       if (!v3) {
         const head = headSpec(index, "classifier", features, config, where);
@@ -610,8 +654,9 @@ function buildSpec(
   const strideNote = override ? "strides from config.json block_strides" : "";
   if (arch === "mobilenet_v2") {
     variant = "mobilenet_v2";
-    eps = 1e-5;
-    stemAct = finalAct = "relu6";
+    eps = n.eps?.value ?? 1e-5;
+    const act = n.act?.value ?? "relu6";
+    stemAct = finalAct = act;
     let strides = override;
     if (!strides) {
       if (raws.length !== V2_STRIDES.length) {
@@ -627,8 +672,18 @@ function buildSpec(
           "blocks 1, 3, 6, 13), not recorded in the weights",
       );
     }
-    rules = strides.map((stride) => ({ stride, act: "relu6", seAct: "relu", seGate: "sigmoid" }));
-    notes.push("ReLU6 activations, BatchNorm eps 1e-5: torchvision's MobileNetV2 definition");
+    rules = strides.map((stride) => ({
+      stride,
+      act,
+      seAct: "relu",
+      seGate: "sigmoid",
+      padding: symmetric,
+    }));
+    notes.push(
+      n.eps && n.act
+        ? `${n.act.note}; ${n.eps.note}`
+        : "ReLU6 activations, BatchNorm eps 1e-5: torchvision's MobileNetV2 definition",
+    );
   } else if (arch === "mobilenet_v3") {
     // Small (11 blocks) or large (15): the kernels and SE presence must match the table.
     const table = raws.length === 11
@@ -658,6 +713,7 @@ function buildSpec(
       act: r[2] === "HS" ? "hardswish" : "relu",
       seAct: "relu",
       seGate: "hardsigmoid",
+      padding: symmetric,
     }));
     notes.push(
       `${table}: identified from ${raws.length} blocks with kernels and squeeze-and-` +
@@ -684,29 +740,48 @@ function buildSpec(
       return sh.stem === stemOut && same(sh.widths, widths) && same(sh.depths, depths);
     });
     variant = match?.name;
-    eps = n.layout === "timm" ? 1e-5 : match?.eps ?? 1e-5;
-    stemAct = finalAct = "silu";
+    eps = n.eps?.value ?? (n.layout === "timm" ? 1e-5 : match?.eps ?? 1e-5);
+    const act = n.act?.value ?? "silu";
+    stemAct = finalAct = act;
+    const stageStrides = n.stageStrides ?? EFFNET_STAGES.map((s) => s[2]);
+    if (stageStrides.length !== stages || stageStrides.some((v) => v !== 1 && v !== 2)) {
+      throw new ModelLayoutError(
+        `${where}: config strides ${JSON.stringify(stageStrides)} must list ${stages} strides of ` +
+          `1 or 2 (one per stage).`,
+      );
+    }
     rules = raws.map((_, i) => {
       const s = stageOf[i];
       const first = i === 0 || stageOf[i - 1] !== s;
       return {
-        stride: override?.[i] ?? (first ? EFFNET_STAGES[s][2] : 1),
-        act: "silu" as Activation,
-        seAct: "silu" as Activation,
+        stride: override?.[i] ?? (first ? stageStrides[s] as 1 | 2 : 1),
+        act,
+        seAct: act,
         seGate: "sigmoid" as Activation,
+        padding: symmetric,
       };
     });
+    const epsNote = n.eps?.note ?? `BatchNorm eps ${eps} from ${lib}'s definition`;
     notes.push(
       (match
         ? `${match.name}: stem ${stemOut}, stage widths ${widths} and depths ${depths} are ` +
-          `torchvision's; BatchNorm eps ${eps} from ${lib}'s definition`
+          `torchvision's; ${epsNote}`
         : `stem ${stemOut}, widths ${widths}, depths ${depths} match no published ` +
-          `efficientnet_b0..b7; assumed BatchNorm eps 1e-5 (b0-b4; b5-b7 use 1e-3)`) +
-        `; first-block stage strides 1,2,2,2,1,2,1 (torchvision's EfficientNet table), SiLU ` +
-        `activations, SE SiLU + sigmoid gate: not in the weights`,
+          `efficientnet_b0..b7; ` +
+          (n.eps ? epsNote : `assumed BatchNorm eps 1e-5 (b0-b4; b5-b7 use 1e-3)`)) +
+        `; first-block stage strides ${stageStrides}` +
+        (n.stageStrides ? " from config.json" : " (torchvision's EfficientNet table)") +
+        `, ${n.act?.note ?? "SiLU activations"}, SE ${act} + sigmoid gate: not in the weights`,
     );
   }
   if (strideNote) notes.push(strideNote);
+  // The layout's padding and residual rules (they need the final strides).
+  rules = rules.map((r, i) => ({
+    ...r,
+    padding: (k: number) => n.dwPadding(i, k, r.stride),
+    residual: n.residual?.(i, r.stride),
+  }));
+  notes.push(...(n.notes ?? []));
   const epsOverride = bnEpsOverride(config, where);
   if (epsOverride !== undefined) {
     eps = epsOverride;
@@ -731,6 +806,7 @@ function buildSpec(
     kernel: sk,
     stride: 2 as const,
     act: stemAct,
+    padding: n.stemPadding(sk),
   };
 
   const blocks: InvertedResidualSpec[] = [];

@@ -5,7 +5,8 @@
  * - stem: k x k stride-2 `conv2d` on the NCHW pixels with the activation
  *   fused, then one `permute` to NHWC;
  * - block: 1x1 expand = `linear` over the tokens (act fused) -> depthwise
- *   k x k (`depthwiseConv2dNHWC`, stride 1/2, pad k/2, bias + act fused) ->
+ *   k x k (`depthwiseConv2dNHWC`, stride 1/2, bias + act fused; padded k/2,
+ *   TensorFlow "same" or per side as the spec says) ->
  *   squeeze-and-excitation (`meanTokens` -> `linear` + act -> `linear` +
  *   gate -> `channelScale`) -> 1x1 project = `linear` with the residual add
  *   in its epilogue;
@@ -22,13 +23,8 @@ import {
   uploadDepthwiseWeight,
 } from "../../ops/depthwise.ts";
 import { linear } from "../../ops/gemm.ts";
-import {
-  conv2d,
-  convOutSize,
-  type ConvWeight,
-  foldBatchNorm,
-  uploadConvWeight,
-} from "../../ops/conv2d.ts";
+import { conv2d, type ConvWeight, foldBatchNorm, uploadConvWeight } from "../../ops/conv2d.ts";
+import { paddedOutShape, type Padding, resolvePadding } from "../../ops/padding.ts";
 import { meanTokens } from "../../ops/nhwc.ts";
 import { channelScale } from "../../ops/channel_scale.ts";
 import { permute } from "../../ops/transpose.ts";
@@ -175,14 +171,11 @@ export class MobileNet extends PooledClassifier {
   /** The largest tensor one `h` x `w` image produces anywhere in the network, in bytes. */
   activationBytesPerImage(h: number, w: number): number {
     const s = this.spec.stem;
-    const pad = Math.floor(s.kernel / 2);
-    let gh = convOutSize(h, s.kernel, s.stride, pad), gw = convOutSize(w, s.kernel, s.stride, pad);
+    let [gh, gw] = outSize(h, w, s.kernel, s.stride, s.padding);
     let largest = Math.max(this.spec.inChannels * h * w, gh * gw * s.out);
     for (const b of this.spec.blocks) {
       largest = Math.max(largest, gh * gw * b.expanded);
-      const p = Math.floor(b.kernel / 2);
-      gh = convOutSize(gh, b.kernel, b.stride, p);
-      gw = convOutSize(gw, b.kernel, b.stride, p);
+      [gh, gw] = outSize(gh, gw, b.kernel, b.stride, b.padding);
       largest = Math.max(largest, gh * gw * Math.max(b.expanded, b.outChannels));
     }
     return Math.max(largest, gh * gw * this.spec.final.out) * 4;
@@ -194,7 +187,7 @@ export class MobileNet extends PooledClassifier {
     const s = this.spec.stem;
     const nchw = conv2d(engine, pixels, this.#stem.weight, {
       stride: s.stride,
-      padding: Math.floor(s.kernel / 2),
+      padding: s.padding,
       bias: this.#stem.bias,
       act: s.act,
     });
@@ -250,7 +243,7 @@ function runBlock(engine: Engine, x: Tensor, b: LoadedBlock): Tensor {
   if (b.expand) h = linear(engine, x, b.expand.weight, { bias: b.expand.bias, act: s.act });
   let d = depthwiseConv2dNHWC(engine, h, b.dw, {
     stride: s.stride,
-    padding: Math.floor(s.kernel / 2),
+    padding: s.padding,
     bias: b.dwBias,
     act: s.act,
   });
@@ -273,4 +266,10 @@ function runBlock(engine: Engine, x: Tensor, b: LoadedBlock): Tensor {
   });
   d.release();
   return out;
+}
+
+/** Output [h, w] of a k x k convolution of stride `stride` padded as `padding` says. */
+function outSize(h: number, w: number, k: number, stride: number, padding: Padding) {
+  const pad = resolvePadding(padding, h, w, [k, k], [stride, stride]);
+  return paddedOutShape(h, w, pad, [k, k], [stride, stride]);
 }

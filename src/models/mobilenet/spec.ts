@@ -11,6 +11,7 @@
  */
 import type { Activation } from "../../ops/activation.ts";
 import type { HeadSpec } from "../../nn/head.ts";
+import type { Padding } from "../../ops/padding.ts";
 import type { BatchNormNames, LinearNames } from "../../weights/layout_check.ts";
 
 /** A convolution (no bias) followed by an eval-mode BatchNorm, folded together at load time. */
@@ -59,6 +60,11 @@ export interface InvertedResidualSpec {
   kernel: number;
   /** Depthwise stride (1 or 2). */
   stride: 1 | 2;
+  /**
+   * Depthwise padding: k/2 on every side (PyTorch), "same" (TensorFlow's
+   * rule, from the input size) or fixed per side (Hugging Face EfficientNet).
+   */
+  padding: Padding;
   /** The expansion, absent when expanded == input channels. */
   expand?: ConvBnSpec;
   /** The depthwise convolution [expanded, 1, k, k]. */
@@ -69,12 +75,12 @@ export interface InvertedResidualSpec {
   project: ConvBnSpec;
   /** Activation after the expansion and the depthwise convolution. */
   act: Activation;
-  /** Adds the input to the output (stride 1 and in == out). */
+  /** Adds the input to the output (stride 1 and in == out; Hugging Face EfficientNet: not the first block of a stage). */
   residual: boolean;
 }
 
 /** Which key layout a checkpoint uses. */
-export type MobileNetLayout = "torchvision" | "timm";
+export type MobileNetLayout = "torchvision" | "timm" | "hf";
 
 /** The architecture (identifies strides, activations and BatchNorm eps). */
 export type MobileNetArch = "mobilenet_v2" | "mobilenet_v3" | "efficientnet";
@@ -93,8 +99,8 @@ export interface MobileNetSpec {
   variant?: string;
   /** Input channels (3 for RGB). */
   inChannels: number;
-  /** Stem: k x k conv of stride 2 (pad k/2) + BN + act. */
-  stem: ConvBnSpec & { stride: 1 | 2; act: Activation };
+  /** Stem: k x k conv of stride 2 + BN + act, padded as `padding` says. */
+  stem: ConvBnSpec & { stride: 1 | 2; act: Activation; padding: Padding };
   /** The inverted-residual blocks, input first. */
   blocks: InvertedResidualSpec[];
   /** The final 1x1 conv + BN + act whose output is the feature map (Grad-CAM's target). */
