@@ -25,6 +25,7 @@ import {
 } from "../src/models/mobilenet/family.ts";
 import { makeDivisible, mobilenetSpec } from "../src/models/mobilenet/layouts.ts";
 import type { TensorIndex } from "../src/weights/layout_check.ts";
+import type { InvertedResidualSpec, MobileNetBlockSpec } from "../src/models/mobilenet/spec.ts";
 import {
   caseVariant,
   checkCnnCase,
@@ -47,6 +48,9 @@ const CASES = [
   "timm_tf_mobilenetv3_large",
   "hf_mobilenet_v2",
   "hf_efficientnet_b0",
+  "tv_efficientnet_v2",
+  "timm_efficientnetv2",
+  "timm_tf_efficientnetv2",
 ];
 const refs = () => generatedRefs("gen_mobilenet_refs.py");
 
@@ -162,7 +166,7 @@ Deno.test({
       }),
       /missing tensors: blocks\.3\.1\.se\.conv_reduce\.bias/,
     );
-    // EfficientNetV2's fused MBConv (a full 3x3 conv where the depthwise should be).
+    // A full 3x3 conv where an MBConv block (it has SE) needs its depthwise.
     await refusal(
       await variant("tv_efficientnet_b0", {
         tensors: (t) => {
@@ -228,6 +232,12 @@ Deno.test({
   },
 });
 
+/** The block as an MBConv (asserting it is one). */
+function mb(b: MobileNetBlockSpec): InvertedResidualSpec {
+  assert.equal(b.kind, "mbconv", `${b.name} is not an MBConv block`);
+  return b as InvertedResidualSpec;
+}
+
 async function specOf(name: string, config: Record<string, unknown> = {}) {
   const dir = await refs();
   const f = await SafetensorsFile.open(join(dir, name, "model.safetensors"));
@@ -252,8 +262,8 @@ Deno.test({
     assert.equal(v2.blocks[3].inChannels, v2.blocks[3].outChannels); // 16 -> 16 at stride 2
     assert.equal(v2.blocks[3].residual, false);
     assert.equal(v2.blocks[4].residual, true);
-    assert.ok(v2.blocks.every((b) => b.act === "relu6" && !b.se));
-    assert.equal(v2.blocks[0].expand, undefined);
+    assert.ok(v2.blocks.every((b) => b.act === "relu6" && !mb(b).se));
+    assert.equal(mb(v2.blocks[0]).expand, undefined);
     assert.equal(v2.bnEps, 1e-5);
     assert.match(v2.notes.join("\n"), /inverted_residual_setting/);
     // MobileNetV3 small: table activations, SE gates, eps 0.001, hardswish head.
@@ -266,7 +276,7 @@ Deno.test({
       ].join(""),
     );
     assert.deepEqual(small.blocks.map((b) => b.stride), [2, 2, 1, 2, 1, 1, 1, 1, 2, 1, 1]);
-    assert.deepEqual(small.blocks[0].se && [small.blocks[0].se.act, small.blocks[0].se.gate], [
+    assert.deepEqual([mb(small.blocks[0]).se?.act, mb(small.blocks[0]).se?.gate], [
       "relu",
       "hardsigmoid",
     ]);
@@ -283,7 +293,7 @@ Deno.test({
     const b0 = await specOf("tv_efficientnet_b0");
     assert.equal(b0.variant, "efficientnet_b0");
     assert.equal(b0.bnEps, 1e-5);
-    assert.ok(b0.blocks.every((b) => b.act === "silu" && b.se?.gate === "sigmoid"));
+    assert.ok(b0.blocks.every((b) => b.act === "silu" && mb(b).se?.gate === "sigmoid"));
     assert.deepEqual(b0.blocks.map((b) => b.kernel), [
       3,
       3,
@@ -379,7 +389,9 @@ Deno.test({
       assert.equal(detectArchitecture(files.config, st.names()), "mobilenet", name);
       st.close();
       const model = await loadModel(join(dir, name), await getEngine());
-      assert.ok(["mobilenet_v2", "mobilenet_v3", "efficientnet"].includes(model.architecture));
+      assert.ok(["mobilenet_v2", "mobilenet_v3", "efficientnet", "efficientnet_v2"].includes(
+        model.architecture,
+      ));
       assert.ok((model.notes?.length ?? 0) > 0);
       model.dispose();
     }
@@ -541,3 +553,90 @@ Deno.test({
     );
   },
 });
+
+Deno.test({
+  name: `mobilenet: EfficientNetV2 fused blocks, strides, eps; timm layouts bit-identical${SKIP}`,
+  ignore: !HAVE_TORCH,
+  async fn() {
+    const tv = await specWith("tv_efficientnet_v2");
+    assert.deepEqual([tv.arch, tv.layout, tv.bnEps, tv.variant], [
+      "efficientnet_v2",
+      "torchvision",
+      1e-3,
+      undefined,
+    ]);
+    // 2 fused blocks without expansion, 4 with, then MBConv + SE; strides 1,2,2,2,1,2 per stage.
+    assert.deepEqual(
+      tv.blocks.map((b) => b.kind === "fused" ? (b.project ? "E" : "C") : "M").join(""),
+      "CCEEEEMMMMMM",
+    );
+    assert.deepEqual(tv.blocks.map((b) => b.stride), [1, 1, 2, 1, 2, 1, 2, 1, 1, 1, 2, 1]);
+    assert.deepEqual(
+      tv.blocks.map((b) => (b.residual ? 1 : 0)).join(""),
+      "110101010101",
+    );
+    assert.ok(tv.blocks.slice(6).every((b) => mb(b).se?.act === "silu"));
+    assert.match(tv.notes.join("\n"), /match no published efficientnet_v2_s\/m\/l/);
+    assert.match(tv.notes.join("\n"), /EfficientNetV2 table/);
+    // timm, bare state dict: detected from names (ConvBnAct first block), eps 1e-5.
+    const timm = await specWith("timm_efficientnetv2");
+    assert.deepEqual([timm.arch, timm.layout, timm.bnEps], ["efficientnet_v2", "timm", 1e-5]);
+    assert.equal(findModelFiles(join(await refs(), "timm_efficientnetv2")).hasConfig, false);
+    const tf = await specWith("timm_tf_efficientnetv2");
+    assert.deepEqual([tf.bnEps, tf.blocks[2].padding, tf.stem.padding], [1e-3, "same", "same"]);
+    // The same weights: timm with torchvision's eps is torchvision, bit for bit.
+    const ref = "tv_efficientnet_v2.ref_odd.safetensors";
+    const timmEps = await variant("timm_efficientnetv2", { config: { bn_eps: 1e-3 } });
+    assert.deepEqual(await logitsOf(timmEps, ref), await logitsOf("tv_efficientnet_v2", ref));
+    // A full-size efficientnet_v2_s is identified from its widths and depths (shapes only).
+    const s = EFFNET_V2_S_SHAPES();
+    const spec = mobilenetSpec(indexOf(s), {}, "v2_s");
+    assert.deepEqual([spec.variant, spec.blocks.length], ["efficientnet_v2_s", 40]);
+    await refusal(
+      await variant("tv_efficientnet_v2", { config: { block_strides: [1, 2] } }),
+      /must list 12 strides of 1 or 2/,
+    );
+  },
+});
+
+/** Tensor shapes of torchvision's efficientnet_v2_s (as its builder makes them, 1000 classes). */
+function EFFNET_V2_S_SHAPES(): Record<string, number[]> {
+  const t: Record<string, number[]> = {};
+  const convBn = (p: string, o: number, i: number, k: number, bn = `${p.slice(0, -1)}1`) => {
+    t[`${p}.weight`] = [o, i, k, k];
+    for (const n of ["weight", "bias", "running_mean", "running_var"]) t[`${bn}.${n}`] = [o];
+  };
+  convBn("features.0.0", 24, 3, 3);
+  // [fused?, expand, in, out, layers]
+  const stages: [boolean, number, number, number, number][] = [
+    [true, 1, 24, 24, 2],
+    [true, 4, 24, 48, 4],
+    [true, 4, 48, 64, 4],
+    [false, 4, 64, 128, 6],
+    [false, 6, 128, 160, 9],
+    [false, 6, 160, 256, 15],
+  ];
+  stages.forEach(([fused, e, cin, cout, n], s) => {
+    for (let j = 0; j < n; j++) {
+      const i = j === 0 ? cin : cout, x = i * e, p = `features.${s + 1}.${j}.block`;
+      if (fused && e === 1) convBn(`${p}.0.0`, cout, i, 3);
+      else if (fused) {
+        convBn(`${p}.0.0`, x, i, 3);
+        convBn(`${p}.1.0`, cout, x, 1);
+      } else {
+        const sq = Math.max(1, Math.floor(i / 4));
+        convBn(`${p}.0.0`, x, i, 1);
+        convBn(`${p}.1.0`, x, 1, 3);
+        t[`${p}.2.fc1.weight`] = [sq, x, 1, 1];
+        t[`${p}.2.fc1.bias`] = [sq];
+        t[`${p}.2.fc2.weight`] = [x, sq, 1, 1];
+        t[`${p}.2.fc2.bias`] = [x];
+        convBn(`${p}.3.0`, cout, x, 1);
+      }
+    }
+  });
+  convBn("features.7.0", 1280, 256, 1);
+  t["classifier.1.weight"] = [1000, 1280];
+  t["classifier.1.bias"] = [1000];
+  return t;
+}

@@ -22,13 +22,27 @@ import time
 import torch
 import torch.nn.functional as F
 import torchvision
+from functools import partial
+
 from torchvision.models import efficientnet_b0, mobilenet_v2, mobilenet_v3_large, mobilenet_v3_small
+from torchvision.models.efficientnet import EfficientNet, FusedMBConvConfig, MBConvConfig
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import gen_refs as g  # noqa: E402  (helpers: randomize_*, centre_bias, cnn_ref, writers)
 
 HW, ODD_HW = (64, 64), (67, 53)
 CLASSES = 10
+
+def small_efficientnet_v2():
+    """torchvision's EfficientNet class with efficientnet_v2_s's structure (fused MBConv stages without and with
+    expansion, then MBConv + SE stages; strides 1,2,2,2,1,2; BN eps 0.001, as torchvision's efficientnet_v2_*
+    builders) at a fraction of its widths and depths, so the references stay quick."""
+    setting = [FusedMBConvConfig(1, 3, 1, 16, 16, 2), FusedMBConvConfig(4, 3, 2, 16, 24, 2),
+               FusedMBConvConfig(4, 3, 2, 24, 32, 2), MBConvConfig(4, 3, 2, 32, 48, 2),
+               MBConvConfig(6, 3, 1, 48, 64, 2), MBConvConfig(6, 3, 2, 64, 96, 2)]
+    return EfficientNet(setting, dropout=0.2, num_classes=CLASSES, last_channel=320,
+                        norm_layer=partial(torch.nn.BatchNorm2d, eps=1e-3))
+
 
 # name -> (constructor, description of what it checks)
 CASES = {
@@ -49,6 +63,11 @@ CASES = {
         lambda: efficientnet_b0(num_classes=CLASSES),
         "torchvision efficientnet_b0: 7 stages of MBConv (16 blocks, 3x3 and 5x5 depthwise, SE with SiLU + "
         "sigmoid in every block), SiLU, BN eps 1e-5, final conv 1280, classifier.1"),
+    "tv_efficientnet_v2": (
+        small_efficientnet_v2,
+        "torchvision EfficientNet (efficientnet_v2_s's 6-stage structure at widths 16..96, 2 blocks per stage): "
+        "FusedMBConv without expansion (3x3 conv + BN + SiLU, residual after the activation), FusedMBConv with "
+        "expansion (3x3 conv to 4x + 1x1 project), MBConv with SE; BN eps 0.001; final conv 320, classifier.1"),
 }
 
 
@@ -63,8 +82,14 @@ def tv_block_to_timm(sd, src, dst, out):
     kids = sorted({int(k[len(src) + 1:].split(".")[0]) for k in sd if k.startswith(src + ".")})
     convs = [i for i in kids if f"{src}.{i}.0.weight" in sd]
     se = [i for i in kids if f"{src}.{i}.fc1.weight" in sd]
-    names = [("conv_pw", "bn1"), ("conv_dw", "bn2"), ("conv_pwl", "bn3")] if len(convs) == 3 else \
-        [("conv_dw", "bn1"), ("conv_pw", "bn2")]
+    first = sd[f"{src}.{convs[0]}.0.weight"].shape
+    fused = not se and first[1] != 1 and first[2] > 1  # EfficientNetV2's FusedMBConv: a full k x k conv first
+    if fused:  # timm EdgeResidual, or ConvBnAct without expansion
+        names = [("conv_exp", "bn1"), ("conv_pwl", "bn2")] if len(convs) == 2 else [("conv", "bn1")]
+    elif len(convs) == 3:
+        names = [("conv_pw", "bn1"), ("conv_dw", "bn2"), ("conv_pwl", "bn3")]
+    else:
+        names = [("conv_dw", "bn1"), ("conv_pw", "bn2")]
     for i, (c, b) in zip(convs, names):
         for k, v in sd.items():
             if k.startswith(f"{src}.{i}.0."):
@@ -78,7 +103,8 @@ def tv_block_to_timm(sd, src, dst, out):
 
 
 def tv_to_timm(sd, arch):
-    """torchvision efficientnet_b* / mobilenet_v3_* state dict -> timm efficientnet_b* / mobilenetv3_*."""
+    """torchvision efficientnet_b* / efficientnet_v2_* / mobilenet_v3_* state dict -> timm efficientnet_b* /
+    efficientnetv2_* / mobilenetv3_*."""
     out = {}
     for k, v in sd.items():
         if k.startswith("features.0.0."):
@@ -180,6 +206,11 @@ TIMM_CASES = {
         "final 1x1 ConvBnAct as blocks.6.0.{conv,bn1}, classifier.0 as conv_head [640,480,1,1] with bias on the "
         "pooled features, classifier.3 as classifier), no config.json (detected from names); references from the "
         "torchvision module with every BatchNorm eps set to timm's 1e-5"),
+    "timm_efficientnetv2": (
+        "tv_efficientnet_v2", "efficientnet", None, 1e-5,
+        "the tv_efficientnet_v2 weights renamed to timm efficientnetv2_* (blocks.0.j.{conv,bn1} ConvBnAct, "
+        "blocks.1-2.j.{conv_exp,bn1,conv_pwl,bn2} EdgeResidual, InvertedResidual after), no config.json "
+        "(detected from names); references from the torchvision module with timm's BN eps 1e-5"),
 }
 
 
@@ -385,6 +416,11 @@ PADDED_CASES = {
         {"architecture": "tf_efficientnet_b0", "num_classes": CLASSES}, 1e-3, "same",
         "the tv_efficientnet_b0 weights renamed to timm tf_efficientnet_b0; references: the torchvision module "
         "with BN eps 0.001 and every conv TensorFlow-SAME padded (timm's Conv2dSame)"),
+    "timm_tf_efficientnetv2": (
+        "tv_efficientnet_v2", "timm", lambda sd: tv_to_timm(sd, "efficientnet"),
+        {"architecture": "tf_efficientnetv2_s", "num_classes": CLASSES}, 1e-3, "same",
+        "the tv_efficientnet_v2 weights renamed to timm tf_efficientnetv2_* (fused blocks with TensorFlow SAME "
+        "padding on their full 3x3 convs); references: the torchvision module with every conv SAME-padded"),
     "timm_tf_mobilenetv3_large": (
         "tv_mobilenet_v3_large", "timm", lambda sd: tv_to_timm(sd, "mobilenet_v3"),
         {"architecture": "tf_mobilenetv3_large_100", "num_classes": CLASSES}, 1e-3, "same",

@@ -50,8 +50,10 @@ import {
 } from "../../weights/layout_check.ts";
 import type {
   ConvBnSpec,
+  FusedMBConvSpec,
   InvertedResidualSpec,
   MobileNetArch,
+  MobileNetBlockSpec,
   MobileNetLayout,
   MobileNetSpec,
   SqueezeExciteSpec,
@@ -78,7 +80,9 @@ export function detectMobileNetLayout(
       return { layout: "torchvision", arch: "mobilenet_v3" };
     }
     if (set.has("features.1.0.block.0.0.weight")) {
-      return { layout: "torchvision", arch: "efficientnet" };
+      // EfficientNet's first block is depthwise + SE + project; EfficientNetV2's a fused 3x3 conv.
+      const v1 = set.has("features.1.0.block.1.fc1.weight");
+      return { layout: "torchvision", arch: v1 ? "efficientnet" : "efficientnet_v2" };
     }
   }
   if (set.has("mobilenet_v2.conv_stem.first_conv.convolution.weight")) {
@@ -87,12 +91,36 @@ export function detectMobileNetLayout(
   if (set.has("efficientnet.embeddings.convolution.weight")) {
     return { layout: "hf", arch: "efficientnet" };
   }
-  if (set.has("conv_stem.weight") && set.has("blocks.0.0.conv_dw.weight")) {
-    const arch = timmArchitecture(config).replace(/^tf_/, "");
-    const v3 = arch ? arch.startsWith("mobilenetv3") : !set.has("bn2.weight");
-    return { layout: "timm", arch: v3 ? "mobilenet_v3" : "efficientnet" };
+  if (
+    set.has("conv_stem.weight") &&
+    (set.has("blocks.0.0.conv_dw.weight") || set.has("blocks.0.0.conv.weight"))
+  ) {
+    return { layout: "timm", arch: timmArch(set, config) };
   }
   return undefined;
+}
+
+/**
+ * The architecture of a timm checkpoint: from config.json's `architecture`,
+ * else from names (EfficientNetV2: a ConvBnAct first block or EdgeResidual
+ * `conv_exp` blocks; MobileNetV3: no `bn2` after `conv_head`).
+ */
+function timmArch(set: Set<string>, config: Record<string, unknown>): MobileNetArch {
+  const arch = timmArchitecture(config).replace(/^tf_/, "");
+  if (arch) {
+    return arch.startsWith("mobilenetv3")
+      ? "mobilenet_v3"
+      : arch.startsWith("efficientnetv2")
+      ? "efficientnet_v2"
+      : "efficientnet";
+  }
+  if (
+    set.has("blocks.0.0.conv.weight") ||
+    [...set].some((n) => /^blocks\.\d+\.\d+\.conv_exp\.weight$/.test(n))
+  ) {
+    return "efficientnet_v2";
+  }
+  return set.has("bn2.weight") ? "efficientnet" : "mobilenet_v3";
 }
 
 /** Builds the spec of a checkpoint in the detected layout. */
@@ -194,6 +222,31 @@ const EFFNET_VARIANTS: { name: string; width: number; depth: number; eps: number
   { name: "efficientnet_b7", width: 2.0, depth: 3.1, eps: 1e-3 },
 ];
 
+/** torchvision efficientnet_v2_s/m/l: stem width, stage widths and depths (BatchNorm eps 0.001). */
+const EFFNET_V2_VARIANTS: { name: string; stem: number; widths: number[]; depths: number[] }[] = [
+  {
+    name: "efficientnet_v2_s",
+    stem: 24,
+    widths: [24, 48, 64, 128, 160, 256],
+    depths: [2, 4, 4, 6, 9, 15],
+  },
+  {
+    name: "efficientnet_v2_m",
+    stem: 24,
+    widths: [24, 48, 80, 160, 176, 304, 512],
+    depths: [3, 5, 5, 7, 14, 18, 5],
+  },
+  {
+    name: "efficientnet_v2_l",
+    stem: 32,
+    widths: [32, 64, 96, 192, 224, 384, 640],
+    depths: [4, 7, 7, 10, 19, 25, 7],
+  },
+];
+
+/** EfficientNetV2's first-block stride per stage (torchvision's and timm's tables: 6 or 7 stages). */
+const EFFNET_V2_STRIDES = [1, 2, 2, 2, 1, 2, 1] as const;
+
 /** Stem width, stage output widths and stage depths of an EfficientNet variant. */
 function effnetShape(width: number, depth: number) {
   return {
@@ -259,6 +312,8 @@ interface BlockRule {
 /** A block's convolutions (each with its BatchNorm) in order, and its SE module's two convs. */
 export interface RawBlock {
   prefix: string;
+  /** A fused MBConv (a full k x k conv where the depthwise would be; EfficientNetV2). */
+  fused?: boolean;
   convs: { conv: string; bn: string; shape: number[] }[];
   se?: { reduce: string; expand: string };
 }
@@ -286,6 +341,11 @@ function tvRawBlock(index: TensorIndex, set: Set<string>, prefix: string, where:
       );
     }
   }
+  // EfficientNetV2's fused MBConv: a full k x k conv first (+ 1x1 project), no SE.
+  const first = convs[0]?.shape;
+  if (se === undefined && first && first[1] !== 1 && first[2] > 1 && convs.length <= 2) {
+    return { prefix, convs, fused: true };
+  }
   if (se !== undefined && seAfter !== convs.length - 1) {
     throw new ModelLayoutError(
       `${where}: block ${prefix}: squeeze-and-excitation is not between the depthwise and the ` +
@@ -301,8 +361,9 @@ function tvRawBlock(index: TensorIndex, set: Set<string>, prefix: string, where:
 
 /**
  * Reads one timm block `prefix`: InvertedResidual (conv_pw/bn1, conv_dw/bn2,
- * [se], conv_pwl/bn3) or DepthwiseSeparableConv (conv_dw/bn1, [se],
- * conv_pw/bn2).
+ * [se], conv_pwl/bn3), DepthwiseSeparableConv (conv_dw/bn1, [se],
+ * conv_pw/bn2), EdgeResidual (conv_exp/bn1, conv_pwl/bn2) or ConvBnAct
+ * (conv/bn1).
  */
 function timmRawBlock(
   index: TensorIndex,
@@ -315,6 +376,11 @@ function timmRawBlock(
     bn: `${prefix}.${bn}`,
     shape: requireShape(index, set, `${prefix}.${conv}.weight`, where, 4),
   });
+  // EfficientNetV2: EdgeResidual (conv_exp/bn1, conv_pwl/bn2) or ConvBnAct (conv/bn1).
+  if (set.has(`${prefix}.conv_exp.weight`)) {
+    return { prefix, fused: true, convs: [cb("conv_exp", "bn1"), cb("conv_pwl", "bn2")] };
+  }
+  if (set.has(`${prefix}.conv.weight`)) return { prefix, fused: true, convs: [cb("conv", "bn1")] };
   const convs = set.has(`${prefix}.conv_pwl.weight`)
     ? [cb("conv_pw", "bn1"), cb("conv_dw", "bn2"), cb("conv_pwl", "bn3")]
     : [cb("conv_dw", "bn1"), cb("conv_pw", "bn2")];
@@ -333,8 +399,9 @@ function block(
   rule: BlockRule,
   e: Expected,
   where: string,
-): InvertedResidualSpec {
+): MobileNetBlockSpec {
   const { prefix, convs } = raw;
+  if (raw.fused) return fusedBlock(raw, inChannels, rule, e, where);
   if (convs.length !== 2 && convs.length !== 3) {
     throw new ModelLayoutError(
       `${where}: block ${prefix} has ${convs.length} convolutions; an inverted-residual block has ` +
@@ -359,7 +426,7 @@ function block(
   if (dwC!.shape[1] !== 1 || dwC!.shape[3] !== k || k % 2 !== 1) {
     throw new ModelLayoutError(
       `${where}: block ${prefix}: ${dwC!.conv} [${dwC!.shape}] is not a depthwise convolution ` +
-        `[C, 1, k, k] with an odd k (EfficientNetV2's fused MBConv blocks are not supported).`,
+        `[C, 1, k, k] with an odd k (a fused MBConv block has no squeeze-and-excitation).`,
     );
   }
   if (!hasExpand && expanded !== inChannels) {
@@ -370,6 +437,7 @@ function block(
   }
   const outChannels = projC!.shape[0];
   const block: InvertedResidualSpec = {
+    kind: "mbconv",
     name: prefix,
     inChannels,
     expanded,
@@ -399,6 +467,53 @@ function block(
     block.se = s;
   }
   return block;
+}
+
+/** A conv + BN of `raw` expected as [out, inp, k, k] with its BatchNorm. */
+function convBnOf(
+  c: { conv: string; bn: string },
+  out: number,
+  inp: number,
+  kernel: number,
+  e: Expected,
+): ConvBnSpec {
+  e.set(c.conv, [out, inp, kernel, kernel]);
+  const bn = bnNames(c.bn);
+  expectBn(e, bn, out);
+  return { weight: c.conv, bn, out, in: inp, kernel };
+}
+
+/** EfficientNetV2's fused MBConv: full k x k conv (+ act) -> [1x1 project]. */
+function fusedBlock(
+  raw: RawBlock,
+  inChannels: number,
+  rule: BlockRule,
+  e: Expected,
+  where: string,
+): FusedMBConvSpec {
+  const [conv, project] = raw.convs;
+  const [expanded, cin, k, k2] = conv.shape;
+  if (cin !== inChannels || k !== k2 || k % 2 !== 1) {
+    throw new ModelLayoutError(
+      `${where}: fused block ${raw.prefix}: ${conv.conv} [${conv.shape}] should be ` +
+        `[C, ${inChannels}, k, k] with an odd k.`,
+    );
+  }
+  const outChannels = project ? project.shape[0] : expanded;
+  return {
+    kind: "fused",
+    name: raw.prefix,
+    inChannels,
+    expanded,
+    outChannels,
+    kernel: k,
+    stride: rule.stride,
+    padding: rule.padding(k),
+    conv: convBnOf(conv, expanded, inChannels, k, e),
+    project: project ? convBnOf(project, outChannels, expanded, 1, e) : undefined,
+    act: rule.act,
+    residual: rule.residual ?? (rule.stride === 1 && inChannels === outChannels),
+  };
 }
 
 /** config.json `block_strides`, checked against the number of blocks. */
@@ -472,7 +587,7 @@ function torchvisionNaming(
   const blocks: RawBlock[] = [];
   const stageOf: number[] = [];
   for (let i = 1; i < children - 1; i++) {
-    if (arch === "efficientnet") {
+    if (arch === "efficientnet" || arch === "efficientnet_v2") {
       const n = countIndexed(names, `features.${i}.`, where);
       for (let j = 0; j < n; j++) {
         blocks.push(tvRawBlock(index, set, `features.${i}.${j}.block`, where));
@@ -525,7 +640,8 @@ const symmetric = (k: number): Padding => Math.floor(k / 2);
  * timm architecture names this loader runs (the torchvision-equivalent
  * tables; `tf_*`: TensorFlow "same" padding and BatchNorm eps 0.001).
  */
-const TIMM_ARCHS = /^(tf_)?(efficientnet_b[0-7](_ap|_ns)?|mobilenetv3_(large|small)_\d+)$/;
+const TIMM_ARCHS =
+  /^(tf_)?(efficientnet_b[0-7](_ap|_ns)?|mobilenetv3_(large|small)_\d+|efficientnetv2_(s|m|l|xl))$|^tf_efficientnetv2_b[0-3]$/;
 
 function timmNaming(
   index: TensorIndex,
@@ -538,15 +654,15 @@ function timmNaming(
   if (archName && !TIMM_ARCHS.test(archName)) {
     throw new ModelLayoutError(
       `${where}: timm ${archName} is not supported; of timm's EfficientNet / MobileNet builds ` +
-        `only [tf_]efficientnet_b0..b7 and [tf_]mobilenetv3_large_* / mobilenetv3_small_* are (other ` +
+        `only [tf_]efficientnet_b0..b7, [tf_]efficientnetv2_s/m/l/xl, tf_efficientnetv2_b0..b3 ` +
+        `and [tf_]mobilenetv3_large_* / mobilenetv3_small_* are (other ` +
         `variants change blocks, activations or padding that the weights do not record).`,
     );
   }
   // MobileNetV3: conv_head (with bias) runs on the pooled features; EfficientNet: conv_head + bn2.
   const tf = archName.startsWith("tf_");
-  const v3 = archName
-    ? archName.replace(/^tf_/, "").startsWith("mobilenetv3")
-    : !set.has("bn2.weight");
+  const arch = timmArch(set, config);
+  const v3 = arch === "mobilenet_v3";
   const stages = countIndexed(names, "blocks.", where);
   const blocks: RawBlock[] = [];
   const stageOf: number[] = [];
@@ -557,7 +673,7 @@ function timmNaming(
       stageOf.push(s);
     }
   }
-  if (!v3 && blocks.some((b) => !b.se)) {
+  if (arch === "efficientnet" && blocks.some((b) => !b.se)) {
     throw new ModelLayoutError(
       `${where}: timm EfficientNet-style checkpoint with blocks lacking squeeze-and-excitation ` +
         `(mobilenetv2_*, efficientnet_lite*, mnasnet_*?): not supported; only efficientnet_b0..b7 ` +
@@ -567,7 +683,7 @@ function timmNaming(
   const last = `blocks.${stages - 1}.0`;
   return {
     layout: "timm",
-    arch: v3 ? "mobilenet_v3" : "efficientnet",
+    arch,
     label: "timm",
     stem: { conv: "conv_stem.weight", bn: "bn1" },
     blocks,
@@ -722,11 +838,19 @@ function buildSpec(
         `BatchNorm eps ${n.v3Eps} (${lib}'s MobileNetV3 norm layer); not in the weights`,
     );
   } else {
+    const v2 = arch === "efficientnet_v2";
     const stages = stageOf.length ? stageOf[stageOf.length - 1] + 1 : 0;
-    if (stages !== EFFNET_STAGES.length) {
+    if (!v2 && stages !== EFFNET_STAGES.length) {
       throw new ModelLayoutError(
         `${where}: ${lib} EfficientNet with ${stages} stages; only EfficientNet B0-B7 ` +
-          `(7 MBConv stages) is supported (EfficientNetV2 is not).`,
+          `(7 MBConv stages) is supported.`,
+      );
+    }
+    if (v2 && stages !== 6 && stages !== 7 && !n.stageStrides) {
+      throw new ModelLayoutError(
+        `${where}: ${lib} EfficientNetV2 with ${stages} stages; the stage strides are not in the ` +
+          `weights and only the published 6- and 7-stage tables are known; give them as ` +
+          `config.json "block_strides": [1 or 2 per block].`,
       );
     }
     const inStage = (s: number) => raws.filter((_, i) => stageOf[i] === s);
@@ -735,15 +859,22 @@ function buildSpec(
       (_, s) => inStage(s).at(-1)?.convs.at(-1)?.shape[0] ?? 0,
     );
     const depths = Array.from({ length: stages }, (_, s) => inStage(s).length);
-    const match = EFFNET_VARIANTS.find((v) => {
-      const sh = effnetShape(v.width, v.depth);
-      return sh.stem === stemOut && same(sh.widths, widths) && same(sh.depths, depths);
-    });
+    const match = v2
+      ? EFFNET_V2_VARIANTS.map((v) => ({ ...v, eps: 1e-3 })).find((v) =>
+        v.stem === stemOut && same(v.widths, widths) && same(v.depths, depths)
+      )
+      : EFFNET_VARIANTS.find((v) => {
+        const sh = effnetShape(v.width, v.depth);
+        return sh.stem === stemOut && same(sh.widths, widths) && same(sh.depths, depths);
+      });
     variant = match?.name;
-    eps = n.eps?.value ?? (n.layout === "timm" ? 1e-5 : match?.eps ?? 1e-5);
+    // torchvision's EfficientNetV2 uses eps 0.001 whatever the size; timm 1e-5 (tf_*: n.eps).
+    eps = n.eps?.value ??
+      (n.layout === "timm" ? 1e-5 : v2 ? 1e-3 : match?.eps ?? 1e-5);
     const act = n.act?.value ?? "silu";
     stemAct = finalAct = act;
-    const stageStrides = n.stageStrides ?? EFFNET_STAGES.map((s) => s[2]);
+    const stageStrides = n.stageStrides ??
+      (v2 ? EFFNET_V2_STRIDES.slice(0, stages) : EFFNET_STAGES.map((s) => s[2]));
     if (stageStrides.length !== stages || stageStrides.some((v) => v !== 1 && v !== 2)) {
       throw new ModelLayoutError(
         `${where}: config strides ${JSON.stringify(stageStrides)} must list ${stages} strides of ` +
@@ -767,10 +898,14 @@ function buildSpec(
         ? `${match.name}: stem ${stemOut}, stage widths ${widths} and depths ${depths} are ` +
           `torchvision's; ${epsNote}`
         : `stem ${stemOut}, widths ${widths}, depths ${depths} match no published ` +
-          `efficientnet_b0..b7; ` +
-          (n.eps ? epsNote : `assumed BatchNorm eps 1e-5 (b0-b4; b5-b7 use 1e-3)`)) +
+          `${v2 ? "efficientnet_v2_s/m/l" : "efficientnet_b0..b7"}; ` +
+          (n.eps || v2 || n.layout === "timm"
+            ? epsNote
+            : `assumed BatchNorm eps 1e-5 (b0-b4; b5-b7 use 1e-3)`)) +
         `; first-block stage strides ${stageStrides}` +
-        (n.stageStrides ? " from config.json" : " (torchvision's EfficientNet table)") +
+        (n.stageStrides
+          ? " from config.json"
+          : ` (${v2 ? "EfficientNetV2" : "torchvision's EfficientNet"} table)`) +
         `, ${n.act?.note ?? "SiLU activations"}, SE ${act} + sigmoid gate: not in the weights`,
     );
   }
@@ -809,7 +944,7 @@ function buildSpec(
     padding: n.stemPadding(sk),
   };
 
-  const blocks: InvertedResidualSpec[] = [];
+  const blocks: MobileNetBlockSpec[] = [];
   let prev = stemOut;
   raws.forEach((r, i) => {
     const b = block(index, set, r, prev, rules[i], e, where);

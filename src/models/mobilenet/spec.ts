@@ -1,8 +1,8 @@
 /**
  * The layout-free description of a MobileNetV2 (Sandler et al. 2018),
- * MobileNetV3 (Howard et al. 2019) or EfficientNet (Tan & Le 2019)
- * classifier: a stem convolution, a chain of inverted-residual (MBConv)
- * blocks, a final 1x1 convolution and a classifier head. What `model.ts`
+ * MobileNetV3 (Howard et al. 2019), EfficientNet (Tan & Le 2019) or
+ * EfficientNetV2 (Tan & Le 2021) classifier: a stem convolution, a chain of
+ * inverted-residual (MBConv) blocks (EfficientNetV2: fused MBConv first), a final 1x1 convolution and a classifier head. What `model.ts`
  * runs, whatever the checkpoint's key names (`layouts.ts` builds it from
  * torchvision or timm names). Widths, depths, kernel sizes and
  * squeeze-and-excitation widths come from tensor shapes; strides and
@@ -48,6 +48,8 @@ export interface SqueezeExciteSpec {
  * BN (+ the input when `residual`).
  */
 export interface InvertedResidualSpec {
+  /** An MBConv block. */
+  kind: "mbconv";
   /** Prefix of the block's tensors, for messages. */
   name: string;
   /** Input channels. */
@@ -79,11 +81,48 @@ export interface InvertedResidualSpec {
   residual: boolean;
 }
 
+/**
+ * EfficientNetV2's fused MBConv (timm: EdgeResidual, or ConvBnAct without
+ * expansion): a full k x k conv (stride, padding) + BN + act to the expanded
+ * width -> [1x1 project + BN] (+ the input when `residual`). No
+ * squeeze-and-excitation. Without the projection the k x k conv goes
+ * straight to the output width.
+ */
+export interface FusedMBConvSpec {
+  /** A fused MBConv block. */
+  kind: "fused";
+  /** Prefix of the block's tensors, for messages. */
+  name: string;
+  /** Input channels. */
+  inChannels: number;
+  /** Output channels of the k x k conv (the output channels without a projection). */
+  expanded: number;
+  /** Output channels. */
+  outChannels: number;
+  /** Kernel size of the full convolution. */
+  kernel: number;
+  /** Its stride (1 or 2). */
+  stride: 1 | 2;
+  /** Its padding (k/2, or TensorFlow "same"). */
+  padding: Padding;
+  /** The full convolution [expanded, in, k, k]. */
+  conv: ConvBnSpec;
+  /** The projection [out, expanded, 1, 1] (no activation), when the block expands. */
+  project?: ConvBnSpec;
+  /** Activation after the full convolution. */
+  act: Activation;
+  /** Adds the input to the output (stride 1 and in == out). */
+  residual: boolean;
+}
+
+/** One block of the chain. */
+export type MobileNetBlockSpec = InvertedResidualSpec | FusedMBConvSpec;
+
 /** Which key layout a checkpoint uses. */
 export type MobileNetLayout = "torchvision" | "timm" | "hf";
 
 /** The architecture (identifies strides, activations and BatchNorm eps). */
-export type MobileNetArch = "mobilenet_v2" | "mobilenet_v3" | "efficientnet";
+export type MobileNetArch = "mobilenet_v2" | "mobilenet_v3" | "efficientnet" | "efficientnet_v2";
 
 /** A MobileNetV2 / V3 / EfficientNet, independent of how its checkpoint names things. */
 export interface MobileNetSpec {
@@ -101,8 +140,8 @@ export interface MobileNetSpec {
   inChannels: number;
   /** Stem: k x k conv of stride 2 + BN + act, padded as `padding` says. */
   stem: ConvBnSpec & { stride: 1 | 2; act: Activation; padding: Padding };
-  /** The inverted-residual blocks, input first. */
-  blocks: InvertedResidualSpec[];
+  /** The blocks (inverted-residual; EfficientNetV2: fused first), input first. */
+  blocks: MobileNetBlockSpec[];
   /** The final 1x1 conv + BN + act whose output is the feature map (Grad-CAM's target). */
   final: ConvBnSpec & { act: Activation };
   /** Epsilon of every BatchNorm. */
