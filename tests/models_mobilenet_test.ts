@@ -374,6 +374,19 @@ Deno.test({
       variant: undefined,
     });
     assert.match(unknown.warnings.join("\n"), /match no published/);
+    // efficientnet_v2_l's preset normalises with mean = std = 0.5 (torchvision 0.14).
+    const l = mobilenetPipeline(findModelFiles(join(dir, "tv_efficientnet_v2")), {
+      ...(await specOf("tv_efficientnet_v2")),
+      variant: "efficientnet_v2_l",
+    });
+    assert.deepEqual([l.size, l.crop, l.interpolation, l.mean, l.std], [
+      [480, 480],
+      [480, 480],
+      "bicubic",
+      [0.5, 0.5, 0.5],
+      [0.5, 0.5, 0.5],
+    ]);
+    assert.match(l.warnings.join("\n"), /mean\/std 0\.5/);
   },
 });
 

@@ -1,5 +1,5 @@
 /**
- * MobileNetV2 / MobileNetV3 / EfficientNet key layouts: turns the tensor
+ * MobileNetV2 / MobileNetV3 / EfficientNet (V1, V2) key layouts: turns the tensor
  * names and shapes of a checkpoint (plus its config.json) into a
  * {@link MobileNetSpec}.
  *
@@ -18,8 +18,13 @@
  *   `conv_head`, `bn2`, `classifier`; MobileNetV3: the last stage's
  *   ConvBnAct `blocks.L.0.{conv,bn1}` is the final conv and `conv_head`
  *   (1x1 with bias) runs on the pooled features before `classifier`. timm
- *   uses BatchNorm eps 1e-5 throughout; `tf_*` (TensorFlow "same" padding)
- *   is refused.
+ *   uses BatchNorm eps 1e-5 throughout; its `tf_*` builds eps 0.001 and
+ *   TensorFlow "same" padding on every convolution;
+ * - torchvision `efficientnet_v2_s/m/l`: fused MBConv blocks
+ *   `features.s.j.block.{0 (k x k conv), [1 (1x1 project)]}` before the
+ *   MBConv ones; timm `[tf_]efficientnetv2_*`: ConvBnAct `{conv,bn1}` and
+ *   EdgeResidual `{conv_exp,bn1,conv_pwl,bn2}`;
+ * - Hugging Face MobileNetV2 / EfficientNet: see `hf.ts`.
  *
  * Channel counts, depths, kernel sizes and squeeze-and-excitation presence
  * and widths come from tensor shapes. Strides and activations are not in the

@@ -1,15 +1,18 @@
 /**
- * MobileNetV2 / MobileNetV3 / EfficientNet classifiers on the GPU,
+ * MobileNetV2 / MobileNetV3 / EfficientNet (V1, V2) classifiers on the GPU,
  * channels-last. Every BatchNorm is folded into the convolution before it
  * at load time (in float64), so each conv + BN + act is one kernel:
  * - stem: k x k stride-2 `conv2d` on the NCHW pixels with the activation
- *   fused, then one `permute` to NHWC;
+ *   fused, then one `permute` to NHWC (after the fused blocks, if any);
  * - block: 1x1 expand = `linear` over the tokens (act fused) -> depthwise
  *   k x k (`depthwiseConv2dNHWC`, stride 1/2, bias + act fused; padded k/2,
  *   TensorFlow "same" or per side as the spec says) ->
  *   squeeze-and-excitation (`meanTokens` -> `linear` + act -> `linear` +
  *   gate -> `channelScale`) -> 1x1 project = `linear` with the residual add
  *   in its epilogue;
+ * - EfficientNetV2's fused block (NCHW, before the first MBConv block):
+ *   k x k `conv2d` + act -> [1x1 `conv2d` projection with the residual in
+ *   its epilogue] (without a projection, an `elementwise` add after the act);
  * - final 1x1 conv (`linear` + act) -> `meanTokens` -> the head
  *   ({@link ClassifierHead}).
  *
