@@ -33,6 +33,7 @@ import {
   generatedRefs,
   HAVE_TORCH,
   readRef,
+  relDiff,
   runCnn,
 } from "./_family_refs.ts";
 
@@ -533,6 +534,40 @@ Deno.test({
 function indexOfFile(t: Record<string, { shape: number[] }>): TensorIndex {
   return indexOf(Object.fromEntries(Object.entries(t).map(([k, v]) => [k, v.shape])));
 }
+
+Deno.test({
+  name:
+    `mobilenet: HF MobileNetV2 with first_layer_is_expansion false (conv_stem.expand_1x1)${SKIP}`,
+  ignore: !HAVE_TORCH,
+  async fn() {
+    // An identity expand_1x1 (its BatchNorm the identity: var = 1 - eps) after the ReLU6 stem
+    // changes nothing but rounding: the block is read with its expansion and runs it.
+    const p = "mobilenet_v2.conv_stem.expand_1x1";
+    const dir = await variant("hf_mobilenet_v2", {
+      config: { first_layer_is_expansion: false },
+      tensors: (t) => {
+        const c = t["mobilenet_v2.conv_stem.first_conv.convolution.weight"].shape[0];
+        const eye = new Float32Array(c * c);
+        for (let i = 0; i < c; i++) eye[i * c + i] = 1;
+        const fill = (v: number) => ({ data: new Float32Array(c).fill(v), shape: [c] });
+        t[`${p}.convolution.weight`] = { data: eye, shape: [c, c, 1, 1] };
+        t[`${p}.normalization.weight`] = fill(1);
+        t[`${p}.normalization.bias`] = fill(0);
+        t[`${p}.normalization.running_mean`] = fill(0);
+        t[`${p}.normalization.running_var`] = fill(1 - 1e-3);
+      },
+    });
+    const f = await SafetensorsFile.open(join(dir, "model.safetensors"));
+    const spec = mobilenetSpec(f, findModelFiles(dir).config, "x");
+    f.close();
+    assert.equal(mb(spec.blocks[0]).expand?.weight, `${p}.convolution.weight`);
+    const refPath = join(await refs(), "hf_mobilenet_v2.ref_odd.safetensors");
+    const ref = await readRef(refPath);
+    assert.ok(
+      relDiff(await logitsOf(dir, "hf_mobilenet_v2.ref_odd.safetensors"), ref.logits.data) < 1e-4,
+    );
+  },
+});
 
 Deno.test({
   name: `mobilenet: Hugging Face checkpoints the loader cannot run exactly are refused${SKIP}`,
