@@ -417,17 +417,6 @@ function block(
   const [expandC, dwC, projC] = hasExpand ? convs : [undefined, ...convs];
   const expanded = dwC!.shape[0];
   const k = dwC!.shape[2];
-  const convBn = (
-    c: { conv: string; bn: string },
-    out: number,
-    inp: number,
-    kernel: number,
-  ): ConvBnSpec => {
-    e.set(c.conv, [out, inp, kernel, kernel]);
-    const bn = bnNames(c.bn);
-    expectBn(e, bn, out);
-    return { weight: c.conv, bn, out, in: inp, kernel };
-  };
   if (dwC!.shape[1] !== 1 || dwC!.shape[3] !== k || k % 2 !== 1) {
     throw new ModelLayoutError(
       `${where}: block ${prefix}: ${dwC!.conv} [${dwC!.shape}] is not a depthwise convolution ` +
@@ -450,9 +439,9 @@ function block(
     kernel: k,
     stride: rule.stride,
     padding: rule.padding(k),
-    expand: expandC ? convBn(expandC, expanded, inChannels, 1) : undefined,
-    depthwise: convBn(dwC!, expanded, 1, k),
-    project: convBn(projC!, outChannels, expanded, 1),
+    expand: expandC ? convBnOf(expandC, expanded, inChannels, 1, e) : undefined,
+    depthwise: convBnOf(dwC!, expanded, 1, k, e),
+    project: convBnOf(projC!, outChannels, expanded, 1, e),
     act: rule.act,
     residual: rule.residual ?? (rule.stride === 1 && inChannels === outChannels),
   };
@@ -474,7 +463,7 @@ function block(
   return block;
 }
 
-/** A conv + BN of `raw` expected as [out, inp, k, k] with its BatchNorm. */
+/** A conv + BN, its weight expected as [out, inp, k, k] and its BatchNorm as [out]. */
 function convBnOf(
   c: { conv: string; bn: string },
   out: number,
@@ -546,7 +535,7 @@ function bnEpsOverride(config: Record<string, unknown>, where: string): number |
 export interface Naming {
   layout: MobileNetLayout;
   arch: MobileNetArch;
-  /** "torchvision" / "timm", for messages. */
+  /** "torchvision" / "timm" / "Hugging Face", for messages. */
   label: string;
   stem: { conv: string; bn: string };
   blocks: RawBlock[];
