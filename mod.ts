@@ -150,7 +150,7 @@ export type {
   ConvNeXtStageSpec,
 } from "./src/models/convnext/spec.ts";
 
-// MobileNetV2 / MobileNetV3 / EfficientNet family.
+// MobileNetV2 / MobileNetV3 / EfficientNet / EfficientNetV2 family.
 export {
   loadMobileNet,
   type LoadMobileNetOptions,
@@ -165,8 +165,10 @@ export {
 } from "./src/models/mobilenet/layouts.ts";
 export type {
   ConvBnSpec,
+  FusedMBConvSpec,
   InvertedResidualSpec,
   MobileNetArch,
+  MobileNetBlockSpec,
   MobileNetLayout,
   MobileNetSpec,
   SqueezeExciteSpec,
@@ -229,6 +231,14 @@ export {
   type Size2,
   uploadConvWeight,
 } from "./src/ops/conv2d.ts";
+export {
+  type Pad4,
+  paddedOutShape,
+  paddedOutSize,
+  type Padding,
+  resolvePadding,
+  samePadding,
+} from "./src/ops/padding.ts";
 export {
   avgPool2d,
   globalAvgPool,
