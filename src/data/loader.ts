@@ -19,6 +19,8 @@ import { DataError, VisionEvalError } from "../errors.ts";
 import type { DatasetItem } from "./datasets.ts";
 import { describePipeline, pipelineOutputSize, type PreprocessConfig } from "./preprocess.ts";
 import { type BatchRequest, type FailedItem, prepareBatch, type PreparedBatch } from "./prepare.ts";
+import { attachParquetBytes } from "./item_image.ts";
+import { ParquetRowReader } from "./parquet_rows.ts";
 
 /** One batch of normalised images. */
 export interface Batch {
@@ -199,10 +201,14 @@ export async function* loadBatches(
   const ownPool = !opts.pool && nWorkers > 0;
   const pool = opts.pool ?? (ownPool ? new LoaderPool(nWorkers) : null);
   const results = new Map<number, Promise<PreparedBatch>>();
+  // Parquet rows are read here, in order, one row group at a time, and their
+  // bytes travel with the batch: workers never re-read a row group.
+  const parquet = items.some((it) => it.parquet) ? new ParquetRowReader() : null;
   let dispatched = 0;
-  const fill = (next: number) => {
+  const fill = async (next: number) => {
     while (dispatched < chunks.length && dispatched - next < prefetch && (!pool || pool.hasIdle)) {
       const id = dispatched++;
+      if (parquet) await attachParquetBytes(chunks[id], parquet);
       const req: BatchRequest = { id, items: chunks[id], cfg: opts.preprocess, outSize };
       const p = pool ? pool.run(req) : prepareBatch(req.items, req.cfg, outSize);
       p.catch(() => {}); // observed when awaited; avoid unhandled-rejection noise
@@ -216,15 +222,16 @@ export async function* loadBatches(
   let index = 0;
   try {
     for (let next = 0; next < chunks.length; next++) {
-      fill(next);
+      await fill(next);
       // A shared pool may still be finishing work of an abandoned loader.
       while (!results.has(next) && pool) {
         await pool.whenIdle();
-        fill(next);
+        await fill(next);
       }
       const r = await results.get(next)!;
       results.delete(next);
-      fill(next + 1); // keep workers busy while the consumer uses this batch
+      chunks[next] = chunks[next].map(({ bytes: _, ...it }) => it); // the bytes are used
+      await fill(next + 1); // keep workers busy while the consumer uses this batch
       done += chunks[next].length;
       failedTotal += r.failed.length;
       carried = carried.concat(r.failed);
