@@ -138,6 +138,17 @@ export class ParquetRowReader {
     { buffer: AsyncBuffer; metadata: FileMetaData; starts: number[] }
   >();
   #group: { file: string; column: string; start: number; cells: unknown[] } | null = null;
+  #groupsRead = 0;
+
+  /** Row groups decoded so far (each once when rows are read in order). */
+  get groupsRead(): number {
+    return this.#groupsRead;
+  }
+
+  /** Rows held in memory now: one row group's at most. */
+  get rowsHeld(): number {
+    return this.#group?.cells.length ?? 0;
+  }
 
   /** The image cell of one row. */
   async cell(ref: ParquetRowRef): Promise<ParquetImageCell> {
@@ -170,6 +181,7 @@ export class ParquetRowReader {
       throw new DataError(`${ref.file} has ${f.starts.at(-1)} rows, no row ${ref.row}`);
     }
     const cells = await readParquetColumn(ref.file, f, ref.column, start, end);
+    this.#groupsRead++;
     return { file: ref.file, column: ref.column, start, cells };
   }
 }

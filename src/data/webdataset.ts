@@ -101,7 +101,6 @@ type RawLabel = { kind: "index"; value: number } | { kind: "name"; value: string
 /** A sample's label from its cls / json / txt member, or a reason it has none. */
 function sampleLabel(
   file: string,
-  key: string,
   members: Map<string, TarMember>,
   opts: WebDatasetOptions,
 ): RawLabel | string {
@@ -164,7 +163,7 @@ export function openWebDataset(
         });
         continue;
       }
-      const label = sampleLabel(file, key, members, opts);
+      const label = sampleLabel(file, members, opts);
       if (typeof label === "string") {
         skipped.push({ path, reason: `no label: ${label}` });
         continue;
