@@ -37,10 +37,10 @@ import { basename, join } from "node:path";
 import { gzipSync, zstdCompressSync } from "node:zlib";
 import { ByteWriter, fileWriter, parquetWrite, ParquetWriter } from "hyparquet-writer";
 
-const FIXTURES = Deno.env.get("VISIONEVAL_FIXTURES") ??
+export const FIXTURES: string = Deno.env.get("VISIONEVAL_FIXTURES") ??
   new URL("../../../shared/fixtures", import.meta.url).pathname;
 const CIFAR = join(FIXTURES, "data", "cifar10-test");
-const IMAGENET = join(FIXTURES, "data", "imagenet-sample");
+export const IMAGENET: string = join(FIXTURES, "data", "imagenet-sample");
 const CLASSES = [
   "airplane",
   "automobile",
@@ -71,13 +71,20 @@ function hfMetadata(names: string[]) {
   return [{ key: "huggingface", value: JSON.stringify({ info: { features } }) }];
 }
 
-interface Row {
+/** One row of the `datasets` Image + ClassLabel layout. */
+export interface Row {
   bytes: Uint8Array;
   path: string | null;
   label: number;
 }
 
-function parquetBytes(rows: Row[], codec: "SNAPPY" | "ZSTD" | "GZIP" = "SNAPPY"): Uint8Array {
+/** A parquet file of `rows` in the `datasets` layout (hyparquet-writer). */
+export function parquetBytes(
+  rows: Row[],
+  codec: "SNAPPY" | "ZSTD" | "GZIP" = "SNAPPY",
+  rowGroupSize = 6,
+  names: string[] = CLASSES,
+): Uint8Array {
   const writer = new ByteWriter();
   parquetWrite({
     writer,
@@ -92,8 +99,8 @@ function parquetBytes(rows: Row[], codec: "SNAPPY" | "ZSTD" | "GZIP" = "SNAPPY")
       ZSTD: (b: Uint8Array) => zstdCompressSync(b),
       GZIP: (b: Uint8Array) => gzipSync(b),
     },
-    rowGroupSize: 6,
-    kvMetadata: hfMetadata(CLASSES),
+    rowGroupSize,
+    kvMetadata: hfMetadata(names),
   });
   return new Uint8Array(writer.getBuffer());
 }
@@ -250,15 +257,16 @@ export function makeDatasets(out: string): Record<string, string> {
 
 /**
  * Writes `big.parquet` of at least `mb` megabytes: the ImageNet sample JPEGs
- * repeated, 100 rows per row group, one row group in memory at a time.
+ * repeated, 100 rows per row group, one row group in memory at a time. Row n
+ * has label n mod `names.length` (a memory and speed test, not an accuracy one).
  */
-export async function makeBigParquet(out: string, mb: number): Promise<string> {
+export async function makeBigParquet(
+  out: string,
+  mb: number,
+  names: string[] = CLASSES,
+): Promise<string> {
   Deno.mkdirSync(out, { recursive: true });
   const file = join(out, "big.parquet");
-  const index = JSON.parse(
-    Deno.readTextFileSync(join(FIXTURES, "data", "imagenet_class_index.json")),
-  );
-  const wnids: string[] = Array.from({ length: 1000 }, (_, i) => index[String(i)][0]);
   const sources = [...Deno.readDirSync(IMAGENET)].map((e) => e.name).filter((n) =>
     n.endsWith(".JPEG")
   ).sort();
@@ -266,7 +274,7 @@ export async function makeBigParquet(out: string, mb: number): Promise<string> {
     writer: fileWriter(file),
     // deno-lint-ignore no-explicit-any
     schema: SCHEMA as any,
-    kvMetadata: hfMetadata(wnids),
+    kvMetadata: hfMetadata(names),
   });
   let written = 0, n = 0;
   while (written < mb * 1e6) {
@@ -275,7 +283,7 @@ export async function makeBigParquet(out: string, mb: number): Promise<string> {
       const src = sources[n % sources.length];
       const b = Deno.readFileSync(join(IMAGENET, src));
       written += b.length;
-      rows.push({ bytes: b, path: `${n}_${src}`, label: wnids.indexOf(src.split("_")[0]) });
+      rows.push({ bytes: b, path: `${n}_${src}`, label: n % names.length });
     }
     await writer.write({
       columnData: [
