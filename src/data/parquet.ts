@@ -12,11 +12,11 @@
  * file's `huggingface` metadata, so classes map to the model's by name as
  * folder names do.
  */
-import { basename, dirname, join, resolve } from "node:path";
+import { basename, dirname, extname, join, resolve } from "node:path";
 import type { AsyncBuffer, FileMetaData, SchemaElement } from "hyparquet";
 import { DataError } from "../errors.ts";
 import type { Dataset, DatasetItem, SkippedEntry } from "./datasets.ts";
-import { expandGlob, naturalCompare } from "./datasets.ts";
+import { expandGlob, IMAGE_EXTENSIONS, naturalCompare } from "./datasets.ts";
 import { readParquetColumn, readParquetMetadata } from "./parquet_rows.ts";
 import { recordName } from "./record_name.ts";
 
@@ -35,26 +35,33 @@ export function isParquetPath(path: string): boolean {
   return /\.parquet$/i.test(path);
 }
 
-/** True when `dir` holds parquet files (at any depth) and no class folders of images. */
+/** True when `dir` holds parquet files (up to 4 folders down). */
 export function folderHoldsParquet(dir: string): boolean {
   return parquetFilesUnder(dir).length > 0;
 }
 
+/**
+ * Parquet files under `dir`, up to 4 folders down. A folder with an image
+ * file in it is a class folder, not part of a parquet download: its listing
+ * stops there, so probing a large ImageFolder reads one entry or so per class.
+ */
 function parquetFilesUnder(dir: string): string[] {
   const out: string[] = [];
   const walk = (d: string, depth: number) => {
-    let entries: Deno.DirEntry[];
+    const here: string[] = [], subs: string[] = [];
     try {
-      entries = [...Deno.readDirSync(d)];
+      for (const e of Deno.readDirSync(d)) {
+        if (e.name.startsWith(".")) continue;
+        if (e.isFile && IMAGE_EXTENSIONS.includes(extname(e.name).toLowerCase())) return;
+        const p = join(d, e.name);
+        if (e.isDirectory && depth < 4) subs.push(p);
+        else if (e.isFile && isParquetPath(e.name)) here.push(p);
+      }
     } catch {
       return;
     }
-    for (const e of entries) {
-      if (e.name.startsWith(".")) continue;
-      const p = join(d, e.name);
-      if (e.isDirectory && depth < 4) walk(p, depth + 1);
-      else if (e.isFile && isParquetPath(e.name)) out.push(p);
-    }
+    out.push(...here);
+    for (const s of subs) walk(s, depth + 1);
   };
   walk(dir, 0);
   return out;

@@ -52,7 +52,7 @@ function paxRecords(data: Uint8Array): Map<string, string> {
     if (sp < 0) break;
     const len = Number(text.decode(data.subarray(at, sp)));
     if (!(len > 0)) break;
-    const rec = new TextDecoder().decode(data.subarray(sp + 1, at + len - 1));
+    const rec = text.decode(data.subarray(sp + 1, at + len - 1));
     const eq = rec.indexOf("=");
     if (eq > 0) out.set(rec.slice(0, eq), rec.slice(eq + 1));
     at += len;
