@@ -31,6 +31,7 @@ export {
   type RunMetadata,
   type Shard,
   shardRange,
+  shardRangeByFile,
   thumbnail,
   TopKStore,
 } from "./src/evaluate.ts";
@@ -330,14 +331,58 @@ export {
   cifarToRgb,
   type Dataset,
   type DatasetItem,
+  expandGlob,
+  type FileSlice,
+  finishDataset,
   globToRegExp,
   IMAGE_EXTENSIONS,
+  isRecordItem,
   type LabelKind,
+  naturalCompare,
   openDataset,
   type OpenDatasetOptions,
   readCifarRecord,
   type SkippedEntry,
 } from "./src/data/datasets.ts";
+export { loadDataset, type LoadDatasetOptions } from "./src/data/open.ts";
+export { parseRecordName, type RecordName, recordName } from "./src/data/record_name.ts";
+export {
+  folderHoldsParquet,
+  isParquetPath,
+  openParquetDataset,
+  type ParquetDatasetOptions,
+  parquetFiles,
+  parquetSplit,
+} from "./src/data/parquet.ts";
+export {
+  imageCell,
+  type ParquetImageCell,
+  ParquetRowReader,
+  type ParquetRowRef,
+} from "./src/data/parquet_rows.ts";
+export {
+  expandBraces,
+  isTarPath,
+  openWebDataset,
+  sampleKey,
+  tarFiles,
+  WEBDATASET_IMAGE_EXTENSIONS,
+  type WebDatasetOptions,
+} from "./src/data/webdataset.ts";
+export { listTar, readTarMember, type TarMember } from "./src/data/tar.ts";
+export {
+  type GroundTruthFormat,
+  groundTruthFormat,
+  type GroundTruthOptions,
+  openGroundTruth,
+  readSynsets,
+} from "./src/data/ground_truth.ts";
+export {
+  attachParquetBytes,
+  parquetItemBytes,
+  readFileSlice,
+  readItemImage,
+} from "./src/data/item_image.ts";
 export {
   applyLabelMapping,
   type LabelMapping,
@@ -458,6 +503,12 @@ export {
   type ValueWithInterval,
 } from "./src/metrics/compare.ts";
 export { decodeSnapshot, loadSnapshot, saveSnapshot } from "./src/metrics/state_file.ts";
+export {
+  readRealLabels,
+  realLabelAccuracy,
+  type RealLabelsResult,
+  validationIndex,
+} from "./src/metrics/real_labels.ts";
 export {
   type Predictions,
   readLabels,

@@ -19,7 +19,9 @@ import {
 } from "./data/preprocess.ts";
 import { inputSizeWarnings, modelClasses, modelPipeline } from "./models/pipeline.ts";
 import { requireSoftmaxClassifier } from "./predict.ts";
-import { type Dataset, type DatasetItem, openDataset, readCifarRecord } from "./data/datasets.ts";
+import { type Dataset, type DatasetItem, isRecordItem } from "./data/datasets.ts";
+import { loadDataset } from "./data/open.ts";
+import { readItemImage } from "./data/item_image.ts";
 import {
   applyLabelMapping,
   type LabelMapping,
@@ -29,7 +31,7 @@ import {
 import { type Batch, defaultWorkerCount, loadBatches, type LoaderOptions } from "./data/loader.ts";
 import type { FailedItem } from "./data/prepare.ts";
 import { ProgressDisplay } from "./data/progress.ts";
-import { readImage, type RgbImage } from "./data/decode.ts";
+import type { RgbImage } from "./data/decode.ts";
 import { resize } from "./data/resize.ts";
 import { MetricState } from "./metrics/state.ts";
 import type { MetricSnapshot } from "./metrics/snapshot.ts";
@@ -67,6 +69,7 @@ import { type CalibrationReports, calibrationReports } from "./metrics/calibrati
 import { type TtaPlan, ttaPlan, type TtaSpec } from "./data/tta.ts";
 import { type TtaReport, TtaRunner } from "./tta.ts";
 import { orderFlips } from "./report/tta_section.ts";
+import { readRealLabels, realLabelAccuracy, type RealLabelsResult } from "./metrics/real_labels.ts";
 
 /** A shard of an evaluation: this process evaluates part `index` (0-based) of `count`. */
 export interface Shard {
@@ -82,8 +85,24 @@ export interface EvaluateOptions {
   model: string | ClassifierModel;
   /** Dataset: ImageFolder, labels CSV, CIFAR binary batch(es), an image, or a glob. */
   data: string | string[];
-  /** Labels CSV listing the images (paths relative to it). */
+  /**
+   * Labels CSV listing the images (paths relative to it), or an ImageNet-style
+   * ground-truth file for the image folder `data` (Kaggle LOC_val_solution.csv,
+   * `name label` text, devkit ILSVRC2012_validation_ground_truth.txt).
+   */
   labels?: string;
+  /** WordNet ids in ILSVRC2012_ID order: maps the devkit ground truth's ids. */
+  synsets?: string;
+  /** Parquet: the split of a dataset folder (`test`, `validation`). */
+  split?: string;
+  /** Parquet: the image column (default: the Image feature / only binary column). */
+  imageColumn?: string;
+  /** Parquet: the label column (default: the ClassLabel / only integer column). */
+  labelColumn?: string;
+  /** WebDataset: the json field holding the label (default "label"). */
+  labelField?: string;
+  /** ReaL labels (`real.json`): ReaL top-1/top-5 reported beside top-1. */
+  realLabels?: string;
   /** Images per batch (default 32). */
   batch?: number;
   /** Evaluate only the first N images (before sharding). */
@@ -147,6 +166,8 @@ export interface EvaluateOptions {
 
 /** The metrics.json object of an evaluation: the metrics plus the run. */
 export interface EvaluationMetrics extends MetricsReport, CalibrationReports {
+  /** ReaL top-1 / top-5 when ReaL labels were given. */
+  real?: RealLabelsResult;
   /** Images that were skipped, with the reason. */
   failed: FailedItem[];
   /** What ran, on what, how long it took. */
@@ -317,6 +338,27 @@ export function shardRange(n: number, shard?: Shard): [number, number] {
   return [Math.floor((index * n) / count), Math.floor(((index + 1) * n) / count)];
 }
 
+/**
+ * Items of shard `index` of `count` for items stored in several files (tar
+ * shards): whole files per shard when there are at least as many files as
+ * shards (each process then reads only its own files), else as
+ * {@link shardRange}.
+ */
+export function shardRangeByFile(
+  items: readonly DatasetItem[],
+  shard?: Shard,
+): [number, number] {
+  const n = items.length;
+  if (!shard) return [0, n];
+  const starts: number[] = [];
+  items.forEach((it, i) => {
+    if (i === 0 || it.slice?.file !== items[i - 1].slice?.file) starts.push(i);
+  });
+  if (starts.length < shard.count) return shardRange(n, shard);
+  const [a, b] = shardRange(starts.length, shard);
+  return [starts[a], b < starts.length ? starts[b] : n];
+}
+
 /** SHA-256 of a model's weights file, or null when it cannot be found or read. */
 function weightsDigest(model: string): Promise<string | null> {
   try {
@@ -358,7 +400,7 @@ export async function evaluate(opts: EvaluateOptions): Promise<EvaluationResult>
       "--embed and --tta cannot be combined yet; run the embedding without --tta",
     );
   }
-  const dataset = openEvaluationData(opts);
+  const dataset = await openEvaluationData(opts);
   const calibrator = opts.calibrator ? await readCalibrator(opts.calibrator) : undefined;
   const staged = opts.out ? await StagedOutput.open(opts.out, EVAL_OUTPUTS) : undefined;
   let model: ClassifierModel | undefined;
@@ -403,8 +445,17 @@ export async function evaluate(opts: EvaluateOptions): Promise<EvaluationResult>
 }
 
 /** Step 1: the dataset, which must have labels. */
-function openEvaluationData(opts: EvaluateOptions): Dataset {
-  const dataset = openDataset(opts.data, { labels: opts.labels, limit: opts.limit });
+async function openEvaluationData(opts: EvaluateOptions): Promise<Dataset> {
+  const dataset = await loadDataset(opts.data, {
+    labels: opts.labels,
+    limit: opts.limit,
+    synsets: opts.synsets,
+    split: opts.split,
+    imageColumn: opts.imageColumn,
+    labelColumn: opts.labelColumn,
+    labelField: opts.labelField,
+  });
+  if (opts.realLabels) readRealLabels(opts.realLabels); // a bad file fails before the run
   if (dataset.labelKind === "none") {
     throw new DataError(
       `${dataset.description}: no labels found, so there is nothing to evaluate against. ` +
@@ -446,7 +497,9 @@ function mapClasses(dataset: Dataset, model: ClassifierModel, opts: EvaluateOpti
     restrict: opts.restrict,
   });
   const mapped = applyLabelMapping(dataset.items, mapping, dataset);
-  const [start, end] = shardRange(mapped.items.length, opts.shard);
+  const [start, end] = dataset.kind === "webdataset"
+    ? shardRangeByFile(mapped.items, opts.shard)
+    : shardRange(mapped.items.length, opts.shard);
   const items: DatasetItem[] = mapped.items.slice(start, end);
   // Scan skips are listed once, by the first shard.
   const skipped = start === 0 ? dataset.skipped ?? [] : [];
@@ -465,6 +518,12 @@ function mapClasses(dataset: Dataset, model: ClassifierModel, opts: EvaluateOpti
       `${dataset.description}: no images left to evaluate${
         opts.shard ? ` in shard ${opts.shard.index}/${opts.shard.count}` : ""
       }${mapped.dropped.length ? ` (${mapped.dropped.length} dropped by the class mapping)` : ""}`,
+    );
+  }
+  if (opts.realLabels && model.numClasses !== 1000) {
+    throw new DataError(
+      `--real-labels ${opts.realLabels}: ReaL labels are ImageNet-1k class indices, but the ` +
+        `model has ${model.numClasses} classes`,
     );
   }
   const pipeline = modelPipeline(model, opts.preprocess);
@@ -709,6 +768,10 @@ async function finishEvaluation(
     confidence: top.probs[i * kk],
     top5: Array.from(top.indices.subarray(i * kk, (i + 1) * kk), toModel),
   }));
+  // ReaL labels are ImageNet-1k indices: scored in the model's own label space.
+  const real = opts.realLabels
+    ? realLabelAccuracy(predictions, readRealLabels(opts.realLabels), opts.realLabels)
+    : undefined;
   const tEnd = performance.now();
   const loopS = (tFinish - tLoop) / 1000;
   const { t0, tModel, started } = opts.times;
@@ -721,6 +784,7 @@ async function finishEvaluation(
       bins: snapshot.calibrationBins,
       calibrator: opts.calibratorFile,
     }),
+    ...(real ? { real } : {}),
     failed: run.failed,
     run: {
       version: VERSION,
@@ -804,9 +868,9 @@ async function writeEvaluation(
   return await out.commit("metrics.json");
 }
 
-/** Decodes an item's image (a file or a CIFAR record). */
-async function itemImage(item: DatasetItem): Promise<RgbImage> {
-  return item.record ? await readCifarRecord(item.record) : await readImage(item.path);
+/** Decodes an item's image (a file, a CIFAR record, a tar member or a parquet row). */
+function itemImage(item: DatasetItem): Promise<RgbImage> {
+  return readItemImage(item);
 }
 
 /** A thumbnail no larger than `max` pixels on its longer side. */
@@ -858,7 +922,7 @@ async function reportInput(r: EvaluationResult, ctx: WriteContext): Promise<Repo
     const chosen = wrong.slice(0, ctx.explain);
     const sources = await Promise.all(chosen.map(async (p) => {
       const item = byPath.get(p.path)!;
-      return item.record ? { path: p.path, image: await itemImage(item) } : p.path;
+      return isRecordItem(item) ? { path: p.path, image: await itemImage(item) } : p.path;
     }));
     const ex = await explainImages(ctx.engine, ctx.model, sources, {
       pipeline: ctx.pipeline,

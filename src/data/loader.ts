@@ -20,6 +20,8 @@ import type { DatasetItem } from "./datasets.ts";
 import { describePipeline, pipelineOutputSize, type PreprocessConfig } from "./preprocess.ts";
 import type { TtaGroup } from "./tta.ts";
 import { type BatchRequest, type FailedItem, prepareBatch, type PreparedBatch } from "./prepare.ts";
+import { attachParquetBytes } from "./item_image.ts";
+import { ParquetRowReader } from "./parquet_rows.ts";
 
 /** One batch of normalised images. */
 export interface Batch {
@@ -209,10 +211,14 @@ export async function* loadBatches(
   const ownPool = !opts.pool && nWorkers > 0;
   const pool = opts.pool ?? (ownPool ? new LoaderPool(nWorkers) : null);
   const results = new Map<number, Promise<PreparedBatch>>();
+  // Parquet rows are read here, in order, one row group at a time, and their
+  // bytes travel with the batch: workers never re-read a row group.
+  const parquet = items.some((it) => it.parquet) ? new ParquetRowReader() : null;
   let dispatched = 0;
-  const fill = (next: number) => {
+  const fill = async (next: number) => {
     while (dispatched < chunks.length && dispatched - next < prefetch && (!pool || pool.hasIdle)) {
       const id = dispatched++;
+      if (parquet) await attachParquetBytes(chunks[id], parquet);
       const req: BatchRequest = {
         id,
         items: chunks[id],
@@ -232,15 +238,16 @@ export async function* loadBatches(
   let index = 0;
   try {
     for (let next = 0; next < chunks.length; next++) {
-      fill(next);
+      await fill(next);
       // A shared pool may still be finishing work of an abandoned loader.
       while (!results.has(next) && pool) {
         await pool.whenIdle();
-        fill(next);
+        await fill(next);
       }
       const r = await results.get(next)!;
       results.delete(next);
-      fill(next + 1); // keep workers busy while the consumer uses this batch
+      chunks[next] = chunks[next].map(({ bytes: _, ...it }) => it); // the bytes are used
+      await fill(next + 1); // keep workers busy while the consumer uses this batch
       done += chunks[next].length;
       failedTotal += r.failed.length;
       carried = carried.concat(r.failed);

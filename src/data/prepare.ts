@@ -5,10 +5,10 @@
  * failures are collected with their reasons, never thrown.
  */
 import type { DatasetItem } from "./datasets.ts";
-import { readCifarRecord } from "./datasets.ts";
-import { ImageDecodeError, readImage } from "./decode.ts";
 import { DataError } from "../errors.ts";
 import { prepareGroupCrops, type TtaGroup } from "./tta.ts";
+import { ImageDecodeError } from "./decode.ts";
+import { readItemImage } from "./item_image.ts";
 import {
   normalizationTable,
   preprocess,
@@ -67,7 +67,7 @@ export async function prepareBatch(
   for (let i = 0; i < items.length; i++) {
     const item = items[i];
     try {
-      const rgb = item.record ? await readCifarRecord(item.record) : await readImage(item.path);
+      const rgb = await readItemImage(item);
       const img = resizeAndCrop(rgb, cfg);
       if (img.width !== w || img.height !== h) {
         failed.push({
@@ -104,7 +104,7 @@ async function prepareTtaBatch(
   for (let i = 0; i < items.length; i++) {
     const item = items[i];
     try {
-      const rgb = item.record ? await readCifarRecord(item.record) : await readImage(item.path);
+      const rgb = await readItemImage(item);
       groups.forEach((g, k) => prepareGroupCrops(rgb, g, full[k], ok.length * per[k], tables[k]));
       ok.push(i);
     } catch (e) {
