@@ -28,6 +28,7 @@ import type { Activation } from "../../ops/activation.ts";
 import { expectHead, type HeadSpec, headSpec } from "../../nn/head.ts";
 import {
   checkTensors,
+  configActivation,
   countIndexed,
   type Expected,
   expectLinear,
@@ -44,6 +45,7 @@ import {
   summarizeNames,
   type TensorIndex,
   timmArchitecture,
+  timmModelArgs,
 } from "../../weights/layout_check.ts";
 import type { SwinBlockSpec, SwinLayout, SwinSpec, SwinStageSpec, WindowRule } from "./spec.ts";
 
@@ -148,22 +150,10 @@ export function swinSpec(
 
 const ACTS: Record<string, Activation> = { gelu: "gelu", relu: "relu", silu: "silu" };
 
-function activationOf(value: string | undefined, key: string, where: string): Activation {
-  if (value === undefined) return "gelu";
-  const act = ACTS[value];
-  if (!act) {
-    throw new ModelLayoutError(
-      `${where}: config ${key} ${JSON.stringify(value)} is not supported for Swin blocks ` +
-        `(supported: ${Object.keys(ACTS).join(", ")}; the exact erf GELU is "gelu").`,
-    );
-  }
-  return act;
-}
+const activationOf = (value: string | undefined, key: string, where: string): Activation =>
+  configActivation<Activation>(value, key, ACTS, "gelu", "Swin blocks", where);
 
-function modelArgs(config: Record<string, unknown>): Record<string, unknown> {
-  const a = config.model_args;
-  return a && typeof a === "object" && !Array.isArray(a) ? a as Record<string, unknown> : {};
-}
+const modelArgs = timmModelArgs;
 
 /** LayerNorm eps: config.json's `layer_norm_eps` / `norm_eps`, else 1e-5 (every library's default). */
 function epsOf(config: Record<string, unknown>, where: string, notes: string[]): number {
