@@ -36,6 +36,7 @@ const CASES: Record<string, string[]> = {
   tv_swin_v2: ["ref", "ref_odd"],
   hf_swinv2: ["ref", "ref_odd"],
   timm_swinv2: ["ref"],
+  timm_swinv2_pretrained: ["ref"],
 };
 const refs = () => generatedRefs("gen_swin_refs.py");
 
@@ -233,6 +234,17 @@ Deno.test({
     assert.match(hf2.notes.join("\n"), /mask added twice/);
     const timm = await specOf("timm_swin");
     assert.deepEqual(timm.fixedInput, [64, 64]);
+    // timm "window2to4_32to64": window 4, pretrained windows min(2, 32x32 grid per stage), input 64.
+    const pt = await specOf("timm_swinv2_pretrained");
+    assert.deepEqual(pt.stages.map((s) => s.window), [4, 4, 4]);
+    assert.deepEqual(pt.stages.map((s) => s.blocks[0].cpb?.pretrainedWindow), [2, 2, 2]);
+    assert.deepEqual(pt.fixedInput, [64, 64]);
+    assert.match(pt.notes.join("\n"), /pretrained windows 2,2,2 and window 4: from the timm name/);
+    // A pretrained tag after the architecture does not change what the name says.
+    const tagged = await specOf("timm_swin", {
+      architecture: "swin_custom_patch4_window4_64.some_tag_in1k",
+    });
+    assert.deepEqual(tagged.fixedInput, [64, 64]);
     // Older timm (< 0.9) stores the merging at the end of the previous stage.
     const old = await variant("timm_swin", {
       tensors: (t) => {

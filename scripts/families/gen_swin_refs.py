@@ -205,7 +205,9 @@ def swin_forward(sd, v2, rule):
                 ph, pw = -(-H // ws[0]) * ws[0], -(-W // ws[1]) * ws[1]
                 half = [0 if ws[0] >= ph else half[0], 0 if ws[1] >= pw else half[1]]
             for l, blk in enumerate(stage_blocks(sd, v2, s, depth)):
-                blk["bias"] = (window_bias_v2(*blk["cpb"], ws, 0) if v2 else window_bias_v1(blk["table"], ws))
+                pretrained = rule.get("pretrained", [0] * len(DEPTHS))[s]
+                blk["bias"] = (window_bias_v2(*blk["cpb"], ws, pretrained) if v2 else
+                               window_bias_v1(blk["table"], ws))
                 shift = half if l % 2 else [0, 0]
                 if v2:
                     a = window_attention(x, blk, heads, ws, shift, True, rule["mask_value"])
@@ -338,7 +340,7 @@ def main():
         sys.exit(__doc__)
     out = sys.argv[1]
     only = set(sys.argv[2:])
-    known = {"tv_swin", "hf_swin", "timm_swin", "tv_swin_v2", "hf_swinv2", "timm_swinv2"}
+    known = {"tv_swin", "hf_swin", "timm_swin", "tv_swin_v2", "hf_swinv2", "timm_swinv2", "timm_swinv2_pretrained"}
     unknown = only - known
     if unknown:
         sys.exit(f"unknown case(s) {sorted(unknown)}; known: {sorted(known)}")
@@ -367,6 +369,9 @@ def main():
         timm_rule = {"shift": "construction", "grid": [HW[0] // 4, HW[1] // 4], "mask_value": -100}
         timm_ref, _ = refs(swin_forward(sd, v2, timm_rule), odd=False)
         same(timm_ref, tv_ref, 1e-12, f"timm rules vs torchvision{tag} at 64x64")
+        if v2:  # timm's "window2to4_32to64" naming: fine-tuned window 4 from pretrained window 2 at 32x32
+            pt_ref, _ = refs(swin_forward(sd, v2, {**timm_rule, "pretrained": [2, 2, 2]}), odd=False)
+            differs(pt_ref, timm_ref, "pretrained windows 2 vs none")
         what = "Swin V2 (SwinTransformerBlockV2, PatchMergingV2)" if v2 else "Swin (SwinTransformerBlock)"
         cases = {
             f"tv_swin{tag}": (sd32, None, tv_ref, tv_odd, "torchvision",
@@ -384,6 +389,13 @@ def main():
                 f"timm {'swinv2' if v2 else 'swin'} (>= 0.9 names, merging at the start of stages 1..) + hub "
                 "config with model_args img_size 64 (timm refuses other sizes); " + common),
         }
+        if v2:
+            cases["timm_swinv2_pretrained"] = (
+                tv_to_timm(sd32, v2), {"architecture": "swinv2_custom_window2to4_32to64", "num_classes": CLASSES},
+                pt_ref, None, "timm",
+                "timm swinv2 named like swinv2_base_window12to24_192to384 (window 4 fine-tuned from window 2 at "
+                "32x32: pretrained windows [2, 2, 2] normalise the continuous-bias offsets), no model_args; same "
+                "weights as timm_swinv2; " + common)
         for name, (wsd, cfg, r, ro, layout, checks) in cases.items():
             if only and name not in only:
                 continue

@@ -269,7 +269,7 @@ function timmInputSize(config: Record<string, unknown>, arch: string, notes: str
   }
   const img = modelArgs(config).img_size;
   if (Number.isInteger(img)) return [img, img] as [number, number];
-  const m = /_(\d+)$/.exec(arch);
+  const m = /_(?:\d+to)?(\d+)$/.exec(arch); // "_256", or "_192to384" (fine-tuned at 384)
   if (m) return [Number(m[1]), Number(m[1])] as [number, number];
   notes.push("input 224x224: timm builds Swin for img_size 224 unless config.json says otherwise");
   return [224, 224] as [number, number];
@@ -278,7 +278,8 @@ function timmInputSize(config: Record<string, unknown>, arch: string, notes: str
 function timmNaming(index: TensorIndex, config: Record<string, unknown>, where: string): Naming {
   const names = index.names();
   const set = new Set(names);
-  const arch = timmArchitecture(config);
+  // "swin_base_patch4_window12_384.ms_in22k_ft_in1k": the pretrained tag says nothing of the shape.
+  const arch = timmArchitecture(config).split(".")[0];
   const args = modelArgs(config);
   const notes: string[] = [];
   const v2 = /^swinv2_/.test(arch) || names.some((n) => /\.attn\.logit_scale$/.test(n));
@@ -294,15 +295,28 @@ function timmNaming(index: TensorIndex, config: Record<string, unknown>, where: 
   const input = timmInputSize(config, arch, notes);
   // timm >= 0.9 merges at the start of stages 1.., older timm at the end of stages ..S-2.
   const mergeAtEnd = names.some((n) => n.startsWith("layers.0.downsample."));
-  const windowFromName = /window(\d+)/.exec(arch);
+  // timm's names say the window: "window8", or "window12to24_192to384" (fine-tuned with window 24
+  // from a model pretrained at 192 with window 12, whose per-stage pretrained windows are
+  // min(12, the 192 grid of the stage): timm's pretrained_window_sizes for those models).
+  const fromName = /window(\d+)(?:to(\d+))?/.exec(arch);
+  const fromPretrain = /_(\d+)to\d+$/.exec(arch);
   const window = intField(args, "window_size", where) ??
-    (windowFromName ? Number(windowFromName[1]) : undefined);
-  const pretrained = windowList(
+    (fromName ? Number(fromName[2] ?? fromName[1]) : undefined);
+  let pretrained = windowList(
     args.pretrained_window_sizes,
     stages,
     "model_args.pretrained_window_sizes",
     where,
-  ) ?? new Array(stages).fill(0);
+  );
+  if (!pretrained && v2 && fromName?.[2] && fromPretrain) {
+    const w = Number(fromName[1]), grid = Math.floor(Number(fromPretrain[1]) / patch);
+    pretrained = Array.from({ length: stages }, (_, s) => Math.min(w, Math.floor(grid / 2 ** s)));
+    notes.push(
+      `pretrained windows ${pretrained} and window ${window}: from the timm name ${arch} ` +
+        `(set model_args.pretrained_window_sizes / window_size to override)`,
+    );
+  }
+  pretrained ??= new Array(stages).fill(0);
   notes.push(
     `timm Swin: built for ${input[0]}x${input[1]} inputs (window and shift per stage from that ` +
       "grid, as timm does); other input sizes are refused as timm refuses them",
