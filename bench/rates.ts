@@ -30,6 +30,7 @@ import { type Activation, ACTIVATIONS } from "../src/ops/activation.ts";
 import { grn } from "../src/ops/grn.ts";
 import { meanTokens, spaceToDepthNHWC } from "../src/ops/nhwc.ts";
 import { channelScale } from "../src/ops/channel_scale.ts";
+import { seGate, uploadSeWeights } from "./experiments/se_gate.ts";
 
 /** One measured rate. */
 export interface Rate {
@@ -276,6 +277,35 @@ export function setupNhwc(engine: Engine): NhwcCase[] {
       name: `channelScale [8, ${h}x${h}, ${c}]`,
       bytes: 4 * (2 * 8 * h * h * c + 8 * c),
       record: () => channelScale(engine, x, s).release(),
+    });
+  }
+  // Squeeze-and-excitation's gate at EfficientNet-B0 shapes: the unfused chain the models run
+  // (meanTokens, then the reduce and expand GEMMs of 8 rows) and the fused experiment
+  // (bench/experiments/se_gate.ts, one dispatch).
+  for (
+    const [h, c, sq] of [[112, 32, 8], [56, 144, 6], [28, 240, 10], [14, 672, 28], [7, 1152, 48]]
+  ) {
+    const x = input([8, h * h, c], 17);
+    const raw = (n: number, seed: number) => randomF32(n, seed);
+    const l = { w1: raw(sq * c, 18), b1: raw(sq, 19), w2: raw(c * sq, 20), b2: raw(c, 21) };
+    const se = uploadSeWeights(engine, l, c, sq, { act: "silu", gate: "sigmoid", label: "se" });
+    const reduce = prepareLinearWeight(engine, engine.upload(l.w1, [sq, c]));
+    const expand = prepareLinearWeight(engine, engine.upload(l.w2, [c, sq]));
+    const bytes = 4 * (8 * h * h * c + 2 * c * sq + 8 * c);
+    cases.push({
+      name: `seGate fused [8, ${h}x${h}, ${c}] -> ${sq}`,
+      bytes,
+      record: () => seGate(engine, x, se).release(),
+    });
+    cases.push({
+      name: `seGate unfused (mean + 2 GEMMs) [8, ${h}x${h}, ${c}] -> ${sq}`,
+      bytes,
+      record: () => {
+        const m = meanTokens(engine, x);
+        const r = linear(engine, m, reduce, { bias: se.b1, act: "silu" });
+        const g = linear(engine, r, expand, { bias: se.b2, act: "sigmoid" });
+        for (const t of [m, r, g]) t.release();
+      },
     });
   }
   const last = input([8, 49, 768], 14);
