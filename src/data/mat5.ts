@@ -236,11 +236,17 @@ class MatReader {
       }
       // Column-major: row r is characters r, r + rows, r + 2 rows, ...
       const rows = h.dims[0], cols = count / Math.max(rows, 1);
-      const out = Array.from(
-        { length: rows },
-        (_, r) =>
-          String.fromCodePoint(...Array.from({ length: cols }, (_, c) => codes[r + c * rows])),
-      );
+      const out = Array.from({ length: rows }, (_, r) => {
+        let row = "";
+        for (let c = 0; c < cols; c++) {
+          const code = codes[r + c * rows];
+          if (!Number.isInteger(code) || code < 0 || code > 0x10ffff) {
+            throw this.corrupt(`${what}: character ${code}`);
+          }
+          row += String.fromCodePoint(code);
+        }
+        return row;
+      });
       return { kind: "char", dims: h.dims, rows: out };
     }
     if (h.cls >= MX_DOUBLE && h.cls <= MX_UINT64) {
