@@ -378,6 +378,22 @@ export {
   readSynsets,
 } from "./src/data/ground_truth.ts";
 export {
+  DEVKIT_GROUND_TRUTH,
+  devkitFiles,
+  type DevkitOptions,
+  metaMatBeside,
+  metaMatSynsets,
+  withDevkit,
+} from "./src/data/devkit.ts";
+export {
+  type MatChar,
+  type MatNumeric,
+  type MatStruct,
+  type MatValue,
+  parseMatVariable,
+  readMatVariable,
+} from "./src/data/mat5.ts";
+export {
   attachParquetBytes,
   parquetItemBytes,
   readFileSlice,

@@ -91,8 +91,13 @@ export interface EvaluateOptions {
    * `name label` text, devkit ILSVRC2012_validation_ground_truth.txt).
    */
   labels?: string;
-  /** WordNet ids in ILSVRC2012_ID order: maps the devkit ground truth's ids. */
+  /**
+   * The devkit's meta.mat (or a text file of WordNet ids in ILSVRC2012_ID
+   * order): maps the devkit ground truth's ids (default: meta.mat beside it).
+   */
   synsets?: string;
+  /** The ImageNet devkit folder: its meta.mat and (default `labels`) its ground truth. */
+  devkit?: string;
   /** Parquet: the split of a dataset folder (`test`, `validation`). */
   split?: string;
   /** Parquet: the image column (default: the Image feature / only binary column). */
@@ -450,6 +455,7 @@ async function openEvaluationData(opts: EvaluateOptions): Promise<Dataset> {
     labels: opts.labels,
     limit: opts.limit,
     synsets: opts.synsets,
+    devkit: opts.devkit,
     split: opts.split,
     imageColumn: opts.imageColumn,
     labelColumn: opts.labelColumn,
@@ -528,6 +534,7 @@ function mapClasses(dataset: Dataset, model: ClassifierModel, opts: EvaluateOpti
   }
   const pipeline = modelPipeline(model, opts.preprocess);
   for (const n of model.notes ?? []) console.error(`visioneval: model: ${n}`);
+  for (const n of dataset.notes ?? []) console.error(`visioneval: data: ${n}`);
   for (
     const w of [
       ...dataset.warnings,

@@ -20,14 +20,35 @@ import { parseRecordName, recordName } from "../src/data/record_name.ts";
 import { listTar } from "../src/data/tar.ts";
 import { expandBraces, sampleKey } from "../src/data/webdataset.ts";
 import { DataError } from "../src/errors.ts";
-import { evaluate, shardRangeByFile } from "../src/evaluate.ts";
+import { evaluate, type EvaluationResult, shardRangeByFile } from "../src/evaluate.ts";
 import { readRealLabels, realLabelAccuracy } from "../src/metrics/real_labels.ts";
 import { parseCsv } from "../src/report/csv.ts";
-import { fixture, fixtureTest, HAVE_FIXTURES } from "./_helpers.ts";
+import { fixture, FIXTURES, fixtureTest, HAVE_FIXTURES } from "./_helpers.ts";
+import { PYTHON } from "./_scipy_ref.ts";
 
 const out = await Deno.makeTempDir({ prefix: "visioneval-sources-" });
 const manifest: Record<string, string> = HAVE_FIXTURES ? makeDatasets(out) : {};
 globalThis.addEventListener("unload", () => Deno.removeSync(out, { recursive: true }));
+/** The devkit copy make_datasets.ts writes when python3 can import scipy (meta.mat by savemat). */
+const devkit = join(out, "mat", "ILSVRC2012_devkit_t12");
+const HAVE_META = HAVE_FIXTURES && (() => {
+  try {
+    return Deno.statSync(join(devkit, "data", "meta.mat")).isFile;
+  } catch {
+    return false;
+  }
+})();
+
+/** A test that needs the fixtures and the scipy-written meta.mat. */
+function devkitTest(name: string, fn: () => Promise<void> | void): void {
+  Deno.test({
+    name: HAVE_META
+      ? name
+      : `${name} (skipped: needs ${FIXTURES} and ${PYTHON} with scipy for meta.mat)`,
+    ignore: !HAVE_META,
+    fn,
+  });
+}
 
 /** The fixture image (class/name.jpg) behind a record name. */
 function source(item: DatasetItem): string {
@@ -313,18 +334,25 @@ fixtureTest(
   },
 );
 
+/** ViT-Ti on the ImageNet val copy labelled by LOC_val_solution.csv (run once, shared). */
+let kaggleRun: Promise<EvaluationResult> | undefined;
+function vitKaggleRun(): Promise<EvaluationResult> {
+  kaggleRun ??= evaluate({
+    model: fixture("models/vit-tiny-in1k/timm"),
+    progress: false,
+    bootstrap: 0,
+    batch: 5,
+    data: join(out, "imagenet-val"),
+    labels: join(out, "imagenet-gt", "LOC_val_solution.csv"),
+    realLabels: join(out, "imagenet-gt", "real.json"),
+  });
+  return kaggleRun;
+}
+
 fixtureTest(
   "eval: ViT-Ti on an ImageNet val folder + LOC_val_solution.csv = PyTorch; ReaL beside top-1",
   async () => {
-    const r = await evaluate({
-      model: fixture("models/vit-tiny-in1k/timm"),
-      progress: false,
-      bootstrap: 0,
-      batch: 5,
-      data: join(out, "imagenet-val"),
-      labels: join(out, "imagenet-gt", "LOC_val_solution.csv"),
-      realLabels: join(out, "imagenet-gt", "real.json"),
-    });
+    const r = await vitKaggleRun();
     // The script copied the first 10 sample images (sorted) to ILSVRC2012_val_00000001...
     const ref = readPredictions(fixture("reference/vit-tiny-in1k/predictions.csv"))
       .sort((a, b) => (a.filename < b.filename ? -1 : 1)).slice(0, 10);
@@ -411,3 +439,181 @@ fixtureTest(
     assert.deepEqual(a.confusion_matrix, b.confusion_matrix);
   },
 );
+
+devkitTest(
+  "imagenet val: devkit meta.mat (--devkit, found beside the ground truth, --synsets) = Kaggle",
+  async () => {
+    const val = join(out, "imagenet-val");
+    const gt = (f: string) => join(out, "imagenet-gt", f);
+    const mat = (f: string) => join(out, "mat", f);
+    const devkitTruth = join(devkit, "data", "ILSVRC2012_validation_ground_truth.txt");
+    const kaggle = await loadDataset(val, { labels: gt("LOC_val_solution.csv") });
+    const labelled = (ds: Dataset) => ds.items.map((it) => [it.path, ds.classes[it.label!]]);
+    const found = await loadDataset(val, { labels: devkitTruth });
+    const variants = [
+      await loadDataset(val, { devkit }),
+      await loadDataset(val, { devkit: join(devkit, "data") }),
+      found,
+      await loadDataset(val, {
+        labels: gt("ILSVRC2012_validation_ground_truth.txt"),
+        synsets: mat("meta_uncompressed.mat"),
+      }),
+    ];
+    for (const ds of variants) {
+      assert.equal(ds.labelKind, "name");
+      assert.deepEqual(labelled(ds), labelled(kaggle));
+      assert.match(ds.description, /devkit, ids mapped through meta(_uncompressed)?\.mat/);
+    }
+    // Found rather than given: the run header says which file mapped the ids.
+    assert.deepEqual(found.notes, [
+      `ILSVRC2012_IDs of ${devkitTruth} mapped to WordNet ids through ` +
+      `${join(devkit, "data", "meta.mat")}, found beside it`,
+    ]);
+    assert.deepEqual(variants[0].notes, []);
+
+    const refused = (opts: Record<string, string>, pattern: RegExp, data = val) =>
+      assert.rejects(
+        () => loadDataset(data, opts),
+        (e: Error) => e instanceof DataError && pattern.test(e.message),
+        JSON.stringify(opts),
+      );
+    const devkitGt = gt("ILSVRC2012_validation_ground_truth.txt");
+    await refused({ devkit, synsets: mat("meta_uncompressed.mat") }, /--devkit or --synsets/);
+    await refused({ devkit, labels: gt("LOC_val_solution.csv") }, /names its classes itself/);
+    await refused(
+      { devkit },
+      /--synsets \/ --devkit map the ids/,
+      join(out, "wds-cls", "shard-000000.tar"),
+    );
+    await refused({ labels: devkitGt, synsets: mat("meta_sorted.mat") }, /sorted order/);
+    await refused(
+      { labels: devkitGt, synsets: mat("wrong_variable.mat") },
+      /wrong_variable\.mat holds no variable "synsets"/,
+    );
+    // A truncated meta.mat found beside the ground truth is refused, not skipped.
+    const cut = join(out, "devkit-cut", "data");
+    Deno.mkdirSync(cut, { recursive: true });
+    Deno.copyFileSync(devkitTruth, join(cut, "ILSVRC2012_validation_ground_truth.txt"));
+    const meta = Deno.readFileSync(join(devkit, "data", "meta.mat"));
+    Deno.writeFileSync(join(cut, "meta.mat"), meta.slice(0, meta.length >> 1));
+    await refused(
+      { labels: join(cut, "ILSVRC2012_validation_ground_truth.txt") },
+      /devkit-cut\/data\/meta\.mat: .*corrupt or truncated/,
+    );
+    await refused({ devkit: join(out, "devkit-cut") }, /corrupt or truncated/);
+  },
+);
+
+devkitTest(
+  "eval CLI: ViT-Ti, devkit ground truth + meta.mat beside it = the Kaggle run; header says so",
+  async () => {
+    const dir = join(out, "cli-devkit");
+    const truth = join(devkit, "data", "ILSVRC2012_validation_ground_truth.txt");
+    const r = await cli([
+      "eval",
+      "--model",
+      fixture("models/vit-tiny-in1k/timm"),
+      "--data",
+      join(out, "imagenet-val"),
+      "--labels",
+      truth,
+      "--batch",
+      "5",
+      "--bootstrap",
+      "0",
+      "--no-report",
+      "--out",
+      dir,
+    ]);
+    assert.equal(r.code, 0, r.err);
+    assert.match(
+      r.err,
+      /visioneval: data: ILSVRC2012_IDs of .* mapped .*meta\.mat, found beside it/,
+    );
+    assert.match(r.out, /data .*\(devkit, ids mapped through meta\.mat\): 10 images/);
+    const k = await vitKaggleRun();
+    const rows = readPredictions(join(dir, "predictions.csv"));
+    assert.deepEqual(
+      rows.map((p) => [p.path, Number(p.label), Number(p.pred)]),
+      k.predictions.map((p) => [p.path, p.label, p.pred]),
+    );
+    rows.forEach((p, i) =>
+      assert.ok(Math.abs(Number(p.confidence) - k.predictions[i].confidence) < 1e-6)
+    );
+    const m = JSON.parse(Deno.readTextFileSync(join(dir, "metrics.json")));
+    for (const key of ["num_samples", "top1", "top5", "log_loss", "brier", "ece", "mcc"] as const) {
+      assert.ok(Math.abs(m[key] - (k.metrics[key] as number)) < 1e-9, key);
+    }
+    assert.deepEqual(m.confusion_matrix, k.metrics.confusion_matrix);
+  },
+);
+
+devkitTest(
+  "embed CLI: --devkit labels an ImageNet val folder (dataset flags shared with eval)",
+  async () => {
+    const dir = join(out, "embed-devkit");
+    const r = await cli([
+      "embed",
+      "--model",
+      fixture("models/resnet-cifar10/resnet20"),
+      "--data",
+      join(out, "imagenet-val"),
+      "--devkit",
+      devkit,
+      "--workers",
+      "0",
+      "--out",
+      dir,
+    ]);
+    assert.equal(r.code, 0, r.err);
+    // A CIFAR model has no ImageNet classes: points are colored by the devkit's wnids.
+    assert.match(r.err, /coloring by dataset label/);
+    const folder = openDataset(join(out, "imagenet-folder"));
+    const truth = new Map(
+      folder.items.map((it) => [it.path.split("/").at(-1)!, folder.classes[it.label!]]),
+    );
+    const rows = readPredictions(join(dir, "embedding_pca.csv"));
+    assert.equal(rows.length, 10);
+    for (const p of rows) assert.equal(p.label_name, truth.get(p.path.split("/").at(-1)!), p.path);
+    const usage = await cli([
+      "embed",
+      "--model",
+      "m",
+      "--data",
+      "d",
+      "--devkit",
+      devkit,
+      "--synsets",
+      "s",
+    ]);
+    assert.equal(usage.code, 2);
+    assert.match(usage.err, /--devkit or --synsets, not both/);
+  },
+);
+
+Deno.test("dataset flags: eval, embed and compare parse and document one table", async () => {
+  const { DATA_HELP } = await import("../src/cli/options.ts");
+  for (const cmd of ["eval", "embed", "compare"]) {
+    const { HELP } = await import(`../src/cli/${cmd}.ts`);
+    assert.ok(HELP.includes(DATA_HELP), `${cmd} help lists the dataset options`);
+    const both = await cli([
+      cmd,
+      "--model",
+      "a",
+      "--model",
+      "b",
+      "--data",
+      "d",
+      "--devkit",
+      "k",
+      "--synsets",
+      "s",
+    ]);
+    assert.equal(both.code, 2, `${cmd}: ${both.err}`);
+    assert.match(both.err, /--devkit or --synsets, not both/);
+  }
+  // Run folders are compared without reading data: dataset flags are refused there.
+  const runs = await cli(["compare", "runA", "runB", "--split", "test", "--label-field", "y"]);
+  assert.equal(runs.code, 2);
+  assert.match(runs.err, /--split, --label-field go with --model/);
+});

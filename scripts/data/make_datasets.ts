@@ -23,6 +23,11 @@
  *   imagenet-gt/LOC_val_solution.csv, val.txt, ILSVRC2012_validation_ground_truth.txt,
  *     synsets_test_order.txt (a fixed permutation of the 1000 wnids standing in for
  *     meta.mat's ILSVRC2012_ID order), synsets_sorted.txt, real.json
+ *   mat/                               MAT files written by scipy.io.savemat
+ *                                        (scripts/data/make_meta_mat.py, with that permutation
+ *                                        as the leaves' ILSVRC2012_ID order), among them
+ *                                        ILSVRC2012_devkit_t12/data/meta.mat beside a copy of the
+ *                                        ground truth; absent when python3 cannot import scipy
  *   manifest.json                      for each record name, the source image (relative)
  *
  * Parquet is written with hyparquet-writer, tar files with GNU tar.
@@ -249,10 +254,37 @@ export function makeDatasets(out: string): Record<string, string> {
     devkit.join("\n") + "\n",
   );
   Deno.writeTextFileSync(join(gt, "synsets_test_order.txt"), idOrder.join("\n") + "\n");
+  if (makeMetaMats(join(out, "mat"), join(gt, "synsets_test_order.txt"))) {
+    Deno.copyFileSync(
+      join(gt, "ILSVRC2012_validation_ground_truth.txt"),
+      join(out, "mat", "ILSVRC2012_devkit_t12", "data", "ILSVRC2012_validation_ground_truth.txt"),
+    );
+  }
   Deno.writeTextFileSync(join(gt, "synsets_sorted.txt"), wnids.join("\n") + "\n");
   Deno.writeTextFileSync(join(gt, "real.json"), JSON.stringify(real));
   Deno.writeTextFileSync(join(out, "manifest.json"), JSON.stringify(manifest, null, 1));
   return manifest;
+}
+
+/** The Python with scipy ($VISIONEVAL_PYTHON or Debian's). */
+const PYTHON = Deno.env.get("VISIONEVAL_PYTHON") ?? "/usr/bin/python3";
+
+/**
+ * Writes the MAT files of scripts/data/make_meta_mat.py into `out` (leaf
+ * synsets in the order of `leafOrder`); false, writing nothing, when Python
+ * cannot import scipy.
+ */
+export function makeMetaMats(out: string, leafOrder: string): boolean {
+  try {
+    const probe = new Deno.Command(PYTHON, { args: ["-c", "import scipy.io"], stderr: "null" });
+    if (!probe.outputSync().success) return false;
+  } catch {
+    return false;
+  }
+  const script = new URL("make_meta_mat.py", import.meta.url).pathname;
+  const r = new Deno.Command(PYTHON, { args: [script, out, leafOrder] }).outputSync();
+  if (!r.success) throw new Error(`${script} failed: ${new TextDecoder().decode(r.stderr)}`);
+  return true;
 }
 
 /**

@@ -4,7 +4,7 @@ import { UsageError } from "../errors.ts";
 import { compareModelsOnData, compareRuns, loadRun } from "../compare.ts";
 import { comparisonSummary } from "../metrics/compare.ts";
 import { fmt } from "../report/format.ts";
-import { intArg } from "./options.ts";
+import { DATA_HELP, DATA_OPTIONS, dataArgs, givenDataOptions, intArg } from "./options.ts";
 
 /** Usage text. */
 export const HELP =
@@ -28,8 +28,7 @@ images x classes <= 2^25).
 
   --model PATH        a model to evaluate (repeat, two or more)
   --name NAME         display name of each --model, in order (default: folder names)
-  --data PATH         dataset (as for eval), required with --model
-  --labels CSV        labels file listing the images
+${DATA_HELP}
   --batch N           images per batch (default 32)
   --limit N           only the first N images
   --workers N         image decoding workers
@@ -51,8 +50,7 @@ export async function run(args: string[]): Promise<void> {
     options: {
       model: { type: "string", multiple: true },
       name: { type: "string", multiple: true },
-      data: { type: "string" },
-      labels: { type: "string" },
+      ...DATA_OPTIONS,
       batch: { type: "string" },
       limit: { type: "string" },
       workers: { type: "string" },
@@ -85,7 +83,7 @@ export async function run(args: string[]): Promise<void> {
   let result;
   if (models.length) {
     if (models.length < 2) throw new UsageError("give at least two --model");
-    if (!v.data) throw new UsageError("--data PATH is required with --model");
+    const data = dataArgs(v);
     if (v.name && v.name.length !== models.length) {
       throw new UsageError(`${v.name.length} --name for ${models.length} --model: give one each`);
     }
@@ -98,8 +96,7 @@ export async function run(args: string[]): Promise<void> {
       models,
       names: v.name,
       evaluation: {
-        data: v.data,
-        labels: v.labels,
+        ...data,
         batch: intArg(v.batch, "--batch", 1, 4096),
         limit: intArg(v.limit, "--limit", 1, 2 ** 31),
         workers: intArg(v.workers, "--workers", 0, 64),
@@ -116,8 +113,9 @@ export async function run(args: string[]): Promise<void> {
         "give two or more eval output folders, or --model A --model B --data PATH",
       );
     }
-    if (v.data || v.name) {
-      throw new UsageError("--data and --name go with --model, not run folders");
+    const stray = [...givenDataOptions(v), ...(v.name ? ["--name"] : [])];
+    if (stray.length) {
+      throw new UsageError(`${stray.join(", ")} go with --model, not run folders`);
     }
     const runs = [];
     for (const dir of positionals) runs.push(await loadRun(dir));

@@ -4,7 +4,7 @@ import { join } from "node:path";
 import { DataError, UsageError } from "../errors.ts";
 import { Engine } from "../gpu/engine.ts";
 import { loadModel } from "../models/load.ts";
-import { prepareOutDir, printModelNotes } from "./options.ts";
+import { DATA_HELP, DATA_OPTIONS, dataArgs, prepareOutDir, printModelNotes } from "./options.ts";
 import { loadDataset } from "../data/open.ts";
 import { applyLabelMapping, mapLabels } from "../data/labels.ts";
 import { modelClasses } from "../models/pipeline.ts";
@@ -31,9 +31,7 @@ last stage; ViT: class token after the final LayerNorm) and projects them to
 
 options:
   --model PATH        model folder or .safetensors
-  --data PATH         image folder (class subfolders), labels .csv, CIFAR .bin,
-                      or an image / glob
-  --labels CSV        labels file listing the images (paths relative to it)
+${DATA_HELP}
   --method M          pca | umap | tsne (default pca). UMAP and t-SNE run on
                       the top 50 principal components (see --pca-dims)
   --limit N           use the first N images (default: all)
@@ -85,8 +83,7 @@ export async function run(args: string[]): Promise<void> {
     args,
     options: {
       model: { type: "string" },
-      data: { type: "string" },
-      labels: { type: "string" },
+      ...DATA_OPTIONS,
       method: { type: "string", default: "pca" },
       limit: { type: "string" },
       sample: { type: "string" },
@@ -103,7 +100,7 @@ export async function run(args: string[]): Promise<void> {
     strict: true,
   });
   if (!v.model) throw new UsageError("--model is required");
-  if (!v.data) throw new UsageError("--data is required");
+  const data = dataArgs(v);
   const method = v.method as ProjectionMethod;
   if (!METHODS.includes(method)) {
     throw new UsageError(`--method must be one of ${METHODS.join(", ")}, got "${v.method}"`);
@@ -130,7 +127,8 @@ export async function run(args: string[]): Promise<void> {
   const engine = await Engine.create();
   const model = await loadModel(v.model, engine);
   printModelNotes(model);
-  const dataset = await loadDataset(v.data!, { labels: v.labels, limit });
+  const dataset = await loadDataset(data.data, { ...data, limit });
+  for (const n of dataset.notes ?? []) console.error(`visioneval: data: ${n}`);
   for (const w of dataset.warnings) console.error(`warning: ${w}`);
   // Labels in model class indices mark the mistakes; without a mapping the
   // points are colored by the dataset's own labels and no mistakes are marked.
@@ -165,7 +163,7 @@ export async function run(args: string[]): Promise<void> {
   for (const f of set.failed) console.error(`skipped ${f.path}: ${f.reason}`);
   if (set.rows < 4) {
     throw new DataError(
-      `${v.data}: only ${set.rows} readable images; an embedding needs 4 or more`,
+      `${data.data}: only ${set.rows} readable images; an embedding needs 4 or more`,
     );
   }
   const projection = await projectEmbeddings(engine, set, opts);
@@ -188,7 +186,7 @@ export async function run(args: string[]): Promise<void> {
     JSON.stringify(
       {
         model: v.model,
-        data: v.data,
+        data: data.data,
         method,
         seed,
         images: set.rows,

@@ -8,6 +8,9 @@ import { ttaSummary } from "../tta.ts";
 import { summaryTable } from "./metrics.ts";
 import { calibrationMethodsArg, calibrationTable } from "./calibrate.ts";
 import {
+  DATA_HELP,
+  DATA_OPTIONS,
+  dataArgs,
   fractionArg,
   intArg,
   PREPROCESS_HELP,
@@ -28,17 +31,7 @@ are left alone); a failed or killed run leaves the earlier outputs. While
 metrics.json is present, the files beside it are from its run.
 
   --model PATH        model folder (config.json + model.safetensors; HF or timm) or .safetensors
-  --data PATH         ImageFolder, labels CSV, CIFAR binary batch/folder, image, glob,
-                      Hugging Face .parquet file(s)/glob/folder, or WebDataset .tar shards
-                      (shard-{000000..000099}.tar); repeat --data for several files
-  --labels FILE       labels CSV listing the images (path,label; label = index or name), or
-                      an ImageNet ground-truth file for the --data folder: LOC_val_solution.csv,
-                      a "name label" text file, ILSVRC2012_validation_ground_truth.txt
-  --synsets FILE      WordNet ids in ILSVRC2012_ID order (devkit meta.mat): maps the devkit's ids
-  --split NAME        parquet: the split of a dataset folder (test, validation, ...)
-  --image-column C    parquet: the image column (default: the Image feature)
-  --label-column C    parquet: the label column (default: the ClassLabel / only integer column)
-  --label-field F     WebDataset: the json field holding the label (default label; else cls, txt)
+${DATA_HELP}
   --real-labels FILE  ReaL labels (real.json): ReaL top-1/top-5 beside top-1 (ImageNet-1k models)
   --batch N           images per batch (default 32)
   --limit N           only the first N images
@@ -86,13 +79,7 @@ export async function run(args: string[]): Promise<void> {
     args,
     options: {
       model: { type: "string" },
-      data: { type: "string", multiple: true },
-      labels: { type: "string" },
-      synsets: { type: "string" },
-      split: { type: "string" },
-      "image-column": { type: "string" },
-      "label-column": { type: "string" },
-      "label-field": { type: "string" },
+      ...DATA_OPTIONS,
       "real-labels": { type: "string" },
       batch: { type: "string" },
       limit: { type: "string" },
@@ -124,7 +111,6 @@ export async function run(args: string[]): Promise<void> {
   });
   if (positionals.length) throw new UsageError(`unexpected argument "${positionals[0]}"`);
   if (!v.model) throw new UsageError("--model PATH is required");
-  if (!v.data?.length) throw new UsageError("--data PATH is required");
   if (v.exact && v.binned) throw new UsageError("give at most one of --exact and --binned");
   const mapBy = v["map-by"];
   if (mapBy !== undefined && !["auto", "name", "index"].includes(mapBy)) {
@@ -142,13 +128,7 @@ export async function run(args: string[]): Promise<void> {
   // Every option is parsed (usage errors, exit 2) before anything is created on disk.
   const options = {
     model: v.model,
-    data: v.data.length === 1 ? v.data[0] : v.data,
-    labels: v.labels,
-    synsets: v.synsets,
-    split: v.split,
-    imageColumn: v["image-column"],
-    labelColumn: v["label-column"],
-    labelField: v["label-field"],
+    ...dataArgs(v),
     realLabels: v["real-labels"],
     batch: intArg(v.batch, "--batch", 1, 4096),
     limit: intArg(v.limit, "--limit", 1, 2 ** 31),

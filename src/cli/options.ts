@@ -25,6 +25,80 @@ export const PREPROCESS_OPTIONS = {
   std: { type: "string" },
 } as const;
 
+/** parseArgs option specs of the dataset: where the images are and what labels them. */
+export const DATA_OPTIONS = {
+  data: { type: "string", multiple: true },
+  labels: { type: "string" },
+  synsets: { type: "string" },
+  devkit: { type: "string" },
+  split: { type: "string" },
+  "image-column": { type: "string" },
+  "label-column": { type: "string" },
+  "label-field": { type: "string" },
+} as const;
+
+/** Help lines of {@link DATA_OPTIONS}. */
+export const DATA_HELP =
+  `  --data PATH         ImageFolder, labels CSV, CIFAR binary batch/folder, image, glob,
+                      Hugging Face .parquet file(s)/glob/folder, or WebDataset .tar shards
+                      (shard-{000000..000099}.tar); repeat --data for several files
+  --labels FILE       labels CSV listing the images (path,label; label = index or name), or
+                      an ImageNet ground-truth file for the --data folder: LOC_val_solution.csv,
+                      a "name label" text file, ILSVRC2012_validation_ground_truth.txt
+  --devkit DIR        the ImageNet devkit (ILSVRC2012_devkit_t12): its data/meta.mat maps the
+                      devkit ground truth's ids; --labels defaults to its ground-truth file
+  --synsets FILE      the devkit's meta.mat (or wnids in ILSVRC2012_ID order, one a line) for
+                      the devkit ground truth (default: meta.mat beside that file)
+  --split NAME        parquet: the split of a dataset folder (test, validation, ...)
+  --image-column C    parquet: the image column (default: the Image feature)
+  --label-column C    parquet: the label column (default: the ClassLabel / only integer column)
+  --label-field F     WebDataset: the json field holding the label (default label; else cls, txt)`;
+
+/** The dataset a command reads, from {@link DATA_OPTIONS}' values. */
+export interface DataArgs {
+  /** One path, or several (`--data` repeated). */
+  data: string | string[];
+  /** `--labels`. */
+  labels?: string;
+  /** `--synsets`. */
+  synsets?: string;
+  /** `--devkit`. */
+  devkit?: string;
+  /** `--split`. */
+  split?: string;
+  /** `--image-column`. */
+  imageColumn?: string;
+  /** `--label-column`. */
+  labelColumn?: string;
+  /** `--label-field`. */
+  labelField?: string;
+}
+
+/** The names of the dataset options that were given (e.g. to refuse them where no data is read). */
+export function givenDataOptions(v: Record<string, unknown>): string[] {
+  return Object.keys(DATA_OPTIONS).filter((k) => v[k] !== undefined).map((k) => `--${k}`);
+}
+
+/** Parses {@link DATA_OPTIONS}' values; `--data` is required. */
+export function dataArgs(v: Record<string, unknown>): DataArgs {
+  const data = v.data as string[] | undefined;
+  if (!data?.length) throw new UsageError("--data PATH is required");
+  const str = (k: keyof typeof DATA_OPTIONS) => (typeof v[k] === "string" ? v[k] : undefined);
+  if (v.devkit !== undefined && v.synsets !== undefined) {
+    throw new UsageError("give --devkit or --synsets, not both: --devkit names its meta.mat");
+  }
+  return {
+    data: data.length === 1 ? data[0] : data,
+    labels: str("labels"),
+    synsets: str("synsets"),
+    devkit: str("devkit"),
+    split: str("split"),
+    imageColumn: str("image-column"),
+    labelColumn: str("label-column"),
+    labelField: str("label-field"),
+  };
+}
+
 /** Help lines of the preprocessing overrides. */
 export const PREPROCESS_HELP = `preprocessing (default: from the model folder; printed at start):
   --size N|HxW        resize the shorter side to N, or exactly to HxW

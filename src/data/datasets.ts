@@ -116,6 +116,11 @@ export interface Dataset {
   /** Non-fatal observations (empty class folders, ...). */
   warnings: string[];
   /**
+   * What reading the dataset inferred without being told (a devkit meta.mat
+   * found beside the ground truth, ...): printed in the run header.
+   */
+  notes?: string[];
+  /**
    * Entries the scan found and could not use, each with the reason: FIFOs,
    * sockets and devices with an image name, dangling or looping symbolic
    * links, image formats ImageFolder does not list (GIF, ...). An evaluation

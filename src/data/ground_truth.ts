@@ -9,8 +9,10 @@
  * - the devkit's `ILSVRC2012_validation_ground_truth.txt`: one 1-based
  *   ILSVRC2012_ID per line, line i for `ILSVRC2012_val_{i:08d}`. Those ids
  *   follow the devkit's meta.mat order, not the sorted-wnid order models
- *   use, so they are mapped through a synsets file (wnids in ILSVRC2012_ID
- *   order) and never used as class indices.
+ *   use, so they are mapped through the devkit's meta.mat (or a text file
+ *   of wnids in ILSVRC2012_ID order) and never used as class indices. A
+ *   meta.mat beside the ground-truth file (the devkit's data/ folder) is
+ *   used when none is given, and the run header says so.
  *
  * Images are matched by file name, or by name without extension (Kaggle's
  * ImageId has none). Folder images the file does not list are skipped and
@@ -22,14 +24,22 @@ import { DataError } from "../errors.ts";
 import { readCsvRecords } from "../csv.ts";
 import { requireRegularFile } from "../files.ts";
 import { type Dataset, type DatasetItem, IMAGE_EXTENSIONS, type SkippedEntry } from "./datasets.ts";
+import { metaMatBeside, metaMatSynsets, withDevkit } from "./devkit.ts";
 
 /** Options of {@link openGroundTruth}. */
 export interface GroundTruthOptions {
   /**
-   * WordNet ids in ILSVRC2012_ID order (line i = id i; a leading id column
-   * is honoured), needed for the devkit's ground-truth file.
+   * The devkit's meta.mat, or a text file of WordNet ids in ILSVRC2012_ID
+   * order (line i = id i; a leading id column is honoured): maps the devkit
+   * ground-truth file's ids (default: meta.mat beside that file).
    */
   synsets?: string;
+  /**
+   * The ImageNet devkit folder (`ILSVRC2012_devkit_t12` or its `data/`):
+   * `synsets` is its meta.mat and `labels` defaults to its
+   * ILSVRC2012_validation_ground_truth.txt.
+   */
+  devkit?: string;
 }
 
 /** Which ground-truth form a file is in. */
@@ -65,17 +75,40 @@ export function groundTruthFormat(path: string): GroundTruthFormat | null {
   return null;
 }
 
-/** WordNet ids in ILSVRC2012_ID order from a synsets file. */
-export function readSynsets(path: string): string[] {
+/** WordNet ids in ILSVRC2012_ID order from a text synsets file (holes where ids are missing). */
+function textSynsets(text: string, path: string): string[] {
   const out: string[] = [];
-  lines(readText(path, "synsets file")).forEach((l, i) => {
+  lines(text).forEach((l, i) => {
     const tokens = l.split(/[\s,]+/);
     const wnid = tokens.find((t) => WNID.test(t));
     if (!wnid) throw new DataError(`${path} line ${i + 1}: no WordNet id (n01234567) in "${l}"`);
     const id = /^\d+$/.test(tokens[0]) ? Number(tokens[0]) : i + 1;
+    if (out[id - 1] !== undefined) throw new DataError(`${path} line ${i + 1}: id ${id} twice`);
     out[id - 1] = wnid;
   });
-  if (out.length < 2 || out.some((w) => w === undefined)) {
+  return out;
+}
+
+/**
+ * WordNet ids in ILSVRC2012_ID order from the devkit's meta.mat (its leaf
+ * synsets) or a synsets text file. Refuses gaps in the ids and a list in
+ * sorted order, which is the models' order, not the devkit's.
+ */
+export function readSynsets(path: string): string[] {
+  requireRegularFile(path, "synsets file");
+  let bytes: Uint8Array;
+  try {
+    bytes = Deno.readFileSync(path);
+  } catch (e) {
+    throw new DataError(`cannot read synsets file ${path}: ${(e as Error).message}`);
+  }
+  const mat = extname(path).toLowerCase() === ".mat" ||
+    new TextDecoder().decode(bytes.subarray(0, 7)) === "MATLAB ";
+  const out = mat
+    ? metaMatSynsets(bytes, path)
+    : textSynsets(new TextDecoder().decode(bytes), path);
+  // Array.from turns holes (ids never given) into undefined, which `some` then sees.
+  if (out.length < 2 || Array.from(out).some((w) => w === undefined)) {
     throw new DataError(`${path}: synsets must list ids 1..N without gaps`);
   }
   // Sorted wnids are the models' order (LOC_synset_mapping.txt), not meta.mat's ILSVRC2012_IDs.
@@ -83,17 +116,50 @@ export function readSynsets(path: string): string[] {
     throw new DataError(
       `${path} lists WordNet ids in sorted order, which is the class-index order models use ` +
         `(like LOC_synset_mapping.txt), not the devkit's ILSVRC2012_ID order (meta.mat: id 1 ` +
-        `is n02119789). Export meta.mat's order (see README, "ImageNet validation sets")`,
+        `is n02119789). Give the devkit's data/meta.mat itself (--devkit DIR or --synsets meta.mat)`,
     );
   }
   return out;
+}
+
+/**
+ * The synsets file that maps a ground-truth file's ids, with a note when it
+ * was found rather than given: the given one, else meta.mat beside a devkit
+ * ground-truth file. Refuses one given for a file whose labels need none.
+ */
+function synsetsFor(
+  truthFile: string,
+  format: GroundTruthFormat,
+  given: string | undefined,
+): { synsets?: string; note?: string } {
+  if (format !== "devkit") {
+    if (given === undefined) return {};
+    throw new DataError(
+      `--synsets / --devkit ${given} maps the devkit ground truth's ILSVRC2012_IDs, but ` +
+        `${truthFile} is a ${format} file that names its classes itself; drop the option`,
+    );
+  }
+  if (given !== undefined) return { synsets: given };
+  const found = metaMatBeside(truthFile);
+  if (!found) {
+    throw new DataError(
+      `${truthFile} is the devkit's ground truth: its 1-based ILSVRC2012_IDs are not the class ` +
+        `indices models use, and no meta.mat lies beside it. Pass --devkit DIR (the ` +
+        `ILSVRC2012_devkit_t12 folder) or --synsets path/to/meta.mat so each id becomes its ` +
+        `WordNet id`,
+    );
+  }
+  return {
+    synsets: found,
+    note: `ILSVRC2012_IDs of ${truthFile} mapped to WordNet ids through ${found}, found beside it`,
+  };
 }
 
 /** image name (with or without extension) -> label text, from the ground-truth file. */
 function truthTable(
   path: string,
   format: GroundTruthFormat,
-  opts: GroundTruthOptions,
+  synsetsFile: string | undefined,
 ): Map<string, string> {
   const out = new Map<string, string>();
   const text = readText(path, "ground-truth file");
@@ -108,20 +174,13 @@ function truthTable(
       out.set(id.trim(), wnid);
     }
   } else if (format === "devkit") {
-    if (!opts.synsets) {
-      throw new DataError(
-        `${path} is the devkit's ground truth: its 1-based ILSVRC2012_IDs are not the class ` +
-          `indices models use. Pass --synsets FILE (WordNet ids in ILSVRC2012_ID order, from ` +
-          `the devkit's meta.mat) so each id becomes its WordNet id`,
-      );
-    }
-    const synsets = readSynsets(opts.synsets);
+    const synsets = readSynsets(synsetsFile!);
     lines(text).forEach((l, i) => {
       const id = Number(l);
       if (!Number.isInteger(id) || id < 1 || id > synsets.length) {
         throw new DataError(
           `${path} line ${i + 1}: ILSVRC2012_ID ${l} is not in 1..${synsets.length} ` +
-            `(${opts.synsets})`,
+            `(${synsetsFile})`,
         );
       }
       out.set(`ILSVRC2012_val_${String(i + 1).padStart(8, "0")}`, synsets[id - 1]);
@@ -144,7 +203,8 @@ export function openGroundTruth(
 ): Dataset {
   const format = groundTruthFormat(truthFile);
   if (!format) throw new DataError(`${truthFile}: not a recognised ground-truth file`);
-  const truth = truthTable(truthFile, format, opts);
+  const { synsets, note } = synsetsFor(truthFile, format, withDevkit(opts).synsets);
+  const truth = truthTable(truthFile, format, synsets);
   let names: string[];
   try {
     names = [...Deno.readDirSync(folder)]
@@ -179,11 +239,12 @@ export function openGroundTruth(
     labelKind: numeric ? "index" : "name",
     classes,
     description: `${folder} labelled by ${basename(truthFile)} (${format}${
-      format === "devkit" ? `, ids mapped through ${basename(opts.synsets!)}` : ""
+      synsets ? `, ids mapped through ${basename(synsets)}` : ""
     }): ${items.length} images, ${
       numeric ? "labels are class indices" : `${classes.length} classes`
     }${unmatched > 0 ? `; ${unmatched} entries of the file have no image here` : ""}`,
     warnings: [],
+    notes: note ? [note] : [],
     skipped,
   };
 }

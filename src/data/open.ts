@@ -6,6 +6,7 @@
  */
 import { DataError } from "../errors.ts";
 import { type Dataset, finishDataset, openDataset, type OpenDatasetOptions } from "./datasets.ts";
+import { withDevkit } from "./devkit.ts";
 import { groundTruthFormat, type GroundTruthOptions, openGroundTruth } from "./ground_truth.ts";
 import {
   folderHoldsParquet,
@@ -30,13 +31,21 @@ function isDir(path: string): boolean {
 /** Opens a dataset of any supported kind (see the module comment). */
 export async function loadDataset(
   path: string | readonly string[],
-  opts: LoadDatasetOptions = {},
+  given: LoadDatasetOptions = {},
 ): Promise<Dataset> {
   const paths = typeof path === "string" ? [path] : [...path];
   if (!paths.length) throw new DataError("no dataset given");
+  const opts = withDevkit(given);
   const folder = paths.length === 1 && isDir(paths[0]);
   if (opts.labels && folder && groundTruthFormat(opts.labels)) {
     return finishDataset(openGroundTruth(paths[0], opts.labels, opts), opts);
+  }
+  if (opts.synsets !== undefined) {
+    throw new DataError(
+      `--synsets / --devkit map the ids of the devkit's ground-truth file for a folder of ` +
+        `validation images; ${paths[0]}${opts.labels ? ` with ${opts.labels}` : ""} is not ` +
+        `one (give --data IMAGE_FOLDER --labels ILSVRC2012_validation_ground_truth.txt)`,
+    );
   }
   if (paths.every(isParquetPath) || (folder && !opts.labels && folderHoldsParquet(paths[0]))) {
     return finishDataset(await openParquetDataset(paths, opts), opts);
