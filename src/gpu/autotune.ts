@@ -91,6 +91,8 @@ export class Autotuner {
   #pending = new Map<string, TuneJob>();
   #inUse = new Map<string, string>();
   #warned = false;
+  /** When set, every shape whose candidates include it gets this tiling (benchmarks, tests). */
+  fixed?: string;
 
   /** Loads the adapter's winners from `file` (when given). */
   constructor(
@@ -109,6 +111,10 @@ export class Autotuner {
    * tuning is enabled, the shape is queued via `job()`).
    */
   pick(key: string, candidates: readonly string[], fallback: string, job: () => TuneJob): string {
+    if (this.fixed && candidates.includes(this.fixed)) {
+      this.#inUse.set(key, this.fixed);
+      return this.fixed;
+    }
     const won = this.#winners[key]?.tiling;
     const tiling = won && candidates.includes(won) ? won : fallback;
     if (tiling === fallback && !won && this.enabled && !this.#pending.has(key)) {
