@@ -96,6 +96,6 @@ export function chooseKernelPath(info: AdapterDescription, opts: KernelOptions =
     return { name: choice, reason: `forced by ${source}`, autotune: autotune && choice === "gpu" };
   }
   return software
-    ? { name: "software", reason: "software adapter (runs on the CPU)", autotune: false }
+    ? { name: "software", reason: "software adapter, runs on the CPU", autotune: false }
     : { name: "gpu", reason: "hardware adapter", autotune };
 }
