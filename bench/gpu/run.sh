@@ -24,7 +24,8 @@
 # Dry run on a software adapter (small sizes; here, without a GPU):
 #   DRY_RUN=1 ALLOW_SOFTWARE=1 bash bench/gpu/run.sh
 # Knobs: MODELS, BATCHES, ITERATIONS, GEMM_N, METRICS_ROWS, KERNELS
-# (software|gpu|auto, passed as VISIONEVAL_KERNELS), WORK (scratch folder).
+# (software|gpu|auto, passed as VISIONEVAL_KERNELS), PYTHON (one with torch,
+# default python3), WORK (scratch folder).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."
 OUT="${OUT:-out/gpu-bench}"
@@ -40,6 +41,7 @@ else
   METRICS_ROWS="${METRICS_ROWS:-1000000}"; PY_ITERATIONS=10
 fi
 MODELS="${MODELS:-resnet50,vit_b_16,convnext_tiny}"
+PYTHON="${PYTHON:-python3}"
 WORK="${WORK:-/tmp/visioneval-gpu-bench}"
 mkdir -p "$WORK"
 [ -n "${KERNELS:-}" ] && export VISIONEVAL_KERNELS="$KERNELS"
@@ -73,7 +75,7 @@ export XDG_RUNTIME_DIR="${XDG_RUNTIME_DIR:-$(mktemp -d)}"
 
 # 3. The adapter Deno sees must be a GPU (or a dry run must allow software).
 "$DENO" run -A cli.ts info --json > "$OUT/info.json"
-python3 - "$OUT/info.json" "${ALLOW_SOFTWARE:-}" <<'PY'
+"$PYTHON" - "$OUT/info.json" "${ALLOW_SOFTWARE:-}" <<'PY'
 import json, sys
 info = json.load(open(sys.argv[1]))
 a, k = info["adapter"], info["kernels"]
@@ -85,7 +87,7 @@ if software and not sys.argv[2]:
 PY
 
 # 4. PyTorch: weights, the compared input and logits, eager fp32 images/s.
-python3 bench/gpu/torch_models.py "$WORK/models" --models "$MODELS" --batches "$BATCHES" \
+"$PYTHON" bench/gpu/torch_models.py "$WORK/models" --models "$MODELS" --batches "$BATCHES" \
   --iterations "$PY_ITERATIONS"
 cp "$WORK/models/torch.json" "$OUT/torch.json"
 
