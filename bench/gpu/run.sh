@@ -17,6 +17,9 @@
 #   mkdir -p .device
 #   xz -T0 -6 -c "$(command -v deno)" > .device/deno.xz   # the Deno that runs visioneval (~35 MB)
 #   (cd .device && apt-get download libvulkan1)            # the Vulkan loader, if the GPU machine lacks it
+#   mkdir -p .device/node_modules && for p in @jsquash imagescript is-any-array ml-array-max \
+#     ml-array-min ml-array-rescale ml-levenberg-marquardt ml-matrix umap-js wasm-feature-detect \
+#     .package-lock.json; do cp -rL node_modules/$p .device/node_modules/; done   # npm deps, ~11 MB
 # Then, through the device tool (from the repo root, 540 s leaves a margin):
 #   run(command="bash bench/gpu/run.sh", carry=[".device"], timeout_s=540)
 # and record the printed table in bench/RESULTS.md with the device named.
@@ -58,6 +61,11 @@ else
   exit 1
 fi
 echo "deno: $("$DENO" --version | head -1)"
+
+# The npm dependencies (node_modules is git-ignored, so it does not travel).
+if [ ! -e node_modules/imagescript ] && [ -d .device/node_modules ]; then
+  rm -rf node_modules && ln -s .device/node_modules node_modules
+fi
 
 # 2. Vulkan: the carried loader where the machine has none; the NVIDIA driver's ICD.
 if ! ldconfig -p 2>/dev/null | grep -q 'libvulkan\.so\.1'; then
