@@ -46,6 +46,25 @@ export { BufferPool } from "./src/gpu/buffer_pool.ts";
 export { GpuTexture, TEXTURE_USAGE, TexturePool } from "./src/gpu/texture.ts";
 export { type Kernel } from "./src/gpu/kernel.ts";
 export {
+  chooseKernelPath,
+  isSoftwareAdapter,
+  type KernelChoice,
+  type KernelOptions,
+  type KernelPath,
+  type KernelPathName,
+  parseKernelChoice,
+  setKernelDefaults,
+} from "./src/gpu/kernel_path.ts";
+export {
+  adapterKey,
+  type AdapterTilings,
+  Autotuner,
+  cacheDir,
+  type TuneJob,
+  type TuneResult,
+  tunerFor,
+} from "./src/gpu/autotune.ts";
+export {
   type AdapterDescription,
   getGpu,
   type Gpu,
@@ -173,9 +192,13 @@ export { softmaxRows } from "./src/ops/softmax.ts";
 export { assembleTokens, patchify, takeTokens } from "./src/ops/patch_embed.ts";
 export {
   type Activation,
+  defaultGemmTiling,
   gemm,
   type GemmA,
   type GemmC,
+  type GemmOptions,
+  type GemmTiling,
+  GEMM_TILINGS,
   linear,
   type LinearOptions,
   matmul,

@@ -33,8 +33,8 @@ export interface TuneResult {
   ms: Record<string, number>;
 }
 
-/** One adapter's cache entry: winners by key. */
-type AdapterTilings = Record<string, { tiling: string; ms: Record<string, number> }>;
+/** One adapter's tuned shapes: the winning tiling and every candidate's ms, by shape key. */
+export type AdapterTilings = Record<string, { tiling: string; ms: Record<string, number> }>;
 
 interface CacheFile {
   version: 1;
