@@ -27,5 +27,9 @@ export function engineOn(path: KernelPathName, tiling?: string): Promise<Engine>
 
 /** Test-name suffix: the path and, on the GPU path, the tiling. */
 export function pathLabel(path: KernelPathName, tiling?: string): string {
-  return path === "gpu" ? `[gpu kernels, ${tiling ?? "default"} tiles]` : "[software kernels]";
+  return path === "software"
+    ? "[software kernels]"
+    : tiling
+    ? `[gpu kernels, ${tiling} tiles]`
+    : "[gpu kernels]";
 }
