@@ -17,6 +17,23 @@ batch sizes. The global options --kernels and --no-autotune apply.
 
   --json   print machine-readable JSON`;
 
+/** What each kernel family runs on the software path ... */
+const SOFTWARE_KERNELS = {
+  gemm: "gemm.wgsl: 8 invocations, 16 rows x 64 columns in registers per workgroup",
+  depthwise: "depthwise_nhwc.wgsl: 8 invocations along pixels, weights in uniform blocks",
+  attention: "attention.wgsl: 16-32 invocations, 2 query rows each, key tiles in workgroup memory",
+  layernorm: "an invocation per row",
+  metrics: "a thread per row (up to 16,384 classes)",
+};
+/** ... and on the GPU path. */
+const GPU_KERNELS = {
+  gemm: "gemm_tiled.wgsl: 256 invocations, workgroup-memory tiles (tilings below)",
+  depthwise: "depthwise_nhwc_gpu.wgsl: 64 invocations along channels (coalesced)",
+  attention: "attention.wgsl: 32-64 invocations, 2 query rows each, key tiles in workgroup memory",
+  layernorm: "a workgroup per row",
+  metrics: "a workgroup of 128-256 threads per row beyond 32 classes",
+};
+
 /** Runs `info`. */
 export async function run(args: string[]): Promise<void> {
   const { values } = parseArgs({ args, options: { json: { type: "boolean" } }, strict: true });
@@ -37,9 +54,7 @@ export async function run(args: string[]): Promise<void> {
     kernels: {
       path: path.name,
       reason: path.reason,
-      gemm: path.name === "software"
-        ? "gemm.wgsl: 8 invocations, 16 rows x 64 columns in registers per workgroup"
-        : "gemm_tiled.wgsl: 256 invocations, workgroup-memory tiles of rows x columns",
+      kernels: path.name === "software" ? SOFTWARE_KERNELS : GPU_KERNELS,
       gemm_tilings: path.name === "software" ? ["16x64"] : Object.keys(GEMM_TILINGS),
       default_tiling_example: path.name === "software" ? undefined : {
         "4096x4096x4096": defaultGemmTiling(4096, 4096, 1),
@@ -66,7 +81,8 @@ export async function run(args: string[]): Promise<void> {
   );
   console.log(`backend:   ${report.backend}`);
   const k = report.kernels;
-  console.log(`kernels:   ${k.path} (${k.reason}); GEMM ${k.gemm}`);
+  console.log(`kernels:   ${k.path} (${k.reason})`);
+  for (const [op, how] of Object.entries(k.kernels)) console.log(`  ${op.padEnd(10)} ${how}`);
   if (k.path === "gpu") {
     console.log(
       `tilings:   ${k.gemm_tilings.join(", ")}; autotune ${k.autotune ? "on" : "off"}, ` +
