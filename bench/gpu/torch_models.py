@@ -1,6 +1,7 @@
 """PyTorch side of bench/gpu/run.sh.
 
-For each torchvision model (random init, seeded): writes its state dict as
+For each torchvision model (random init, seeded; layers torchvision
+initializes to zero get small random values): writes its state dict as
 DIR/<name>/model.safetensors (visioneval loads torchvision layouts), a fixed
 input batch DIR/<name>/input.npy and PyTorch's fp32 logits of it
 DIR/<name>/logits.npy, then times PyTorch eager fp32 images/s at each batch
@@ -38,6 +39,17 @@ def write_safetensors(path, tensors):
         f.write(head)
         for b in blobs:
             f.write(b)
+
+
+def randomize_zero_layers(model):
+    """torchvision zero-initializes some layers (ViT's classifier head): the logits
+    would all be 0 and their comparison meaningless. Give those small random values."""
+    with torch.no_grad():
+        for m in model.modules():
+            if isinstance(m, torch.nn.Linear) and not m.weight.any():
+                torch.nn.init.normal_(m.weight, std=0.02)
+                if m.bias is not None:
+                    torch.nn.init.normal_(m.bias, std=0.02)
 
 
 def sync(device):
@@ -79,6 +91,7 @@ def main():
     for name in a.models.split(","):
         torch.manual_seed(0)
         model = getattr(torchvision.models, name)(weights=None).eval()
+        randomize_zero_layers(model)
         folder = os.path.join(a.dir, name)
         os.makedirs(folder, exist_ok=True)
         write_safetensors(os.path.join(folder, "model.safetensors"), model.state_dict())
