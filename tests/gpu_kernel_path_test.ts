@@ -4,6 +4,7 @@
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
+import { fileURLToPath } from "node:url";
 import { Engine } from "../src/gpu/engine.ts";
 import { adapterKey, Autotuner } from "../src/gpu/autotune.ts";
 import { chooseKernelPath, isSoftwareAdapter, setKernelDefaults } from "../src/gpu/kernel_path.ts";
@@ -158,6 +159,38 @@ Deno.test("a corrupt or unwritable tiling cache costs tuning, not the run", asyn
     }
     assert.equal(errors.length, 1);
     assert.match(errors[0], /could not write the kernel tiling cache .*VISIONEVAL_CACHE_DIR/);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+/** Runs the CLI in a child process; returns exit code, stdout and stderr. */
+async function cli(args: string[], env: Record<string, string> = {}) {
+  const { code, stdout, stderr } = await new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", "--no-check", "cli.ts", ...args],
+    cwd: fileURLToPath(new URL("..", import.meta.url)),
+    env,
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const text = new TextDecoder();
+  return { code, out: text.decode(stdout), err: text.decode(stderr) };
+}
+
+Deno.test("CLI: --kernels forces the path `info` reports; a bad value is a usage error", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "visioneval-cli-" });
+  try {
+    const env = { VISIONEVAL_CACHE_DIR: dir };
+    const forced = await cli(["info", "--json", "--kernels", "gpu", "--no-autotune"], env);
+    assert.equal(forced.code, 0, forced.err);
+    const k = JSON.parse(forced.out).kernels;
+    assert.equal(k.path, "gpu");
+    assert.equal(k.autotune, false);
+    assert.deepEqual(k.gemm_tilings, Object.keys(GEMM_TILINGS));
+    assert.equal(k.tiling_cache, join(dir, "kernel_tilings.json"));
+    const bad = await cli(["--kernels=fast", "info"], env);
+    assert.equal(bad.code, 2);
+    assert.match(bad.err, /--kernels must be "software", "gpu" or "auto", got "fast"/);
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
