@@ -19,6 +19,10 @@ fn finish_tile(z: u32, m0: u32, panel: u32, lane: u32) {
   let col0 = panel * PANEL4 * 4u;
   for (var t = lane; t < rows * PANEL4 * 4u; t += LANES) {
     let q = t % (PANEL4 * 4u);
-    store1(z, m0 + t / (PANEL4 * 4u), col0 + q, tile[t / 4u][q % 4u]);
+    let n = col0 + q;
+    // The tile is read inside the branch: on llvmpipe, calling store1 with
+    // the read outside (and its extra row check) made ResNet-50's 7x7
+    // stage-4 convolutions 1.5x slower (bench/RESULTS.md, kernel paths).
+    if (n < p.n) { store1_inside(z, m0 + t / (PANEL4 * 4u), n, tile[t / 4u][q % 4u]); }
   }
 }
