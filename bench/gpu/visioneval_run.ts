@@ -81,6 +81,10 @@ async function benchModel(name: string): Promise<ModelResult> {
       return best;
     };
     for (let b = 0; b < input.shape[0]; b++) if (argmax(got, b) === argmax(ref, b)) agree++;
+    console.error(
+      `visioneval ${name}: logits vs PyTorch ${(scale ? diff / scale : diff).toExponential(2)} ` +
+        `relative, top-1 ${agree}/${input.shape[0]}`,
+    );
 
     const [h, w] = model.inputSize;
     const rates: Record<string, number> = {};
