@@ -40,6 +40,10 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<Command> }
     summary: "metrics of stored predictions (.safetensors, .npy, CSV, JSONL)",
     load: () => import("./src/cli/metrics.ts"),
   },
+  compare: {
+    summary: "compare models on the same images (McNemar, paired bootstrap, per-class deltas)",
+    load: () => import("./src/cli/compare.ts"),
+  },
   merge: {
     summary: "merge shard metric states into one metrics.json",
     load: () => import("./src/cli/merge.ts"),

@@ -31,8 +31,33 @@ export {
   type RunMetadata,
   type Shard,
   shardRange,
+  shardRangeByFile,
+  thumbnail,
+  TopKStore,
 } from "./src/evaluate.ts";
 export { predict, type PredictInput, type Prediction, type PredictOptions } from "./src/predict.ts";
+export {
+  COMPARE_OUTPUTS,
+  compareModelsOnData,
+  type CompareModelsOptions,
+  compareRuns,
+  type CompareRunsOptions,
+  type ComparisonResult,
+  evaluationRecords,
+  loadRun,
+  type MatchedRuns,
+  matchRuns,
+  modelNames,
+  type RunRecords,
+  runRecords,
+} from "./src/compare.ts";
+export {
+  type FlippedPrediction,
+  type TtaChange,
+  type TtaReport,
+  TtaRunner,
+  ttaSummary,
+} from "./src/tta.ts";
 
 // GPU: adapter, engine (pipelines, dispatch, readback, profiling), tensors.
 export {
@@ -145,7 +170,7 @@ export type {
   ConvNeXtStageSpec,
 } from "./src/models/convnext/spec.ts";
 
-// MobileNetV2 / MobileNetV3 / EfficientNet family.
+// MobileNetV2 / MobileNetV3 / EfficientNet / EfficientNetV2 family.
 export {
   loadMobileNet,
   type LoadMobileNetOptions,
@@ -160,8 +185,10 @@ export {
 } from "./src/models/mobilenet/layouts.ts";
 export type {
   ConvBnSpec,
+  FusedMBConvSpec,
   InvertedResidualSpec,
   MobileNetArch,
+  MobileNetBlockSpec,
   MobileNetLayout,
   MobileNetSpec,
   SqueezeExciteSpec,
@@ -189,6 +216,7 @@ export { shortcutOptionA } from "./src/ops/shortcut_option_a.ts";
 export { attention, type AttentionOptions } from "./src/ops/attention.ts";
 export { layerNorm, type LayerNormStrategy } from "./src/ops/layernorm.ts";
 export { softmaxRows } from "./src/ops/softmax.ts";
+export { ttaReduce, type TtaReduceOptions, ttaViews } from "./src/ops/tta.ts";
 export { assembleTokens, patchify, takeTokens } from "./src/ops/patch_embed.ts";
 export {
   type Activation,
@@ -227,6 +255,14 @@ export {
   type Size2,
   uploadConvWeight,
 } from "./src/ops/conv2d.ts";
+export {
+  type Pad4,
+  paddedOutShape,
+  paddedOutSize,
+  type Padding,
+  resolvePadding,
+  samePadding,
+} from "./src/ops/padding.ts";
 export {
   avgPool2d,
   globalAvgPool,
@@ -318,14 +354,58 @@ export {
   cifarToRgb,
   type Dataset,
   type DatasetItem,
+  expandGlob,
+  type FileSlice,
+  finishDataset,
   globToRegExp,
   IMAGE_EXTENSIONS,
+  isRecordItem,
   type LabelKind,
+  naturalCompare,
   openDataset,
   type OpenDatasetOptions,
   readCifarRecord,
   type SkippedEntry,
 } from "./src/data/datasets.ts";
+export { loadDataset, type LoadDatasetOptions } from "./src/data/open.ts";
+export { parseRecordName, type RecordName, recordName } from "./src/data/record_name.ts";
+export {
+  folderHoldsParquet,
+  isParquetPath,
+  openParquetDataset,
+  type ParquetDatasetOptions,
+  parquetFiles,
+  parquetSplit,
+} from "./src/data/parquet.ts";
+export {
+  imageCell,
+  type ParquetImageCell,
+  ParquetRowReader,
+  type ParquetRowRef,
+} from "./src/data/parquet_rows.ts";
+export {
+  expandBraces,
+  isTarPath,
+  openWebDataset,
+  sampleKey,
+  tarFiles,
+  WEBDATASET_IMAGE_EXTENSIONS,
+  type WebDatasetOptions,
+} from "./src/data/webdataset.ts";
+export { listTar, readTarMember, type TarMember } from "./src/data/tar.ts";
+export {
+  type GroundTruthFormat,
+  groundTruthFormat,
+  type GroundTruthOptions,
+  openGroundTruth,
+  readSynsets,
+} from "./src/data/ground_truth.ts";
+export {
+  attachParquetBytes,
+  parquetItemBytes,
+  readFileSlice,
+  readItemImage,
+} from "./src/data/item_image.ts";
 export {
   applyLabelMapping,
   type LabelMapping,
@@ -351,6 +431,19 @@ export {
   LoaderPool,
   type LoaderProgress,
 } from "./src/data/loader.ts";
+export { pipelineKey, SharedBatches } from "./src/data/shared_batches.ts";
+export {
+  cropAt,
+  type CropPosition,
+  describeTta,
+  parseTta,
+  prepareGroupCrops,
+  type TtaGroup,
+  type TtaPlan,
+  ttaPlan,
+  type TtaSpec,
+  type TtaView,
+} from "./src/data/tta.ts";
 export { ProgressDisplay, type ProgressOptions } from "./src/data/progress.ts";
 
 // Metrics: GPU state, classification, ranking, calibration, bootstrap, state files, merge.
@@ -388,8 +481,57 @@ export {
   type ReliabilityBin,
   type TemperatureScaling,
 } from "./src/metrics/calibration.ts";
+export {
+  CALIBRATION_METHODS,
+  type CalibrationMethod,
+  type Calibrator,
+  CALIBRATOR_FORMAT,
+  CALIBRATOR_VERSION,
+  type CalibratorFile,
+  calibratorFromJson,
+  type CalibratorSettings,
+  calibratorToJson,
+  checkCalibratorClasses,
+  fitCalibrator,
+  type FitData,
+  parseMethods,
+  readCalibrator,
+} from "./src/metrics/calibrators/index.ts";
+export {
+  type CalibratedReport,
+  calibratedReport,
+  type CalibrationReports,
+  calibrationReports,
+  type CalibrationRow,
+  calibrationRow,
+  type CalibrationSplitOptions,
+  type CalibrationSplitReport,
+  calibrationSplitReport,
+  stratifiedSplit,
+} from "./src/metrics/calibration_split.ts";
 export { type BootstrapIntervals, type Interval } from "./src/metrics/bootstrap.ts";
+export { binomialTestHalf, mcnemar, type McNemarTest } from "./src/metrics/mcnemar.ts";
+export {
+  type ClassDelta,
+  COMPARED_METRICS,
+  type ComparedMetric,
+  compareModels,
+  type CompareOptions,
+  type Comparison,
+  comparisonSummary,
+  HIGHER_IS_BETTER,
+  type ModelRecords,
+  type ModelSummary,
+  type PairComparison,
+  type ValueWithInterval,
+} from "./src/metrics/compare.ts";
 export { decodeSnapshot, loadSnapshot, saveSnapshot } from "./src/metrics/state_file.ts";
+export {
+  readRealLabels,
+  realLabelAccuracy,
+  type RealLabelsResult,
+  validationIndex,
+} from "./src/metrics/real_labels.ts";
 export {
   type Predictions,
   readLabels,
@@ -463,7 +605,9 @@ export {
   type AveragedScore,
   type BootstrapLike,
   type CalibrationInput,
+  type CalibrationRowLike,
   type CalibrationSide,
+  type CalibrationTableLike,
   type ClassCurves,
   type ConfidenceHistograms,
   type EmbeddingInput,
@@ -482,6 +626,19 @@ export {
   type TemperatureScalingLike,
 } from "./src/report/types.ts";
 export { renderHtmlReport, writeHtmlReport } from "./src/report/html.ts";
+export {
+  type ComparisonReportInput,
+  type DisagreementExample,
+  reliabilityOverlaySvg,
+  renderComparisonHtml,
+  writeComparisonHtml,
+} from "./src/report/compare_html.ts";
+export {
+  orderFlips,
+  type TtaFlipExample,
+  type TtaLike,
+  ttaSectionHtml,
+} from "./src/report/tta_section.ts";
 export { formatJson, writeJson, writeMetricsJson } from "./src/report/json.ts";
 export {
   type CsvOptions,

@@ -19,17 +19,19 @@ import {
 } from "./data/preprocess.ts";
 import { inputSizeWarnings, modelClasses, modelPipeline } from "./models/pipeline.ts";
 import { requireSoftmaxClassifier } from "./predict.ts";
-import { type Dataset, type DatasetItem, openDataset, readCifarRecord } from "./data/datasets.ts";
+import { type Dataset, type DatasetItem, isRecordItem } from "./data/datasets.ts";
+import { loadDataset } from "./data/open.ts";
+import { readItemImage } from "./data/item_image.ts";
 import {
   applyLabelMapping,
   type LabelMapping,
   mapLabels,
   type ModelClasses,
 } from "./data/labels.ts";
-import { defaultWorkerCount, loadBatches } from "./data/loader.ts";
+import { type Batch, defaultWorkerCount, loadBatches, type LoaderOptions } from "./data/loader.ts";
 import type { FailedItem } from "./data/prepare.ts";
 import { ProgressDisplay } from "./data/progress.ts";
-import { readImage, type RgbImage } from "./data/decode.ts";
+import type { RgbImage } from "./data/decode.ts";
 import { resize } from "./data/resize.ts";
 import { MetricState } from "./metrics/state.ts";
 import type { MetricSnapshot } from "./metrics/snapshot.ts";
@@ -57,6 +59,17 @@ import {
   projectEmbeddings,
 } from "./explain/embeddings.ts";
 import { VERSION } from "./version.ts";
+import {
+  type CalibrationMethod,
+  type Calibrator,
+  checkCalibratorClasses,
+  readCalibrator,
+} from "./metrics/calibrators/index.ts";
+import { type CalibrationReports, calibrationReports } from "./metrics/calibration_split.ts";
+import { type TtaPlan, ttaPlan, type TtaSpec } from "./data/tta.ts";
+import { type TtaReport, TtaRunner } from "./tta.ts";
+import { orderFlips } from "./report/tta_section.ts";
+import { readRealLabels, realLabelAccuracy, type RealLabelsResult } from "./metrics/real_labels.ts";
 
 /** A shard of an evaluation: this process evaluates part `index` (0-based) of `count`. */
 export interface Shard {
@@ -72,8 +85,24 @@ export interface EvaluateOptions {
   model: string | ClassifierModel;
   /** Dataset: ImageFolder, labels CSV, CIFAR binary batch(es), an image, or a glob. */
   data: string | string[];
-  /** Labels CSV listing the images (paths relative to it). */
+  /**
+   * Labels CSV listing the images (paths relative to it), or an ImageNet-style
+   * ground-truth file for the image folder `data` (Kaggle LOC_val_solution.csv,
+   * `name label` text, devkit ILSVRC2012_validation_ground_truth.txt).
+   */
   labels?: string;
+  /** WordNet ids in ILSVRC2012_ID order: maps the devkit ground truth's ids. */
+  synsets?: string;
+  /** Parquet: the split of a dataset folder (`test`, `validation`). */
+  split?: string;
+  /** Parquet: the image column (default: the Image feature / only binary column). */
+  imageColumn?: string;
+  /** Parquet: the label column (default: the ClassLabel / only integer column). */
+  labelColumn?: string;
+  /** WebDataset: the json field holding the label (default "label"). */
+  labelField?: string;
+  /** ReaL labels (`real.json`): ReaL top-1/top-5 reported beside top-1. */
+  realLabels?: string;
   /** Images per batch (default 32). */
   batch?: number;
   /** Evaluate only the first N images (before sharding). */
@@ -102,6 +131,16 @@ export interface EvaluateOptions {
   exact?: boolean;
   /** Fit temperature scaling (default: when n*C <= 2^25, logits kept on the host). */
   temperature?: boolean;
+  /**
+   * Fit every calibration method on this fraction of each class (seeded by
+   * `seed`) and report each one's metrics on the rest (metrics.json
+   * `calibration_split`); keeps the logits on the host.
+   */
+  calibrationSplit?: number;
+  /** Methods of `calibrationSplit` (default all). */
+  calibrationMethods?: CalibrationMethod[];
+  /** A calibrator file (`visioneval calibrate`) to apply: metrics.json `calibrated`. */
+  calibrator?: string;
   /** Bootstrap replicates for intervals of top-1, macro-F1 and ECE (default 200; 0 = off). */
   bootstrap?: number;
   /** Seed of the bootstrap and of the embedding projection (default 0). */
@@ -116,14 +155,25 @@ export interface EvaluateOptions {
   progress?: boolean;
   /** GPU engine (default: a new one on the process GPU). */
   engine?: Engine;
+  /** Test-time augmentation: metrics with it are reported beside those without (`tta`). */
+  tta?: TtaSpec;
+  /**
+   * Where the batches come from (default {@link loadBatches}); `compare`
+   * passes a shared loader so models with the same pipeline read one pass.
+   */
+  batches?: (items: DatasetItem[], opts: LoaderOptions) => AsyncIterable<Batch>;
 }
 
 /** The metrics.json object of an evaluation: the metrics plus the run. */
-export interface EvaluationMetrics extends MetricsReport {
+export interface EvaluationMetrics extends MetricsReport, CalibrationReports {
+  /** ReaL top-1 / top-5 when ReaL labels were given. */
+  real?: RealLabelsResult;
   /** Images that were skipped, with the reason. */
   failed: FailedItem[];
   /** What ran, on what, how long it took. */
   run: RunMetadata;
+  /** With `tta`: the metrics with test-time augmentation and what it changed. */
+  tta?: TtaReport;
 }
 
 /** Run metadata written into metrics.json and the report. */
@@ -290,6 +340,27 @@ export function shardRange(n: number, shard?: Shard): [number, number] {
   return [Math.floor((index * n) / count), Math.floor(((index + 1) * n) / count)];
 }
 
+/**
+ * Items of shard `index` of `count` for items stored in several files (tar
+ * shards): whole files per shard when there are at least as many files as
+ * shards (each process then reads only its own files), else as
+ * {@link shardRange}.
+ */
+export function shardRangeByFile(
+  items: readonly DatasetItem[],
+  shard?: Shard,
+): [number, number] {
+  const n = items.length;
+  if (!shard) return [0, n];
+  const starts: number[] = [];
+  items.forEach((it, i) => {
+    if (i === 0 || it.slice?.file !== items[i - 1].slice?.file) starts.push(i);
+  });
+  if (starts.length < shard.count) return shardRange(n, shard);
+  const [a, b] = shardRange(starts.length, shard);
+  return [starts[a], b < starts.length ? starts[b] : n];
+}
+
 /** SHA-256 of a model's weights file, or null when it cannot be found or read. */
 function weightsDigest(model: string): Promise<string | null> {
   try {
@@ -326,7 +397,13 @@ export async function evaluate(opts: EvaluateOptions): Promise<EvaluationResult>
     throw new UsageError(`batch size must be a positive integer, got ${opts.batch}`);
   }
   // Everything a user can get wrong is checked before any GPU work.
-  const dataset = openEvaluationData(opts);
+  if (opts.tta && opts.embed) {
+    throw new UsageError(
+      "--embed and --tta cannot be combined yet; run the embedding without --tta",
+    );
+  }
+  const dataset = await openEvaluationData(opts);
+  const calibrator = opts.calibrator ? await readCalibrator(opts.calibrator) : undefined;
   const staged = opts.out ? await StagedOutput.open(opts.out, EVAL_OUTPUTS) : undefined;
   let model: ClassifierModel | undefined;
   try {
@@ -337,9 +414,11 @@ export async function evaluate(opts: EvaluateOptions): Promise<EvaluationResult>
     // The state records the weights' hash (merge checks it); hashed while the batches run.
     const weightsSha256 = weightsDigest(typeof opts.model === "string" ? opts.model : model.path);
     const plan = mapClasses(dataset, model, opts);
+    if (calibrator) checkCalibratorClasses(calibrator, plan.numClasses, opts.calibrator!);
     const run = await runBatches(engine, model, plan, { ...opts, batch: batchSize });
     const result = await finishEvaluation(engine, model, dataset, plan, run, {
       ...opts,
+      calibratorFile: calibrator && { calibrator, file: opts.calibrator! },
       batch: batchSize,
       times: { t0, tModel, started },
       weightsSha256,
@@ -368,8 +447,17 @@ export async function evaluate(opts: EvaluateOptions): Promise<EvaluationResult>
 }
 
 /** Step 1: the dataset, which must have labels. */
-function openEvaluationData(opts: EvaluateOptions): Dataset {
-  const dataset = openDataset(opts.data, { labels: opts.labels, limit: opts.limit });
+async function openEvaluationData(opts: EvaluateOptions): Promise<Dataset> {
+  const dataset = await loadDataset(opts.data, {
+    labels: opts.labels,
+    limit: opts.limit,
+    synsets: opts.synsets,
+    split: opts.split,
+    imageColumn: opts.imageColumn,
+    labelColumn: opts.labelColumn,
+    labelField: opts.labelField,
+  });
+  if (opts.realLabels) readRealLabels(opts.realLabels); // a bad file fails before the run
   if (dataset.labelKind === "none") {
     throw new DataError(
       `${dataset.description}: no labels found, so there is nothing to evaluate against. ` +
@@ -411,7 +499,9 @@ function mapClasses(dataset: Dataset, model: ClassifierModel, opts: EvaluateOpti
     restrict: opts.restrict,
   });
   const mapped = applyLabelMapping(dataset.items, mapping, dataset);
-  const [start, end] = shardRange(mapped.items.length, opts.shard);
+  const [start, end] = dataset.kind === "webdataset"
+    ? shardRangeByFile(mapped.items, opts.shard)
+    : shardRange(mapped.items.length, opts.shard);
   const items: DatasetItem[] = mapped.items.slice(start, end);
   // Scan skips are listed once, by the first shard.
   const skipped = start === 0 ? dataset.skipped ?? [] : [];
@@ -430,6 +520,12 @@ function mapClasses(dataset: Dataset, model: ClassifierModel, opts: EvaluateOpti
       `${dataset.description}: no images left to evaluate${
         opts.shard ? ` in shard ${opts.shard.index}/${opts.shard.count}` : ""
       }${mapped.dropped.length ? ` (${mapped.dropped.length} dropped by the class mapping)` : ""}`,
+    );
+  }
+  if (opts.realLabels && model.numClasses !== 1000) {
+    throw new DataError(
+      `--real-labels ${opts.realLabels}: ReaL labels are ImageNet-1k class indices, but the ` +
+        `model has ${model.numClasses} classes`,
     );
   }
   const pipeline = modelPipeline(model, opts.preprocess);
@@ -482,6 +578,8 @@ interface BatchRun {
   failed: FailedItem[];
   /** Whether the state keeps the logits (temperature scaling). */
   fitT: boolean;
+  /** The test-time-augmentation side, when asked for. */
+  tta?: TtaRunner;
   tLoop: number;
   tFinish: number;
 }
@@ -505,10 +603,12 @@ async function runBatches(
     numClasses,
     calibrationBins: opts.bins ?? 15,
     keepScores: opts.exact ?? bigExact,
-    keepLogits: fitT,
+    // Calibration on a split or with a calibrator works from the logits too.
+    keepLogits: fitT || opts.calibrationSplit !== undefined || opts.calibrator !== undefined,
     sampleOffset: start,
   });
   const store = new TopKStore(engine, Math.min(k, numClasses));
+  const ttaSide = opts.tta ? ttaSetup(engine, plan, opts.tta, store.k, bigExact, opts) : undefined;
   // Embedding features come from the same forward passes (no second pass).
   const features = opts.embed && opts.out ? new FeatureCollector(engine) : undefined;
   const subsetTensor = subset
@@ -523,25 +623,33 @@ async function runBatches(
   const tLoop = performance.now();
   try {
     for await (
-      const batch of loadBatches(items, {
+      const batch of (opts.batches ?? loadBatches)(items, {
         preprocess: plan.pipeline,
         batchSize: opts.batch,
         workers: opts.workers ?? defaultWorkerCount(),
+        tta: ttaSide?.plan.groups,
       })
     ) {
       failed.push(...batch.failed);
       done += batch.items.length + batch.failed.length;
       const b = batch.items.length;
       if (b > 0) {
-        const pixels = engine.upload(batch.pixels, batch.shape, "pixels");
-        const out = model.forward(engine, pixels, { features: Boolean(features) });
-        const logits = out.logits;
-        pixels.release();
-        const scores = subsetTensor ? gatherColumns(engine, logits, subsetTensor) : logits;
         const labels = Int32Array.from(batch.items, (it) => toMetricLabel[it.label!]);
-        state.update(scores, labels, {
-          indices: batch.items.map((it) => globalIndex.get(it.path)!),
-        });
+        const indices = batch.items.map((it) => globalIndex.get(it.path)!);
+        let out: { logits: Tensor; features?: Tensor };
+        if (ttaSide) {
+          // The views of the batch; the plain view's scores come back for this state.
+          out = { logits: ttaSide.runner.update(model, batch, subsetTensor, labels, indices) };
+        } else {
+          const pixels = engine.upload(batch.pixels, batch.shape, "pixels");
+          out = model.forward(engine, pixels, { features: Boolean(features) });
+          pixels.release();
+        }
+        const logits = out.logits;
+        const scores = subsetTensor && !ttaSide
+          ? gatherColumns(engine, logits, subsetTensor)
+          : logits;
+        state.update(scores, labels, { indices });
         store.add(scores);
         if (features && out.features) {
           // metric label space (the class subset when restricted), like the rest of the report
@@ -561,6 +669,7 @@ async function runBatches(
   } catch (e) {
     state.release();
     store.release();
+    ttaSide?.runner.release();
     throw e;
   } finally {
     subsetTensor?.release();
@@ -568,6 +677,7 @@ async function runBatches(
   if (evaluated.length === 0 && nTotal > 0) {
     state.release();
     store.release();
+    ttaSide?.runner.release();
     const first = failed[plan.failed.length] ?? failed[0];
     throw new DataError(
       `none of the ${nTotal} images could be read (first failure: ${first?.path}: ${first?.reason})`,
@@ -581,9 +691,30 @@ async function runBatches(
     globalIndex,
     failed,
     fitT,
+    tta: ttaSide?.runner,
     tLoop,
     tFinish: performance.now(),
   };
+}
+
+/** The TTA plan of the evaluation's pipeline and its runner (own state, own top-k store). */
+function ttaSetup(
+  engine: Engine,
+  plan: ClassPlan,
+  spec: TtaSpec,
+  k: number,
+  bigExact: boolean,
+  opts: EvaluateOptions,
+): { plan: TtaPlan; runner: TtaRunner } {
+  const tta = ttaPlan(plan.pipeline, spec);
+  for (const w of tta.warnings) console.error(`visioneval: warning: ${w}`);
+  const runner = new TtaRunner(engine, tta, new TopKStore(engine, k), {
+    numClasses: plan.numClasses,
+    calibrationBins: opts.bins ?? 15,
+    keepScores: opts.exact ?? bigExact,
+    sampleOffset: plan.start,
+  });
+  return { plan: tta, runner };
 }
 
 /** Step 4: one readback, the metrics in float64, the predictions and the run metadata. */
@@ -597,6 +728,7 @@ async function finishEvaluation(
     batch: number;
     times: { t0: number; tModel: number; started: string };
     weightsSha256: Promise<string | null>;
+    calibratorFile?: { calibrator: Calibrator; file: string };
   },
 ): Promise<EvaluationResult> {
   const { state, store, evaluated, tLoop, tFinish } = run;
@@ -617,6 +749,9 @@ async function finishEvaluation(
       );
     });
     top = await store.read();
+  } catch (e) {
+    run.tta?.release();
+    throw e;
   } finally {
     state.release();
     store.release();
@@ -637,11 +772,23 @@ async function finishEvaluation(
     confidence: top.probs[i * kk],
     top5: Array.from(top.indices.subarray(i * kk, (i + 1) * kk), toModel),
   }));
+  // ReaL labels are ImageNet-1k indices: scored in the model's own label space.
+  const real = opts.realLabels
+    ? realLabelAccuracy(predictions, readRealLabels(opts.realLabels), opts.realLabels)
+    : undefined;
   const tEnd = performance.now();
   const loopS = (tFinish - tLoop) / 1000;
   const { t0, tModel, started } = opts.times;
   const metrics: EvaluationMetrics = {
     ...report,
+    ...calibrationReports(snapshot.logits, snapshot.samples?.label ?? [], snapshot.numClasses, {
+      split: opts.calibrationSplit,
+      methods: opts.calibrationMethods,
+      seed: opts.seed,
+      bins: snapshot.calibrationBins,
+      calibrator: opts.calibratorFile,
+    }),
+    ...(real ? { real } : {}),
     failed: run.failed,
     run: {
       version: VERSION,
@@ -667,6 +814,13 @@ async function finishEvaluation(
       started,
     },
   };
+  if (run.tta) {
+    metrics.tta = await run.tta.finish({ metrics, predictions }, toModel, {
+      topk: k,
+      bootstrap: opts.bootstrap ?? 200,
+      seed: opts.seed ?? 0,
+    });
+  }
   const classNames = displayNames(plan.classes, dataset.classes, plan.mapping.datasetToModel);
   snapshot.provenance = {
     command: "eval",
@@ -719,13 +873,13 @@ async function writeEvaluation(
   return await out.commit("metrics.json");
 }
 
-/** Decodes an item's image (a file or a CIFAR record). */
-async function itemImage(item: DatasetItem): Promise<RgbImage> {
-  return item.record ? await readCifarRecord(item.record) : await readImage(item.path);
+/** Decodes an item's image (a file, a CIFAR record, a tar member or a parquet row). */
+function itemImage(item: DatasetItem): Promise<RgbImage> {
+  return readItemImage(item);
 }
 
 /** A thumbnail no larger than `max` pixels on its longer side. */
-function thumbnail(img: RgbImage, max = 128): RgbImage {
+export function thumbnail(img: RgbImage, max = 128): RgbImage {
   const s = Math.min(1, max / Math.max(img.width, img.height));
   if (s === 1 && img.width >= 48) return img;
   // Small images (CIFAR) are enlarged so they can be seen.
@@ -773,7 +927,7 @@ async function reportInput(r: EvaluationResult, ctx: WriteContext): Promise<Repo
     const chosen = wrong.slice(0, ctx.explain);
     const sources = await Promise.all(chosen.map(async (p) => {
       const item = byPath.get(p.path)!;
-      return item.record ? { path: p.path, image: await itemImage(item) } : p.path;
+      return isRecordItem(item) ? { path: p.path, image: await itemImage(item) } : p.path;
     }));
     const ex = await explainImages(ctx.engine, ctx.model, sources, {
       pipeline: ctx.pipeline,
@@ -800,8 +954,22 @@ async function reportInput(r: EvaluationResult, ctx: WriteContext): Promise<Repo
     embedding = embeddingInput(ctx.features, projection);
   }
 
+  // The images TTA changed, in the report's label space, with thumbnails.
+  const toReport = (c: number) => (ctx.subset ? ctx.subset.indexOf(c) : c);
+  const ttaFlips = m.tta
+    ? await Promise.all(
+      orderFlips(m.tta.flipped.images).slice(0, ctx.gallery).map(async (f) => ({
+        ...f,
+        label: toReport(f.label),
+        before: toReport(f.before),
+        after: toReport(f.after),
+        thumbnail: await itemImage(byPath.get(f.path)!).then(thumbnail, () => undefined),
+      })),
+    )
+    : undefined;
   const ts = m.temperature_scaling;
   return {
+    ttaFlips,
     metrics: m,
     classNames: metricNames,
     title: `Evaluation of ${ctx.model.path}`,

@@ -15,6 +15,7 @@ import type { PreprocessOverrides } from "./data/preprocess.ts";
 import { topk as topkOp } from "./ops/topk.ts";
 import { modelClasses, modelPipeline } from "./models/pipeline.ts";
 import { DataError, ModelLayoutError } from "./errors.ts";
+import type { Calibrator } from "./metrics/calibrators/common.ts";
 
 /** An image to classify: a file path, or decoded pixels with a name. */
 export type PredictInput = string | { path: string; image: RgbImage };
@@ -37,6 +38,11 @@ export interface PredictOptions {
   preprocess?: PreprocessOverrides;
   /** GPU engine (default: a new one on the process GPU). */
   engine?: Engine;
+  /**
+   * A fitted calibrator (`readCalibrator`): the probabilities are its output
+   * (logits read back, top-k on the host) instead of the GPU softmax.
+   */
+  calibrator?: Calibrator;
   /**
    * When given, images that cannot be decoded are skipped and listed here
    * (path + reason) instead of raising a DataError.
@@ -96,9 +102,16 @@ export async function predict(
       run.forEach((r, i) => pixels.set(r.px, i * per));
       const x = engine.upload(pixels, [run.length, 3, h, w], "pixels");
       const { logits } = model.forward(engine, x, {});
-      const tk = topkOp(engine, logits, k);
-      const [idx, prob] = await engine.read(tk.indices, tk.probs);
-      for (const t of [x, logits, tk.indices, tk.probs]) t.release();
+      let idx: ArrayLike<number>, prob: ArrayLike<number>;
+      if (opts.calibrator) {
+        const [z] = await engine.read(logits);
+        [idx, prob] = topkRows(opts.calibrator.apply(z), model.numClasses, k);
+        for (const t of [x, logits]) t.release();
+      } else {
+        const tk = topkOp(engine, logits, k);
+        [idx, prob] = await engine.read(tk.indices, tk.probs);
+        for (const t of [x, logits, tk.indices, tk.probs]) t.release();
+      }
       await engine.tuneKernels(); // GPU kernel path: once per new shape
       run.forEach((r, i) => {
         out.push({
@@ -112,6 +125,20 @@ export async function predict(
     }
   }
   return out;
+}
+
+/** Top-k of each row of probabilities [n, C] (ties: lower class first, as the GPU top-k). */
+function topkRows(p: Float64Array, C: number, k: number): [Int32Array, Float64Array] {
+  const n = p.length / C, idx = new Int32Array(n * k), prob = new Float64Array(n * k);
+  for (let i = 0; i < n; i++) {
+    const order = Array.from({ length: C }, (_, c) => c)
+      .sort((a, b) => p[i * C + b] - p[i * C + a] || a - b);
+    for (let j = 0; j < k; j++) {
+      idx[i * k + j] = order[j];
+      prob[i * k + j] = p[i * C + order[j]];
+    }
+  }
+  return [idx, prob];
 }
 
 /**

@@ -196,8 +196,8 @@ export function hostGradCam(
 }
 
 /**
- * Checks a CNN against case `name`'s references in `dir` (`.ref` and
- * `.ref_odd`): feature-map shape; logits, pooled features, feature map and
+ * Checks a CNN (or any pooled classifier) against case `name`'s references in `dir` (`suffixes`,
+ * default `.ref` and `.ref_odd`): feature-map shape; logits, pooled features, feature map and
  * host Grad-CAM within 1e-4 relative. Returns one line of measured
  * differences per reference.
  */
@@ -206,9 +206,10 @@ export async function checkCnnCase(
   model: ClassifierModel,
   dir: string,
   name: string,
+  suffixes: readonly string[] = ["ref", "ref_odd"],
 ): Promise<string[]> {
   const lines: string[] = [];
-  for (const suffix of ["ref", "ref_odd"]) {
+  for (const suffix of suffixes) {
     const ref = await readRef(join(dir, `${name}.${suffix}.safetensors`));
     const o = await runCnn(engine, model, ref.pixels);
     if (o.mapShape.join() !== ref.feature_map.shape.join()) {

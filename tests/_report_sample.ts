@@ -6,6 +6,8 @@
  */
 import { CIFAR10_CLASSES } from "../src/data/datasets.ts";
 import { computeMetricsFromArrays } from "../src/metrics/report.ts";
+import { calibrationSplitReport } from "../src/metrics/calibration_split.ts";
+import { CALIBRATION_METHODS } from "../src/metrics/calibrators/index.ts";
 import { turbo } from "../src/report/colormap.ts";
 import { curvesFromScores } from "../src/report/curves.ts";
 import type { ClassCurves, RasterImage, ReportInput } from "../src/report/types.ts";
@@ -101,6 +103,10 @@ export function sampleReport(opts: SampleOptions = {}): ReportInput {
     temperatureScaling: opts.calibrate ?? C <= 100,
     bootstrap: C <= 100 ? 100 : 0,
   });
+  // Every calibration method on a split (the report's "Calibration methods" section).
+  const calibrationSplit = C <= 100
+    ? calibrationSplitReport(logits, labels, C, { fraction: 0.5, methods: CALIBRATION_METHODS })
+    : undefined;
   // Per-sample probabilities for curves and predictions.
   const probs = new Float64Array(n * C), pred = new Int32Array(n), conf = new Float64Array(n);
   for (let i = 0; i < n; i++) {
@@ -173,6 +179,7 @@ export function sampleReport(opts: SampleOptions = {}): ReportInput {
   return {
     metrics: {
       ...metrics,
+      calibration_split: calibrationSplit,
       failed: [
         {
           path: "data/val/broken, truncated.jpg",

@@ -386,6 +386,23 @@ Deno.test("preprocess: HF ConvNext/DeiT processors, overrides, bad configs", asy
     c = preprocessConfigFromModelDir(dir);
     assert.deepEqual([c.resizeMode, c.size, c.crop], ["exact", [256, 256], [224, 224]]);
 
+    // Hugging Face EfficientNetImageProcessor: include_top divides by image_std twice,
+    // rescale_offset maps x to (x - 127.5) / 255.
+    await write({
+      image_processor_type: "EfficientNetImageProcessor",
+      size: { height: 224, width: 224 },
+      image_mean: [0.5, 0.25, 0.125],
+      image_std: [0.5, 0.25, 2],
+      include_top: true,
+      rescale_offset: true,
+      rescale_factor: 1 / 255,
+    });
+    const e = preprocessConfigFromModelDir(dir);
+    assert.deepEqual(e.std, [0.25, 0.0625, 4]);
+    assert.deepEqual(e.mean, [1, 0.75, 0.625]);
+    await write({ image_processor_type: "EfficientNetImageProcessor", include_top: false });
+    assert.deepEqual(preprocessConfigFromModelDir(dir).std, [0.5, 0.5, 0.5]);
+
     // Overrides from CLI flags merge on top.
     const o = applyOverrides(c, { cropPct: 0.9, interpolation: "bilinear", mean: [0, 0, 0] });
     assert.deepEqual([o.resizeMode, o.size, o.crop], ["shortest", [248, 248], [224, 224]]);

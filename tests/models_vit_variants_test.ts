@@ -18,13 +18,14 @@ import { readRef, refsTest, relDiff } from "./_family_refs.ts";
 
 const engine = await Engine.create();
 
-// [case, references]: "ref" at the trained 32x32 grid, "ref_odd" at 40x48 (resized positions).
+// [case, references]: "ref" at the trained 32x32 grid, "ref_odd" at 40x48 (resized positions;
+// BEiT: 44x36).
 const CASES: [string, string[]][] = [
   ["hf_dinov2", ["ref", "ref_odd"]],
   ["hf_dinov2_registers", ["ref", "ref_odd"]],
   ["timm_vit_reg_ls", ["ref", "ref_odd"]],
   ["timm_vit_avg_fcnorm", ["ref", "ref_odd"]],
-  ["hf_beit", ["ref"]],
+  ["hf_beit", ["ref", "ref_odd"]], // ref_odd: 44x36, an 11x9 grid (bias tables resized)
 ];
 
 for (const [name, suffixes] of CASES) {
@@ -108,14 +109,24 @@ refsTest(
 );
 
 refsTest(
-  "beit: relative position bias only at its trained grid; other grids refused with the size",
+  "beit: with absolute position embeddings beside the relative bias, other grids are refused",
   async (dir) => {
-    const model = await loadModel(join(dir, "hf_beit"), engine);
+    const { caseVariant } = await import("./_family_refs.ts");
+    const path = await caseVariant(dir, "hf_beit", {
+      config: { use_absolute_position_embeddings: true },
+      tensors: (t) => {
+        t["beit.embeddings.position_embeddings"] = {
+          data: new Float32Array(65 * 48),
+          shape: [1, 65, 48],
+        };
+      },
+    });
+    const model = await loadModel(path, engine);
     try {
       const x = engine.upload(new Float32Array(1 * 3 * 40 * 48), [1, 3, 40, 48], "pixels");
       assert.throws(
         () => model.forward(engine, x),
-        /relative position bias is for 8x8; resize images to 32x32/,
+        /absolute position embeddings and relative position bias are for 8x8; resize images to 32x32/,
       );
       x.release();
     } finally {
@@ -123,6 +134,20 @@ refsTest(
     }
   },
 );
+
+Deno.test("beit: a table resized to its own grid is unchanged; class rows are kept", async () => {
+  const { resizeRelativeTable } = await import("../src/nn/transformer.ts");
+  const heads = 2, rows = 5 * 5 + 3;
+  const table = Float32Array.from({ length: rows * heads }, (_, i) => Math.sin(i));
+  assert.deepEqual(resizeRelativeTable(table, heads, [3, 3], [3, 3]), table);
+  const up = resizeRelativeTable(table, heads, [3, 3], [4, 2]); // 7x3 offsets
+  assert.equal(up.length, (7 * 3 + 3) * heads);
+  assert.deepEqual(up.subarray(7 * 3 * heads), table.subarray(25 * heads));
+  // Output (0, 0) of a 5 -> 7 row / 5 -> 3 column resize samples (0, 1/3): rows clamped at the
+  // edge, columns 2/3 of column 0 and 1/3 of column 1 (bilinear, align_corners false).
+  assert.ok(Math.abs(up[0] - (2 / 3 * table[0] + 1 / 3 * table[heads])) < 1e-6);
+  assert.throws(() => resizeRelativeTable(table, 3, [3, 3], [4, 4]), /is not \[28, 3\]/);
+});
 
 Deno.test("beit: the dense relative position bias indexes the table as the library does", async () => {
   const { relativePositionBias } = await import("../src/nn/transformer.ts");

@@ -17,6 +17,7 @@ import {
   pair,
   uploadConvWeight,
 } from "../src/ops/conv2d.ts";
+import { resolvePadding } from "../src/ops/padding.ts";
 import { numel, type Tensor } from "../src/tensor.ts";
 import { engineOn, pathLabel, TILINGS } from "./_kernel_paths.ts";
 import { assertRelClose, FULL, randomF32, rng } from "./_helpers.ts";
@@ -34,8 +35,10 @@ export function conv2dRef(
   const [n, c, h, wd] = xs;
   const [o, cg, kh, kw] = ws;
   const groups = opts.groups ?? 1;
-  const [sh, sw] = pair(opts.stride, 1), [ph, pw] = pair(opts.padding, 0);
+  const [sh, sw] = pair(opts.stride, 1);
   const [dh, dw] = pair(opts.dilation, 1);
+  const pad = resolvePadding(opts.padding, h, wd, [kh, kw], [sh, sw], [dh, dw]);
+  const ph = pad.top, pw = pad.left;
   const [, , ho, wo] = conv2dShape(xs, ws, opts);
   const og = o / groups;
   const y = new Float64Array(n * o * ho * wo);
@@ -367,7 +370,9 @@ Deno.test({
       const [, o, ho, wo] = conv2dShape(xs, ws, opts);
       const [, c, h, wd] = xs;
       const [, , kh, kw] = ws;
-      const [sh, sw] = pair(opts.stride, 1), [ph, pw] = pair(opts.padding, 0);
+      const [sh, sw] = pair(opts.stride, 1);
+      const pad = resolvePadding(opts.padding, h, wd, [kh, kw], [sh, sw]);
+      const ph = pad.top, pw = pad.left;
       const r = rng(43);
       const sampled: number[] = [], ref: number[] = [];
       for (let t = 0; t < 2048; t++) {

@@ -43,6 +43,7 @@ Deno.test("html report: self-contained, escaped, all sections, well-formed SVG",
     const id of [
       "summary",
       "calibration",
+      "calibration-methods",
       "confusion",
       "per-class",
       "curves",

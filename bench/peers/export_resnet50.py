@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Exports one torchvision CNN (ResNet-50 by default, ConvNeXt-T, EfficientNet-B0 or MobileNetV3-L;
+"""Exports one torchvision model (ResNet-50 by default, ConvNeXt-T, EfficientNet-B0, MobileNetV3-L or Swin-T;
 random weights, fixed seed)
 twice:
 
@@ -11,7 +11,7 @@ so both engines run the identical network and their logits can be compared.
 Needs Debian's python3-torch and python3-torchvision (no other packages):
 
   apt-get install python3-torch python3-torchvision
-  /usr/bin/python3 bench/peers/export_resnet50.py /tmp/visioneval-ort [resnet50|convnext_tiny|efficientnet_b0|mobilenet_v3_large]
+  /usr/bin/python3 bench/peers/export_resnet50.py /tmp/visioneval-ort [resnet50|convnext_tiny|efficientnet_b0|mobilenet_v3_large|swin_t]
 
 Never commit the outputs (about 100 MB each).
 """
@@ -45,8 +45,9 @@ def write_safetensors(path, tensors):
 def main():
     out = sys.argv[1] if len(sys.argv) > 1 else "/tmp/visioneval-ort"
     arch = sys.argv[2] if len(sys.argv) > 2 else "resnet50"
-    if arch not in ("resnet50", "convnext_tiny", "efficientnet_b0", "mobilenet_v3_large"):
-        sys.exit(f"unknown arch {arch}: resnet50, convnext_tiny, efficientnet_b0 or mobilenet_v3_large")
+    archs = ("resnet50", "convnext_tiny", "efficientnet_b0", "mobilenet_v3_large", "swin_t")
+    if arch not in archs:
+        sys.exit(f"unknown arch {arch}: {', '.join(archs)}")
     os.makedirs(out, exist_ok=True)
     torch.manual_seed(0)
     model = getattr(torchvision.models, arch)(weights=None)

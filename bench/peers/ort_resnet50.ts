@@ -1,5 +1,5 @@
 /**
- * Opt-in peer benchmark: the same torchvision ResNet-50, ConvNeXt-T, EfficientNet-B0 or MobileNetV3-L
+ * Opt-in peer benchmark: the same torchvision ResNet-50, ConvNeXt-T, EfficientNet-B0, MobileNetV3-L or Swin-T
  * (`--arch convnext_tiny`; identical random weights) run by visioneval and by onnxruntime-web's WebGPU execution
  * provider, in one Deno process on the same adapter. Prints images/s for
  * both at each batch size and checks that both match PyTorch's logits.

@@ -5,7 +5,7 @@ Usage: /usr/bin/python3 scripts/families/gen_mobilenet_refs.py OUTDIR [name ...]
 
 Follows gen_refs.py's conventions (and reuses its helpers): each case writes OUTDIR/<name>/model.safetensors
 (+ config.json where the case has one), OUTDIR/<name>.ref.safetensors for a 64x64 input (B=3) and
-OUTDIR/<name>.ref_odd.safetensors for a 72x56 input (B=2) with F32 `pixels`, `logits`, `features` (the pooled
+OUTDIR/<name>.ref_odd.safetensors for an odd 67x53 input (B=2) with F32 `pixels`, `logits`, `features` (the pooled
 vector the classifier reads), `feature_map` (output of the final 1x1 conv + BN + activation, NCHW), `gradcam`
 and I32 `target_class`; OUTDIR/manifest.json lists the cases. References are computed in float64
 (`model.double()` on the float32 weights as stored). Random init: every conv / linear weight ~ N(0, 1/fan_in),
@@ -22,13 +22,27 @@ import time
 import torch
 import torch.nn.functional as F
 import torchvision
+from functools import partial
+
 from torchvision.models import efficientnet_b0, mobilenet_v2, mobilenet_v3_large, mobilenet_v3_small
+from torchvision.models.efficientnet import EfficientNet, FusedMBConvConfig, MBConvConfig
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import gen_refs as g  # noqa: E402  (helpers: randomize_*, centre_bias, cnn_ref, writers)
 
-HW, ODD_HW = (64, 64), (72, 56)
+HW, ODD_HW = (64, 64), (67, 53)
 CLASSES = 10
+
+def small_efficientnet_v2():
+    """torchvision's EfficientNet class with efficientnet_v2_s's structure (fused MBConv stages without and with
+    expansion, then MBConv + SE stages; strides 1,2,2,2,1,2; BN eps 0.001, as torchvision's efficientnet_v2_*
+    builders) at a fraction of its widths and depths, so the references stay quick."""
+    setting = [FusedMBConvConfig(1, 3, 1, 16, 16, 2), FusedMBConvConfig(4, 3, 2, 16, 24, 2),
+               FusedMBConvConfig(4, 3, 2, 24, 32, 2), MBConvConfig(4, 3, 2, 32, 48, 2),
+               MBConvConfig(6, 3, 1, 48, 64, 2), MBConvConfig(6, 3, 2, 64, 96, 2)]
+    return EfficientNet(setting, dropout=0.2, num_classes=CLASSES, last_channel=320,
+                        norm_layer=partial(torch.nn.BatchNorm2d, eps=1e-3))
+
 
 # name -> (constructor, description of what it checks)
 CASES = {
@@ -49,6 +63,11 @@ CASES = {
         lambda: efficientnet_b0(num_classes=CLASSES),
         "torchvision efficientnet_b0: 7 stages of MBConv (16 blocks, 3x3 and 5x5 depthwise, SE with SiLU + "
         "sigmoid in every block), SiLU, BN eps 1e-5, final conv 1280, classifier.1"),
+    "tv_efficientnet_v2": (
+        small_efficientnet_v2,
+        "torchvision EfficientNet (efficientnet_v2_s's 6-stage structure at widths 16..96, 2 blocks per stage): "
+        "FusedMBConv without expansion (3x3 conv + BN + SiLU, residual after the activation), FusedMBConv with "
+        "expansion (3x3 conv to 4x + 1x1 project), MBConv with SE; BN eps 0.001; final conv 320, classifier.1"),
 }
 
 
@@ -63,8 +82,14 @@ def tv_block_to_timm(sd, src, dst, out):
     kids = sorted({int(k[len(src) + 1:].split(".")[0]) for k in sd if k.startswith(src + ".")})
     convs = [i for i in kids if f"{src}.{i}.0.weight" in sd]
     se = [i for i in kids if f"{src}.{i}.fc1.weight" in sd]
-    names = [("conv_pw", "bn1"), ("conv_dw", "bn2"), ("conv_pwl", "bn3")] if len(convs) == 3 else \
-        [("conv_dw", "bn1"), ("conv_pw", "bn2")]
+    first = sd[f"{src}.{convs[0]}.0.weight"].shape
+    fused = not se and first[1] != 1 and first[2] > 1  # EfficientNetV2's FusedMBConv: a full k x k conv first
+    if fused:  # timm EdgeResidual, or ConvBnAct without expansion
+        names = [("conv_exp", "bn1"), ("conv_pwl", "bn2")] if len(convs) == 2 else [("conv", "bn1")]
+    elif len(convs) == 3:
+        names = [("conv_pw", "bn1"), ("conv_dw", "bn2"), ("conv_pwl", "bn3")]
+    else:
+        names = [("conv_dw", "bn1"), ("conv_pw", "bn2")]
     for i, (c, b) in zip(convs, names):
         for k, v in sd.items():
             if k.startswith(f"{src}.{i}.0."):
@@ -78,7 +103,8 @@ def tv_block_to_timm(sd, src, dst, out):
 
 
 def tv_to_timm(sd, arch):
-    """torchvision efficientnet_b* / mobilenet_v3_* state dict -> timm efficientnet_b* / mobilenetv3_*."""
+    """torchvision efficientnet_b* / efficientnet_v2_* / mobilenet_v3_* state dict -> timm efficientnet_b* /
+    efficientnetv2_* / mobilenetv3_*."""
     out = {}
     for k, v in sd.items():
         if k.startswith("features.0.0."):
@@ -180,6 +206,11 @@ TIMM_CASES = {
         "final 1x1 ConvBnAct as blocks.6.0.{conv,bn1}, classifier.0 as conv_head [640,480,1,1] with bias on the "
         "pooled features, classifier.3 as classifier), no config.json (detected from names); references from the "
         "torchvision module with every BatchNorm eps set to timm's 1e-5"),
+    "timm_efficientnetv2": (
+        "tv_efficientnet_v2", "efficientnet", None, 1e-5,
+        "the tv_efficientnet_v2 weights renamed to timm efficientnetv2_* (blocks.0.j.{conv,bn1} ConvBnAct, "
+        "blocks.1-2.j.{conv_exp,bn1,conv_pwl,bn2} EdgeResidual, InvertedResidual after), no config.json "
+        "(detected from names); references from the torchvision module with timm's BN eps 1e-5"),
 }
 
 
@@ -201,21 +232,244 @@ def build_timm(name, tv_sd):
     return tv_to_timm(tv_sd, arch), config, ref, odd, checks
 
 
+# ------------------------------------------------------------------ padding: TensorFlow "same", Hugging Face
+
+def tf_same_pad(n, k, s, d=1):
+    """TensorFlow SAME along one axis (timm's pad_same / get_same_padding, HF's apply_tf_padding):
+    total = max((ceil(n / s) - 1) * s + (k - 1) * d + 1 - n, 0), [total // 2 before, the rest after]."""
+    total = max((-(-n // s) - 1) * s + (k - 1) * d + 1 - n, 0)
+    return total // 2, total - total // 2
+
+
+class PadConv(torch.nn.Module):
+    """`conv` run on an explicitly zero-padded input with no padding of its own: `pad` is "same"
+    (TensorFlow's rule from the input size, as timm's Conv2dSame and HF MobileNetV2's tf_padding) or a fixed
+    (left, right, top, bottom) as HF EfficientNet's nn.ZeroPad2d before a padding="valid" conv."""
+
+    def __init__(self, conv, pad):
+        super().__init__()
+        self.conv, self.pad = conv, pad
+
+    def forward(self, x):
+        c = self.conv
+        if self.pad == "same":
+            t, b = tf_same_pad(x.shape[-2], c.kernel_size[0], c.stride[0], c.dilation[0])
+            le, r = tf_same_pad(x.shape[-1], c.kernel_size[1], c.stride[1], c.dilation[1])
+            pad = (le, r, t, b)
+        else:
+            pad = self.pad
+        return F.conv2d(F.pad(x, pad), c.weight, c.bias, c.stride, 0, c.dilation, c.groups)
+
+
+def repad(m, pad_of):
+    """Replaces every Conv2d `c` of `m` for which pad_of(c) is not None by PadConv(c, pad_of(c))."""
+    for name, child in list(m.named_children()):
+        if isinstance(child, torch.nn.Conv2d):
+            pad = pad_of(child)
+            if pad is not None:
+                setattr(m, name, PadConv(child, pad))
+        else:
+            repad(child, pad_of)
+    return m
+
+
+def check_same_pad_coincides():
+    """Where TensorFlow SAME is PyTorch's symmetric k // 2 (stride 1, odd k; stride 2 on an odd input for
+    k = 3), PadConv(conv, "same") must equal the conv itself."""
+    torch.manual_seed(5)
+    for k, stride, hw in ((3, 1, (10, 9)), (5, 1, (8, 11)), (3, 2, (11, 9))):
+        conv = torch.nn.Conv2d(4, 6, k, stride, k // 2).double()
+        x = torch.randn(2, 4, *hw, dtype=torch.float64)
+        with torch.no_grad():
+            assert g.max_rel(PadConv(conv, "same")(x), conv(x)) < 1e-14, (k, stride, hw)
+
+
+def set_bn_eps(m, eps):
+    for bn in m.modules():
+        if isinstance(bn, torch.nn.BatchNorm2d):
+            bn.eps = eps
+    return m
+
+
+def avg_head(m, pool=None):
+    """(pooled, logits) from the final feature map: adaptive mean (torchvision) or `pool` (HF EfficientNet's
+    AvgPool2d(hidden_dim, ceil_mode=True), the mean over a map smaller than hidden_dim)."""
+    def head_fn(a):
+        p = (pool(a) if pool else F.adaptive_avg_pool2d(a, 1)).flatten(1)
+        return p, m.classifier(p)
+    return head_fn
+
+
+def hf_labels(classes):
+    return {"id2label": {str(i): f"class_{i}" for i in range(classes)},
+            "label2id": {f"class_{i}": i for i in range(classes)}}
+
+
+def tv_mobilenet_v2_to_hf(sd):
+    """torchvision mobilenet_v2 -> HF MobileNetV2ForImageClassification: features.0 = conv_stem.first_conv,
+    features.1 (no expansion) = conv_stem.{conv_3x3, reduce_1x1}, features.i = layer.(i-2).{expand_1x1,
+    conv_3x3, reduce_1x1}, features.18 = conv_1x1, classifier.1 = classifier."""
+    last = max(int(k.split(".")[1]) for k in sd if k.startswith("features."))
+    pairs = [("features.0.0.", "conv_stem.first_conv.convolution."),
+             ("features.0.1.", "conv_stem.first_conv.normalization."),
+             ("features.1.conv.0.0.", "conv_stem.conv_3x3.convolution."),
+             ("features.1.conv.0.1.", "conv_stem.conv_3x3.normalization."),
+             ("features.1.conv.1.", "conv_stem.reduce_1x1.convolution."),
+             ("features.1.conv.2.", "conv_stem.reduce_1x1.normalization."),
+             (f"features.{last}.0.", "conv_1x1.convolution."),
+             (f"features.{last}.1.", "conv_1x1.normalization.")]
+    for i in range(2, last):
+        for src, dst in (("0.0", "expand_1x1.convolution"), ("0.1", "expand_1x1.normalization"),
+                         ("1.0", "conv_3x3.convolution"), ("1.1", "conv_3x3.normalization"),
+                         ("2", "reduce_1x1.convolution"), ("3", "reduce_1x1.normalization")):
+            pairs.append((f"features.{i}.conv.{src}.", f"layer.{i - 2}.{dst}."))
+    out = {}
+    for k, v in sd.items():
+        if k.startswith("classifier.1."):
+            out["classifier." + k[len("classifier.1."):]] = v
+            continue
+        src = next(p for p in pairs if k.startswith(p[0]))
+        out["mobilenet_v2." + src[1] + k[len(src[0]):]] = v
+    assert len(out) == len(sd)
+    return out
+
+
+def tv_efficientnet_to_hf(sd):
+    """torchvision efficientnet_b* -> HF EfficientNetForImageClassification (blocks numbered across stages)."""
+    out = {}
+    last = max(int(k.split(".")[1]) for k in sd if k.startswith("features."))
+    heads = {"features.0.0.": "efficientnet.embeddings.convolution.",
+             "features.0.1.": "efficientnet.embeddings.batchnorm.",
+             f"features.{last}.0.": "efficientnet.encoder.top_conv.",
+             f"features.{last}.1.": "efficientnet.encoder.top_bn.", "classifier.1.": "classifier."}
+    for k, v in sd.items():
+        for src, dst in heads.items():
+            if k.startswith(src):
+                out[dst + k[len(src):]] = v
+    b = 0
+    for s in range(1, last):
+        for j in range(len({k.split(".")[2] for k in sd if k.startswith(f"features.{s}.")})):
+            src = f"features.{s}.{j}.block"
+            kids = sorted({int(k[len(src) + 1:].split(".")[0]) for k in sd if k.startswith(src + ".")})
+            names = ["expansion.expand_", "depthwise_conv.depthwise_", None, "projection.project_"][4 - len(kids):]
+            dst = f"efficientnet.encoder.blocks.{b}"
+            for i, nm in zip(kids, names):
+                for k, v in sd.items():
+                    if nm is None and k.startswith(f"{src}.{i}.fc"):
+                        fc, t = k[len(f"{src}.{i}."):].split(".")
+                        out[f"{dst}.squeeze_excite.{'reduce' if fc == 'fc1' else 'expand'}.{t}"] = v
+                    elif nm and k.startswith(f"{src}.{i}.0."):
+                        out[f"{dst}.{nm}conv.{k[len(f'{src}.{i}.0.'):]}"] = v
+                    elif nm and k.startswith(f"{src}.{i}.1."):
+                        bn = {"expansion.expand_": "expansion.expand_bn", "depthwise_conv.depthwise_":
+                              "depthwise_conv.depthwise_norm", "projection.project_": "projection.project_bn"}[nm]
+                        out[f"{dst}.{bn}.{k[len(f'{src}.{i}.1.'):]}"] = v
+            b += 1
+    assert len(out) == len(sd), (len(out), len(sd))
+    return out
+
+
+def hf_efficientnet_pads(m):
+    """HF EfficientNet's padding on a torchvision efficientnet module: the stem conv gets ZeroPad2d((0, 1,
+    0, 1)), every stride-2 depthwise conv ZeroPad2d((k//2 - 1, k//2, k//2 - 1, k//2)) (correct_pad with
+    adjust, no block in depthwise_padding), both then padding "valid"; stride-1 convs keep k // 2 (HF's
+    padding="same" for odd k)."""
+    stem = m.features[0][0]
+
+    def pad_of(c):
+        if c is stem:
+            return (0, 1, 0, 1)
+        if c.stride[0] == 2:
+            h = c.kernel_size[0] // 2
+            return (h - 1, h, h - 1, h)
+        return None
+    return repad(m, pad_of)
+
+
+# Renamed torchvision cases with their own padding / eps:
+# name -> (torchvision case, layout, rename(sd), config, eps, padding ("same" | "hf_efficientnet"), checks)
+PADDED_CASES = {
+    "hf_mobilenet_v2": (
+        "tv_mobilenet_v2", "hf", tv_mobilenet_v2_to_hf,
+        {"model_type": "mobilenet_v2", "architectures": ["MobileNetV2ForImageClassification"],
+         "depth_multiplier": 0.5, "tf_padding": True, "layer_norm_eps": 0.001, "hidden_act": "relu6",
+         "first_layer_is_expansion": True, "finegrained_output": True, **hf_labels(CLASSES)},
+        1e-3, "same",
+        "the tv_mobilenet_v2 weights renamed to HF MobileNetV2ForImageClassification (mobilenet_v2.conv_stem."
+        "{first_conv,conv_3x3,reduce_1x1}, mobilenet_v2.layer.N.{expand_1x1,conv_3x3,reduce_1x1}.{convolution,"
+        "normalization}, conv_1x1, classifier); references: the torchvision module with BN eps 0.001 and every "
+        "conv on a TensorFlow-SAME-padded input (tf_padding true)"),
+    "hf_efficientnet_b0": (
+        "tv_efficientnet_b0", "hf", tv_efficientnet_to_hf,
+        {"model_type": "efficientnet", "architectures": ["EfficientNetForImageClassification"],
+         "width_coefficient": 1.0, "depth_coefficient": 1.0, "hidden_dim": 1280, "batch_norm_eps": 0.001,
+         "hidden_act": "swish", "strides": [1, 2, 2, 2, 1, 2, 1], "kernel_sizes": [3, 3, 5, 3, 5, 5, 3],
+         "num_block_repeats": [1, 2, 2, 3, 3, 4, 1], "expand_ratios": [1, 6, 6, 6, 6, 6, 6],
+         "depthwise_padding": [], "pooling_type": "mean", **hf_labels(CLASSES)},
+        1e-3, "hf_efficientnet",
+        "the tv_efficientnet_b0 weights renamed to HF EfficientNetForImageClassification (efficientnet."
+        "embeddings, encoder.blocks.N.{expansion,depthwise_conv,squeeze_excite,projection}, top_conv/top_bn, "
+        "classifier); references: HF's padding (stem ZeroPad2d(0,1,0,1), stride-2 depthwise ZeroPad2d(k/2-1, "
+        "k/2) + valid), BN eps 0.001, AvgPool2d(1280, ceil_mode=True) pooling"),
+    "timm_tf_efficientnet_b0": (
+        "tv_efficientnet_b0", "timm", lambda sd: tv_to_timm(sd, "efficientnet"),
+        {"architecture": "tf_efficientnet_b0", "num_classes": CLASSES}, 1e-3, "same",
+        "the tv_efficientnet_b0 weights renamed to timm tf_efficientnet_b0; references: the torchvision module "
+        "with BN eps 0.001 and every conv TensorFlow-SAME padded (timm's Conv2dSame)"),
+    "timm_tf_efficientnetv2": (
+        "tv_efficientnet_v2", "timm", lambda sd: tv_to_timm(sd, "efficientnet"),
+        {"architecture": "tf_efficientnetv2_s", "num_classes": CLASSES}, 1e-3, "same",
+        "the tv_efficientnet_v2 weights renamed to timm tf_efficientnetv2_* (fused blocks with TensorFlow SAME "
+        "padding on their full 3x3 convs); references: the torchvision module with every conv SAME-padded"),
+    "timm_tf_mobilenetv3_large": (
+        "tv_mobilenet_v3_large", "timm", lambda sd: tv_to_timm(sd, "mobilenet_v3"),
+        {"architecture": "tf_mobilenetv3_large_100", "num_classes": CLASSES}, 1e-3, "same",
+        "the tv_mobilenet_v3_large weights renamed to timm tf_mobilenetv3_large_100; references: the "
+        "torchvision module (BN eps 0.001 as timm's tf_*) with every conv TensorFlow-SAME padded"),
+}
+
+
+def build_padded(name, tv_sd):
+    tv_name, _layout, rename, config, eps, padding, checks = PADDED_CASES[name]
+    m = CASES[tv_name][0]()
+    m.load_state_dict(tv_sd)
+    set_bn_eps(m, eps).eval().double()
+    pool = None
+    if padding == "same":
+        repad(m, lambda c: "same")
+    else:
+        hf_efficientnet_pads(m)
+        pool = torch.nn.AvgPool2d(config["hidden_dim"], ceil_mode=True)
+    ref = g.cnn_ref(m.features, avg_head(m, pool), g.pixels_for(3, *HW))
+    odd = g.cnn_ref(m.features, avg_head(m, pool), g.pixels_for(2, *ODD_HW))
+    return rename(tv_sd), config, ref, odd, checks
+
+
+def cross_check_paddings(refs):
+    """At 64x64 every stride-2 input is even, where HF EfficientNet's fixed pads are TensorFlow SAME's: the HF
+    and tf_ references must agree; at 67x53 they must not (the stem alone gives 33x27 against 34x27)."""
+    hf, tf = refs.get("hf_efficientnet_b0"), refs.get("timm_tf_efficientnet_b0")
+    if hf and tf:
+        assert g.max_rel(hf[0]["logits"], tf[0]["logits"]) < 1e-12
+        assert hf[1]["feature_map"].shape != tf[1]["feature_map"].shape
+
+
 def main():
     if len(sys.argv) < 2:
         sys.exit(__doc__)
     out = sys.argv[1]
     only = set(sys.argv[2:])
-    known = set(CASES) | set(TIMM_CASES)
+    known = set(CASES) | set(TIMM_CASES) | set(PADDED_CASES)
     unknown = only - known
     if unknown:
         sys.exit(f"unknown case(s) {sorted(unknown)}; known: {sorted(known)}")
     os.makedirs(out, exist_ok=True)
     torch.set_num_threads(min(2, torch.get_num_threads()))
     t0 = time.time()
+    check_same_pad_coincides()
     tv_sds = {}
     for name in CASES:
-        wanted = {name} | {t for t, c in TIMM_CASES.items() if c[0] == name}
+        wanted = {name} | {t for t, c in {**TIMM_CASES, **PADDED_CASES}.items() if c[0] == name}
         if only and not (only & wanted):
             continue
         sd, ref, odd, checks = build(name)
@@ -237,6 +491,19 @@ def main():
         g.write_ref(out, name, odd, "ref_odd")
         g.log(name, ref)
         g.record(name, "mobilenet", "timm", checks, [HW, ODD_HW], config, sd, ["ref", "ref_odd"])
+    padded = {}
+    for name, (tv_name, layout, *_rest) in PADDED_CASES.items():
+        if only and name not in only:
+            continue
+        sd, config, ref, odd, checks = build_padded(name, tv_sds[tv_name])
+        padded[name] = (ref, odd)
+        g.write_model(out, name, sd, config)
+        g.write_ref(out, name, ref)
+        g.write_ref(out, name, odd, "ref_odd")
+        g.log(name, ref)
+        g.log(f"{name} (odd)", odd)
+        g.record(name, "mobilenet", layout, checks, [HW, ODD_HW], config, sd, ["ref", "ref_odd"])
+    cross_check_paddings(padded)
     with open(os.path.join(out, "manifest.json"), "w") as fh:
         json.dump({"generator": "scripts/families/gen_mobilenet_refs.py", "torch": torch.__version__,
                    "torchvision": torchvision.__version__, "pixel_seed": g.PIXEL_SEED,

@@ -581,6 +581,17 @@ def beit_rel_index(wh, ww):
     return idx
 
 
+def beit_resized_table(table, window, grid):
+    """BeitRelativePositionBias.forward's table for another grid (modeling_beit.py): the offset rows viewed
+    as [1, heads, 2Ww-1, 2Wh-1], F.interpolate(mode="bilinear") to (2h-1, 2w-1), class rows kept."""
+    (wh, ww), (nh, nw) = window, grid
+    old = (2 * wh - 1) * (2 * ww - 1)
+    sub = table[:old].reshape(1, 2 * ww - 1, 2 * wh - 1, -1).permute(0, 3, 1, 2)
+    new = F.interpolate(sub, size=(2 * nh - 1, 2 * nw - 1), mode="bilinear")
+    new = new.permute(0, 2, 3, 1).reshape((2 * nh - 1) * (2 * nw - 1), -1)
+    return torch.cat([new, table[old:]])
+
+
 def beit_forward(sd, heads, patch, pixels, eps=1e-12):
     """BeitForImageClassification from HF key names (modeling_beit.py): patch conv, [cls] + patches
     (no absolute position embedding), pre-norm layers whose attention adds the per-layer relative
@@ -594,6 +605,8 @@ def beit_forward(sd, heads, patch, pixels, eps=1e-12):
     x = torch.cat([w("beit.embeddings.cls_token").expand(b, -1, -1), x.flatten(2).transpose(1, 2)], 1)
     idx = beit_rel_index(gh, gw)
     t = x.shape[1]
+    wn = round(math.sqrt(sd["beit.encoder.layer.0.attention.attention.relative_position_bias."
+                            "relative_position_bias_table"].shape[0] - 3) + 1) // 2  # trained window
     attn = []
     i = 0
     while f"beit.encoder.layer.{i}.layernorm_before.weight" in sd:
@@ -604,7 +617,8 @@ def beit_forward(sd, heads, patch, pixels, eps=1e-12):
         k = F.linear(y, w(f"{a}.key.weight"))
         v = F.linear(y, w(f"{a}.value.weight"), w(f"{a}.value.bias"))
         q, k, v = (z.reshape(b, t, heads, d // heads).transpose(1, 2) for z in (q, k, v))
-        table = w(f"{a}.relative_position_bias.relative_position_bias_table")
+        table = beit_resized_table(w(f"{a}.relative_position_bias.relative_position_bias_table"), (wn, wn),
+                                   (gh, gw))
         bias = table[idx.reshape(-1)].reshape(t, t, heads).permute(2, 0, 1)
         probs = torch.softmax(q @ k.transpose(-1, -2) / math.sqrt(d // heads) + bias, -1)
         ctx = (probs @ v).transpose(1, 2).reshape(b, t, d)
@@ -658,6 +672,10 @@ def hf_beit(out, name):
     pixels = pixels_for(3, img, img)
     feats, logits, attn = beit_forward(to64(sd), heads, patch, pixels.double())
     ref = {"pixels": pixels, "logits": logits, "features": feats, "attn_mean": attn}
+    # Another input size (44x36 -> an 11x9 grid): Hugging Face resizes each table bilinearly.
+    odd_pixels = pixels_for(2, 44, 36)
+    feats, logits, attn = beit_forward(to64(sd), heads, patch, odd_pixels.double())
+    odd = {"pixels": odd_pixels, "logits": logits, "features": feats, "attn_mean": attn}
     cfg = {
         "model_type": "beit", "architectures": ["BeitForImageClassification"], "hidden_size": d,
         "num_hidden_layers": depth, "num_attention_heads": heads, "intermediate_size": 2 * d,
@@ -670,12 +688,14 @@ def hf_beit(out, name):
     }
     write_model(out, name, sd, cfg)
     write_ref(out, name, ref)
+    write_ref(out, name, odd, "ref_odd")
     log(name, ref)
     record(name, "vit", "Hugging Face BeitForImageClassification + config.json",
            "BEiT: per-layer relative position bias tables [(2*8-1)^2+3, 3] (cls rows last), key without bias, "
            "lambda_1/lambda_2 layer scales, no absolute position embeddings, mean pooling + pooler LayerNorm "
-           "(eps 1e-12); forward written from modeling_beit.py",
-           [(img, img)], cfg, sd, ["ref"])
+           "(eps 1e-12); forward written from modeling_beit.py; ref_odd = 44x36 input (11x9 grid, tables "
+           "resized bilinearly as BeitRelativePositionBias does)",
+           [(img, img), (44, 36)], cfg, sd, ["ref", "ref_odd"])
 
 
 # -------------------------------------------------------------------------- timm ViT variants

@@ -5,7 +5,7 @@ import { DataError, UsageError } from "../errors.ts";
 import { Engine } from "../gpu/engine.ts";
 import { loadModel } from "../models/load.ts";
 import { prepareOutDir, printModelNotes } from "./options.ts";
-import { openDataset } from "../data/datasets.ts";
+import { loadDataset } from "../data/open.ts";
 import { applyLabelMapping, mapLabels } from "../data/labels.ts";
 import { modelClasses } from "../models/pipeline.ts";
 import {
@@ -130,7 +130,7 @@ export async function run(args: string[]): Promise<void> {
   const engine = await Engine.create();
   const model = await loadModel(v.model, engine);
   printModelNotes(model);
-  const dataset = openDataset(v.data, { labels: v.labels, limit });
+  const dataset = await loadDataset(v.data!, { labels: v.labels, limit });
   for (const w of dataset.warnings) console.error(`warning: ${w}`);
   // Labels in model class indices mark the mistakes; without a mapping the
   // points are colored by the dataset's own labels and no mistakes are marked.

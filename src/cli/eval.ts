@@ -3,8 +3,12 @@ import { parseArgs } from "node:util";
 import { join } from "node:path";
 import { UsageError } from "../errors.ts";
 import { evaluate } from "../evaluate.ts";
+import { parseTta } from "../data/tta.ts";
+import { ttaSummary } from "../tta.ts";
 import { summaryTable } from "./metrics.ts";
+import { calibrationMethodsArg, calibrationTable } from "./calibrate.ts";
 import {
+  fractionArg,
   intArg,
   PREPROCESS_HELP,
   PREPROCESS_OPTIONS,
@@ -24,8 +28,18 @@ are left alone); a failed or killed run leaves the earlier outputs. While
 metrics.json is present, the files beside it are from its run.
 
   --model PATH        model folder (config.json + model.safetensors; HF or timm) or .safetensors
-  --data PATH         ImageFolder, labels CSV, CIFAR binary batch/folder, image, or glob
-  --labels CSV        labels file listing the images (path,label; label = index or name)
+  --data PATH         ImageFolder, labels CSV, CIFAR binary batch/folder, image, glob,
+                      Hugging Face .parquet file(s)/glob/folder, or WebDataset .tar shards
+                      (shard-{000000..000099}.tar); repeat --data for several files
+  --labels FILE       labels CSV listing the images (path,label; label = index or name), or
+                      an ImageNet ground-truth file for the --data folder: LOC_val_solution.csv,
+                      a "name label" text file, ILSVRC2012_validation_ground_truth.txt
+  --synsets FILE      WordNet ids in ILSVRC2012_ID order (devkit meta.mat): maps the devkit's ids
+  --split NAME        parquet: the split of a dataset folder (test, validation, ...)
+  --image-column C    parquet: the image column (default: the Image feature)
+  --label-column C    parquet: the label column (default: the ClassLabel / only integer column)
+  --label-field F     WebDataset: the json field holding the label (default label; else cls, txt)
+  --real-labels FILE  ReaL labels (real.json): ReaL top-1/top-5 beside top-1 (ImageNet-1k models)
   --batch N           images per batch (default 32)
   --limit N           only the first N images
   --bins N            calibration bins (default 15)
@@ -38,9 +52,21 @@ metrics.json is present, the files beside it are from its run.
   --restrict          restrict predictions to the dataset's classes (e.g. ImageNet model, 10 classes)
   --exact | --binned  AUROC/AUPRC from per-sample scores or from histograms (default exact if n*C <= 2^25)
   --bootstrap R       bootstrap replicates for CIs of top-1, macro-F1, ECE (default 200; 0 = off)
-  --seed S            seed of the bootstrap and the embedding (default 0)
+  --seed S            seed of the bootstrap, the embedding and the calibration split (default 0)
+  --calibration-split F
+                      fit every calibration method on a seeded, stratified fraction F of
+                      the images and report NLL, Brier, ECE, ACE, class-wise ECE and
+                      accuracy on the rest, before and after (metrics.json calibration_split)
+  --calibration-methods LIST
+                      methods of --calibration-split: all (default) or a comma list of
+                      temperature, vector, matrix, platt, isotonic, histogram
+  --calibrator FILE   apply a calibrator written by \`visioneval calibrate\` (metrics.json calibrated)
   --explain N         Grad-CAM / rollout maps of the N most confident mistakes in the report
   --embed METHOD      pca | umap | tsne embedding plot in the report
+  --tta SPEC          test-time augmentation: hflip | five-crop | ten-crop | scales=S1,S2,...
+                      (combinable: hflip,scales=224,256); metrics with TTA go to metrics.json's
+                      "tta" block and the report, beside the metrics without it
+  --tta-mean M        probs (default: average softmax probabilities) | logits
   --no-report         skip report.html
   --json              print metrics.json instead of the summary table
 ${PREPROCESS_HELP}`;
@@ -60,8 +86,14 @@ export async function run(args: string[]): Promise<void> {
     args,
     options: {
       model: { type: "string" },
-      data: { type: "string" },
+      data: { type: "string", multiple: true },
       labels: { type: "string" },
+      synsets: { type: "string" },
+      split: { type: "string" },
+      "image-column": { type: "string" },
+      "label-column": { type: "string" },
+      "label-field": { type: "string" },
+      "real-labels": { type: "string" },
       batch: { type: "string" },
       limit: { type: "string" },
       bins: { type: "string" },
@@ -76,8 +108,13 @@ export async function run(args: string[]): Promise<void> {
       binned: { type: "boolean" },
       bootstrap: { type: "string" },
       seed: { type: "string" },
+      "calibration-split": { type: "string" },
+      "calibration-methods": { type: "string" },
+      calibrator: { type: "string" },
       explain: { type: "string" },
       embed: { type: "string" },
+      tta: { type: "string" },
+      "tta-mean": { type: "string" },
       "no-report": { type: "boolean" },
       json: { type: "boolean" },
       ...PREPROCESS_OPTIONS,
@@ -87,7 +124,7 @@ export async function run(args: string[]): Promise<void> {
   });
   if (positionals.length) throw new UsageError(`unexpected argument "${positionals[0]}"`);
   if (!v.model) throw new UsageError("--model PATH is required");
-  if (!v.data) throw new UsageError("--data PATH is required");
+  if (!v.data?.length) throw new UsageError("--data PATH is required");
   if (v.exact && v.binned) throw new UsageError("give at most one of --exact and --binned");
   const mapBy = v["map-by"];
   if (mapBy !== undefined && !["auto", "name", "index"].includes(mapBy)) {
@@ -97,11 +134,22 @@ export async function run(args: string[]): Promise<void> {
   if (embed !== undefined && !["pca", "umap", "tsne"].includes(embed)) {
     throw new UsageError(`--embed must be pca, umap or tsne, got "${embed}"`);
   }
+  const ttaMean = v["tta-mean"] ?? "probs";
+  if (ttaMean !== "probs" && ttaMean !== "logits") {
+    throw new UsageError(`--tta-mean must be probs or logits, got "${ttaMean}"`);
+  }
+  if (v["tta-mean"] && !v.tta) throw new UsageError("--tta-mean goes with --tta");
   // Every option is parsed (usage errors, exit 2) before anything is created on disk.
   const options = {
     model: v.model,
-    data: v.data,
+    data: v.data.length === 1 ? v.data[0] : v.data,
     labels: v.labels,
+    synsets: v.synsets,
+    split: v.split,
+    imageColumn: v["image-column"],
+    labelColumn: v["label-column"],
+    labelField: v["label-field"],
+    realLabels: v["real-labels"],
     batch: intArg(v.batch, "--batch", 1, 4096),
     limit: intArg(v.limit, "--limit", 1, 2 ** 31),
     bins: intArg(v.bins, "--bins", 1, 1000),
@@ -117,8 +165,12 @@ export async function run(args: string[]): Promise<void> {
     exact: v.exact ? true : v.binned ? false : undefined,
     bootstrap: intArg(v.bootstrap, "--bootstrap", 0, 100000),
     seed: intArg(v.seed, "--seed", 0, 2 ** 31),
+    calibrationSplit: fractionArg(v["calibration-split"], "--calibration-split"),
+    calibrationMethods: calibrationMethodsArg(v["calibration-methods"], v["calibration-split"]),
+    calibrator: v.calibrator,
     explain: intArg(v.explain, "--explain", 0, 1000),
     embed: embed as "pca" | "umap" | "tsne" | undefined,
+    tta: v.tta ? parseTta(v.tta, ttaMean) : undefined,
   };
   if (v["no-report"] && exists(join(v.out, "report.html"))) {
     console.error(
@@ -139,7 +191,24 @@ export async function run(args: string[]): Promise<void> {
   console.log(`pipeline   ${m.run.preprocessing}`);
   console.log(`adapter    ${m.run.adapter}`);
   console.log(summaryTable(m));
+  if (m.real) {
+    const pct = (x: number | null) => (x === null ? "n/a" : x.toFixed(4));
+    console.log(
+      `  ${"ReaL top-1".padEnd(17)}  ${pct(m.real.top1)}  (top-5 ${pct(m.real.top5)}; ` +
+        `${m.real.images} images, ${m.real.excluded_no_label} without a ReaL label excluded)`,
+    );
+  }
   console.log(`  ${"images/s".padEnd(17)}  ${m.run.images_per_second.toFixed(1)}`);
+  if (m.calibration_split) {
+    const s = m.calibration_split;
+    console.log(`calibration fitted on ${s.fit_samples} images, measured on ${s.eval_samples}:`);
+    console.log(calibrationTable(s.rows));
+  }
+  if (m.calibrated) {
+    console.log(`calibrator ${m.calibrated.calibrator} (${m.calibrated.method}):`);
+    console.log(calibrationTable(m.calibrated.rows));
+  }
+  if (m.tta) { for (const line of ttaSummary(m.tta)) console.log(line); }
   if (m.failed.length) {
     console.log(
       `skipped ${m.failed.length} image(s); first: ${m.failed[0].path}: ${m.failed[0].reason}`,

@@ -138,3 +138,13 @@ export function shardArg(s: string | undefined): Shard | undefined {
 export function printModelNotes(model: ClassifierModel): void {
   for (const n of model.notes ?? []) console.error(`visioneval: model: ${n}`);
 }
+
+/** Parses a fraction strictly between 0 and 1 (e.g. `--calibration-split 0.5`). */
+export function fractionArg(s: string | undefined, name: string): number | undefined {
+  if (s === undefined) return undefined;
+  const f = Number(s);
+  if (!(f > 0 && f < 1)) {
+    throw new UsageError(`${name} must be a fraction strictly between 0 and 1, got "${s}"`);
+  }
+  return f;
+}

@@ -15,6 +15,7 @@ import {
 } from "./options.ts";
 import { join } from "node:path";
 import { IMAGE_EXTENSIONS } from "../data/datasets.ts";
+import { checkCalibratorClasses, readCalibrator } from "../metrics/calibrators/index.ts";
 
 /** A folder's image files (by extension, any case), recursively and sorted; a file as given. */
 export function expandFolder(path: string): string[] {
@@ -37,7 +38,8 @@ export function expandFolder(path: string): string[] {
 }
 
 /** Usage text. */
-export const HELP = `usage: visioneval predict --model PATH IMAGE... [--topk 5] [--json]
+export const HELP =
+  `usage: visioneval predict --model PATH IMAGE... [--topk 5] [--calibrator FILE] [--json]
 
 Classifies images with the model's own preprocessing and prints the top-k
 classes with their probabilities. A folder stands for the image files under it
@@ -46,6 +48,7 @@ classes with their probabilities. A folder stands for the image files under it
   --model PATH   model folder or .safetensors file
   --topk K       classes per image, 1..10 (default 5)
   --batch N      images per forward pass (default 16)
+  --calibrator FILE  report the probabilities of a calibrator written by \`visioneval calibrate\`
   --json         print JSON
 ${PREPROCESS_HELP}`;
 
@@ -57,6 +60,7 @@ export async function run(args: string[]): Promise<void> {
       model: { type: "string" },
       topk: { type: "string" },
       batch: { type: "string" },
+      calibrator: { type: "string" },
       json: { type: "boolean" },
       ...PREPROCESS_OPTIONS,
     },
@@ -68,8 +72,10 @@ export async function run(args: string[]): Promise<void> {
   const images = positionals.flatMap(expandFolder);
   if (images.length === 0) throw new DataError(`no image files in ${positionals.join(", ")}`);
   const overrides = preprocessOverrides(v); // usage errors before the model loads
+  const calibrator = v.calibrator ? await readCalibrator(v.calibrator) : undefined;
   const engine = await Engine.create();
   const model = await loadModel(v.model, engine);
+  if (calibrator) checkCalibratorClasses(calibrator, model.numClasses, v.calibrator!);
   const pipeline = modelPipeline(model, overrides);
   printModelNotes(model);
   for (const w of [...pipeline.warnings, ...inputSizeWarnings(model, pipeline)]) {
@@ -84,6 +90,7 @@ export async function run(args: string[]): Promise<void> {
     batch: intArg(v.batch, "--batch", 1, 4096),
     preprocess: overrides,
     failed,
+    calibrator,
   });
   for (const f of failed) console.error(`skipped ${f.path}: ${f.reason}`);
   if (failed.length === images.length) {

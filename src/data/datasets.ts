@@ -19,6 +19,8 @@ import { DataError } from "../errors.ts";
 import { readCsvRecords } from "../csv.ts";
 import { notRegularFileReason, requireRegularFile } from "../files.ts";
 import type { RgbImage } from "./resize.ts";
+import type { ParquetRowRef } from "./parquet_rows.ts";
+import { recordName } from "./record_name.ts";
 
 /** Extensions treated as images (torchvision's IMG_EXTENSIONS). */
 export const IMAGE_EXTENSIONS: readonly string[] = [
@@ -41,9 +43,22 @@ export interface CifarRecord {
   offset: number;
 }
 
+/** Bytes of a larger file (a tar member): where one encoded image is. */
+export interface FileSlice {
+  /** The containing file. */
+  file: string;
+  /** Byte offset of the first byte. */
+  offset: number;
+  /** Number of bytes. */
+  size: number;
+}
+
 /** One sample of a dataset. */
 export interface DatasetItem {
-  /** Image file, or `batch.bin#index` for a CIFAR record. */
+  /**
+   * Image file, or a record name `FILE#RECORD` for an image inside a CIFAR
+   * batch, parquet file or tar shard (see record_name.ts).
+   */
   path: string;
   /**
    * Label: an index into {@link Dataset.classes} when the dataset names its
@@ -52,6 +67,22 @@ export interface DatasetItem {
   label?: number;
   /** Where the pixels are when the item is a CIFAR record, not a file. */
   record?: CifarRecord;
+  /** Where the encoded image is when it is a member of a tar shard (WebDataset). */
+  slice?: FileSlice;
+  /** Where the encoded image is when it is a parquet row. */
+  parquet?: ParquetRowRef;
+  /**
+   * The encoded image, already read: the loader attaches parquet rows' bytes
+   * (read in order, one row group at a time) before a batch goes to a worker.
+   */
+  bytes?: Uint8Array;
+  /** Why the item's bytes could not be read (set by the loader; the item is listed as failed). */
+  unreadable?: string;
+}
+
+/** True when the item's image is inside another file (no file of its own). */
+export function isRecordItem(item: DatasetItem): boolean {
+  return Boolean(item.record || item.slice || item.parquet || item.bytes);
 }
 
 /** What a dataset's labels are. */
@@ -60,7 +91,15 @@ export type LabelKind = "name" | "index" | "none";
 /** A dataset: items plus what their labels mean. */
 export interface Dataset {
   /** Which reader produced it. */
-  kind: "imagefolder" | "csv" | "cifar10" | "cifar100" | "images";
+  kind:
+    | "imagefolder"
+    | "csv"
+    | "cifar10"
+    | "cifar100"
+    | "images"
+    | "parquet"
+    | "webdataset"
+    | "groundtruth";
   /** The path the user gave (resolved). */
   root: string;
   /** Samples in a deterministic order. */
@@ -287,6 +326,15 @@ export function openDataset(
   opts: OpenDatasetOptions = {},
 ): Dataset {
   let ds: Dataset;
+  const containers = (Array.isArray(path) ? path : [path]).filter((p) =>
+    /\.(parquet|tar)$/i.test(p)
+  );
+  if (containers.length) {
+    throw new DataError(
+      `${containers[0]}: parquet files and WebDataset tar shards are opened with loadDataset() ` +
+        `(asynchronous); openDataset() reads folders, CSVs, CIFAR batches and images`,
+    );
+  }
   if (Array.isArray(path)) {
     ds = imageList(path);
   } else if (/[*?[]/.test(path) && !statOrNull(path)) {
@@ -314,13 +362,26 @@ export function openDataset(
       ds = openFolder(root, opts);
     }
   }
+  return finishDataset(ds, opts);
+}
+
+/**
+ * The last step of opening any dataset: refuses one file listed twice,
+ * applies `limit`, refuses an empty dataset.
+ */
+export function finishDataset(ds: Dataset, opts: { limit?: number } = {}): Dataset {
   requireDistinctFiles(ds);
   if (opts.limit !== undefined && opts.limit >= 0 && ds.items.length > opts.limit) {
     ds.items = ds.items.slice(0, opts.limit);
     ds.description += ` (first ${opts.limit} used)`;
   }
   if (ds.items.length === 0) {
-    throw new DataError(`dataset ${ds.root} contains no images (${ds.description})`);
+    const first = ds.skipped?.[0];
+    throw new DataError(
+      `dataset ${ds.root} contains no images (${ds.description})${
+        first ? `; first skipped: ${first.path}: ${first.reason}` : ""
+      }`,
+    );
   }
   return ds;
 }
@@ -335,7 +396,7 @@ export function openDataset(
 function requireDistinctFiles(ds: Dataset): void {
   const seen = new Map<string, string>();
   for (const it of ds.items) {
-    if (it.record) continue;
+    if (isRecordItem(it)) continue;
     let real: string;
     try {
       real = Deno.realPathSync(it.path);
@@ -569,7 +630,8 @@ function openCsv(csvPath: string, baseDir = dirname(csvPath)): Dataset {
   };
 }
 
-function naturalCompare(a: string, b: string): number {
+/** Compares names with digit runs as numbers (`batch_2` before `batch_10`). */
+export function naturalCompare(a: string, b: string): number {
   return a.localeCompare(b, "en", { numeric: true });
 }
 
@@ -624,7 +686,7 @@ function openCifarFiles(files: string[], root: string, opts: OpenDatasetOptions)
         );
       }
       items.push({
-        path: `${file}#${i}`,
+        path: recordName(file, i),
         label,
         record: { file, offset: at + rowBytes - CIFAR_PIXELS },
       });
@@ -702,7 +764,8 @@ export function globToRegExp(pattern: string): RegExp {
   return new RegExp(`^${re}$`);
 }
 
-function expandGlob(pattern: string): string[] {
+/** The files matching a glob pattern (`*`, `?`, `[...]`, `**`), sorted by path. */
+export function expandGlob(pattern: string): string[] {
   const abs = resolve(pattern);
   const parts = abs.split("/");
   const firstGlob = parts.findIndex((p) => /[*?[]/.test(p));

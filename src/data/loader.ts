@@ -18,7 +18,10 @@
 import { DataError, VisionEvalError } from "../errors.ts";
 import type { DatasetItem } from "./datasets.ts";
 import { describePipeline, pipelineOutputSize, type PreprocessConfig } from "./preprocess.ts";
+import type { TtaGroup } from "./tta.ts";
 import { type BatchRequest, type FailedItem, prepareBatch, type PreparedBatch } from "./prepare.ts";
+import { attachParquetBytes } from "./item_image.ts";
+import { ParquetRowReader } from "./parquet_rows.ts";
 
 /** One batch of normalised images. */
 export interface Batch {
@@ -32,6 +35,11 @@ export interface Batch {
   items: { path: string; label?: number }[];
   /** Items that failed to load since the previous batch. */
   failed: FailedItem[];
+  /**
+   * With `tta`: per group, the crops [B * R, 3, H, W] of the B images (and
+   * `pixels` is empty).
+   */
+  groups?: { pixels: Float32Array; shape: [number, number, number, number] }[];
 }
 
 /** Progress counts reported after each batch. */
@@ -54,6 +62,8 @@ export interface LoaderOptions {
   workers?: number;
   /** Batches ready or in flight at most (default workers + 1, at least 2). */
   prefetch?: number;
+  /** Test-time augmentation groups: prepare their crops instead of `pixels`. */
+  tta?: Pick<TtaGroup, "cfg" | "crops" | "outSize">[];
   /** Called after each batch is handed out. */
   onProgress?: (p: LoaderProgress) => void;
   /**
@@ -147,7 +157,9 @@ export class LoaderPool {
     this.#idle.push(w);
     this.#waiters.shift()?.resolve();
     if (reply.error) p.reject(new VisionEvalError(`image loader worker failed: ${reply.error}`));
-    else p.resolve({ pixels: reply.pixels, ok: reply.ok, failed: reply.failed });
+    else {
+      p.resolve({ pixels: reply.pixels, ok: reply.ok, failed: reply.failed, groups: reply.groups });
+    }
   }
 
   #fail(w: Worker, err: Error): void {
@@ -199,12 +211,22 @@ export async function* loadBatches(
   const ownPool = !opts.pool && nWorkers > 0;
   const pool = opts.pool ?? (ownPool ? new LoaderPool(nWorkers) : null);
   const results = new Map<number, Promise<PreparedBatch>>();
+  // Parquet rows are read here, in order, one row group at a time, and their
+  // bytes travel with the batch: workers never re-read a row group.
+  const parquet = items.some((it) => it.parquet) ? new ParquetRowReader() : null;
   let dispatched = 0;
-  const fill = (next: number) => {
+  const fill = async (next: number) => {
     while (dispatched < chunks.length && dispatched - next < prefetch && (!pool || pool.hasIdle)) {
       const id = dispatched++;
-      const req: BatchRequest = { id, items: chunks[id], cfg: opts.preprocess, outSize };
-      const p = pool ? pool.run(req) : prepareBatch(req.items, req.cfg, outSize);
+      if (parquet) await attachParquetBytes(chunks[id], parquet);
+      const req: BatchRequest = {
+        id,
+        items: chunks[id],
+        cfg: opts.preprocess,
+        outSize,
+        tta: opts.tta,
+      };
+      const p = pool ? pool.run(req) : prepareBatch(req.items, req.cfg, outSize, opts.tta);
       p.catch(() => {}); // observed when awaited; avoid unhandled-rejection noise
       results.set(id, p);
       if (!pool) break; // in-process: prepare lazily, one at a time
@@ -216,15 +238,16 @@ export async function* loadBatches(
   let index = 0;
   try {
     for (let next = 0; next < chunks.length; next++) {
-      fill(next);
+      await fill(next);
       // A shared pool may still be finishing work of an abandoned loader.
       while (!results.has(next) && pool) {
         await pool.whenIdle();
-        fill(next);
+        await fill(next);
       }
       const r = await results.get(next)!;
       results.delete(next);
-      fill(next + 1); // keep workers busy while the consumer uses this batch
+      chunks[next] = chunks[next].map(({ bytes: _, ...it }) => it); // the bytes are used
+      await fill(next + 1); // keep workers busy while the consumer uses this batch
       done += chunks[next].length;
       failedTotal += r.failed.length;
       carried = carried.concat(r.failed);
@@ -241,6 +264,15 @@ export async function* loadBatches(
         }),
         failed: carried,
       };
+      if (r.groups) {
+        batch.groups = r.groups.map((pixels, k) => {
+          const g = opts.tta![k];
+          return {
+            pixels,
+            shape: [r.ok.length * g.crops.length, 3, g.outSize[0], g.outSize[1]],
+          };
+        });
+      }
       carried = [];
       opts.onProgress?.({ done, failed: failedTotal, total: items.length });
       yield batch;

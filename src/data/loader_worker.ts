@@ -7,10 +7,11 @@
 import { type BatchRequest, prepareBatch } from "./prepare.ts";
 
 self.onmessage = async (e: MessageEvent<BatchRequest>) => {
-  const { id, items, cfg, outSize } = e.data;
+  const { id, items, cfg, outSize, tta } = e.data;
   try {
-    const r = await prepareBatch(items, cfg, outSize);
-    self.postMessage({ id, ...r }, [r.pixels.buffer as ArrayBuffer]);
+    const r = await prepareBatch(items, cfg, outSize, tta);
+    const buffers = [r.pixels, ...(r.groups ?? [])].map((a) => a.buffer as ArrayBuffer);
+    self.postMessage({ id, ...r }, buffers);
   } catch (err) {
     self.postMessage({ id, error: String((err as Error)?.stack ?? err) });
   }

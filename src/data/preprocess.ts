@@ -269,6 +269,17 @@ function fromHfProcessor(p: Record<string, unknown>, path: string): PreprocessCo
     warnings,
     assumptions,
   };
+  // EfficientNetImageProcessor: `rescale_offset` rescales to (x - 127.5) * factor, the same
+  // as a mean larger by 127.5 * factor; `include_top` normalises a second time by image_std
+  // (mean 0), the same as std * image_std.
+  if (doRescale && p.rescale_offset === true) {
+    const shift = 127.5 * cfg.rescale.value;
+    cfg.mean = [cfg.mean[0] + shift, cfg.mean[1] + shift, cfg.mean[2] + shift];
+  }
+  if (p.include_top === true) {
+    const s2 = triple(p.image_std, "image_std", path) ?? [0.5, 0.5, 0.5];
+    cfg.std = [cfg.std[0] * s2[0], cfg.std[1] * s2[1], cfg.std[2] * s2[2]];
+  }
   if (doResize && size !== undefined) {
     if (typeof size === "number") checkSide(size, "size", path);
     else if (size && typeof size === "object") {

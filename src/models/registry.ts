@@ -8,6 +8,7 @@ import { resnetFamily } from "./resnet/model.ts";
 import { vitFamily } from "./vit/model.ts";
 import { convnextFamily } from "./convnext/family.ts";
 import { mobilenetFamily } from "./mobilenet/family.ts";
+import { swinFamily } from "./swin/family.ts";
 
 /** Every family, in the order their `detect` is tried. */
 export const FAMILIES: readonly ModelFamily[] = [
@@ -15,6 +16,7 @@ export const FAMILIES: readonly ModelFamily[] = [
   vitFamily,
   convnextFamily,
   mobilenetFamily,
+  swinFamily,
 ];
 
 /** The family and layout a checkpoint holds, or undefined when no family claims it. */

@@ -95,6 +95,52 @@ export function relativePositionBias(
   return out;
 }
 
+/**
+ * BEiT's table for another patch grid, as Hugging Face's
+ * BeitRelativePositionBias does at any input size: the (2Wh-1)(2Ww-1) offset
+ * rows, viewed as a [2Ww-1, 2Wh-1] image per head (Hugging Face's reshape;
+ * the same as [2Wh-1, 2Ww-1] for square windows), resized bilinearly
+ * (align_corners false, no antialias: `F.interpolate(mode="bilinear")`) to
+ * [2h-1, 2w-1]; the three class-token rows are kept. Returns the new table
+ * [(2h-1)(2w-1) + 3, heads].
+ */
+export function resizeRelativeTable(
+  table: Float32Array,
+  heads: number,
+  [wh, ww]: [number, number],
+  [nh, nw]: [number, number],
+): Float32Array {
+  const inH = 2 * ww - 1, inW = 2 * wh - 1; // Hugging Face's reshape(1, old_width, old_height, -1)
+  const outH = 2 * nh - 1, outW = 2 * nw - 1;
+  const rows = inH * inW;
+  if (table.length !== (rows + 3) * heads) {
+    throw new Error(
+      `relative position table of ${table.length} values is not [${rows + 3}, ${heads}]`,
+    );
+  }
+  /** Source index and weight of output index o along an axis (PyTorch's bilinear rule). */
+  const axis = (o: number, inSize: number, outSize: number): [number, number, number] => {
+    const src = Math.max(0, (o + 0.5) * (inSize / outSize) - 0.5);
+    const i0 = Math.min(Math.floor(src), inSize - 1);
+    const i1 = Math.min(i0 + 1, inSize - 1);
+    return [i0, i1, src - i0];
+  };
+  const out = new Float32Array((outH * outW + 3) * heads);
+  for (let y = 0; y < outH; y++) {
+    const [y0, y1, ly] = axis(y, inH, outH);
+    for (let x = 0; x < outW; x++) {
+      const [x0, x1, lx] = axis(x, inW, outW);
+      for (let h = 0; h < heads; h++) {
+        const at = (r: number, c: number) => table[(r * inW + c) * heads + h];
+        out[(y * outW + x) * heads + h] = (1 - ly) * ((1 - lx) * at(y0, x0) + lx * at(y0, x1)) +
+          ly * ((1 - lx) * at(y1, x0) + lx * at(y1, x1));
+      }
+    }
+  }
+  out.set(table.subarray(rows * heads), outH * outW * heads);
+  return out;
+}
+
 /** What every block of an encoder shares. */
 export interface TransformerOptions {
   /** Model width D. */
@@ -107,6 +153,8 @@ export interface TransformerOptions {
   normFirst: boolean;
   /** Activation between the MLP's linears. */
   mlpAct: Activation;
+  /** The patch grid of this pass (blocks with a relative-position bias build theirs for it). */
+  grid?: [number, number];
 }
 
 /** Where a block writes its attention probabilities, when asked. */
@@ -126,7 +174,7 @@ export class TransformerBlock {
     private readonly norm2: LoadedNorm,
     private readonly fc1: LoadedLinear,
     private readonly fc2: LoadedLinear,
-    private readonly scoreBias?: { tensor: Tensor; window: [number, number] },
+    private readonly scoreBias?: RelativeBias,
   ) {}
 
   /** Reads, fuses (q|k|v, layer scales) and uploads a block's weights. */
@@ -169,6 +217,28 @@ export class TransformerBlock {
     return this.scoreBias?.window;
   }
 
+  /** The dense score bias [H, T, T] for a patch grid (the trained one, or the table resized). */
+  #biasFor(engine: Engine, grid: [number, number] | undefined): Tensor | undefined {
+    const rel = this.scoreBias;
+    if (!rel) return undefined;
+    const g = grid ?? rel.window;
+    const key = `${g[0]}x${g[1]}`;
+    let t = rel.dense.get(key);
+    if (!t) {
+      const same = g[0] === rel.window[0] && g[1] === rel.window[1];
+      const table = same ? rel.table : resizeRelativeTable(rel.table, rel.heads, rel.window, g);
+      const T = 1 + g[0] * g[1];
+      t = engine.upload(
+        relativePositionBias(table, rel.heads, g),
+        [rel.heads, T, T],
+        `${rel.name}:dense`,
+        true,
+      );
+      rel.dense.set(key, t);
+    }
+    return t;
+  }
+
   /** The block on tokens `x` [B, T, D]; returns a new tensor (`x` is released). */
   forward(engine: Engine, x: Tensor, o: TransformerOptions, taps: AttentionTaps = {}): Tensor {
     const norm = (t: Tensor, n: LoadedNorm) => layerNorm(engine, t, n.weight, n.bias, o.eps);
@@ -178,7 +248,7 @@ export class TransformerBlock {
         heads: o.heads,
         headMeanProbs: taps.headMean,
         clsHeadProbs: taps.clsHeads,
-        bias: this.scoreBias?.tensor,
+        bias: this.#biasFor(engine, o.grid),
       });
       qkv.release();
       return out;
@@ -220,23 +290,31 @@ export class TransformerBlock {
   release(): void {
     for (const l of [this.qkv, this.proj, this.fc1, this.fc2]) releaseLinear(l);
     for (const n of [this.norm1, this.norm2]) releaseNorm(n);
-    this.scoreBias?.tensor.release();
+    for (const t of this.scoreBias?.dense.values() ?? []) t.release();
   }
 }
 
-/** The dense score bias of a block with a relative-position table, on the GPU. */
+/** A block's relative-position table (host) and its dense biases per patch grid (GPU). */
+interface RelativeBias {
+  name: string;
+  table: Float32Array;
+  heads: number;
+  /** The grid the table was trained for. */
+  window: [number, number];
+  dense: Map<string, Tensor>;
+}
+
+/** The relative-position table of a block, read once; dense biases are built per grid. */
 async function loadScoreBias(
-  engine: Engine,
+  _engine: Engine,
   file: WeightReader,
   spec: TransformerBlockSpec,
   heads: number,
-): Promise<{ tensor: Tensor; window: [number, number] } | undefined> {
+): Promise<RelativeBias | undefined> {
   const rel = spec.relativePositionBias;
   if (!rel) return undefined;
-  const T = 1 + rel.window[0] * rel.window[1];
-  const dense = relativePositionBias(await file.readF32(rel.table), heads, rel.window);
-  return {
-    tensor: engine.upload(dense, [heads, T, T], `${rel.table}:dense`, true),
-    window: rel.window,
-  };
+  const table = await file.readF32(rel.table);
+  // Fail at load, not at the first forward, when the table does not fit the window.
+  relativePositionBias(table, heads, rel.window);
+  return { name: rel.table, table, heads, window: rel.window, dense: new Map() };
 }

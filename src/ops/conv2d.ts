@@ -15,6 +15,9 @@ import { packParams } from "../gpu/params.ts";
 import { numel, type Tensor } from "../tensor.ts";
 import { dummyTensor, gemm, GEMM_PANEL, PackedMatrix } from "./gemm.ts";
 import { type Activation, ACTIVATION_WGSL, activationCode } from "./activation.ts";
+import { paddedOutShape, type Padding, pair, resolvePadding, type Size2 } from "./padding.ts";
+
+export { pair, type Size2 };
 
 /** shaders/conv2d_simple.wgsl with the activation snippet it calls. */
 const SIMPLE_SOURCE = ACTIVATION_WGSL + simpleCode;
@@ -91,15 +94,15 @@ function usesGemm(o: number, groups: number): boolean {
   return o / groups >= 8 && groups <= 64;
 }
 
-/** A size given for both spatial dimensions or as [height, width]. */
-export type Size2 = number | readonly [number, number];
-
 /** Options of {@link conv2d}. */
 export interface Conv2dOptions {
   /** Stride (default 1). */
   stride?: Size2;
-  /** Zero padding on each side (default 0). */
-  padding?: Size2;
+  /**
+   * Zero padding (default 0): the same on both sides of each axis, per side,
+   * or "same" (TensorFlow's rule, from the input size: see `samePadding`).
+   */
+  padding?: Padding;
   /** Dilation (default 1). */
   dilation?: Size2;
   /** Groups (default 1); C and O must be multiples of it. */
@@ -114,12 +117,6 @@ export interface Conv2dOptions {
   relu?: boolean;
   /** Output tensor (default: a new pooled tensor). */
   out?: Tensor;
-}
-
-/** [h, w] of a {@link Size2}. */
-export function pair(s: Size2 | undefined, dflt: number): [number, number] {
-  if (s === undefined) return [dflt, dflt];
-  return typeof s === "number" ? [s, s] : [s[0], s[1]];
 }
 
 /** Output spatial size of a convolution or pooling window. */
@@ -139,13 +136,13 @@ export function conv2dShape(
   wShape: readonly number[],
   opts: Conv2dOptions = {},
 ): [number, number, number, number] {
-  const [sh, sw] = pair(opts.stride, 1), [ph, pw] = pair(opts.padding, 0);
-  const [dh, dw] = pair(opts.dilation, 1);
+  const stride = pair(opts.stride, 1), dilation = pair(opts.dilation, 1);
+  const kernel = [wShape[2], wShape[3]] as const;
+  const pad = resolvePadding(opts.padding, xShape[2], xShape[3], kernel, stride, dilation);
   return [
     xShape[0],
     wShape[0],
-    convOutSize(xShape[2], wShape[2], sh, ph, dh),
-    convOutSize(xShape[3], wShape[3], sw, pw, dw),
+    ...paddedOutShape(xShape[2], xShape[3], pad, kernel, stride, dilation),
   ];
 }
 
@@ -193,8 +190,11 @@ export function conv2d(
   }
   const act = convActivation(opts);
   activationCode(act); // rejects an unknown name before anything is recorded
-  const [sh, sw] = pair(opts.stride, 1), [ph, pw] = pair(opts.padding, 0);
+  const [sh, sw] = pair(opts.stride, 1);
   const [dh, dw] = pair(opts.dilation, 1);
+  // Only the top / left padding reaches the kernels (taps outside the input read zero).
+  const pad = resolvePadding(opts.padding, h, wd, [kh, kw], [sh, sw], [dh, dw]);
+  const ph = pad.top, pw = pad.left;
   const outShape = conv2dShape(x.shape, w.shape, opts);
   const [, , ho, wo] = outShape;
   if (ho <= 0 || wo <= 0) {
@@ -299,7 +299,7 @@ function convAsGemm(
     ? engine.emptyTexture(GEMM_PANEL / 4, k, chunkPanels, { arrayed: true, label: "im2col" })
     : engine.empty([chunkPanels * k * GEMM_PANEL], "f32", "im2col");
   const pointwise = g.kh === 1 && g.kw === 1 && g.sh === 1 && g.sw === 1 && g.ph === 0 &&
-    g.pw === 0 && npix % 4 === 0 && k === kValid;
+    g.pw === 0 && g.ho === g.h && g.wo === g.w && npix % 4 === 0 && k === kValid;
   const panelSink = textures ? "texture" : "buffer";
   for (let col0 = 0; col0 < total; col0 += chunkColumns) {
     const columns = Math.min(chunkColumns, total - col0);

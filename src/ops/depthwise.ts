@@ -20,7 +20,7 @@ import { packParams } from "../gpu/params.ts";
 import { splitGrid } from "../gpu/kernel.ts";
 import { numel, Tensor } from "../tensor.ts";
 import { type Activation, ACTIVATION_WGSL, activationCode } from "./activation.ts";
-import { convOutSize, pair, type Size2 } from "./conv2d.ts";
+import { paddedOutShape, type Padding, pair, resolvePadding, type Size2 } from "./padding.ts";
 import { dummyTensor } from "./gemm.ts";
 
 /** Software-path kernels (depthwise_nhwc.wgsl) and GPU-path ones (depthwise_nhwc_gpu.wgsl). */
@@ -137,8 +137,11 @@ export function uploadDepthwiseWeight(
 export interface DepthwiseOptions {
   /** Stride, 1 or 2 per direction (default 1). */
   stride?: Size2;
-  /** Zero padding on each side (default 0). */
-  padding?: Size2;
+  /**
+   * Zero padding (default 0): the same on both sides of each axis, per side,
+   * or "same" (TensorFlow's rule, from the input size: see `samePadding`).
+   */
+  padding?: Padding;
   /** Bias [C]. */
   bias?: Tensor;
   /** Activation applied last (default "none"). */
@@ -155,13 +158,10 @@ export function depthwiseShape(
   w: { kh: number; kw: number },
   opts: Pick<DepthwiseOptions, "stride" | "padding"> = {},
 ): [number, number, number, number] {
-  const [sh, sw] = pair(opts.stride, 1), [ph, pw] = pair(opts.padding, 0);
-  return [
-    xShape[0],
-    convOutSize(xShape[1], w.kh, sh, ph),
-    convOutSize(xShape[2], w.kw, sw, pw),
-    xShape[3],
-  ];
+  const stride = pair(opts.stride, 1);
+  const kernel = [w.kh, w.kw] as const;
+  const pad = resolvePadding(opts.padding, xShape[1], xShape[2], kernel, stride);
+  return [xShape[0], ...paddedOutShape(xShape[1], xShape[2], pad, kernel, stride), xShape[3]];
 }
 
 /**
@@ -186,7 +186,10 @@ export function depthwiseConv2dNHWC(
         `${w.label} ${w.channels}`,
     );
   }
-  const [sh, sw] = pair(opts.stride, 1), [ph, pw] = pair(opts.padding, 0);
+  const [sh, sw] = pair(opts.stride, 1);
+  // Only the top / left padding reaches the kernel (taps outside the input read zero).
+  const pad = resolvePadding(opts.padding, h, wd, [w.kh, w.kw], [sh, sw]);
+  const ph = pad.top, pw = pad.left;
   if (sh !== sw || (sh !== 1 && sh !== 2)) {
     throw new Error(`depthwiseConv2dNHWC: stride [${sh}, ${sw}] is not supported (1 or 2)`);
   }

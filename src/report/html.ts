@@ -21,7 +21,9 @@ import { PAGE_CSS, PAGE_SCRIPT } from "./page_assets.ts";
 import { perClassBarsSvg, perClassRows, perClassTableHtml } from "./perclass.ts";
 import { imageDataUri } from "./png.ts";
 import { reliabilityDiagramSvg } from "./reliability.ts";
+import { calibrationMethodsHtml } from "./calibration_methods.ts";
 import { embeddingScatterSvg } from "./scatter.ts";
+import { ttaSectionHtml } from "./tta_section.ts";
 import type {
   CalibrationInput,
   IntervalLike,
@@ -57,6 +59,9 @@ const KNOWN_FIELDS = new Set([
   "classwise_ece_per_class",
   "temperature_scaling",
   "bootstrap",
+  "calibration_split",
+  "calibrated",
+  "tta",
 ]);
 
 interface Section {
@@ -226,6 +231,11 @@ function calibrationSection(r: ReportInput): Section | undefined {
   );
 }
 
+function calibrationMethodsSection(r: ReportInput): Section | undefined {
+  const c = calibrationMethodsHtml(r.metrics);
+  return c && section("calibration-methods", "Calibration methods", c.lead, c.body);
+}
+
 function confusionSection(r: ReportInput): Section | undefined {
   const cm = r.metrics.confusion_matrix;
   if (!cm || cm.length === 0) return undefined;
@@ -286,6 +296,18 @@ function curvesSection(r: ReportInput): Section | undefined {
 
 function imageTag(src: string, alt: string): string {
   return `<img alt="${escapeXml(alt)}" loading="lazy" src="${src}">`;
+}
+
+function ttaSection(r: ReportInput): Section | undefined {
+  const t = r.metrics.tta;
+  if (!t) return undefined;
+  return section(
+    "tta",
+    "Test-time augmentation",
+    `${escapeXml(t.spec)}, ${t.views} views per image: the metrics without TTA (the plain view) ` +
+      `and with it, from the same forward passes.`,
+    ttaSectionHtml(t, r.ttaFlips ?? [], r.classNames),
+  );
 }
 
 function mistakesSection(r: ReportInput): Section | undefined {
@@ -464,6 +486,8 @@ export function renderHtmlReport(report: ReportInput): string {
   const sections = [
     summarySection(m, m.failed?.length ?? 0),
     calibrationSection(report),
+    calibrationMethodsSection(report),
+    ttaSection(report),
     confusionSection(report),
     perClassSection(report),
     curvesSection(report),

@@ -4,6 +4,8 @@
  * passed as it is; anything missing is shown as "n/a" or its section is left out.
  */
 
+import type { TtaFlipExample, TtaLike } from "./tta_section.ts";
+
 /** A metric that may be absent or undefined (e.g. AUROC of a class with no positives). */
 export type MaybeNumber = number | null | undefined;
 
@@ -98,6 +100,12 @@ export interface MetricsLike {
   readonly temperature_scaling?: TemperatureScalingLike;
   /** Bootstrap confidence intervals of the headline metrics. */
   readonly bootstrap?: BootstrapLike;
+  /** Calibration methods fitted on one part and measured on the other (`--calibration-split`). */
+  readonly calibration_split?: CalibrationTableLike;
+  /** A stored calibrator applied to every sample (`--calibrator`). */
+  readonly calibrated?: CalibrationTableLike;
+  /** Test-time augmentation: the metrics with it and what it changed. */
+  readonly tta?: TtaLike;
 }
 
 /** A confidence interval. */
@@ -248,6 +256,42 @@ export interface EmbeddingInput {
   readonly points: readonly EmbeddingPoint[];
 }
 
+/** One method's calibration metrics (metrics.json `calibration_split.rows[i]`). */
+export interface CalibrationRowLike {
+  /** The method ("none" = uncalibrated). */
+  readonly method: string;
+  /** Why it was not fitted. */
+  readonly refused?: string;
+  /** Mean negative log-likelihood. */
+  readonly nll?: MaybeNumber;
+  /** Multiclass Brier score. */
+  readonly brier?: MaybeNumber;
+  /** Expected calibration error. */
+  readonly ece?: MaybeNumber;
+  /** Adaptive ECE. */
+  readonly ace?: MaybeNumber;
+  /** Mean class-wise ECE. */
+  readonly classwise_ece?: MaybeNumber;
+  /** Top-1 accuracy. */
+  readonly accuracy?: MaybeNumber;
+  /** Reliability bins. */
+  readonly reliability?: readonly ReliabilityBin[] | null;
+}
+
+/** A table of calibration rows and what they were measured on. */
+export interface CalibrationTableLike {
+  /** The rows, "none" first. */
+  readonly rows: readonly CalibrationRowLike[];
+  /** Samples fitted on (split). */
+  readonly fit_samples?: number;
+  /** Samples measured on (split). */
+  readonly eval_samples?: number;
+  /** Samples measured on (calibrator). */
+  readonly samples?: number;
+  /** The calibrator file. */
+  readonly calibrator?: string;
+}
+
 /** Calibration numbers at one temperature. */
 export interface CalibrationSide {
   /** Negative log-likelihood. */
@@ -292,4 +336,6 @@ export interface ReportInput {
   readonly calibration?: CalibrationInput;
   /** Extra run metadata (model, data, adapter, timings, ...), shown as a table. */
   readonly meta?: Readonly<Record<string, unknown>>;
+  /** Images whose prediction test-time augmentation changed (with `metrics.tta`). */
+  readonly ttaFlips?: readonly TtaFlipExample[];
 }

@@ -306,3 +306,34 @@ export function hfArchitectures(config: Record<string, unknown>): string[] {
 export function timmArchitecture(config: Record<string, unknown>): string {
   return typeof config.architecture === "string" ? config.architecture : "";
 }
+
+/** timm hub `model_args` ({} when absent or not an object). */
+export function timmModelArgs(config: Record<string, unknown>): Record<string, unknown> {
+  const a = config.model_args;
+  return a && typeof a === "object" && !Array.isArray(a) ? a as Record<string, unknown> : {};
+}
+
+/**
+ * The activation config.json names (`hidden_act`, `act_layer`, ...) when it
+ * is one of `supported` (config name -> the activation run), `fallback` when
+ * it names none; anything else is refused, naming the key and what is
+ * supported.
+ */
+export function configActivation<A extends string>(
+  value: string | undefined,
+  key: string,
+  supported: Readonly<Record<string, A>>,
+  fallback: A,
+  what: string,
+  where: string,
+): A {
+  if (value === undefined) return fallback;
+  const act = supported[value];
+  if (!act) {
+    throw new ModelLayoutError(
+      `${where}: config ${key} ${JSON.stringify(value)} is not supported for ${what} ` +
+        `(supported: ${Object.keys(supported).join(", ")}; the exact erf GELU is "gelu").`,
+    );
+  }
+  return act;
+}

@@ -26,6 +26,7 @@ import type { Activation } from "../../ops/activation.ts";
 import { expectHead, type HeadSpec, headSpec } from "../../nn/head.ts";
 import {
   checkTensors,
+  configActivation,
   countIndexed,
   type Expected,
   expectNorm,
@@ -40,6 +41,7 @@ import {
   summarizeNames,
   type TensorIndex,
   timmArchitecture,
+  timmModelArgs,
 } from "../../weights/layout_check.ts";
 import type {
   ChannelNorm,
@@ -161,15 +163,7 @@ function activationOf(
   fallback: Activation,
   where: string,
 ): Activation {
-  if (value === undefined) return fallback;
-  const act = ACTS[value];
-  if (!act) {
-    throw new ModelLayoutError(
-      `${where}: config ${key} ${JSON.stringify(value)} is not supported for ConvNeXt blocks ` +
-        `(supported: ${Object.keys(ACTS).join(", ")}; the exact erf GELU is "gelu").`,
-    );
-  }
-  return act;
+  return configActivation(value, key, ACTS, fallback, "ConvNeXt blocks", where);
 }
 
 /** `norm_eps` from config.json or timm's `model_args`. */
@@ -178,10 +172,7 @@ function normEpsOverride(config: Record<string, unknown>, where: string): number
   return positiveField(config, "norm_eps", where) ?? positiveField(args, "norm_eps", where);
 }
 
-function modelArgs(config: Record<string, unknown>): Record<string, unknown> {
-  const a = config.model_args;
-  return a && typeof a === "object" && !Array.isArray(a) ? a as Record<string, unknown> : {};
-}
+const modelArgs = timmModelArgs;
 
 function hfNaming(index: TensorIndex, config: Record<string, unknown>, where: string): Naming {
   const names = index.names();

@@ -1,7 +1,8 @@
 /**
  * The MobileNet family plug-in (MobileNetV2, MobileNetV3 small/large,
- * EfficientNet B0-B7): detection, default preprocessing and loading of
- * torchvision and timm checkpoints (see `layouts.ts`).
+ * EfficientNet B0-B7, EfficientNetV2): detection, default preprocessing and
+ * loading of torchvision, timm and Hugging Face checkpoints (see
+ * `layouts.ts`, `hf.ts`).
  */
 import { Engine } from "../../gpu/engine.ts";
 import {
@@ -22,11 +23,12 @@ import type { MobileNetSpec } from "./spec.ts";
 
 /**
  * torchvision's default weights per model: evaluation resize (shorter side),
- * center crop and interpolation (ImageClassification presets).
+ * center crop and interpolation (ImageClassification presets); ImageNet
+ * mean/std unless `half` (efficientnet_v2_l: mean = std = 0.5).
  */
 const TORCHVISION_PRESETS: Record<
   string,
-  { resize: number; crop: number; interpolation: "bilinear" | "bicubic" }
+  { resize: number; crop: number; interpolation: "bilinear" | "bicubic"; half?: boolean }
 > = {
   mobilenet_v2: { resize: 232, crop: 224, interpolation: "bilinear" },
   mobilenet_v3_large: { resize: 232, crop: 224, interpolation: "bilinear" },
@@ -39,6 +41,9 @@ const TORCHVISION_PRESETS: Record<
   efficientnet_b5: { resize: 456, crop: 456, interpolation: "bicubic" },
   efficientnet_b6: { resize: 528, crop: 528, interpolation: "bicubic" },
   efficientnet_b7: { resize: 600, crop: 600, interpolation: "bicubic" },
+  efficientnet_v2_s: { resize: 384, crop: 384, interpolation: "bilinear" },
+  efficientnet_v2_m: { resize: 480, crop: 480, interpolation: "bilinear" },
+  efficientnet_v2_l: { resize: 480, crop: 480, interpolation: "bicubic", half: true },
 };
 
 /**
@@ -58,7 +63,8 @@ export function mobilenetPipeline(files: ModelFiles, spec: MobileNetSpec): Prepr
   }
   const where = files.hasConfig ? `${files.dir}/config.json` : files.dir;
   const preset = spec.variant ? TORCHVISION_PRESETS[spec.variant] : undefined;
-  const p = preset ?? { resize: 256, crop: 224, interpolation: "bilinear" as const };
+  const p = preset ?? { resize: 256, crop: 224, interpolation: "bilinear" as const, half: false };
+  const norm = p.half ? "mean/std 0.5" : "ImageNet mean/std";
   return {
     resizeMode: "shortest",
     size: [p.resize, p.resize],
@@ -66,14 +72,14 @@ export function mobilenetPipeline(files: ModelFiles, spec: MobileNetSpec): Prepr
     cropRounding: "half-even",
     interpolation: p.interpolation,
     rescale: { op: "divide", value: 255 },
-    mean: IMAGENET_MEAN,
-    std: IMAGENET_STD,
+    mean: p.half ? [0.5, 0.5, 0.5] : IMAGENET_MEAN,
+    std: p.half ? [0.5, 0.5, 0.5] : IMAGENET_STD,
     source: `torchvision ${spec.variant ?? spec.arch} preset (nothing in ${where})`,
     ...assumedOnly(
       preset
         ? `no preprocessing description in ${where}: the shapes are torchvision's ` +
           `${spec.variant}; used its default weights' preset (shorter side ${p.resize}, ` +
-          `${p.interpolation}, center-crop ${p.crop}, ImageNet mean/std); override with ` +
+          `${p.interpolation}, center-crop ${p.crop}, ${norm}); override with ` +
           `--size/--crop/--interpolation`
         : `no preprocessing description in ${where} and the shapes match no published ` +
           `torchvision model: assumed shorter side 256, bilinear, center-crop 224, ImageNet ` +
@@ -92,7 +98,7 @@ export interface LoadMobileNetOptions {
 }
 
 /**
- * Loads a MobileNetV2 / MobileNetV3 / EfficientNet checkpoint: a folder
+ * Loads a MobileNetV2 / MobileNetV3 / EfficientNet / EfficientNetV2 checkpoint: a folder
  * (config.json + model.safetensors) or a `.safetensors` file. Anything wrong
  * with the tensors is a ModelLayoutError naming them.
  */
@@ -111,13 +117,15 @@ export async function loadMobileNet(
       variant: spec.variant,
       stem: spec.stem.out,
       blocks: spec.blocks.map((b) => ({
+        kind: b.kind,
         in: b.inChannels,
         expanded: b.expanded,
         out: b.outChannels,
         kernel: b.kernel,
         stride: b.stride,
+        padding: b.padding,
         act: b.act,
-        se: b.se?.squeeze,
+        se: b.kind === "mbconv" ? b.se?.squeeze : undefined,
         residual: b.residual,
       })),
       finalChannels: spec.final.out,
@@ -144,11 +152,14 @@ export async function loadMobileNet(
   }
 }
 
-/** The MobileNet family: MobileNetV2, MobileNetV3 small/large, EfficientNet B0-B7. */
+/**
+ * The MobileNet family: MobileNetV2, MobileNetV3 small/large, EfficientNet
+ * B0-B7, EfficientNetV2.
+ */
 export const mobilenetFamily: ModelFamily = {
   name: "mobilenet",
-  summary:
-    "MobileNetV2 / MobileNetV3 / EfficientNet B0-B7 (torchvision; timm MobileNetV3, EfficientNet)",
+  summary: "MobileNetV2 / MobileNetV3 / EfficientNet B0-B7 / EfficientNetV2 (torchvision; timm " +
+    "[tf_]mobilenetv3, [tf_]efficientnet, [tf_]efficientnetv2; Hugging Face MobileNetV2, EfficientNet)",
   explain: { gradcam: true, rollout: false },
   detect(names, config) {
     const found = detectMobileNetLayout(names, config);

@@ -1,5 +1,5 @@
 /**
- * MobileNetV2 / MobileNetV3 / EfficientNet key layouts: turns the tensor
+ * MobileNetV2 / MobileNetV3 / EfficientNet (V1, V2) key layouts: turns the tensor
  * names and shapes of a checkpoint (plus its config.json) into a
  * {@link MobileNetSpec}.
  *
@@ -18,8 +18,13 @@
  *   `conv_head`, `bn2`, `classifier`; MobileNetV3: the last stage's
  *   ConvBnAct `blocks.L.0.{conv,bn1}` is the final conv and `conv_head`
  *   (1x1 with bias) runs on the pooled features before `classifier`. timm
- *   uses BatchNorm eps 1e-5 throughout; `tf_*` (TensorFlow "same" padding)
- *   is refused.
+ *   uses BatchNorm eps 1e-5 throughout; its `tf_*` builds eps 0.001 and
+ *   TensorFlow "same" padding on every convolution;
+ * - torchvision `efficientnet_v2_s/m/l`: fused MBConv blocks
+ *   `features.s.j.block.{0 (k x k conv), [1 (1x1 project)]}` before the
+ *   MBConv ones; timm `[tf_]efficientnetv2_*`: ConvBnAct `{conv,bn1}` and
+ *   EdgeResidual `{conv_exp,bn1,conv_pwl,bn2}`;
+ * - Hugging Face MobileNetV2 / EfficientNet: see `hf.ts`.
  *
  * Channel counts, depths, kernel sizes and squeeze-and-excitation presence
  * and widths come from tensor shapes. Strides and activations are not in the
@@ -31,6 +36,7 @@
  */
 import { ModelLayoutError } from "../../errors.ts";
 import type { Activation } from "../../ops/activation.ts";
+import type { Padding } from "../../ops/padding.ts";
 import { expectHead, type HeadSpec, headSpec } from "../../nn/head.ts";
 import {
   bnNames,
@@ -49,12 +55,15 @@ import {
 } from "../../weights/layout_check.ts";
 import type {
   ConvBnSpec,
+  FusedMBConvSpec,
   InvertedResidualSpec,
   MobileNetArch,
+  MobileNetBlockSpec,
   MobileNetLayout,
   MobileNetSpec,
   SqueezeExciteSpec,
 } from "./spec.ts";
+import { hfEfficientNetNaming, hfMobileNetV2Naming } from "./hf.ts";
 
 /** The torchvision architecture a checkpoint's names follow. */
 type TvArch = MobileNetArch;
@@ -76,15 +85,47 @@ export function detectMobileNetLayout(
       return { layout: "torchvision", arch: "mobilenet_v3" };
     }
     if (set.has("features.1.0.block.0.0.weight")) {
-      return { layout: "torchvision", arch: "efficientnet" };
+      // EfficientNet's first block is depthwise + SE + project; EfficientNetV2's a fused 3x3 conv.
+      const v1 = set.has("features.1.0.block.1.fc1.weight");
+      return { layout: "torchvision", arch: v1 ? "efficientnet" : "efficientnet_v2" };
     }
   }
-  if (set.has("conv_stem.weight") && set.has("blocks.0.0.conv_dw.weight")) {
-    const arch = timmArchitecture(config);
-    const v3 = arch ? arch.startsWith("mobilenetv3") : !set.has("bn2.weight");
-    return { layout: "timm", arch: v3 ? "mobilenet_v3" : "efficientnet" };
+  if (set.has("mobilenet_v2.conv_stem.first_conv.convolution.weight")) {
+    return { layout: "hf", arch: "mobilenet_v2" };
+  }
+  if (set.has("efficientnet.embeddings.convolution.weight")) {
+    return { layout: "hf", arch: "efficientnet" };
+  }
+  if (
+    set.has("conv_stem.weight") &&
+    (set.has("blocks.0.0.conv_dw.weight") || set.has("blocks.0.0.conv.weight"))
+  ) {
+    return { layout: "timm", arch: timmArch(set, config) };
   }
   return undefined;
+}
+
+/**
+ * The architecture of a timm checkpoint: from config.json's `architecture`,
+ * else from names (EfficientNetV2: a ConvBnAct first block or EdgeResidual
+ * `conv_exp` blocks; MobileNetV3: no `bn2` after `conv_head`).
+ */
+function timmArch(set: Set<string>, config: Record<string, unknown>): MobileNetArch {
+  const arch = timmArchitecture(config).replace(/^tf_/, "");
+  if (arch) {
+    return arch.startsWith("mobilenetv3")
+      ? "mobilenet_v3"
+      : arch.startsWith("efficientnetv2")
+      ? "efficientnet_v2"
+      : "efficientnet";
+  }
+  if (
+    set.has("blocks.0.0.conv.weight") ||
+    [...set].some((n) => /^blocks\.\d+\.\d+\.conv_exp\.weight$/.test(n))
+  ) {
+    return "efficientnet_v2";
+  }
+  return set.has("bn2.weight") ? "efficientnet" : "mobilenet_v3";
 }
 
 /** Builds the spec of a checkpoint in the detected layout. */
@@ -93,25 +134,23 @@ export function mobilenetSpec(
   config: Record<string, unknown> = {},
   where = "checkpoint",
 ): MobileNetSpec {
-  const arch = timmArchitecture(config);
-  if (/^tf_/.test(arch)) {
-    throw new ModelLayoutError(
-      `${where}: timm ${arch} uses TensorFlow "same" padding (asymmetric, input-size dependent), ` +
-        `which this loader does not run; use the PyTorch-native efficientnet_* / mobilenetv3_* ` +
-        `weights instead.`,
-    );
-  }
   const found = detectMobileNetLayout(index.names(), config);
   if (!found) {
     throw new ModelLayoutError(
       `${where} is not a MobileNet / EfficientNet layout this loader knows (torchvision ` +
-        `mobilenet_v2, mobilenet_v3_small/large, efficientnet_b0..b7; timm efficientnet_b*, mobilenetv3_*). Found: ${
-          summarizeNames(index.names())
-        }.`,
+        `mobilenet_v2, mobilenet_v3_small/large, efficientnet_b0..b7; timm [tf_]efficientnet_b*, ` +
+        `[tf_]mobilenetv3_*; Hugging Face MobileNetV2ForImageClassification, ` +
+        `EfficientNetForImageClassification). Found: ${summarizeNames(index.names())}.`,
     );
   }
   const naming = found.layout === "timm"
     ? timmNaming(index, config, where)
+    : found.layout === "hf"
+    ? (found.arch === "mobilenet_v2" ? hfMobileNetV2Naming : hfEfficientNetNaming)(
+      index,
+      config,
+      where,
+    )
     : torchvisionNaming(index, config, where, found.arch);
   return buildSpec(index, config, where, naming);
 }
@@ -188,6 +227,31 @@ const EFFNET_VARIANTS: { name: string; width: number; depth: number; eps: number
   { name: "efficientnet_b7", width: 2.0, depth: 3.1, eps: 1e-3 },
 ];
 
+/** torchvision efficientnet_v2_s/m/l: stem width, stage widths and depths (BatchNorm eps 0.001). */
+const EFFNET_V2_VARIANTS: { name: string; stem: number; widths: number[]; depths: number[] }[] = [
+  {
+    name: "efficientnet_v2_s",
+    stem: 24,
+    widths: [24, 48, 64, 128, 160, 256],
+    depths: [2, 4, 4, 6, 9, 15],
+  },
+  {
+    name: "efficientnet_v2_m",
+    stem: 24,
+    widths: [24, 48, 80, 160, 176, 304, 512],
+    depths: [3, 5, 5, 7, 14, 18, 5],
+  },
+  {
+    name: "efficientnet_v2_l",
+    stem: 32,
+    widths: [32, 64, 96, 192, 224, 384, 640],
+    depths: [4, 7, 7, 10, 19, 25, 7],
+  },
+];
+
+/** EfficientNetV2's first-block stride per stage (torchvision's and timm's tables: 6 or 7 stages). */
+const EFFNET_V2_STRIDES = [1, 2, 2, 2, 1, 2, 1] as const;
+
 /** Stem width, stage output widths and stage depths of an EfficientNet variant. */
 function effnetShape(width: number, depth: number) {
   return {
@@ -240,6 +304,10 @@ function units(index: TensorIndex, set: Set<string>, prefix: string, where: stri
 /** What the architecture says about block i beyond its shapes. */
 interface BlockRule {
   stride: 1 | 2;
+  /** The depthwise padding for a k x k kernel. */
+  padding: (k: number) => Padding;
+  /** Adds the input (default: stride 1 and in == out). */
+  residual?: boolean;
   act: Activation;
   /** SE activations (when the block has SE). */
   seAct: Activation;
@@ -247,8 +315,10 @@ interface BlockRule {
 }
 
 /** A block's convolutions (each with its BatchNorm) in order, and its SE module's two convs. */
-interface RawBlock {
+export interface RawBlock {
   prefix: string;
+  /** A fused MBConv (a full k x k conv where the depthwise would be; EfficientNetV2). */
+  fused?: boolean;
   convs: { conv: string; bn: string; shape: number[] }[];
   se?: { reduce: string; expand: string };
 }
@@ -276,6 +346,11 @@ function tvRawBlock(index: TensorIndex, set: Set<string>, prefix: string, where:
       );
     }
   }
+  // EfficientNetV2's fused MBConv: a full k x k conv first (+ 1x1 project), no SE.
+  const first = convs[0]?.shape;
+  if (se === undefined && first && first[1] !== 1 && first[2] > 1 && convs.length <= 2) {
+    return { prefix, convs, fused: true };
+  }
   if (se !== undefined && seAfter !== convs.length - 1) {
     throw new ModelLayoutError(
       `${where}: block ${prefix}: squeeze-and-excitation is not between the depthwise and the ` +
@@ -291,8 +366,9 @@ function tvRawBlock(index: TensorIndex, set: Set<string>, prefix: string, where:
 
 /**
  * Reads one timm block `prefix`: InvertedResidual (conv_pw/bn1, conv_dw/bn2,
- * [se], conv_pwl/bn3) or DepthwiseSeparableConv (conv_dw/bn1, [se],
- * conv_pw/bn2).
+ * [se], conv_pwl/bn3), DepthwiseSeparableConv (conv_dw/bn1, [se],
+ * conv_pw/bn2), EdgeResidual (conv_exp/bn1, conv_pwl/bn2) or ConvBnAct
+ * (conv/bn1).
  */
 function timmRawBlock(
   index: TensorIndex,
@@ -305,6 +381,11 @@ function timmRawBlock(
     bn: `${prefix}.${bn}`,
     shape: requireShape(index, set, `${prefix}.${conv}.weight`, where, 4),
   });
+  // EfficientNetV2: EdgeResidual (conv_exp/bn1, conv_pwl/bn2) or ConvBnAct (conv/bn1).
+  if (set.has(`${prefix}.conv_exp.weight`)) {
+    return { prefix, fused: true, convs: [cb("conv_exp", "bn1"), cb("conv_pwl", "bn2")] };
+  }
+  if (set.has(`${prefix}.conv.weight`)) return { prefix, fused: true, convs: [cb("conv", "bn1")] };
   const convs = set.has(`${prefix}.conv_pwl.weight`)
     ? [cb("conv_pw", "bn1"), cb("conv_dw", "bn2"), cb("conv_pwl", "bn3")]
     : [cb("conv_dw", "bn1"), cb("conv_pw", "bn2")];
@@ -323,8 +404,9 @@ function block(
   rule: BlockRule,
   e: Expected,
   where: string,
-): InvertedResidualSpec {
+): MobileNetBlockSpec {
   const { prefix, convs } = raw;
+  if (raw.fused) return fusedBlock(raw, inChannels, rule, e, where);
   if (convs.length !== 2 && convs.length !== 3) {
     throw new ModelLayoutError(
       `${where}: block ${prefix} has ${convs.length} convolutions; an inverted-residual block has ` +
@@ -335,21 +417,10 @@ function block(
   const [expandC, dwC, projC] = hasExpand ? convs : [undefined, ...convs];
   const expanded = dwC!.shape[0];
   const k = dwC!.shape[2];
-  const convBn = (
-    c: { conv: string; bn: string },
-    out: number,
-    inp: number,
-    kernel: number,
-  ): ConvBnSpec => {
-    e.set(c.conv, [out, inp, kernel, kernel]);
-    const bn = bnNames(c.bn);
-    expectBn(e, bn, out);
-    return { weight: c.conv, bn, out, in: inp, kernel };
-  };
   if (dwC!.shape[1] !== 1 || dwC!.shape[3] !== k || k % 2 !== 1) {
     throw new ModelLayoutError(
       `${where}: block ${prefix}: ${dwC!.conv} [${dwC!.shape}] is not a depthwise convolution ` +
-        `[C, 1, k, k] with an odd k (EfficientNetV2's fused MBConv blocks are not supported).`,
+        `[C, 1, k, k] with an odd k (a fused MBConv block has no squeeze-and-excitation).`,
     );
   }
   if (!hasExpand && expanded !== inChannels) {
@@ -360,17 +431,19 @@ function block(
   }
   const outChannels = projC!.shape[0];
   const block: InvertedResidualSpec = {
+    kind: "mbconv",
     name: prefix,
     inChannels,
     expanded,
     outChannels,
     kernel: k,
     stride: rule.stride,
-    expand: expandC ? convBn(expandC, expanded, inChannels, 1) : undefined,
-    depthwise: convBn(dwC!, expanded, 1, k),
-    project: convBn(projC!, outChannels, expanded, 1),
+    padding: rule.padding(k),
+    expand: expandC ? convBnOf(expandC, expanded, inChannels, 1, e) : undefined,
+    depthwise: convBnOf(dwC!, expanded, 1, k, e),
+    project: convBnOf(projC!, outChannels, expanded, 1, e),
     act: rule.act,
-    residual: rule.stride === 1 && inChannels === outChannels,
+    residual: rule.residual ?? (rule.stride === 1 && inChannels === outChannels),
   };
   if (raw.se) {
     const squeeze = requireShape(index, set, `${raw.se.reduce}.weight`, where, 4)[0];
@@ -388,6 +461,53 @@ function block(
     block.se = s;
   }
   return block;
+}
+
+/** A conv + BN, its weight expected as [out, inp, k, k] and its BatchNorm as [out]. */
+function convBnOf(
+  c: { conv: string; bn: string },
+  out: number,
+  inp: number,
+  kernel: number,
+  e: Expected,
+): ConvBnSpec {
+  e.set(c.conv, [out, inp, kernel, kernel]);
+  const bn = bnNames(c.bn);
+  expectBn(e, bn, out);
+  return { weight: c.conv, bn, out, in: inp, kernel };
+}
+
+/** EfficientNetV2's fused MBConv: full k x k conv (+ act) -> [1x1 project]. */
+function fusedBlock(
+  raw: RawBlock,
+  inChannels: number,
+  rule: BlockRule,
+  e: Expected,
+  where: string,
+): FusedMBConvSpec {
+  const [conv, project] = raw.convs;
+  const [expanded, cin, k, k2] = conv.shape;
+  if (cin !== inChannels || k !== k2 || k % 2 !== 1) {
+    throw new ModelLayoutError(
+      `${where}: fused block ${raw.prefix}: ${conv.conv} [${conv.shape}] should be ` +
+        `[C, ${inChannels}, k, k] with an odd k.`,
+    );
+  }
+  const outChannels = project ? project.shape[0] : expanded;
+  return {
+    kind: "fused",
+    name: raw.prefix,
+    inChannels,
+    expanded,
+    outChannels,
+    kernel: k,
+    stride: rule.stride,
+    padding: rule.padding(k),
+    conv: convBnOf(conv, expanded, inChannels, k, e),
+    project: project ? convBnOf(project, outChannels, expanded, 1, e) : undefined,
+    act: rule.act,
+    residual: rule.residual ?? (rule.stride === 1 && inChannels === outChannels),
+  };
 }
 
 /** config.json `block_strides`, checked against the number of blocks. */
@@ -411,11 +531,11 @@ function bnEpsOverride(config: Record<string, unknown>, where: string): number |
   return positiveField(config, "bn_eps", where) ?? positiveField(config, "batch_norm_eps", where);
 }
 
-/** Where a layout keeps the stem, blocks, final conv and head. */
-interface Naming {
+/** Where a layout keeps the stem, blocks, final conv and head, and what it fixes beyond them. */
+export interface Naming {
   layout: MobileNetLayout;
   arch: MobileNetArch;
-  /** "torchvision" / "timm", for messages. */
+  /** "torchvision" / "timm" / "Hugging Face", for messages. */
   label: string;
   stem: { conv: string; bn: string };
   blocks: RawBlock[];
@@ -424,6 +544,20 @@ interface Naming {
   final: { conv: string; bn: string };
   /** MobileNetV3's BatchNorm eps in this layout's library (torchvision 0.001, timm 1e-5). */
   v3Eps: number;
+  /** BatchNorm eps fixed by the layout (config.json, a library default), with its note. */
+  eps?: { value: number; note: string };
+  /** Activation fixed by the layout (MobileNetV2, EfficientNet), with its note. */
+  act?: { value: Activation; note: string };
+  /** EfficientNet: stride of each stage's first block (default torchvision's table). */
+  stageStrides?: number[];
+  /** How the stem convolution pads (k: its kernel size). */
+  stemPadding: (k: number) => Padding;
+  /** How block i's depthwise convolution pads. */
+  dwPadding: (i: number, k: number, stride: 1 | 2) => Padding;
+  /** Whether block i adds its input; undefined: stride 1 and in == out. */
+  residual?: (i: number, stride: 1 | 2) => boolean | undefined;
+  /** What the layout assumes (padding, stages), for the spec's notes. */
+  notes?: string[];
   /** The head over the pooled final features; `e` gets its tensors. */
   head(features: number, e: Expected): HeadSpec;
 }
@@ -447,7 +581,7 @@ function torchvisionNaming(
   const blocks: RawBlock[] = [];
   const stageOf: number[] = [];
   for (let i = 1; i < children - 1; i++) {
-    if (arch === "efficientnet") {
+    if (arch === "efficientnet" || arch === "efficientnet_v2") {
       const n = countIndexed(names, `features.${i}.`, where);
       for (let j = 0; j < n; j++) {
         blocks.push(tvRawBlock(index, set, `features.${i}.${j}.block`, where));
@@ -469,6 +603,8 @@ function torchvisionNaming(
     stageOf,
     final: { conv: `${fp}.0.weight`, bn: `${fp}.1` },
     v3Eps: 1e-3,
+    stemPadding: symmetric,
+    dwPadding: (_i, k) => symmetric(k),
     head: (features, e) => {
       const head = headSpec(
         index,
@@ -491,8 +627,15 @@ function torchvisionNaming(
   };
 }
 
-/** timm architecture names this loader runs (PyTorch padding, the torchvision-equivalent tables). */
-const TIMM_ARCHS = /^(efficientnet_b[0-7]|mobilenetv3_(large|small)_\d+)$/;
+/** PyTorch's padding of an odd k x k convolution: k/2 on every side. */
+const symmetric = (k: number): Padding => Math.floor(k / 2);
+
+/**
+ * timm architecture names this loader runs (the torchvision-equivalent
+ * tables; `tf_*`: TensorFlow "same" padding and BatchNorm eps 0.001).
+ */
+const TIMM_ARCHS =
+  /^(tf_)?(efficientnet_b[0-7](_ap|_ns)?|mobilenetv3_(large|small)_\d+|efficientnetv2_(s|m|l|xl))$|^tf_efficientnetv2_b[0-3]$/;
 
 function timmNaming(
   index: TensorIndex,
@@ -505,12 +648,15 @@ function timmNaming(
   if (archName && !TIMM_ARCHS.test(archName)) {
     throw new ModelLayoutError(
       `${where}: timm ${archName} is not supported; of timm's EfficientNet / MobileNet builds ` +
-        `only efficientnet_b0..b7 and mobilenetv3_large_* / mobilenetv3_small_* are (other ` +
+        `only [tf_]efficientnet_b0..b7, [tf_]efficientnetv2_s/m/l/xl, tf_efficientnetv2_b0..b3 ` +
+        `and [tf_]mobilenetv3_large_* / mobilenetv3_small_* are (other ` +
         `variants change blocks, activations or padding that the weights do not record).`,
     );
   }
   // MobileNetV3: conv_head (with bias) runs on the pooled features; EfficientNet: conv_head + bn2.
-  const v3 = archName ? archName.startsWith("mobilenetv3") : !set.has("bn2.weight");
+  const tf = archName.startsWith("tf_");
+  const arch = timmArch(set, config);
+  const v3 = arch === "mobilenet_v3";
   const stages = countIndexed(names, "blocks.", where);
   const blocks: RawBlock[] = [];
   const stageOf: number[] = [];
@@ -521,7 +667,7 @@ function timmNaming(
       stageOf.push(s);
     }
   }
-  if (!v3 && blocks.some((b) => !b.se)) {
+  if (arch === "efficientnet" && blocks.some((b) => !b.se)) {
     throw new ModelLayoutError(
       `${where}: timm EfficientNet-style checkpoint with blocks lacking squeeze-and-excitation ` +
         `(mobilenetv2_*, efficientnet_lite*, mnasnet_*?): not supported; only efficientnet_b0..b7 ` +
@@ -531,7 +677,7 @@ function timmNaming(
   const last = `blocks.${stages - 1}.0`;
   return {
     layout: "timm",
-    arch: v3 ? "mobilenet_v3" : "efficientnet",
+    arch,
     label: "timm",
     stem: { conv: "conv_stem.weight", bn: "bn1" },
     blocks,
@@ -540,7 +686,15 @@ function timmNaming(
       conv: "conv_head.weight",
       bn: "bn2",
     },
-    v3Eps: 1e-5,
+    v3Eps: tf ? 1e-3 : 1e-5,
+    eps: tf
+      ? { value: 1e-3, note: `BatchNorm eps 0.001: timm's tf_* models (BN_EPS_TF_DEFAULT)` }
+      : undefined,
+    stemPadding: tf ? () => "same" : symmetric,
+    dwPadding: tf ? () => "same" : (_i, k) => symmetric(k),
+    notes: tf
+      ? [`TensorFlow "same" padding on every convolution (timm ${archName}: pad_type "same")`]
+      : [],
     head: (features, e) => {
       if (!v3) {
         const head = headSpec(index, "classifier", features, config, where);
@@ -610,8 +764,9 @@ function buildSpec(
   const strideNote = override ? "strides from config.json block_strides" : "";
   if (arch === "mobilenet_v2") {
     variant = "mobilenet_v2";
-    eps = 1e-5;
-    stemAct = finalAct = "relu6";
+    eps = n.eps?.value ?? 1e-5;
+    const act = n.act?.value ?? "relu6";
+    stemAct = finalAct = act;
     let strides = override;
     if (!strides) {
       if (raws.length !== V2_STRIDES.length) {
@@ -627,8 +782,18 @@ function buildSpec(
           "blocks 1, 3, 6, 13), not recorded in the weights",
       );
     }
-    rules = strides.map((stride) => ({ stride, act: "relu6", seAct: "relu", seGate: "sigmoid" }));
-    notes.push("ReLU6 activations, BatchNorm eps 1e-5: torchvision's MobileNetV2 definition");
+    rules = strides.map((stride) => ({
+      stride,
+      act,
+      seAct: "relu",
+      seGate: "sigmoid",
+      padding: symmetric,
+    }));
+    notes.push(
+      n.eps && n.act
+        ? `${n.act.note}; ${n.eps.note}`
+        : "ReLU6 activations, BatchNorm eps 1e-5: torchvision's MobileNetV2 definition",
+    );
   } else if (arch === "mobilenet_v3") {
     // Small (11 blocks) or large (15): the kernels and SE presence must match the table.
     const table = raws.length === 11
@@ -658,6 +823,7 @@ function buildSpec(
       act: r[2] === "HS" ? "hardswish" : "relu",
       seAct: "relu",
       seGate: "hardsigmoid",
+      padding: symmetric,
     }));
     notes.push(
       `${table}: identified from ${raws.length} blocks with kernels and squeeze-and-` +
@@ -666,11 +832,19 @@ function buildSpec(
         `BatchNorm eps ${n.v3Eps} (${lib}'s MobileNetV3 norm layer); not in the weights`,
     );
   } else {
+    const v2 = arch === "efficientnet_v2";
     const stages = stageOf.length ? stageOf[stageOf.length - 1] + 1 : 0;
-    if (stages !== EFFNET_STAGES.length) {
+    if (!v2 && stages !== EFFNET_STAGES.length) {
       throw new ModelLayoutError(
         `${where}: ${lib} EfficientNet with ${stages} stages; only EfficientNet B0-B7 ` +
-          `(7 MBConv stages) is supported (EfficientNetV2 is not).`,
+          `(7 MBConv stages) is supported.`,
+      );
+    }
+    if (v2 && stages !== 6 && stages !== 7 && !n.stageStrides) {
+      throw new ModelLayoutError(
+        `${where}: ${lib} EfficientNetV2 with ${stages} stages; the stage strides are not in the ` +
+          `weights and only the published 6- and 7-stage tables are known; give them as ` +
+          `config.json "block_strides": [1 or 2 per block].`,
       );
     }
     const inStage = (s: number) => raws.filter((_, i) => stageOf[i] === s);
@@ -679,34 +853,64 @@ function buildSpec(
       (_, s) => inStage(s).at(-1)?.convs.at(-1)?.shape[0] ?? 0,
     );
     const depths = Array.from({ length: stages }, (_, s) => inStage(s).length);
-    const match = EFFNET_VARIANTS.find((v) => {
-      const sh = effnetShape(v.width, v.depth);
-      return sh.stem === stemOut && same(sh.widths, widths) && same(sh.depths, depths);
-    });
+    const match = v2
+      ? EFFNET_V2_VARIANTS.map((v) => ({ ...v, eps: 1e-3 })).find((v) =>
+        v.stem === stemOut && same(v.widths, widths) && same(v.depths, depths)
+      )
+      : EFFNET_VARIANTS.find((v) => {
+        const sh = effnetShape(v.width, v.depth);
+        return sh.stem === stemOut && same(sh.widths, widths) && same(sh.depths, depths);
+      });
     variant = match?.name;
-    eps = n.layout === "timm" ? 1e-5 : match?.eps ?? 1e-5;
-    stemAct = finalAct = "silu";
+    // torchvision's EfficientNetV2 uses eps 0.001 whatever the size; timm 1e-5 (tf_*: n.eps).
+    eps = n.eps?.value ??
+      (n.layout === "timm" ? 1e-5 : v2 ? 1e-3 : match?.eps ?? 1e-5);
+    const act = n.act?.value ?? "silu";
+    stemAct = finalAct = act;
+    const stageStrides = n.stageStrides ??
+      (v2 ? EFFNET_V2_STRIDES.slice(0, stages) : EFFNET_STAGES.map((s) => s[2]));
+    if (stageStrides.length !== stages || stageStrides.some((v) => v !== 1 && v !== 2)) {
+      throw new ModelLayoutError(
+        `${where}: config strides ${JSON.stringify(stageStrides)} must list ${stages} strides of ` +
+          `1 or 2 (one per stage).`,
+      );
+    }
     rules = raws.map((_, i) => {
       const s = stageOf[i];
       const first = i === 0 || stageOf[i - 1] !== s;
       return {
-        stride: override?.[i] ?? (first ? EFFNET_STAGES[s][2] : 1),
-        act: "silu" as Activation,
-        seAct: "silu" as Activation,
+        stride: override?.[i] ?? (first ? stageStrides[s] as 1 | 2 : 1),
+        act,
+        seAct: act,
         seGate: "sigmoid" as Activation,
+        padding: symmetric,
       };
     });
+    const epsNote = n.eps?.note ?? `BatchNorm eps ${eps} from ${lib}'s definition`;
     notes.push(
       (match
         ? `${match.name}: stem ${stemOut}, stage widths ${widths} and depths ${depths} are ` +
-          `torchvision's; BatchNorm eps ${eps} from ${lib}'s definition`
+          `torchvision's; ${epsNote}`
         : `stem ${stemOut}, widths ${widths}, depths ${depths} match no published ` +
-          `efficientnet_b0..b7; assumed BatchNorm eps 1e-5 (b0-b4; b5-b7 use 1e-3)`) +
-        `; first-block stage strides 1,2,2,2,1,2,1 (torchvision's EfficientNet table), SiLU ` +
-        `activations, SE SiLU + sigmoid gate: not in the weights`,
+          `${v2 ? "efficientnet_v2_s/m/l" : "efficientnet_b0..b7"}; ` +
+          (n.eps || v2 || n.layout === "timm"
+            ? epsNote
+            : `assumed BatchNorm eps 1e-5 (b0-b4; b5-b7 use 1e-3)`)) +
+        `; first-block stage strides ${stageStrides}` +
+        (n.stageStrides
+          ? " from config.json"
+          : ` (${v2 ? "EfficientNetV2" : "torchvision's EfficientNet"} table)`) +
+        `, ${n.act?.note ?? "SiLU activations"}, SE ${act} + sigmoid gate: not in the weights`,
     );
   }
   if (strideNote) notes.push(strideNote);
+  // The layout's padding and residual rules (they need the final strides).
+  rules = rules.map((r, i) => ({
+    ...r,
+    padding: (k: number) => n.dwPadding(i, k, r.stride),
+    residual: n.residual?.(i, r.stride),
+  }));
+  notes.push(...(n.notes ?? []));
   const epsOverride = bnEpsOverride(config, where);
   if (epsOverride !== undefined) {
     eps = epsOverride;
@@ -731,9 +935,10 @@ function buildSpec(
     kernel: sk,
     stride: 2 as const,
     act: stemAct,
+    padding: n.stemPadding(sk),
   };
 
-  const blocks: InvertedResidualSpec[] = [];
+  const blocks: MobileNetBlockSpec[] = [];
   let prev = stemOut;
   raws.forEach((r, i) => {
     const b = block(index, set, r, prev, rules[i], e, where);

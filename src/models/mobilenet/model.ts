@@ -1,14 +1,18 @@
 /**
- * MobileNetV2 / MobileNetV3 / EfficientNet classifiers on the GPU,
+ * MobileNetV2 / MobileNetV3 / EfficientNet (V1, V2) classifiers on the GPU,
  * channels-last. Every BatchNorm is folded into the convolution before it
  * at load time (in float64), so each conv + BN + act is one kernel:
  * - stem: k x k stride-2 `conv2d` on the NCHW pixels with the activation
- *   fused, then one `permute` to NHWC;
+ *   fused, then one `permute` to NHWC (after the fused blocks, if any);
  * - block: 1x1 expand = `linear` over the tokens (act fused) -> depthwise
- *   k x k (`depthwiseConv2dNHWC`, stride 1/2, pad k/2, bias + act fused) ->
+ *   k x k (`depthwiseConv2dNHWC`, stride 1/2, bias + act fused; padded k/2,
+ *   TensorFlow "same" or per side as the spec says) ->
  *   squeeze-and-excitation (`meanTokens` -> `linear` + act -> `linear` +
  *   gate -> `channelScale`) -> 1x1 project = `linear` with the residual add
  *   in its epilogue;
+ * - EfficientNetV2's fused block (NCHW, before the first MBConv block):
+ *   k x k `conv2d` + act -> [1x1 `conv2d` projection with the residual in
+ *   its epilogue] (without a projection, an `elementwise` add after the act);
  * - final 1x1 conv (`linear` + act) -> `meanTokens` -> the head
  *   ({@link ClassifierHead}).
  *
@@ -22,14 +26,10 @@ import {
   uploadDepthwiseWeight,
 } from "../../ops/depthwise.ts";
 import { linear } from "../../ops/gemm.ts";
-import {
-  conv2d,
-  convOutSize,
-  type ConvWeight,
-  foldBatchNorm,
-  uploadConvWeight,
-} from "../../ops/conv2d.ts";
+import { conv2d, type ConvWeight, foldBatchNorm, uploadConvWeight } from "../../ops/conv2d.ts";
+import { paddedOutShape, type Padding, resolvePadding } from "../../ops/padding.ts";
 import { meanTokens } from "../../ops/nhwc.ts";
+import { elementwise } from "../../ops/elementwise.ts";
 import { channelScale } from "../../ops/channel_scale.ts";
 import { permute } from "../../ops/transpose.ts";
 import type { Tensor } from "../../tensor.ts";
@@ -49,9 +49,15 @@ import {
   type LoaderMeta,
   PooledClassifier,
 } from "../classifier.ts";
-import type { ConvBnSpec, InvertedResidualSpec, MobileNetSpec } from "./spec.ts";
+import type {
+  ConvBnSpec,
+  FusedMBConvSpec,
+  InvertedResidualSpec,
+  MobileNetBlockSpec,
+  MobileNetSpec,
+} from "./spec.ts";
 
-interface LoadedBlock {
+interface LoadedMBConv {
   spec: InvertedResidualSpec;
   expand?: LoadedLinear;
   dw: DepthwiseWeight;
@@ -59,6 +65,20 @@ interface LoadedBlock {
   se?: { reduce: LoadedLinear; expand: LoadedLinear };
   project: LoadedLinear;
 }
+
+/** A conv + BN folded and uploaded for `conv2d` (NCHW). */
+interface LoadedConv {
+  weight: ConvWeight;
+  bias: Tensor;
+}
+
+interface LoadedFused {
+  spec: FusedMBConvSpec;
+  conv: LoadedConv;
+  project?: LoadedConv;
+}
+
+type LoadedBlock = LoadedMBConv | LoadedFused;
 
 /** A conv's weight and bias with its BatchNorm folded in. */
 async function folded(
@@ -91,12 +111,38 @@ async function pointwise(
   return packLinear(engine, f.weight, [c.out, c.in], c.weight, f.bias);
 }
 
+/** A k x k conv + BN folded and uploaded for `conv2d`. */
+async function convBn(
+  engine: Engine,
+  file: WeightReader,
+  c: ConvBnSpec,
+  eps: number,
+): Promise<LoadedConv> {
+  const f = await folded(file, c, eps);
+  return {
+    weight: uploadConvWeight(engine, f.weight, [c.out, c.in, c.kernel, c.kernel], 1, c.weight),
+    bias: engine.upload(f.bias, [c.out], `${c.weight}:bias`, true),
+  };
+}
+
+function releaseConv(c: LoadedConv): void {
+  c.weight.release();
+  c.bias.release();
+}
+
 async function loadBlock(
   engine: Engine,
   file: WeightReader,
-  b: InvertedResidualSpec,
+  b: MobileNetBlockSpec,
   eps: number,
 ): Promise<LoadedBlock> {
+  if (b.kind === "fused") {
+    return {
+      spec: b,
+      conv: await convBn(engine, file, b.conv, eps),
+      project: b.project ? await convBn(engine, file, b.project, eps) : undefined,
+    };
+  }
   const dw = await folded(file, b.depthwise, eps);
   return {
     spec: b,
@@ -120,10 +166,13 @@ async function loadBlock(
 
 /** A MobileNetV2 / V3 / EfficientNet ready to run. */
 export class MobileNet extends PooledClassifier {
-  /** "mobilenet_v2", "mobilenet_v3" or "efficientnet" (see `spec.variant` for the exact model). */
+  /**
+   * "mobilenet_v2", "mobilenet_v3", "efficientnet" or "efficientnet_v2"
+   * (see `spec.variant` for the exact model).
+   */
   readonly architecture: string;
 
-  #stem: { weight: ConvWeight; bias: Tensor };
+  #stem: LoadedConv;
   #blocks: LoadedBlock[];
   #final: LoadedLinear;
 
@@ -131,7 +180,7 @@ export class MobileNet extends PooledClassifier {
     /** The layout-free description of the network. */
     readonly spec: MobileNetSpec,
     parts: {
-      stem: { weight: ConvWeight; bias: Tensor };
+      stem: LoadedConv;
       blocks: LoadedBlock[];
       final: LoadedLinear;
       head: ClassifierHead;
@@ -153,18 +202,7 @@ export class MobileNet extends PooledClassifier {
     meta: LoaderMeta,
   ): Promise<MobileNet> {
     const eps = spec.bnEps;
-    const s = spec.stem;
-    const stemF = await folded(file, s, eps);
-    const stem = {
-      weight: uploadConvWeight(
-        engine,
-        stemF.weight,
-        [s.out, s.in, s.kernel, s.kernel],
-        1,
-        s.weight,
-      ),
-      bias: engine.upload(stemF.bias, [s.out], `${s.weight}:bias`, true),
-    };
+    const stem = await convBn(engine, file, spec.stem, eps);
     const blocks: LoadedBlock[] = [];
     for (const b of spec.blocks) blocks.push(await loadBlock(engine, file, b, eps));
     const final = await pointwise(engine, file, spec.final, eps);
@@ -175,14 +213,11 @@ export class MobileNet extends PooledClassifier {
   /** The largest tensor one `h` x `w` image produces anywhere in the network, in bytes. */
   activationBytesPerImage(h: number, w: number): number {
     const s = this.spec.stem;
-    const pad = Math.floor(s.kernel / 2);
-    let gh = convOutSize(h, s.kernel, s.stride, pad), gw = convOutSize(w, s.kernel, s.stride, pad);
+    let [gh, gw] = outSize(h, w, s.kernel, s.stride, s.padding);
     let largest = Math.max(this.spec.inChannels * h * w, gh * gw * s.out);
     for (const b of this.spec.blocks) {
-      largest = Math.max(largest, gh * gw * b.expanded);
-      const p = Math.floor(b.kernel / 2);
-      gh = convOutSize(gh, b.kernel, b.stride, p);
-      gw = convOutSize(gw, b.kernel, b.stride, p);
+      if (b.kind === "mbconv") largest = Math.max(largest, gh * gw * b.expanded);
+      [gh, gw] = outSize(gh, gw, b.kernel, b.stride, b.padding);
       largest = Math.max(largest, gh * gw * Math.max(b.expanded, b.outChannels));
     }
     return Math.max(largest, gh * gw * this.spec.final.out) * 4;
@@ -194,16 +229,29 @@ export class MobileNet extends PooledClassifier {
     const s = this.spec.stem;
     const nchw = conv2d(engine, pixels, this.#stem.weight, {
       stride: s.stride,
-      padding: Math.floor(s.kernel / 2),
+      padding: s.padding,
       bias: this.#stem.bias,
       act: s.act,
     });
-    let x = permute(engine, nchw, [0, 2, 3, 1]); // [B, H, W, C]
-    nchw.release();
+    // Fused blocks (EfficientNetV2's first stages) run on NCHW with conv2d, the others on
+    // NHWC [B, H, W, C]: one permute where the kind changes.
+    let x = nchw, channelsLast = false;
     for (const block of this.#blocks) {
-      const y = runBlock(engine, x, block);
+      const wantLast = block.spec.kind === "mbconv";
+      if (wantLast !== channelsLast) {
+        const p = permute(engine, x, wantLast ? [0, 2, 3, 1] : [0, 3, 1, 2]);
+        x.release();
+        x = p;
+        channelsLast = wantLast;
+      }
+      const y = "dw" in block ? runBlock(engine, x, block) : runFused(engine, x, block);
       x.release();
       x = y;
+    }
+    if (!channelsLast) {
+      const p = permute(engine, x, [0, 2, 3, 1]);
+      x.release();
+      x = p;
     }
     const [, gh, gw] = x.shape;
     const f = linear(engine, x, this.#final.weight, {
@@ -226,9 +274,13 @@ export class MobileNet extends PooledClassifier {
   dispose(): void {
     if (this.disposed) return;
     this.disposed = true;
-    this.#stem.weight.release();
-    this.#stem.bias.release();
+    releaseConv(this.#stem);
     for (const b of this.#blocks) {
+      if (!("dw" in b)) {
+        releaseConv(b.conv);
+        if (b.project) releaseConv(b.project);
+        continue;
+      }
       if (b.expand) releaseLinear(b.expand);
       b.dw.release();
       b.dwBias.release();
@@ -243,14 +295,42 @@ export class MobileNet extends PooledClassifier {
   }
 }
 
+/**
+ * One fused MBConv block on x [B, C, H, W]: k x k conv2d (+ act), then the
+ * 1x1 projection with the residual in its epilogue; without a projection the
+ * residual is added after the activation (a separate add: the conv epilogue
+ * adds it before). Returns a new tensor (x is not released).
+ */
+function runFused(engine: Engine, x: Tensor, b: LoadedFused): Tensor {
+  const s = b.spec;
+  const h = conv2d(engine, x, b.conv.weight, {
+    stride: s.stride,
+    padding: s.padding,
+    bias: b.conv.bias,
+    act: s.act,
+  });
+  if (!b.project) {
+    if (!s.residual) return h;
+    const sum = elementwise(engine, "add", h, x);
+    h.release();
+    return sum;
+  }
+  const out = conv2d(engine, h, b.project.weight, {
+    bias: b.project.bias,
+    residual: s.residual ? x : undefined,
+  });
+  h.release();
+  return out;
+}
+
 /** One inverted-residual block on x [B, H, W, C]; returns a new tensor (x is not released). */
-function runBlock(engine: Engine, x: Tensor, b: LoadedBlock): Tensor {
+function runBlock(engine: Engine, x: Tensor, b: LoadedMBConv): Tensor {
   const s = b.spec;
   let h = x;
   if (b.expand) h = linear(engine, x, b.expand.weight, { bias: b.expand.bias, act: s.act });
   let d = depthwiseConv2dNHWC(engine, h, b.dw, {
     stride: s.stride,
-    padding: Math.floor(s.kernel / 2),
+    padding: s.padding,
     bias: b.dwBias,
     act: s.act,
   });
@@ -273,4 +353,10 @@ function runBlock(engine: Engine, x: Tensor, b: LoadedBlock): Tensor {
   });
   d.release();
   return out;
+}
+
+/** Output [h, w] of a k x k convolution of stride `stride` padded as `padding` says. */
+function outSize(h: number, w: number, k: number, stride: number, padding: Padding) {
+  const pad = resolvePadding(padding, h, w, [k, k], [stride, stride]);
+  return paddedOutShape(h, w, pad, [k, k], [stride, stride]);
 }

@@ -336,12 +336,15 @@ export class ViTModel extends Classifier {
         `${this.path}: input ${H}x${W} is smaller than one ${ph}x${pw} patch.`,
       );
     }
+    // A relative-position bias is resized to the grid (as Hugging Face's BEiT does); an absolute
+    // position embedding beside it would need BEiT's own interpolation rule, which is not run.
     const window = this.#blocks[0]?.biasWindow;
-    if (window && (window[0] !== gh || window[1] !== gw)) {
+    if (window && spec.posEmbed && (window[0] !== gh || window[1] !== gw)) {
       throw new ModelLayoutError(
         `${this.path}: a ${H}x${W} input gives a ${gh}x${gw} patch grid, but this model's ` +
-          `relative position bias is for ${window[0]}x${window[1]}; resize images to ` +
-          `${window[0] * ph}x${window[1] * pw} (--size ${window[0] * ph},${window[1] * pw}).`,
+          `absolute position embeddings and relative position bias are for ` +
+          `${window[0]}x${window[1]}; resize images to ${window[0] * ph}x${window[1] * pw} ` +
+          `(--size ${window[0] * ph},${window[1] * pw}).`,
       );
     }
     const D = spec.hidden;
@@ -365,6 +368,7 @@ export class ViTModel extends Classifier {
       eps: spec.eps,
       normFirst: spec.normFirst,
       mlpAct: spec.mlpAct,
+      grid: [gh, gw] as [number, number],
     };
     this.#blocks.forEach((blk, layer) => {
       x = blk.forward(engine, x, block, {
