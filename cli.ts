@@ -7,6 +7,7 @@
  * @module
  */
 import { UsageError, VisionEvalError } from "./src/errors.ts";
+import { type KernelOptions, parseKernelChoice, setKernelDefaults } from "./src/gpu/kernel_path.ts";
 
 /** What every command module exports. */
 export interface Command {
@@ -75,14 +76,43 @@ function usage(): string {
     "commands:",
     ...Object.entries(COMMANDS).map(([n, c]) => `  ${n.padEnd(width)}  ${c.summary}`),
     "",
-    "global options: --debug (print stack traces)",
+    "global options:",
+    "  --debug                      print stack traces",
+    "  --kernels software|gpu|auto  kernel path (default auto: software kernels on CPU adapters",
+    "                               such as lavapipe, GPU-class kernels on hardware GPUs)",
+    "  --no-autotune                GPU path: use cached or heuristic GEMM tilings, time none",
   ].join("\n");
+}
+
+/**
+ * Removes the global kernel options (`--kernels X`, `--kernels=X`,
+ * `--no-autotune`) from `argv` and makes them the defaults of every engine.
+ */
+function takeKernelOptions(argv: string[]): string[] {
+  const rest: string[] = [];
+  const opts: KernelOptions = {};
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    if (a === "--no-autotune") opts.autotune = false;
+    else if (a === "--kernels" || a.startsWith("--kernels=")) {
+      const value = a === "--kernels" ? argv[++i] : a.slice("--kernels=".length);
+      opts.kernels = parseKernelChoice(value ?? "", "--kernels");
+    } else rest.push(a);
+  }
+  setKernelDefaults(opts);
+  return rest;
 }
 
 /** Runs the CLI with `argv` and returns the process exit code. */
 export async function main(argv: string[]): Promise<number> {
   const debug = argv.includes("--debug");
-  const args = argv.filter((a) => a !== "--debug");
+  let args: string[];
+  try {
+    args = takeKernelOptions(argv.filter((a) => a !== "--debug"));
+  } catch (e) {
+    console.error(`visioneval: ${(e as Error).message}`);
+    return 2;
+  }
   const name = args[0];
   if (!name || name === "--help" || name === "-h" || name === "help") {
     console.log(usage());

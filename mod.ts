@@ -71,6 +71,25 @@ export { BufferPool } from "./src/gpu/buffer_pool.ts";
 export { GpuTexture, TEXTURE_USAGE, TexturePool } from "./src/gpu/texture.ts";
 export { type Kernel } from "./src/gpu/kernel.ts";
 export {
+  chooseKernelPath,
+  isSoftwareAdapter,
+  type KernelChoice,
+  type KernelOptions,
+  type KernelPath,
+  type KernelPathName,
+  parseKernelChoice,
+  setKernelDefaults,
+} from "./src/gpu/kernel_path.ts";
+export {
+  adapterKey,
+  type AdapterTilings,
+  Autotuner,
+  cacheDir,
+  type TuneJob,
+  type TuneResult,
+  tunerFor,
+} from "./src/gpu/autotune.ts";
+export {
   type AdapterDescription,
   getGpu,
   type Gpu,
@@ -201,9 +220,13 @@ export { ttaReduce, type TtaReduceOptions, ttaViews } from "./src/ops/tta.ts";
 export { assembleTokens, patchify, takeTokens } from "./src/ops/patch_embed.ts";
 export {
   type Activation,
+  defaultGemmTiling,
   gemm,
+  GEMM_TILINGS,
   type GemmA,
   type GemmC,
+  type GemmOptions,
+  type GemmTiling,
   linear,
   type LinearOptions,
   matmul,

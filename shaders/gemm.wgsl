@@ -1,6 +1,5 @@
-// GEMM tuned for software rasterizers (llvmpipe/lavapipe), correct anywhere:
-//   C[z, m, n] = act(alpha * sum_k A[z, m, k] * B[z, k, n] + bias[n] + R[z, m, n])
-// (or bias[m] with BIAS_PER_ROW); C may be split in column groups (c_index).
+// GEMM tuned for software rasterizers (llvmpipe/lavapipe), correct anywhere
+// (parameters, epilogue switches and indexing: gemm_common.wgsl).
 //
 // Why this shape: a software rasterizer runs the 8 invocations of a
 // workgroup as the 8 SIMD lanes of one CPU core. Every storage-buffer load a
@@ -23,51 +22,8 @@
 // Rows past M are clamped on load and skipped on store; K is split into
 // full chunks of 4 plus a scalar tail.
 
-struct Params {
-  m: u32, n: u32, k: u32, panels: u32,
-  a_batch: u32,     // A batch stride (floats)
-  a_row: u32,       // A row stride (floats)
-  bp_batch: u32,    // packed-B batch stride (vec4s)
-  c_batch: u32,     // C / R batch stride (floats)
-  alpha: f32,
-  row_blocks: u32,  // ceil(m / 8)
-  a_off: u32,       // A element offset (floats; a multiple of 4 for load_a4 of gemm_a_vec4)
-  c_off: u32,       // C / R element offset (floats)
-  bias_off: u32,    // bias element offset
-  col_group: u32,   // C columns come in groups of col_group (= n for a plain matrix) ...
-  group_stride: u32, // ... that are group_stride floats apart; C rows are col_group apart
-  c_col0: u32,      // column n of this product is column c_col0 + n of C (a chunk of columns)
-}
-
-override HAS_BIAS: bool = false;
-override BIAS_PER_ROW: bool = false; // bias[m] (convolutions) instead of bias[n]
-override HAS_RES: bool = false;
-
 const RM = 16u;  // rows per tile
 const LANES = 8u; // workgroup size
-const PANEL4 = 16u; // vec4 columns per panel (2 per lane)
-
-@group(0) @binding(0) var<uniform> p: Params;
-// binding 1 (packed B): declared by the B snippet (gemm_b_buffer.wgsl or
-// gemm_b_texture.wgsl); bindings 2-4 (bias, residual, C): by the store
-// snippet (gemm_store_vec4.wgsl or gemm_store_scalar.wgsl); binding 5 (A): by
-// the A snippet (gemm_a_vec4.wgsl, gemm_a_scalar.wgsl or gemm_a_texture.wgsl).
-
-// activate / activate4 and their override ACT: shaders/activation.wgsl
-// (prepended by the op, with gelu.wgsl).
-
-// Where C[z, m, n] (and R[z, m, n]) is. A convolution multiplies all the
-// pixels of several images at once (column = image * pixels + pixel) and
-// writes NCHW: col_group = pixels per image, group_stride = channels * pixels.
-fn c_index(z: u32, m: u32, n: u32) -> u32 {
-  let col = p.c_col0 + n;
-  let g = col / p.col_group;
-  return p.c_off + z * p.c_batch + g * p.group_stride + m * p.col_group + (col - g * p.col_group);
-}
-
-fn a_row_offset(z: u32, m: u32) -> u32 {
-  return p.a_off + z * p.a_batch + min(m, p.m - 1u) * p.a_row;
-}
 
 // acc + a.x * b0 + a.y * b1 + a.z * b2 + a.w * b3 (four k-steps of one row).
 fn madd4(a: vec4f, b0: vec4f, b1: vec4f, b2: vec4f, b3: vec4f, acc: vec4f) -> vec4f {

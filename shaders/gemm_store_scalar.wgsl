@@ -1,12 +1,9 @@
-// Output stage of gemm.wgsl for any N: the tile goes through workgroup
-// memory so that the per-element bias / residual / activation code is a loop
-// with a run-time trip count (unrolled over a lane's 64 outputs it took
-// llvmpipe seconds to compile), and lanes store consecutive columns. Costs
-// one barrier per workgroup (about 10% on llvmpipe: only used where
-// gemm_store_vec4 cannot be).
-@group(0) @binding(2) var<storage, read> bias: array<f32>;
-@group(0) @binding(3) var<storage, read> res: array<f32>;
-@group(0) @binding(4) var<storage, read_write> c: array<f32>;
+// Output stage of gemm.wgsl for any N (with gemm_out_scalar.wgsl): the tile
+// goes through workgroup memory so that the per-element bias / residual /
+// activation code is a loop with a run-time trip count (unrolled over a
+// lane's 64 outputs it took llvmpipe seconds to compile), and lanes store
+// consecutive columns. Costs one barrier per workgroup (about 10% on
+// llvmpipe: only used where gemm_store_vec4 cannot be).
 
 var<workgroup> tile: array<vec4f, RM * PANEL4>; // the workgroup's outputs
 
@@ -23,13 +20,9 @@ fn finish_tile(z: u32, m0: u32, panel: u32, lane: u32) {
   for (var t = lane; t < rows * PANEL4 * 4u; t += LANES) {
     let q = t % (PANEL4 * 4u);
     let n = col0 + q;
-    if (n < p.n) {
-      let m = m0 + t / (PANEL4 * 4u);
-      let idx = c_index(z, m, n);
-      var y = p.alpha * tile[t / 4u][q % 4u];
-      if (HAS_BIAS) { y += bias[p.bias_off + select(n, m, BIAS_PER_ROW)]; }
-      if (HAS_RES) { y += res[idx]; }
-      c[idx] = activate(y);
-    }
+    // The tile is read inside the branch: on llvmpipe, calling store1 with
+    // the read outside (and its extra row check) made ResNet-50's 7x7
+    // stage-4 convolutions 1.5x slower (bench/RESULTS.md, kernel paths).
+    if (n < p.n) { store1_inside(z, m0 + t / (PANEL4 * 4u), n, tile[t / 4u][q % 4u]); }
   }
 }

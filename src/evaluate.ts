@@ -203,6 +203,8 @@ export interface RunMetadata {
   preprocessing: string;
   /** GPU adapter description. */
   adapter: string;
+  /** Kernel path: "software" (CPU adapters) or "gpu" (see src/gpu/kernel_path.ts). */
+  kernels: string;
   /** Batch size. */
   batch: number;
   /** Shard, when sharded. */
@@ -664,6 +666,8 @@ async function runBatches(
         if (scores !== logits) scores.release();
         logits.release();
         engine.submit();
+        // GPU kernel path: time the tilings of the shapes this batch met (once per shape).
+        await engine.tuneKernels();
         for (const it of batch.items) evaluated.push({ path: it.path, label: it.label! });
       }
       progress?.update(done, failed.length);
@@ -804,6 +808,7 @@ async function finishEvaluation(
       class_subset: subset,
       preprocessing: describePipeline(plan.pipeline),
       adapter: engine.gpu.info.description,
+      kernels: engine.kernels.name,
       batch: opts.batch,
       shard: opts.shard ?? null,
       timings: {

@@ -112,6 +112,7 @@ export async function predict(
         [idx, prob] = await engine.read(tk.indices, tk.probs);
         for (const t of [x, logits, tk.indices, tk.probs]) t.release();
       }
+      await engine.tuneKernels(); // GPU kernel path: once per new shape
       run.forEach((r, i) => {
         out.push({
           path: r.d.path,

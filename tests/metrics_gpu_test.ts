@@ -8,11 +8,14 @@ import assert from "node:assert/strict";
 import { fixtureTest } from "./_helpers.ts";
 import { assertReportMatches, flat, loadCase, metricCaseNames } from "./_metrics_fixtures.ts";
 import { Engine } from "../src/gpu/engine.ts";
+import { engineOn } from "./_kernel_paths.ts";
 import { MetricState } from "../src/metrics/state.ts";
 import { computeMetrics } from "../src/metrics/report.ts";
 import { accumulateArrays } from "../src/metrics/snapshot.ts";
 
 const engine = await Engine.create();
+/** The GPU kernel path's engine: its row-per-workgroup layout gives rows 128 threads, not 64. */
+const gpuPathEngine = await engineOn("gpu");
 
 async function gpuSnapshot(
   labels: number[],
@@ -21,8 +24,9 @@ async function gpuSnapshot(
   input: "logits" | "probs",
   batch: number,
   layout: "row-per-thread" | "row-per-workgroup",
+  on: Engine = engine,
 ) {
-  const state = MetricState.create(engine, {
+  const state = MetricState.create(on, {
     numClasses: C,
     input,
     keepScores: true,
@@ -33,7 +37,7 @@ async function gpuSnapshot(
   const tensors = [];
   for (let i = 0; i < n; i += batch) {
     const rows = Math.min(batch, n - i);
-    const t = engine.upload(Float32Array.from(values.subarray(i * C, (i + rows) * C)), [rows, C]);
+    const t = on.upload(Float32Array.from(values.subarray(i * C, (i + rows) * C)), [rows, C]);
     state.update(t, Int32Array.from(labels.slice(i, i + rows)));
     tensors.push(t);
   }
@@ -75,38 +79,44 @@ for (const file of metricCaseNames()) {
       }, summed ${d.summed.toExponential(1)}, calibration ${d.calibration.toExponential(1)}`,
     );
   });
-  fixtureTest(`metrics gpu: ${file} from logits (row per workgroup)`, async () => {
-    const c = loadCase(file);
-    if (!c.logits) return;
-    const snap = await gpuSnapshot(
-      c.labels,
-      flat(c.logits),
-      c.num_classes,
-      "logits",
-      64,
-      "row-per-workgroup",
+  for (const path of ["software", "gpu"] as const) {
+    fixtureTest(
+      `metrics gpu: ${file} from logits (row per workgroup) [${path} kernels]`,
+      async () => {
+        const c = loadCase(file);
+        if (!c.logits) return;
+        const snap = await gpuSnapshot(
+          c.labels,
+          flat(c.logits),
+          c.num_classes,
+          "logits",
+          64,
+          "row-per-workgroup",
+          path === "gpu" ? gpuPathEngine : engine,
+        );
+        const r = computeMetrics(snap, { temperatureScaling: true });
+        const d = assertReportMatches(r, c, {
+          exact: 1e-9,
+          summed: 1e-6,
+          calibration: 1e-6,
+          ranking: 1e-5,
+        });
+        const e = c.expected.temperature_scaling;
+        const t = r.temperature_scaling!;
+        assert.ok(
+          Math.abs(t.temperature / e.temperature - 1) < 1e-5,
+          `T ${t.temperature} vs ${e.temperature}`,
+        );
+        assert.ok(Math.abs(t.nll_after - e.nll_after) < 1e-6);
+        if (e["ece_after_stable_within_T_rel_1e-6"]) {
+          assert.ok(Math.abs(t.ece_after - e.ece_after) < 1e-6);
+        }
+        console.log(
+          `  ${file} (logits): max diff exact ${d.exact.toExponential(1)}, ranking ${
+            d.ranking.toExponential(1)
+          }, summed ${d.summed.toExponential(1)}, calibration ${d.calibration.toExponential(1)}`,
+        );
+      },
     );
-    const r = computeMetrics(snap, { temperatureScaling: true });
-    const d = assertReportMatches(r, c, {
-      exact: 1e-9,
-      summed: 1e-6,
-      calibration: 1e-6,
-      ranking: 1e-5,
-    });
-    const e = c.expected.temperature_scaling;
-    const t = r.temperature_scaling!;
-    assert.ok(
-      Math.abs(t.temperature / e.temperature - 1) < 1e-5,
-      `T ${t.temperature} vs ${e.temperature}`,
-    );
-    assert.ok(Math.abs(t.nll_after - e.nll_after) < 1e-6);
-    if (e["ece_after_stable_within_T_rel_1e-6"]) {
-      assert.ok(Math.abs(t.ece_after - e.ece_after) < 1e-6);
-    }
-    console.log(
-      `  ${file} (logits): max diff exact ${d.exact.toExponential(1)}, ranking ${
-        d.ranking.toExponential(1)
-      }, summed ${d.summed.toExponential(1)}, calibration ${d.calibration.toExponential(1)}`,
-    );
-  });
+  }
 }

@@ -19,6 +19,7 @@ import {
 } from "../src/ops/conv2d.ts";
 import { resolvePadding } from "../src/ops/padding.ts";
 import { numel, type Tensor } from "../src/tensor.ts";
+import { engineOn, pathLabel, TILINGS } from "./_kernel_paths.ts";
 import { assertRelClose, FULL, randomF32, rng } from "./_helpers.ts";
 
 const RTOL = 1e-5;
@@ -241,9 +242,14 @@ async function checkAllPaths(
   });
 }
 
-for (const cs of CASES) {
-  Deno.test(`conv2d ${cs.name}: x [${cs.x}] w [${cs.w}]`, async () => {
-    const engine = await Engine.create();
+// Every case on both kernel paths (GPU path: the GEMM tilings in turn).
+const CASE_RUNS = [
+  ...CASES.map((c) => [c, "software", undefined] as const),
+  ...CASES.map((c, i) => [c, "gpu", TILINGS[i % TILINGS.length]] as const),
+];
+for (const [cs, path, tiling] of CASE_RUNS) {
+  Deno.test(`conv2d ${cs.name}: x [${cs.x}] w [${cs.w}] ${pathLabel(path, tiling)}`, async () => {
+    const engine = await engineOn(path, tiling);
     const x = randomF32(numel(cs.x), numel(cs.x));
     const w = randomF32(numel(cs.w), numel(cs.w) + 1);
     const outShape = conv2dShape(cs.x, cs.w, cs.opts);
@@ -254,18 +260,22 @@ for (const cs of CASES) {
   });
 }
 
-for (
-  const [what, xs, ws, opts] of [
-    ["3x3, chunks that split images", [5, 6, 11, 7], [9, 6, 3, 3], {
-      padding: 1,
-      stride: [2, 1],
-      relu: true,
-    }],
-    ["pointwise 1x1, chunks that split images", [3, 8, 6, 6], [16, 8, 1, 1], { relu: true }],
-  ] as [string, number[], number[], Conv2dOptions][]
-) {
-  Deno.test(`conv2d in chunks of 128 output pixels (small im2col budget): ${what}`, async () => {
-    const engine = await Engine.create();
+const CHUNK_CASES: [string, number[], number[], Conv2dOptions][] = [
+  ["3x3, chunks that split images", [5, 6, 11, 7], [9, 6, 3, 3], {
+    padding: 1,
+    stride: [2, 1],
+    relu: true,
+  }],
+  ["pointwise 1x1, chunks that split images", [3, 8, 6, 6], [16, 8, 1, 1], { relu: true }],
+];
+const CHUNK_RUNS = [
+  ...CHUNK_CASES.map((c) => [c, "software", undefined] as const),
+  ...CHUNK_CASES.map((c, i) => [c, "gpu", TILINGS[(2 * i + 1) % TILINGS.length]] as const),
+];
+for (const [[what, xs, ws, opts], path, tiling] of CHUNK_RUNS) {
+  const label = pathLabel(path, tiling);
+  Deno.test(`conv2d in chunks of 128 output pixels (small im2col budget): ${what} ${label}`, async () => {
+    const engine = await engineOn(path, tiling);
     const outShape = conv2dShape(xs, ws, opts);
     const x = randomF32(numel(xs), 21), w = randomF32(numel(ws), 22);
     const biasData = randomF32(ws[0], 23), resData = randomF32(numel(outShape), 24);

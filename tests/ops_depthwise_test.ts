@@ -9,6 +9,8 @@
  */
 import assert from "node:assert/strict";
 import { Engine } from "../src/gpu/engine.ts";
+import type { KernelPathName } from "../src/gpu/kernel_path.ts";
+import { engineOn, KERNEL_PATHS, pathLabel } from "./_kernel_paths.ts";
 import { activateRef, type Activation } from "../src/ops/activation.ts";
 import {
   depthwiseConv2dNHWC,
@@ -138,17 +140,19 @@ const CASES: Case[] = [
   },
 ];
 
-for (const cs of CASES) {
-  for (const uniform of cs.x[3] % 4 === 0 ? [true, false] : [false]) {
-    const where = uniform ? "uniform" : "storage";
-    Deno.test(`depthwiseConv2dNHWC ${cs.name}: x [${cs.x}] k ${cs.k.join("x")}, ${where} weights`, async () => {
-      await runCase(cs, uniform);
-    });
+for (const path of KERNEL_PATHS) {
+  for (const cs of CASES) {
+    for (const uniform of cs.x[3] % 4 === 0 ? [true, false] : [false]) {
+      const where = uniform ? "uniform" : "storage";
+      Deno.test(`depthwiseConv2dNHWC ${cs.name}: x [${cs.x}] k ${cs.k.join("x")}, ${where} weights ${pathLabel(path)}`, async () => {
+        await runCase(cs, uniform, path);
+      });
+    }
   }
 }
 
-async function runCase(cs: Case, uniform: boolean): Promise<void> {
-  const engine = await Engine.create();
+async function runCase(cs: Case, uniform: boolean, path: KernelPathName): Promise<void> {
+  const engine = await engineOn(path);
   const [, , , c] = cs.x;
   const [kh, kw] = cs.k;
   const n = cs.x.reduce((a, b) => a * b);

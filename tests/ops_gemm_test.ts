@@ -8,6 +8,7 @@ import { Engine } from "../src/gpu/engine.ts";
 import { type Activation, linear, matmul, prepareLinearWeight } from "../src/ops/gemm.ts";
 import { GELU_WGSL } from "../src/ops/gelu.ts";
 import { assertRelClose, FULL, randomF32, rng } from "./_helpers.ts";
+import { engineOn, KERNEL_PATHS, pathLabel, TILINGS } from "./_kernel_paths.ts";
 
 const RTOL = 1e-5;
 
@@ -118,9 +119,16 @@ const LINEAR_CASES: [number, number, number, Activation, boolean, boolean][] = [
   [8, 1000, 1100, "none", true, false],
 ];
 
-for (const [m, n, k, act, hasBias, hasRes] of LINEAR_CASES) {
-  Deno.test(`linear [${m},${k}] x [${n},${k}]^T act=${act} bias=${hasBias} res=${hasRes}`, async () => {
-    const engine = await Engine.create();
+// Every case on both kernel paths; on the GPU path the cases take the
+// tilings in turn, so that each tiling meets ragged shapes.
+const PATH_RUNS = [
+  ...LINEAR_CASES.map((c) => [c, "software", undefined] as const),
+  ...LINEAR_CASES.map((c, i) => [c, "gpu", TILINGS[i % TILINGS.length]] as const),
+];
+for (const [[m, n, k, act, hasBias, hasRes], path, tiling] of PATH_RUNS) {
+  const label = pathLabel(path, tiling);
+  Deno.test(`linear [${m},${k}] x [${n},${k}]^T act=${act} bias=${hasBias} res=${hasRes} ${label}`, async () => {
+    const engine = await engineOn(path, tiling);
     const x = randomF32(m * k, m * 7 + k);
     const w = randomF32(n * k, n * 13 + k);
     const bias = hasBias ? randomF32(n, 3) : undefined;
@@ -136,6 +144,25 @@ for (const [m, n, k, act, hasBias, hasRes] of LINEAR_CASES) {
     const got = await engine.readF32(y);
     assertRelClose(got, linearRef(x, w, m, n, k, bias, res, act), RTOL, "linear");
   });
+}
+
+for (const path of KERNEL_PATHS) {
+  for (const tiling of path === "gpu" ? TILINGS : [undefined]) {
+    Deno.test(`linear at a ragged shape over several tiles in both directions ${pathLabel(path, tiling)}`, async () => {
+      // 131 rows and 197 columns: partial row tiles of 32, 64 and 128 and a
+      // partial last panel pair; K = 37 ends mid-stage and mid-vec4.
+      const [m, n, k] = [131, 197, 37];
+      const engine = await engineOn(path, tiling);
+      const x = randomF32(m * k, 41), w = randomF32(n * k, 42);
+      const bias = randomF32(n, 43), res = randomF32(m * n, 44);
+      const y = linear(engine, engine.upload(x, [m, k]), engine.upload(w, [n, k]), {
+        act: "gelu",
+        bias: engine.upload(bias, [n]),
+        residual: engine.upload(res, [m, n]),
+      });
+      assertRelClose(await engine.readF32(y), linearRef(x, w, m, n, k, bias, res, "gelu"), RTOL);
+    });
+  }
 }
 
 Deno.test("linear keeps leading dimensions: [2, 3, 5] x [4, 5]^T -> [2, 3, 4]", async () => {
@@ -155,17 +182,22 @@ Deno.test("linear rejects mismatched shapes", async () => {
   assert.throws(() => linear(engine, sq, sq, { out: sq }), /must not share a buffer/);
 });
 
-for (
-  const [batch, m, n, k, transB, alpha] of [
-    [1, 1, 1, 1, false, 1],
-    [3, 17, 9, 33, false, 1],
-    [4, 197, 197, 64, true, 0.125],
-    [2, 50, 64, 197, false, 1],
-    [5, 7, 11, 13, true, -2],
-  ] as [number, number, number, number, boolean, number][]
-) {
-  Deno.test(`matmul batch=${batch} [${m},${k}]x[${k},${n}] transB=${transB} alpha=${alpha}`, async () => {
-    const engine = await Engine.create();
+const MATMUL_CASES: [number, number, number, number, boolean, number][] = [
+  [1, 1, 1, 1, false, 1],
+  [3, 17, 9, 33, false, 1],
+  [4, 197, 197, 64, true, 0.125],
+  [2, 50, 64, 197, false, 1],
+  [5, 7, 11, 13, true, -2],
+  [2, 129, 130, 18, false, 1], // two row tiles of 128, three panels
+];
+const MATMUL_RUNS = [
+  ...MATMUL_CASES.map((c) => [c, "software", undefined] as const),
+  ...MATMUL_CASES.map((c, i) => [c, "gpu", TILINGS[(i + 2) % TILINGS.length]] as const),
+];
+for (const [[batch, m, n, k, transB, alpha], path, tiling] of MATMUL_RUNS) {
+  const label = pathLabel(path, tiling);
+  Deno.test(`matmul batch=${batch} [${m},${k}]x[${k},${n}] transB=${transB} alpha=${alpha} ${label}`, async () => {
+    const engine = await engineOn(path, tiling);
     const a = randomF32(batch * m * k, 11 + m);
     const b = randomF32(batch * k * n, 17 + n);
     const ta = engine.upload(a, [batch, m, k]);

@@ -53,6 +53,9 @@ export async function run(args: string[]): Promise<void> {
     logits.release();
   };
   await once(); // warm-up: pipeline compilation, buffer allocation
+  // GPU kernel path: time the GEMM tilings of this batch's shapes, warm up the winners.
+  const tuned = await engine.tuneKernels();
+  if (tuned.length) await once();
   const t0 = performance.now();
   for (let i = 0; i < iterations; i++) await once();
   const seconds = (performance.now() - t0) / 1000;
@@ -61,6 +64,8 @@ export async function run(args: string[]): Promise<void> {
     architecture: model.architecture,
     input: [batch, 3, h, w],
     adapter: engine.gpu.info.description,
+    kernel_path: engine.kernels.name,
+    gemm_tilings: Object.fromEntries(engine.tuner.inUse()),
     iterations,
     images_per_second: (batch * iterations) / seconds,
     ms_per_batch: (1000 * seconds) / iterations,
@@ -71,6 +76,15 @@ export async function run(args: string[]): Promise<void> {
     return;
   }
   console.log(`${result.architecture} ${model.path} on ${result.adapter}`);
+  console.log(`kernels: ${engine.kernels.name} (${engine.kernels.reason})`);
+  if (engine.kernels.name === "gpu") {
+    const counts = new Map<string, number>();
+    for (const t of engine.tuner.inUse().values()) counts.set(t, (counts.get(t) ?? 0) + 1);
+    console.log(
+      `GEMM tilings: ${[...counts].map(([t, c]) => `${t} x${c} shapes`).join(", ")}` +
+        (tuned.length ? ` (${tuned.length} shapes tuned now)` : ""),
+    );
+  }
   console.log(
     `batch ${batch} at ${h}x${w}: ${result.images_per_second.toFixed(2)} images/s ` +
       `(${result.ms_per_batch.toFixed(1)} ms per batch, ${iterations} batches)`,

@@ -1,17 +1,38 @@
 /** `visioneval info`: the GPU adapter, its features and limits. */
 import { parseArgs } from "node:util";
 import { getGpu } from "../gpu/device.ts";
+import { chooseKernelPath } from "../gpu/kernel_path.ts";
+import { tunerFor } from "../gpu/autotune.ts";
+import { defaultGemmTiling, GEMM_TILINGS } from "../ops/gemm.ts";
 import { VERSION } from "../version.ts";
-
-/** Usage text. */
 import { FAMILIES } from "../models/registry.ts";
 
+/** Usage text. */
 export const HELP = `usage: visioneval info [--json]
 
-Describes the WebGPU adapter visioneval would use: name, backend, features and
-the limits that bound batch sizes.
+Describes the WebGPU adapter visioneval would use: name, backend, features,
+the kernel path (software or GPU-class kernels) with its GEMM tilings and
+the tilings autotuned on this adapter so far, and the limits that bound
+batch sizes. The global options --kernels and --no-autotune apply.
 
   --json   print machine-readable JSON`;
+
+/** What each kernel family runs on the software path ... */
+const SOFTWARE_KERNELS = {
+  gemm: "gemm.wgsl: 8 invocations, 16 rows x 64 columns in registers per workgroup",
+  depthwise: "depthwise_nhwc.wgsl: 8 invocations along pixels, weights in uniform blocks",
+  attention: "attention.wgsl: 16-32 invocations, 2 query rows each, key tiles in workgroup memory",
+  layernorm: "an invocation per row",
+  metrics: "a thread per row (up to 16,384 classes)",
+};
+/** ... and on the GPU path. */
+const GPU_KERNELS = {
+  gemm: "gemm_tiled.wgsl: 256 invocations, workgroup-memory tiles (tilings below)",
+  depthwise: "depthwise_nhwc_gpu.wgsl: 64 invocations along channels (coalesced)",
+  attention: "attention.wgsl: 32-64 invocations, 2 query rows each, key tiles in workgroup memory",
+  layernorm: "a workgroup per row",
+  metrics: "a workgroup of 128-256 threads per row beyond 32 classes",
+};
 
 /** Runs `info`. */
 export async function run(args: string[]): Promise<void> {
@@ -22,11 +43,27 @@ export async function run(args: string[]): Promise<void> {
     const v = (gpu.limits as unknown as Record<string, unknown>)[key];
     if (typeof v === "number") limits[key] = v;
   }
+  const path = chooseKernelPath(gpu.info);
+  const tuner = tunerFor(gpu.info, path.autotune);
+  const tuned = Object.entries(tuner.cached()).map(([shape, t]) => ({ shape, tiling: t.tiling }));
   const report = {
     visioneval: VERSION,
     deno: Deno.version.deno,
     adapter: gpu.info,
     backend: backendOf(gpu.info.description, gpu.info.vendor),
+    kernels: {
+      path: path.name,
+      reason: path.reason,
+      kernels: path.name === "software" ? SOFTWARE_KERNELS : GPU_KERNELS,
+      gemm_tilings: path.name === "software" ? ["16x64"] : Object.keys(GEMM_TILINGS),
+      default_tiling_example: path.name === "software" ? undefined : {
+        "4096x4096x4096": defaultGemmTiling(4096, 4096, 1),
+        "197x768x768": defaultGemmTiling(197, 768, 1),
+      },
+      autotune: path.autotune,
+      tiling_cache: tuner.file ?? null,
+      tuned,
+    },
     features: [...gpu.features].sort(),
     limits,
     model_families: FAMILIES.map((f) => ({ name: f.name, layouts: f.summary, explain: f.explain })),
@@ -43,6 +80,16 @@ export async function run(args: string[]): Promise<void> {
     `vendor:    ${gpu.info.vendor || "-"}  architecture: ${gpu.info.architecture || "-"}`,
   );
   console.log(`backend:   ${report.backend}`);
+  const k = report.kernels;
+  console.log(`kernels:   ${k.path} (${k.reason})`);
+  for (const [op, how] of Object.entries(k.kernels)) console.log(`  ${op.padEnd(10)} ${how}`);
+  if (k.path === "gpu") {
+    console.log(
+      `tilings:   ${k.gemm_tilings.join(", ")}; autotune ${k.autotune ? "on" : "off"}, ` +
+        `${tuned.length} shape(s) tuned on this adapter (${k.tiling_cache ?? "no cache folder"})`,
+    );
+    for (const t of tuned) console.log(`  ${t.shape.padEnd(40)} ${t.tiling}`);
+  }
   console.log(`features:  ${report.features.join(", ")}`);
   console.log("models:");
   for (const f of FAMILIES) console.log(`  ${f.summary}`);

@@ -16,6 +16,8 @@ import { getPipeline, type Kernel, splitGrid } from "./kernel.ts";
 import { BYTES_PER_ELEMENT, type DType, numel, Tensor } from "../tensor.ts";
 import { GpuLimitError } from "../errors.ts";
 import { GpuTexture, TEXTURE_USAGE, TexturePool } from "./texture.ts";
+import { chooseKernelPath, type KernelOptions, type KernelPath } from "./kernel_path.ts";
+import { type Autotuner, type TuneResult, tunerFor } from "./autotune.ts";
 
 /** A buffer range to bind. */
 export interface BufferRange {
@@ -49,9 +51,11 @@ const MAX_UNIFORM_CACHE = 8192;
 const QUERY_CAPACITY = 4096;
 
 /** Options of {@link Engine.create}. */
-export interface EngineOptions {
+export interface EngineOptions extends KernelOptions {
   /** Time every kernel with timestamp queries (ignored where unsupported). */
   profile?: boolean;
+  /** Where tilings come from (default: the adapter's process-wide tuner and cache file). */
+  tuner?: Autotuner;
 }
 
 /** Records and runs GPU work. */
@@ -68,15 +72,54 @@ export class Engine {
   #queryNames: string[] = [];
   #profile = new Map<string, KernelProfile>();
 
+  /** The kernel path (software or GPU-class kernels) and why. */
+  readonly kernels: KernelPath;
+  /** The tilings of the GPU path's kernels (cached winners, queued shapes). */
+  readonly tuner: Autotuner;
+
   private constructor(readonly gpu: Gpu, options: EngineOptions) {
     this.pool = new BufferPool(gpu.device);
     this.texturePool = new TexturePool(gpu.device);
     this.#profiling = Boolean(options.profile && gpu.hasTimestamps);
+    this.kernels = chooseKernelPath(gpu.info, options);
+    this.tuner = options.tuner ?? tunerFor(gpu.info, this.kernels.autotune);
   }
 
   /** An engine on the process GPU. */
   static async create(options: EngineOptions = {}): Promise<Engine> {
     return new Engine(await getGpu(), options);
+  }
+
+  /**
+   * Times the tilings of the shapes the GPU path's kernels met so far and
+   * keeps the fastest for later calls (a no-op on the software path, with
+   * autotuning off, or when every shape is cached). Call it after a model's
+   * first batch.
+   */
+  async tuneKernels(): Promise<TuneResult[]> {
+    if (this.kernels.name !== "gpu" || !this.tuner.pending) return [];
+    await this.sync();
+    return await this.tuner.tune(this);
+  }
+
+  /**
+   * Milliseconds per repetition of the work `record` records (onto the
+   * engine it is given): GPU time from timestamp queries where the adapter
+   * has them, else wall clock around a submit and wait.
+   */
+  async timeKernels(record: (on: Engine) => void, reps: number): Promise<number> {
+    await this.sync();
+    if (this.gpu.hasTimestamps) {
+      const timer = new Engine(this.gpu, { profile: true, kernels: this.kernels.name });
+      for (let i = 0; i < reps; i++) record(timer);
+      const ms = (await timer.profile()).reduce((s, k) => s + k.ms, 0);
+      await timer.sync();
+      return ms / reps;
+    }
+    const t0 = performance.now();
+    for (let i = 0; i < reps; i++) record(this);
+    await this.sync();
+    return (performance.now() - t0) / reps;
   }
 
   /** The WebGPU device. */

@@ -140,7 +140,7 @@ export class MetricState {
       sampleOffset: options.sampleOffset ?? 0,
       serial: C <= SERIAL_LIMIT && (options.layout === "row-per-thread" ||
         ((options.layout ?? "auto") === "auto" &&
-          (C <= SERIAL_MAX_CLASSES || engine.gpu.info.isFallbackAdapter))),
+          (C <= SERIAL_MAX_CLASSES || engine.kernels.name === "software"))),
     };
     const { calibrationBins: B, scoreBins: S } = this.#opts;
     this.#counters = engine.zeros([PER_CLASS + 3 * C + 4 * B], "u32", "metrics.counters");
@@ -216,7 +216,7 @@ export class MetricState {
       engine.copy(values, logits);
     }
     const serial = this.#opts.serial;
-    const wg = serial ? 64 : threadsPerRow(C, engine.gpu.info.isFallbackAdapter);
+    const wg = serial ? 64 : threadsPerRow(C, engine.kernels.name === "software");
     engine.run(
       { name: "metrics_update", code, entry: serial ? "serial" : "main", constants: { WG: wg } },
       [

@@ -67,10 +67,13 @@ function attentionKernel(headDim: number, entry: "main" | "main_stats", wg: numb
 /**
  * Invocations per workgroup for T tokens. Each covers `rowsPerInvocation`
  * query rows (2 in the vec4 kernel, 1 in the scalar one); of the two sizes
- * tried, the one that pads T less wins (ties: the larger).
+ * tried, the one that pads T less wins (ties: the larger). The GPU kernel
+ * path doubles both (whole warps / wavefronts share each staged key tile;
+ * on a CPU adapter a workgroup's invocations are SIMD lanes of one core).
  */
-function invocationsPerWorkgroup(T: number, rowsPerInvocation: number): number {
-  const [small, large] = rowsPerInvocation === 2 ? [16, 32] : [32, 64];
+function invocationsPerWorkgroup(T: number, rowsPerInvocation: number, gpu: boolean): number {
+  const scale = gpu ? 2 : 1;
+  const [small, large] = (rowsPerInvocation === 2 ? [16, 32] : [32, 64]).map((n) => n * scale);
   const pad = (wg: number) => {
     const rows = wg * rowsPerInvocation;
     return Math.ceil(T / rows) * rows - T;
@@ -99,7 +102,7 @@ export function attention(engine: Engine, qkv: Tensor, opts: AttentionOptions): 
   const scale = 1 / Math.sqrt(headDim);
   const out = opts.out ?? engine.empty([B, T, D], "f32", "attention");
   const rowsPerInvocation = headDim % 4 === 0 ? 2 : 1;
-  const wg = invocationsPerWorkgroup(T, rowsPerInvocation);
+  const wg = invocationsPerWorkgroup(T, rowsPerInvocation, engine.kernels.name === "gpu");
   const qTiles = Math.ceil(T / (wg * rowsPerInvocation));
   const blocks = B * H * qTiles;
   const bias = opts.bias;

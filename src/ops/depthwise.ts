@@ -8,7 +8,9 @@
  * holding [kh * kw, Cc] for a chunk of Cc channels (all C when they fit:
  * C <= 16384 / (kh kw), e.g. 332 channels at 7x7).
  */
+import commonCode from "../../shaders/depthwise_common.wgsl" with { type: "text" };
 import code from "../../shaders/depthwise_nhwc.wgsl" with { type: "text" };
+import gpuCode from "../../shaders/depthwise_nhwc_gpu.wgsl" with { type: "text" };
 import vec4Code from "../../shaders/depthwise_vec4.wgsl" with { type: "text" };
 import scalarCode from "../../shaders/depthwise_scalar.wgsl" with { type: "text" };
 import wUniformCode from "../../shaders/depthwise_w_uniform.wgsl" with { type: "text" };
@@ -21,10 +23,13 @@ import { type Activation, ACTIVATION_WGSL, activationCode } from "./activation.t
 import { paddedOutShape, type Padding, pair, resolvePadding, type Size2 } from "./padding.ts";
 import { dummyTensor } from "./gemm.ts";
 
+/** Software-path kernels (depthwise_nhwc.wgsl) and GPU-path ones (depthwise_nhwc_gpu.wgsl). */
 const SOURCES = {
-  depthwise_nhwc: ACTIVATION_WGSL + vec4Code + wUniformCode + code,
-  depthwise_nhwc_storage_w: ACTIVATION_WGSL + vec4Code + wStorageCode + code,
-  depthwise_nhwc_scalar: ACTIVATION_WGSL + scalarCode + wStorageCode + code,
+  depthwise_nhwc: ACTIVATION_WGSL + vec4Code + wUniformCode + commonCode + code,
+  depthwise_nhwc_storage_w: ACTIVATION_WGSL + vec4Code + wStorageCode + commonCode + code,
+  depthwise_nhwc_scalar: ACTIVATION_WGSL + scalarCode + wStorageCode + commonCode + code,
+  depthwise_nhwc_gpu: ACTIVATION_WGSL + vec4Code + wStorageCode + commonCode + gpuCode,
+  depthwise_nhwc_gpu_scalar: ACTIVATION_WGSL + scalarCode + wStorageCode + commonCode + gpuCode,
 };
 
 /** Bytes of one uniform weight chunk (the WGSL array size; WebGPU's guaranteed minimum). */
@@ -40,6 +45,9 @@ export const depthwiseTuning = {
 const LANES = 8;
 /** Output rows per invocation (ROWS in the shader). */
 const ROWS = 4;
+/** GPU path: invocations per workgroup (along channels) and output pixels per invocation. */
+const GPU_WG = 64;
+const GPU_STRIP = 4;
 
 /**
  * Depthwise weights on the GPU, stored tap-major with the channels of a tap
@@ -110,7 +118,8 @@ export function uploadDepthwiseWeight(
     }
     const buffer = engine.device.createBuffer({
       size: data.byteLength,
-      usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST,
+      // STORAGE too: the GPU path's kernel reads the same chunks as storage.
+      usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST,
       label,
     });
     engine.device.queue.writeBuffer(buffer, 0, data);
@@ -218,10 +227,13 @@ export function depthwiseConv2dNHWC(
   if (out.size === 0) return out; // an empty batch
   const vec4 = c % 4 === 0;
   const cv = vec4 ? c / 4 : c;
-  const strip = sh === 1 ? 8 : 4;
+  const gpu = engine.kernels.name === "gpu";
+  const strip = gpu ? GPU_STRIP : sh === 1 ? 8 : 4;
   const strips = Math.ceil(wo / strip);
-  const rowGroups = Math.ceil(ho / ROWS);
-  const name = !vec4
+  const rowGroups = gpu ? ho : Math.ceil(ho / ROWS);
+  const name = gpu
+    ? (vec4 ? "depthwise_nhwc_gpu" : "depthwise_nhwc_gpu_scalar")
+    : !vec4
     ? "depthwise_nhwc_scalar"
     : w.uniform
     ? "depthwise_nhwc"
@@ -238,19 +250,21 @@ export function depthwiseConv2dNHWC(
     },
   };
   const [gy, gz] = splitGrid(
-    Math.ceil((b * rowGroups * strips) / LANES),
+    gpu ? b * rowGroups * strips : Math.ceil((b * rowGroups * strips) / LANES),
     engine.gpu.limits.maxComputeWorkgroupsPerDimension,
   );
-  // One dispatch per weight chunk (one in all for a storage buffer).
+  // One dispatch per weight chunk (one in all for a storage buffer); the
+  // GPU kernels read a uniform-block chunk as storage.
   const chunkCv = vec4 ? w.chunkChannels / 4 : c;
   for (let cv0 = 0; cv0 < cv; cv0 += chunkCv) {
     const weights = w.uniform
       ? { buffer: w.tensor.buffer, offset: (cv0 / chunkCv) * CHUNK_BYTES, size: CHUNK_BYTES }
       : w.tensor;
+    const chunk = Math.min(chunkCv, cv - cv0);
     engine.run(
       kernel,
       [x, weights, opts.bias ?? dummyTensor(engine), opts.residual ?? dummyTensor(engine), out],
-      [Math.min(chunkCv, cv - cv0), gy, gz],
+      [gpu ? Math.ceil(chunk / GPU_WG) : chunk, gy, gz],
       packParams([h, wd, cv, ho, wo, w.kh, ph, pw, strips, rowGroups, cv0, chunkCv, b]),
     );
   }

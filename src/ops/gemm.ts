@@ -2,12 +2,18 @@
  * Matrix products with a fused epilogue (bias, residual, activation):
  * `linear` (a PyTorch `nn.Linear`) and batched `matmul`.
  *
- * Both run one kernel, shaders/gemm.wgsl, whose B operand is packed in
- * column panels (shaders/gemm_pack.wgsl). Constant weights are packed once
- * with {@link prepareLinearWeight}; raw weights and run-time B operands are
+ * Both run one GEMM whose B operand is packed in column panels
+ * (shaders/gemm_pack.wgsl): shaders/gemm.wgsl on the software kernel path,
+ * shaders/gemm_tiled.wgsl (in one of {@link GEMM_TILINGS}) on the GPU path
+ * (src/gpu/kernel_path.ts). Constant weights are packed once with
+ * {@link prepareLinearWeight}; raw weights and run-time B operands are
  * packed into a temporary buffer on every call (O(K N) extra work).
  */
+import commonCode from "../../shaders/gemm_common.wgsl" with { type: "text" };
 import gemmCode from "../../shaders/gemm.wgsl" with { type: "text" };
+import tiledCode from "../../shaders/gemm_tiled.wgsl" with { type: "text" };
+import outVec4Code from "../../shaders/gemm_out_vec4.wgsl" with { type: "text" };
+import outScalarCode from "../../shaders/gemm_out_scalar.wgsl" with { type: "text" };
 import aVec4Code from "../../shaders/gemm_a_vec4.wgsl" with { type: "text" };
 import aScalarCode from "../../shaders/gemm_a_scalar.wgsl" with { type: "text" };
 import aTextureCode from "../../shaders/gemm_a_texture.wgsl" with { type: "text" };
@@ -19,6 +25,7 @@ import storeScalarCode from "../../shaders/gemm_store_scalar.wgsl" with { type: 
 import type { Engine } from "../gpu/engine.ts";
 import { GpuTexture } from "../gpu/texture.ts";
 import { splitGrid } from "../gpu/kernel.ts";
+import type { TuneJob } from "../gpu/autotune.ts";
 import { packParams } from "../gpu/params.ts";
 import { numel, Tensor } from "../tensor.ts";
 import { type Activation, ACTIVATION_WGSL, activationCode } from "./activation.ts";
@@ -81,17 +88,73 @@ export class PackedMatrix {
 }
 
 /**
- * The GEMM sources: A and B in buffers (A read as vec4 or scalars) or both in
- * textures, x C stored as vec4 or scalars.
+ * The operand variants of both GEMM kernels: A and B in buffers (A read as
+ * vec4 or scalars) or both in textures, x C stored as vec4 or scalars. The
+ * key is the suffix of the kernel name ("gemm" + suffix, "gemm_tiled" + suffix).
  */
-const GEMM_SOURCES = {
-  gemm: ACTIVATION_WGSL + aVec4Code + bBufferCode + storeVec4Code + gemmCode,
-  gemm_scalar_c: ACTIVATION_WGSL + aVec4Code + bBufferCode + storeScalarCode + gemmCode,
-  gemm_scalar_a: ACTIVATION_WGSL + aScalarCode + bBufferCode + storeVec4Code + gemmCode,
-  gemm_scalar_ac: ACTIVATION_WGSL + aScalarCode + bBufferCode + storeScalarCode + gemmCode,
-  gemm_tex: ACTIVATION_WGSL + aTextureCode + bTextureCode + storeVec4Code + gemmCode,
-  gemm_tex_scalar_c: ACTIVATION_WGSL + aTextureCode + bTextureCode + storeScalarCode + gemmCode,
+const GEMM_VARIANTS = {
+  "": [aVec4Code, bBufferCode, true],
+  _scalar_c: [aVec4Code, bBufferCode, false],
+  _scalar_a: [aScalarCode, bBufferCode, true],
+  _scalar_ac: [aScalarCode, bBufferCode, false],
+  _tex: [aTextureCode, bTextureCode, true],
+  _tex_scalar_c: [aTextureCode, bTextureCode, false],
+} as const;
+type GemmVariant = keyof typeof GEMM_VARIANTS;
+
+/** WGSL of one kernel: shared parts, operand snippets, output stage, main. */
+function gemmSource(variant: GemmVariant, tiled: boolean): string {
+  const [aCode, bCode, vec4C] = GEMM_VARIANTS[variant];
+  const out = vec4C ? outVec4Code : outScalarCode;
+  const main = tiled ? tiledCode : (vec4C ? storeVec4Code : storeScalarCode) + gemmCode;
+  return ACTIVATION_WGSL + commonCode + aCode + bCode + out + main;
+}
+
+const sources = new Map<string, string>();
+function gemmKernelCode(variant: GemmVariant, tiled: boolean): string {
+  const name = (tiled ? "gemm_tiled" : "gemm") + variant;
+  let code = sources.get(name);
+  if (!code) sources.set(name, code = gemmSource(variant, tiled));
+  return code;
+}
+
+/** A tiling of shaders/gemm_tiled.wgsl: rows x 64-column panels per workgroup. */
+export interface GemmTiling {
+  /** Rows of C per workgroup (32, 64 or 128). */
+  rows: number;
+  /** 64-column panels of C per workgroup (1 or 2). */
+  panels: number;
+}
+
+/** The GPU path's GEMM tilings, largest first: name -> rows x columns of C per workgroup. */
+export const GEMM_TILINGS: Readonly<Record<string, GemmTiling>> = {
+  "128x128": { rows: 128, panels: 2 },
+  "64x128": { rows: 64, panels: 2 },
+  "64x64": { rows: 64, panels: 1 },
+  "32x64": { rows: 32, panels: 1 },
 };
+const TILING_NAMES = Object.keys(GEMM_TILINGS);
+
+/**
+ * Workgroups a GPU needs in flight to hide latency (about one per SM / CU on
+ * a mid-size card). Below it the tiling heuristic picks smaller tiles.
+ */
+const WORKGROUPS_TO_FILL = 128;
+
+/** Workgroups of `tiling` for an m x n product, `batch` times. */
+function tiledWorkgroups(t: GemmTiling, m: number, n: number, batch: number): number {
+  return Math.ceil(m / t.rows) * Math.ceil(Math.ceil(n / GEMM_PANEL) / t.panels) * batch;
+}
+
+/**
+ * The tiling used before (or without) autotuning: the largest tile that
+ * still gives {@link WORKGROUPS_TO_FILL} workgroups, else the smallest.
+ */
+export function defaultGemmTiling(m: number, n: number, batch: number): string {
+  return TILING_NAMES.find((name) =>
+    tiledWorkgroups(GEMM_TILINGS[name], m, n, batch) >= WORKGROUPS_TO_FILL
+  ) ?? TILING_NAMES[TILING_NAMES.length - 1];
+}
 
 const dummies = new WeakMap<Engine, Tensor>();
 
@@ -222,10 +285,28 @@ export interface GemmC {
   column0?: number;
 }
 
+/** Epilogue options of {@link gemm}. */
+export interface GemmOptions {
+  /** Bias, per column n (or per row m with `biasPerRow`). */
+  bias?: Tensor;
+  /** Tensor of C's layout added before the activation. */
+  residual?: Tensor;
+  /** Activation (default "none"). */
+  act?: Activation;
+  /** Scale of the product (default 1). */
+  alpha?: number;
+  /** Index the bias by row m (a convolution's output channel) instead of column n. */
+  biasPerRow?: boolean;
+  /** Element offset into the bias. */
+  biasOffset?: number;
+}
+
 /**
  * Records `C[z] = act(alpha * A[z] B[z] + bias + R[z])` with B packed, for
  * z < `batch` (the residual R has C's layout). Building block of
- * {@link linear}, {@link matmul} and conv2d.
+ * {@link linear}, {@link matmul} and conv2d. On the GPU kernel path the
+ * tiling comes from the engine's tuner (cached winner, else
+ * {@link defaultGemmTiling}; the shape is queued for `engine.tuneKernels()`).
  */
 export function gemm(
   engine: Engine,
@@ -233,21 +314,37 @@ export function gemm(
   b: PackedMatrix,
   batch: number,
   c: GemmC,
-  opts: {
-    bias?: Tensor;
-    residual?: Tensor;
-    act?: Activation;
-    alpha?: number;
-    /** Index the bias by row m (a convolution's output channel) instead of column n. */
-    biasPerRow?: boolean;
-    /** Element offset into the bias. */
-    biasOffset?: number;
-  } = {},
+  opts: GemmOptions = {},
+): void {
+  if (engine.kernels.name === "software") {
+    recordGemm(engine, a, b, batch, c, opts, "software");
+    return;
+  }
+  const { m } = a;
+  const { k, n } = b;
+  const key = `gemm m=${m} n=${n} k=${k} z=${batch}`;
+  const tiling = engine.tuner.pick(
+    key,
+    TILING_NAMES,
+    defaultGemmTiling(m, n, batch),
+    () => gemmTuneJob(key, m, n, k, batch),
+  );
+  recordGemm(engine, a, b, batch, c, opts, tiling);
+}
+
+/** Records one GEMM with the software kernel or a named tiling of the tiled one. */
+function recordGemm(
+  engine: Engine,
+  a: GemmA,
+  b: PackedMatrix,
+  batch: number,
+  c: GemmC,
+  opts: GemmOptions,
+  tiling: string,
 ): void {
   const { m } = a;
   const { k, n } = b;
   const aOff = a.offset ?? 0;
-  const rowBlocks = Math.ceil(m / GEMM_ROWS);
   const panels = b.panels;
   const textures = a.t instanceof GpuTexture;
   if (textures !== b.tensor instanceof GpuTexture) {
@@ -264,25 +361,31 @@ export function gemm(
   const vec4C = n % 4 === 0 && colGroup % 4 === 0 && groupStride % 4 === 0 &&
     c.batchStride % 4 === 0 && (c.offset ?? 0) % 4 === 0 && (c.column0 ?? 0) % 4 === 0 &&
     (opts.biasPerRow || (opts.biasOffset ?? 0) % 4 === 0);
-  const name = textures
-    ? (vec4C ? "gemm_tex" : "gemm_tex_scalar_c")
+  const variant: GemmVariant = textures
+    ? (vec4C ? "_tex" : "_tex_scalar_c")
     : vec4A
-    ? (vec4C ? "gemm" : "gemm_scalar_c")
+    ? (vec4C ? "" : "_scalar_c")
     : vec4C
-    ? "gemm_scalar_a"
-    : "gemm_scalar_ac";
-  const [x, y] = splitGrid(rowBlocks * panels, engine.gpu.limits.maxComputeWorkgroupsPerDimension);
+    ? "_scalar_a"
+    : "_scalar_ac";
+  const tiled = tiling === "software" ? undefined : GEMM_TILINGS[tiling];
+  if (tiling !== "software" && !tiled) throw new Error(`gemm: unknown tiling "${tiling}"`);
+  const rowBlocks = Math.ceil(m / (tiled?.rows ?? GEMM_ROWS));
+  const workgroups = tiled ? tiledWorkgroups(tiled, m, n, 1) : rowBlocks * panels;
+  const [x, y] = splitGrid(workgroups, engine.gpu.limits.maxComputeWorkgroupsPerDimension);
+  const constants: Record<string, number> = {
+    ACT: activationCode(opts.act ?? "none"),
+    HAS_BIAS: opts.bias ? 1 : 0,
+    HAS_RES: opts.residual ? 1 : 0,
+    BIAS_PER_ROW: opts.biasPerRow ? 1 : 0,
+  };
+  if (tiled) {
+    constants.TM = tiled.rows;
+    constants.PN = tiled.panels;
+  }
+  const name = (tiled ? "gemm_tiled" : "gemm") + variant;
   engine.run(
-    {
-      name,
-      code: GEMM_SOURCES[name],
-      constants: {
-        ACT: activationCode(opts.act ?? "none"),
-        HAS_BIAS: opts.bias ? 1 : 0,
-        HAS_RES: opts.residual ? 1 : 0,
-        BIAS_PER_ROW: opts.biasPerRow ? 1 : 0,
-      },
-    },
+    { name, code: gemmKernelCode(variant, Boolean(tiled)), constants },
     [
       b.tensor,
       opts.bias ?? dummyTensor(engine),
@@ -310,6 +413,49 @@ export function gemm(
       c.column0 ?? 0,
     ]),
   );
+}
+
+/**
+ * Autotuning of one GEMM shape: buffers of the shape (A and packed B zeroed,
+ * vec4 loads and stores where the shape allows; a texture GEMM of the same
+ * shape is timed as buffers) and each tiling of {@link GEMM_TILINGS}.
+ */
+function gemmTuneJob(key: string, m: number, n: number, k: number, batch: number): TuneJob {
+  return {
+    key,
+    candidates: TILING_NAMES,
+    prepare(engine) {
+      const a = engine.zeros([batch * m * k], "f32", "autotune A");
+      const panels = Math.ceil(n / GEMM_PANEL);
+      const b = new PackedMatrix(
+        engine.zeros([batch * panels * k * GEMM_PANEL], "f32", "autotune B"),
+        k,
+        n,
+        batch,
+      );
+      const c = engine.empty([batch * m * n], "f32", "autotune C");
+      return {
+        record: (on, tiling) =>
+          recordGemm(
+            on,
+            { t: a, m, batchStride: m * k, rowStride: k },
+            b,
+            batch,
+            {
+              t: c,
+              batchStride: m * n,
+            },
+            {},
+            tiling,
+          ),
+        release() {
+          a.release();
+          b.release();
+          c.release();
+        },
+      };
+    },
+  };
 }
 
 function checkEpilogue(

@@ -22,8 +22,8 @@ export type LayerNormStrategy = "workgroup-per-row" | "invocation-per-row";
  * y = (x - mean) / sqrt(var + eps) * weight + bias over the last dimension D
  * of `x` [..., D] (biased variance, as PyTorch's `nn.LayerNorm`). `weight`
  * and `bias` are [D]. Returns a new tensor of the shape of `x` unless `out`
- * is given. `strategy` defaults to an invocation per row on fallback (CPU)
- * adapters and a workgroup per row otherwise.
+ * is given. `strategy` defaults to an invocation per row on the software
+ * kernel path (CPU adapters) and a workgroup per row on the GPU path.
  */
 export function layerNorm(
   engine: Engine,
@@ -32,7 +32,7 @@ export function layerNorm(
   bias: Tensor,
   eps: number,
   out: Tensor = engine.empty(x.shape, "f32", "layernorm"),
-  strategy: LayerNormStrategy = engine.gpu.info.isFallbackAdapter
+  strategy: LayerNormStrategy = engine.kernels.name === "software"
     ? "invocation-per-row"
     : "workgroup-per-row",
 ): Tensor {

@@ -1,0 +1,197 @@
+/**
+ * Kernel path choice (software vs GPU-class kernels) and the autotuner of
+ * the GPU path's GEMM tilings: heuristics, timing, the per-adapter cache file.
+ */
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { Engine } from "../src/gpu/engine.ts";
+import { adapterKey, Autotuner } from "../src/gpu/autotune.ts";
+import { chooseKernelPath, isSoftwareAdapter, setKernelDefaults } from "../src/gpu/kernel_path.ts";
+import type { AdapterDescription } from "../src/gpu/device.ts";
+import { UsageError } from "../src/errors.ts";
+import { defaultGemmTiling, GEMM_TILINGS, linear } from "../src/ops/gemm.ts";
+import { assertRelClose, randomF32 } from "./_helpers.ts";
+
+function adapter(description: string, isFallbackAdapter = false): AdapterDescription {
+  return { description, vendor: "", architecture: "", device: "", isFallbackAdapter };
+}
+
+const H100 = adapter("NVIDIA H100 80GB HBM3");
+const LAVAPIPE = adapter("llvmpipe (LLVM 15.0.6, 256 bits)");
+
+/** Runs `fn` with environment variables set, then restores them. */
+function withEnv(vars: Record<string, string>, fn: () => void): void {
+  const saved = Object.keys(vars).map((k) => [k, Deno.env.get(k)] as const);
+  for (const [k, v] of Object.entries(vars)) Deno.env.set(k, v);
+  try {
+    fn();
+  } finally {
+    for (const [k, v] of saved) v === undefined ? Deno.env.delete(k) : Deno.env.set(k, v);
+  }
+}
+
+Deno.test("software adapters are recognized by flag or by name", () => {
+  assert.equal(isSoftwareAdapter(LAVAPIPE), true);
+  assert.equal(isSoftwareAdapter(adapter("SwiftShader Device (Subzero)")), true);
+  assert.equal(isSoftwareAdapter(adapter("Microsoft Basic Render Driver")), true);
+  assert.equal(isSoftwareAdapter(adapter("some GPU", true)), true);
+  assert.equal(isSoftwareAdapter(H100), false);
+  assert.equal(isSoftwareAdapter(adapter("Apple M2 Pro")), false);
+});
+
+Deno.test("the kernel path follows the adapter unless forced", () => {
+  withEnv({ VISIONEVAL_KERNELS: "auto", VISIONEVAL_AUTOTUNE: "1" }, () => {
+    assert.deepEqual(chooseKernelPath(LAVAPIPE).name, "software");
+    assert.equal(chooseKernelPath(LAVAPIPE).autotune, false);
+    assert.deepEqual(chooseKernelPath(H100), {
+      name: "gpu",
+      reason: "hardware adapter",
+      autotune: true,
+    });
+    assert.equal(chooseKernelPath(H100, { kernels: "software" }).name, "software");
+    assert.equal(chooseKernelPath(LAVAPIPE, { kernels: "gpu" }).name, "gpu");
+    assert.equal(chooseKernelPath(H100, { autotune: false }).autotune, false);
+  });
+  withEnv({ VISIONEVAL_KERNELS: "gpu", VISIONEVAL_AUTOTUNE: "0" }, () => {
+    const p = chooseKernelPath(LAVAPIPE);
+    assert.equal(p.name, "gpu");
+    assert.match(p.reason, /VISIONEVAL_KERNELS/);
+    assert.equal(p.autotune, false);
+  });
+  withEnv({ VISIONEVAL_KERNELS: "fast" }, () => {
+    assert.throws(() => chooseKernelPath(H100), (e) => {
+      assert.ok(e instanceof UsageError);
+      assert.match((e as Error).message, /VISIONEVAL_KERNELS must be "software", "gpu" or "auto"/);
+      return true;
+    });
+  });
+  setKernelDefaults({ kernels: "software", autotune: false });
+  try {
+    withEnv({ VISIONEVAL_KERNELS: "gpu" }, () => {
+      const p = chooseKernelPath(H100);
+      assert.equal(p.name, "software");
+      assert.match(p.reason, /--kernels/);
+    });
+  } finally {
+    setKernelDefaults({});
+  }
+});
+
+Deno.test("default GEMM tiling: large tiles for large products, small ones otherwise", () => {
+  assert.equal(defaultGemmTiling(4096, 4096, 1), "128x128");
+  assert.equal(defaultGemmTiling(768, 3136 * 8, 1), "128x128"); // a ResNet-50 stage-1 conv, batch 8
+  assert.equal(defaultGemmTiling(197, 768, 1), "32x64");
+  assert.equal(defaultGemmTiling(1, 1, 1), "32x64");
+  for (const name of ["128x128", "64x128", "64x64", "32x64"]) assert.ok(GEMM_TILINGS[name]);
+});
+
+Deno.test("autotune times every tiling once per shape, caches the winner per adapter, stays exact", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "visioneval-tune-" });
+  try {
+    const file = join(dir, "kernel_tilings.json");
+    const [m, n, k] = [45, 70, 20];
+    const x = randomF32(m * k, 1), w = randomF32(n * k, 2);
+    const probe = await Engine.create({ kernels: "software" });
+    const key = adapterKey(probe.gpu.info);
+
+    const tuner = new Autotuner(key, file, true);
+    const engine = await Engine.create({ kernels: "gpu", autotune: true, tuner });
+    const run = async () => {
+      const y = linear(engine, engine.upload(x, [m, k]), engine.upload(w, [n, k]));
+      return await engine.readF32(y);
+    };
+    const before = await run();
+    assert.equal(tuner.pending, 1);
+    const results = await engine.tuneKernels();
+    assert.equal(results.length, 1);
+    const [r] = results;
+    assert.equal(r.key, `gemm m=${m} n=${n} k=${k} z=1`);
+    assert.deepEqual(Object.keys(r.ms).sort(), Object.keys(GEMM_TILINGS).sort());
+    for (const ms of Object.values(r.ms)) assert.ok(ms > 0 && Number.isFinite(ms));
+    assert.equal(r.ms[r.tiling], Math.min(...Object.values(r.ms)));
+    assert.equal(tuner.inUse().get(r.key), r.tiling);
+    assert.equal(tuner.pending, 0);
+    assert.deepEqual(await engine.tuneKernels(), []); // nothing left to tune
+
+    // The tuned tiling gives the same product.
+    assertRelClose(await run(), before, 1e-6, "after tuning");
+
+    // A later process on this adapter starts with the winner, queues nothing.
+    const saved = JSON.parse(await Deno.readTextFile(file));
+    assert.equal(saved.adapters[key][r.key].tiling, r.tiling);
+    const next = new Autotuner(key, file, true);
+    assert.equal(
+      next.pick(r.key, Object.keys(GEMM_TILINGS), "32x64", () => {
+        throw new Error("a cached shape must not be queued");
+      }),
+      r.tiling,
+    );
+    assert.equal(next.pending, 0);
+    // Another adapter does not see it.
+    assert.deepEqual(new Autotuner("other adapter", file, true).cached(), {});
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("a corrupt or unwritable tiling cache costs tuning, not the run", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "visioneval-tune-" });
+  try {
+    const file = join(dir, "kernel_tilings.json");
+    await Deno.writeTextFile(file, "{ not json");
+    assert.deepEqual(new Autotuner("a", file, true).cached(), {});
+    // A cache path under a regular file cannot be created: tuning still returns its result.
+    const tuner = new Autotuner("a", join(file, "sub", "kernel_tilings.json"), true);
+    const engine = await Engine.create({ kernels: "gpu", autotune: true, tuner });
+    linear(
+      engine,
+      engine.upload(randomF32(12, 3), [3, 4]),
+      engine.upload(randomF32(20, 4), [5, 4]),
+    );
+    const errors: string[] = [];
+    const original = console.error;
+    console.error = (msg: string) => errors.push(msg);
+    try {
+      assert.equal((await engine.tuneKernels()).length, 1);
+    } finally {
+      console.error = original;
+    }
+    assert.equal(errors.length, 1);
+    assert.match(errors[0], /could not write the kernel tiling cache .*VISIONEVAL_CACHE_DIR/);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+/** Runs the CLI in a child process; returns exit code, stdout and stderr. */
+async function cli(args: string[], env: Record<string, string> = {}) {
+  const { code, stdout, stderr } = await new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", "--no-check", "cli.ts", ...args],
+    cwd: fileURLToPath(new URL("..", import.meta.url)),
+    env,
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const text = new TextDecoder();
+  return { code, out: text.decode(stdout), err: text.decode(stderr) };
+}
+
+Deno.test("CLI: --kernels forces the path `info` reports; a bad value is a usage error", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "visioneval-cli-" });
+  try {
+    const env = { VISIONEVAL_CACHE_DIR: dir };
+    const forced = await cli(["info", "--json", "--kernels", "gpu", "--no-autotune"], env);
+    assert.equal(forced.code, 0, forced.err);
+    const k = JSON.parse(forced.out).kernels;
+    assert.equal(k.path, "gpu");
+    assert.equal(k.autotune, false);
+    assert.deepEqual(k.gemm_tilings, Object.keys(GEMM_TILINGS));
+    assert.equal(k.tiling_cache, join(dir, "kernel_tilings.json"));
+    const bad = await cli(["--kernels=fast", "info"], env);
+    assert.equal(bad.code, 2);
+    assert.match(bad.err, /--kernels must be "software", "gpu" or "auto", got "fast"/);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
