@@ -136,7 +136,7 @@ function gemmKernelCode(
   variant: GemmVariant,
   tiled: boolean,
   storage: WeightStorage,
-) {
+): string {
   let code = sources.get(name);
   if (!code) sources.set(name, code = gemmSource(variant, tiled, storage));
   return code;
