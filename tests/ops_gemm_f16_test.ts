@@ -15,6 +15,7 @@ import type { Tensor } from "../src/tensor.ts";
 import { linear, type PackedMatrix, prepareLinearWeight } from "../src/ops/gemm.ts";
 import { assertRelClose, randomF32 } from "./_helpers.ts";
 import { engineOn, pathLabel } from "./_kernel_paths.ts";
+import { main } from "../cli.ts";
 
 const HAS_F16 = (await getGpu()).hasF16;
 const skip = HAS_F16 ? "" : " (skipped: this adapter lacks shader-f16)";
@@ -132,4 +133,19 @@ Deno.test("weight storage: options, --weights defaults and VISIONEVAL_WEIGHTS; f
       ? Deno.env.delete("VISIONEVAL_WEIGHTS")
       : Deno.env.set("VISIONEVAL_WEIGHTS", saved);
   }
+});
+
+Deno.test("CLI: --weights takes f32 or f16; anything else exits 2 before a command runs", async () => {
+  const errors: string[] = [];
+  const saved = console.error;
+  console.error = (...a: unknown[]) => void errors.push(a.join(" "));
+  try {
+    assert.equal(await main(["--weights", "f8", "info"]), 2);
+    assert.equal(await main(["info", "--weights=half"]), 2);
+  } finally {
+    console.error = saved;
+    setKernelDefaults({});
+  }
+  assert.match(errors[0], /--weights must be "f32" or "f16", got "f8"/);
+  assert.match(errors[1], /got "half"/);
 });
