@@ -8,9 +8,10 @@
  */
 import assert from "node:assert/strict";
 import { getGpu } from "../src/gpu/device.ts";
+import { Autotuner } from "../src/gpu/autotune.ts";
 import { chooseWeightStorage, setKernelDefaults } from "../src/gpu/kernel_path.ts";
 import { GpuLimitError, UsageError } from "../src/errors.ts";
-import type { Engine } from "../src/gpu/engine.ts";
+import { Engine } from "../src/gpu/engine.ts";
 import type { Tensor } from "../src/tensor.ts";
 import { linear, type PackedMatrix, prepareLinearWeight } from "../src/ops/gemm.ts";
 import { assertRelClose, randomF32 } from "./_helpers.ts";
@@ -102,6 +103,24 @@ for (const { path, tiling } of CASES) {
     });
   }
 }
+
+Deno.test({
+  name: `GPU path autotuning times f16-weight GEMMs as their own shape${skip}`,
+  ignore: !HAS_F16,
+  async fn() {
+    const tuner = new Autotuner("test f16 autotune", undefined, true);
+    const engine = await Engine.create({ kernels: "gpu", weights: "f16", tuner });
+    const [m, n, k] = [9, 70, 36];
+    const x = engine.upload(randomF32(m * k, 1), [m, k]);
+    const w = prepareLinearWeight(engine, engine.upload(randomF32(n * k, 2), [n, k]));
+    const before = await engine.readF32(linear(engine, x, w));
+    const [r] = await engine.tuneKernels();
+    assert.equal(r.key, `gemm m=${m} n=${n} k=${k} z=1 b=f16`);
+    assert.equal(r.ms[r.tiling], Math.min(...Object.values(r.ms)));
+    assertRelClose(await engine.readF32(linear(engine, x, w)), before, 1e-6, "after tuning");
+    w.release();
+  },
+});
 
 Deno.test("weight storage: options, --weights defaults and VISIONEVAL_WEIGHTS; f16 refused without shader-f16", () => {
   assert.equal(chooseWeightStorage(true), "f32");
