@@ -7,7 +7,12 @@
  * @module
  */
 import { UsageError, VisionEvalError } from "./src/errors.ts";
-import { type KernelOptions, parseKernelChoice, setKernelDefaults } from "./src/gpu/kernel_path.ts";
+import {
+  type KernelOptions,
+  parseKernelChoice,
+  parseWeightStorage,
+  setKernelDefaults,
+} from "./src/gpu/kernel_path.ts";
 
 /** What every command module exports. */
 export interface Command {
@@ -81,12 +86,15 @@ function usage(): string {
     "  --kernels software|gpu|auto  kernel path (default auto: software kernels on CPU adapters",
     "                               such as lavapipe, GPU-class kernels on hardware GPUs)",
     "  --no-autotune                GPU path: use cached or heuristic GEMM tilings, time none",
+    "  --weights f32|f16            storage of linear-layer weights on the GPU (default f32;",
+    "                               f16 halves their memory, needs shader-f16, accumulates in f32)",
   ].join("\n");
 }
 
 /**
  * Removes the global kernel options (`--kernels X`, `--kernels=X`,
- * `--no-autotune`) from `argv` and makes them the defaults of every engine.
+ * `--no-autotune`, `--weights X`, `--weights=X`) from `argv` and makes them
+ * the defaults of every engine.
  */
 function takeKernelOptions(argv: string[]): string[] {
   const rest: string[] = [];
@@ -97,6 +105,9 @@ function takeKernelOptions(argv: string[]): string[] {
     else if (a === "--kernels" || a.startsWith("--kernels=")) {
       const value = a === "--kernels" ? argv[++i] : a.slice("--kernels=".length);
       opts.kernels = parseKernelChoice(value ?? "", "--kernels");
+    } else if (a === "--weights" || a.startsWith("--weights=")) {
+      const value = a === "--weights" ? argv[++i] : a.slice("--weights=".length);
+      opts.weights = parseWeightStorage(value ?? "", "--weights");
     } else rest.push(a);
   }
   setKernelDefaults(opts);

@@ -72,13 +72,16 @@ export { GpuTexture, TEXTURE_USAGE, TexturePool } from "./src/gpu/texture.ts";
 export { type Kernel } from "./src/gpu/kernel.ts";
 export {
   chooseKernelPath,
+  chooseWeightStorage,
   isSoftwareAdapter,
   type KernelChoice,
   type KernelOptions,
   type KernelPath,
   type KernelPathName,
   parseKernelChoice,
+  parseWeightStorage,
   setKernelDefaults,
+  type WeightStorage,
 } from "./src/gpu/kernel_path.ts";
 export {
   adapterKey,

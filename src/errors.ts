@@ -18,7 +18,7 @@ export class GpuUnavailableError extends VisionEvalError {}
 /** The GPU device was lost (driver reset, out of memory, crash). */
 export class GpuDeviceLostError extends VisionEvalError {}
 
-/** A tensor or dispatch exceeds what the adapter allows. */
+/** A tensor or dispatch exceeds what the adapter allows, or needs a feature it lacks. */
 export class GpuLimitError extends VisionEvalError {}
 
 /** A malformed or unsupported `.safetensors` file. */

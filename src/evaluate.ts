@@ -205,6 +205,8 @@ export interface RunMetadata {
   adapter: string;
   /** Kernel path: "software" (CPU adapters) or "gpu" (see src/gpu/kernel_path.ts). */
   kernels: string;
+  /** Storage of linear weights on the GPU: "f32", or "f16" (`--weights f16`). */
+  weights: string;
   /** Batch size. */
   batch: number;
   /** Shard, when sharded. */
@@ -809,6 +811,7 @@ async function finishEvaluation(
       preprocessing: describePipeline(plan.pipeline),
       adapter: engine.gpu.info.description,
       kernels: engine.kernels.name,
+      weights: engine.weights,
       batch: opts.batch,
       shard: opts.shard ?? null,
       timings: {

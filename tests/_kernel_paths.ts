@@ -6,7 +6,7 @@
  */
 import { Engine } from "../src/gpu/engine.ts";
 import { Autotuner } from "../src/gpu/autotune.ts";
-import type { KernelPathName } from "../src/gpu/kernel_path.ts";
+import type { KernelPathName, WeightStorage } from "../src/gpu/kernel_path.ts";
 import { GEMM_TILINGS } from "../src/ops/gemm.ts";
 
 /** Both kernel paths. */
@@ -17,12 +17,16 @@ export const TILINGS: readonly string[] = Object.keys(GEMM_TILINGS);
 
 /**
  * An engine on `path`; on the GPU path every GEMM uses `tiling` (default:
- * the shape's heuristic tiling).
+ * the shape's heuristic tiling). Linear weights are stored as `weights`.
  */
-export function engineOn(path: KernelPathName, tiling?: string): Promise<Engine> {
+export function engineOn(
+  path: KernelPathName,
+  tiling?: string,
+  weights: WeightStorage = "f32",
+): Promise<Engine> {
   const tuner = new Autotuner(`test ${path}`, undefined, false);
   tuner.fixed = tiling;
-  return Engine.create({ kernels: path, autotune: false, tuner });
+  return Engine.create({ kernels: path, autotune: false, tuner, weights });
 }
 
 /** Test-name suffix: the path and, on the GPU path, the tiling. */

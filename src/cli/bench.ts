@@ -65,6 +65,7 @@ export async function run(args: string[]): Promise<void> {
     input: [batch, 3, h, w],
     adapter: engine.gpu.info.description,
     kernel_path: engine.kernels.name,
+    weights: engine.weights,
     gemm_tilings: Object.fromEntries(engine.tuner.inUse()),
     iterations,
     images_per_second: (batch * iterations) / seconds,
@@ -76,7 +77,9 @@ export async function run(args: string[]): Promise<void> {
     return;
   }
   console.log(`${result.architecture} ${model.path} on ${result.adapter}`);
-  console.log(`kernels: ${engine.kernels.name} (${engine.kernels.reason})`);
+  console.log(
+    `kernels: ${engine.kernels.name} (${engine.kernels.reason}); ${engine.weights} linear weights`,
+  );
   if (engine.kernels.name === "gpu") {
     const counts = new Map<string, number>();
     for (const t of engine.tuner.inUse().values()) counts.set(t, (counts.get(t) ?? 0) + 1);

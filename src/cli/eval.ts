@@ -169,7 +169,9 @@ export async function run(args: string[]): Promise<void> {
   console.log(`data       ${m.run.dataset}`);
   console.log(`classes    ${m.run.label_mapping}`);
   console.log(`pipeline   ${m.run.preprocessing}`);
-  console.log(`adapter    ${m.run.adapter}`);
+  console.log(
+    `adapter    ${m.run.adapter} (${m.run.kernels} kernels, ${m.run.weights} linear weights)`,
+  );
   console.log(summaryTable(m));
   if (m.real) {
     const pct = (x: number | null) => (x === null ? "n/a" : x.toFixed(4));

@@ -1,7 +1,7 @@
 /** `visioneval info`: the GPU adapter, its features and limits. */
 import { parseArgs } from "node:util";
 import { getGpu } from "../gpu/device.ts";
-import { chooseKernelPath } from "../gpu/kernel_path.ts";
+import { chooseKernelPath, chooseWeightStorage } from "../gpu/kernel_path.ts";
 import { tunerFor } from "../gpu/autotune.ts";
 import { defaultGemmTiling, GEMM_TILINGS } from "../ops/gemm.ts";
 import { VERSION } from "../version.ts";
@@ -12,8 +12,9 @@ export const HELP = `usage: visioneval info [--json]
 
 Describes the WebGPU adapter visioneval would use: name, backend, features,
 the kernel path (software or GPU-class kernels) with its GEMM tilings and
-the tilings autotuned on this adapter so far, and the limits that bound
-batch sizes. The global options --kernels and --no-autotune apply.
+the tilings autotuned on this adapter so far, the storage of linear weights
+(f32, or f16 where the adapter has shader-f16), and the limits that bound
+batch sizes. The global options --kernels, --no-autotune and --weights apply.
 
   --json   print machine-readable JSON`;
 
@@ -44,6 +45,7 @@ export async function run(args: string[]): Promise<void> {
     if (typeof v === "number") limits[key] = v;
   }
   const path = chooseKernelPath(gpu.info);
+  const weights = chooseWeightStorage(gpu.hasF16);
   const tuner = tunerFor(gpu.info, path.autotune);
   const tuned = Object.entries(tuner.cached()).map(([shape, t]) => ({ shape, tiling: t.tiling }));
   const report = {
@@ -63,6 +65,8 @@ export async function run(args: string[]): Promise<void> {
       autotune: path.autotune,
       tiling_cache: tuner.file ?? null,
       tuned,
+      weights,
+      f16_weights_available: gpu.hasF16,
     },
     features: [...gpu.features].sort(),
     limits,
@@ -83,6 +87,11 @@ export async function run(args: string[]): Promise<void> {
   const k = report.kernels;
   console.log(`kernels:   ${k.path} (${k.reason})`);
   for (const [op, how] of Object.entries(k.kernels)) console.log(`  ${op.padEnd(10)} ${how}`);
+  console.log(
+    `weights:   ${weights} linear weights, f32 accumulation` +
+      (weights === "f32" && gpu.hasF16 ? " (f16 available: --weights f16)" : "") +
+      (gpu.hasF16 ? "" : " (no shader-f16: f32 only)"),
+  );
   if (k.path === "gpu") {
     console.log(
       `tilings:   ${k.gemm_tilings.join(", ")}; autotune ${k.autotune ? "on" : "off"}, ` +

@@ -16,7 +16,13 @@ import { getPipeline, type Kernel, splitGrid } from "./kernel.ts";
 import { BYTES_PER_ELEMENT, type DType, numel, Tensor } from "../tensor.ts";
 import { GpuLimitError } from "../errors.ts";
 import { GpuTexture, TEXTURE_USAGE, TexturePool } from "./texture.ts";
-import { chooseKernelPath, type KernelOptions, type KernelPath } from "./kernel_path.ts";
+import {
+  chooseKernelPath,
+  chooseWeightStorage,
+  type KernelOptions,
+  type KernelPath,
+  type WeightStorage,
+} from "./kernel_path.ts";
 import { type Autotuner, type TuneResult, tunerFor } from "./autotune.ts";
 
 /** A buffer range to bind. */
@@ -76,12 +82,15 @@ export class Engine {
   readonly kernels: KernelPath;
   /** The tilings of the GPU path's kernels (cached winners, queued shapes). */
   readonly tuner: Autotuner;
+  /** How linear weights are stored (`prepareLinearWeight`); f16 only with `shader-f16`. */
+  readonly weights: WeightStorage;
 
   private constructor(readonly gpu: Gpu, options: EngineOptions) {
     this.pool = new BufferPool(gpu.device);
     this.texturePool = new TexturePool(gpu.device);
     this.#profiling = Boolean(options.profile && gpu.hasTimestamps);
     this.kernels = chooseKernelPath(gpu.info, options);
+    this.weights = chooseWeightStorage(gpu.hasF16, options);
     this.tuner = options.tuner ?? tunerFor(gpu.info, this.kernels.autotune);
   }
 
@@ -110,7 +119,11 @@ export class Engine {
   async timeKernels(record: (on: Engine) => void, reps: number): Promise<number> {
     await this.sync();
     if (this.gpu.hasTimestamps) {
-      const timer = new Engine(this.gpu, { profile: true, kernels: this.kernels.name });
+      const timer = new Engine(this.gpu, {
+        profile: true,
+        kernels: this.kernels.name,
+        weights: this.weights,
+      });
       for (let i = 0; i < reps; i++) record(timer);
       const ms = (await timer.profile()).reduce((s, k) => s + k.ms, 0);
       await timer.sync();

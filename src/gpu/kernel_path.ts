@@ -10,7 +10,7 @@
  * The path is chosen per adapter, and can be forced with the environment
  * variable `VISIONEVAL_KERNELS=software|gpu` or {@link KernelOptions.kernels}.
  */
-import { UsageError } from "../errors.ts";
+import { GpuLimitError, UsageError } from "../errors.ts";
 import type { AdapterDescription } from "./device.ts";
 
 /** A family of kernels. */
@@ -29,7 +29,19 @@ export interface KernelOptions {
    * `--no-autotune`). Ignored on the software path, which has one tiling.
    */
   autotune?: boolean;
+  /**
+   * How linear-layer weights (the packed GEMM B operand) are stored on the
+   * GPU (default: `VISIONEVAL_WEIGHTS`, else "f32"; the CLI's `--weights`).
+   * See {@link chooseWeightStorage}.
+   */
+  weights?: WeightStorage;
 }
+
+/**
+ * Element type of packed linear weights on the GPU. "f16" halves their
+ * memory and bandwidth; activations and accumulation stay f32 either way.
+ */
+export type WeightStorage = "f32" | "f16";
 
 /** The kernel path an engine runs, and why. */
 export interface KernelPath {
@@ -54,7 +66,7 @@ let processDefaults: KernelOptions = {};
 
 /**
  * Sets the options every later engine starts from (the CLI's global
- * `--kernels` and `--no-autotune`); explicit engine options still win.
+ * `--kernels`, `--no-autotune` and `--weights`); explicit engine options still win.
  */
 export function setKernelDefaults(opts: KernelOptions): void {
   processDefaults = { ...opts };
@@ -98,4 +110,33 @@ export function chooseKernelPath(info: AdapterDescription, opts: KernelOptions =
   return software
     ? { name: "software", reason: "software adapter, runs on the CPU", autotune: false }
     : { name: "gpu", reason: "hardware adapter", autotune };
+}
+
+/** Parses a weight storage from an option or environment variable. */
+export function parseWeightStorage(value: string, where: string): WeightStorage {
+  if (value === "f32" || value === "f16") return value;
+  throw new UsageError(`${where} must be "f32" or "f16", got "${value}"`);
+}
+
+/**
+ * The weight storage of an engine: explicit options, then process defaults
+ * (CLI `--weights`), then `VISIONEVAL_WEIGHTS`, else "f32". f16 needs the
+ * adapter's `shader-f16` feature; without it a {@link GpuLimitError} says so.
+ */
+export function chooseWeightStorage(hasF16: boolean, opts: KernelOptions = {}): WeightStorage {
+  const envWeights = env("VISIONEVAL_WEIGHTS");
+  const storage = opts.weights ?? processDefaults.weights ??
+    (envWeights ? parseWeightStorage(envWeights, "VISIONEVAL_WEIGHTS") : "f32");
+  if (storage === "f16" && !hasF16) {
+    const source = opts.weights
+      ? "the engine options"
+      : processDefaults.weights
+      ? "--weights"
+      : "VISIONEVAL_WEIGHTS";
+    throw new GpuLimitError(
+      `f16 weights (asked for by ${source}) need the WebGPU feature "shader-f16", which this ` +
+        `adapter lacks (see \`visioneval info\`). Use --weights f32 (the default).`,
+    );
+  }
+  return storage;
 }

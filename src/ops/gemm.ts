@@ -8,6 +8,8 @@
  * (src/gpu/kernel_path.ts). Constant weights are packed once with
  * {@link prepareLinearWeight}; raw weights and run-time B operands are
  * packed into a temporary buffer on every call (O(K N) extra work).
+ * Packed weights may be stored as f16 (`Engine.weights`, the CLI's
+ * `--weights f16`): the kernels widen them on load and accumulate in f32.
  */
 import commonCode from "../../shaders/gemm_common.wgsl" with { type: "text" };
 import gemmCode from "../../shaders/gemm.wgsl" with { type: "text" };
@@ -19,15 +21,20 @@ import aScalarCode from "../../shaders/gemm_a_scalar.wgsl" with { type: "text" }
 import aTextureCode from "../../shaders/gemm_a_texture.wgsl" with { type: "text" };
 import bBufferCode from "../../shaders/gemm_b_buffer.wgsl" with { type: "text" };
 import bTextureCode from "../../shaders/gemm_b_texture.wgsl" with { type: "text" };
+import bF16Code from "../../shaders/gemm_b_f16.wgsl" with { type: "text" };
 import packCode from "../../shaders/gemm_pack.wgsl" with { type: "text" };
+import packF32Code from "../../shaders/gemm_pack_f32.wgsl" with { type: "text" };
+import packF16Code from "../../shaders/gemm_pack_f16.wgsl" with { type: "text" };
 import storeVec4Code from "../../shaders/gemm_store_vec4.wgsl" with { type: "text" };
 import storeScalarCode from "../../shaders/gemm_store_scalar.wgsl" with { type: "text" };
 import type { Engine } from "../gpu/engine.ts";
 import { GpuTexture } from "../gpu/texture.ts";
 import { splitGrid } from "../gpu/kernel.ts";
 import type { TuneJob } from "../gpu/autotune.ts";
+import type { WeightStorage } from "../gpu/kernel_path.ts";
 import { packParams } from "../gpu/params.ts";
 import { numel, Tensor } from "../tensor.ts";
+import { GpuLimitError } from "../errors.ts";
 import { type Activation, ACTIVATION_WGSL, activationCode } from "./activation.ts";
 
 export type { Activation };
@@ -60,8 +67,9 @@ export interface MatmulOptions extends LinearOptions {
 /**
  * A B operand packed for shaders/gemm.wgsl: `[batch][panel][k][64]` floats,
  * columns past `n` zero. Create with {@link packB} or {@link prepareLinearWeight}.
- * It is a buffer, or (written by conv2d's im2col) a texture array of
- * `batch * panels` layers of 16 x `k` texels.
+ * It is a buffer (of f32, or of f16 pairs when `storage` is "f16"), or
+ * (written by conv2d's im2col) an f32 texture array of `batch * panels`
+ * layers of 16 x `k` texels.
  */
 export class PackedMatrix {
   /** Wraps a packed tensor; use {@link packB} to create one. */
@@ -74,7 +82,13 @@ export class PackedMatrix {
     readonly n: number,
     /** Number of matrices (1 = shared by every batch). */
     readonly batch: number,
-  ) {}
+    /** Element type of a packed buffer ("f16": two values per u32 word). */
+    readonly storage: WeightStorage = "f32",
+  ) {
+    if (storage === "f16" && tensor instanceof GpuTexture) {
+      throw new Error(`PackedMatrix ${tensor.label}: f16 storage needs a buffer, not a texture`);
+    }
+  }
 
   /** Number of 64-column panels. */
   get panels(): number {
@@ -102,19 +116,29 @@ const GEMM_VARIANTS = {
 } as const;
 type GemmVariant = keyof typeof GEMM_VARIANTS;
 
-/** WGSL of one kernel: shared parts, operand snippets, output stage, main. */
-function gemmSource(variant: GemmVariant, tiled: boolean): string {
-  const [aCode, bCode, vec4C] = GEMM_VARIANTS[variant];
+/**
+ * WGSL of one kernel: operand snippets, shared parts, output stage, main.
+ * f16 weights swap the buffer B snippet for gemm_b_f16.wgsl, whose
+ * `enable f16;` must open the module: the B snippet comes first (module-scope
+ * declarations may be used before they appear).
+ */
+function gemmSource(variant: GemmVariant, tiled: boolean, storage: WeightStorage): string {
+  const [aCode, bBuffer, vec4C] = GEMM_VARIANTS[variant];
+  const bCode = storage === "f16" ? bF16Code : bBuffer;
   const out = vec4C ? outVec4Code : outScalarCode;
   const main = tiled ? tiledCode : (vec4C ? storeVec4Code : storeScalarCode) + gemmCode;
-  return ACTIVATION_WGSL + commonCode + aCode + bCode + out + main;
+  return bCode + ACTIVATION_WGSL + commonCode + aCode + out + main;
 }
 
 const sources = new Map<string, string>();
-function gemmKernelCode(variant: GemmVariant, tiled: boolean): string {
-  const name = (tiled ? "gemm_tiled" : "gemm") + variant;
+function gemmKernelCode(
+  name: string,
+  variant: GemmVariant,
+  tiled: boolean,
+  storage: WeightStorage,
+): string {
   let code = sources.get(name);
-  if (!code) sources.set(name, code = gemmSource(variant, tiled));
+  if (!code) sources.set(name, code = gemmSource(variant, tiled, storage));
   return code;
 }
 
@@ -178,12 +202,21 @@ interface BLayout {
   nStride: number;
 }
 
-function packedBytes(l: BLayout): number {
-  return l.batch * Math.ceil(l.n / GEMM_PANEL) * l.k * GEMM_PANEL * 4;
+/** Bytes per packed element. */
+const STORAGE_BYTES: Record<WeightStorage, number> = { f32: 4, f16: 2 };
+
+function packedBytes(l: BLayout, storage: WeightStorage): number {
+  return l.batch * Math.ceil(l.n / GEMM_PANEL) * l.k * GEMM_PANEL * STORAGE_BYTES[storage];
 }
 
-/** Records the packing of `b` (laid out as `l`) into `dst`. */
-function recordPack(engine: Engine, b: Tensor, l: BLayout, dst: Tensor): void {
+/** Records the packing of `b` (laid out as `l`) into `dst`, as `storage` elements. */
+function recordPack(
+  engine: Engine,
+  b: Tensor,
+  l: BLayout,
+  dst: Tensor,
+  storage: WeightStorage,
+): void {
   const panels = Math.ceil(l.n / GEMM_PANEL);
   const total = panels * l.k * (GEMM_PANEL / 4);
   const [x, y] = splitGrid(
@@ -191,7 +224,12 @@ function recordPack(engine: Engine, b: Tensor, l: BLayout, dst: Tensor): void {
     engine.gpu.limits.maxComputeWorkgroupsPerDimension,
   );
   engine.run(
-    { name: "gemm_pack", code: packCode, constants: { WG: PACK_WG } },
+    {
+      name: `gemm_pack_${storage}`,
+      // The destination snippet first: gemm_pack_f16.wgsl opens with `enable f16;`.
+      code: (storage === "f16" ? packF16Code : packF32Code) + packCode,
+      constants: { WG: PACK_WG },
+    },
     [b, dst],
     [x, y, l.batch],
     packParams([l.k, l.n, panels, total, l.batchStride, l.kStride, l.nStride]),
@@ -201,12 +239,13 @@ function recordPack(engine: Engine, b: Tensor, l: BLayout, dst: Tensor): void {
 /**
  * Packs B for {@link gemm}: `b` is [K, N] / [Z, K, N], or with `transB`
  * [N, K] / [Z, N, K]. With `persistent` the result gets its own buffer
- * (for weights); otherwise it comes from the pool.
+ * (for weights); otherwise it comes from the pool. `storage` "f16" (which
+ * needs the engine's adapter to have `shader-f16`) rounds every value to f16.
  */
 export function packB(
   engine: Engine,
   b: Tensor,
-  opts: { transB?: boolean; persistent?: boolean } = {},
+  opts: { transB?: boolean; persistent?: boolean; storage?: WeightStorage } = {},
 ): PackedMatrix {
   const b3 = b.shape.length === 2 ? [1, ...b.shape] : b.shape;
   if (b3.length !== 3) throw new Error(`packB: ${b.label} [${b.shape}] is not 2-D or 3-D`);
@@ -220,7 +259,15 @@ export function packB(
     kStride: opts.transB ? 1 : n,
     nStride: opts.transB ? k : 1,
   };
-  const bytes = packedBytes(layout);
+  const storage = opts.storage ?? "f32";
+  if (storage === "f16" && !engine.gpu.hasF16) {
+    throw new GpuLimitError(
+      `packB ${b.label}: f16 storage needs the WebGPU feature "shader-f16", which this adapter lacks`,
+    );
+  }
+  const bytes = packedBytes(layout, storage);
+  // f16 pairs are held as u32 words (Tensor has no f16 dtype); bytes is a multiple of 128.
+  const dtype = storage === "f16" ? "u32" : "f32";
   let dst: Tensor;
   const label = `${b.label} (packed)`;
   if (opts.persistent) {
@@ -229,21 +276,22 @@ export function packB(
       usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST,
       label,
     });
-    dst = new Tensor(buffer, [bytes / 4], "f32", label, (t) => t.buffer.destroy());
+    dst = new Tensor(buffer, [bytes / 4], dtype, label, (t) => t.buffer.destroy());
   } else {
-    dst = engine.empty([bytes / 4], "f32", label);
+    dst = engine.empty([bytes / 4], dtype, label);
   }
-  recordPack(engine, b, layout, dst);
-  return new PackedMatrix(dst, k, n, z);
+  recordPack(engine, b, layout, dst, storage);
+  return new PackedMatrix(dst, k, n, z, storage);
 }
 
 /**
  * Packs a PyTorch linear weight [N, K] once, at load time, into its own
- * buffer. Pass the result to {@link linear} instead of the raw weight.
+ * buffer, stored as the engine's {@link Engine.weights} (f32 or f16). Pass
+ * the result to {@link linear} instead of the raw weight.
  */
 export function prepareLinearWeight(engine: Engine, w: Tensor): PackedMatrix {
   if (w.shape.length !== 2) throw new Error(`linear weight ${w.label} [${w.shape}] is not 2-D`);
-  return packB(engine, w, { transB: true, persistent: true });
+  return packB(engine, w, { transB: true, persistent: true, storage: engine.weights });
 }
 
 /**
@@ -322,12 +370,13 @@ export function gemm(
   }
   const { m } = a;
   const { k, n } = b;
-  const key = `gemm m=${m} n=${n} k=${k} z=${batch}`;
+  // f16 weights stream half the bytes of B: a shape of its own for the tuner.
+  const key = `gemm m=${m} n=${n} k=${k} z=${batch}` + (b.storage === "f16" ? " b=f16" : "");
   const tiling = engine.tuner.pick(
     key,
     TILING_NAMES,
     defaultGemmTiling(m, n, batch),
-    () => gemmTuneJob(key, m, n, k, batch),
+    () => gemmTuneJob(key, m, n, k, batch, b.storage),
   );
   recordGemm(engine, a, b, batch, c, opts, tiling);
 }
@@ -383,9 +432,9 @@ function recordGemm(
     constants.TM = tiled.rows;
     constants.PN = tiled.panels;
   }
-  const name = (tiled ? "gemm_tiled" : "gemm") + variant;
+  const name = (tiled ? "gemm_tiled" : "gemm") + variant + (b.storage === "f16" ? "_f16b" : "");
   engine.run(
-    { name, code: gemmKernelCode(variant, Boolean(tiled)), constants },
+    { name, code: gemmKernelCode(name, variant, Boolean(tiled), b.storage), constants },
     [
       b.tensor,
       opts.bias ?? dummyTensor(engine),
@@ -420,18 +469,27 @@ function recordGemm(
  * vec4 loads and stores where the shape allows; a texture GEMM of the same
  * shape is timed as buffers) and each tiling of {@link GEMM_TILINGS}.
  */
-function gemmTuneJob(key: string, m: number, n: number, k: number, batch: number): TuneJob {
+function gemmTuneJob(
+  key: string,
+  m: number,
+  n: number,
+  k: number,
+  batch: number,
+  storage: WeightStorage,
+): TuneJob {
   return {
     key,
     candidates: TILING_NAMES,
     prepare(engine) {
       const a = engine.zeros([batch * m * k], "f32", "autotune A");
       const panels = Math.ceil(n / GEMM_PANEL);
+      const words = batch * panels * k * GEMM_PANEL * STORAGE_BYTES[storage] / 4;
       const b = new PackedMatrix(
-        engine.zeros([batch * panels * k * GEMM_PANEL], "f32", "autotune B"),
+        engine.zeros([words], storage === "f16" ? "u32" : "f32", "autotune B"),
         k,
         n,
         batch,
+        storage,
       );
       const c = engine.empty([batch * m * n], "f32", "autotune C");
       return {
