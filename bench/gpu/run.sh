@@ -27,7 +27,8 @@
 # Dry run on a software adapter (small sizes; here, without a GPU):
 #   DRY_RUN=1 ALLOW_SOFTWARE=1 bash bench/gpu/run.sh
 # Knobs: MODELS, BATCHES, ITERATIONS, GEMM_N, METRICS_ROWS, KERNELS
-# (software|gpu|auto, passed as VISIONEVAL_KERNELS), PYTHON (one with torch,
+# (software|gpu|auto, passed as VISIONEVAL_KERNELS), WEIGHTS (f32|f16: linear
+# weight storage, passed as VISIONEVAL_WEIGHTS), PYTHON (one with torch,
 # default python3), WORK (scratch folder).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."
@@ -48,6 +49,7 @@ PYTHON="${PYTHON:-python3}"
 WORK="${WORK:-/tmp/visioneval-gpu-bench}"
 mkdir -p "$WORK"
 [ -n "${KERNELS:-}" ] && export VISIONEVAL_KERNELS="$KERNELS"
+[ -n "${WEIGHTS:-}" ] && export VISIONEVAL_WEIGHTS="$WEIGHTS"
 export VISIONEVAL_CACHE_DIR="$WORK/cache"   # tilings tuned by this run only
 
 # 1. Deno: the carried binary, else the one on PATH.
