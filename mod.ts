@@ -197,6 +197,25 @@ export type {
   SqueezeExciteSpec,
 } from "./src/models/mobilenet/spec.ts";
 
+// Swin / Swin V2 family.
+export {
+  loadSwin,
+  type LoadSwinOptions,
+  swinFamily,
+  swinPipeline,
+} from "./src/models/swin/family.ts";
+export { Swin } from "./src/models/swin/model.ts";
+export { detectSwinLayout, swinSpec } from "./src/models/swin/layouts.ts";
+export type {
+  ContinuousBiasSpec,
+  SwinBlockSpec,
+  SwinLayout,
+  SwinSpec,
+  SwinStageSpec,
+  WindowRule,
+} from "./src/models/swin/spec.ts";
+export { continuousBiasTable, gatherRelative, relativeIndex } from "./src/models/swin/bias.ts";
+
 // Blocks the families compose: classifier head, transformer block, layer loading.
 export {
   ClassifierHead,
@@ -207,6 +226,8 @@ export {
 } from "./src/nn/head.ts";
 export {
   type AttentionTaps,
+  relativePositionBias,
+  resizeRelativeTable,
   TransformerBlock,
   type TransformerBlockSpec,
   type TransformerOptions,
@@ -217,6 +238,16 @@ export { type TopK, topk, TOPK_MAX } from "./src/ops/topk.ts";
 export { gatherColumns } from "./src/ops/gather_columns.ts";
 export { shortcutOptionA } from "./src/ops/shortcut_option_a.ts";
 export { attention, type AttentionOptions } from "./src/ops/attention.ts";
+export {
+  cosineQK,
+  padPixels,
+  patchMerge,
+  shiftedWindowMask,
+  type WindowGrid,
+  windowLayout,
+  windowMergeAdd,
+  windowPartition,
+} from "./src/ops/window.ts";
 export { layerNorm, type LayerNormStrategy } from "./src/ops/layernorm.ts";
 export { softmaxRows } from "./src/ops/softmax.ts";
 export { ttaReduce, type TtaReduceOptions, ttaViews } from "./src/ops/tta.ts";
