@@ -328,3 +328,57 @@ Deno.test({
     if (measured.length) console.log(measured.join("\n"));
   },
 });
+
+Deno.test({
+  name:
+    `swin: bare state dicts (no config.json) run exactly or are refused, and say what they assumed${SKIP}`,
+  ignore: !HAVE_TORCH,
+  async fn() {
+    const dir = await refs();
+    const engine = await getEngine();
+    // Hugging Face Swin, names only: the window comes from the table, its rules from the layout.
+    const hfBare = await variant("hf_swin", { config: null });
+    for (const suffix of ["ref", "ref_odd"]) {
+      const ref = await readRef(join(dir, `hf_swin.${suffix}.safetensors`));
+      assert.deepEqual(
+        await logitsOf(hfBare, ref.pixels),
+        await logitsOf(join(dir, "hf_swin"), ref.pixels),
+        `bare hf_swin ${suffix}`,
+      );
+    }
+    const hf = await loadSwin(hfBare, { engine });
+    try {
+      assert.match(hf.notes.join("\n"), /LayerNorm eps 1e-5 \(not recorded/);
+      assert.match(hf.notes.join("\n"), /MLP activation GELU: config\.json has no hidden_act/);
+      assert.match(hf.notes.join("\n"), /pixels padded to whole patches/);
+    } finally {
+      hf.dispose();
+    }
+    // Hugging Face Swin V2, names only: window and construction size are not in the weights
+    // (Swinv2Layer fixes both from config.json), so it is refused, naming the keys.
+    await refusal(
+      await variant("hf_swinv2", { config: null }),
+      /needs config\.json's window_size and image_size/,
+    );
+    // timm, names only: built for 224 unless config.json says; other sizes refused with the fix.
+    const timmBare = await variant("timm_swin", { config: null });
+    const timm = await loadSwin(timmBare, { engine });
+    try {
+      assert.match(timm.notes.join("\n"), /input 224x224: timm builds Swin for img_size 224/);
+      const ref = await readRef(join(dir, "timm_swin.ref.safetensors"));
+      await assert.rejects(
+        () => run(timm, ref.pixels),
+        (e: Error) =>
+          e instanceof ModelLayoutError && /built for 224x224/.test(e.message) &&
+          /pretrained_cfg\.input_size/.test(e.message),
+      );
+    } finally {
+      timm.dispose();
+    }
+    // timm V2 without a name or model_args: the window is not recorded, so it is refused.
+    await refusal(
+      await variant("timm_swinv2", { config: null }),
+      /Swin V2 window size is not recorded/,
+    );
+  },
+});

@@ -193,9 +193,25 @@ function hfNaming(index: TensorIndex, config: Record<string, unknown>, where: st
     );
   }
   const stages = countIndexed(names, `${p}.encoder.layers.`, where);
-  const patch = intField(config, "patch_size", where) ?? 4;
-  const image = intField(config, "image_size", where) ?? 224;
+  const patch = requireShape(
+    index,
+    new Set(names),
+    `${p}.embeddings.patch_embeddings.projection.weight`,
+    where,
+    4,
+  )[2];
+  const image = intField(config, "image_size", where);
   const window = intField(config, "window_size", where);
+  // Swinv2Layer fixes each stage's window and shift from config image_size and window_size, and
+  // the weights record neither: without them the checkpoint cannot be run exactly.
+  if (v2 && (image === undefined || window === undefined)) {
+    throw new ModelLayoutError(
+      `${where}: a Hugging Face Swin V2 needs config.json's window_size and image_size (its ` +
+        `windows and shifts are fixed from them and the weights do not record them); save the ` +
+        `model with save_pretrained, or add them to config.json (e.g. 8 and 256 for ` +
+        `swinv2-tiny-patch4-window8-256).`,
+    );
+  }
   const act = activationOf(stringField(config, "hidden_act", where), "hidden_act", where);
   if (config.hidden_act === undefined) {
     notes.push("MLP activation GELU: config.json has no hidden_act");
@@ -249,14 +265,12 @@ function hfNaming(index: TensorIndex, config: Record<string, unknown>, where: st
     windowRule: v2 ? "construction" : "hf",
     padPixels: true,
     maskValue: v2 ? -200 : -100,
-    v2Window: window ?? (v2 ? 7 : undefined),
+    v2Window: window,
     pretrainedWindows: pretrained,
-    constructionGrid: v2 ? [Math.floor(image / patch), Math.floor(image / patch)] : undefined,
+    constructionGrid: v2 ? [Math.floor(image! / patch), Math.floor(image! / patch)] : undefined,
     eps: epsOf(config, where, notes),
     act,
-    notes: v2 && window === undefined
-      ? [...notes, "window 7: config.json has no window_size (Swinv2Config default)"]
-      : notes,
+    notes,
   };
 }
 
