@@ -2,7 +2,8 @@
  * Engines on each kernel path, for tests that prove both the software and
  * the GPU-class kernels against float64 references on the adapter at hand
  * (on lavapipe the GPU path is forced). Autotuning is off; the GPU path's
- * GEMM tiling is fixed per test so that every tiling meets awkward shapes.
+ * GEMM tiling is fixed per test (unchecked: these tests are the check) so
+ * that every tiling meets awkward shapes.
  */
 import { Engine } from "../src/gpu/engine.ts";
 import { Autotuner } from "../src/gpu/autotune.ts";
@@ -25,7 +26,8 @@ export function engineOn(
   weights: WeightStorage = "f32",
 ): Promise<Engine> {
   const tuner = new Autotuner(`test ${path}`, undefined, false);
-  tuner.fixed = tiling;
+  // The tiling under test, unchecked (an unchecked shape would run the software reference).
+  tuner.fixed = tiling ?? "heuristic";
   return Engine.create({ kernels: path, autotune: false, tuner, weights });
 }
 

@@ -6,7 +6,9 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { Engine } from "../src/gpu/engine.ts";
-import { adapterKey, Autotuner } from "../src/gpu/autotune.ts";
+import { adapterKey, Autotuner, type TuneJob } from "../src/gpu/autotune.ts";
+import { maxAbsDiff, randomFill, readDifference } from "../src/gpu/output_check.ts";
+import { elementwise } from "../src/ops/elementwise.ts";
 import { chooseKernelPath, isSoftwareAdapter, setKernelDefaults } from "../src/gpu/kernel_path.ts";
 import type { AdapterDescription } from "../src/gpu/device.ts";
 import { UsageError } from "../src/errors.ts";
@@ -86,7 +88,7 @@ Deno.test("default GEMM tiling: large tiles for large products, small ones other
   for (const name of ["128x128", "64x128", "64x64", "32x64"]) assert.ok(GEMM_TILINGS[name]);
 });
 
-Deno.test("autotune times every tiling once per shape, caches the winner per adapter, stays exact", async () => {
+Deno.test("autotune checks and times every tiling once per shape, caches the winner per adapter", async () => {
   const dir = await Deno.makeTempDir({ prefix: "visioneval-tune-" });
   try {
     const file = join(dir, "kernel_tilings.json");
@@ -103,11 +105,14 @@ Deno.test("autotune times every tiling once per shape, caches the winner per ada
     };
     const before = await run();
     assert.equal(tuner.pending, 1);
+    // Before it is checked, a new shape runs the reference: the software kernel.
+    assert.equal(tuner.inUse().get(`gemm m=${m} n=${n} k=${k} z=1`), "software");
     const results = await engine.tuneKernels();
     assert.equal(results.length, 1);
     const [r] = results;
     assert.equal(r.key, `gemm m=${m} n=${n} k=${k} z=1`);
     assert.deepEqual(Object.keys(r.ms).sort(), Object.keys(GEMM_TILINGS).sort());
+    assert.deepEqual(r.rejected, {}); // every tiling computes the software kernel's product
     for (const ms of Object.values(r.ms)) assert.ok(ms > 0 && Number.isFinite(ms));
     assert.equal(r.ms[r.tiling], Math.min(...Object.values(r.ms)));
     assert.equal(tuner.inUse().get(r.key), r.tiling);
@@ -194,4 +199,166 @@ Deno.test("CLI: --kernels forces the path `info` reports; a bad value is a usage
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
+});
+
+/**
+ * A tuning job over a copy kernel: candidate "same" copies the input (as
+ * the reference does), "scaled" multiplies it by 1.001, "nan" writes NaN,
+ * "invalid" is WGSL that does not compile.
+ */
+function copyJob(key: string, n: number): TuneJob {
+  const scale: Record<string, number> = { reference: 1, same: 1, scaled: 1.001, nan: NaN };
+  return {
+    key,
+    candidates: ["same", "scaled", "nan", "invalid"],
+    reference: "reference",
+    prepare(engine) {
+      const x = randomFill(engine, engine.empty([n], "f32", "x"), 7);
+      const y = engine.empty([n], "f32", "y");
+      return {
+        record(on, tiling) {
+          if (tiling === "invalid") {
+            on.run({ name: "invalid", code: "fn main( { this is not WGSL" }, [x, y], 1);
+          } else {
+            elementwise(on, "affine", x, x, scale[tiling], 0, y);
+          }
+          return y;
+        },
+        release() {
+          x.release();
+          y.release();
+        },
+      };
+    },
+  };
+}
+
+Deno.test("autotune rejects candidates that compute something else or do not compile", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "visioneval-tune-" });
+  const errors: string[] = [];
+  const original = console.error;
+  console.error = (msg: string) => errors.push(msg);
+  try {
+    const file = join(dir, "kernel_tilings.json");
+    const tuner = new Autotuner("adapter", file, true);
+    const engine = await Engine.create({ kernels: "gpu", tuner });
+    const pick = () =>
+      tuner.pick(
+        "copy n=1000",
+        ["same", "scaled", "nan", "invalid", "reference"],
+        "scaled",
+        () => copyJob("copy n=1000", 1000),
+      );
+    assert.equal(pick(), "reference"); // unchecked: the reference runs
+    const [r] = await engine.tuneKernels();
+    assert.equal(r.tiling, "same");
+    assert.deepEqual(r.ms, {}); // one passed: nothing to time it against
+    assert.deepEqual(Object.keys(r.rejected).sort(), ["invalid", "nan", "scaled"]);
+    assert.match(
+      r.rejected.scaled,
+      /differs from the reference kernel's by 0\.000998 \(largest \|value\| 0\.998\)/,
+    );
+    assert.match(r.rejected.nan, /differs .* by Infinity/);
+    assert.match(r.rejected.invalid, /does not compile or run here/);
+    assert.equal(pick(), "same");
+    // Said once, on stderr; the device is still healthy afterwards.
+    assert.equal(errors.length, 1);
+    assert.match(errors[0], /kernel check on this adapter: copy n=1000: rejected .*Using same/);
+    const y = elementwise(
+      engine,
+      "affine",
+      engine.upload(new Float32Array([2]), [1]),
+      undefined,
+      3,
+    );
+    assert.deepEqual([...await engine.readF32(y)], [6]);
+    // The cache keeps the rejections beside the winner.
+    const saved = JSON.parse(await Deno.readTextFile(file));
+    assert.equal(saved.version, 2);
+    assert.equal(saved.adapters.adapter["copy n=1000"].tiling, "same");
+    assert.ok(saved.adapters.adapter["copy n=1000"].rejected.scaled);
+  } finally {
+    console.error = original;
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("autotune: when every candidate fails the reference is kept; without tuning only the heuristic is checked", async () => {
+  const original = console.error;
+  console.error = () => {};
+  try {
+    const failing = new Autotuner("adapter", undefined, true);
+    const engine = await Engine.create({ kernels: "gpu", tuner: failing });
+    const job = (): TuneJob => ({ ...copyJob("copy n=70", 70), candidates: ["scaled", "nan"] });
+    failing.pick("copy n=70", ["scaled", "nan", "reference"], "scaled", job);
+    const [r] = await engine.tuneKernels();
+    assert.equal(r.tiling, "reference");
+    assert.deepEqual(Object.keys(r.rejected).sort(), ["nan", "scaled"]);
+
+    const fixed = new Autotuner("adapter", undefined, false);
+    const engine2 = await Engine.create({ kernels: "gpu", tuner: fixed });
+    assert.equal(
+      fixed.pick(
+        "copy n=70",
+        ["same", "scaled", "reference"],
+        "same",
+        () => copyJob("copy n=70", 70),
+      ),
+      "reference",
+    );
+    const [f] = await engine2.tuneKernels();
+    assert.equal(f.tiling, "same");
+    assert.deepEqual(f.ms, {}); // checked, not timed
+    assert.deepEqual(f.rejected, {});
+  } finally {
+    console.error = original;
+  }
+});
+
+Deno.test("a version-1 tiling cache (unchecked winners) is ignored", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "visioneval-tune-" });
+  try {
+    const file = join(dir, "kernel_tilings.json");
+    await Deno.writeTextFile(
+      file,
+      JSON.stringify({
+        version: 1,
+        adapters: { a: { "gemm m=1 n=1 k=1 z=1": { tiling: "64x64", ms: {} } } },
+      }),
+    );
+    assert.deepEqual(new Autotuner("a", file, true).cached(), {});
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("random fill is reproducible and spread over [-1, 1); maxAbsDiff finds the largest difference", async () => {
+  const engine = await Engine.create();
+  const n = 100_003;
+  const a = await engine.readF32(randomFill(engine, engine.empty([n]), 5));
+  const again = await engine.readF32(randomFill(engine, engine.empty([n]), 5));
+  const other = await engine.readF32(randomFill(engine, engine.empty([n]), 6));
+  assert.deepEqual(a, again);
+  assert.notDeepEqual(a, other);
+  let min = Infinity, max = -Infinity, sum = 0;
+  for (const v of a) {
+    min = Math.min(min, v);
+    max = Math.max(max, v);
+    sum += v;
+  }
+  assert.ok(min >= -1 && min < -0.999 && max < 1 && max > 0.999, `range [${min}, ${max}]`);
+  assert.ok(Math.abs(sum / n) < 0.01, `mean ${sum / n}`);
+
+  const b = a.slice();
+  b[77_777] += 0.25;
+  const ta = engine.upload(a, [n]), tb = engine.upload(b, [n]);
+  const d = await readDifference(engine, maxAbsDiff(engine, tb, ta));
+  assert.equal(d.maxDiff, Math.fround(Math.fround(b[77_777]) - a[77_777]));
+  assert.equal(d.maxRef, Math.max(...a.map(Math.abs)));
+  b[5] = NaN;
+  const tn = engine.upload(b, [n]);
+  assert.equal((await readDifference(engine, maxAbsDiff(engine, tn, ta))).maxDiff, Infinity);
+  b[5] = -Infinity;
+  const ti = engine.upload(b, [n]);
+  assert.equal((await readDifference(engine, maxAbsDiff(engine, ti, ta))).maxDiff, Infinity);
 });

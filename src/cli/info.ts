@@ -12,7 +12,8 @@ export const HELP = `usage: visioneval info [--json]
 
 Describes the WebGPU adapter visioneval would use: name, backend, features,
 the kernel path (software or GPU-class kernels) with its GEMM tilings and
-the tilings autotuned on this adapter so far, the storage of linear weights
+the tilings autotuned on this adapter so far (each checked against the
+software kernel's output first; rejected candidates are listed), the storage of linear weights
 (f32, or f16 where the adapter has shader-f16), and the limits that bound
 batch sizes. The global options --kernels, --no-autotune and --weights apply.
 
@@ -47,7 +48,11 @@ export async function run(args: string[]): Promise<void> {
   const path = chooseKernelPath(gpu.info);
   const weights = chooseWeightStorage(gpu.hasF16);
   const tuner = tunerFor(gpu.info, path.autotune);
-  const tuned = Object.entries(tuner.cached()).map(([shape, t]) => ({ shape, tiling: t.tiling }));
+  const tuned = Object.entries(tuner.cached()).map(([shape, t]) => ({
+    shape,
+    tiling: t.tiling,
+    ...(t.rejected ? { rejected: t.rejected } : {}),
+  }));
   const report = {
     visioneval: VERSION,
     deno: Deno.version.deno,
@@ -97,7 +102,13 @@ export async function run(args: string[]): Promise<void> {
       `tilings:   ${k.gemm_tilings.join(", ")}; autotune ${k.autotune ? "on" : "off"}, ` +
         `${tuned.length} shape(s) tuned on this adapter (${k.tiling_cache ?? "no cache folder"})`,
     );
-    for (const t of tuned) console.log(`  ${t.shape.padEnd(40)} ${t.tiling}`);
+    for (const t of tuned) {
+      console.log(`  ${t.shape.padEnd(40)} ${t.tiling}`);
+      // Candidates that computed something else than the reference on this adapter.
+      for (const [name, why] of Object.entries(t.rejected ?? {})) {
+        console.log(`    rejected ${name}: ${why}`);
+      }
+    }
   }
   console.log(`features:  ${report.features.join(", ")}`);
   console.log("models:");

@@ -31,6 +31,7 @@ import type { Engine } from "../gpu/engine.ts";
 import { GpuTexture } from "../gpu/texture.ts";
 import { splitGrid } from "../gpu/kernel.ts";
 import type { TuneJob } from "../gpu/autotune.ts";
+import { randomFill } from "../gpu/output_check.ts";
 import type { WeightStorage } from "../gpu/kernel_path.ts";
 import { packParams } from "../gpu/params.ts";
 import { numel, Tensor } from "../tensor.ts";
@@ -158,6 +159,8 @@ export const GEMM_TILINGS: Readonly<Record<string, GemmTiling>> = {
   "32x64": { rows: 32, panels: 1 },
 };
 const TILING_NAMES = Object.keys(GEMM_TILINGS);
+/** What the tuner may pick for a shape: a tiling, or the software kernel (the reference). */
+const PICKABLE = [...TILING_NAMES, "software"];
 
 /**
  * Workgroups a GPU needs in flight to hide latency (about one per SM / CU on
@@ -374,7 +377,7 @@ export function gemm(
   const key = `gemm m=${m} n=${n} k=${k} z=${batch}` + (b.storage === "f16" ? " b=f16" : "");
   const tiling = engine.tuner.pick(
     key,
-    TILING_NAMES,
+    PICKABLE,
     defaultGemmTiling(m, n, batch),
     () => gemmTuneJob(key, m, n, k, batch, b.storage),
   );
@@ -465,9 +468,11 @@ function recordGemm(
 }
 
 /**
- * Autotuning of one GEMM shape: buffers of the shape (A and packed B zeroed,
- * vec4 loads and stores where the shape allows; a texture GEMM of the same
- * shape is timed as buffers) and each tiling of {@link GEMM_TILINGS}.
+ * Autotuning of one GEMM shape: random A and B of the shape (B packed as
+ * the weights are, in their storage; vec4 loads and stores where the shape
+ * allows; a texture GEMM of the same shape is checked and timed as
+ * buffers), each tiling of {@link GEMM_TILINGS}, checked against the
+ * software kernel.
  */
 function gemmTuneJob(
   key: string,
@@ -480,32 +485,26 @@ function gemmTuneJob(
   return {
     key,
     candidates: TILING_NAMES,
+    reference: "software",
     prepare(engine) {
-      const a = engine.zeros([batch * m * k], "f32", "autotune A");
-      const panels = Math.ceil(n / GEMM_PANEL);
-      const words = batch * panels * k * GEMM_PANEL * STORAGE_BYTES[storage] / 4;
-      const b = new PackedMatrix(
-        engine.zeros([words], storage === "f16" ? "u32" : "f32", "autotune B"),
-        k,
-        n,
-        batch,
-        storage,
-      );
+      const a = randomFill(engine, engine.empty([batch * m * k], "f32", "autotune A"), 1);
+      const raw = randomFill(engine, engine.empty([batch, k, n], "f32", "autotune B"), 2);
+      const b = packB(engine, raw, { storage });
+      raw.release();
       const c = engine.empty([batch * m * n], "f32", "autotune C");
       return {
-        record: (on, tiling) =>
+        record(on, tiling) {
           recordGemm(
             on,
             { t: a, m, batchStride: m * k, rowStride: k },
             b,
             batch,
-            {
-              t: c,
-              batchStride: m * n,
-            },
+            { t: c, batchStride: m * n },
             {},
             tiling,
-          ),
+          );
+          return c;
+        },
         release() {
           a.release();
           b.release();
