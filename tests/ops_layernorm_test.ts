@@ -1,5 +1,8 @@
+import assert from "node:assert/strict";
 import { Engine } from "../src/gpu/engine.ts";
+import { Autotuner } from "../src/gpu/autotune.ts";
 import { layerNorm } from "../src/ops/layernorm.ts";
+import type { Reduction } from "../src/ops/row_reduce.ts";
 import { assertAbsClose, randomF32 } from "./_helpers.ts";
 
 /** float64 reference: PyTorch LayerNorm over the last dim (biased variance). */
@@ -45,7 +48,18 @@ Deno.test("layerNorm matches a float64 reference on awkward shapes", async () =>
     const w = randomF32(D, seed++, 0.5, 1.5);
     const b = randomF32(D, seed++, -0.3, 0.3);
     const ref = layerNormRef(x, D, w, b, eps);
-    for (const strategy of ["workgroup-per-row", "invocation-per-row"] as const) {
+    // A workgroup per row with each reduction (subgroups emulated at widths
+    // 1..64: the subgroup combining logic on an adapter without subgroups),
+    // and an invocation per row.
+    const variants: [string, Reduction | undefined][] = [
+      ["workgroup-per-row", "tree"],
+      ...[1, 4, 8, 32, 64].map((w): [string, Reduction] => [
+        "workgroup-per-row",
+        `subgroup-emulated-${w}`,
+      ]),
+      ["invocation-per-row", undefined],
+    ];
+    for (const [strategy, reduction] of variants) {
       const y = layerNorm(
         engine,
         engine.upload(x, shape),
@@ -53,10 +67,52 @@ Deno.test("layerNorm matches a float64 reference on awkward shapes", async () =>
         engine.upload(b, [D]),
         eps,
         undefined,
-        strategy,
+        strategy as "workgroup-per-row" | "invocation-per-row",
+        reduction,
       );
       const got = await engine.readF32(y);
-      assertAbsClose(got, ref, 2e-5, `layerNorm [${shape}] ${strategy}`);
+      assertAbsClose(got, ref, 2e-5, `layerNorm [${shape}] ${strategy} ${reduction ?? ""}`);
     }
+  }
+});
+
+Deno.test("GPU path: subgroup reductions are used only after they pass the kernel check", async () => {
+  const tuner = new Autotuner("subgroup check", undefined, true);
+  const engine = await Engine.create({ kernels: "gpu", tuner });
+  const gpu = engine.gpu;
+  const had = gpu.hasSubgroups;
+  // Claim subgroups on an adapter without them: the subgroup kernels then
+  // fail to compile, which the check must catch (on a GPU with subgroups
+  // they would compile and be compared with the tree instead).
+  gpu.hasSubgroups = true;
+  const errors: string[] = [];
+  const original = console.error;
+  console.error = (msg: string) => errors.push(msg);
+  try {
+    const [rows, D] = [5, 96];
+    const x = randomF32(rows * D, 1, -2, 2), w = randomF32(D, 2), b = randomF32(D, 3);
+    const ref = layerNormRef(x, D, w, b, 1e-5);
+    const run = async () =>
+      await engine.readF32(
+        layerNorm(
+          engine,
+          engine.upload(x, [rows, D]),
+          engine.upload(w, [D]),
+          engine.upload(b, [D]),
+          1e-5,
+        ),
+      );
+    assertAbsClose(await run(), ref, 2e-5, "before the check");
+    assert.equal(tuner.inUse().get(`layernorm width=${D}`), "tree");
+    const [r] = await engine.tuneKernels();
+    assert.equal(r.key, `layernorm width=${D}`);
+    assert.equal(r.tiling, "tree");
+    assert.deepEqual(Object.keys(r.rejected).sort(), ["subgroup", "subgroup-noenable"]);
+    for (const why of Object.values(r.rejected)) assert.match(why, /does not compile or run here/);
+    assertAbsClose(await run(), ref, 2e-5, "after the check");
+    assert.equal(errors.length, 1);
+  } finally {
+    gpu.hasSubgroups = had;
+    console.error = original;
   }
 });

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { Engine } from "../src/gpu/engine.ts";
 import { softmaxRows } from "../src/ops/softmax.ts";
+import type { Reduction } from "../src/ops/row_reduce.ts";
 import { assertAbsClose, randomF32 } from "./_helpers.ts";
 
 /** float64 reference of softmax(x / t) over rows of length C. */
@@ -30,8 +31,21 @@ Deno.test("softmaxRows matches a float64 reference (awkward widths, temperatures
   let seed = 100;
   for (const [rows, C, t, range] of cases) {
     const x = randomF32(rows * C, seed++, -range, range);
-    const y = await engine.readF32(softmaxRows(engine, engine.upload(x, [rows, C]), t));
-    assertAbsClose(y, softmaxRef(x, C, t), 1e-6, `softmax [${rows}, ${C}] T=${t}`);
+    const ref = softmaxRef(x, C, t);
+    // The tree, and subgroups emulated at widths 1..64 (the combining logic
+    // of the subgroup reduction on an adapter without subgroups).
+    const reductions: Reduction[] = [
+      "tree",
+      ...[1, 4, 8, 32, 64].map(
+        (w): Reduction => `subgroup-emulated-${w}`,
+      ),
+    ];
+    for (const r of reductions) {
+      const y = await engine.readF32(
+        softmaxRows(engine, engine.upload(x, [rows, C]), t, undefined, r),
+      );
+      assertAbsClose(y, ref, 1e-6, `softmax [${rows}, ${C}] T=${t} ${r}`);
+    }
   }
 });
 

@@ -25,6 +25,7 @@ const SOFTWARE_KERNELS = {
   depthwise: "depthwise_nhwc.wgsl: 8 invocations along pixels, weights in uniform blocks",
   attention: "attention.wgsl: 16-32 invocations, 2 query rows each, key tiles in workgroup memory",
   layernorm: "an invocation per row",
+  softmax: "a workgroup of 64 per row, tree reductions",
   metrics: "a thread per row (up to 16,384 classes)",
 };
 /** ... and on the GPU path. */
@@ -32,7 +33,9 @@ const GPU_KERNELS = {
   gemm: "gemm_tiled.wgsl: 256 invocations, workgroup-memory tiles (tilings below)",
   depthwise: "depthwise_nhwc_gpu.wgsl: 64 invocations along channels (coalesced)",
   attention: "attention.wgsl: 32-64 invocations, 2 query rows each, key tiles in workgroup memory",
-  layernorm: "a workgroup per row",
+  layernorm: "a workgroup of 64 per row; subgroup reductions where the adapter has subgroups " +
+    "and they pass the kernel check, else tree reductions",
+  softmax: "a workgroup of 64 per row; reductions as LayerNorm's",
   metrics: "a workgroup of 128-256 threads per row beyond 32 classes",
 };
 

@@ -36,6 +36,8 @@ export interface Gpu {
   hasF16: boolean;
   /** True if `timestamp-query` is enabled. */
   hasTimestamps: boolean;
+  /** True if `subgroups` is enabled (subgroup reductions become GPU-path candidates). */
+  hasSubgroups: boolean;
   /** Name of the operation in flight, used in device-lost messages. */
   currentOp: string;
   /** Set once the device is lost; every later GPU call rethrows it. */
@@ -66,7 +68,7 @@ const WANTED_LIMITS = [
   "maxTextureArrayLayers",
 ] as const;
 
-const OPTIONAL_FEATURES: GPUFeatureName[] = ["shader-f16", "timestamp-query"];
+const OPTIONAL_FEATURES = ["shader-f16", "timestamp-query", "subgroups"] as GPUFeatureName[];
 
 const HOW_TO_GET_ONE = "WebGPU needs a GPU driver (Vulkan, Metal or D3D12). On a Linux machine " +
   "without a GPU install Mesa's software Vulkan driver: `apt-get install mesa-vulkan-drivers` " +
@@ -132,6 +134,7 @@ export async function requestGpu(gpuApi: GPU | undefined): Promise<Gpu> {
     features: new Set(device.features as unknown as Iterable<string>),
     hasF16: device.features.has("shader-f16"),
     hasTimestamps: device.features.has("timestamp-query"),
+    hasSubgroups: device.features.has("subgroups" as GPUFeatureName),
     currentOp: "idle",
   };
   device.lost.then((lostInfo) => {

@@ -1,20 +1,18 @@
 /** LayerNorm over the last dimension (shaders/layernorm.wgsl). */
 import ownCode from "../../shaders/layernorm.wgsl" with { type: "text" };
-import reduceCode from "../../shaders/workgroup_reduce.wgsl" with { type: "text" };
 import type { Engine } from "../gpu/engine.ts";
+import { randomFill } from "../gpu/output_check.ts";
 import { packParams } from "../gpu/params.ts";
 import type { Tensor } from "../tensor.ts";
-
-/** The kernel with its workgroup reductions. */
-const code = reduceCode + ownCode;
+import { pickReduction, type Reduction, reductionCode } from "./row_reduce.ts";
 
 /** Threads per row; a power of two (the reduction halves it). */
 const WG = 64;
 
 /**
- * How rows are spread over invocations: a workgroup per row (tree
- * reductions; GPUs) or an invocation per row (plain loops; CPU adapters
- * such as lavapipe, where barriers are expensive).
+ * How rows are spread over invocations: a workgroup per row (reductions
+ * over the workgroup; GPUs) or an invocation per row (plain loops; CPU
+ * adapters such as lavapipe, where barriers are expensive).
  */
 export type LayerNormStrategy = "workgroup-per-row" | "invocation-per-row";
 
@@ -23,7 +21,10 @@ export type LayerNormStrategy = "workgroup-per-row" | "invocation-per-row";
  * of `x` [..., D] (biased variance, as PyTorch's `nn.LayerNorm`). `weight`
  * and `bias` are [D]. Returns a new tensor of the shape of `x` unless `out`
  * is given. `strategy` defaults to an invocation per row on the software
- * kernel path (CPU adapters) and a workgroup per row on the GPU path.
+ * kernel path (CPU adapters) and a workgroup per row on the GPU path, whose
+ * reduction is the tree or, where the adapter has subgroups and they pass
+ * the kernel check, subgroup operations (src/ops/row_reduce.ts);
+ * `reduction` forces one (tests).
  */
 export function layerNorm(
   engine: Engine,
@@ -35,6 +36,7 @@ export function layerNorm(
   strategy: LayerNormStrategy = engine.kernels.name === "software"
     ? "invocation-per-row"
     : "workgroup-per-row",
+  reduction?: Reduction,
 ): Tensor {
   const D = x.shape[x.shape.length - 1];
   if (weight.size !== D || bias.size !== D) {
@@ -44,17 +46,49 @@ export function layerNorm(
     );
   }
   if (out.size !== x.size) throw new Error(`layerNorm: out [${out.shape}] != x [${x.shape}]`);
+  if (strategy === "invocation-per-row") {
+    recordLayerNorm(engine, x, weight, bias, eps, out, "per_invocation", "tree");
+  } else {
+    const rows = x.size / D;
+    const chosen = reduction ?? pickReduction(engine, "layernorm", D, (on) => {
+      const tx = randomFill(on, on.empty([rows, D], "f32", "check x"), 11);
+      const tw = randomFill(on, on.empty([D], "f32", "check weight"), 12);
+      const tb = randomFill(on, on.empty([D], "f32", "check bias"), 13);
+      const ty = on.empty([rows, D], "f32", "check y");
+      return {
+        record: (e, r) => recordLayerNorm(e, tx, tw, tb, 1e-5, ty, "main", r),
+        release() {
+          for (const t of [tx, tw, tb, ty]) t.release();
+        },
+      };
+    });
+    recordLayerNorm(engine, x, weight, bias, eps, out, "main", chosen);
+  }
+  return out;
+}
+
+function recordLayerNorm(
+  engine: Engine,
+  x: Tensor,
+  weight: Tensor,
+  bias: Tensor,
+  eps: number,
+  out: Tensor,
+  entry: "main" | "per_invocation",
+  reduction: Reduction,
+): Tensor {
+  const D = x.shape[x.shape.length - 1];
   const rows = x.size / D;
-  const perInvocation = strategy === "invocation-per-row";
+  const snippet = reductionCode(reduction);
   engine.run(
     {
-      name: "layernorm",
-      code,
-      entry: perInvocation ? "per_invocation" : "main",
-      constants: { WG },
+      name: `layernorm ${reduction}`,
+      code: snippet.code + ownCode,
+      entry,
+      constants: { WG, ...snippet.constants },
     },
     [x, weight, bias, out],
-    perInvocation ? Math.ceil(rows / WG) : rows,
+    entry === "per_invocation" ? Math.ceil(rows / WG) : rows,
     packParams([rows, D, { f32: eps }]),
   );
   return out;
