@@ -86,7 +86,7 @@ function usage(): string {
     "  --kernels software|gpu|auto  kernel path (default auto: software kernels on CPU adapters",
     "                               such as lavapipe, GPU-class kernels on hardware GPUs)",
     "  --no-autotune                GPU path: cached or heuristic GEMM tilings (checked), time none",
-    "  --weights f32|f16            storage of linear-layer weights on the GPU (default f32;",
+    "  --weights f32|f16            storage of linear and GEMM-conv weights on the GPU (default f32;",
     "                               f16 halves their memory, needs shader-f16, accumulates in f32)",
   ].join("\n");
 }

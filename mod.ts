@@ -71,8 +71,10 @@ export { BufferPool } from "./src/gpu/buffer_pool.ts";
 export { GpuTexture, TEXTURE_USAGE, TexturePool } from "./src/gpu/texture.ts";
 export { type Kernel } from "./src/gpu/kernel.ts";
 export {
+  assertFitsF16,
   chooseKernelPath,
   chooseWeightStorage,
+  F16_MAX,
   isSoftwareAdapter,
   type KernelChoice,
   type KernelOptions,
@@ -88,10 +90,18 @@ export {
   type AdapterTilings,
   Autotuner,
   cacheDir,
+  DEFAULT_TOLERANCE,
+  type ShapeTiling,
   type TuneJob,
   type TuneResult,
   tunerFor,
 } from "./src/gpu/autotune.ts";
+export {
+  maxAbsDiff,
+  type OutputDifference,
+  randomFill,
+  readDifference,
+} from "./src/gpu/output_check.ts";
 export {
   type AdapterDescription,
   getGpu,
@@ -250,6 +260,7 @@ export {
 } from "./src/ops/window.ts";
 export { layerNorm, type LayerNormStrategy } from "./src/ops/layernorm.ts";
 export { softmaxRows } from "./src/ops/softmax.ts";
+export { pickReduction, type Reduction, reductionCode } from "./src/ops/row_reduce.ts";
 export { ttaReduce, type TtaReduceOptions, ttaViews } from "./src/ops/tta.ts";
 export { assembleTokens, patchify, takeTokens } from "./src/ops/patch_embed.ts";
 export {

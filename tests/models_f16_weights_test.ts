@@ -2,8 +2,8 @@
  * The f16 weight-storage guarantee (issue 16): with `--weights f16` a
  * model's logits stay within 1e-3 relative (max |diff| / max |f32 logit|)
  * of the f32-weight run, on the real ViT-Ti/16 (every projection and MLP is
- * a linear layer) and the real CIFAR ResNet-20 (its linear head), and the
- * f32 run itself matches PyTorch. The kernel path follows the adapter, or
+ * a linear layer) and the real CIFAR ResNet-20 / ResNet-56 (their GEMM
+ * convolutions and linear head), and the f32 run itself matches PyTorch. The kernel path follows the adapter, or
  * VISIONEVAL_KERNELS (=gpu forces the GPU-class kernels on lavapipe).
  */
 import assert from "node:assert/strict";
@@ -24,7 +24,7 @@ const skip = !HAS_F16
   ? ` (skipped: ${fixture()} not found)`
   : "";
 
-/** Logits of `model` (a fixtures folder) on `pixels`, with linear weights stored as `weights`. */
+/** Logits of `model` (a fixtures folder) on `pixels`, with linear and conv weights stored as `weights`. */
 async function logitsWith(
   weights: WeightStorage,
   model: string,
@@ -69,6 +69,12 @@ const CASES = [
     ref: "resnet-cifar10/inputs_and_logits.safetensors",
     logits: "logits_resnet20",
     count: 64,
+  },
+  {
+    model: "resnet-cifar10/resnet56", // 55 f16 convolutions deep
+    ref: "resnet-cifar10/inputs_and_logits.safetensors",
+    logits: "logits_resnet56",
+    count: 32,
   },
 ];
 

@@ -396,3 +396,47 @@ Deno.test({
     }
   },
 });
+
+const HAS_F16 = (await Engine.create()).gpu.hasF16;
+for (const [path, tiling] of [["software", undefined], ["gpu", "64x64"]] as const) {
+  Deno.test({
+    name: `f16 weight storage: GEMM conv weights in an rgba16float texture, f32 accumulation ${
+      pathLabel(path, tiling)
+    }${HAS_F16 ? "" : " (skipped: this adapter lacks shader-f16)"}`,
+    ignore: !HAS_F16,
+    async fn() {
+      const engine = await engineOn(path, tiling, "f16");
+      const xs = [2, 5, 9, 7], ws = [12, 5, 3, 3];
+      const opts: Conv2dOptions = { padding: 1, stride: [2, 1] };
+      const x = randomF32(numel(xs), 31), w = randomF32(numel(ws), 32, -3, 3);
+      const bias = randomF32(ws[0], 33);
+      const weight = uploadConvWeight(engine, w, ws);
+      assert.equal(weight.texture?.format, "rgba16float");
+      // The reference convolves the f16-rounded weights in float64: what is
+      // stored is exactly f16, and accumulation stays f32.
+      const rounded = Float32Array.from(w, Math.f16round);
+      assert.ok(rounded.some((v, i) => v !== w[i]), "rounding to f16 changed nothing");
+      const ref = conv2dRef(x, xs, rounded, ws, { ...opts, biasData: bias });
+      const y = conv2d(engine, engine.upload(x, xs), weight, {
+        ...opts,
+        bias: engine.upload(bias, [ws[0]]),
+      });
+      assertRelClose(await engine.readF32(y), ref, RTOL, "f16 conv weights");
+      // Direct convolutions keep f32 weights.
+      const dw = uploadConvWeight(engine, randomF32(12 * 9, 34), [12, 1, 3, 3], 12);
+      assert.ok(dw.tensor && dw.tensor.dtype === "f32");
+      // A weight beyond f16's range is refused, naming it.
+      assert.throws(
+        () =>
+          uploadConvWeight(
+            engine,
+            new Float32Array(16 * 27).fill(7e4),
+            [16, 3, 3, 3],
+            1,
+            "stem.weight",
+          ),
+        /"stem\.weight" holds 70000, beyond the f16 range/,
+      );
+    },
+  });
+}

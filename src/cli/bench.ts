@@ -78,7 +78,7 @@ export async function run(args: string[]): Promise<void> {
   }
   console.log(`${result.architecture} ${model.path} on ${result.adapter}`);
   console.log(
-    `kernels: ${engine.kernels.name} (${engine.kernels.reason}); ${engine.weights} linear weights`,
+    `kernels: ${engine.kernels.name} (${engine.kernels.reason}); ${engine.weights} linear + GEMM conv weights`,
   );
   if (engine.kernels.name === "gpu") {
     const counts = new Map<string, number>();

@@ -170,7 +170,7 @@ export async function run(args: string[]): Promise<void> {
   console.log(`classes    ${m.run.label_mapping}`);
   console.log(`pipeline   ${m.run.preprocessing}`);
   console.log(
-    `adapter    ${m.run.adapter} (${m.run.kernels} kernels, ${m.run.weights} linear weights)`,
+    `adapter    ${m.run.adapter} (${m.run.kernels} kernels, ${m.run.weights} linear + GEMM conv weights)`,
   );
   console.log(summaryTable(m));
   if (m.real) {

@@ -13,7 +13,7 @@ export const HELP = `usage: visioneval info [--json]
 Describes the WebGPU adapter visioneval would use: name, backend, features,
 the kernel path (software or GPU-class kernels) with its GEMM tilings and
 the tilings autotuned on this adapter so far (each checked against the
-software kernel's output first; rejected candidates are listed), the storage of linear weights
+software kernel's output first; rejected candidates are listed), the storage of linear and GEMM-convolution weights
 (f32, or f16 where the adapter has shader-f16), and the limits that bound
 batch sizes. The global options --kernels, --no-autotune and --weights apply.
 
@@ -96,7 +96,7 @@ export async function run(args: string[]): Promise<void> {
   console.log(`kernels:   ${k.path} (${k.reason})`);
   for (const [op, how] of Object.entries(k.kernels)) console.log(`  ${op.padEnd(10)} ${how}`);
   console.log(
-    `weights:   ${weights} linear weights, f32 accumulation` +
+    `weights:   ${weights} linear + GEMM conv weights, f32 accumulation` +
       (weights === "f32" && gpu.hasF16 ? " (f16 available: --weights f16)" : "") +
       (gpu.hasF16 ? "" : " (no shader-f16: f32 only)"),
   );

@@ -176,7 +176,13 @@ export class Engine {
     width: number,
     height: number,
     layers: number,
-    opts: { arrayed?: boolean; label?: string; persistent?: boolean } = {},
+    opts: {
+      arrayed?: boolean;
+      label?: string;
+      persistent?: boolean;
+      /** Texel format of a persistent texture (default rgba32float; rgba16float holds f16 weights). */
+      format?: "rgba32float" | "rgba16float";
+    } = {},
   ): GpuTexture {
     const label = opts.label ?? "texture";
     if (!this.textureFits(width, height, layers)) {
@@ -186,10 +192,13 @@ export class Engine {
           `${this.gpu.limits.maxTextureArrayLayers} layers).`,
       );
     }
+    if (opts.format === "rgba16float" && !opts.persistent) {
+      throw new Error(`emptyTexture ${label}: rgba16float textures are persistent (weights) only`);
+    }
     if (opts.persistent) {
       const texture = this.device.createTexture({
         size: [width, height, layers],
-        format: "rgba32float",
+        format: opts.format ?? "rgba32float",
         usage: TEXTURE_USAGE,
         label,
       });

@@ -30,15 +30,15 @@ export interface KernelOptions {
    */
   autotune?: boolean;
   /**
-   * How linear-layer weights (the packed GEMM B operand) are stored on the
-   * GPU (default: `VISIONEVAL_WEIGHTS`, else "f32"; the CLI's `--weights`).
+   * How linear-layer weights (the packed GEMM B operand) and the weights of
+   * convolutions that run as GEMMs are stored on the GPU (default: `VISIONEVAL_WEIGHTS`, else "f32"; the CLI's `--weights`).
    * See {@link chooseWeightStorage}.
    */
   weights?: WeightStorage;
 }
 
 /**
- * Element type of packed linear weights on the GPU. "f16" halves their
+ * Element type of linear and GEMM-convolution weights on the GPU. "f16" halves their
  * memory and bandwidth; activations and accumulation stay f32 either way.
  */
 export type WeightStorage = "f32" | "f16";
@@ -110,6 +110,23 @@ export function chooseKernelPath(info: AdapterDescription, opts: KernelOptions =
   return software
     ? { name: "software", reason: "software adapter, runs on the CPU", autotune: false }
     : { name: "gpu", reason: "hardware adapter", autotune };
+}
+
+/** Largest finite f16 value. */
+export const F16_MAX = 65504;
+
+/**
+ * Refuses to store `values` (the weight tensor `label`) as f16 when one is
+ * beyond f16's range: it would silently become infinite.
+ */
+export function assertFitsF16(values: Float32Array, label: string): void {
+  const big = values.findIndex((v) => Math.abs(v) > F16_MAX);
+  if (big >= 0) {
+    throw new UsageError(
+      `Tensor "${label}" holds ${values[big]}, beyond the f16 range (±${F16_MAX}): it cannot be ` +
+        `stored as f16. Use --weights f32 (the default).`,
+    );
+  }
 }
 
 /** Parses a weight storage from an option or environment variable. */

@@ -1,6 +1,7 @@
 /**
  * rgba32float 2-D (array) textures that kernels read with `textureLoad` and
- * write with `textureStore`. They exist for speed on software rasterizers:
+ * write with `textureStore` (constant weights may instead be rgba16float:
+ * `textureLoad` widens them to f32, so the kernels are the same). They exist for speed on software rasterizers:
  * on llvmpipe a vec4 texel fetch costs about 8 ns against 13-14 ns for a
  * storage-buffer load (bench/RESULTS.md), and the GEMM of a convolution is
  * bound by its loads. Each texel holds 4 consecutive floats of a row.
@@ -10,7 +11,7 @@
 export const TEXTURE_USAGE = GPUTextureUsage.TEXTURE_BINDING | GPUTextureUsage.STORAGE_BINDING |
   GPUTextureUsage.COPY_SRC | GPUTextureUsage.COPY_DST;
 
-/** An rgba32float texture of `layers` layers of `width` x `height` texels. */
+/** A texture of `layers` layers of `width` x `height` texels, rgba32float (or rgba16float weights). */
 export class GpuTexture {
   #onRelease?: (t: GpuTexture) => void;
   /** True after `release()`. */
@@ -35,6 +36,11 @@ export class GpuTexture {
   /** Texels per row. */
   get width(): number {
     return this.texture.width;
+  }
+
+  /** Texel format: "rgba32float", or "rgba16float" for f16 weights. */
+  get format(): GPUTextureFormat {
+    return this.texture.format;
   }
 
   /** Rows per layer. */

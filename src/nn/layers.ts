@@ -6,7 +6,7 @@
 import type { Engine } from "../gpu/engine.ts";
 import { type PackedMatrix, prepareLinearWeight } from "../ops/gemm.ts";
 import type { Tensor } from "../tensor.ts";
-import { UsageError } from "../errors.ts";
+import { assertFitsF16 } from "../gpu/kernel_path.ts";
 import type { LinearNames, NormNames } from "../weights/layout_check.ts";
 
 /** A linear layer on the GPU (weight packed once for the GEMM). */
@@ -56,9 +56,6 @@ export async function loadLinear(
   return packLinear(engine, w, [n, k], l.weight, b);
 }
 
-/** Largest finite f16 value. */
-const F16_MAX = 65504;
-
 /**
  * Packs a host weight [N, K] (and bias [N]) for `linear`, stored as the
  * engine's weight storage; the raw upload is freed. With f16 storage a
@@ -71,15 +68,7 @@ export function packLinear(
   label: string,
   bias?: Float32Array,
 ): LoadedLinear {
-  if (engine.weights === "f16") {
-    const big = w.findIndex((v) => Math.abs(v) > F16_MAX);
-    if (big >= 0) {
-      throw new UsageError(
-        `Tensor "${label}" holds ${w[big]}, beyond the f16 range (±${F16_MAX}): it cannot be ` +
-          `stored as f16. Use --weights f32 (the default).`,
-      );
-    }
-  }
+  if (engine.weights === "f16") assertFitsF16(w, label);
   const raw = engine.upload(w, shape, label, true);
   const weight = prepareLinearWeight(engine, raw);
   engine.submit();

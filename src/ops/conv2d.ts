@@ -10,6 +10,7 @@ import weightTextureCode from "../../shaders/conv2d_weight_texture.wgsl" with { 
 import panelsBufferCode from "../../shaders/conv2d_panels_buffer.wgsl" with { type: "text" };
 import panelsTextureCode from "../../shaders/conv2d_panels_texture.wgsl" with { type: "text" };
 import type { Engine } from "../gpu/engine.ts";
+import { assertFitsF16 } from "../gpu/kernel_path.ts";
 import type { GpuTexture } from "../gpu/texture.ts";
 import { packParams } from "../gpu/params.ts";
 import { numel, type Tensor } from "../tensor.ts";
@@ -33,8 +34,9 @@ export const conv2dTuning = {
 
 /**
  * Convolution weights uploaded once for {@link conv2d}: as the GEMM's
- * texture where that path applies (then no buffer copy is kept), else as a
- * storage buffer. Create with {@link uploadConvWeight}.
+ * texture where that path applies (then no buffer copy is kept; rgba16float
+ * when the engine stores weights as f16), else as an f32 storage buffer.
+ * Create with {@link uploadConvWeight}.
  */
 export class ConvWeight {
   /** Wraps an uploaded weight; use {@link uploadConvWeight}. */
@@ -60,7 +62,10 @@ export class ConvWeight {
 
 /**
  * Uploads OIHW convolution weights (`data`, host float32) for {@link conv2d}
- * with `groups`, in the form its GEMM reads fastest on this adapter.
+ * with `groups`, in the form its GEMM reads fastest on this adapter. With
+ * the engine's f16 weight storage (`--weights f16`) the GEMM's weight
+ * texture holds f16 (half the memory; the kernels read f32 and accumulate in
+ * f32); direct convolutions (depthwise, thin groups) keep f32.
  */
 export function uploadConvWeight(
   engine: Engine,
@@ -82,10 +87,19 @@ export function uploadConvWeight(
   for (let r = 0; r < o; r++) {
     padded.set(data.subarray(r * kValid, (r + 1) * kValid), r * k4 * 4);
   }
-  const texture = engine.emptyTexture(k4, o, 1, { label, persistent: true });
-  engine.device.queue.writeTexture({ texture: texture.texture }, padded, {
-    bytesPerRow: k4 * 16,
-  }, [k4, o]);
+  const f16 = engine.weights === "f16";
+  if (f16) assertFitsF16(data, label);
+  const texture = engine.emptyTexture(k4, o, 1, {
+    label,
+    persistent: true,
+    format: f16 ? "rgba16float" : "rgba32float",
+  });
+  engine.device.queue.writeTexture(
+    { texture: texture.texture },
+    f16 ? Float16Array.from(padded) : padded,
+    { bytesPerRow: k4 * (f16 ? 8 : 16) },
+    [k4, o],
+  );
   return new ConvWeight(shape, groups, label, undefined, texture);
 }
 
