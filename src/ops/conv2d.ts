@@ -10,6 +10,7 @@ import weightTextureCode from "../../shaders/conv2d_weight_texture.wgsl" with { 
 import panelsBufferCode from "../../shaders/conv2d_panels_buffer.wgsl" with { type: "text" };
 import panelsTextureCode from "../../shaders/conv2d_panels_texture.wgsl" with { type: "text" };
 import type { Engine } from "../gpu/engine.ts";
+import type { Kernel } from "../gpu/kernel.ts";
 import { assertFitsF16 } from "../gpu/kernel_path.ts";
 import type { GpuTexture } from "../gpu/texture.ts";
 import { packParams } from "../gpu/params.ts";
@@ -24,6 +25,8 @@ export { pair, type Size2 };
 const SIMPLE_SOURCE = ACTIVATION_WGSL + simpleCode;
 
 const PACK_WG = 64;
+/** Invocations per workgroup of the GPU path's im2col pack (one texel each). */
+const GPU_PACK_WG = 256;
 /** Tuning knobs of {@link conv2d} (tests lower them to exercise chunking). */
 export const conv2dTuning = {
   /** Largest im2col buffer (bytes); convolutions needing more run in chunks of output pixels. */
@@ -318,18 +321,25 @@ function convAsGemm(
   for (let col0 = 0; col0 < total; col0 += chunkColumns) {
     const columns = Math.min(chunkColumns, total - col0);
     const rows = Math.ceil(columns / GEMM_PANEL) * k;
-    const workgroups = Math.ceil(rows / PACK_WG);
     for (let grp = 0; grp < groups; grp++) {
       if (pointwise) {
+        const { kernel, workgroups } = packKernel(
+          engine,
+          "conv2d_pack_1x1",
+          pack1x1Code,
+          panelSink,
+          rows,
+        );
         engine.run(
-          packKernel("conv2d_pack_1x1", pack1x1Code, panelSink),
+          kernel,
           [x, panelsOut],
           workgroups,
           packParams([g.c, npix / 4, k, rows, grp * g.cg, col0, col0 + columns]),
         );
       } else {
+        const { kernel, workgroups } = packKernel(engine, "conv2d_pack", packCode, panelSink, rows);
         engine.run(
-          packKernel("conv2d_pack", packCode, panelSink),
+          kernel,
           [x, panelsOut],
           workgroups,
           packParams([
@@ -384,11 +394,28 @@ function convAsGemm(
   if (a !== uploaded && a !== raw) a.release();
 }
 
-/** A pack kernel writing its panels to a buffer or a texture array. */
-function packKernel(name: string, code: string, sink: "buffer" | "texture") {
-  return sink === "texture"
-    ? { name: `${name}_tex`, code: panelsTextureCode + code, constants: { WG: PACK_WG } }
-    : { name, code: panelsBufferCode + code, constants: { WG: PACK_WG } };
+/**
+ * A pack kernel writing its panels to a buffer or a texture array, with the
+ * dispatch that covers `rows` panel rows: on the software path an
+ * invocation per row (`main`), on the GPU path an invocation per texel
+ * (`per_texel`: coalesced reads and writes).
+ */
+function packKernel(
+  engine: Engine,
+  name: string,
+  code: string,
+  sink: "buffer" | "texture",
+  rows: number,
+): { kernel: Kernel; workgroups: number } {
+  const perTexel = engine.kernels.name === "gpu";
+  const wg = perTexel ? GPU_PACK_WG : PACK_WG;
+  const kernel: Kernel = {
+    name: (sink === "texture" ? `${name}_tex` : name) + (perTexel ? " per texel" : ""),
+    code: (sink === "texture" ? panelsTextureCode : panelsBufferCode) + code,
+    entry: perTexel ? "per_texel" : "main",
+    constants: { WG: wg },
+  };
+  return { kernel, workgroups: Math.ceil((perTexel ? rows * 16 : rows) / wg) };
 }
 
 /**
