@@ -17,9 +17,9 @@
 #   mkdir -p .device
 #   xz -T0 -6 -c "$(command -v deno)" > .device/deno.xz   # the Deno that runs visioneval (~35 MB)
 #   (cd .device && apt-get download libvulkan1)            # the Vulkan loader, if the GPU machine lacks it
-#   mkdir -p .device/node_modules && for p in @jsquash imagescript is-any-array ml-array-max \
-#     ml-array-min ml-array-rescale ml-levenberg-marquardt ml-matrix umap-js wasm-feature-detect \
-#     .package-lock.json; do cp -rL node_modules/$p .device/node_modules/; done   # npm deps, ~11 MB
+#   mkdir -p .device/node_modules && for p in $(ls -A node_modules | grep -vxE \
+#     'deno|@deno|@types|undici-types|\.bin'); do cp -rL node_modules/$p .device/node_modules/; done
+#     # the npm dependencies without Deno itself, ~13 MB
 # Then, through the device tool (from the repo root, 540 s leaves a margin):
 #   run(command="bash bench/gpu/run.sh", carry=[".device"], timeout_s=540)
 # and record the printed table in bench/RESULTS.md with the device named.

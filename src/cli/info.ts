@@ -24,6 +24,7 @@ const SOFTWARE_KERNELS = {
   gemm: "gemm.wgsl: 8 invocations, 16 rows x 64 columns in registers per workgroup",
   depthwise: "depthwise_nhwc.wgsl: 8 invocations along pixels, weights in uniform blocks",
   attention: "attention.wgsl: 16-32 invocations, 2 query rows each, key tiles in workgroup memory",
+  im2col: "conv2d_pack*.wgsl: an invocation per 64-column panel row",
   layernorm: "an invocation per row",
   softmax: "a workgroup of 64 per row, tree reductions",
   metrics: "a thread per row (up to 16,384 classes)",
@@ -33,6 +34,7 @@ const GPU_KERNELS = {
   gemm: "gemm_tiled.wgsl: 256 invocations, workgroup-memory tiles (tilings below)",
   depthwise: "depthwise_nhwc_gpu.wgsl: 64 invocations along channels (coalesced)",
   attention: "attention.wgsl: 32-64 invocations, 2 query rows each, key tiles in workgroup memory",
+  im2col: "conv2d_pack*.wgsl: an invocation per texel, 256 per workgroup (coalesced)",
   layernorm: "a workgroup of 64 per row; subgroup reductions where the adapter has subgroups " +
     "and they pass the kernel check, else tree reductions",
   softmax: "a workgroup of 64 per row; reductions as LayerNorm's",
