@@ -26,6 +26,8 @@ import { decodeSnapshot } from "../src/metrics/state_file.ts";
 import { StagedOutput } from "../src/report/output_dir.ts";
 import { parseCsv, readCsvRecords } from "../src/csv.ts";
 import { loadModel } from "../src/models/load.ts";
+import { modelClasses } from "../src/models/pipeline.ts";
+import type { ClassifierModel } from "../src/models/model.ts";
 import { ResNet } from "../src/models/resnet/model.ts";
 import { synthTimmViT } from "./_vit_synth.ts";
 
@@ -570,4 +572,27 @@ Deno.test("eval: --explain with no mistake and --embed on under 4 images say why
   assert.equal(enough.code, 0, enough.err);
   assert.doesNotMatch(enough.err, /--embed|--explain/);
   assert.match(Deno.readTextFileSync(join(tmp, "sections-out", "report.html")), /<h2>Embedding/);
+});
+
+Deno.test("model classes: config names of another count than the head's outputs are said to be ignored", () => {
+  // Bug: a timm config listing 7 label_names for a 5-output head made the model
+  // "have no class names" in the warning, hiding why the folder names were not used.
+  const config = { label_names: [...CLASSES, "cyan", "white"] };
+  const model = { config, numClasses: 5, labels: undefined } as unknown as ClassifierModel;
+  const classes = modelClasses(model);
+  assert.equal(classes.named, false);
+  assert.equal(classes.count, 5);
+  const why = "config.json names 7 classes but the head has 5 outputs, so its names are not used";
+  assert.equal(classes.namesIgnored, why);
+  const mapping = mapLabels(openDataset(synthData), classes);
+  assert.equal(mapping.mode, "index");
+  assert.ok(mapping.warnings.some((w) => w.startsWith(`model has no class names (${why})`)));
+  assert.throws(
+    () => mapLabels(openDataset(synthData), classes, { by: "name" }),
+    /names 7 classes/,
+  );
+  // A config whose names fit is used as before, with no such note.
+  const fits = modelClasses({ ...model, config: { label_names: CLASSES } } as ClassifierModel);
+  assert.equal(fits.named, true);
+  assert.equal(fits.namesIgnored, undefined);
 });
