@@ -155,7 +155,6 @@ export function calibrationFromLogits(
   return binnedCalibration(count, confSum, correct);
 }
 
-/** Result of {@link fitTemperature}. */
 /** The interval [lo, hi] {@link fitTemperature} searches T in by default. */
 export const TEMPERATURE_RANGE: readonly [number, number] = [0.05, 20];
 
@@ -180,6 +179,7 @@ export function temperatureAtBound(T: number): string | undefined {
   return undefined;
 }
 
+/** Result of {@link fitTemperature}. */
 export interface TemperatureScaling {
   /** The fitted temperature T. */
   temperature: number;
