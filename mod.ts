@@ -540,6 +540,8 @@ export { type RankingMetric } from "./src/metrics/ranking.ts";
 export {
   fitTemperature,
   type ReliabilityBin,
+  TEMPERATURE_RANGE,
+  temperatureAtBound,
   type TemperatureScaling,
 } from "./src/metrics/calibration.ts";
 export {

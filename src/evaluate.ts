@@ -932,6 +932,10 @@ async function reportInput(r: EvaluationResult, ctx: WriteContext): Promise<Repo
   }
 
   let explanations: ExplanationExample[] | undefined;
+  // An asked-for section the data cannot fill is said, not silently left out.
+  if (ctx.explain > 0 && !wrong.length) {
+    console.error(`visioneval: note: --explain ${ctx.explain}: no image is misclassified, no maps`);
+  }
   if (ctx.explain > 0 && wrong.length) {
     const { explainImages } = await import("./explain/explain.ts");
     const chosen = wrong.slice(0, ctx.explain);
@@ -956,6 +960,12 @@ async function reportInput(r: EvaluationResult, ctx: WriteContext): Promise<Repo
   }
 
   let embedding: EmbeddingInput | undefined;
+  if (ctx.embed && ctx.features && ctx.features.rows < 4) {
+    console.error(
+      `visioneval: warning: --embed ${ctx.embed}: an embedding needs at least 4 images, ` +
+        `this run has ${ctx.features.rows}; none drawn`,
+    );
+  }
   if (ctx.embed && ctx.features && ctx.features.rows >= 4) {
     const projection = await projectEmbeddings(ctx.engine, ctx.features, {
       method: ctx.embed,

@@ -94,6 +94,26 @@ Deno.test("datasets: CSV with names, quotes, extra columns; missing images are a
       openDataset(join(dir, "img"), { labels: join(dir, "labels.csv") }).items.length,
       3,
     );
+    // Bug: a CSV kept beside the image folder, listing paths relative to that folder
+    // (--data val --labels val_labels.csv), was refused: the paths are now looked up under
+    // --data when not all exist beside the CSV, and the header says which base it used.
+    await Deno.writeTextFile(join(dir, "img_labels.csv"), "path,label\na.jpg,1\nsub/d.jpeg,0\n");
+    const beside = openDataset(join(dir, "img"), { labels: join(dir, "img_labels.csv") });
+    assert.deepEqual(beside.items.map((i) => i.path), [
+      join(dir, "img", "a.jpg"),
+      join(dir, "img", "sub", "d.jpeg"),
+    ]);
+    assert.match(beside.description, /\(paths relative to --data .*img\)/);
+    // Found under neither: both bases are named.
+    assert.throws(
+      () => openDataset(join(dir, "img", "sub"), { labels: join(dir, "img_labels.csv") }),
+      (e: unknown) =>
+        e instanceof DataError && e.message.includes(`relative to ${dir} (or to --data `),
+    );
+    // Paths that resolve beside the CSV keep that base, whatever --data says.
+    const own = openDataset(join(dir, "img", "sub"), { labels: join(dir, "labels.csv") });
+    assert.equal(own.items[0].path, join(dir, "img", "a.jpg"));
+    assert.doesNotMatch(own.description, /--data/);
 
     await Deno.writeTextFile(join(dir, "bad.csv"), "path,label\nimg/a.jpg,0\nimg/nope.jpg,1\n");
     assert.throws(

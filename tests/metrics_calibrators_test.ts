@@ -13,6 +13,11 @@ import {
   fitCalibrator,
   parseMethods,
 } from "../src/metrics/calibrators/index.ts";
+import {
+  fitTemperature,
+  TEMPERATURE_RANGE,
+  temperatureAtBound,
+} from "../src/metrics/calibration.ts";
 import { fitIsotonic, interpolate } from "../src/metrics/calibrators/isotonic.ts";
 import { MetricsInputError } from "../src/errors.ts";
 import { calibrationRefsTest } from "./_calibration_refs.ts";
@@ -115,4 +120,28 @@ Deno.test("calibrator files: version, format, classes and parameters are checked
   );
   assert.throws(() => parseMethods("isotonic,beta"), /unknown calibration method "beta"/);
   assert.deepEqual(parseMethods("all"), [...CALIBRATION_METHODS]);
+});
+
+Deno.test("temperature: a fit that stops at an end of its range says why", () => {
+  // Bug: 6 images, all classified right, gave T = 0.05 (NLL 0, every later prediction
+  // near certain) with nothing said; calibrate now warns with the reason.
+  const C = 3;
+  const labels = [0, 1, 2, 0, 1, 2];
+  const right = labels.flatMap((y) => [0, 1, 2].map((c) => (c === y ? 2 : 0)));
+  const low = fitTemperature(right, labels, C);
+  assert.ok(Math.abs(low.temperature - TEMPERATURE_RANGE[0]) < 1e-9, `T ${low.temperature}`);
+  assert.match(
+    temperatureAtBound(low.temperature)!,
+    /bound 0.05: .*every fitting sample is classified right/,
+  );
+  // Confidently wrong everywhere: the flattest softmax is best.
+  const wrong = labels.flatMap((y) => [0, 1, 2].map((c) => (c === (y + 1) % C ? 2 : 0)));
+  const high = fitTemperature(wrong, labels, C);
+  assert.ok(Math.abs(high.temperature - TEMPERATURE_RANGE[1]) < 1e-6 * TEMPERATURE_RANGE[1]);
+  assert.match(temperatureAtBound(high.temperature)!, /bound 20: .*barely tell the classes apart/);
+  // An interior optimum (one mistake among right answers) is not flagged.
+  const mixed = [...right.slice(0, 15), ...wrong.slice(15)];
+  const mid = fitTemperature(mixed, labels, C);
+  assert.ok(mid.temperature > 0.1 && mid.temperature < 10, `T ${mid.temperature}`);
+  assert.equal(temperatureAtBound(mid.temperature), undefined);
 });

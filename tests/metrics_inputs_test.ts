@@ -172,3 +172,28 @@ Deno.test("safetensors: a duplicated key in the header is an error, not last-one
   );
   assert.ok(parseSafetensorsBytes(safetensorsWithHeader(`{"a":${e},"b":${e2}}`), "ok").has("b"));
 });
+
+Deno.test("metrics CSV: a path column first (eval's predictions.csv) is named, with what to run instead", async () => {
+  // Bug: eval's own predictions.csv was read as label,scores and refused with
+  // `label "/data/a.jpg" is not an integer class index`.
+  const ours = write(
+    "predictions.csv",
+    "path,label,pred,confidence,top5,label_name,pred_name\n/data/a.jpg,0,0,0.9,0 1,cat,cat\n",
+  );
+  await assert.rejects(
+    () => readPredictions(ours),
+    (e: Error) =>
+      e instanceof MetricsInputError && /line 1: the first column is "path"/.test(e.message) &&
+      /label,p_0,\.\.\.,p_\{C-1\}/.test(e.message) &&
+      /visioneval merge RUN\/state\.safetensors/.test(e.message),
+  );
+  // Any other file-name column is refused the same way, without the eval hint.
+  const other = write("other.csv", "filename,p0,p1\na.jpg,0.2,0.8\n");
+  await assert.rejects(
+    () => readPredictions(other),
+    (e: Error) => /first column is "filename"/.test(e.message) && !/merge/.test(e.message),
+  );
+  // A label-first header still reads.
+  const good = await readPredictions(write("good.csv", "label,p_0,p_1\n1,0.2,0.8\n"));
+  assert.deepEqual(Array.from(good.labels!), [1]);
+});

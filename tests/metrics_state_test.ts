@@ -267,3 +267,35 @@ Deno.test("metrics bootstrap: Poisson(1) weights and a top-1 interval of binomia
   const width = b.top1.hi - b.top1.lo;
   assert.ok(Math.abs(width / expected - 1) < 0.2, `width ${width} vs ${expected}`);
 });
+
+Deno.test("bootstrap: replicates that draw no sample are left out, not scored 0", () => {
+  // Bug: with 3 images all classified right, about 5% of Poisson replicates weigh every
+  // image 0; scored as top-1 0 they made the 95% interval [0, 1] instead of [1, 1].
+  const samples = {
+    index: Float64Array.from([0, 1, 2]),
+    label: Int32Array.from([0, 1, 2]),
+    pred: Int32Array.from([0, 1, 2]),
+    conf: Float64Array.from([0.9, 0.8, 0.7]),
+  };
+  for (let seed = 0; seed < 5; seed++) {
+    const empty = Array.from(
+      { length: 400 },
+      (_, r) => [0, 1, 2].every((i) => poissonWeight(seed, i, r) === 0),
+    ).filter(Boolean).length;
+    assert.ok(empty > 10, `seed ${seed}: ${empty} empty replicates, the case under test`);
+    const b = bootstrapIntervals(samples, 3, 10, { replicates: 400, seed });
+    assert.deepEqual(b.top1, { lo: 1, hi: 1 });
+    // Macro-F1 runs over all 3 classes (a class a replicate leaves out scores 0), but a
+    // replicate that keeps any sample has one class right: never below 1/3.
+    assert.ok(b.macro_f1.lo >= 1 / 3 && b.macro_f1.hi === 1, JSON.stringify(b.macro_f1));
+    assert.ok(b.ece.lo > 0, `ECE lower bound ${b.ece.lo}: every replicate is miscalibrated`);
+  }
+  // No samples at all (an empty shard): zero-width intervals at 0.
+  const none = {
+    index: new Float64Array(0),
+    label: new Int32Array(0),
+    pred: new Int32Array(0),
+    conf: new Float64Array(0),
+  };
+  assert.deepEqual(bootstrapIntervals(none, 3, 10).top1, { lo: 0, hi: 0 });
+});

@@ -531,7 +531,8 @@ Deno.test("labels and input size from HF, timm and plain configs", () => {
   assert.deepEqual(labelsFromConfig({ id2label: { "0": "cat", "1": "dog" } }, 2), ["cat", "dog"]);
   // A gap keeps the other names (issue 17); no name at all is no list.
   assert.deepEqual(labelsFromConfig({ id2label: { "0": "cat" } }, 2), ["cat", ""]);
-  assert.equal(labelsFromConfig({ id2label: { "5": "cat" } }, 2), undefined);
+  // A key outside the head's outputs is an inconsistent config, refused (was: ignored).
+  assert.throws(() => labelsFromConfig({ id2label: { "5": "cat" } }, 2), ModelLayoutError);
   assert.deepEqual(
     labelsFromConfig({ label_names: ["n1", "n2"], label_descriptions: ["one", "two"] }, 2),
     ["one", "two"],

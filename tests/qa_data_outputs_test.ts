@@ -26,6 +26,8 @@ import { decodeSnapshot } from "../src/metrics/state_file.ts";
 import { StagedOutput } from "../src/report/output_dir.ts";
 import { parseCsv, readCsvRecords } from "../src/csv.ts";
 import { loadModel } from "../src/models/load.ts";
+import { modelClasses } from "../src/models/pipeline.ts";
+import type { ClassifierModel } from "../src/models/model.ts";
 import { ResNet } from "../src/models/resnet/model.ts";
 import { synthTimmViT } from "./_vit_synth.ts";
 
@@ -529,4 +531,68 @@ Deno.test("CSV: one reader for every file, quotes respected, line numbers kept",
   ]);
   assert.deepEqual(readCsvRecords(text).map((r) => r.line), [1, 2, 4, 6]);
   assert.deepEqual(parseCsv("a\tb\n1\t2", { separator: "\t" }), [["a", "b"], ["1", "2"]]);
+});
+
+Deno.test("eval: --explain with no mistake and --embed on under 4 images say why the report lacks them", async () => {
+  // Bug: both sections were silently left out of report.html, as if the flags were ignored.
+  const run = (flags: string[]) =>
+    cli([
+      "eval",
+      "--model",
+      synthModel,
+      "--data",
+      synthData,
+      "--out",
+      join(tmp, "sections-out"),
+      "--bootstrap",
+      "0",
+      ...flags,
+    ]);
+  const few = await run(["--limit", "3", "--embed", "pca"]);
+  assert.equal(few.code, 0, few.err);
+  assert.match(few.err, /--embed pca: an embedding needs at least 4 images, this run has 3/);
+  assert.doesNotMatch(
+    Deno.readTextFileSync(join(tmp, "sections-out", "report.html")),
+    /<h2>Embedding/,
+  );
+  // Only the images that run got right: nothing to explain.
+  const predictions = Deno.readTextFileSync(join(tmp, "sections-out", "predictions.csv"));
+  const right = predictions.trim().split("\n").slice(1).map((l) => l.split(","))
+    .filter((r) => r[1] === r[2]);
+  assert.ok(right.length > 0, predictions);
+  const labels = join(tmp, "right.csv");
+  Deno.writeTextFileSync(labels, "path,label\n" + right.map((r) => `${r[0]},${r[5]}`).join("\n"));
+  const none = await run(["--labels", labels, "--explain", "2"]);
+  assert.equal(none.code, 0, none.err);
+  assert.match(none.err, /--explain 2: no image is misclassified, no maps/);
+  const html = Deno.readTextFileSync(join(tmp, "sections-out", "report.html"));
+  assert.doesNotMatch(html, /<h2>Explanation maps/);
+  // With enough images the embedding is drawn and nothing is said.
+  const enough = await run(["--limit", "4", "--embed", "pca"]);
+  assert.equal(enough.code, 0, enough.err);
+  assert.doesNotMatch(enough.err, /--embed|--explain/);
+  assert.match(Deno.readTextFileSync(join(tmp, "sections-out", "report.html")), /<h2>Embedding/);
+});
+
+Deno.test("model classes: config names of another count than the head's outputs are said to be ignored", () => {
+  // Bug: a timm config listing 7 label_names for a 5-output head made the model
+  // "have no class names" in the warning, hiding why the folder names were not used.
+  const config = { label_names: [...CLASSES, "cyan", "white"] };
+  const model = { config, numClasses: 5, labels: undefined } as unknown as ClassifierModel;
+  const classes = modelClasses(model);
+  assert.equal(classes.named, false);
+  assert.equal(classes.count, 5);
+  const why = "config.json names 7 classes but the head has 5 outputs, so its names are not used";
+  assert.equal(classes.namesIgnored, why);
+  const mapping = mapLabels(openDataset(synthData), classes);
+  assert.equal(mapping.mode, "index");
+  assert.ok(mapping.warnings.some((w) => w.startsWith(`model has no class names (${why})`)));
+  assert.throws(
+    () => mapLabels(openDataset(synthData), classes, { by: "name" }),
+    /names 7 classes/,
+  );
+  // A config whose names fit is used as before, with no such note.
+  const fits = modelClasses({ ...model, config: { label_names: CLASSES } } as ClassifierModel);
+  assert.equal(fits.named, true);
+  assert.equal(fits.namesIgnored, undefined);
 });

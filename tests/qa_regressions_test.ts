@@ -8,7 +8,7 @@ import { join } from "node:path";
 import { writeSyntheticModel } from "../src/demo/synthetic.ts";
 import { Engine } from "../src/gpu/engine.ts";
 import { folderPipeline, loadModel } from "../src/models/load.ts";
-import { findModelFiles } from "../src/models/config.ts";
+import { findModelFiles, labelsFromConfig } from "../src/models/config.ts";
 import { predict } from "../src/predict.ts";
 import { openDataset } from "../src/data/datasets.ts";
 import { mapLabels, modelClassesFromNames } from "../src/data/labels.ts";
@@ -22,7 +22,11 @@ import { vitSpec } from "../src/models/vit/layouts.ts";
 import { rng } from "./_helpers.ts";
 import { synthTimmViT, timmViTShapes } from "./_vit_synth.ts";
 import { encodeWeights, type SynthResNet, synthResNetWeights } from "./resnet_synth.ts";
-import { writeSafetensors } from "../src/weights/safetensors.ts";
+import {
+  SafetensorsFile,
+  type SafetensorsTensorData,
+  writeSafetensors,
+} from "../src/weights/safetensors.ts";
 
 const tmp = await Deno.makeTempDir({ prefix: "visioneval-qa-" });
 const synthModel = join(tmp, "model");
@@ -748,4 +752,74 @@ Deno.test("metrics: a state.safetensors passed as predictions says to use merge"
     { visioneval_metric_state: "{}" },
   );
   await assert.rejects(() => readPredictions(path), /metric state .*visioneval merge/);
+});
+
+Deno.test("config id2label: keys that are not the head's 0..C-1 are refused, naming config.json", async () => {
+  // Bug: a 1-based id2label ({"1": "airplane", ..., "10": "truck"}) on a 10-output head
+  // was taken as is: every output got its neighbour's name, ImageFolder classes were
+  // matched to the wrong outputs and eval reported top-1 0 with no warning.
+  const config = JSON.parse(Deno.readTextFileSync(join(synthModel, "config.json")));
+  const names: string[] = Object.values(config.id2label);
+  const K = names.length;
+  const refused = (id2label: Record<string, unknown>, key: RegExp) =>
+    assert.throws(
+      () => labelsFromConfig({ id2label }, K, "m/config.json"),
+      (e) =>
+        e instanceof ModelLayoutError && key.test(e.message) &&
+        e.message.includes(`0..${K - 1}`) && e.message.startsWith("m/config.json"),
+    );
+  refused(Object.fromEntries(names.map((n, i) => [String(i + 1), n])), new RegExp(`"${K}"`));
+  refused({ ...config.id2label, [String(K)]: "extra" }, new RegExp(`"${K}"`));
+  refused(Object.fromEntries(names.map((n, i) => [n, String(i)])), new RegExp(`"${names[0]}"`));
+  refused({ "0": names[0], "01": names[1] }, /"01"/);
+  // A 0-based map in range is kept; so are gaps (see qa_data_outputs_test.ts).
+  assert.deepEqual(labelsFromConfig(config, K), names);
+
+  // Loading refuses it before any weight reaches the GPU, for the convolutional and ViT loaders.
+  const dir = join(tmp, "one-based-id2label");
+  Deno.mkdirSync(dir, { recursive: true });
+  Deno.copyFileSync(join(synthModel, "model.safetensors"), join(dir, "model.safetensors"));
+  const oneBased = Object.fromEntries(names.map((n, i) => [String(i + 1), n]));
+  Deno.writeTextFileSync(
+    join(dir, "config.json"),
+    JSON.stringify({ ...config, id2label: oneBased }),
+  );
+  await assert.rejects(
+    () => loadModel(dir),
+    (e: Error) => e instanceof ModelLayoutError && e.message.includes(join(dir, "config.json")),
+  );
+  const vit = join(tmp, "vit-id2label");
+  Deno.mkdirSync(vit, { recursive: true });
+  const size = { D: 32, depth: 1, heads: 1, mlp: 16, classes: 3, patch: 8, grid: 2 };
+  const { tensors, config: vitConfig } = synthTimmViT(size, 7);
+  await writeSafetensors(join(vit, "model.safetensors"), tensors);
+  Deno.writeTextFileSync(
+    join(vit, "config.json"),
+    JSON.stringify({ ...vitConfig, id2label: { "1": "a", "2": "b", "3": "c" } }),
+  );
+  await assert.rejects(() => loadModel(vit), /id2label has key\(s\) "3".*0\.\.2/);
+});
+
+Deno.test("loadModel: a wrapper prefix is named even when config.json names the family", async () => {
+  // Bug: with config.json saying which family, the "module." prefix of a DataParallel
+  // checkpoint only showed up as "no stages found", without the hint to strip it.
+  const dir = join(tmp, "prefixed-with-config");
+  Deno.mkdirSync(dir, { recursive: true });
+  Deno.copyFileSync(join(synthModel, "config.json"), join(dir, "config.json"));
+  const file = await SafetensorsFile.open(join(synthModel, "model.safetensors"));
+  const tensors: Record<string, SafetensorsTensorData> = {};
+  for (const n of file.names()) {
+    tensors[`module.${n}`] = {
+      dtype: "F32",
+      shape: file.info(n).shape,
+      data: await file.readF32(n),
+    };
+  }
+  file.close();
+  await writeSafetensors(join(dir, "model.safetensors"), tensors);
+  await assert.rejects(
+    () => loadModel(dir),
+    (e: Error) =>
+      e instanceof ModelLayoutError && /starts with "module\." .*removeprefix/.test(e.message),
+  );
 });

@@ -4,7 +4,7 @@ import { join } from "node:path";
 import { MetricsInputError, UsageError } from "../errors.ts";
 import { readPredictions } from "../metrics/io.ts";
 import { loadSnapshot } from "../metrics/state_file.ts";
-import { fitTemperature } from "../metrics/calibration.ts";
+import { fitTemperature, temperatureAtBound } from "../metrics/calibration.ts";
 import {
   type CalibrationMethod,
   calibratorToJson,
@@ -269,6 +269,10 @@ export async function run(args: string[]): Promise<void> {
       await Deno.writeTextFile(stagedPath(name), reliabilityDiagramSvg(table, { title: t }));
     }
   });
+  const atBound = method === "temperature"
+    ? temperatureAtBound(calibrator.params().temperature as number)
+    : undefined;
+  if (atBound) console.error(`visioneval calibrate: warning: ${atBound}`);
   if (v.json) console.log(JSON.stringify(out, null, 2));
   else {
     if (method === "temperature") {

@@ -9,7 +9,8 @@
  * - ImageFolder: one sub-folder per class, classes sorted by name, images
  *   found recursively (torchvision's ImageFolder rules);
  * - a labels CSV `path,label[,...]`, label as class index or class name,
- *   paths relative to the CSV (extra columns allowed; a `name` column next to
+ *   paths relative to the CSV, or to the --data folder when they are not all
+ *   found beside the CSV (extra columns allowed; a `name` column next to
  *   numeric labels gives the classes names);
  * - CIFAR-10 / CIFAR-100 binary batches (a folder or one `.bin` file);
  * - a single image, a list of images, or glob patterns (unlabelled).
@@ -349,8 +350,9 @@ export function openDataset(
     const st = statOrNull(root);
     if (!st) throw new DataError(`dataset ${path} does not exist`);
     if (opts.labels) {
-      // The CSV lists the images (paths relative to the CSV itself).
-      ds = openCsv(resolve(opts.labels));
+      // The CSV lists the images, relative to the CSV itself or, for a CSV kept outside
+      // the image folder (val_labels.csv beside val/), relative to the --data folder.
+      ds = openCsv(resolve(opts.labels), undefined, st.isDirectory ? root : undefined);
     } else if (st.isFile) {
       const ext = extname(root).toLowerCase();
       if (ext === ".csv") ds = openCsv(root);
@@ -519,7 +521,16 @@ const LABEL_COLUMNS = [
   "wnid",
 ];
 
-function openCsv(csvPath: string, baseDir = dirname(csvPath)): Dataset {
+/**
+ * Reads a labels CSV. Relative paths are joined to `baseDir` (the CSV's
+ * folder); when some do not exist there but all do under `dataDir` (the
+ * folder given as --data), `dataDir` is used, and the description says so.
+ */
+function openCsv(
+  csvPath: string,
+  baseDir = dirname(csvPath),
+  dataDir?: string,
+): Dataset {
   let text: string;
   requireRegularFile(csvPath, "labels file");
   try {
@@ -543,7 +554,7 @@ function openCsv(csvPath: string, baseDir = dirname(csvPath)): Dataset {
     labelCol = rows[0].length > 1 ? 1 : -1;
   }
   const nameCol = pathCol >= 0 && body !== rows ? header.indexOf("name") : -1;
-  const raw: { path: string; label?: string; name?: string; line: number }[] = [];
+  const raw: { rel: string; path: string; label?: string; name?: string; line: number }[] = [];
   body.forEach((r, i) => {
     const line = records[i + (body === rows ? 0 : 1)].line;
     const p = r[pathCol]?.trim();
@@ -553,7 +564,8 @@ function openCsv(csvPath: string, baseDir = dirname(csvPath)): Dataset {
     if (labelCol >= 0 && !label) {
       throw new DataError(`${csvPath} line ${line}: no label for ${p}`);
     }
-    raw.push({ path: isAbsolute(p) ? p : join(baseDir, p), label, name: r[nameCol]?.trim(), line });
+    const path = isAbsolute(p) ? p : join(baseDir, p);
+    raw.push({ rel: p, path, label, name: r[nameCol]?.trim(), line });
   });
   // An image listed twice would be evaluated (and counted) twice.
   const firstLine = new Map<string, number>();
@@ -568,10 +580,21 @@ function openCsv(csvPath: string, baseDir = dirname(csvPath)): Dataset {
     firstLine.set(r.path, r.line);
   }
   // Every listed image must exist: this is the user's list, not a scan.
-  const missing = raw.flatMap((r) => {
-    const why = notRegularFileReason(r.path);
-    return why === null ? [] : [{ ...r, why }];
-  });
+  const missingUnder = (dir: string) =>
+    raw.flatMap((r) => {
+      const path = isAbsolute(r.rel) ? r.rel : join(dir, r.rel);
+      const why = notRegularFileReason(path);
+      return why === null ? [] : [{ ...r, path, why }];
+    });
+  let missing = missingUnder(baseDir);
+  let base = "", nor = "";
+  if (missing.length && dataDir && resolve(dataDir) !== resolve(baseDir)) {
+    if (missingUnder(dataDir).length === 0) {
+      for (const r of raw) r.path = isAbsolute(r.rel) ? r.rel : join(dataDir, r.rel);
+      missing = [];
+      base = ` (paths relative to --data ${dataDir})`;
+    } else nor = ` (or to --data ${dataDir})`;
+  }
   if (missing.length) {
     const shown = missing.slice(0, 5).map((m) =>
       `${relative(baseDir, m.path)} (line ${m.line}${
@@ -582,10 +605,10 @@ function openCsv(csvPath: string, baseDir = dirname(csvPath)): Dataset {
       `labels file ${csvPath} names ${missing.length} image(s) that do not exist or are not ` +
         `regular files: ` +
         `${shown.join(", ")}${missing.length > 5 ? ", ..." : ""} ` +
-        `(paths are relative to ${baseDir}; fix the file or the folder)`,
+        `(paths are relative to ${baseDir}${nor}; fix the file or the folder)`,
     );
   }
-  const desc = (kind: string) => `labels CSV ${csvPath}: ${raw.length} images, ${kind}`;
+  const desc = (kind: string) => `labels CSV ${csvPath}${base}: ${raw.length} images, ${kind}`;
   if (labelCol < 0) {
     return {
       kind: "csv",

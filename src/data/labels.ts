@@ -30,6 +30,8 @@ export interface ModelClasses {
   ids: (string | undefined)[];
   /** True when the names are real (not HF placeholders LABEL_0, ...). */
   named: boolean;
+  /** Why a model that has names in its config is treated as unnamed, when it is. */
+  namesIgnored?: string;
 }
 
 const PLACEHOLDER = /^LABEL_\d+$/;
@@ -282,7 +284,9 @@ export function mapLabels(
     mode = fileMap ? "file" : "name";
     if (!model.named && !fileMap) {
       throw new DataError(
-        `the model has no class names (config.json id2label / label_names); ` +
+        `the model has no class names (${
+          model.namesIgnored ?? "config.json id2label / label_names"
+        }); ` +
           `map by index (--map-by index) or give a mapping file (--mapping)`,
       );
     }
@@ -308,7 +312,11 @@ export function mapLabels(
     mode = "index";
     if (dataset.labelKind === "name") {
       warnings.push(
-        `${model.named ? "--map-by index" : "model has no class names"}: dataset classes mapped ` +
+        `${
+          model.named
+            ? "--map-by index"
+            : `model has no class names${model.namesIgnored ? ` (${model.namesIgnored})` : ""}`
+        }: dataset classes mapped ` +
           `by position (${dataset.classes.slice(0, 3).join(", ")}, ... -> 0, 1, 2, ...)`,
       );
     }

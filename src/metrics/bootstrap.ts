@@ -4,6 +4,9 @@
  * hash of (seed, global sample index, r), so the weights do not depend on
  * batch order or sharding: merged shards give the same intervals as one
  * pass. Intervals are percentile intervals of the replicate values.
+ * A replicate that draws weight 0 for every sample (probability e^-n, 5% at
+ * n = 3) has no metrics and is left out: counted as 0 it would pull a
+ * perfect classifier's lower bound down to 0.
  */
 import { calibrationBin, type SampleRecords } from "./snapshot.ts";
 import { safeDiv } from "./classification.ts";
@@ -103,6 +106,7 @@ export function bootstrapIntervals(
     confSum = new Float64Array(bins),
     correct = new Float64Array(bins);
   const index = samples.index, label = samples.label, predicted = samples.pred, conf = samples.conf;
+  let kept = 0; // replicates with a nonzero total weight, stored first
   for (let r = 0; r < replicates; r++) {
     tp.fill(0);
     pred.fill(0);
@@ -125,19 +129,22 @@ export function bootstrapIntervals(
       confSum[b] += w * conf[i];
       correct[b] += ok;
     }
-    top1[r] = safeDiv(hits, total);
+    if (total === 0) continue;
+    top1[kept] = hits / total;
     let f = 0;
     for (let k = 0; k < C; k++) f += safeDiv(2 * tp[k], pred[k] + support[k]);
-    f1[r] = f / C;
+    f1[kept] = f / C;
     let e = 0;
     for (let b = 0; b < bins; b++) {
       if (count[b] > 0) e += Math.abs(correct[b] - confSum[b]) / total;
     }
-    ece[r] = e;
+    ece[kept++] = e;
   }
   const tail = (1 - level) / 2;
-  const interval = (v: Float64Array): Interval => {
-    v.sort();
+  const interval = (all: Float64Array): Interval => {
+    // No sample at all (an empty shard): no spread to show, 0 as every ratio over nothing.
+    if (kept === 0) return { lo: 0, hi: 0 };
+    const v = all.subarray(0, kept).sort();
     return { lo: percentile(v, tail), hi: percentile(v, 1 - tail) };
   };
   return {

@@ -155,6 +155,30 @@ export function calibrationFromLogits(
   return binnedCalibration(count, confSum, correct);
 }
 
+/** The interval [lo, hi] {@link fitTemperature} searches T in by default. */
+export const TEMPERATURE_RANGE: readonly [number, number] = [0.05, 20];
+
+/**
+ * Why a fitted temperature is not to be trusted, or undefined: a T at an end
+ * of {@link TEMPERATURE_RANGE} means the NLL was still falling there. At the
+ * low end the fitting samples are all classified right (sharper is always
+ * better: T would go to 0); at the high end the logits carry no signal.
+ */
+export function temperatureAtBound(T: number): string | undefined {
+  const [lo, hi] = TEMPERATURE_RANGE;
+  if (T <= lo * (1 + 1e-6)) {
+    return `the temperature stopped at the search bound ${lo}: the NLL still falls as T -> 0, ` +
+      `which happens when every fitting sample is classified right; fit on more samples, ` +
+      `mistakes included, before applying it`;
+  }
+  if (T >= hi * (1 - 1e-6)) {
+    return `the temperature stopped at the search bound ${hi}: the NLL still falls as T grows, ` +
+      `so the logits barely tell the classes apart on the fitting samples; check the labels ` +
+      `and the model`;
+  }
+  return undefined;
+}
+
 /** Result of {@link fitTemperature}. */
 export interface TemperatureScaling {
   /** The fitted temperature T. */
@@ -223,7 +247,11 @@ export function fitTemperature(
   labels: ArrayLike<number>,
   C: number,
   bins = 15,
-  { lo = 0.05, hi = 20, tol = 1e-12 }: { lo?: number; hi?: number; tol?: number } = {},
+  { lo = TEMPERATURE_RANGE[0], hi = TEMPERATURE_RANGE[1], tol = 1e-12 }: {
+    lo?: number;
+    hi?: number;
+    tol?: number;
+  } = {},
 ): TemperatureScaling {
   if (labels.length === 0) {
     throw new MetricsInputError("temperature scaling needs at least one sample");

@@ -375,6 +375,21 @@ function readCsv(path: string) {
     const fields = raw.map((f) => f.trim());
     if (rows.length === 0 && C < 0 && isNaN(Number(fields[0]))) {
       // Header: `label,p_0,...` / `label,prob_0,...` / `label,logit_0,...`.
+      const first = fields[0].toLowerCase();
+      if (["path", "file", "filename", "image", "img"].includes(first)) {
+        // eval's own predictions.csv is the likeliest file to be passed here.
+        const ours = fields.includes("pred") && fields.includes("confidence");
+        throw fail(
+          path,
+          `line ${line}: the first column is "${fields[0]}", but a predictions CSV is ` +
+            `label,p_0,...,p_{C-1} (or logit_0,...) with one score per class` +
+            (ours
+              ? `; this is eval's predictions.csv, which holds no per-class scores: the ` +
+                `run's metrics are recomputed from its state with \`visioneval merge ` +
+                `RUN/state.safetensors --out DIR\``
+              : ""),
+        );
+      }
       const h = fields.slice(1).join(" ").toLowerCase();
       named = h.includes("logit")
         ? "logits"

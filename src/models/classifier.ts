@@ -6,7 +6,7 @@
  * extends {@link Classifier} and writes only `forwardBatch` (the network on
  * one chunk), `activationBytesPerImage` and `dispose`.
  */
-import { dirname } from "node:path";
+import { dirname, join } from "node:path";
 import { type Engine, fmtBytes } from "../gpu/engine.ts";
 import { GpuLimitError, ModelLayoutError } from "../errors.ts";
 import type { Tensor } from "../tensor.ts";
@@ -65,7 +65,7 @@ export function checkpointMeta(
     notes: o.notes,
     config: { ...files.config, ...processor, [o.family]: o.description },
     inputSize: inputSizeFromConfig({ ...files.config, ...processor }, o.fallbackSize),
-    labels: labelsFromConfig(files.config, o.numClasses),
+    labels: labelsFromConfig(files.config, o.numClasses, join(files.dir, "config.json")),
     preprocess: o.preprocess,
   };
 }

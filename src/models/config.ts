@@ -141,7 +141,9 @@ export function findModelFiles(path: string): ModelFiles {
 export function labelsFromConfig(
   config: Record<string, unknown>,
   numClasses: number,
+  where = "config.json",
 ): string[] | undefined {
+  checkId2labelKeys(config, numClasses, where);
   const asList = (v: unknown): string[] | undefined =>
     Array.isArray(v) && v.length === numClasses && v.every((s) => typeof s === "string")
       ? v as string[]
@@ -162,6 +164,36 @@ export function labelsFromConfig(
     return out.some(Boolean) ? out : undefined;
   }
   return undefined;
+}
+
+/**
+ * Refuses an `id2label` whose keys are not class indices of the head
+ * (0..numClasses-1): a 1-based map, one with more names than outputs, or a
+ * label2id pasted in its place would otherwise name (and, in an evaluation,
+ * map dataset classes to) the wrong outputs. Hugging Face refuses such a
+ * config too (num_labels = len(id2label) no longer fits the head's weights).
+ * Keys missing inside the range are allowed (see {@link labelsFromConfig}).
+ */
+export function checkId2labelKeys(
+  config: Record<string, unknown>,
+  numClasses: number,
+  where = "config.json",
+): void {
+  const id2label = config.id2label;
+  if (!id2label || typeof id2label !== "object" || Array.isArray(id2label)) return;
+  // Keys are read back as String(i), so "01" or " 1" would be skipped as silently as "10".
+  const bad = Object.keys(id2label).filter((k) => {
+    const i = Number(k);
+    return !(Number.isInteger(i) && i >= 0 && i < numClasses && String(i) === k);
+  });
+  if (bad.length === 0) return;
+  const shown = bad.slice(0, 5).map((k) => JSON.stringify(k)).join(", ") +
+    (bad.length > 5 ? `, ... (${bad.length} keys)` : "");
+  throw new ModelLayoutError(
+    `${where}: id2label has key(s) ${shown}, but the model's head has ${numClasses} outputs, ` +
+      `so its keys must be class indices 0..${numClasses - 1} (0-based, as Hugging Face writes ` +
+      `them: {"0": "name", ...}). Fix id2label in ${where} to name each output of the head.`,
+  );
 }
 
 /**

@@ -51,7 +51,16 @@ export async function loadModel(path: string, engine?: Engine): Promise<Classifi
   const files: ModelFiles = findModelFiles(path);
   const names = await tensorNames(files.weights);
   const found = detectFamily(names, files.config);
-  if (found) return await found.family.load(files, engine ?? await Engine.create());
+  if (found) {
+    try {
+      return await found.family.load(files, engine ?? await Engine.create());
+    } catch (e) {
+      // config.json named the family, so the prefix surfaces as a missing tensor there.
+      const hint = wrapperPrefixHint(names, files.config);
+      if (e instanceof ModelLayoutError && hint) throw new ModelLayoutError(e.message + hint);
+      throw e;
+    }
+  }
   const said = [
     typeof files.config.model_type === "string" ? `model_type "${files.config.model_type}"` : "",
     Array.isArray(files.config.architectures)
@@ -61,15 +70,7 @@ export async function loadModel(path: string, engine?: Engine): Promise<Classifi
       ? `architecture "${files.config.architecture}"`
       : "",
   ].filter(Boolean);
-  // A wrapper's prefix on every name (DataParallel "module.", Lightning "model.") hides the layout.
-  const first = names.length ? names[0].split(".")[0] : "";
-  const prefixed = names.length > 1 && names.every((n) => n.startsWith(`${first}.`)) &&
-    detectArchitecture(files.config, names.map((n) => n.slice(first.length + 1)));
-  const hint = prefixed
-    ? ` Every tensor name starts with "${first}." (a training wrapper's prefix): save the ` +
-      `wrapped model's state_dict, or strip the prefix, e.g. save_file({k.removeprefix(` +
-      `"${first}."): v for k, v in sd.items()}, path).`
-    : "";
+  const hint = wrapperPrefixHint(names, files.config);
   throw new ModelLayoutError(
     `Cannot tell which architecture ${files.weights} holds` +
       (said.length
@@ -79,6 +80,23 @@ export async function loadModel(path: string, engine?: Engine): Promise<Classifi
         : " (no config.json)") +
       `. Supported: ${supportedSummary()}. Found ${summarizeNames(names)}.${hint}`,
   );
+}
+
+/**
+ * A wrapper's prefix on every name (DataParallel "module.", Lightning
+ * "model.", a "state_dict." nesting) hides the layout: when the names
+ * without it are a known architecture, the sentence that says how to strip
+ * it; else "".
+ */
+function wrapperPrefixHint(names: string[], config: Record<string, unknown>): string {
+  const first = names.length ? names[0].split(".")[0] : "";
+  const prefixed = names.length > 1 && names.every((n) => n.startsWith(`${first}.`)) &&
+    detectArchitecture(config, names.map((n) => n.slice(first.length + 1)));
+  return prefixed
+    ? ` Every tensor name starts with "${first}." (a training wrapper's prefix): save the ` +
+      `wrapped model's state_dict, or strip the prefix, e.g. save_file({k.removeprefix(` +
+      `"${first}."): v for k, v in sd.items()}, path).`
+    : "";
 }
 
 /**

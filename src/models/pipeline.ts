@@ -47,5 +47,14 @@ export function inputSizeWarnings(model: ClassifierModel, pipeline: PreprocessCo
 export function modelClasses(model: ClassifierModel): ModelClasses {
   const fromConfig = modelClassesFromConfig(model.config, model.numClasses);
   if (fromConfig.named && fromConfig.count === model.numClasses) return fromConfig;
-  return modelClassesFromNames(model.labels, model.numClasses);
+  const classes = modelClassesFromNames(model.labels, model.numClasses);
+  // A name list of another length (a fine-tuned head under the base model's 1000 names)
+  // cannot say which output is which: said wherever the missing names matter.
+  return fromConfig.named && !classes.named
+    ? {
+      ...classes,
+      namesIgnored: `config.json names ${fromConfig.count} classes but the head has ` +
+        `${model.numClasses} outputs, so its names are not used`,
+    }
+    : classes;
 }

@@ -23,8 +23,9 @@ import { detectViTLayout, prefixCount, type ViTSpec, vitSpec } from "./layouts.t
 import { concatLast } from "../../ops/concat.ts";
 import { meanTokens } from "../../ops/nhwc.ts";
 import type { ModelFamily } from "../family.ts";
+import { join } from "node:path";
 import { ModelLayoutError } from "../../errors.ts";
-import { findModelFiles, labelsFromConfig, type ModelFiles } from "../config.ts";
+import { checkId2labelKeys, findModelFiles, labelsFromConfig, type ModelFiles } from "../config.ts";
 import type { ForwardOptions, ForwardResult, ModelPreprocess } from "../model.ts";
 import { Classifier } from "../classifier.ts";
 import { ClassifierHead } from "../../nn/head.ts";
@@ -109,7 +110,7 @@ export class ViTModel extends Classifier {
       numClasses: spec.numClasses,
       inputSize: [spec.grid[0] * spec.patch[0], spec.grid[1] * spec.patch[1]],
       inChannels: spec.channels,
-      labels: labelsFromConfig(files.config, spec.numClasses),
+      labels: labelsFromConfig(files.config, spec.numClasses, join(files.dir, "config.json")),
       config: { ...files.config, vit: { ...spec, blocks: spec.blocks.length } },
       preprocess: weights.preprocess,
       notes: spec.notes,
@@ -163,6 +164,8 @@ export class ViTModel extends Classifier {
     preprocess?: ModelPreprocess,
   ): Promise<ViTModel> {
     const spec = vitSpec(file, files.config, files.weights);
+    // Before any upload: a bad id2label is refused without GPU buffers to release.
+    checkId2labelKeys(files.config, spec.numClasses, join(files.dir, "config.json"));
     const D = spec.hidden;
     const read = (name: string) => file.readF32(name);
     const upload = (data: Float32Array, shape: number[], label: string) =>
