@@ -7,7 +7,13 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { Engine } from "../src/gpu/engine.ts";
 import { adapterKey, Autotuner, type TuneJob } from "../src/gpu/autotune.ts";
-import { maxAbsDiff, randomFill, readDifference } from "../src/gpu/output_check.ts";
+import {
+  maxAbsDiff,
+  randomFill,
+  randomFillTexture,
+  readDifference,
+} from "../src/gpu/output_check.ts";
+import { conv2d, uploadConvWeight } from "../src/ops/conv2d.ts";
 import { elementwise } from "../src/ops/elementwise.ts";
 import { chooseKernelPath, isSoftwareAdapter, setKernelDefaults } from "../src/gpu/kernel_path.ts";
 import type { AdapterDescription } from "../src/gpu/device.ts";
@@ -361,4 +367,68 @@ Deno.test("random fill is reproducible and spread over [-1, 1); maxAbsDiff finds
   b[5] = -Infinity;
   const ti = engine.upload(b, [n]);
   assert.equal((await readDifference(engine, maxAbsDiff(engine, ti, ta))).maxDiff, Infinity);
+});
+
+Deno.test("autotune checks a convolution's GEMM on its own operands: textures, f16 weight textures", async () => {
+  const hasF16 = (await Engine.create()).gpu.hasF16;
+  for (const weights of hasF16 ? ["f32", "f16"] as const : ["f32"] as const) {
+    const tuner = new Autotuner(`conv check ${weights}`, undefined, true);
+    const engine = await Engine.create({ kernels: "gpu", tuner, weights });
+    const xs = [2, 6, 9, 9], ws = [16, 6, 3, 3];
+    const w = uploadConvWeight(engine, randomF32(16 * 6 * 9, 41), ws);
+    assert.ok(w.texture, "the GEMM convolution runs on textures here");
+    const x = engine.upload(randomF32(2 * 6 * 81, 42), xs);
+    const before = await engine.readF32(conv2d(engine, x, w, { padding: 1 }));
+    const results = await engine.tuneKernels();
+    assert.equal(results.length, 1);
+    const [r] = results;
+    assert.equal(r.key, `gemm m=16 n=162 k=56 z=1 tex${weights === "f16" ? " a=f16" : ""}`);
+    assert.deepEqual(r.rejected, {}); // every tiling reads textures as the software kernel does
+    assert.deepEqual(Object.keys(r.ms).sort(), Object.keys(GEMM_TILINGS).sort());
+    const after = await engine.readF32(conv2d(engine, x, w, { padding: 1 }));
+    assertRelClose(after, before, 1e-6, `conv after tuning (${weights} weights)`);
+  }
+});
+
+Deno.test("random texture fill: reproducible, in [-1, 1), every layer and component", async () => {
+  const engine = await Engine.create();
+  const t = engine.emptyTexture(3, 5, 2, { arrayed: true, persistent: true, label: "t" });
+  randomFillTexture(engine, t, 9);
+  const read = async () => {
+    // Copy out through a buffer: 256-byte rows (3 texels = 48 bytes, padded).
+    const buf = engine.device.createBuffer({
+      size: 256 * 5 * 2,
+      usage: GPUBufferUsage.COPY_DST | GPUBufferUsage.MAP_READ,
+    });
+    const enc = engine.device.createCommandEncoder();
+    enc.copyTextureToBuffer({ texture: t.texture }, {
+      buffer: buf,
+      bytesPerRow: 256,
+      rowsPerImage: 5,
+    }, [
+      3,
+      5,
+      2,
+    ]);
+    engine.submit();
+    engine.device.queue.submit([enc.finish()]);
+    await buf.mapAsync(GPUMapMode.READ);
+    const all = new Float32Array(buf.getMappedRange().slice(0));
+    buf.destroy();
+    const values: number[] = [];
+    for (let layer = 0; layer < 2; layer++) {
+      for (let y = 0; y < 5; y++) {
+        const row = (layer * 5 + y) * 64;
+        values.push(...all.subarray(row, row + 12));
+      }
+    }
+    return values;
+  };
+  const first = await read();
+  assert.equal(first.length, 120);
+  assert.ok(first.every((v) => v >= -1 && v < 1));
+  assert.equal(new Set(first).size, 120, "every component differs");
+  randomFillTexture(engine, t, 9);
+  assert.deepEqual(await read(), first);
+  t.release();
 });

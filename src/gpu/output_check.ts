@@ -7,6 +7,11 @@
  */
 import fillCode from "../../shaders/random_fill.wgsl" with { type: "text" };
 import diffCode from "../../shaders/max_abs_diff.wgsl" with { type: "text" };
+import fillTextureCode from "../../shaders/random_fill_texture.wgsl" with { type: "text" };
+import target2d from "../../shaders/random_fill_target_2d.wgsl" with { type: "text" };
+import target2dF16 from "../../shaders/random_fill_target_2d_f16.wgsl" with { type: "text" };
+import targetArray from "../../shaders/random_fill_target_array.wgsl" with { type: "text" };
+import type { GpuTexture } from "./texture.ts";
 import type { Engine } from "./engine.ts";
 import { packParams } from "./params.ts";
 import type { Tensor } from "../tensor.ts";
@@ -24,6 +29,25 @@ export function randomFill(engine: Engine, x: Tensor, seed: number): Tensor {
     packParams([x.size, seed >>> 0]),
   );
   return x;
+}
+
+/**
+ * Fills every component of `t` (a 2-D texture, rgba32float or rgba16float,
+ * or a 2-D array rgba32float texture) with reproducible values in [-1, 1).
+ */
+export function randomFillTexture(engine: Engine, t: GpuTexture, seed: number): GpuTexture {
+  const target = t.arrayed ? "array" : t.format === "rgba16float" ? "2d_f16" : "2d";
+  if (t.arrayed && t.format !== "rgba32float") {
+    throw new Error(`randomFillTexture: ${t.label} is a ${t.format} array texture`);
+  }
+  const snippet = { array: targetArray, "2d_f16": target2dF16, "2d": target2d }[target];
+  engine.run(
+    { name: `random_fill_texture_${target}`, code: snippet + fillTextureCode },
+    [t],
+    [Math.ceil(t.width / 8), Math.ceil(t.height / 8), t.layers],
+    packParams([t.width, t.height, seed >>> 0]),
+  );
+  return t;
 }
 
 /** The largest differences found by {@link maxAbsDiff}. */

@@ -31,7 +31,7 @@ import type { Engine } from "../gpu/engine.ts";
 import { GpuTexture } from "../gpu/texture.ts";
 import { splitGrid } from "../gpu/kernel.ts";
 import type { TuneJob } from "../gpu/autotune.ts";
-import { randomFill } from "../gpu/output_check.ts";
+import { randomFill, randomFillTexture } from "../gpu/output_check.ts";
 import type { WeightStorage } from "../gpu/kernel_path.ts";
 import { packParams } from "../gpu/params.ts";
 import { numel, Tensor } from "../tensor.ts";
@@ -373,13 +373,20 @@ export function gemm(
   }
   const { m } = a;
   const { k, n } = b;
-  // f16 weights stream half the bytes of B: a shape of its own for the tuner.
-  const key = `gemm m=${m} n=${n} k=${k} z=${batch}` + (b.storage === "f16" ? " b=f16" : "");
+  // Operands in textures and f16 weights (either operand) read through other
+  // code and stream other byte counts: each is a shape of its own for the tuner.
+  const operands: GemmOperands = {
+    textures: a.t instanceof GpuTexture,
+    aF16: a.t instanceof GpuTexture && a.t.format === "rgba16float",
+    storage: b.storage,
+  };
+  const key = `gemm m=${m} n=${n} k=${k} z=${batch}` + (operands.textures ? " tex" : "") +
+    (operands.aF16 ? " a=f16" : "") + (b.storage === "f16" ? " b=f16" : "");
   const tiling = engine.tuner.pick(
     key,
     PICKABLE,
     defaultGemmTiling(m, n, batch),
-    () => gemmTuneJob(key, m, n, k, batch, b.storage),
+    () => gemmTuneJob(key, m, n, k, batch, operands),
   );
   recordGemm(engine, a, b, batch, c, opts, tiling);
 }
@@ -467,12 +474,21 @@ function recordGemm(
   );
 }
 
+/** How a GEMM's operands are held, which decides the kernel variant the tuner checks. */
+interface GemmOperands {
+  /** A and B in textures (A rows of texels, B a texture array of panels). */
+  textures: boolean;
+  /** A in an rgba16float texture (f16 convolution weights). */
+  aF16: boolean;
+  /** Element type of a buffer B. */
+  storage: WeightStorage;
+}
+
 /**
- * Autotuning of one GEMM shape: random A and B of the shape (B packed as
- * the weights are, in their storage; vec4 loads and stores where the shape
- * allows; a texture GEMM of the same shape is checked and timed as
- * buffers), each tiling of {@link GEMM_TILINGS}, checked against the
- * software kernel.
+ * Autotuning of one GEMM shape: random A and B of the shape, held as the
+ * real call holds them (buffers with B packed in its storage, or textures,
+ * A possibly rgba16float), each tiling of {@link GEMM_TILINGS}, checked
+ * against the software kernel on the same operands.
  */
 function gemmTuneJob(
   key: string,
@@ -480,23 +496,46 @@ function gemmTuneJob(
   n: number,
   k: number,
   batch: number,
-  storage: WeightStorage,
+  operands: GemmOperands,
 ): TuneJob {
   return {
     key,
     candidates: TILING_NAMES,
     reference: "software",
     prepare(engine) {
-      const a = randomFill(engine, engine.empty([batch * m * k], "f32", "autotune A"), 1);
-      const raw = randomFill(engine, engine.empty([batch, k, n], "f32", "autotune B"), 2);
-      const b = packB(engine, raw, { storage });
-      raw.release();
+      const panels = Math.ceil(n / GEMM_PANEL);
+      let a: Tensor | GpuTexture, b: PackedMatrix, rowStride: number;
+      if (operands.textures) {
+        // Texture A: row r is texture row r (rowStride 1, offsets in rows).
+        a = randomFillTexture(
+          engine,
+          engine.emptyTexture(k / 4, batch * m, 1, {
+            label: "autotune A",
+            persistent: true,
+            format: operands.aF16 ? "rgba16float" : "rgba32float",
+          }),
+          1,
+        );
+        const bt = engine.emptyTexture(GEMM_PANEL / 4, k, batch * panels, {
+          arrayed: true,
+          label: "autotune B",
+          persistent: true,
+        });
+        b = new PackedMatrix(randomFillTexture(engine, bt, 2), k, n, batch);
+        rowStride = 1;
+      } else {
+        a = randomFill(engine, engine.empty([batch * m * k], "f32", "autotune A"), 1);
+        const raw = randomFill(engine, engine.empty([batch, k, n], "f32", "autotune B"), 2);
+        b = packB(engine, raw, { storage: operands.storage });
+        raw.release();
+        rowStride = k;
+      }
       const c = engine.empty([batch * m * n], "f32", "autotune C");
       return {
         record(on, tiling) {
           recordGemm(
             on,
-            { t: a, m, batchStride: m * k, rowStride: k },
+            { t: a, m, batchStride: m * rowStride, rowStride },
             b,
             batch,
             { t: c, batchStride: m * n },
