@@ -6,7 +6,7 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { Engine } from "../src/gpu/engine.ts";
-import { adapterKey, Autotuner, type TuneJob } from "../src/gpu/autotune.ts";
+import { adapterKey, Autotuner, type TuneJob, tunerFor } from "../src/gpu/autotune.ts";
 import {
   maxAbsDiff,
   randomFill,
@@ -431,4 +431,29 @@ Deno.test("random texture fill: reproducible, in [-1, 1), every layer and compon
   randomFillTexture(engine, t, 9);
   assert.deepEqual(await read(), first);
   t.release();
+});
+
+Deno.test("VISIONEVAL_TILING: a tiling or heuristic, unchecked; anything else is a usage error", () => {
+  withEnv({ VISIONEVAL_TILING: "64x128" }, () => {
+    const t = tunerFor(adapter("tiling env test A"), true);
+    assert.equal(t.fixed, "64x128");
+    assert.equal(
+      t.pick("gemm k", ["64x128", "software"], "32x64", () => assert.fail("queued")),
+      "64x128",
+    );
+  });
+  withEnv({ VISIONEVAL_TILING: "heuristic" }, () => {
+    const t = tunerFor(adapter("tiling env test B"), true);
+    assert.equal(
+      t.pick("gemm k", ["64x128", "32x64", "software"], "32x64", () => assert.fail("queued")),
+      "32x64",
+    );
+  });
+  withEnv({ VISIONEVAL_TILING: "fastest" }, () => {
+    assert.throws(() => tunerFor(adapter("tiling env test C"), true), (e) => {
+      assert.ok(e instanceof UsageError);
+      assert.match((e as Error).message, /VISIONEVAL_TILING must be .* got "fastest"/);
+      return true;
+    });
+  });
 });

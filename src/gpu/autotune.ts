@@ -18,6 +18,7 @@ import { join } from "node:path";
 import type { AdapterDescription } from "./device.ts";
 import type { Engine } from "./engine.ts";
 import type { Tensor } from "../tensor.ts";
+import { UsageError } from "../errors.ts";
 import { maxAbsDiff, type OutputDifference, readDifference } from "./output_check.ts";
 
 /** A shape to tune: its candidate tilings and how to run one. */
@@ -348,7 +349,14 @@ export function tunerFor(info: AdapterDescription, enabled: boolean): Autotuner 
   if (!t) {
     const dir = cacheDir();
     t = new Autotuner(adapterKey(info), dir && join(dir, CACHE_NAME), enabled);
-    t.fixed = env("VISIONEVAL_TILING");
+    const fixed = env("VISIONEVAL_TILING");
+    if (fixed && !/^(heuristic|software|tree|\d+x\d+)$/.test(fixed)) {
+      throw new UsageError(
+        `VISIONEVAL_TILING must be "heuristic", "software" or a tiling such as "64x128" ` +
+          `(see \`visioneval info\`), got "${fixed}"`,
+      );
+    }
+    t.fixed = fixed;
     tuners.set(key, t);
   }
   return t;
