@@ -15,6 +15,7 @@ export {
   GpuDeviceLostError,
   GpuLimitError,
   GpuUnavailableError,
+  KernelCheckError,
   MetricsInputError,
   ModelLayoutError,
   NonFiniteValuesError,
@@ -119,6 +120,11 @@ export {
   type ModelPreprocess,
 } from "./src/models/model.ts";
 export { type ArchitectureFamily, detectArchitecture, loadModel } from "./src/models/load.ts";
+export {
+  checkKernelPath,
+  KERNEL_CHECK_TOLERANCE,
+  type KernelCheck,
+} from "./src/models/kernel_check.ts";
 export {
   findModelFiles,
   inputSizeFromConfig,

@@ -15,6 +15,13 @@ export class VisionEvalError extends Error {
 /** No WebGPU adapter could be obtained. */
 export class GpuUnavailableError extends VisionEvalError {}
 
+/**
+ * The GPU path's kernels computed something other than the reference
+ * kernels on this adapter (src/models/kernel_check.ts): the run stops
+ * rather than report numbers from them.
+ */
+export class KernelCheckError extends VisionEvalError {}
+
 /** The GPU device was lost (driver reset, out of memory, crash). */
 export class GpuDeviceLostError extends VisionEvalError {}
 

@@ -139,7 +139,9 @@ export class Autotuner {
   /**
    * When set, every shape whose candidates include it gets this tiling,
    * unchecked; "heuristic" gives each shape its heuristic tiling, unchecked
-   * (tests and benchmarks of one tiling; `VISIONEVAL_TILING`).
+   * (tests and benchmarks of one tiling; `VISIONEVAL_TILING`); "reference"
+   * gives each its job's reference and queues nothing (the model-level
+   * kernel check, src/models/kernel_check.ts).
    */
   fixed?: string;
 
@@ -165,6 +167,11 @@ export class Autotuner {
    * alone, which is then checked but not timed).
    */
   pick(key: string, candidates: readonly string[], fallback: string, job: () => TuneJob): string {
+    if (this.fixed === "reference") {
+      const reference = job().reference;
+      this.#inUse.set(key, reference);
+      return reference;
+    }
     const forced = this.fixed === "heuristic" ? fallback : this.fixed;
     if (forced && candidates.includes(forced)) {
       this.#inUse.set(key, forced);
@@ -350,9 +357,9 @@ export function tunerFor(info: AdapterDescription, enabled: boolean): Autotuner 
     const dir = cacheDir();
     t = new Autotuner(adapterKey(info), dir && join(dir, CACHE_NAME), enabled);
     const fixed = env("VISIONEVAL_TILING");
-    if (fixed && !/^(heuristic|software|tree|\d+x\d+)$/.test(fixed)) {
+    if (fixed && !/^(heuristic|reference|software|tree|\d+x\d+)$/.test(fixed)) {
       throw new UsageError(
-        `VISIONEVAL_TILING must be "heuristic", "software" or a tiling such as "64x128" ` +
+        `VISIONEVAL_TILING must be "heuristic", "reference", "software" or a tiling such as "64x128" ` +
           `(see \`visioneval info\`), got "${fixed}"`,
       );
     }

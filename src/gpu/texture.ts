@@ -83,6 +83,17 @@ export class TexturePool {
     });
   }
 
+  /** Destroys every free texture (textures in use are untouched). */
+  trim(): void {
+    for (const list of this.#free.values()) {
+      for (const t of list) {
+        this.allocatedBytes -= t.width * t.height * t.depthOrArrayLayers * 16;
+        t.destroy();
+      }
+    }
+    this.#free.clear();
+  }
+
   /** Gives a texture back for reuse. */
   release(t: GPUTexture): void {
     const key = `${t.width}x${t.height}x${t.depthOrArrayLayers}`;

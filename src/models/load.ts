@@ -10,6 +10,8 @@ import { SafetensorsFile } from "../weights/safetensors.ts";
 import { summarizeNames } from "../weights/layout_check.ts";
 import { findModelFiles, type ModelFiles } from "./config.ts";
 import type { ClassifierModel } from "./model.ts";
+import { Classifier } from "./classifier.ts";
+import { checkKernelPath } from "./kernel_check.ts";
 import {
   applyOverrides,
   type PreprocessConfig,
@@ -52,14 +54,25 @@ export async function loadModel(path: string, engine?: Engine): Promise<Classifi
   const names = await tensorNames(files.weights);
   const found = detectFamily(names, files.config);
   if (found) {
+    let model: ClassifierModel;
+    const on = engine ?? await Engine.create();
     try {
-      return await found.family.load(files, engine ?? await Engine.create());
+      model = await found.family.load(files, on);
     } catch (e) {
       // config.json named the family, so the prefix surfaces as a missing tensor there.
       const hint = wrapperPrefixHint(names, files.config);
       if (e instanceof ModelLayoutError && hint) throw new ModelLayoutError(e.message + hint);
       throw e;
     }
+    // GPU kernel path: the model's network on the GPU kernels must reproduce the reference kernels.
+    if (model instanceof Classifier) {
+      const check = await checkKernelPath(on, model).catch((e) => {
+        model.dispose();
+        throw e;
+      });
+      if (check) model.notes.push(check.note);
+    }
+    return model;
   }
   const said = [
     typeof files.config.model_type === "string" ? `model_type "${files.config.model_type}"` : "",
