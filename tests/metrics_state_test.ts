@@ -11,7 +11,13 @@ import { MetricState } from "../src/metrics/state.ts";
 import { computeMetrics, computeMetricsFromArrays } from "../src/metrics/report.ts";
 import { mergeSnapshots } from "../src/metrics/snapshot.ts";
 import { decodeSnapshot, encodeSnapshot } from "../src/metrics/state_file.ts";
-import { bootstrapIntervals, poissonWeight } from "../src/metrics/bootstrap.ts";
+import {
+  bootstrapIntervals,
+  OUTSIDE_INTERVAL_NOTE,
+  outsideInterval,
+  poissonWeight,
+} from "../src/metrics/bootstrap.ts";
+import { summaryTable } from "../src/cli/metrics.ts";
 import { encodeSafetensors } from "../src/weights/safetensors.ts";
 
 const engine = await Engine.create();
@@ -298,4 +304,34 @@ Deno.test("bootstrap: replicates that draw no sample are left out, not scored 0"
     conf: new Float64Array(0),
   };
   assert.deepEqual(bootstrapIntervals(none, 3, 10).top1, { lo: 0, hi: 0 });
+});
+
+Deno.test("an interval that misses its estimate is flagged: macro-F1 over many classes with few samples", () => {
+  // 12 images of 12 classes out of 1000, 10 right: macro-F1 over the model's
+  // classes is 10/1000, but a bootstrap replicate lacks some of those
+  // classes, so every replicate sits below the estimate.
+  const n = 12, C = 1000;
+  const logits = new Float64Array(n * C);
+  const labels = Int32Array.from({ length: n }, (_, i) => i);
+  for (let i = 0; i < n; i++) logits[i * C + (i < 10 ? i : 500 + i)] = 5;
+  const r = computeMetricsFromArrays(labels, logits, {
+    numClasses: C,
+    input: "logits",
+    bootstrap: 200,
+  });
+  assert.equal(r.f1.macro, 0.01);
+  const iv = r.bootstrap!.macro_f1;
+  assert.ok(iv.hi < 0.01, `interval [${iv.lo}, ${iv.hi}]`);
+  assert.ok(outsideInterval(r.f1.macro, iv.lo, iv.hi));
+  const table = summaryTable(r);
+  const f1Row = table.split("\n").find((l) => l.includes("macro F1"))!;
+  assert.ok(f1Row.includes(OUTSIDE_INTERVAL_NOTE), f1Row);
+  const top1Row = table.split("\n").find((l) => l.includes("top-1"))!;
+  assert.ok(!top1Row.includes(OUTSIDE_INTERVAL_NOTE), top1Row); // 10/12 lies inside its interval
+  // Edges: inside, on a bound, rounding, missing values.
+  assert.equal(outsideInterval(0.5, 0.4, 0.6), false);
+  assert.equal(outsideInterval(0.6, 0.4, 0.6), false);
+  assert.equal(outsideInterval(0.6 + 1e-12, 0.4, 0.6), false);
+  assert.equal(outsideInterval(0.7, 0.4, 0.6), true);
+  assert.equal(outsideInterval(null, 0.4, 0.6), false);
 });

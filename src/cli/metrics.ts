@@ -14,6 +14,7 @@ import { computeMetrics, type MetricsReport } from "../metrics/report.ts";
 import { saveSnapshot } from "../metrics/state_file.ts";
 import { sha256File } from "../metrics/provenance.ts";
 import { VERSION } from "../version.ts";
+import { OUTSIDE_INTERVAL_NOTE, outsideInterval } from "../metrics/bootstrap.ts";
 import { intArg } from "./options.ts";
 import { StagedOutput, withStagedOutput } from "../report/output_dir.ts";
 
@@ -157,8 +158,13 @@ const fmt = (x: number | null | undefined, digits = 4) =>
 
 /** A short text table of the headline metrics (`first`: rows shown before them). */
 export function summaryTable(r: MetricsReport, first: [string, string][] = []): string {
-  const ci = (name: "top1" | "macro_f1" | "ece") =>
-    r.bootstrap ? `  [${fmt(r.bootstrap[name].lo)}, ${fmt(r.bootstrap[name].hi)}]` : "";
+  const value = { top1: r.top1, macro_f1: r.f1.macro, ece: r.ece };
+  const ci = (name: "top1" | "macro_f1" | "ece") => {
+    if (!r.bootstrap) return "";
+    const { lo, hi } = r.bootstrap[name];
+    return `  [${fmt(lo)}, ${fmt(hi)}]` +
+      (outsideInterval(value[name], lo, hi) ? `  ${OUTSIDE_INTERVAL_NOTE}` : "");
+  };
   const rows: [string, string][] = [
     ...first,
     ["samples", String(r.num_samples)],

@@ -156,3 +156,18 @@ export function bootstrapIntervals(
     ece: interval(ece),
   };
 }
+
+/**
+ * Why a percentile bootstrap interval can miss its own estimate: a
+ * statistic that resampling biases. With a few samples per class a
+ * replicate lacks some classes, and macro-F1 over the model's classes drops.
+ */
+export const OUTSIDE_INTERVAL_NOTE =
+  "(the estimate lies outside its bootstrap interval: too few samples per class for this interval)";
+
+/** True if `value` lies outside [lo, hi] by more than rounding. */
+export function outsideInterval(value: number | null | undefined, lo: number, hi: number): boolean {
+  if (value === null || value === undefined || !Number.isFinite(value)) return false;
+  const slack = 1e-9 * Math.max(1, Math.abs(value));
+  return value < lo - slack || value > hi + slack;
+}

@@ -15,6 +15,7 @@ import {
   mostConfusedPairs,
 } from "./confusion.ts";
 import { prCurvesSvg, rocCurvesSvg } from "./curves.ts";
+import { OUTSIDE_INTERVAL_NOTE, outsideInterval } from "../metrics/bootstrap.ts";
 import { confidenceDistributionSvg, histogramsFromReliability } from "./distributions.ts";
 import { className, escapeXml, fmt, isNum, pct, truncate } from "./format.ts";
 import { PAGE_CSS, PAGE_SCRIPT } from "./page_assets.ts";
@@ -90,16 +91,19 @@ function kpi(label: string, value: string, hint = "", warn = false): string {
 function summarySection(m: MetricsLike, failed: number): Section {
   const bs = m.bootstrap;
   const level = isNum(bs?.level) ? `${Math.round(bs.level * 100)}% CI ` : "CI ";
-  const ci = (iv?: IntervalLike) =>
-    iv && isNum(iv.lo) && isNum(iv.hi) ? `${level}${fmt(iv.lo, 3)}–${fmt(iv.hi, 3)}` : "";
+  const ci = (iv?: IntervalLike, value?: number | null) =>
+    iv && isNum(iv.lo) && isNum(iv.hi)
+      ? `${level}${fmt(iv.lo, 3)}–${fmt(iv.hi, 3)}` +
+        (outsideInterval(value, iv.lo, iv.hi) ? ` ${OUTSIDE_INTERVAL_NOTE}` : "")
+      : "";
   const bins = m.reliability?.length;
   const tiles = [
-    kpi("Top-1 accuracy", fmt(m.top1), ci(bs?.top1) || pct(m.top1)),
+    kpi("Top-1 accuracy", fmt(m.top1), ci(bs?.top1, m.top1) || pct(m.top1)),
     kpi("Top-5 accuracy", fmt(m.top5), pct(m.top5)),
-    kpi("Macro F1", fmt(m.f1?.macro), ci(bs?.macro_f1)),
+    kpi("Macro F1", fmt(m.f1?.macro), ci(bs?.macro_f1, m.f1?.macro)),
     kpi("Balanced accuracy", fmt(m.balanced_accuracy)),
     kpi("Log loss", fmt(m.log_loss), "lower is better"),
-    kpi("ECE", fmt(m.ece), ci(bs?.ece) || `${bins ? `${bins}-bin, ` : ""}lower is better`),
+    kpi("ECE", fmt(m.ece), ci(bs?.ece, m.ece) || `${bins ? `${bins}-bin, ` : ""}lower is better`),
     kpi(
       "AUROC (macro)",
       fmt(m.auroc?.macro),
