@@ -429,18 +429,38 @@ export function preprocessConfigFromModelDir(
   const proc = readJson(procPath);
   const config = readJson(cfgPath);
   let cfg: PreprocessConfig;
+  const timmCfg = config && typeof config.pretrained_cfg === "object" && config.pretrained_cfg
+    ? config.pretrained_cfg as Record<string, unknown>
+    : null;
   if (proc) {
     cfg = fromHfProcessor(proc, procPath);
-  } else if (config && typeof config.pretrained_cfg === "object" && config.pretrained_cfg) {
-    cfg = fromTimm(
-      config.pretrained_cfg as Record<string, unknown>,
-      cfgPath,
-      overrides.size !== undefined,
-    );
+    if (timmCfg) cfg.warnings.push(...disagreement(cfg, () => fromTimm(timmCfg, cfgPath, true)));
+  } else if (timmCfg) {
+    cfg = fromTimm(timmCfg, cfgPath, overrides.size !== undefined);
   } else {
     cfg = fromPlainConfig(config, cfgPath, dir);
   }
   return applyOverrides(cfg, overrides);
+}
+
+/**
+ * A note when a second description in the folder (timm's pretrained_cfg
+ * beside a preprocessor_config.json) asks for other pixels than the one
+ * used, so the run header says which file won and what the other wanted.
+ */
+function disagreement(used: PreprocessConfig, other: () => PreprocessConfig): string[] {
+  let o: PreprocessConfig;
+  try {
+    o = other();
+  } catch {
+    return []; // an unusable second description changes nothing
+  }
+  if (pipelineKey(o) === pipelineKey(used)) return [];
+  return [
+    `the folder describes two pipelines; used ${used.source}, not ${o.source} ` +
+    `(${describePipeline({ ...o, source: "" }).replace(/ \(from \)$/, "")}); ` +
+    `pass --size/--crop/--interpolation/--mean/--std to choose`,
+  ];
 }
 
 /** A pipeline from a config.json without a processor description. */
@@ -581,6 +601,21 @@ export function pipelineOutputSize(cfg: PreprocessConfig): [number, number] | nu
   if (cfg.crop) return cfg.crop;
   if (cfg.resizeMode === "exact") return cfg.size;
   return null;
+}
+
+/** The settings that decide a pipeline's pixels (not where it was read from). */
+export function pipelineKey(cfg: PreprocessConfig): string {
+  const { resizeMode, size, crop, cropRounding, interpolation, rescale, mean, std } = cfg;
+  return JSON.stringify({
+    resizeMode,
+    size,
+    crop,
+    cropRounding,
+    interpolation,
+    rescale,
+    mean,
+    std,
+  });
 }
 
 /** One line describing the pipeline, for logs and reports. */
