@@ -78,6 +78,10 @@ Deno.test("pipeline layouts: notes, refusals and geometry of the folder descript
     );
     assert.deepEqual(preprocessConfigFromModelDir(dir, { size: 256 }).size, [256, 256]);
 
+    // A grayscale timm model (in_chans 1, one-value mean) is refused for what it is.
+    timm({ input_size: [1, 64, 64], mean: [0.5], std: [0.25] });
+    assert.throws(() => preprocessConfigFromModelDir(dir), /\[1,64,64\] is for 1-channel input/);
+
     // Non-square input_size: ResizeKeepRatio (bilinear) covers the target, then crops.
     timm({ input_size: [3, 96, 128], crop_pct: 1.0, interpolation: "bicubic" });
     const kr = preprocessConfigFromModelDir(dir);
@@ -116,7 +120,10 @@ Deno.test("pipeline layouts: notes, refusals and geometry of the folder descript
     proc({ image_processor_type: "BitImageProcessor" });
     const bit = preprocessConfigFromModelDir(dir);
     assert.deepEqual([bit.size, bit.crop, bit.interpolation], [[224, 224], [224, 224], "bicubic"]);
-    assert.match(bit.warnings[0], /has no do_center_crop, size, crop_size, resample, image_mean, image_std; used Bit/);
+    assert.match(
+      bit.warnings[0],
+      /has no do_center_crop, size, crop_size, resample, image_mean, image_std; used Bit/,
+    );
     const flags = { size: 256, crop: 224, interpolation: "bicubic" as const };
     const all = { ...flags, mean: [0, 0, 0] as Triple, std: [1, 1, 1] as Triple };
     assert.equal(preprocessConfigFromModelDir(dir, flags).warnings.length, 1);

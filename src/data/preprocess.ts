@@ -354,6 +354,13 @@ function fromTimm(
 ): PreprocessConfig {
   const warnings: string[] = [];
   const inputSize = pc.input_size as number[] | undefined;
+  if (inputSize && inputSize[0] !== 3) {
+    // A grayscale (in_chans 1) model: said here, before its 1-value mean is misread as a typo.
+    throw new DataError(
+      `${path}: pretrained_cfg.input_size ${JSON.stringify(inputSize)} is for ${inputSize[0]}-` +
+        `channel input; images are decoded to RGB, so only 3-channel models can be evaluated`,
+    );
+  }
   const [h, w] = inputSize ? [inputSize[1], inputSize[2]] : [224, 224];
   checkSide(h, "pretrained_cfg.input_size[1]", path);
   checkSide(w, "pretrained_cfg.input_size[2]", path);
