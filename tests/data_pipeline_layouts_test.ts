@@ -129,6 +129,10 @@ Deno.test("pipeline layouts: notes, refusals and geometry of the folder descript
     assert.equal(preprocessConfigFromModelDir(dir, flags).warnings.length, 1);
     assert.deepEqual(preprocessConfigFromModelDir(dir, all).warnings, []);
 
+    // A "Fast" processor resizes with torchvision: said, since Pillow's arithmetic is used.
+    proc({ image_processor_type: "ViTImageProcessorFast", size: { height: 64, width: 64 } });
+    assert.match(preprocessConfigFromModelDir(dir).warnings[0], /resizes with torchvision/);
+
     // A class outside the table: ViTImageProcessor's defaults, and the note says why.
     proc({ feature_extractor_type: "PoolFormerFeatureExtractor", size: { height: 64, width: 64 } });
     assert.match(

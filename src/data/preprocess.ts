@@ -257,6 +257,12 @@ function fromHfProcessor(p: Record<string, unknown>, path: string): PreprocessCo
         `(as Hugging Face does); use --crop to crop`,
     );
   }
+  if (/Fast$/.test(type)) {
+    warnings.push(
+      `${path}: ${type} resizes with torchvision rather than Pillow; visioneval reproduces ` +
+        `Pillow's arithmetic (the slow processor's), which can differ from it by a level or so`,
+    );
+  }
   let size = doResize
     ? orDefault<Record<string, number> | number>("size", defaults.size, ["size"])
     : undefined;
