@@ -82,6 +82,15 @@ Deno.test("pipeline layouts: notes, refusals and geometry of the folder descript
     timm({ input_size: [1, 64, 64], mean: [0.5], std: [0.25] });
     assert.throws(() => preprocessConfigFromModelDir(dir), /\[1,64,64\] is for 1-channel input/);
 
+    // Empty values mean timm's defaults (resolve_data_config tests truthiness).
+    timm({ input_size: [3, 64, 64], crop_pct: null, crop_mode: "", interpolation: "" });
+    const empty = preprocessConfigFromModelDir(dir);
+    assert.deepEqual([empty.size, empty.crop, empty.interpolation], [
+      [73, 73],
+      [64, 64],
+      "bilinear",
+    ]);
+
     // Non-square input_size: ResizeKeepRatio (bilinear) covers the target, then crops.
     timm({ input_size: [3, 96, 128], crop_pct: 1.0, interpolation: "bicubic" });
     const kr = preprocessConfigFromModelDir(dir);

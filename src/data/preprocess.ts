@@ -376,8 +376,9 @@ function fromTimm(
     warnings.push(text);
     assumptions.push({ text, covers: ["size", "crop"] });
   }
-  const cropPct = Number(pc.crop_pct ?? 0.875);
-  const mode = String(pc.crop_mode ?? "center");
+  // resolve_data_config takes a value only when it is truthy: "", 0 and null mean the default.
+  const cropPct = Number(pc.crop_pct || 0.875);
+  const mode = String(pc.crop_mode || "center");
   const scaleH = Math.floor(h / cropPct);
   const scaleW = Math.floor(w / cropPct);
   const base: PreprocessConfig = {
@@ -385,7 +386,7 @@ function fromTimm(
     size: [scaleH, scaleW],
     crop: [h, w],
     cropRounding: "half-even",
-    interpolation: interpolationOf(pc.interpolation ?? "bilinear", path),
+    interpolation: interpolationOf(pc.interpolation || "bilinear", path),
     rescale: { op: "divide", value: 255 },
     mean: triple(pc.mean, "mean", path) ?? IMAGENET_MEAN,
     std: triple(pc.std, "std", path) ?? IMAGENET_STD,
