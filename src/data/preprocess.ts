@@ -13,6 +13,7 @@
 import { dirname, join } from "node:path";
 import { DataError } from "../errors.ts";
 import { notRegularFileReason } from "../files.ts";
+import { hfProcessorDefaults } from "./hf_processor_defaults.ts";
 import { type Interpolation, resizeCrop, type RgbImage } from "./resize.ts";
 
 /** ImageNet channel means (torchvision, timm IMAGENET_DEFAULT_MEAN). */
@@ -28,10 +29,13 @@ export interface PreprocessConfig {
   /**
    * "shortest": shorter side to `size[0]`, longer side `int(size * long /
    * short)` (torchvision Resize(int), truncating); "exact": to `size`
-   * [H, W] ignoring aspect ratio; "none": keep the decoded size.
+   * [H, W] ignoring aspect ratio; "keep-ratio": timm's ResizeKeepRatio for a
+   * non-square target [H, W]: scaled by the smaller of H / h and W / w, each
+   * side rounded (Python round), so one side fits and the other overhangs;
+   * "none": keep the decoded size.
    */
-  resizeMode: "shortest" | "exact" | "none";
-  /** [H, W] for "exact"; [s, s] for "shortest"; ignored for "none". */
+  resizeMode: "shortest" | "exact" | "keep-ratio" | "none";
+  /** [H, W] for "exact" and "keep-ratio"; [s, s] for "shortest"; ignored for "none". */
   size: [number, number];
   /** Center crop [H, W] after the resize, or null. */
   crop: [number, number] | null;
@@ -230,54 +234,76 @@ export function preprocessConfigFromHfProcessor(
 /** From a Hugging Face `preprocessor_config.json`. */
 function fromHfProcessor(p: Record<string, unknown>, path: string): PreprocessConfig {
   const type = String(p.image_processor_type ?? p.feature_extractor_type ?? "unknown");
+  const { defaults, known } = hfProcessorDefaults(type);
+  const className = known ? `${defaults.name}ImageProcessor` : "ViTImageProcessor";
   const warnings: string[] = [];
   const assumptions: PipelineAssumption[] = [];
-  let size = p.size as Record<string, number> | number | undefined;
-  const cropSize = p.crop_size as Record<string, number> | number | undefined;
-  if (size === undefined && p.do_resize !== false) {
-    // The processor classes' own defaults (Hugging Face writes them out, but
-    // hand-made files may not).
-    size = type.startsWith("ConvNext")
-      ? { shortest_edge: 384 }
-      : type.startsWith("DeiT")
-      ? { height: 256, width: 256 }
-      : { height: 224, width: 224 };
-    const text = `${path} has no size; assumed ${type}'s default ${JSON.stringify(size)}`;
-    warnings.push(text);
-    assumptions.push({ text, covers: ["size"] });
-  }
-  // A bare number means what the processor's get_size_dict makes of it: a square for
-  // ViT/DeiT (default_to_square), the shorter side for ConvNext (what Hugging Face
-  // ResNets ship, e.g. `"size": 224, "crop_pct": 0.875`), BiT and CLIP.
-  if (typeof size === "number" && /^(ConvNext|Bit|CLIP|ViTHybrid)/.test(type)) {
-    size = { shortest_edge: size };
-  }
+  // Keys left out take the class's own defaults (as Hugging Face does), said once.
+  const defaulted: { key: string; value: unknown; covers: PipelineSetting[] }[] = [];
+  const orDefault = <T>(key: string, value: T, covers: PipelineSetting[]): T => {
+    if (p[key] !== undefined && p[key] !== null) return p[key] as T;
+    defaulted.push({ key, value, covers });
+    return value;
+  };
   const doResize = p.do_resize !== false;
-  const doCrop = p.do_center_crop === true;
   const doRescale = p.do_rescale !== false;
   const doNormalize = p.do_normalize !== false;
+  // A class without a crop step (ViT, ConvNext) never crops, whatever the file says.
+  const doCrop = defaults.centerCrop !== null &&
+    orDefault("do_center_crop", defaults.centerCrop, ["crop"]) === true;
+  if (defaults.centerCrop === null && p.do_center_crop === true) {
+    warnings.push(
+      `${path}: ${type} has no center-crop step, so do_center_crop and crop_size are ignored ` +
+        `(as Hugging Face does); use --crop to crop`,
+    );
+  }
+  if (/Fast$/.test(type)) {
+    warnings.push(
+      `${path}: ${type} resizes with torchvision rather than Pillow; visioneval reproduces ` +
+        `Pillow's arithmetic (the slow processor's), which can differ from it by a level or so`,
+    );
+  }
+  let size = doResize
+    ? orDefault<Record<string, number> | number>("size", defaults.size, ["size"])
+    : undefined;
+  // A bare number means what the class's get_size_dict makes of it: a square
+  // (ViT, DeiT, BEiT) or the shorter side (ConvNext, BiT, CLIP, MobileNet).
+  if (typeof size === "number" && !defaults.squareSize) size = { shortest_edge: size };
+  const cropSize = doCrop
+    ? orDefault<Record<string, number> | number>("crop_size", defaults.cropSize, ["crop"])
+    : undefined;
+  const resample = doResize ? orDefault("resample", defaults.resample, ["interpolation"]) : 2;
+  const mean = doNormalize ? orDefault("image_mean", defaults.mean, ["mean"]) : [0, 0, 0];
+  const std = doNormalize ? orDefault("image_std", defaults.std, ["std"]) : [1, 1, 1];
+  if (defaulted.length) {
+    const text = `${path} has no ${defaulted.map((d) => d.key).join(", ")}; used ${className}'s ` +
+      `defaults (${defaulted.map((d) => `${d.key} ${JSON.stringify(d.value)}`).join(", ")})` +
+      (known ? "" : ` because ${type} is not a processor class visioneval knows`);
+    warnings.push(text);
+    assumptions.push({ text, covers: [...new Set(defaulted.flatMap((d) => d.covers))] });
+  }
   let cfg: PreprocessConfig = {
     resizeMode: "none",
     size: [0, 0],
     crop: null,
     cropRounding: "floor",
-    interpolation: interpolationOf(p.resample ?? 2, path),
+    interpolation: interpolationOf(resample, path),
     rescale: { op: "multiply", value: doRescale ? Number(p.rescale_factor ?? 1 / 255) : 1 },
-    mean: doNormalize ? triple(p.image_mean, "image_mean", path) ?? [0.5, 0.5, 0.5] : [0, 0, 0],
-    std: doNormalize ? triple(p.image_std, "image_std", path) ?? [0.5, 0.5, 0.5] : [1, 1, 1],
+    mean: triple(mean, "image_mean", path) ?? IMAGENET_MEAN,
+    std: triple(std, "image_std", path) ?? IMAGENET_STD,
     source: `${type} in ${path}`,
     warnings,
     assumptions,
   };
   // EfficientNetImageProcessor: `rescale_offset` rescales to (x - 127.5) * factor, the same
-  // as a mean larger by 127.5 * factor; `include_top` normalises a second time by image_std
-  // (mean 0), the same as std * image_std.
+  // as a mean larger by 127.5 * factor; `include_top` (default true) normalises a second time
+  // by image_std (mean 0), the same as std * image_std.
   if (doRescale && p.rescale_offset === true) {
     const shift = 127.5 * cfg.rescale.value;
     cfg.mean = [cfg.mean[0] + shift, cfg.mean[1] + shift, cfg.mean[2] + shift];
   }
-  if (p.include_top === true) {
-    const s2 = triple(p.image_std, "image_std", path) ?? [0.5, 0.5, 0.5];
+  if ((p.include_top ?? defaults.includeTop) === true) {
+    const s2 = triple(p.image_std ?? defaults.std, "image_std", path)!;
     cfg.std = [cfg.std[0] * s2[0], cfg.std[1] * s2[1], cfg.std[2] * s2[2]];
   }
   if (doResize && size !== undefined) {
@@ -291,7 +317,7 @@ function fromHfProcessor(p: Record<string, unknown>, path: string): PreprocessCo
       cfg = { ...cfg, resizeMode: "exact", size: [size.height, size.width] };
     } else if (size.shortest_edge !== undefined) {
       const se = size.shortest_edge;
-      if (type.startsWith("ConvNext")) {
+      if (known && defaults.name === "ConvNext") {
         // ConvNextImageProcessor: below 384, resize the shorter side to
         // int(se / crop_pct) and center-crop se x se; from 384 on, warp.
         const cropPct = Number(p.crop_pct ?? 224 / 256);
@@ -306,10 +332,13 @@ function fromHfProcessor(p: Record<string, unknown>, path: string): PreprocessCo
         warnings.push(`size.longest_edge ${size.longest_edge} ignored`);
       }
     } else {
-      throw new DataError(`${path}: unsupported size ${JSON.stringify(size)}`);
+      throw new DataError(
+        `${path}: unsupported size ${JSON.stringify(size)} (an image classifier's processor ` +
+          `has {"height", "width"} or {"shortest_edge"}); fix the file or override with --size`,
+      );
     }
   }
-  if (doCrop && cropSize !== undefined) {
+  if (cropSize !== undefined) {
     const c: [number, number] = typeof cropSize === "number"
       ? [cropSize, cropSize]
       : [cropSize.height, cropSize.width];
@@ -319,10 +348,25 @@ function fromHfProcessor(p: Record<string, unknown>, path: string): PreprocessCo
   return cfg;
 }
 
-/** From a timm `pretrained_cfg` (timm's transforms_imagenet_eval). */
-function fromTimm(pc: Record<string, unknown>, path: string): PreprocessConfig {
+/**
+ * From a timm `pretrained_cfg` (timm's transforms_imagenet_eval).
+ * `userResizes`: the user's --size replaces the resize, so a crop mode that
+ * cannot be run is no obstacle.
+ */
+function fromTimm(
+  pc: Record<string, unknown>,
+  path: string,
+  userResizes = false,
+): PreprocessConfig {
   const warnings: string[] = [];
   const inputSize = pc.input_size as number[] | undefined;
+  if (inputSize && inputSize[0] !== 3) {
+    // A grayscale (in_chans 1) model: said here, before its 1-value mean is misread as a typo.
+    throw new DataError(
+      `${path}: pretrained_cfg.input_size ${JSON.stringify(inputSize)} is for ${inputSize[0]}-` +
+        `channel input; images are decoded to RGB, so only 3-channel models can be evaluated`,
+    );
+  }
   const [h, w] = inputSize ? [inputSize[1], inputSize[2]] : [224, 224];
   checkSide(h, "pretrained_cfg.input_size[1]", path);
   checkSide(w, "pretrained_cfg.input_size[2]", path);
@@ -332,8 +376,9 @@ function fromTimm(pc: Record<string, unknown>, path: string): PreprocessConfig {
     warnings.push(text);
     assumptions.push({ text, covers: ["size", "crop"] });
   }
-  const cropPct = Number(pc.crop_pct ?? 0.875);
-  const mode = String(pc.crop_mode ?? "center");
+  // resolve_data_config takes a value only when it is truthy: "", 0 and null mean the default.
+  const cropPct = Number(pc.crop_pct || 0.875);
+  const mode = String(pc.crop_mode || "center");
   const scaleH = Math.floor(h / cropPct);
   const scaleW = Math.floor(w / cropPct);
   const base: PreprocessConfig = {
@@ -341,7 +386,7 @@ function fromTimm(pc: Record<string, unknown>, path: string): PreprocessConfig {
     size: [scaleH, scaleW],
     crop: [h, w],
     cropRounding: "half-even",
-    interpolation: interpolationOf(pc.interpolation ?? "bilinear", path),
+    interpolation: interpolationOf(pc.interpolation || "bilinear", path),
     rescale: { op: "divide", value: 255 },
     mean: triple(pc.mean, "mean", path) ?? IMAGENET_MEAN,
     std: triple(pc.std, "std", path) ?? IMAGENET_STD,
@@ -350,17 +395,24 @@ function fromTimm(pc: Record<string, unknown>, path: string): PreprocessConfig {
     assumptions,
   };
   if (mode === "squash") return { ...base, resizeMode: "exact" };
-  if (mode !== "center") {
-    warnings.push(`crop_mode ${JSON.stringify(mode)} treated as "center"`);
+  if (mode !== "center" && !userResizes) {
+    // "border" resizes the longer side and pads with the mean colour: not a
+    // pipeline visioneval can run, and a center crop would give other pixels.
+    throw new DataError(
+      `${path}: pretrained_cfg.crop_mode ${JSON.stringify(mode)} is not supported (timm's ` +
+        `"center" and "squash" are); choose the pipeline with --size and --crop instead`,
+    );
   }
   if (scaleH !== scaleW) {
-    warnings.push(
-      `non-square scale size ${scaleH}x${scaleW}: shorter side resized to ${
-        Math.min(scaleH, scaleW)
-      } (timm would use ResizeKeepRatio)`,
-    );
-    const s = Math.min(scaleH, scaleW);
-    return { ...base, size: [s, s] };
+    // timm (>= 0.9) resizes a non-square target with ResizeKeepRatio, built
+    // without the interpolation argument: its own bilinear default.
+    if (base.interpolation !== "bilinear") {
+      warnings.push(
+        `non-square input_size ${h}x${w}: timm resizes with ResizeKeepRatio, which uses ` +
+          `bilinear whatever pretrained_cfg.interpolation (${base.interpolation}) says`,
+      );
+    }
+    return { ...base, resizeMode: "keep-ratio", interpolation: "bilinear" };
   }
   return base;
 }
@@ -391,14 +443,38 @@ export function preprocessConfigFromModelDir(
   const proc = readJson(procPath);
   const config = readJson(cfgPath);
   let cfg: PreprocessConfig;
+  const timmCfg = config && typeof config.pretrained_cfg === "object" && config.pretrained_cfg
+    ? config.pretrained_cfg as Record<string, unknown>
+    : null;
   if (proc) {
     cfg = fromHfProcessor(proc, procPath);
-  } else if (config && typeof config.pretrained_cfg === "object" && config.pretrained_cfg) {
-    cfg = fromTimm(config.pretrained_cfg as Record<string, unknown>, cfgPath);
+    if (timmCfg) cfg.warnings.push(...disagreement(cfg, () => fromTimm(timmCfg, cfgPath, true)));
+  } else if (timmCfg) {
+    cfg = fromTimm(timmCfg, cfgPath, overrides.size !== undefined);
   } else {
     cfg = fromPlainConfig(config, cfgPath, dir);
   }
   return applyOverrides(cfg, overrides);
+}
+
+/**
+ * A note when a second description in the folder (timm's pretrained_cfg
+ * beside a preprocessor_config.json) asks for other pixels than the one
+ * used, so the run header says which file won and what the other wanted.
+ */
+function disagreement(used: PreprocessConfig, other: () => PreprocessConfig): string[] {
+  let o: PreprocessConfig;
+  try {
+    o = other();
+  } catch {
+    return []; // an unusable second description changes nothing
+  }
+  if (pipelineKey(o) === pipelineKey(used)) return [];
+  return [
+    `the folder describes two pipelines; used ${used.source}, not ${o.source} ` +
+    `(${describePipeline({ ...o, source: "" }).replace(/ \(from \)$/, "")}); ` +
+    `pass --size/--crop/--interpolation/--mean/--std to choose`,
+  ];
 }
 
 /** A pipeline from a config.json without a processor description. */
@@ -541,12 +617,32 @@ export function pipelineOutputSize(cfg: PreprocessConfig): [number, number] | nu
   return null;
 }
 
+/** The settings that decide a pipeline's pixels (not where it was read from). */
+export function pipelineKey(cfg: PreprocessConfig): string {
+  const { resizeMode, size, crop, cropRounding, interpolation, rescale, mean, std } = cfg;
+  return JSON.stringify({
+    resizeMode,
+    size,
+    crop,
+    cropRounding,
+    interpolation,
+    rescale,
+    mean,
+    std,
+  });
+}
+
 /** One line describing the pipeline, for logs and reports. */
 export function describePipeline(cfg: PreprocessConfig): string {
   const fmt = (a: number[]) => `[${a.map((v) => +v.toFixed(4)).join(", ")}]`;
   const steps: string[] = [];
   if (cfg.resizeMode === "shortest") {
     steps.push(`resize shorter side to ${cfg.size[0]} (${cfg.interpolation}, PIL antialias)`);
+  } else if (cfg.resizeMode === "keep-ratio") {
+    steps.push(
+      `resize keeping the aspect ratio to cover ${cfg.size[1]}x${cfg.size[0]} ` +
+        `(${cfg.interpolation}, PIL antialias)`,
+    );
   } else if (cfg.resizeMode === "exact") {
     steps.push(`resize to ${cfg.size[1]}x${cfg.size[0]} (${cfg.interpolation}, PIL antialias)`);
   } else steps.push("no resize");
@@ -581,6 +677,10 @@ export function resizedSize(
 ): [number, number] {
   if (cfg.resizeMode === "exact") return [cfg.size[1], cfg.size[0]];
   if (cfg.resizeMode === "none") return [width, height];
+  if (cfg.resizeMode === "keep-ratio") {
+    const ratio = Math.min(height / cfg.size[0], width / cfg.size[1]);
+    return [roundHalfEven(width / ratio), roundHalfEven(height / ratio)];
+  }
   // torchvision Resize(int): short side -> s, long side int(s * long / short);
   // an image whose short side already is s is returned unchanged.
   const s = cfg.size[0];
@@ -601,7 +701,11 @@ export function cropOffsets(
   if (cfg.cropRounding === "floor") {
     return { left: Math.floor((resizedW - cw) / 2), top: Math.floor((resizedH - ch) / 2) };
   }
-  return { left: roundHalfEven((resizedW - cw) / 2), top: roundHalfEven((resizedH - ch) / 2) };
+  // torchvision's CenterCrop pads a side shorter than the crop with (c - n) // 2
+  // zeros before it (the rest after), then crops at 0 on that side.
+  const offset = (n: number, c: number) =>
+    n < c ? -Math.floor((c - n) / 2) : roundHalfEven((n - c) / 2);
+  return { left: offset(resizedW, cw), top: offset(resizedH, ch) };
 }
 
 /**

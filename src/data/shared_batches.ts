@@ -8,22 +8,10 @@
  */
 import type { DatasetItem } from "./datasets.ts";
 import { type Batch, loadBatches, type LoaderOptions } from "./loader.ts";
-import type { PreprocessConfig } from "./preprocess.ts";
+import { pipelineKey } from "./preprocess.ts";
 
-/** The settings that decide a pipeline's pixels (not where it was read from). */
-export function pipelineKey(cfg: PreprocessConfig): string {
-  const { resizeMode, size, crop, cropRounding, interpolation, rescale, mean, std } = cfg;
-  return JSON.stringify({
-    resizeMode,
-    size,
-    crop,
-    cropRounding,
-    interpolation,
-    rescale,
-    mean,
-    std,
-  });
-}
+// Defined beside the pipeline; exported here too, where it used to live.
+export { pipelineKey };
 
 /** A loader shared by `consumers` readers (slots 0..consumers-1). */
 export class SharedBatches {

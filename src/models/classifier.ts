@@ -177,7 +177,7 @@ export abstract class Classifier implements ClassifierModel {
     if (this.disposed) throw new Error(`${this.architecture}.forward: the model was disposed`);
     if (pixels.shape.length !== 4 || pixels.shape[1] !== this.inChannels) {
       throw new ModelLayoutError(
-        `${this.path}: pixels ${pixels.label} [${pixels.shape}] must be [B, ${this.inChannels}, ` +
+        `${this.path}: input tensor "${pixels.label}" [${pixels.shape}] must be [B, ${this.inChannels}, ` +
           `H, W]` +
           (pixels.shape[1] === 3
             ? `: the model takes ${this.inChannels}-channel input, and images are decoded to ` +
