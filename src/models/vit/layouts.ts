@@ -25,6 +25,7 @@ import { ModelLayoutError } from "../../errors.ts";
 import { expectHead, type HeadSpec, headSpec } from "../../nn/head.ts";
 import type { TransformerBlockSpec } from "../../nn/transformer.ts";
 import type { Activation } from "../../ops/gemm.ts";
+import { checkTimmModelArgs, type ModelArgRule, NONE, onlyValues } from "../timm_args.ts";
 import {
   checkTensors,
   type Expected,
@@ -466,7 +467,42 @@ const TIMM_HEADS: Record<string, number> = {
   giant: 16,
 };
 
+/**
+ * timm VisionTransformer `model_args`: what this layout reads, what the
+ * tensors settle, and the math-only options it runs at timm's defaults.
+ */
+const TIMM_VIT_ARGS: Record<string, ModelArgRule> = {
+  img_size: "read",
+  num_heads: "read",
+  qkv_bias: "read",
+  no_embed_class: "read",
+  global_pool: "read",
+  norm_eps: "read",
+  patch_size: "weights",
+  embed_dim: "weights",
+  depth: "weights",
+  mlp_ratio: "weights",
+  class_token: "weights",
+  reg_tokens: "weights",
+  init_values: "weights",
+  fc_norm: "weights",
+  pre_norm: "weights",
+  final_norm: "weights",
+  qk_norm: "weights",
+  proj_bias: "weights",
+  // Only how other input sizes are handled (position rows resampled as timm does); any value.
+  dynamic_img_size: onlyValues(true, false),
+  dynamic_img_pad: onlyValues(false),
+  act_layer: onlyValues("gelu"),
+  norm_layer: onlyValues("layernorm"),
+  pos_embed: onlyValues("learn"),
+  embed_layer: NONE,
+  block_fn: NONE,
+  mlp_layer: NONE,
+};
+
 function timmSpec(index: TensorIndex, config: Record<string, unknown>, where: string): ViTSpec {
+  checkTimmModelArgs(config, TIMM_VIT_ARGS, "VisionTransformer", where);
   const names = index.names();
   const have = new Set(names);
   const args = (config.model_args ?? {}) as Record<string, unknown>;
@@ -526,6 +562,13 @@ function timmSpec(index: TensorIndex, config: Record<string, unknown>, where: st
       `head pools the patch tokens (timm global_pool "avg"): ${
         prefixTokens.length ? "fc_norm is present" : "there is no class token"
       }; set global_pool in config.json otherwise`,
+    );
+  }
+  if (configured === undefined && pool === "token") {
+    // A global_pool "avg" model built with fc_norm=False holds the same tensors: say what was assumed.
+    notes.push(
+      `head on the class token (timm global_pool "token", its default): a class token and no ` +
+        `fc_norm; set global_pool in config.json otherwise`,
     );
   }
   if (pool !== "token" && pool !== "avg") {
