@@ -554,6 +554,11 @@ Deno.test("timm choices the weights do not record: anti-aliased archs and math-o
     layoutError(() => resnetSpec(weights, { architecture: "resnet18", global_pool: "avgmax" })),
     /global_pool "avgmax": only "avg"/,
   );
+  assert.match(
+    layoutError(() => resnetSpec(weights, { replace_stride_with_dilation: [false, true, true] })),
+    /replace_stride_with_dilation \[false,true,true\] makes stages dilated/,
+  );
+  resnetSpec(weights, { replace_stride_with_dilation: [false, false, false] });
   // Training-only options, shape options the weights settle, and the defaults spelled out run.
   const spec = withArgs({
     drop_rate: 0.2,

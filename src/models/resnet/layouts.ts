@@ -374,6 +374,21 @@ function torchvisionResNetSpec(
     );
   }
   checkTimmModelArgs(config, TIMM_RESNET_ARGS, "ResNet", where);
+  // torchvision's replace_stride_with_dilation (and an output_stride below 32) turn stage strides
+  // into dilations: the same tensors, other math.
+  const dilated = config.replace_stride_with_dilation;
+  if (
+    (Array.isArray(dilated) && dilated.some(Boolean)) ||
+    (config.output_stride !== undefined && config.output_stride !== 32)
+  ) {
+    throw new ModelLayoutError(
+      `${where}: config.json ${
+        dilated !== undefined
+          ? `replace_stride_with_dilation ${JSON.stringify(dilated)}`
+          : `output_stride ${JSON.stringify(config.output_stride)}`
+      } makes stages dilated instead of strided; this loader runs only the strided ResNet.`,
+    );
+  }
   const pool = config.global_pool;
   if (pool !== undefined && pool !== "avg") {
     throw new ModelLayoutError(
