@@ -24,7 +24,7 @@
 import { ModelLayoutError } from "../../errors.ts";
 import type { Activation } from "../../ops/activation.ts";
 import { expectHead, type HeadSpec, headSpec } from "../../nn/head.ts";
-import { checkTimmModelArgs, type ModelArgRule, NONE, onlyValues } from "../timm_args.ts";
+import { checkTimmModelArgs, type ModelArgRule, onlyValues } from "../timm_args.ts";
 import {
   checkTensors,
   configActivation,
