@@ -100,6 +100,9 @@ refsTest(
     assert.deepEqual(avg.tokenGrid!(32, 32), { prefix: 1, grid: [8, 8] });
     avg.dispose();
     const reg = await loadModel(join(dir, "timm_vit_reg_ls"), engine);
+    // The class-token head is timm's default, but an "avg" model with fc_norm=False has the same
+    // tensors: the assumption is said.
+    assert.match(reg.notes!.join("\n"), /head on the class token \(timm global_pool "token"/);
     assert.deepEqual(reg.tokenGrid!(32, 32), { prefix: 5, grid: [8, 8] });
     reg.dispose();
     // Without model_args, no_embed_class is inferred from the position rows (64 = a grid, not 64 - 5).
