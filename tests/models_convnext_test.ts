@@ -200,6 +200,15 @@ Deno.test({
       }),
       /model_args\.dims \[16,24,32,64\] vs \[16,24,32,48\]/,
     );
+    // timm options the weights do not record, at values other than the ones run.
+    await refusal(
+      await variant("timm_convnext", { config: { model_args: { output_stride: 16 } } }),
+      /model_args\.output_stride = 16: this loader runs timm ConvNeXt only with output_stride 32/,
+    );
+    await refusal(
+      await variant("timm_convnext", { config: { model_args: { global_pool: "avgmax" } } }),
+      /only with global_pool "avg"/,
+    );
   },
 });
 

@@ -161,6 +161,15 @@ Deno.test({
       await variant("timm_efficientnet_b0", { config: { architecture: "efficientnet_lite0" } }),
       /timm efficientnet_lite0 is not supported/,
     );
+    // model_args would rebuild the network (act_layer, se_layer, ...) without changing a tensor.
+    await refusal(
+      await variant("timm_efficientnet_b0", { config: { model_args: { act_layer: "relu" } } }),
+      /model_args\.act_layer = "relu" is a timm EfficientNet \/ MobileNet option/,
+    );
+    const dropout = await variant("timm_efficientnet_b0", {
+      config: { model_args: { drop_rate: 0.2, drop_path_rate: 0.1 } },
+    });
+    (await loadMobileNet(dropout, { engine: await getEngine() })).dispose();
     await refusal(
       await variant("timm_efficientnet_b0", {
         tensors: (t) => delete t["blocks.3.1.se.conv_reduce.bias"],

@@ -527,6 +527,53 @@ Deno.test("incomplete or foreign checkpoints fail listing missing, unexpected an
   );
 });
 
+Deno.test("timm choices the weights do not record: anti-aliased archs and math-only model_args are refused", () => {
+  // A resnet18-shaped state dict is also exactly what timm's resnetblur18 / resnetaa* hold.
+  const weights = indexOf(synthResNetWeights(BASIC_TV, 1));
+  for (const arch of ["resnetblur18", "resnetaa50", "seresnextaa101d_32x8d.sw_in12k"]) {
+    assert.match(
+      layoutError(() => resnetSpec(weights, { architecture: arch })),
+      new RegExp(`timm ${arch.split(".")[0]} is an anti-aliased ResNet`),
+    );
+  }
+  const withArgs = (model_args: Record<string, unknown>, extra = {}) =>
+    resnetSpec(weights, { architecture: "resnet18", model_args, ...extra });
+  for (
+    const [args, want] of [
+      [{ output_stride: 8 }, /model_args\.output_stride = 8: .*only with output_stride 32/],
+      [{ global_pool: "max" }, /model_args\.global_pool = "max": .*only with global_pool "avg"/],
+      [{ act_layer: "silu" }, /model_args\.act_layer = "silu": .*only with act_layer "relu"/],
+      [{ aa_layer: "blurpool" }, /model_args\.aa_layer = "blurpool"/],
+      [{ block_args: { attn_layer: "se" } }, /model_args\.block_args/],
+      [{ some_new_option: 1 }, /model_args\.some_new_option = 1 is a timm ResNet option/],
+    ] as const
+  ) {
+    assert.match(layoutError(() => withArgs(args)), want);
+  }
+  assert.match(
+    layoutError(() => resnetSpec(weights, { architecture: "resnet18", global_pool: "avgmax" })),
+    /global_pool "avgmax": only "avg"/,
+  );
+  assert.match(
+    layoutError(() => resnetSpec(weights, { replace_stride_with_dilation: [false, true, true] })),
+    /replace_stride_with_dilation \[false,true,true\] makes stages dilated/,
+  );
+  resnetSpec(weights, { replace_stride_with_dilation: [false, false, false] });
+  // Training-only options, shape options the weights settle, and the defaults spelled out run.
+  const spec = withArgs({
+    drop_rate: 0.2,
+    drop_path_rate: 0.1,
+    zero_init_last: true,
+    layers: [1, 1],
+    output_stride: 32,
+    global_pool: "avg",
+    act_layer: "ReLU",
+    aa_layer: null,
+    block_args: {},
+  });
+  assert.deepEqual(spec.depths, BASIC_TV.depths);
+});
+
 Deno.test("labels and input size from HF, timm and plain configs", () => {
   assert.deepEqual(labelsFromConfig({ id2label: { "0": "cat", "1": "dog" } }, 2), ["cat", "dog"]);
   // A gap keeps the other names (issue 17); no name at all is no list.

@@ -163,6 +163,15 @@ Deno.test({
       }),
       /relative_position_bias_table \[50,2\] is not \[\(2w-1\)\^2, heads\]/,
     );
+    // timm options the weights do not record, at values other than the ones run.
+    await refusal(
+      await variant("timm_swin", { config: { model_args: { always_partition: true } } }),
+      /model_args\.always_partition = true: this loader runs timm Swin only with always_partition false/,
+    );
+    await refusal(
+      await variant("timm_swin", { config: { model_args: { global_pool: "max" } } }),
+      /only with global_pool "avg"/,
+    );
     await refusal(
       await variant("timm_swin", {
         tensors: (t) => {

@@ -523,6 +523,14 @@ Deno.test("ViT layouts: dimensions from shapes, clear errors for incomplete or f
     3,
   );
   assert.equal(vitSpec(fakeIndex(timmShapes(128)), {}).heads, 2);
+  // A size name says its heads only at its own width: so400m is 1152 wide with 16 heads (not
+  // 1152 / 64 = 18), vit_base_patch16_plus_240 is 896 wide with 14 (not base's 12).
+  const headsOf = (D: number, architecture: string) =>
+    vitSpec(fakeIndex(timmShapes(D, 1)), { architecture }).heads;
+  assert.equal(headsOf(1152, "vit_so400m_patch14_siglip_gap_224.webli"), 16);
+  assert.equal(headsOf(896, "vit_base_patch16_plus_240"), 14);
+  assert.equal(headsOf(1536, "vit_giant_patch14_dinov2"), 24);
+  assert.equal(headsOf(1408, "vit_giant_patch14_clip_224"), 16);
 
   const broken = (edit: (s: Record<string, number[]>) => void, pattern: RegExp) => {
     const s = timmShapes();

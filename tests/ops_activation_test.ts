@@ -72,7 +72,7 @@ function assertActClose(
 }
 
 Deno.test("activateRef: codes, known values and PyTorch's definitions", () => {
-  assert.deepEqual(ACTIVATIONS.map(activationCode), [0, 1, 2, 3, 4, 5, 6, 7]);
+  assert.deepEqual(ACTIVATIONS.map(activationCode), [0, 1, 2, 3, 4, 5, 6, 7, 8]);
   assert.throws(() => activationCode("tanh" as Activation), /unknown activation "tanh"/);
   assert.ok(Math.abs(erf64(1) - 0.8427007929497149) < 1e-15);
   assert.ok(Math.abs(erf64(-3.5) + 0.9999992569016276) < 1e-15);
@@ -92,6 +92,15 @@ Deno.test("activateRef: codes, known values and PyTorch's definitions", () => {
   assert.equal(activateRef("sigmoid", 800), 1);
   assert.ok(close(activateRef("silu", 2), 2 / (1 + Math.exp(-2))));
   assert.equal(activateRef("silu", -1000) + 0, 0);
+  // torch.nn.functional.gelu(x, approximate="tanh") in float64.
+  const geluTanh: [number, number][] = [
+    [-3, -0.0036373920817729943],
+    [-1, -0.1588080093917233],
+    [0.5, 0.34571400982514394],
+    [1, 0.8411919906082768],
+    [3, 2.996362607918227],
+  ];
+  for (const [x, want] of geluTanh) assert.ok(close(activateRef("gelu_tanh", x), want), `${x}`);
 });
 
 Deno.test("WGSL activate and activate4 match activateRef, far tails included", async () => {

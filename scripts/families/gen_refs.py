@@ -699,14 +699,15 @@ def hf_beit(out, name):
 
 
 # -------------------------------------------------------------------------- timm ViT variants
-def timm_vit_forward(sd, heads, patch, pixels, no_embed_class, pool, eps=1e-6):
+def timm_vit_forward(sd, heads, patch, pixels, no_embed_class, pool, eps=1e-6, act="gelu"):
     """timm VisionTransformer from its key names (timm/models/vision_transformer.py): patch conv,
     _pos_embed ([cls] [reg x R] then patches; with no_embed_class the position rows cover only the
     patches and are added before the prefix is concatenated), position grid resized like
     resample_abs_pos_embed (bicubic, antialias, prefix rows kept), pre-norm blocks with optional layer
     scales (ls1/ls2.gamma), `norm` (absent = Identity when fc_norm is used), then global_pool "token"
-    (token 0) or "avg" (mean of the patch tokens, then fc_norm), then head. Returns (features, logits,
-    attn) with features = the pooled vector before fc_norm."""
+    (token 0) or "avg" (mean of the patch tokens, then fc_norm), then head. `act`: the MLP's GELU,
+    "gelu" (nn.GELU) or "gelu_tanh" (timm's GELUTanh = nn.GELU(approximate="tanh")). Returns (features,
+    logits, attn) with features = the pooled vector before fc_norm."""
     w = lambda n: sd[n]
     b = pixels.shape[0]
     x = F.conv2d(pixels, w("patch_embed.proj.weight"), w("patch_embed.proj.bias"), stride=patch)
@@ -734,7 +735,8 @@ def timm_vit_forward(sd, heads, patch, pixels, no_embed_class, pool, eps=1e-6):
         y, a = mha(ln(x, "norm1"), w(f"{q}.attn.qkv.weight"), w(f"{q}.attn.qkv.bias"),
                    w(f"{q}.attn.proj.weight"), w(f"{q}.attn.proj.bias"), heads)
         x = x + y * (w(f"{q}.ls1.gamma") if f"{q}.ls1.gamma" in sd else 1)
-        m = F.linear(F.gelu(F.linear(ln(x, "norm2"), w(f"{q}.mlp.fc1.weight"), w(f"{q}.mlp.fc1.bias"))),
+        h = F.linear(ln(x, "norm2"), w(f"{q}.mlp.fc1.weight"), w(f"{q}.mlp.fc1.bias"))
+        m = F.linear(F.gelu(h, approximate="tanh" if act == "gelu_tanh" else "none"),
                      w(f"{q}.mlp.fc2.weight"), w(f"{q}.mlp.fc2.bias"))
         x = x + m * (w(f"{q}.ls2.gamma") if f"{q}.ls2.gamma" in sd else 1)
         attn.append(a)
@@ -746,15 +748,16 @@ def timm_vit_forward(sd, heads, patch, pixels, no_embed_class, pool, eps=1e-6):
     return f, F.linear(h, w("head.weight"), w("head.bias")), torch.stack(attn, 1)
 
 
-def timm_vit_variant(out, name, d, heads, registers, no_embed_class, pool, layer_scale, config):
+def timm_vit_variant(out, name, d, heads, registers, no_embed_class, pool, layer_scale, config,
+                     class_token=True, fc_norm=True, act="gelu"):
     torch.manual_seed(0)
     img, patch, depth, classes = 32, 4, 2, 10
     n = (img // patch) ** 2
     g = lambda *shape: torch.randn(*shape)
-    sd = {"cls_token": 0.5 * g(1, 1, d)}
+    sd = {"cls_token": 0.5 * g(1, 1, d)} if class_token else {}
     if registers:
         sd["reg_token"] = 0.5 * g(1, registers, d)
-    p = 1 + registers
+    p = int(class_token) + registers
     sd["pos_embed"] = 0.5 * g(1, n + (0 if no_embed_class else p), d)
     sd["patch_embed.proj.weight"] = g(d, 3, patch, patch) / math.sqrt(3 * patch * patch)
     sd["patch_embed.proj.bias"] = 0.05 * g(d)
@@ -771,12 +774,12 @@ def timm_vit_variant(out, name, d, heads, registers, no_embed_class, pool, layer
         if layer_scale:
             sd[f"{q}.ls1.gamma"] = 0.5 + torch.rand(d)
             sd[f"{q}.ls2.gamma"] = 0.5 + torch.rand(d)
-    if pool == "avg":
+    if pool == "avg" and fc_norm:
         aff("fc_norm", d)  # timm: use_fc_norm with global_pool "avg" makes `norm` an Identity
     else:
         aff("norm", d)
     lin("head", classes, d)
-    run = lambda sdd, px: timm_vit_forward(to64(sdd), heads, patch, px.double(), no_embed_class, pool)
+    run = lambda sdd, px: timm_vit_forward(to64(sdd), heads, patch, px.double(), no_embed_class, pool, act=act)
     f = run(sd, noise_batch(64, img, img))[0]
     if "fc_norm.weight" in sd:
         f = F.layer_norm(f, (d,), sd["fc_norm.weight"].double(), sd["fc_norm.bias"].double(), 1e-6)
@@ -794,7 +797,10 @@ def timm_vit_variant(out, name, d, heads, registers, no_embed_class, pool, layer
            f"D {d}, {heads} head(s), patch {patch}; " + (f"{registers} reg_token rows; " if registers else "")
            + ("no_embed_class (position rows for the patches only); " if no_embed_class else "")
            + ("layer scales ls1/ls2.gamma; " if layer_scale else "")
-           + ("global_pool avg + fc_norm, no final norm; " if pool == "avg" else "class-token head; ")
+           + ("no class token; " if not class_token else "")
+           + ("MLP GELU tanh approximation; " if act == "gelu_tanh" else "")
+           + (("global_pool avg + fc_norm, no final norm; " if fc_norm else "global_pool avg after the final norm, "
+               "no fc_norm; ") if pool == "avg" else "class-token head; ")
            + "ref_odd = 40x48 (position grid resized like resample_abs_pos_embed)",
            [(img, img), (40, 48)], config, sd, ["ref", "ref_odd"])
 
@@ -1190,6 +1196,14 @@ def main():
         # global_pool "avg" with fc_norm, bare state dict: the pooling and head count are inferred.
         "timm_vit_avg_fcnorm": lambda: timm_vit_variant(
             out, "timm_vit_avg_fcnorm", 64, 1, 0, False, "avg", False, None),
+        # timm's SigLIP-2 "gap" design: no class token, global_pool "avg" after the final norm
+        # (fc_norm=False), act_layer "gelu_tanh" (not recorded in the weights; model_args says).
+        "timm_vit_gap_gelu_tanh": lambda: timm_vit_variant(
+            out, "timm_vit_gap_gelu_tanh", 48, 3, 0, False, "avg", False,
+            {"architecture": "vit_custom_patch4_gap_32", "num_classes": 10, "global_pool": "avg",
+             "model_args": {"num_heads": 3, "class_token": False, "global_pool": "avg", "fc_norm": False,
+                            "act_layer": "gelu_tanh"}},
+            class_token=False, fc_norm=False, act="gelu_tanh"),
     }
     groups = {
         ("tv_convnext", "hf_convnext", "timm_convnext", "timm_convnext_bare", "timm_convnext_convmlp"):

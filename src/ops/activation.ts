@@ -3,7 +3,8 @@
  * convolution): their names, the codes of the WGSL `override ACT` in
  * shaders/activation.wgsl, the WGSL snippet itself and a float64 CPU
  * reference. Definitions are PyTorch's (`nn.ReLU`, `nn.GELU()` exact,
- * `nn.ReLU6`, `nn.SiLU`, `nn.Hardswish`, `nn.Sigmoid`, `nn.Hardsigmoid`).
+ * `nn.ReLU6`, `nn.SiLU`, `nn.Hardswish`, `nn.Sigmoid`, `nn.Hardsigmoid`,
+ * `nn.GELU(approximate="tanh")`).
  */
 import activationWgsl from "../../shaders/activation.wgsl" with { type: "text" };
 import { GELU_WGSL } from "./gelu.ts";
@@ -17,7 +18,8 @@ export type Activation =
   | "silu"
   | "hardswish"
   | "sigmoid"
-  | "hardsigmoid";
+  | "hardsigmoid"
+  | "gelu_tanh";
 
 /** Every {@link Activation}, in the order of their WGSL codes (0, 1, ...). */
 export const ACTIVATIONS: readonly Activation[] = [
@@ -29,6 +31,7 @@ export const ACTIVATIONS: readonly Activation[] = [
   "hardswish",
   "sigmoid",
   "hardsigmoid",
+  "gelu_tanh",
 ];
 
 /**
@@ -89,6 +92,14 @@ function relu6(x: number): number {
   return Math.min(Math.max(x, 0), 6);
 }
 
+/** sqrt(2 / pi), the scale of the tanh GELU's argument. */
+const GELU_TANH_C = Math.sqrt(2 / Math.PI);
+
+/** The tanh GELU's argument u = sqrt(2/pi) (x + 0.044715 x^3) (PyTorch's approximate="tanh"). */
+function geluTanhU(x: number): number {
+  return GELU_TANH_C * (x + 0.044715 * x * x * x);
+}
+
 /** `a` applied to `x` in float64 (the CPU reference of shaders/activation.wgsl). */
 export function activateRef(a: Activation, x: number): number {
   switch (a) {
@@ -109,6 +120,8 @@ export function activateRef(a: Activation, x: number): number {
       return sigmoid64(x);
     case "hardsigmoid":
       return relu6(x + 3) / 6;
+    case "gelu_tanh":
+      return 0.5 * x * (1 + Math.tanh(geluTanhU(x)));
     default:
       throw new Error(`unknown activation "${a}"`);
   }
@@ -142,6 +155,10 @@ export function activationDerivativeRef(a: Activation, x: number): number {
     }
     case "hardsigmoid":
       return x > -3 && x < 3 ? 1 / 6 : 0;
+    case "gelu_tanh": {
+      const t = Math.tanh(geluTanhU(x));
+      return 0.5 * (1 + t) + 0.5 * x * (1 - t * t) * GELU_TANH_C * (1 + 3 * 0.044715 * x * x);
+    }
     default:
       throw new Error(`unknown activation "${a}"`);
   }

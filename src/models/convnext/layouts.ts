@@ -24,6 +24,7 @@
 import { ModelLayoutError } from "../../errors.ts";
 import type { Activation } from "../../ops/activation.ts";
 import { expectHead, type HeadSpec, headSpec } from "../../nn/head.ts";
+import { checkTimmModelArgs, type ModelArgRule, onlyValues } from "../timm_args.ts";
 import {
   checkTensors,
   configActivation,
@@ -233,7 +234,32 @@ function hfNaming(index: TensorIndex, config: Record<string, unknown>, where: st
   };
 }
 
+/**
+ * timm ConvNeXt `model_args`: what this layout reads, what the tensors
+ * settle, and the math-only options it runs at timm's defaults.
+ */
+const TIMM_CONVNEXT_ARGS: Record<string, ModelArgRule> = {
+  dims: "read",
+  depths: "read",
+  norm_eps: "read",
+  norm_layer: "read",
+  act_layer: "read",
+  patch_size: "weights",
+  kernel_sizes: "weights",
+  ls_init_value: "weights",
+  head_init_scale: "weights",
+  head_norm_first: "weights",
+  head_hidden_size: "weights",
+  conv_mlp: "weights",
+  conv_bias: "weights",
+  use_grn: "weights",
+  stem_type: "weights",
+  output_stride: onlyValues(32),
+  global_pool: onlyValues("avg"),
+};
+
 function timmNaming(index: TensorIndex, config: Record<string, unknown>, where: string): Naming {
+  checkTimmModelArgs(config, TIMM_CONVNEXT_ARGS, "ConvNeXt", where);
   const names = index.names();
   const set = new Set(names);
   const arch = timmArchitecture(config);

@@ -38,6 +38,7 @@ import { ModelLayoutError } from "../../errors.ts";
 import type { Activation } from "../../ops/activation.ts";
 import type { Padding } from "../../ops/padding.ts";
 import { expectHead, type HeadSpec, headSpec } from "../../nn/head.ts";
+import { checkTimmModelArgs } from "../timm_args.ts";
 import {
   bnNames,
   boolField,
@@ -644,6 +645,9 @@ function timmNaming(
 ): Naming {
   const names = index.names();
   const set = new Set(names);
+  // The architecture name picks the block table, activations and padding; no model_args option
+  // (act_layer, se_layer, round_chs_fn, fix_stem, ...) is read, so any is refused.
+  checkTimmModelArgs(config, {}, "EfficientNet / MobileNet", where);
   const archName = timmArchitecture(config);
   if (archName && !TIMM_ARCHS.test(archName)) {
     throw new ModelLayoutError(

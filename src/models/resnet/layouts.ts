@@ -19,6 +19,7 @@
  */
 import { ModelLayoutError } from "../../errors.ts";
 import { expectHead, type HeadSpec, headSpec } from "../../nn/head.ts";
+import { checkTimmModelArgs, type ModelArgRule, NONE, onlyValues } from "../timm_args.ts";
 import {
   type BatchNormNames,
   bnNames,
@@ -33,6 +34,7 @@ import {
   shapeOf,
   summarizeNames,
   type TensorIndex,
+  timmArchitecture,
 } from "../../weights/layout_check.ts";
 
 export type { BatchNormNames, TensorIndex };
@@ -363,10 +365,72 @@ function torchvisionResNetSpec(
         `is not supported; only the 1x1-conv downsample (downsample.0/1) is.`,
     );
   }
+  const arch = timmArchitecture(config).split(".")[0];
+  if (ANTI_ALIASED.test(arch)) {
+    throw new ModelLayoutError(
+      `${where}: timm ${arch} is an anti-aliased ResNet (aa_layer: every stride-2 step is a ` +
+        `stride-1 conv or max-pool followed by an average / blur pool). Its weights are those ` +
+        `of a plain ResNet, but its math is not, and this loader does not run it.`,
+    );
+  }
+  checkTimmModelArgs(config, TIMM_RESNET_ARGS, "ResNet", where);
+  // torchvision's replace_stride_with_dilation (and an output_stride below 32) turn stage strides
+  // into dilations: the same tensors, other math.
+  const dilated = config.replace_stride_with_dilation;
+  if (
+    (Array.isArray(dilated) && dilated.some(Boolean)) ||
+    (config.output_stride !== undefined && config.output_stride !== 32)
+  ) {
+    throw new ModelLayoutError(
+      `${where}: config.json ${
+        dilated !== undefined
+          ? `replace_stride_with_dilation ${JSON.stringify(dilated)}`
+          : `output_stride ${JSON.stringify(config.output_stride)}`
+      } makes stages dilated instead of strided; this loader runs only the strided ResNet.`,
+    );
+  }
+  const pool = config.global_pool;
+  if (pool !== undefined && pool !== "avg") {
+    throw new ModelLayoutError(
+      `${where}: config.json global_pool ${JSON.stringify(pool)}: only "avg" (the mean of the ` +
+        `final feature map) is run.`,
+    );
+  }
   const pc = config.pretrained_cfg as Record<string, unknown> | undefined;
   const headName = typeof pc?.classifier === "string" ? pc.classifier : "fc";
   return torchStyleSpec(index, config, where, "torchvision", headName);
 }
+
+/**
+ * timm's anti-aliased ResNets (resnetaa*, resnetblur*, seresnextaa*): the
+ * same tensors as a plain ResNet, other downsampling.
+ */
+const ANTI_ALIASED = /^(?:se|eca)?res(?:net|next)(?:aa|blur)\d/;
+
+/**
+ * timm ResNet `model_args`: the shape options are settled by the weights; the
+ * options that change the math without changing a tensor run only at timm's
+ * defaults.
+ */
+const TIMM_RESNET_ARGS: Record<string, ModelArgRule> = {
+  block: "weights",
+  layers: "weights",
+  channels: "weights",
+  cardinality: "weights",
+  base_width: "weights",
+  stem_width: "weights",
+  stem_type: "weights",
+  replace_stem_pool: "weights",
+  block_reduce_first: "weights",
+  down_kernel_size: "weights",
+  avg_down: "weights",
+  output_stride: onlyValues(32),
+  global_pool: onlyValues("avg"),
+  act_layer: onlyValues("relu"),
+  norm_layer: onlyValues("batchnorm", "batchnorm2d"),
+  aa_layer: NONE,
+  block_args: NONE,
+};
 
 function cifarResNetSpec(
   index: TensorIndex,

@@ -26,6 +26,7 @@
 import { ModelLayoutError } from "../../errors.ts";
 import type { Activation } from "../../ops/activation.ts";
 import { expectHead, type HeadSpec, headSpec } from "../../nn/head.ts";
+import { checkTimmModelArgs, type ModelArgRule, NONE, onlyValues } from "../timm_args.ts";
 import {
   checkTensors,
   configActivation,
@@ -289,7 +290,35 @@ function timmInputSize(config: Record<string, unknown>, arch: string, notes: str
   return [224, 224] as [number, number];
 }
 
+/**
+ * timm Swin / Swin V2 `model_args`: what this layout reads, what the tensors
+ * settle, and the math-only options it runs at timm's defaults.
+ */
+const TIMM_SWIN_ARGS: Record<string, ModelArgRule> = {
+  img_size: "read",
+  window_size: "read",
+  pretrained_window_sizes: "read",
+  act_layer: "read",
+  norm_eps: "read",
+  embed_dim: "weights",
+  depths: "weights",
+  num_heads: "weights",
+  head_dim: "weights",
+  patch_size: "weights",
+  mlp_ratio: "weights",
+  qkv_bias: "weights",
+  ape: "weights",
+  patch_norm: "weights",
+  // timm refuses other input sizes either way; this loader refuses them too.
+  strict_img_size: onlyValues(true, false),
+  always_partition: onlyValues(false),
+  global_pool: onlyValues("avg"),
+  norm_layer: onlyValues("layernorm"),
+  embed_layer: NONE,
+};
+
 function timmNaming(index: TensorIndex, config: Record<string, unknown>, where: string): Naming {
+  checkTimmModelArgs(config, TIMM_SWIN_ARGS, "Swin", where);
   const names = index.names();
   const set = new Set(names);
   // "swin_base_patch4_window12_384.ms_in22k_ft_in1k": the pretrained tag says nothing of the shape.

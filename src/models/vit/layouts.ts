@@ -25,6 +25,7 @@ import { ModelLayoutError } from "../../errors.ts";
 import { expectHead, type HeadSpec, headSpec } from "../../nn/head.ts";
 import type { TransformerBlockSpec } from "../../nn/transformer.ts";
 import type { Activation } from "../../ops/gemm.ts";
+import { checkTimmModelArgs, type ModelArgRule, NONE, onlyValues } from "../timm_args.ts";
 import {
   checkTensors,
   type Expected,
@@ -455,24 +456,111 @@ function hfSpec(
 // ---------------------------------------------------------------------------
 // timm VisionTransformer (and its distilled DeiT)
 
-/** Head counts of timm's named ViT sizes (`vit_<size>_patch...`). */
-const TIMM_HEADS: Record<string, number> = {
-  tiny: 3,
-  small: 6,
-  medium: 8,
-  base: 12,
-  large: 16,
-  huge: 16,
-  giant: 16,
+/**
+ * Width and head count of timm's named ViT sizes (`vit_<size>_patch...`).
+ * A name only says the heads at its own width: `vit_base_patch16_plus_240`
+ * is 896 wide with 14 heads, `vit_giant_patch14_dinov2` 1536 with 24.
+ */
+const TIMM_HEADS: Record<string, { width: number; heads: number }> = {
+  tiny: { width: 192, heads: 3 },
+  small: { width: 384, heads: 6 },
+  medium: { width: 512, heads: 8 },
+  base: { width: 768, heads: 12 },
+  large: { width: 1024, heads: 16 },
+  huge: { width: 1280, heads: 16 },
+  giant: { width: 1408, heads: 16 },
+  gigantic: { width: 1664, heads: 16 },
+  so400m: { width: 1152, heads: 16 },
+  giantopt: { width: 1536, heads: 16 },
+};
+
+/**
+ * timm ViTs whose MLP runs `act_layer='gelu_tanh'` by their architecture
+ * function (the SigLIP 2 ports; their tensors are a plain ViT's).
+ */
+const TIMM_GELU_TANH =
+  /^vit_(?:base_patch32_siglip(?:_gap)?_256|large_patch16_siglip(?:_gap)?_512|so400m_patch16_siglip(?:_gap)?_\d+|giantopt_patch16_siglip(?:_gap)?_\d+)$/;
+
+/**
+ * The MLP activation of a timm ViT: model_args `act_layer` (gelu or
+ * gelu_tanh; others refused), else the architecture name, else timm's
+ * default exact GELU.
+ */
+function timmVitActivation(
+  args: Record<string, unknown>,
+  arch: string,
+  where: string,
+  notes: string[],
+): Activation {
+  const act = args.act_layer;
+  if (act !== undefined) {
+    const name = String(act).toLowerCase();
+    if (name === "gelu") return "gelu";
+    if (name === "gelu_tanh") return "gelu_tanh";
+    throw new ModelLayoutError(
+      `${where}: config.json model_args.act_layer ${JSON.stringify(act)} is not supported ` +
+        `("gelu" or "gelu_tanh").`,
+    );
+  }
+  if (TIMM_GELU_TANH.test(arch)) {
+    notes.push(
+      `MLP activation tanh-approximated GELU: timm's ${arch} sets act_layer 'gelu_tanh' ` +
+        `(set model_args.act_layer in config.json otherwise)`,
+    );
+    return "gelu_tanh";
+  }
+  return "gelu";
+}
+
+/**
+ * timm VisionTransformer `model_args`: what this layout reads, what the
+ * tensors settle, and the math-only options it runs at timm's defaults.
+ */
+const TIMM_VIT_ARGS: Record<string, ModelArgRule> = {
+  img_size: "read",
+  num_heads: "read",
+  qkv_bias: "read",
+  no_embed_class: "read",
+  global_pool: "read",
+  norm_eps: "read",
+  patch_size: "weights",
+  embed_dim: "weights",
+  depth: "weights",
+  mlp_ratio: "weights",
+  class_token: "weights",
+  reg_tokens: "weights",
+  init_values: "weights",
+  fc_norm: "weights",
+  pre_norm: "weights",
+  final_norm: "weights",
+  qk_norm: "weights",
+  proj_bias: "weights",
+  // Only how other input sizes are handled (position rows resampled as timm does); any value.
+  dynamic_img_size: onlyValues(true, false),
+  dynamic_img_pad: onlyValues(false),
+  act_layer: "read",
+  norm_layer: onlyValues("layernorm"),
+  pos_embed: onlyValues("learn"),
+  embed_layer: NONE,
+  block_fn: NONE,
+  mlp_layer: NONE,
 };
 
 function timmSpec(index: TensorIndex, config: Record<string, unknown>, where: string): ViTSpec {
+  checkTimmModelArgs(config, TIMM_VIT_ARGS, "VisionTransformer", where);
   const names = index.names();
   const have = new Set(names);
   const args = (config.model_args ?? {}) as Record<string, unknown>;
   const pretrained = (config.pretrained_cfg ?? {}) as Record<string, unknown>;
-  const arch = typeof config.architecture === "string" ? config.architecture : "";
+  const arch = (typeof config.architecture === "string" ? config.architecture : "").split(".")[0];
   const notes: string[] = [];
+  if (/_rpn_/.test(arch)) {
+    throw new ModelLayoutError(
+      `${where}: timm ${arch} uses residual post-norm blocks (block_fn=ResPostBlock: ` +
+        `x + norm(attn(x))) under the same tensor names as the pre-norm blocks; this loader ` +
+        `runs only pre-norm timm ViTs.`,
+    );
+  }
 
   // Sequence: [cls] [dist] [reg x R] patches (timm's _pos_embed order).
   const prefixTokens = ["cls_token", "dist_token"].filter((n) => have.has(n));
@@ -510,10 +598,10 @@ function timmSpec(index: TensorIndex, config: Record<string, unknown>, where: st
   }
   const grid = patchGrid(noEmbedClass ? posRows : posRows - P, configGrid, where, "pos_embed");
 
-  const sizeName = /^(?:vit|deit)\d*_([a-z]+)_/.exec(arch)?.[1];
+  const named = TIMM_HEADS[/^(?:vit|deit)\d*_([a-z0-9]+)_/.exec(arch)?.[1] ?? ""];
   const heads = headsFor(
     D,
-    num(args.num_heads) ?? (sizeName ? TIMM_HEADS[sizeName] : undefined),
+    num(args.num_heads) ?? (named?.width === D ? named.heads : undefined),
     where,
     notes,
   );
@@ -526,6 +614,13 @@ function timmSpec(index: TensorIndex, config: Record<string, unknown>, where: st
       `head pools the patch tokens (timm global_pool "avg"): ${
         prefixTokens.length ? "fc_norm is present" : "there is no class token"
       }; set global_pool in config.json otherwise`,
+    );
+  }
+  if (configured === undefined && pool === "token") {
+    // A global_pool "avg" model built with fc_norm=False holds the same tensors: say what was assumed.
+    notes.push(
+      `head on the class token (timm global_pool "token", its default): a class token and no ` +
+        `fc_norm; set global_pool in config.json otherwise`,
     );
   }
   if (pool !== "token" && pool !== "avg") {
@@ -576,7 +671,7 @@ function timmSpec(index: TensorIndex, config: Record<string, unknown>, where: st
     grid,
     eps,
     normFirst: true,
-    mlpAct: "gelu",
+    mlpAct: timmVitActivation(args, arch, where, notes),
     prefixTokens,
     registers,
     posEmbed: "pos_embed",
