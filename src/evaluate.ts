@@ -608,12 +608,15 @@ async function runBatches(
   const nTotal = items.length;
   const bigExact = nTotal * numClasses <= EXACT_LIMIT;
   const fitT = opts.temperature ?? bigExact;
+  const keepScores = opts.exact ?? bigExact;
   const state = MetricState.create(engine, {
     numClasses,
     calibrationBins: opts.bins ?? 15,
-    keepScores: opts.exact ?? bigExact,
-    // Calibration on a split or with a calibrator works from the logits too.
-    keepLogits: fitT || opts.calibrationSplit !== undefined || opts.calibrator !== undefined,
+    keepScores,
+    // Calibration on a split or with a calibrator works from the logits too, and
+    // exact AUROC / AP rank float64 probabilities computed from them.
+    keepLogits: fitT || keepScores || opts.calibrationSplit !== undefined ||
+      opts.calibrator !== undefined,
     sampleOffset: start,
   });
   const store = new TopKStore(engine, Math.min(k, numClasses));
@@ -848,6 +851,7 @@ async function finishEvaluation(
     pipeline: describePipeline(plan.pipeline),
     shard: opts.shard ?? null,
     samples: indexRanges(evaluated.map((e) => run.globalIndex.get(e.path)!)),
+    failed: run.failed,
   };
   return { metrics, predictions, snapshot, classNames, files: [] };
 }

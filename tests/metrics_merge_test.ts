@@ -356,3 +356,43 @@ Deno.test("eval states record provenance: a shard plus the full run is refused, 
   assert.equal(merged.top1, full.top1);
   assert.equal(merged.num_samples, 5);
 });
+
+Deno.test("merge lists the images the shards skipped, as one eval over all of them does", async () => {
+  const { writeSyntheticImages, writeSyntheticModel } = await import("../src/demo/synthetic.ts");
+  const model = join(dir, "model_failed"), images = join(dir, "images_failed");
+  await writeSyntheticModel(model);
+  await writeSyntheticImages(images, 2, 9);
+  // Two unreadable images, in different shards.
+  const classes = [...Deno.readDirSync(images)].map((e) => e.name).sort();
+  for (const c of [classes[0], classes[classes.length - 1]]) {
+    Deno.writeTextFileSync(join(images, c, "zz_broken.png"), "not an image");
+  }
+  const run = async (out: string, ...extra: string[]) => {
+    const r = await cli([
+      "eval",
+      "--model",
+      model,
+      "--data",
+      images,
+      "--out",
+      join(dir, out),
+      "--bootstrap",
+      "0",
+      "--no-report",
+      ...extra,
+    ]);
+    assert.equal(r.code, 0, r.err);
+    return JSON.parse(Deno.readTextFileSync(join(dir, out, "metrics.json")));
+  };
+  const full = await run("failed_full");
+  assert.equal(full.failed.length, 2);
+  for (const i of [0, 1, 2]) await run(`failed_sh${i}`, "--shard", `${i}/3`);
+  // Shards given out of order: the list still follows the samples.
+  const states = [2, 0, 1].map((i) => join(dir, `failed_sh${i}`, "state.safetensors"));
+  const r = await cli(["merge", ...states, "--out", join(dir, "failed_m"), "--bootstrap", "0"]);
+  assert.equal(r.code, 0, r.err);
+  assert.match(r.out, /skipped 2 image\(s\); first: .*zz_broken\.png/);
+  const merged = JSON.parse(Deno.readTextFileSync(join(dir, "failed_m", "metrics.json")));
+  assert.deepEqual(merged.failed, full.failed);
+  assertClose(strip(merged), strip(full));
+});

@@ -65,7 +65,13 @@ export async function run(args: string[]): Promise<void> {
       seed,
       temperatureScaling: !v["no-temperature"],
     });
-    const out = { ...report, run: { command: "merge", states: positionals, version: VERSION } };
+    // Images the shards skipped, listed as one `eval` over all of them lists them.
+    const failed = merged.provenance?.failed;
+    const out = {
+      ...report,
+      ...(failed ? { failed } : {}),
+      run: { command: "merge", states: positionals, version: VERSION },
+    };
     await Deno.writeTextFile(path("metrics.json"), JSON.stringify(out, null, 2) + "\n");
     await saveSnapshot(path("state.safetensors"), merged);
     return { out, report };
@@ -73,6 +79,12 @@ export async function run(args: string[]): Promise<void> {
   if (v.json) console.log(JSON.stringify(out, null, 2));
   else {
     console.log(summaryTable(report));
+    const failed = out.failed ?? [];
+    if (failed.length) {
+      console.log(
+        `skipped ${failed.length} image(s); first: ${failed[0].path}: ${failed[0].reason}`,
+      );
+    }
     console.log(`merged ${positionals.length} states into ${join(v.out!, "metrics.json")}`);
   }
 }

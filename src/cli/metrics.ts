@@ -110,7 +110,8 @@ export async function run(args: string[]): Promise<void> {
       input: preds.kind,
       calibrationBins: bins,
       keepScores: exact,
-      keepLogits: fitTemperature,
+      // Exact AUROC / AP rank float64 probabilities computed from the logits.
+      keepLogits: fitTemperature || (exact && preds.kind === "logits"),
       sampleOffset,
     });
     snapshot.provenance = {

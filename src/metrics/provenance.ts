@@ -46,6 +46,12 @@ export interface StateProvenance {
   shard: { index: number; count: number } | null;
   /** Global sample indices held, as sorted half-open ranges [start, end). */
   samples: [number, number][];
+  /**
+   * `eval` states: the images this shard skipped (path + reason), so that
+   * `merge` lists them as one run would have. Absent in `metrics` states and
+   * in states written before it was recorded.
+   */
+  failed?: { path: string; reason: string }[];
 }
 
 /** Sorted, merged half-open ranges covering `indices` (duplicates collapse). */
@@ -261,6 +267,12 @@ export function checkProvenance(s: MetricSnapshot, name: string): void {
   }
 }
 
+/** The parts' skipped images, parts ordered by their first sample index. */
+function failedInOrder(parts: readonly MetricSnapshot[]): { path: string; reason: string }[] {
+  const first = (p: MetricSnapshot) => p.provenance!.samples[0]?.[0] ?? Infinity;
+  return [...parts].sort((a, b) => first(a) - first(b)).flatMap((p) => p.provenance!.failed ?? []);
+}
+
 /**
  * The provenance of a merge of `parts` (already checked): the shared
  * model / dataset / classes / pipeline and the union of the sample ranges;
@@ -282,5 +294,7 @@ export function mergedProvenance(parts: readonly MetricSnapshot[]): StateProvena
     pipeline: f.pipeline,
     shard: null,
     samples: unionRanges(parts.flatMap((p) => p.provenance!.samples)),
+    // Skipped images in sample order of the parts (shard order), as one run lists them.
+    ...(parts.some((p) => p.provenance!.failed) ? { failed: failedInOrder(parts) } : {}),
   };
 }
