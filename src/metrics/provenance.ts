@@ -52,6 +52,22 @@ export interface StateProvenance {
    * in states written before it was recorded.
    */
   failed?: { path: string; reason: string }[];
+  /**
+   * `eval` states: the analyses beside the metrics that the shard ran, so
+   * that `merge` recomputes them over all samples from the merged logits
+   * (calibration split, a calibrator) or says it cannot (TTA).
+   */
+  analyses?: StateAnalyses;
+}
+
+/** Analyses of an `eval` beside its metrics (see {@link StateProvenance.analyses}). */
+export interface StateAnalyses {
+  /** `--calibration-split`: fraction, seed, methods and bins. */
+  calibrationSplit?: { fraction: number; seed: number; methods: string[]; bins: number };
+  /** `--calibrator`: the file as given and its content (calibrator.json). */
+  calibrator?: { file: string; json: unknown };
+  /** `--tta`: the spec as described in metrics.json (`tta.spec`). */
+  tta?: string;
 }
 
 /** Sorted, merged half-open ranges covering `indices` (duplicates collapse). */
@@ -296,5 +312,7 @@ export function mergedProvenance(parts: readonly MetricSnapshot[]): StateProvena
     samples: unionRanges(parts.flatMap((p) => p.provenance!.samples)),
     // Skipped images in sample order of the parts (shard order), as one run lists them.
     ...(parts.some((p) => p.provenance!.failed) ? { failed: failedInOrder(parts) } : {}),
+    // Kept only when every shard ran the same analyses (merge warns otherwise).
+    ...(allSame((p) => p.analyses ?? null) ? { analyses: f.analyses } : {}),
   };
 }
