@@ -1002,6 +1002,9 @@ async function reportInput(r: EvaluationResult, ctx: WriteContext): Promise<Repo
     const ex = await explainImages(ctx.engine, ctx.model, sources, {
       pipeline: ctx.pipeline,
       batchSize: Math.min(ctx.batch, 16),
+      // The reported prediction (model classes): with --restrict it can differ
+      // from the model's argmax over all its classes, which the map would show.
+      classes: chosen.map((p) => p.pred),
     });
     explanations = ex.map((e, i) => ({
       path: chosen[i].path,
