@@ -534,7 +534,12 @@ export {
   type SnapshotShape,
   validateSnapshot,
 } from "./src/metrics/snapshot.ts";
-export { type StateProvenance } from "./src/metrics/provenance.ts";
+export { type StateAnalyses, type StateProvenance } from "./src/metrics/provenance.ts";
+export {
+  type MergedAnalyses,
+  mergedAnalyses,
+  type NotMerged,
+} from "./src/metrics/merge_analyses.ts";
 export {
   computeMetrics,
   computeMetricsFromArrays,
@@ -542,7 +547,7 @@ export {
   type MetricsReport,
 } from "./src/metrics/report.ts";
 export { type Averaged, type ClassificationMetrics } from "./src/metrics/classification.ts";
-export { type RankingMetric } from "./src/metrics/ranking.ts";
+export { type RankingMetric, rankingScoresFromLogits } from "./src/metrics/ranking.ts";
 export {
   fitTemperature,
   type ReliabilityBin,

@@ -52,6 +52,10 @@ const MAX_RANK: u32 = 10u;
 const FIXED_SCALE: f32 = 16777216.0; // 2^24
 const LOG_LOSS_EPS: f32 = 2.220446049250313e-16;
 const NLL_MAX: f32 = 36.04365338911715; // -ln(eps): sklearn's clipping
+// round(-ln(eps) * 2^24): a clipped loss is added as this exact fixed-point
+// value, because NLL_MAX as f32 is 1.8e-6 below -ln(eps) and every sample
+// with a zero true-class probability would carry that error into the mean.
+const NLL_MAX_FIXED: u32 = 604712158u;
 const SCORE_MIN: f32 = -48.0; // log-odds range [-48, 16] of the ranking histograms
 const SCORE_MAX: f32 = 16.0;
 
@@ -177,7 +181,7 @@ fn finishRow(row: u32, y: u32, pred: u32, m: f32, vy: f32, denom: f32, sumSq: f3
   } else {
     nll = log(denom) - log(clamp(vy, LOG_LOSS_EPS, 1.0 - LOG_LOSS_EPS));
   }
-  addCounter64(NLL_SUM, toFixed(clamp(nll, 0.0, NLL_MAX)));
+  addCounter64(NLL_SUM, select(toFixed(nll), NLL_MAX_FIXED, nll >= NLL_MAX));
   addCounter64(BRIER_SUM, toFixed(sumSq - 2.0 * probLabel + 1.0));
   atomicAdd(&counters[PER_CLASS + y], 1u);
   atomicAdd(&counters[PER_CLASS + C + pred], 1u);

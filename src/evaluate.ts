@@ -7,7 +7,7 @@
  * metric state and the top-k predictions stay on the GPU until the data
  * ends. The loader prepares the next batches in workers while the GPU works.
  */
-import { DataError, NonFiniteValuesError, UsageError } from "./errors.ts";
+import { DataError, MetricsInputError, NonFiniteValuesError, UsageError } from "./errors.ts";
 import { Engine } from "./gpu/engine.ts";
 import type { Tensor } from "./tensor.ts";
 import { loadModel } from "./models/load.ts";
@@ -37,7 +37,7 @@ import { MetricState } from "./metrics/state.ts";
 import type { MetricSnapshot } from "./metrics/snapshot.ts";
 import { computeMetrics, type MetricsReport } from "./metrics/report.ts";
 import { saveSnapshot } from "./metrics/state_file.ts";
-import { indexRanges, itemsSha256, sha256File } from "./metrics/provenance.ts";
+import { indexRanges, itemsSha256, sha256File, type StateAnalyses } from "./metrics/provenance.ts";
 import { findModelFiles } from "./models/config.ts";
 import { topk as topkOp, TOPK_MAX } from "./ops/topk.ts";
 import { gatherColumns } from "./ops/gather_columns.ts";
@@ -60,13 +60,15 @@ import {
 } from "./explain/embeddings.ts";
 import { VERSION } from "./version.ts";
 import {
+  CALIBRATION_METHODS,
   type CalibrationMethod,
   type Calibrator,
+  calibratorToJson,
   checkCalibratorClasses,
   readCalibrator,
 } from "./metrics/calibrators/index.ts";
 import { type CalibrationReports, calibrationReports } from "./metrics/calibration_split.ts";
-import { type TtaPlan, ttaPlan, type TtaSpec } from "./data/tta.ts";
+import { describeTta, type TtaPlan, ttaPlan, type TtaSpec } from "./data/tta.ts";
 import { type TtaReport, TtaRunner } from "./tta.ts";
 import { orderFlips } from "./report/tta_section.ts";
 import { readRealLabels, realLabelAccuracy, type RealLabelsResult } from "./metrics/real_labels.ts";
@@ -608,12 +610,15 @@ async function runBatches(
   const nTotal = items.length;
   const bigExact = nTotal * numClasses <= EXACT_LIMIT;
   const fitT = opts.temperature ?? bigExact;
+  const keepScores = opts.exact ?? bigExact;
   const state = MetricState.create(engine, {
     numClasses,
     calibrationBins: opts.bins ?? 15,
-    keepScores: opts.exact ?? bigExact,
-    // Calibration on a split or with a calibrator works from the logits too.
-    keepLogits: fitT || opts.calibrationSplit !== undefined || opts.calibrator !== undefined,
+    keepScores,
+    // Calibration on a split or with a calibrator works from the logits too, and
+    // exact AUROC / AP rank float64 probabilities computed from them.
+    keepLogits: fitT || keepScores || opts.calibrationSplit !== undefined ||
+      opts.calibrator !== undefined,
     sampleOffset: start,
   });
   const store = new TopKStore(engine, Math.min(k, numClasses));
@@ -790,13 +795,18 @@ async function finishEvaluation(
   const { t0, tModel, started } = opts.times;
   const metrics: EvaluationMetrics = {
     ...report,
-    ...calibrationReports(snapshot.logits, snapshot.samples?.label ?? [], snapshot.numClasses, {
-      split: opts.calibrationSplit,
-      methods: opts.calibrationMethods,
-      seed: opts.seed,
-      bins: snapshot.calibrationBins,
-      calibrator: opts.calibratorFile,
-    }),
+    ...shardCalibration(
+      opts.calibrationSplit,
+      opts.shard,
+      (split) =>
+        calibrationReports(snapshot.logits, snapshot.samples?.label ?? [], snapshot.numClasses, {
+          split,
+          methods: opts.calibrationMethods,
+          seed: opts.seed,
+          bins: snapshot.calibrationBins,
+          calibrator: opts.calibratorFile,
+        }),
+    ),
     ...(real ? { real } : {}),
     failed: run.failed,
     run: {
@@ -848,8 +858,54 @@ async function finishEvaluation(
     pipeline: describePipeline(plan.pipeline),
     shard: opts.shard ?? null,
     samples: indexRanges(evaluated.map((e) => run.globalIndex.get(e.path)!)),
+    failed: run.failed,
+    analyses: stateAnalyses(opts, snapshot.calibrationBins),
   };
   return { metrics, predictions, snapshot, classNames, files: [] };
+}
+
+/**
+ * The calibration entries; a shard whose own part is too small for the split
+ * (a class with one image goes wholly to the fitting side) reports it
+ * without the split and says so: `merge` computes the split over every shard.
+ */
+function shardCalibration(
+  split: number | undefined,
+  shard: Shard | undefined,
+  compute: (split: number | undefined) => CalibrationReports,
+): CalibrationReports {
+  try {
+    return compute(split);
+  } catch (e) {
+    if (!shard || split === undefined || !(e instanceof MetricsInputError)) throw e;
+    console.error(
+      `visioneval: warning: shard ${shard.index}/${shard.count}: no calibration split of its ` +
+        `own (${e.message}); merge computes it over every shard`,
+    );
+    return compute(undefined);
+  }
+}
+
+/** The analyses beside the metrics that a state records for `merge` (none: undefined). */
+function stateAnalyses(
+  opts: EvaluateOptions & { calibratorFile?: { calibrator: Calibrator; file: string } },
+  bins: number,
+): StateAnalyses | undefined {
+  const a: StateAnalyses = {};
+  if (opts.calibrationSplit !== undefined) {
+    a.calibrationSplit = {
+      fraction: opts.calibrationSplit,
+      seed: opts.seed ?? 0,
+      methods: [...(opts.calibrationMethods ?? CALIBRATION_METHODS)],
+      bins,
+    };
+  }
+  if (opts.calibratorFile) {
+    const { calibrator, file } = opts.calibratorFile;
+    a.calibrator = { file, json: calibratorToJson(calibrator) };
+  }
+  if (opts.tta) a.tta = describeTta(opts.tta);
+  return Object.keys(a).length ? a : undefined;
 }
 
 interface WriteContext {
@@ -946,6 +1002,9 @@ async function reportInput(r: EvaluationResult, ctx: WriteContext): Promise<Repo
     const ex = await explainImages(ctx.engine, ctx.model, sources, {
       pipeline: ctx.pipeline,
       batchSize: Math.min(ctx.batch, 16),
+      // The reported prediction (model classes): with --restrict it can differ
+      // from the model's argmax over all its classes, which the map would show.
+      classes: chosen.map((p) => p.pred),
     });
     explanations = ex.map((e, i) => ({
       path: chosen[i].path,

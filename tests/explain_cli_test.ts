@@ -79,3 +79,52 @@ fixtureTest(
     }
   },
 );
+
+fixtureTest(
+  "eval --restrict --explain maps the restricted prediction, not the model's argmax over all classes",
+  async () => {
+    const out = await Deno.makeTempDir({ prefix: "visioneval-explain-restrict-" });
+    try {
+      // cat/0040.jpg: ResNet-20's argmax over all 10 classes is deer (PyTorch), over
+      // cat, frog, ship, truck it is frog.
+      const img = (c: string, f: string) => fixture("data", "cifar10-test", c, f);
+      const csv = join(out, "labels.csv");
+      await Deno.writeTextFile(
+        csv,
+        `path,label\n${img("cat", "0040.jpg")},cat\n${img("frog", "0000.jpg")},frog\n` +
+          `${img("ship", "0000.jpg")},ship\n${img("truck", "0000.jpg")},truck\n`,
+      );
+      const { main } = await import("../cli.ts");
+      const log = console.log, error = console.error;
+      console.log = console.error = () => {};
+      let code: number;
+      try {
+        code = await main([
+          "eval",
+          "--model",
+          fixture("models", "resnet-cifar10", "resnet20"),
+          "--data",
+          csv,
+          "--restrict",
+          "--explain",
+          "1",
+          "--bootstrap",
+          "0",
+          "--out",
+          join(out, "run"),
+        ]);
+      } finally {
+        console.log = log;
+        console.error = error;
+      }
+      assert.equal(code, 0);
+      const rows = (await Deno.readTextFile(join(out, "run", "predictions.csv"))).split("\n");
+      assert.match(rows.find((r) => r.includes("cat/0040.jpg"))!, /,3,6,.*,cat,frog$/);
+      const html = await Deno.readTextFile(join(out, "run", "report.html"));
+      assert.match(html, /<b>gradcam<\/b> for frog<\/div><div>pred frog/);
+      assert.doesNotMatch(html, /for class -1/);
+    } finally {
+      await Deno.remove(out, { recursive: true });
+    }
+  },
+);

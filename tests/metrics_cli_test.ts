@@ -11,6 +11,7 @@ import { readLabels, readPredictions } from "../src/metrics/io.ts";
 import { MetricsInputError } from "../src/errors.ts";
 import { writeSafetensors } from "../src/weights/safetensors.ts";
 import { main } from "../cli.ts";
+import { mulberry32 } from "../src/random.ts";
 
 const dir = Deno.makeTempDirSync({ prefix: "visioneval_metrics_" });
 
@@ -231,4 +232,53 @@ Deno.test("metrics and merge write all-or-nothing: a refused run leaves the earl
   } finally {
     Deno.removeSync(dir, { recursive: true });
   }
+});
+
+Deno.test("metrics: an empty predictions part writes an empty state (with a warning) that merges like eval's empty shard", async () => {
+  const C = 3, n = 8;
+  const r = mulberry32(5);
+  const logits = Float32Array.from({ length: n * C }, () => Math.round(r() * 40 - 20) / 4);
+  const labels = Int32Array.from({ length: n }, () => Math.floor(r() * C));
+  const part = (name: string, a: number, b: number) => {
+    Deno.writeFileSync(join(dir, `${name}.npy`), npyBytes(logits.slice(a * C, b * C), [b - a, C]));
+    Deno.writeFileSync(join(dir, `${name}.labels.npy`), npyBytes(labels.slice(a, b), [b - a]));
+    return join(dir, `${name}.npy`);
+  };
+  const run = async (file: string, out: string, offset: number) => {
+    const err: string[] = [];
+    const log = console.log, error = console.error;
+    console.log = () => {};
+    console.error = (...a: unknown[]) => err.push(a.join(" "));
+    try {
+      const args = ["metrics", "--predictions", file, "--logits", "--bootstrap", "0"];
+      const code = await main([
+        ...args,
+        "--sample-offset",
+        String(offset),
+        "--out",
+        join(dir, out),
+      ]);
+      return { code, err: err.join("\n") };
+    } finally {
+      console.log = log;
+      console.error = error;
+    }
+  };
+  const empty = await run(part("e_mid", 3, 3), "e_mid", 3);
+  assert.equal(empty.code, 0, empty.err);
+  assert.match(empty.err, /holds no predictions; writing an empty state/);
+  assert.equal((await run(part("e_a", 0, 3), "e_a", 0)).code, 0);
+  assert.equal((await run(part("e_b", 3, n), "e_b", 3)).code, 0);
+  assert.equal((await run(part("e_all", 0, n), "e_all", 0)).code, 0);
+  const states = ["e_a", "e_mid", "e_b"].map((o) => join(dir, o, "state.safetensors"));
+  const code = await quiet(() =>
+    main(["merge", ...states, "--bootstrap", "0", "--out", join(dir, "e_merged")])
+  );
+  assert.equal(code, 0);
+  const read = (o: string) => {
+    const m = JSON.parse(Deno.readTextFileSync(join(dir, o, "metrics.json")));
+    delete m.run;
+    return m;
+  };
+  assert.deepEqual(read("e_merged"), read("e_all"));
 });

@@ -12,6 +12,10 @@ import { engineOn } from "./_kernel_paths.ts";
 import { MetricState } from "../src/metrics/state.ts";
 import { computeMetrics } from "../src/metrics/report.ts";
 import { accumulateArrays } from "../src/metrics/snapshot.ts";
+import { mulberry32 } from "../src/random.ts";
+import { HAVE_SKLEARN, runPython } from "./_calibration_refs.ts";
+import { fromFileUrl } from "./_path.ts";
+import { join } from "node:path";
 
 const engine = await Engine.create();
 /** The GPU kernel path's engine: its row-per-workgroup layout gives rows 128 threads, not 64. */
@@ -120,3 +124,77 @@ for (const file of metricCaseNames()) {
     );
   }
 }
+
+/** Edge cases checked against scikit-learn (scripts/qa/metric_edges_ref.py), float32-exact logits. */
+function edgeCases(): { name: string; C: number; labels: number[]; logits: Float64Array }[] {
+  const r = mulberry32(11);
+  const make = (name: string, n: number, C: number, value: () => number) => ({
+    name,
+    C,
+    labels: Array.from({ length: n }, () => Math.floor(r() * C)),
+    logits: Float64Array.from({ length: n * C }, () => Math.fround(value())),
+  });
+  return [
+    // Integer logits: many rows are permutations of each other, so probabilities tie exactly.
+    make("tied integer logits", 60, 7, () => Math.floor(r() * 3)),
+    // Probabilities below float32's range and true-class probabilities of 0 (log loss clipped).
+    make("huge logits", 40, 5, () => (r() - 0.5) * 2e4),
+    // Binary with margins up to 40: float32 rounds most probabilities to 1 (ties).
+    make("binary, confident", 50, 2, () => (r() - 0.5) * 80),
+  ];
+}
+
+const sklearnTest = HAVE_SKLEARN ? Deno.test : Deno.test.ignore;
+sklearnTest(
+  `metrics gpu: tied, huge and binary-confident logits match scikit-learn on their float64 softmax${
+    HAVE_SKLEARN ? "" : " (skipped: python3 cannot import scikit-learn)"
+  }`,
+  async () => {
+    const script = fromFileUrl(new URL("../scripts/qa/metric_edges_ref.py", import.meta.url));
+    const dir = Deno.makeTempDirSync({ prefix: "visioneval_edges_" });
+    for (const c of edgeCases()) {
+      const rows = Array.from(
+        { length: c.labels.length },
+        (_, i) => Array.from(c.logits.subarray(i * c.C, (i + 1) * c.C)),
+      );
+      const file = join(dir, "case.json");
+      Deno.writeTextFileSync(
+        file,
+        JSON.stringify({ values: rows, labels: c.labels, kind: "logits", k: 3 }),
+      );
+      const ref = JSON.parse(await runPython([script, file]));
+      for (const layout of ["row-per-thread", "row-per-workgroup"] as const) {
+        const snap = await gpuSnapshot(c.labels, c.logits, c.C, "logits", 16, layout);
+        const m = computeMetrics(snap, { topk: 3 });
+        const at = `${c.name} (${layout})`;
+        const close = (got: unknown, want: unknown, tol: number, what: string) => {
+          const g = [got].flat(2) as (number | null)[], w = [want].flat(2) as (number | null)[];
+          assert.equal(g.length, w.length, `${at} ${what}`);
+          g.forEach((v, i) => {
+            if (w[i] === null) return assert.equal(v, null, `${at} ${what}[${i}]`);
+            assert.ok(Math.abs(v! - w[i]!) <= tol, `${at} ${what}[${i}]: ${v} vs ${w[i]}`);
+          });
+        };
+        for (const key of ["top1", "balanced_accuracy", "mcc", "cohen_kappa"] as const) {
+          close(m[key], ref[key], 1e-12, key);
+        }
+        close(m.topk.accuracy, ref.topk, 1e-12, "topk");
+        close(m.topk.accuracy_sklearn_ties, ref.topk_sklearn_ties, 1e-12, "topk sklearn ties");
+        close(m.confusion_matrix, ref.confusion_matrix, 0, "confusion");
+        for (const key of ["precision", "recall", "f1"] as const) {
+          for (const avg of ["macro", "weighted", "micro", "per_class"] as const) {
+            close(m[key][avg], ref[key][avg], 1e-12, `${key}.${avg}`);
+          }
+        }
+        // Exact ranking from the kept logits in float64: ties and tiny probabilities as sklearn sees them.
+        close(m.auroc.per_class, ref.auroc, 1e-12, "auroc");
+        close(m.auprc.per_class, ref.auprc, 1e-12, "auprc");
+        // Float32 sums: a clipped log loss (-ln eps = 36.04) is added exactly.
+        close(m.log_loss, ref.log_loss, 3e-7, "log_loss");
+        close(m.brier, ref.brier, 3e-7, "brier");
+        close(m.ece, ref.ece, 1e-6, "ece");
+        close(m.mce, ref.mce, 1e-6, "mce");
+      }
+    }
+  },
+);

@@ -356,3 +356,103 @@ Deno.test("eval states record provenance: a shard plus the full run is refused, 
   assert.equal(merged.top1, full.top1);
   assert.equal(merged.num_samples, 5);
 });
+
+Deno.test("merge lists the images the shards skipped, as one eval over all of them does", async () => {
+  const { writeSyntheticImages, writeSyntheticModel } = await import("../src/demo/synthetic.ts");
+  const model = join(dir, "model_failed"), images = join(dir, "images_failed");
+  await writeSyntheticModel(model);
+  await writeSyntheticImages(images, 2, 9);
+  // Two unreadable images, in different shards.
+  const classes = [...Deno.readDirSync(images)].map((e) => e.name).sort();
+  for (const c of [classes[0], classes[classes.length - 1]]) {
+    Deno.writeTextFileSync(join(images, c, "zz_broken.png"), "not an image");
+  }
+  const run = async (out: string, ...extra: string[]) => {
+    const r = await cli([
+      "eval",
+      "--model",
+      model,
+      "--data",
+      images,
+      "--out",
+      join(dir, out),
+      "--bootstrap",
+      "0",
+      "--no-report",
+      ...extra,
+    ]);
+    assert.equal(r.code, 0, r.err);
+    return JSON.parse(Deno.readTextFileSync(join(dir, out, "metrics.json")));
+  };
+  const full = await run("failed_full");
+  assert.equal(full.failed.length, 2);
+  for (const i of [0, 1, 2]) await run(`failed_sh${i}`, "--shard", `${i}/3`);
+  // Shards given out of order: the list still follows the samples.
+  const states = [2, 0, 1].map((i) => join(dir, `failed_sh${i}`, "state.safetensors"));
+  const r = await cli(["merge", ...states, "--out", join(dir, "failed_m"), "--bootstrap", "0"]);
+  assert.equal(r.code, 0, r.err);
+  assert.match(r.out, /skipped 2 image\(s\); first: .*zz_broken\.png/);
+  const merged = JSON.parse(Deno.readTextFileSync(join(dir, "failed_m", "metrics.json")));
+  assert.deepEqual(merged.failed, full.failed);
+  assertClose(strip(merged), strip(full));
+});
+
+Deno.test("merge recomputes the shards' calibration split and calibrator over all samples, and says TTA is not merged", async () => {
+  const { writeSyntheticImages, writeSyntheticModel } = await import("../src/demo/synthetic.ts");
+  const model = join(dir, "model_cal"), images = join(dir, "images_cal");
+  await writeSyntheticModel(model);
+  await writeSyntheticImages(images, 3, 4);
+  const run = async (out: string, ...extra: string[]) => {
+    const r = await cli([
+      "eval",
+      "--model",
+      model,
+      "--data",
+      images,
+      "--out",
+      join(dir, out),
+      "--bootstrap",
+      "0",
+      "--no-report",
+      ...extra,
+    ]);
+    assert.equal(r.code, 0, r.err);
+    return r;
+  };
+  const read = (out: string) => JSON.parse(Deno.readTextFileSync(join(dir, out, "metrics.json")));
+  await run("cal_fit", "--calibration-split", "0.5");
+  const fit = await cli(["calibrate", "--run", join(dir, "cal_fit"), "--out", join(dir, "cal")]);
+  assert.equal(fit.code, 0, fit.err);
+  const opts = ["--calibration-split", "0.5", "--calibrator", join(dir, "cal", "calibrator.json")];
+  await run("cal_full", ...opts);
+  for (const i of [0, 1, 2]) await run(`cal_sh${i}`, ...opts, "--shard", `${i}/3`);
+  // A shard too small for a split of its own says so and still writes its state.
+  const tiny = await run("cal_tiny", ...opts, "--limit", "1", "--shard", "0/1");
+  assert.match(tiny.err, /shard 0\/1: no calibration split of its own/);
+  assert.ok(read("cal_tiny").calibrated);
+  const states = [1, 2, 0].map((i) => join(dir, `cal_sh${i}`, "state.safetensors"));
+  const m = await cli(["merge", ...states, "--out", join(dir, "cal_m"), "--bootstrap", "0"]);
+  assert.equal(m.code, 0, m.err);
+  const full = read("cal_full"), merged = read("cal_m");
+  assert.ok(full.calibration_split && full.calibrated);
+  assertClose(merged.calibration_split, full.calibration_split);
+  assertClose(merged.calibrated, full.calibrated);
+  assert.equal(merged.not_merged, undefined);
+  // TTA: listed as not merged, with a warning; shards with other analyses are said too.
+  for (const i of [0, 1]) await run(`tta_sh${i}`, "--tta", "hflip", "--shard", `${i}/2`);
+  const ttaStates = [0, 1].map((i) => join(dir, `tta_sh${i}`, "state.safetensors"));
+  const t = await cli(["merge", ...ttaStates, "--out", join(dir, "tta_m"), "--bootstrap", "0"]);
+  assert.equal(t.code, 0, t.err);
+  assert.match(t.err, /tta not merged: the shards' TTA metrics \(hflip/);
+  assert.deepEqual(read("tta_m").not_merged.map((x: { analysis: string }) => x.analysis), ["tta"]);
+  await run("plain_sh1", "--shard", "1/2");
+  const mixed = await cli([
+    "merge",
+    ttaStates[0],
+    join(dir, "plain_sh1", "state.safetensors"),
+    "--out",
+    join(dir, "mixed_m"),
+  ]);
+  assert.equal(mixed.code, 0, mixed.err);
+  assert.match(mixed.err, /analyses not merged: .* ran different analyses/);
+});

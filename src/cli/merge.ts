@@ -5,6 +5,7 @@ import { UsageError } from "../errors.ts";
 import { mergeSnapshots } from "../metrics/snapshot.ts";
 import { loadShardSnapshots, saveSnapshot } from "../metrics/state_file.ts";
 import { computeMetrics } from "../metrics/report.ts";
+import { mergedAnalyses } from "../metrics/merge_analyses.ts";
 import { summaryTable } from "./metrics.ts";
 import { intArg } from "./options.ts";
 import { StagedOutput, withStagedOutput } from "../report/output_dir.ts";
@@ -55,17 +56,23 @@ export async function run(args: string[]): Promise<void> {
   // Written all-or-nothing: metrics.json and the merged state always belong together.
   const staged = await StagedOutput.open(v.out!, MERGE_OUTPUTS);
   const { out, report } = await withStagedOutput(staged, "metrics.json", async (path) => {
-    const merged = mergeSnapshots(await loadShardSnapshots(positionals), {
-      names: positionals,
-      onWarning: (w) => console.error(`visioneval: warning: ${w}`),
-    });
+    const warn = (w: string) => console.error(`visioneval: warning: ${w}`);
+    const parts = await loadShardSnapshots(positionals);
+    const merged = mergeSnapshots(parts, { names: positionals, onWarning: warn });
     const report = computeMetrics(merged, {
       topk,
       bootstrap,
       seed,
       temperatureScaling: !v["no-temperature"],
     });
-    const out = { ...report, run: { command: "merge", states: positionals, version: VERSION } };
+    // Images the shards skipped, listed as one `eval` over all of them lists them.
+    const failed = merged.provenance?.failed;
+    const out = {
+      ...report,
+      ...mergedAnalyses(merged, parts, positionals, warn),
+      ...(failed ? { failed } : {}),
+      run: { command: "merge", states: positionals, version: VERSION },
+    };
     await Deno.writeTextFile(path("metrics.json"), JSON.stringify(out, null, 2) + "\n");
     await saveSnapshot(path("state.safetensors"), merged);
     return { out, report };
@@ -73,6 +80,12 @@ export async function run(args: string[]): Promise<void> {
   if (v.json) console.log(JSON.stringify(out, null, 2));
   else {
     console.log(summaryTable(report));
+    const failed = out.failed ?? [];
+    if (failed.length) {
+      console.log(
+        `skipped ${failed.length} image(s); first: ${failed[0].path}: ${failed[0].reason}`,
+      );
+    }
     console.log(`merged ${positionals.length} states into ${join(v.out!, "metrics.json")}`);
   }
 }

@@ -102,7 +102,15 @@ export async function run(args: string[]): Promise<void> {
     });
     const small = preds.n * preds.numClasses <= 2 ** 25;
     const exact = v.exact ?? (!v.binned && small);
-    const fitTemperature = preds.kind === "logits" && small && !v["no-temperature"];
+    if (preds.n === 0) {
+      // As eval's empty shard: the state is empty and still merges with the other parts.
+      console.error(
+        `visioneval: warning: ${predictionsPath} holds no predictions; writing an empty state ` +
+          `(every metric of it is 0 or null; merge it with the other parts)`,
+      );
+    }
+    const fitTemperature = preds.kind === "logits" && small && !v["no-temperature"] &&
+      preds.n > 0;
     const engine = await Engine.create();
     const t1 = performance.now();
     const snapshot = await snapshotFromArrays(engine, preds.values, preds.labels, {
@@ -110,7 +118,8 @@ export async function run(args: string[]): Promise<void> {
       input: preds.kind,
       calibrationBins: bins,
       keepScores: exact,
-      keepLogits: fitTemperature,
+      // Exact AUROC / AP rank float64 probabilities computed from the logits.
+      keepLogits: fitTemperature || (exact && preds.kind === "logits"),
       sampleOffset,
     });
     snapshot.provenance = {

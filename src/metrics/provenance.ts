@@ -46,6 +46,28 @@ export interface StateProvenance {
   shard: { index: number; count: number } | null;
   /** Global sample indices held, as sorted half-open ranges [start, end). */
   samples: [number, number][];
+  /**
+   * `eval` states: the images this shard skipped (path + reason), so that
+   * `merge` lists them as one run would have. Absent in `metrics` states and
+   * in states written before it was recorded.
+   */
+  failed?: { path: string; reason: string }[];
+  /**
+   * `eval` states: the analyses beside the metrics that the shard ran, so
+   * that `merge` recomputes them over all samples from the merged logits
+   * (calibration split, a calibrator) or says it cannot (TTA).
+   */
+  analyses?: StateAnalyses;
+}
+
+/** Analyses of an `eval` beside its metrics (see {@link StateProvenance.analyses}). */
+export interface StateAnalyses {
+  /** `--calibration-split`: fraction, seed, methods and bins. */
+  calibrationSplit?: { fraction: number; seed: number; methods: string[]; bins: number };
+  /** `--calibrator`: the file as given and its content (calibrator.json). */
+  calibrator?: { file: string; json: unknown };
+  /** `--tta`: the spec as described in metrics.json (`tta.spec`). */
+  tta?: string;
 }
 
 /** Sorted, merged half-open ranges covering `indices` (duplicates collapse). */
@@ -261,6 +283,12 @@ export function checkProvenance(s: MetricSnapshot, name: string): void {
   }
 }
 
+/** The parts' skipped images, parts ordered by their first sample index. */
+function failedInOrder(parts: readonly MetricSnapshot[]): { path: string; reason: string }[] {
+  const first = (p: MetricSnapshot) => p.provenance!.samples[0]?.[0] ?? Infinity;
+  return [...parts].sort((a, b) => first(a) - first(b)).flatMap((p) => p.provenance!.failed ?? []);
+}
+
 /**
  * The provenance of a merge of `parts` (already checked): the shared
  * model / dataset / classes / pipeline and the union of the sample ranges;
@@ -282,5 +310,9 @@ export function mergedProvenance(parts: readonly MetricSnapshot[]): StateProvena
     pipeline: f.pipeline,
     shard: null,
     samples: unionRanges(parts.flatMap((p) => p.provenance!.samples)),
+    // Skipped images in sample order of the parts (shard order), as one run lists them.
+    ...(parts.some((p) => p.provenance!.failed) ? { failed: failedInOrder(parts) } : {}),
+    // Kept only when every shard ran the same analyses (merge warns otherwise).
+    ...(allSame((p) => p.analyses ?? null) ? { analyses: f.analyses } : {}),
   };
 }

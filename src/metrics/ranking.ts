@@ -124,6 +124,37 @@ function finish(
   };
 }
 
+/**
+ * The probabilities exact AUROC / AP rank, in float64, from kept logits [n, C]
+ * divided by `temperature`. Why not the GPU's float32 softmax: float32 breaks
+ * ties that the probabilities truly have (rows that are permutations of each
+ * other sum their exponentials in different orders, so equal probabilities
+ * differ in the last bit) and flushes probabilities below ~1e-38 to a tied 0,
+ * and AUROC / AP count ties. Each row's exponentials are summed in ascending
+ * order, so equal multisets give bit-equal sums and equal logits equal scores.
+ */
+export function rankingScoresFromLogits(
+  logits: ArrayLike<number>,
+  numClasses: number,
+  temperature = 1,
+): Float64Array {
+  const C = numClasses, n = logits.length / C;
+  const p = new Float64Array(n * C), sorted = new Float64Array(C);
+  for (let i = 0; i < n; i++) {
+    const row = i * C;
+    let m = -Infinity;
+    for (let c = 0; c < C; c++) m = Math.max(m, logits[row + c]);
+    for (let c = 0; c < C; c++) {
+      sorted[c] = p[row + c] = Math.exp((logits[row + c] - m) / temperature);
+    }
+    sorted.sort();
+    let sum = 0;
+    for (let c = 0; c < C; c++) sum += sorted[c];
+    for (let c = 0; c < C; c++) p[row + c] /= sum;
+  }
+  return p;
+}
+
 /** Exact AUROC and AP from kept per-sample probabilities and labels. */
 export function exactRanking(
   scores: ArrayLike<number>,

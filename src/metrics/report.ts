@@ -11,7 +11,12 @@ import {
   confusionRows,
   topkAccuracy,
 } from "./classification.ts";
-import { binnedRanking, exactRanking, type RankingMetric } from "./ranking.ts";
+import {
+  binnedRanking,
+  exactRanking,
+  type RankingMetric,
+  rankingScoresFromLogits,
+} from "./ranking.ts";
 import {
   adaptiveEce,
   classwiseEce,
@@ -109,7 +114,11 @@ export function computeMetrics(s: MetricSnapshot, options: ComputeOptions = {}):
   let auroc = binned.auroc, auprc = binned.auprc;
   let extra: Partial<MetricsReport> = {};
   if (s.scores && s.samples && (options.exactRanking ?? true)) {
-    const exact = exactRanking(s.scores, s.samples.label, s.numClasses);
+    // Kept logits give float64 probabilities (see rankingScoresFromLogits).
+    const scores = s.input === "logits" && s.logits
+      ? rankingScoresFromLogits(s.logits, s.numClasses, s.temperature)
+      : s.scores;
+    const exact = exactRanking(scores, s.samples.label, s.numClasses);
     auroc = exact.auroc;
     auprc = exact.auprc;
     extra = { auroc_binned: binned.auroc, auprc_binned: binned.auprc };
