@@ -357,6 +357,25 @@ Deno.test("eval states record provenance: a shard plus the full run is refused, 
   assert.equal(merged.num_samples, 5);
 });
 
+/** `eval` of `model` on `images` into `dir/out` without bootstrap or report; asserts it succeeds. */
+async function evalQuiet(model: string, images: string, out: string, ...extra: string[]) {
+  const r = await cli([
+    "eval",
+    "--model",
+    model,
+    "--data",
+    images,
+    "--out",
+    join(dir, out),
+    "--bootstrap",
+    "0",
+    "--no-report",
+    ...extra,
+  ]);
+  assert.equal(r.code, 0, r.err);
+  return r;
+}
+
 Deno.test("merge lists the images the shards skipped, as one eval over all of them does", async () => {
   const { writeSyntheticImages, writeSyntheticModel } = await import("../src/demo/synthetic.ts");
   const model = join(dir, "model_failed"), images = join(dir, "images_failed");
@@ -368,20 +387,7 @@ Deno.test("merge lists the images the shards skipped, as one eval over all of th
     Deno.writeTextFileSync(join(images, c, "zz_broken.png"), "not an image");
   }
   const run = async (out: string, ...extra: string[]) => {
-    const r = await cli([
-      "eval",
-      "--model",
-      model,
-      "--data",
-      images,
-      "--out",
-      join(dir, out),
-      "--bootstrap",
-      "0",
-      "--no-report",
-      ...extra,
-    ]);
-    assert.equal(r.code, 0, r.err);
+    await evalQuiet(model, images, out, ...extra);
     return JSON.parse(Deno.readTextFileSync(join(dir, out, "metrics.json")));
   };
   const full = await run("failed_full");
@@ -402,23 +408,7 @@ Deno.test("merge recomputes the shards' calibration split and calibrator over al
   const model = join(dir, "model_cal"), images = join(dir, "images_cal");
   await writeSyntheticModel(model);
   await writeSyntheticImages(images, 3, 4);
-  const run = async (out: string, ...extra: string[]) => {
-    const r = await cli([
-      "eval",
-      "--model",
-      model,
-      "--data",
-      images,
-      "--out",
-      join(dir, out),
-      "--bootstrap",
-      "0",
-      "--no-report",
-      ...extra,
-    ]);
-    assert.equal(r.code, 0, r.err);
-    return r;
-  };
+  const run = (out: string, ...extra: string[]) => evalQuiet(model, images, out, ...extra);
   const read = (out: string) => JSON.parse(Deno.readTextFileSync(join(dir, out, "metrics.json")));
   await run("cal_fit", "--calibration-split", "0.5");
   const fit = await cli(["calibrate", "--run", join(dir, "cal_fit"), "--out", join(dir, "cal")]);
