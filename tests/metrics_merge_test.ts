@@ -306,20 +306,7 @@ Deno.test("eval states record provenance: a shard plus the full run is refused, 
   const model = join(dir, "model"), images = join(dir, "images");
   await writeSyntheticModel(model);
   await writeSyntheticImages(images, 1, 5);
-  const run = (out: string, ...extra: string[]) =>
-    cli([
-      "eval",
-      "--model",
-      model,
-      "--data",
-      images,
-      "--out",
-      join(dir, out),
-      "--bootstrap",
-      "0",
-      "--no-report",
-      ...extra,
-    ]);
+  const run = (out: string, ...extra: string[]) => evalQuiet(model, images, out, ...extra);
   for (
     const [out, extra] of [["full", []], ["sh0", ["--shard", "0/2"]], ["sh1", [
       "--shard",
