@@ -156,7 +156,9 @@ export function emptySnapshot(shape: SnapshotShape): MetricSnapshot {
   if (!Number.isInteger(B) || B < 1) throw new MetricsInputError(`bins must be ≥ 1, got ${B}`);
   // Untyped (JavaScript) callers: any other string would silently be read as probabilities.
   if (shape.input !== undefined && shape.input !== "logits" && shape.input !== "probs") {
-    throw new MetricsInputError(`input must be "logits" or "probs", got ${JSON.stringify(shape.input)}`);
+    throw new MetricsInputError(
+      `input must be "logits" or "probs", got ${JSON.stringify(shape.input)}`,
+    );
   }
   const T = shape.temperature ?? 1;
   if (!(T > 0 && Number.isFinite(T))) {

@@ -8,7 +8,7 @@
  */
 import { dirname, join } from "node:path";
 import { type Engine, fmtBytes } from "../gpu/engine.ts";
-import { GpuLimitError, ModelLayoutError } from "../errors.ts";
+import { GpuLimitError, ModelLayoutError, VisionEvalError } from "../errors.ts";
 import type { Tensor } from "../tensor.ts";
 import type { ClassifierModel, ForwardOptions, ForwardResult, ModelPreprocess } from "./model.ts";
 import { inputSizeFromConfig, labelsFromConfig, type ModelFiles } from "./config.ts";
@@ -174,7 +174,12 @@ export abstract class Classifier implements ClassifierModel {
    * whose outputs are copied into whole-batch tensors.
    */
   forward(engine: Engine, pixels: Tensor, opts: ForwardOptions = {}): ForwardResult {
-    if (this.disposed) throw new Error(`${this.architecture}.forward: the model was disposed`);
+    if (this.disposed) {
+      throw new VisionEvalError(
+        `${this.path}: the model was disposed (its GPU weights are freed); load it again with ` +
+          `loadModel to run it`,
+      );
+    }
     if (pixels.shape.length !== 4 || pixels.shape[1] !== this.inChannels) {
       throw new ModelLayoutError(
         `${this.path}: input tensor "${pixels.label}" [${pixels.shape}] must be [B, ${this.inChannels}, ` +
