@@ -12,7 +12,8 @@ import {
   resizedSize,
 } from "./data/preprocess.ts";
 import type { PreprocessOverrides } from "./data/preprocess.ts";
-import { topk as topkOp } from "./ops/topk.ts";
+import { topk as topkOp, TOPK_MAX } from "./ops/topk.ts";
+import { integerOption } from "./options.ts";
 import { modelClasses, modelPipeline } from "./models/pipeline.ts";
 import { DataError, ModelLayoutError } from "./errors.ts";
 import type { Calibrator } from "./metrics/calibrators/common.ts";
@@ -30,7 +31,7 @@ export interface Prediction {
 
 /** Options of {@link predict}. */
 export interface PredictOptions {
-  /** How many classes per image (1..10, default 5). */
+  /** How many classes per image (1..10, default 5; all of them for a model with fewer). */
   topk?: number;
   /** Images per forward pass (default 16). */
   batch?: number;
@@ -63,8 +64,9 @@ export async function predict(
   const engine = opts.engine ?? await Engine.create();
   const cfg = modelPipeline(model, opts.preprocess);
   const table = normalizationTable(cfg);
-  const k = Math.min(opts.topk ?? 5, model.numClasses, 10);
-  const batch = Math.max(1, opts.batch ?? 16);
+  // A model with fewer classes than asked for gives all of them.
+  const k = Math.min(integerOption(opts.topk, "topk", 1, TOPK_MAX) ?? 5, model.numClasses);
+  const batch = integerOption(opts.batch, "batch", 1, 2 ** 20) ?? 16;
   const names = modelClasses(model).names;
   const out: Prediction[] = [];
   for (let start = 0; start < inputs.length; start += batch) {
