@@ -164,7 +164,7 @@ export interface EvaluateOptions {
   gallery?: number;
   /** Show a progress line on stderr (default true). */
   progress?: boolean;
-  /** GPU engine (default: a new one on the process GPU). */
+  /** GPU engine (default: the one a given model was loaded on, else a new one). */
   engine?: Engine;
   /** Test-time augmentation: metrics with it are reported beside those without (`tta`). */
   tta?: TtaSpec;
@@ -419,7 +419,9 @@ export async function evaluate(opts: EvaluateOptions): Promise<EvaluationResult>
   const staged = opts.out ? await StagedOutput.open(opts.out, EVAL_OUTPUTS) : undefined;
   let model: ClassifierModel | undefined;
   try {
-    const engine = opts.engine ?? await Engine.create();
+    const engine = opts.engine ??
+      (typeof opts.model === "string" ? undefined : opts.model.engine) ??
+      await Engine.create();
     model = typeof opts.model === "string" ? await loadModel(opts.model, engine) : opts.model;
     requireSoftmaxClassifier(model);
     const tModel = performance.now();

@@ -37,7 +37,7 @@ export interface PredictOptions {
   batch?: number;
   /** Overrides of the model's preprocessing. */
   preprocess?: PreprocessOverrides;
-  /** GPU engine (default: a new one on the process GPU). */
+  /** GPU engine (default: the one the model was loaded on, else a new one). */
   engine?: Engine;
   /**
    * A fitted calibrator (`readCalibrator`): the probabilities are its output
@@ -61,7 +61,7 @@ export async function predict(
   opts: PredictOptions = {},
 ): Promise<Prediction[]> {
   requireSoftmaxClassifier(model);
-  const engine = opts.engine ?? await Engine.create();
+  const engine = opts.engine ?? model.engine ?? await Engine.create();
   const cfg = modelPipeline(model, opts.preprocess);
   const table = normalizationTable(cfg);
   // A model with fewer classes than asked for gives all of them.

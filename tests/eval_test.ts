@@ -328,6 +328,28 @@ Deno.test("model.predict agrees with the evaluation's predictions", async () => 
   model.dispose();
 });
 
+Deno.test("predict and evaluate run a model on the engine loadModel loaded it on", async () => {
+  const { loadModel } = await import("../src/models/load.ts");
+  const { Engine } = await import("../src/gpu/engine.ts");
+  // The documented way to a correct run after a KernelCheckError: a software-path engine.
+  const engine = await Engine.create({ kernels: "software" });
+  let uploads = 0;
+  const upload = engine.upload.bind(engine);
+  engine.upload = (...args: Parameters<typeof upload>) => (uploads++, upload(...args));
+  const model = await loadModel(synthModel, engine);
+  try {
+    assert.equal(model.engine, engine);
+    const before = uploads;
+    const r = await evaluate({ model, data: synthData, progress: false, bootstrap: 0, limit: 4 });
+    const afterEval = uploads;
+    assert.ok(afterEval > before, "evaluate ran on another engine");
+    await model.predict([r.predictions[0].path]);
+    assert.ok(uploads > afterEval, "model.predict ran on another engine");
+  } finally {
+    model.dispose();
+  }
+});
+
 Deno.test("eval: more shards than images gives empty shard states that still merge", async () => {
   const data = join(tmp, "tiny");
   await writeSyntheticImages(data, 1, 3); // 5 images

@@ -120,6 +120,8 @@ export abstract class Classifier implements ClassifierModel {
   readonly preprocess?: ModelPreprocess;
   /** What loading inferred or assumed from the checkpoint (evidence stated). */
   readonly notes: string[];
+  /** The engine {@link loadModel} loaded the model on (runs default to it). */
+  engine?: Engine;
   /**
    * Largest tensor, in bytes, one pass may produce. Defaults to the adapter's
    * storage binding limit; lower it to cap memory per pass (or to test chunking).
