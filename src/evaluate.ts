@@ -405,10 +405,10 @@ export const EVAL_OUTPUTS: readonly string[] = [
 export async function evaluate(opts: EvaluateOptions): Promise<EvaluationResult> {
   const t0 = performance.now();
   const started = new Date().toISOString();
+  // Everything a user can get wrong is checked before any GPU work.
   const batchSize = integerOption(opts.batch, "batch", 1, 2 ** 20) ?? 32;
   integerOption(opts.limit, "limit", 1, Number.MAX_SAFE_INTEGER);
   integerOption(opts.topk, "topk", 1, TOPK_MAX);
-  // Everything a user can get wrong is checked before any GPU work.
   if (opts.tta && opts.embed) {
     throw new UsageError(
       "--embed and --tta cannot be combined yet; run the embedding without --tta",
