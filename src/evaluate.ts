@@ -40,6 +40,7 @@ import { saveSnapshot } from "./metrics/state_file.ts";
 import { indexRanges, itemsSha256, sha256File, type StateAnalyses } from "./metrics/provenance.ts";
 import { findModelFiles } from "./models/config.ts";
 import { topk as topkOp, TOPK_MAX } from "./ops/topk.ts";
+import { integerOption } from "./options.ts";
 import { gatherColumns } from "./ops/gather_columns.ts";
 import { type PredictionRow, writePredictionsCsv } from "./report/csv.ts";
 import { writeJson } from "./report/json.ts";
@@ -85,7 +86,10 @@ export interface Shard {
 export interface EvaluateOptions {
   /** Model folder / .safetensors file, or a loaded model. */
   model: string | ClassifierModel;
-  /** Dataset: ImageFolder, labels CSV, CIFAR binary batch(es), an image, or a glob. */
+  /**
+   * Dataset: ImageFolder, labels CSV, CIFAR binary batch(es), an image, a glob, Hugging Face
+   * parquet file(s) / folder, or WebDataset tar shards (several: an array).
+   */
   data: string | string[];
   /**
    * Labels CSV listing the images (paths relative to it), or an ImageNet-style
@@ -110,13 +114,13 @@ export interface EvaluateOptions {
   labelField?: string;
   /** ReaL labels (`real.json`): ReaL top-1/top-5 reported beside top-1. */
   realLabels?: string;
-  /** Images per batch (default 32). */
+  /** Images per batch (default 32; an integer ≥ 1, else a UsageError). */
   batch?: number;
-  /** Evaluate only the first N images (before sharding). */
+  /** Evaluate only the first N images (before sharding; an integer ≥ 1, else a UsageError). */
   limit?: number;
   /** Equal-width calibration bins (default 15). */
   bins?: number;
-  /** k of top-k accuracy and of the predictions' top-k column (default 5). */
+  /** k of top-k accuracy and of the predictions' top-k column (1..10, default 5). */
   topk?: number;
   /** Evaluate only this shard; its state merges with the others' (`merge`). */
   shard?: Shard;
@@ -150,7 +154,7 @@ export interface EvaluateOptions {
   calibrator?: string;
   /** Bootstrap replicates for intervals of top-1, macro-F1 and ECE (default 200; 0 = off). */
   bootstrap?: number;
-  /** Seed of the bootstrap and of the embedding projection (default 0). */
+  /** Seed of the bootstrap, the embedding projection and the calibration split (default 0). */
   seed?: number;
   /** Explanation maps for the N most confident mistakes in the report (default 0). */
   explain?: number;
@@ -160,7 +164,7 @@ export interface EvaluateOptions {
   gallery?: number;
   /** Show a progress line on stderr (default true). */
   progress?: boolean;
-  /** GPU engine (default: a new one on the process GPU). */
+  /** GPU engine (default: the one a given model was loaded on, else a new one). */
   engine?: Engine;
   /** Test-time augmentation: metrics with it are reported beside those without (`tta`). */
   tta?: TtaSpec;
@@ -401,11 +405,10 @@ export const EVAL_OUTPUTS: readonly string[] = [
 export async function evaluate(opts: EvaluateOptions): Promise<EvaluationResult> {
   const t0 = performance.now();
   const started = new Date().toISOString();
-  const batchSize = opts.batch ?? 32;
-  if (!Number.isInteger(batchSize) || batchSize < 1) {
-    throw new UsageError(`batch size must be a positive integer, got ${opts.batch}`);
-  }
   // Everything a user can get wrong is checked before any GPU work.
+  const batchSize = integerOption(opts.batch, "batch", 1, 2 ** 20) ?? 32;
+  integerOption(opts.limit, "limit", 1, Number.MAX_SAFE_INTEGER);
+  integerOption(opts.topk, "topk", 1, TOPK_MAX);
   if (opts.tta && opts.embed) {
     throw new UsageError(
       "--embed and --tta cannot be combined yet; run the embedding without --tta",
@@ -416,7 +419,9 @@ export async function evaluate(opts: EvaluateOptions): Promise<EvaluationResult>
   const staged = opts.out ? await StagedOutput.open(opts.out, EVAL_OUTPUTS) : undefined;
   let model: ClassifierModel | undefined;
   try {
-    const engine = opts.engine ?? await Engine.create();
+    const engine = opts.engine ??
+      (typeof opts.model === "string" ? undefined : opts.model.engine) ??
+      await Engine.create();
     model = typeof opts.model === "string" ? await loadModel(opts.model, engine) : opts.model;
     requireSoftmaxClassifier(model);
     const tModel = performance.now();

@@ -12,7 +12,8 @@ import {
   resizedSize,
 } from "./data/preprocess.ts";
 import type { PreprocessOverrides } from "./data/preprocess.ts";
-import { topk as topkOp } from "./ops/topk.ts";
+import { topk as topkOp, TOPK_MAX } from "./ops/topk.ts";
+import { integerOption } from "./options.ts";
 import { modelClasses, modelPipeline } from "./models/pipeline.ts";
 import { DataError, ModelLayoutError } from "./errors.ts";
 import type { Calibrator } from "./metrics/calibrators/common.ts";
@@ -30,13 +31,13 @@ export interface Prediction {
 
 /** Options of {@link predict}. */
 export interface PredictOptions {
-  /** How many classes per image (1..10, default 5). */
+  /** How many classes per image (1..10, default 5; all of them for a model with fewer). */
   topk?: number;
   /** Images per forward pass (default 16). */
   batch?: number;
   /** Overrides of the model's preprocessing. */
   preprocess?: PreprocessOverrides;
-  /** GPU engine (default: a new one on the process GPU). */
+  /** GPU engine (default: the one the model was loaded on, else a new one). */
   engine?: Engine;
   /**
    * A fitted calibrator (`readCalibrator`): the probabilities are its output
@@ -60,11 +61,12 @@ export async function predict(
   opts: PredictOptions = {},
 ): Promise<Prediction[]> {
   requireSoftmaxClassifier(model);
-  const engine = opts.engine ?? await Engine.create();
+  const engine = opts.engine ?? model.engine ?? await Engine.create();
   const cfg = modelPipeline(model, opts.preprocess);
   const table = normalizationTable(cfg);
-  const k = Math.min(opts.topk ?? 5, model.numClasses, 10);
-  const batch = Math.max(1, opts.batch ?? 16);
+  // A model with fewer classes than asked for gives all of them.
+  const k = Math.min(integerOption(opts.topk, "topk", 1, TOPK_MAX) ?? 5, model.numClasses);
+  const batch = integerOption(opts.batch, "batch", 1, 2 ** 20) ?? 16;
   const names = modelClasses(model).names;
   const out: Prediction[] = [];
   for (let start = 0; start < inputs.length; start += batch) {

@@ -118,6 +118,34 @@ fixtureTest(
     const c2 = JSON.parse(Deno.readTextFileSync(join(again, "comparison.json")));
     assert.deepEqual(c2.pairs, c.pairs);
     assert.deepEqual(c2.models, c.models);
+    // Run folders with the same name (exp1/run, exp2/run) are told apart with --name.
+    const same = ["exp1", "exp2"].map((e) => join(dir, e, "run"));
+    for (const [k, d] of same.entries()) {
+      Deno.mkdirSync(d, { recursive: true });
+      for (const f of ["predictions.csv", "state.safetensors"]) {
+        Deno.copyFileSync(join(out, ["resnet20", "resnet56"][k], f), join(d, f));
+      }
+    }
+    const clash = await cli(["compare", ...same, "--out", join(dir, "clash")]);
+    assert.equal(clash.code, 2);
+    assert.match(clash.stderr, /two runs are named "run"; give each model a distinct --name/);
+    const named = join(dir, "named");
+    const third = await cli([
+      "compare",
+      ...same,
+      "--name",
+      "resnet20",
+      "--name",
+      "resnet56",
+      "--out",
+      named,
+      "--bootstrap",
+      "300",
+    ]);
+    assert.equal(third.code, 0, third.stderr);
+    const c3 = JSON.parse(Deno.readTextFileSync(join(named, "comparison.json")));
+    assert.deepEqual(c3.pairs, c.pairs);
+    assert.equal((await cli(["compare", ...same, "--name", "a"])).code, 2);
     // Mixing the two forms is a usage error (exit 2).
     assert.equal((await cli(["compare", join(out, "resnet20"), "--model", models[0]])).code, 2);
     // Runs of different images are refused (exit 1), naming what differs.

@@ -9,7 +9,7 @@ import { join } from "node:path";
 import { evaluate } from "../src/evaluate.ts";
 import { main } from "../cli.ts";
 import { writeSyntheticImages, writeSyntheticModel } from "../src/demo/synthetic.ts";
-import { DataError } from "../src/errors.ts";
+import { DataError, UsageError } from "../src/errors.ts";
 import { parseCsv } from "../src/report/csv.ts";
 import { fixture, fixtureTest } from "./_helpers.ts";
 
@@ -310,7 +310,44 @@ Deno.test("model.predict agrees with the evaluation's predictions", async () => 
     assert.ok(Math.abs(p.top[0].probability - r.predictions[i].confidence) < 1e-6);
     assert.ok(["red", "green", "blue", "yellow", "purple"].includes(p.top[0].name));
   });
+  // Options outside their documented ranges are usage errors, not another run: a negative
+  // limit evaluated every image, topk 11 gave 10 classes, topk 0 a RangeError.
+  const image = [r.predictions[0].path];
+  for (const topk of [0, 11, 2.5]) {
+    await assert.rejects(
+      () => model.predict(image, { topk }),
+      (e: Error) => e instanceof UsageError && /topk must be an integer in 1\.\.10/.test(e.message),
+    );
+  }
+  for (const bad of [{ limit: -3 }, { limit: 0 }, { topk: 11 }, { batch: 0 }]) {
+    await assert.rejects(
+      () => evaluate({ model, data: synthData, progress: false, ...bad }),
+      (e: Error) => e instanceof UsageError && e.message.startsWith(Object.keys(bad)[0]),
+    );
+  }
   model.dispose();
+});
+
+Deno.test("predict and evaluate run a model on the engine loadModel loaded it on", async () => {
+  const { loadModel } = await import("../src/models/load.ts");
+  const { Engine } = await import("../src/gpu/engine.ts");
+  // The documented way to a correct run after a KernelCheckError: a software-path engine.
+  const engine = await Engine.create({ kernels: "software" });
+  let uploads = 0;
+  const upload = engine.upload.bind(engine);
+  engine.upload = (...args: Parameters<typeof upload>) => (uploads++, upload(...args));
+  const model = await loadModel(synthModel, engine);
+  try {
+    assert.equal(model.engine, engine);
+    const before = uploads;
+    const r = await evaluate({ model, data: synthData, progress: false, bootstrap: 0, limit: 4 });
+    const afterEval = uploads;
+    assert.ok(afterEval > before, "evaluate ran on another engine");
+    await model.predict([r.predictions[0].path]);
+    assert.ok(uploads > afterEval, "model.predict ran on another engine");
+  } finally {
+    model.dispose();
+  }
 });
 
 Deno.test("eval: more shards than images gives empty shard states that still merge", async () => {

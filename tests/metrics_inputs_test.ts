@@ -10,6 +10,7 @@ import { join } from "node:path";
 import { readLabels, readPredictions } from "../src/metrics/io.ts";
 import { MetricsInputError, SafetensorsError } from "../src/errors.ts";
 import { duplicateKey, parseSafetensorsBytes } from "../src/weights/safetensors.ts";
+import { computeMetricsFromArrays } from "../src/metrics/report.ts";
 import { main } from "../cli.ts";
 
 const dir = Deno.makeTempDirSync({ prefix: "visioneval_inputs_" });
@@ -196,4 +197,24 @@ Deno.test("metrics CSV: a path column first (eval's predictions.csv) is named, w
   // A label-first header still reads.
   const good = await readPredictions(write("good.csv", "label,p_0,p_1\n1,0.2,0.8\n"));
   assert.deepEqual(Array.from(good.labels!), [1]);
+});
+
+Deno.test("computeMetricsFromArrays: an input kind other than logits/probs or a bad temperature is refused", () => {
+  const opts = (extra: object) =>
+    ({ numClasses: 2, ...extra }) as Parameters<typeof computeMetricsFromArrays>[2];
+  // "probabilities" (a JavaScript caller's guess) was silently read as probabilities.
+  assert.throws(
+    () => computeMetricsFromArrays([0], [0.9, 0.1], opts({ input: "probabilities" })),
+    (e) =>
+      e instanceof MetricsInputError &&
+      /input must be "logits" or "probs", got "probabilities"/.test(e.message),
+  );
+  for (const temperature of [0, -1, NaN]) {
+    assert.throws(
+      () => computeMetricsFromArrays([0], [2, 1], opts({ temperature })),
+      (e) =>
+        e instanceof MetricsInputError && /temperature must be a finite number > 0/.test(e.message),
+    );
+  }
+  assert.equal(computeMetricsFromArrays([0], [0.9, 0.1], opts({ input: "probs" })).top1, 1);
 });

@@ -6,7 +6,7 @@
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { GpuLimitError, ModelLayoutError } from "../src/errors.ts";
+import { GpuLimitError, ModelLayoutError, VisionEvalError } from "../src/errors.ts";
 import { Engine } from "../src/gpu/engine.ts";
 import { inputSizeFromConfig, labelsFromConfig } from "../src/models/config.ts";
 import { loadModel } from "../src/models/load.ts";
@@ -343,6 +343,29 @@ function layoutError(fn: () => unknown): string {
   }
   assert.fail("expected a ModelLayoutError");
 }
+
+Deno.test("a disposed model refuses to run with a typed error naming it", async () => {
+  const dir = join(TMP, "cifar-disposed");
+  await writeCheckpoint(dir, synthResNetWeights(CIFAR_TINY, 41), "F32", {
+    architecture: "cifar_resnet",
+    depth: 10,
+    shortcut: "A",
+    num_classes: 3,
+    image_size: 32,
+  });
+  const model = await loadResNet(dir, { engine });
+  model.dispose();
+  const x = engine.upload(randomF32(3 * 16 * 16, 42), [1, 3, 16, 16]);
+  try {
+    assert.throws(
+      () => model.forward(engine, x),
+      (e) =>
+        e instanceof VisionEvalError && /disposed.*load it again with loadModel/.test(e.message),
+    );
+  } finally {
+    x.release();
+  }
+});
 
 Deno.test("layout detection from config.json and tensor names", () => {
   const tv = Object.keys(synthResNetWeights(BASIC_TV, 1));

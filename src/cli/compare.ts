@@ -27,7 +27,7 @@ is compared when every run kept per-image probabilities (eval does when
 images x classes <= 2^25).
 
   --model PATH        a model to evaluate (repeat, two or more)
-  --name NAME         display name of each --model, in order (default: folder names)
+  --name NAME         display name of each --model or run folder, in order (default: folder names)
 ${DATA_HELP}
   --batch N           images per batch (default 32)
   --limit N           only the first N images
@@ -113,12 +113,18 @@ export async function run(args: string[]): Promise<void> {
         "give two or more eval output folders, or --model A --model B --data PATH",
       );
     }
-    const stray = [...givenDataOptions(v), ...(v.name ? ["--name"] : [])];
+    const stray = givenDataOptions(v);
     if (stray.length) {
       throw new UsageError(`${stray.join(", ")} go with --model, not run folders`);
     }
+    // Runs are named after their folders; --name tells apart folders with the same name.
+    if (v.name && v.name.length !== positionals.length) {
+      throw new UsageError(
+        `${v.name.length} --name for ${positionals.length} run folders: give one each`,
+      );
+    }
     const runs = [];
-    for (const dir of positionals) runs.push(await loadRun(dir));
+    for (const [i, dir] of positionals.entries()) runs.push(await loadRun(dir, v.name?.[i]));
     result = await compareRuns(runs, common);
   }
   const c = result.comparison;

@@ -154,6 +154,16 @@ export function emptySnapshot(shape: SnapshotShape): MetricSnapshot {
     throw new MetricsInputError(`numClasses must be ≥ 1, got ${C}`);
   }
   if (!Number.isInteger(B) || B < 1) throw new MetricsInputError(`bins must be ≥ 1, got ${B}`);
+  // Untyped (JavaScript) callers: any other string would silently be read as probabilities.
+  if (shape.input !== undefined && shape.input !== "logits" && shape.input !== "probs") {
+    throw new MetricsInputError(
+      `input must be "logits" or "probs", got ${JSON.stringify(shape.input)}`,
+    );
+  }
+  const T = shape.temperature ?? 1;
+  if (!(T > 0 && Number.isFinite(T))) {
+    throw new MetricsInputError(`temperature must be a finite number > 0, got ${T}`);
+  }
   const keepConfusion = shape.confusion ?? C <= 4096;
   return {
     format: "visioneval-metric-state",
@@ -162,7 +172,7 @@ export function emptySnapshot(shape: SnapshotShape): MetricSnapshot {
     calibrationBins: B,
     scoreBins: S,
     input: shape.input ?? "logits",
-    temperature: shape.temperature ?? 1,
+    temperature: T,
     numSamples: 0,
     rankLower: new Float64Array(MAX_TOPK),
     rankSklearn: new Float64Array(MAX_TOPK),

@@ -8,7 +8,7 @@
  */
 import { dirname, join } from "node:path";
 import { type Engine, fmtBytes } from "../gpu/engine.ts";
-import { GpuLimitError, ModelLayoutError } from "../errors.ts";
+import { GpuLimitError, ModelLayoutError, VisionEvalError } from "../errors.ts";
 import type { Tensor } from "../tensor.ts";
 import type { ClassifierModel, ForwardOptions, ForwardResult, ModelPreprocess } from "./model.ts";
 import { inputSizeFromConfig, labelsFromConfig, type ModelFiles } from "./config.ts";
@@ -120,6 +120,8 @@ export abstract class Classifier implements ClassifierModel {
   readonly preprocess?: ModelPreprocess;
   /** What loading inferred or assumed from the checkpoint (evidence stated). */
   readonly notes: string[];
+  /** The engine {@link loadModel} loaded the model on (runs default to it). */
+  engine?: Engine;
   /**
    * Largest tensor, in bytes, one pass may produce. Defaults to the adapter's
    * storage binding limit; lower it to cap memory per pass (or to test chunking).
@@ -174,7 +176,12 @@ export abstract class Classifier implements ClassifierModel {
    * whose outputs are copied into whole-batch tensors.
    */
   forward(engine: Engine, pixels: Tensor, opts: ForwardOptions = {}): ForwardResult {
-    if (this.disposed) throw new Error(`${this.architecture}.forward: the model was disposed`);
+    if (this.disposed) {
+      throw new VisionEvalError(
+        `${this.path}: the model was disposed (its GPU weights are freed); load it again with ` +
+          `loadModel to run it`,
+      );
+    }
     if (pixels.shape.length !== 4 || pixels.shape[1] !== this.inChannels) {
       throw new ModelLayoutError(
         `${this.path}: input tensor "${pixels.label}" [${pixels.shape}] must be [B, ${this.inChannels}, ` +

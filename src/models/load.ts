@@ -66,6 +66,7 @@ export async function loadModel(path: string, engine?: Engine): Promise<Classifi
     }
     // GPU kernel path: the model's network on the GPU kernels must reproduce the reference kernels.
     if (model instanceof Classifier) {
+      model.engine = on;
       const check = await checkKernelPath(on, model).catch((e) => {
         model.dispose();
         throw e;

@@ -77,6 +77,13 @@ export interface ClassifierModel {
    */
   readonly notes?: readonly string[];
   /**
+   * The engine `loadModel(path, engine)` loaded the model on: `predict`,
+   * `model.predict` and `evaluate`, given no engine, run the model on it, so
+   * its kernel path (`kernels: "software"` after a `KernelCheckError`) applies
+   * to every run of the model, not only to its loading check.
+   */
+  readonly engine?: Engine;
+  /**
    * d logit[classes[b]] / d features[b] for pooled `features` [B, D] (the
    * `features` tap), [B, D]; Grad-CAM uses it. Absent: the gradient is the
    * classifier weight's row (a single linear head).
