@@ -786,3 +786,23 @@ fixtureTest(
     assert.throws(() => mapLabels(folder, model), /matches several model classes/);
   },
 );
+
+fixtureTest("webdataset: a key repeated in a shard is skipped and listed, not merged", async () => {
+  const img = (r: string) => Deno.readFileSync(fixture("data", "cifar10-test", r));
+  const dup = join(out, "dup.tar");
+  shard(dup, {
+    "a.jpg": img("cat/0000.jpg"),
+    "a.cls": "3",
+    "b.jpg": img("dog/0001.jpg"),
+    "b.cls": "5",
+  });
+  const stage = Deno.makeTempDirSync({ dir: out });
+  Deno.writeFileSync(join(stage, "a.jpg"), img("ship/0002.jpg"));
+  const r = new Deno.Command("tar", { args: ["-rf", dup, "-C", stage, "a.jpg"] }).outputSync();
+  assert.ok(r.success);
+  const ds = await loadDataset(dup);
+  assert.deepEqual(ds.items.map((it) => [parseRecordName(it.path)!.record, it.label]), [["b", 5]]);
+  const skipped = ds.skipped ?? [];
+  assert.deepEqual(skipped.map((s) => parseRecordName(s.path)!.record), ["a"]);
+  assert.match(skipped[0].reason, /holds a\.jpg more than once/);
+});

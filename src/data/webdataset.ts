@@ -163,13 +163,28 @@ export function openWebDataset(
   for (const file of files) {
     // Samples by key, in the order their first member appears.
     const samples = new Map<string, Map<string, TarMember>>();
+    // Keys whose member repeats (`a.jpg` twice: keys written twice into one shard); no one
+    // of the images can be told right, and keeping the last would drop the first unsaid.
+    const repeated = new Map<string, string>();
     for (const m of listTar(file)) {
       const { key, ext } = sampleKey(m.name);
       if (!samples.has(key)) samples.set(key, new Map());
+      if (samples.get(key)!.has(ext)) repeated.set(key, m.name);
       samples.get(key)!.set(ext, m);
     }
     for (const [key, members] of samples) {
       const path = recordName(file, key);
+      if (repeated.has(key)) {
+        skipped.push({
+          path,
+          reason:
+            `the shard holds ${
+              repeated.get(key)
+            } more than once (a sample key must be unique within a shard): every sample of ` +
+            `that key is skipped; write the shard with unique keys`,
+        });
+        continue;
+      }
       const ext = WEBDATASET_IMAGE_EXTENSIONS.find((e) => members.has(e));
       if (!ext) {
         // `a.b.c.jpg` is key `a`, extension `b.c.jpg` (the WebDataset rule): say so, since
