@@ -9,9 +9,16 @@
 import assert from "node:assert/strict";
 import { join, relative } from "node:path";
 import { makeDatasets } from "../scripts/data/make_datasets.ts";
-import { type Dataset, type DatasetItem, openDataset } from "../src/data/datasets.ts";
+import { ByteWriter, parquetWrite } from "hyparquet-writer";
+import {
+  CIFAR10_CLASSES,
+  type Dataset,
+  type DatasetItem,
+  openDataset,
+} from "../src/data/datasets.ts";
 import { readImage } from "../src/data/decode.ts";
 import { readItemImage } from "../src/data/item_image.ts";
+import { mapLabels, modelClassesFromConfig } from "../src/data/labels.ts";
 import { loadBatches } from "../src/data/loader.ts";
 import { preprocessConfigFromModelDir } from "../src/data/preprocess.ts";
 import { loadDataset } from "../src/data/open.ts";
@@ -616,4 +623,186 @@ Deno.test("dataset flags: eval, embed and compare parse and document one table",
   const runs = await cli(["compare", "runA", "runB", "--split", "test", "--label-field", "y"]);
   assert.equal(runs.code, 2);
   assert.match(runs.err, /--split, --label-field go with --model/);
+});
+
+/** A parquet file of an `image` Image feature and one more column, with `datasets` metadata. */
+function hfParquet(
+  file: string,
+  images: { bytes: Uint8Array | null; path: string | null }[],
+  other: { name: string; type: "INT64" | "UTF8"; data: unknown[]; feature: unknown },
+) {
+  const w = new ByteWriter();
+  const features = { image: { _type: "Image" }, [other.name]: other.feature };
+  parquetWrite({
+    writer: w,
+    schema: [
+      { name: "schema", num_children: 2 },
+      { name: "image", repetition_type: "OPTIONAL", num_children: 2 },
+      { name: "bytes", type: "BYTE_ARRAY", repetition_type: "OPTIONAL" },
+      { name: "path", type: "BYTE_ARRAY", converted_type: "UTF8", repetition_type: "OPTIONAL" },
+      other.type === "INT64" ? { name: other.name, type: "INT64", repetition_type: "OPTIONAL" } : {
+        name: other.name,
+        type: "BYTE_ARRAY",
+        converted_type: "UTF8",
+        repetition_type: "OPTIONAL",
+      },
+    ],
+    columnData: [{ name: "image", data: images }, { name: other.name, data: other.data }],
+    kvMetadata: [{ key: "huggingface", value: JSON.stringify({ info: { features } }) }],
+  });
+  Deno.writeFileSync(file, new Uint8Array(w.getBuffer()));
+}
+
+fixtureTest(
+  "parquet: an Image feature that stores only a path reads the file beside the parquet file",
+  async () => {
+    const dir = await Deno.makeTempDir({ dir: out });
+    const rels = ["cat/0000.jpg", "ship/0001.jpg"];
+    Deno.mkdirSync(join(dir, "imgs"));
+    rels.forEach((r, i) =>
+      Deno.copyFileSync(fixture("data", "cifar10-test", r), join(dir, "imgs", `${i}.jpg`))
+    );
+    hfParquet(join(dir, "test.parquet"), [
+      { bytes: null, path: "imgs/0.jpg" },
+      { bytes: null, path: "imgs/1.jpg" },
+      { bytes: null, path: "imgs/missing.jpg" },
+    ], {
+      name: "label",
+      type: "INT64",
+      data: [3n, 8n, 1n],
+      feature: { names: [...CIFAR10_CLASSES], _type: "ClassLabel" },
+    });
+    const ds = await loadDataset(join(dir, "test.parquet"));
+    assert.deepEqual(ds.items.map((it) => ds.classes[it.label!]), ["cat", "ship", "automobile"]);
+    for (const [i, rel] of rels.entries()) {
+      const a = await readItemImage(ds.items[i]);
+      const b = await readImage(fixture("data", "cifar10-test", rel));
+      assert.ok(a.data.every((v, j) => v === b.data[j]), `${rel}: pixels differ`);
+    }
+    await assert.rejects(
+      () => readItemImage(ds.items[2]),
+      (e: Error) =>
+        /only the path imgs\/missing\.jpg/.test(e.message) &&
+        e.message.includes(join(dir, "imgs", "missing.jpg")),
+    );
+  },
+);
+
+fixtureTest(
+  "parquet: a string label column is never taken unasked, and eval's refusal names it",
+  async () => {
+    const dir = await Deno.makeTempDir({ dir: out });
+    const bytes = Deno.readFileSync(fixture("data", "cifar10-test", "cat", "0000.jpg"));
+    hfParquet(join(dir, "test.parquet"), [{ bytes, path: null }, { bytes, path: null }], {
+      name: "label",
+      type: "UTF8",
+      data: ["Abyssinian", "beagle"],
+      feature: { dtype: "string", _type: "Value" },
+    });
+    const file = join(dir, "test.parquet");
+    const unlabelled = await loadDataset(file);
+    assert.equal(unlabelled.labelKind, "none");
+    assert.match(
+      unlabelled.description,
+      /string column\(s\) label could hold class names: name one with --label-column/,
+    );
+    await assert.rejects(
+      () =>
+        evaluate({
+          model: fixture("models", "resnet-cifar10", "resnet20"),
+          data: file,
+          progress: false,
+        }),
+      (e: Error) => e instanceof DataError && /--label-column/.test(e.message),
+    );
+    const named = await loadDataset(file, { labelColumn: "label" });
+    assert.deepEqual(named.items.map((it) => named.classes[it.label!]), ["Abyssinian", "beagle"]);
+  },
+);
+
+/** A tar shard of the given members (name -> bytes), written by GNU tar. */
+function shard(file: string, members: Record<string, Uint8Array | string>) {
+  const stage = Deno.makeTempDirSync({ dir: out });
+  for (const [name, v] of Object.entries(members)) {
+    if (typeof v === "string") Deno.writeTextFileSync(join(stage, name), v);
+    else Deno.writeFileSync(join(stage, name), v);
+  }
+  const r = new Deno.Command("tar", { args: ["-cf", file, "-C", stage, ...Object.keys(members)] })
+    .outputSync();
+  assert.ok(r.success, new TextDecoder().decode(r.stderr));
+}
+
+fixtureTest(
+  "webdataset: --label-field reaches nested json; dotted member names are explained",
+  async () => {
+    const jpg = Deno.readFileSync(fixture("data", "cifar10-test", "cat", "0000.jpg"));
+    const nested = join(out, "nested.tar");
+    shard(nested, {
+      "y1.jpg": jpg,
+      "y1.json": '{"annotation": {"label": 3}}',
+      "y2.jpg": jpg,
+      "y2.json": '{"annotation.label": 5, "annotation": {"label": 1}}',
+    });
+    const ds = await loadDataset(nested, { labelField: "annotation.label" });
+    assert.deepEqual(ds.items.map((it) => it.label), [3, 5], "a key with a dot wins over the path");
+    const dotted = join(out, "dotted.tar");
+    shard(dotted, { "a.b.c.jpg": jpg, "a.b.c.cls": "3\n", "a.b.d.jpg": jpg, "a.b.d.cls": "5\n" });
+    await assert.rejects(
+      () => loadDataset(dotted),
+      (e: Error) =>
+        e instanceof DataError &&
+        e.message.includes(`a.b.c.jpg is key "a", extension "b.c.jpg"`),
+    );
+  },
+);
+
+fixtureTest(
+  'parquet: ImageNet-1k ClassLabel names (two "crane"s) map to an HF model by position there',
+  async () => {
+    const config = JSON.parse(
+      Deno.readTextFileSync(fixture("models", "vit-tiny-in1k", "hf", "config.json")),
+    );
+    const model = modelClassesFromConfig(config);
+    const names = Array.from({ length: 1000 }, (_, i) => String(config.id2label[i]));
+    assert.deepEqual(
+      [names[134], names[517]],
+      ["crane", "crane"],
+      "the fixture's list repeats crane",
+    );
+    const bytes = Deno.readFileSync(fixture("data", "cifar10-test", "cat", "0000.jpg"));
+    const file = join(await Deno.makeTempDir({ dir: out }), "validation.parquet");
+    const rows = [0, 134, 517, 639];
+    hfParquet(file, rows.map(() => ({ bytes, path: null })), {
+      name: "label",
+      type: "INT64",
+      data: rows.map(BigInt),
+      feature: { names, _type: "ClassLabel" },
+    });
+    const mapping = mapLabels(await loadDataset(file), model);
+    assert.deepEqual(rows.map((r) => mapping.datasetToModel[r]), rows);
+    assert.equal(mapping.warnings.filter((w) => w.includes(`"crane"`)).length, 2);
+    // One "crane" in the dataset's list (a folder of that name) stays ambiguous: no position to go by.
+    const folder = { ...(await loadDataset(file)), classes: ["crane", "tench, Tinca tinca"] };
+    assert.throws(() => mapLabels(folder, model), /matches several model classes/);
+  },
+);
+
+fixtureTest("webdataset: a key repeated in a shard is skipped and listed, not merged", async () => {
+  const img = (r: string) => Deno.readFileSync(fixture("data", "cifar10-test", r));
+  const dup = join(out, "dup.tar");
+  shard(dup, {
+    "a.jpg": img("cat/0000.jpg"),
+    "a.cls": "3",
+    "b.jpg": img("dog/0001.jpg"),
+    "b.cls": "5",
+  });
+  const stage = Deno.makeTempDirSync({ dir: out });
+  Deno.writeFileSync(join(stage, "a.jpg"), img("ship/0002.jpg"));
+  const r = new Deno.Command("tar", { args: ["-rf", dup, "-C", stage, "a.jpg"] }).outputSync();
+  assert.ok(r.success);
+  const ds = await loadDataset(dup);
+  assert.deepEqual(ds.items.map((it) => [parseRecordName(it.path)!.record, it.label]), [["b", 5]]);
+  const skipped = ds.skipped ?? [];
+  assert.deepEqual(skipped.map((s) => parseRecordName(s.path)!.record), ["a"]);
+  assert.match(skipped[0].reason, /holds a\.jpg more than once/);
 });

@@ -52,7 +52,8 @@ export const DATA_HELP =
   --split NAME        parquet: the split of a dataset folder (test, validation, ...)
   --image-column C    parquet: the image column (default: the Image feature)
   --label-column C    parquet: the label column (default: the ClassLabel / only integer column)
-  --label-field F     WebDataset: the json field holding the label (default label; else cls, txt)`;
+  --label-field F     WebDataset: the json field holding the label (default label; else cls, txt;
+                      a.b for a nested field)`;
 
 /** The dataset a command reads, from {@link DATA_OPTIONS}' values. */
 export interface DataArgs {

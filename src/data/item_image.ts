@@ -4,6 +4,7 @@
  * loader already read. Every reader of items (loader workers, report
  * thumbnails, explanation maps) goes through here.
  */
+import { dirname, resolve } from "node:path";
 import { DataError } from "../errors.ts";
 import { type DatasetItem, type FileSlice, readCifarRecord } from "./datasets.ts";
 import { decodeImage, ImageDecodeError, readImage, type RgbImage } from "./decode.ts";
@@ -31,9 +32,10 @@ export async function readFileSlice(slice: FileSlice): Promise<Uint8Array> {
 
 /**
  * The encoded bytes of a parquet item (null for other items), read through
- * `reader` (one row group kept: read rows in order). A row with no bytes,
- * or a row group that cannot be read, is an {@link ImageDecodeError} for
- * that item.
+ * `reader` (one row group kept: read rows in order). A row that stores
+ * only a path is read from that file (relative to the parquet file's
+ * folder). A row with neither, a path that cannot be read, or a row group
+ * that cannot be read, is an {@link ImageDecodeError} for that item.
  */
 export async function parquetItemBytes(
   item: DatasetItem,
@@ -47,13 +49,21 @@ export async function parquetItemBytes(
     if (!(e instanceof DataError)) throw e;
     throw new ImageDecodeError(item.path, e.message);
   }
-  if (!cell.bytes) {
+  if (cell.bytes) return cell.bytes;
+  if (!cell.stored) throw new ImageDecodeError(item.path, "the row has no image bytes");
+  // The `datasets` Image feature may store only a path (bytes null): the image is a file
+  // beside the dataset, so a relative path is taken from the parquet file's folder.
+  const file = resolve(dirname(item.parquet.file), cell.stored);
+  try {
+    return await Deno.readFile(file);
+  } catch (e) {
     throw new ImageDecodeError(
       item.path,
-      `the row has no image bytes${cell.stored ? ` (only the path ${cell.stored})` : ""}`,
+      `the row has no image bytes, only the path ${cell.stored}, and ${file} cannot be read ` +
+        `(${(e as Error).message}); keep the images where the path says, relative to the ` +
+        `parquet file`,
     );
   }
-  return cell.bytes;
 }
 
 /**

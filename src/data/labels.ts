@@ -213,6 +213,21 @@ function readMappingFile(path: string): Map<string, string> {
 }
 
 /**
+ * Model class `l` for dataset class `l` when its name is not unique in the
+ * dataset's class list and the model names its class `l` the same: a
+ * numbered class list (the ImageNet-1k ClassLabel names, with "crane" at
+ * 134 and 517) that repeats a name as the model does. A name alone is
+ * ambiguous there; its position is the evidence. Null otherwise.
+ */
+function twinByPosition(dataset: Dataset, model: ModelClasses, l: number): number | null {
+  const name = dataset.classes[l];
+  if (!name || l >= model.count || !model.names[l]) return null;
+  const k = normalizeClassName(name);
+  const repeats = dataset.classes.filter((c) => normalizeClassName(c) === k).length;
+  return repeats > 1 && normalizeClassName(model.names[l]) === k ? l : null;
+}
+
+/**
  * For index labels with names: "names" when every name resolves to a model
  * class and most resolve to another index than their own, else "index".
  */
@@ -305,7 +320,18 @@ export function mapLabels(
       } else if (dataset.labelKind === "index" && !dataset.classes[l]) {
         map[l] = l < model.count ? l : -1;
       } else {
-        map[l] = lookup(levels, name, model);
+        try {
+          map[l] = lookup(levels, name, model);
+        } catch (e) {
+          const twin = twinByPosition(dataset, model, l);
+          if (twin === null) throw e;
+          map[l] = twin;
+          warnings.push(
+            `class "${name}" names several classes of both the dataset and the model ` +
+              `(as "crane" does in the ImageNet-1k list); dataset class ${l} mapped to model ` +
+              `class ${l}, the one of that name at the same position`,
+          );
+        }
       }
     }
   } else {

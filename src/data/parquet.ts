@@ -244,7 +244,10 @@ function fileColumns(file: string, metadata: FileMetaData, opts: ParquetDatasetO
   }
   const names = label ? features[label.name]?.names : undefined;
   const classes = Array.isArray(names) ? names.map(String) : undefined;
-  return { image, label, classes };
+  // String columns are never taken as labels unasked (an `image_id` is a string too), but
+  // an unlabelled file must say which could be, or `eval` refuses without a way out.
+  const stringColumns = label ? [] : columns.filter((c) => c !== image && isString(c));
+  return { image, label, classes, stringColumns };
 }
 
 /**
@@ -308,6 +311,7 @@ export async function openParquetDataset(
   const skipped: SkippedEntry[] = [];
   let classes: string[] | undefined;
   let columns: { image: string; label?: string } | undefined;
+  let stringColumns: string[] = [];
   const raw: { file: string; row: number; stored?: string; label: unknown }[] = [];
   for (const file of files) {
     const source = await readParquetMetadata(file);
@@ -320,6 +324,7 @@ export async function openParquetDataset(
       );
     }
     columns = here;
+    stringColumns = cols.stringColumns.map((c) => c.name);
     if (cols.classes) {
       if (classes && classes.join("\n") !== cols.classes.join("\n")) {
         throw new DataError(`${file}: ClassLabel names differ from the first file's`);
@@ -380,7 +385,13 @@ export async function openParquetDataset(
           ? `, label column "${columns!.label}"${
             classes ? ` (ClassLabel, ${classes.length} classes)` : ""
           }`
-          : ", unlabelled"
+          : `, unlabelled (no ClassLabel or integer column${
+            stringColumns.length
+              ? `; string column(s) ${
+                stringColumns.join(", ")
+              } could hold class names: name one with --label-column`
+              : ""
+          })`
       }${skipped.length ? ` (${skipped.length} rows without a label)` : ""}`,
     warnings: [],
     skipped,

@@ -3,7 +3,8 @@
  * ranges and globs) whose members are grouped into samples by key (the
  * member path up to the first `.` of its file name). A sample's image is
  * its `jpg`, `jpeg`, `png` or `webp` member; its label comes from `cls`
- * (an integer), `json` (a field, `label` unless told) or `txt` (a class
+ * (an integer), `json` (a field, `label` unless told; a dotted name such
+ * as `annotation.label` reaches into nested objects) or `txt` (a class
  * name). Opening lists the headers and reads the small label members; the
  * images are read by offset while evaluating (bounded memory).
  */
@@ -16,7 +17,10 @@ import { listTar, readTarMember, type TarMember } from "./tar.ts";
 
 /** Options of {@link openWebDataset}. */
 export interface WebDatasetOptions {
-  /** The field of each sample's `json` member that holds the label (default "label"). */
+  /**
+   * The field of each sample's `json` member that holds the label (default
+   * "label"); a dotted name (`annotation.label`) reaches into nested objects.
+   */
   labelField?: string;
 }
 
@@ -96,6 +100,19 @@ export function sampleKey(name: string): { key: string; ext: string } {
   };
 }
 
+/**
+ * A field of a sample's json: `field` as a key, else as a dotted path into
+ * nested objects (`annotation.label`), as many datasets nest their labels.
+ */
+function jsonField(obj: unknown, field: string): unknown {
+  const o = obj as Record<string, unknown> | null;
+  if (o && typeof o === "object" && field in o) return o[field];
+  return field.split(".").reduce<unknown>(
+    (at, k) => (at && typeof at === "object" ? (at as Record<string, unknown>)[k] : undefined),
+    obj,
+  );
+}
+
 type RawLabel = { kind: "index"; value: number } | { kind: "name"; value: string };
 
 /** A sample's label from its cls / json / txt member, or a reason it has none. */
@@ -113,7 +130,7 @@ function sampleLabel(
     } catch (e) {
       return `its json member is not JSON (${(e as Error).message})`;
     }
-    const v = (obj as Record<string, unknown> | null)?.[field];
+    const v = jsonField(obj, field);
     if (typeof v === "number" && Number.isInteger(v) && v >= 0) return { kind: "index", value: v };
     if (typeof v === "string" && v.trim()) return { kind: "name", value: v.trim() };
     return `its json member has no field "${field}" holding a class index or name` +
@@ -146,19 +163,46 @@ export function openWebDataset(
   for (const file of files) {
     // Samples by key, in the order their first member appears.
     const samples = new Map<string, Map<string, TarMember>>();
+    // Keys whose member repeats (`a.jpg` twice: keys written twice into one shard); no one
+    // of the images can be told right, and keeping the last would drop the first unsaid.
+    const repeated = new Map<string, string>();
     for (const m of listTar(file)) {
       const { key, ext } = sampleKey(m.name);
       if (!samples.has(key)) samples.set(key, new Map());
+      if (samples.get(key)!.has(ext)) repeated.set(key, m.name);
       samples.get(key)!.set(ext, m);
     }
     for (const [key, members] of samples) {
       const path = recordName(file, key);
+      if (repeated.has(key)) {
+        skipped.push({
+          path,
+          reason:
+            `the shard holds ${
+              repeated.get(key)
+            } more than once (a sample key must be unique within a shard): every sample of ` +
+            `that key is skipped; write the shard with unique keys`,
+        });
+        continue;
+      }
       const ext = WEBDATASET_IMAGE_EXTENSIONS.find((e) => members.has(e));
       if (!ext) {
+        // `a.b.c.jpg` is key `a`, extension `b.c.jpg` (the WebDataset rule): say so, since
+        // taking `b.c.jpg` as the image would merge `a.b.c.jpg` and `a.b.d.jpg` into one sample.
+        const dotted = [...members.keys()].filter((e) =>
+          WEBDATASET_IMAGE_EXTENSIONS.includes(e.slice(e.lastIndexOf(".") + 1))
+        );
         skipped.push({
           path,
           reason: `no image member (${WEBDATASET_IMAGE_EXTENSIONS.join(", ")}); has ${
             [...members.keys()].join(", ")
+          }${
+            dotted.length
+              ? ` (a key ends at the first dot of a member's file name, so ${key}.${
+                dotted[0]
+              } is key "${key}", extension "${dotted[0]}": rename members so that the only ` +
+                `dot of the file name is the one before the extension)`
+              : ""
           }`,
         });
         continue;
