@@ -41,23 +41,13 @@
 import { basename, join } from "node:path";
 import { gzipSync, zstdCompressSync } from "node:zlib";
 import { ByteWriter, fileWriter, parquetWrite, ParquetWriter } from "hyparquet-writer";
+import { CIFAR10_CLASSES } from "../../src/data/datasets.ts";
 
 export const FIXTURES: string = Deno.env.get("VISIONEVAL_FIXTURES") ??
   new URL("../../../shared/fixtures", import.meta.url).pathname;
 const CIFAR = join(FIXTURES, "data", "cifar10-test");
 export const IMAGENET: string = join(FIXTURES, "data", "imagenet-sample");
-const CLASSES = [
-  "airplane",
-  "automobile",
-  "bird",
-  "cat",
-  "deer",
-  "dog",
-  "frog",
-  "horse",
-  "ship",
-  "truck",
-];
+const CLASSES = [...CIFAR10_CLASSES];
 
 /** Parquet schema of the `datasets` Image + ClassLabel layout. */
 const SCHEMA = [
