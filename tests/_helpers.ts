@@ -89,3 +89,21 @@ export function randomF32(n: number, seed: number, lo = -1, hi = 1): Float32Arra
   for (let i = 0; i < n; i++) out[i] = lo + (hi - lo) * r();
   return out;
 }
+
+/**
+ * Runs the CLI in this process with `args` and returns its exit code and
+ * what it printed with console.log (`out`) and console.error (`err`).
+ */
+export async function runCli(args: string[]): Promise<{ code: number; out: string; err: string }> {
+  const { main } = await import("../cli.ts");
+  const out: string[] = [], err: string[] = [];
+  const log = console.log, error = console.error;
+  console.log = (...a: unknown[]) => out.push(a.join(" "));
+  console.error = (...a: unknown[]) => err.push(a.join(" "));
+  try {
+    return { code: await main(args), out: out.join("\n"), err: err.join("\n") };
+  } finally {
+    console.log = log;
+    console.error = error;
+  }
+}

@@ -7,7 +7,6 @@
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { main } from "../cli.ts";
 import { stratifiedSplit } from "../src/metrics/calibration_split.ts";
 import { calibrationSplitReport } from "../src/metrics/calibration_split.ts";
 import { loadSnapshot } from "../src/metrics/state_file.ts";
@@ -17,19 +16,7 @@ import { fromFileUrl } from "./_path.ts";
 import { fixture, HAVE_FIXTURES } from "./_helpers.ts";
 import { HAVE_SKLEARN, runPython } from "./_calibration_refs.ts";
 import { parseCsv } from "../src/report/csv.ts";
-
-async function cli(args: string[]): Promise<{ code: number; out: string }> {
-  const out: string[] = [];
-  const log = console.log, error = console.error;
-  console.log = (...a: unknown[]) => out.push(a.join(" "));
-  console.error = () => {};
-  try {
-    return { code: await main(args), out: out.join("\n") };
-  } finally {
-    console.log = log;
-    console.error = error;
-  }
-}
+import { runCli as cli } from "./_helpers.ts";
 
 Deno.test("stratifiedSplit: round(F n_k) of each class, disjoint, complete, seeded", () => {
   const labels = [...Array(10).fill(0), ...Array(7).fill(1), 2, ...Array(4).fill(3)];

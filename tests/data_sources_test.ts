@@ -32,6 +32,7 @@ import { readRealLabels, realLabelAccuracy } from "../src/metrics/real_labels.ts
 import { parseCsv } from "../src/report/csv.ts";
 import { fixture, FIXTURES, fixtureTest, HAVE_FIXTURES } from "./_helpers.ts";
 import { PYTHON } from "./_scipy_ref.ts";
+import { runCli as cli } from "./_helpers.ts";
 
 const out = await Deno.makeTempDir({ prefix: "visioneval-sources-" });
 const manifest: Record<string, string> = HAVE_FIXTURES ? makeDatasets(out) : {};
@@ -379,21 +380,6 @@ fixtureTest(
     assert.equal(r.metrics.real!.excluded_no_label, 2);
   },
 );
-
-/** Runs the CLI, capturing console output. */
-async function cli(args: string[]): Promise<{ code: number; out: string; err: string }> {
-  const { main } = await import("../cli.ts");
-  const out: string[] = [], err: string[] = [];
-  const log = console.log, error = console.error;
-  console.log = (...a: unknown[]) => out.push(a.join(" "));
-  console.error = (...a: unknown[]) => err.push(a.join(" "));
-  try {
-    return { code: await main(args), out: out.join("\n"), err: err.join("\n") };
-  } finally {
-    console.log = log;
-    console.error = error;
-  }
-}
 
 fixtureTest(
   "eval CLI: parquet rows named FILE#ROW[:path] in predictions.csv; tar shards merge",

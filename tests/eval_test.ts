@@ -7,32 +7,17 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { evaluate } from "../src/evaluate.ts";
-import { main } from "../cli.ts";
 import { writeSyntheticImages, writeSyntheticModel } from "../src/demo/synthetic.ts";
 import { DataError, UsageError } from "../src/errors.ts";
 import { parseCsv } from "../src/report/csv.ts";
 import { fixture, fixtureTest } from "./_helpers.ts";
+import { runCli as cli } from "./_helpers.ts";
 
 const tmp = await Deno.makeTempDir({ prefix: "visioneval-eval-" });
 const synthModel = join(tmp, "model");
 const synthData = join(tmp, "images");
 await writeSyntheticModel(synthModel);
 await writeSyntheticImages(synthData, 6, 7);
-
-/** Runs the CLI, capturing console output; returns the exit code and text. */
-async function cli(args: string[]): Promise<{ code: number; out: string; err: string }> {
-  const out: string[] = [], err: string[] = [];
-  const log = console.log, error = console.error;
-  console.log = (...a: unknown[]) => out.push(a.join(" "));
-  console.error = (...a: unknown[]) => err.push(a.join(" "));
-  try {
-    const code = await main(args);
-    return { code, out: out.join("\n"), err: err.join("\n") };
-  } finally {
-    console.log = log;
-    console.error = error;
-  }
-}
 
 function readPredictions(path: string): Record<string, string>[] {
   const [header, ...rows] = parseCsv(Deno.readTextFileSync(path)).filter((r) => r.length > 1);

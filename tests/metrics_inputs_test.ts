@@ -11,7 +11,7 @@ import { readLabels, readPredictions } from "../src/metrics/io.ts";
 import { MetricsInputError, SafetensorsError } from "../src/errors.ts";
 import { duplicateKey, parseSafetensorsBytes } from "../src/weights/safetensors.ts";
 import { computeMetricsFromArrays } from "../src/metrics/report.ts";
-import { main } from "../cli.ts";
+import { runCli as cli } from "./_helpers.ts";
 
 const dir = Deno.makeTempDirSync({ prefix: "visioneval_inputs_" });
 
@@ -19,19 +19,6 @@ function write(name: string, text: string): string {
   const p = join(dir, name);
   Deno.writeTextFileSync(p, text);
   return p;
-}
-
-async function cli(args: string[]): Promise<{ code: number; out: string; err: string }> {
-  const out: string[] = [], err: string[] = [];
-  const log = console.log, error = console.error;
-  console.log = (...a: unknown[]) => out.push(a.join(" "));
-  console.error = (...a: unknown[]) => err.push(a.join(" "));
-  try {
-    return { code: await main(args), out: out.join("\n"), err: err.join("\n") };
-  } finally {
-    console.log = log;
-    console.error = error;
-  }
 }
 
 Deno.test("metrics input kind: tolerances, clipping, ambiguous look-alikes refused, --probs / --logits decide", async () => {

@@ -10,7 +10,6 @@
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { main } from "../cli.ts";
 import { MetricsInputError } from "../src/errors.ts";
 import { mulberry32 } from "../src/random.ts";
 import { accumulateArrays, mergeSnapshots, type MetricSnapshot } from "../src/metrics/snapshot.ts";
@@ -19,6 +18,7 @@ import { decodeSnapshot, encodeSnapshot, saveSnapshot } from "../src/metrics/sta
 import type { StateProvenance } from "../src/metrics/provenance.ts";
 import { exactRanking, tieGroups } from "../src/metrics/ranking.ts";
 import { encodeSafetensors } from "../src/weights/safetensors.ts";
+import { runCli as cli } from "./_helpers.ts";
 
 const dir = Deno.makeTempDirSync({ prefix: "visioneval_merge_" });
 const C = 4;
@@ -60,19 +60,6 @@ async function save(name: string, s: MetricSnapshot): Promise<string> {
   const p = join(dir, name);
   await saveSnapshot(p, s);
   return p;
-}
-
-async function cli(args: string[]): Promise<{ code: number; out: string; err: string }> {
-  const out: string[] = [], err: string[] = [];
-  const log = console.log, error = console.error;
-  console.log = (...a: unknown[]) => out.push(a.join(" "));
-  console.error = (...a: unknown[]) => err.push(a.join(" "));
-  try {
-    return { code: await main(args), out: out.join("\n"), err: err.join("\n") };
-  } finally {
-    console.log = log;
-    console.error = error;
-  }
 }
 
 const strip = (m: Record<string, unknown>) => {

@@ -5,7 +5,6 @@
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { main } from "../cli.ts";
 import { writeSyntheticImages, writeSyntheticModel } from "../src/demo/synthetic.ts";
 import { evaluate } from "../src/evaluate.ts";
 import { openDataset } from "../src/data/datasets.ts";
@@ -30,6 +29,7 @@ import { modelClasses } from "../src/models/pipeline.ts";
 import type { ClassifierModel } from "../src/models/model.ts";
 import { ResNet } from "../src/models/resnet/model.ts";
 import { synthTimmViT } from "./_vit_synth.ts";
+import { runCli as cli } from "./_helpers.ts";
 
 const tmp = await Deno.makeTempDir({ prefix: "visioneval-qa17-" });
 const synthModel = join(tmp, "model");
@@ -41,21 +41,6 @@ const CLASSES = ["red", "green", "blue", "yellow", "purple"];
 function mkfifo(path: string): void {
   const r = new Deno.Command("mkfifo", { args: [path] }).outputSync();
   assert.equal(r.code, 0, new TextDecoder().decode(r.stderr));
-}
-
-/** Runs the CLI, capturing console output; returns the exit code and text. */
-async function cli(args: string[]): Promise<{ code: number; out: string; err: string }> {
-  const out: string[] = [], err: string[] = [];
-  const log = console.log, error = console.error;
-  console.log = (...a: unknown[]) => out.push(a.join(" "));
-  console.error = (...a: unknown[]) => err.push(a.join(" "));
-  try {
-    const code = await main(args);
-    return { code, out: out.join("\n"), err: err.join("\n") };
-  } finally {
-    console.log = log;
-    console.error = error;
-  }
 }
 
 function exists(p: string): boolean {

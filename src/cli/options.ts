@@ -2,7 +2,7 @@
 import { DataError, UsageError } from "../errors.ts";
 import type { PreprocessOverrides } from "../data/preprocess.ts";
 import type { Interpolation } from "../data/resize.ts";
-import type { Shard } from "../evaluate.ts";
+import type { EvaluateOptions, Shard } from "../evaluate.ts";
 import type { ClassifierModel } from "../models/model.ts";
 
 /** Pillow's resampling filters, all reproduced exactly by src/data/resize.ts. */
@@ -55,25 +55,21 @@ export const DATA_HELP =
   --label-field F     WebDataset: the json field holding the label (default label; else cls, txt;
                       a.b for a nested field)`;
 
-/** The dataset a command reads, from {@link DATA_OPTIONS}' values. */
-export interface DataArgs {
-  /** One path, or several (`--data` repeated). */
-  data: string | string[];
-  /** `--labels`. */
-  labels?: string;
-  /** `--synsets`. */
-  synsets?: string;
-  /** `--devkit`. */
-  devkit?: string;
-  /** `--split`. */
-  split?: string;
-  /** `--image-column`. */
-  imageColumn?: string;
-  /** `--label-column`. */
-  labelColumn?: string;
-  /** `--label-field`. */
-  labelField?: string;
-}
+/**
+ * The dataset a command reads, from {@link DATA_OPTIONS}' values: the
+ * dataset fields of {@link EvaluateOptions} (documented there), one per option.
+ */
+export type DataArgs = Pick<
+  EvaluateOptions,
+  | "data"
+  | "labels"
+  | "synsets"
+  | "devkit"
+  | "split"
+  | "imageColumn"
+  | "labelColumn"
+  | "labelField"
+>;
 
 /** The names of the dataset options that were given (e.g. to refuse them where no data is read). */
 export function givenDataOptions(v: Record<string, unknown>): string[] {
